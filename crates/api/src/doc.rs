@@ -1,0 +1,89 @@
+//! The comment document tree: what a Markdown body becomes once parsed on the server.
+//!
+//! The tree is stored and sent as data. Clients build DOM nodes from it; the server renders it
+//! to HTML in exactly one escaping function. No variant can carry raw HTML.
+
+use serde::{Deserialize, Serialize};
+
+/// A block-level element of a comment body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "t", content = "c", rename_all = "snake_case")]
+pub enum Block {
+    Paragraph(Vec<Inline>),
+    /// Headings in comments are shown as strong paragraphs, never as page headings.
+    Heading(Vec<Inline>),
+    CodeBlock(String),
+    Quote(Vec<Block>),
+    List {
+        /// `Some(n)` for an ordered list starting at `n`.
+        start: Option<u64>,
+        items: Vec<ListItem>,
+    },
+    Rule,
+}
+
+/// One list item: a sequence of blocks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ListItem(pub Vec<Block>);
+
+/// An inline element of a comment body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "t", content = "c", rename_all = "snake_case")]
+pub enum Inline {
+    Text(String),
+    Code(String),
+    Emph(Vec<Inline>),
+    Strong(Vec<Inline>),
+    Strike(Vec<Inline>),
+    /// `href` is always http, https or mailto; the parser turns anything else into text.
+    Link {
+        href: String,
+        children: Vec<Inline>,
+    },
+    LineBreak,
+}
+
+impl Block {
+    /// The plain text of a block, for summaries and accessibility labels.
+    pub fn plain_text(blocks: &[Block]) -> String {
+        let mut out = String::new();
+        for block in blocks {
+            block.push_text(&mut out);
+        }
+        out.trim().to_owned()
+    }
+
+    fn push_text(&self, out: &mut String) {
+        match self {
+            Block::Paragraph(inl) | Block::Heading(inl) => {
+                Inline::push_all(inl, out);
+                out.push('\n');
+            }
+            Block::CodeBlock(text) => {
+                out.push_str(text);
+                out.push('\n');
+            }
+            Block::Quote(blocks) => blocks.iter().for_each(|b| b.push_text(out)),
+            Block::List { items, .. } => {
+                for item in items {
+                    item.0.iter().for_each(|b| b.push_text(out));
+                }
+            }
+            Block::Rule => out.push('\n'),
+        }
+    }
+}
+
+impl Inline {
+    fn push_all(inlines: &[Inline], out: &mut String) {
+        for inline in inlines {
+            match inline {
+                Inline::Text(t) | Inline::Code(t) => out.push_str(t),
+                Inline::Emph(c) | Inline::Strong(c) | Inline::Strike(c) => Inline::push_all(c, out),
+                Inline::Link { children, .. } => Inline::push_all(children, out),
+                Inline::LineBreak => out.push('\n'),
+            }
+        }
+    }
+}

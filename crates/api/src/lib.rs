@@ -1,0 +1,22 @@
+//! The wire contract between the widget and the server.
+//!
+//! Everything both sides must agree on lives here: request and response types, id newtypes,
+//! error codes, limits, the comment document tree and pure helpers such as page-key
+//! normalisation and thread assembly. This crate does no IO and depends only on serde, so it
+//! builds for wasm32 (CI checks that neither sled, actix nor tokio ever creep in).
+
+mod doc;
+mod error;
+pub mod limits;
+mod page_key;
+mod thread;
+mod wire;
+
+pub use doc::{Block, Inline, ListItem};
+pub use error::{ErrorBody, ErrorCode, Field};
+pub use page_key::normalize_page_key;
+pub use thread::assemble_thread;
+pub use wire::*;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,26 @@
+//! Limits enforced by the server and mirrored by the widget's form hints.
+
+/// Largest Markdown body accepted, in bytes (checked before any parsing).
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+/// Longest author name, in characters.
+pub const MAX_NAME_CHARS: usize = 100;
+/// Longest website URL, in bytes.
+pub const MAX_WEBSITE_BYTES: usize = 512;
+/// Longest e-mail address (RFC 5321 path limit).
+pub const MAX_EMAIL_BYTES: usize = 254;
+/// Longest page key, in bytes.
+pub const MAX_PAGE_KEY_BYTES: usize = 512;
+/// Longest page title, in characters.
+pub const MAX_TITLE_CHARS: usize = 300;
+/// Deepest reply chain: a comment at this depth cannot be replied to.
+pub const MAX_REPLY_DEPTH: u32 = 32;
+/// Deepest nesting of block quotes and lists inside one body.
+pub const MAX_MARKDOWN_DEPTH: usize = 8;
+/// Most pages in one counts request.
+pub const MAX_COUNT_PAGES: usize = 100;
+/// Top-level comments per thread page when the client does not say.
+pub const DEFAULT_PAGE_LIMIT: u32 = 20;
+/// Most top-level comments per thread page.
+pub const MAX_PAGE_LIMIT: u32 = 100;
+/// Header carrying the edit key for edit and delete requests.
+pub const EDIT_KEY_HEADER: &str = "X-Talkback-Edit-Key";

@@ -1,0 +1,107 @@
+//! Data-driven tests for the pure helpers and snapshot tests of the JSON shapes.
+
+use expect_test::{expect, Expect};
+
+use crate::*;
+
+#[track_caller]
+fn check_key(input: &str, expect: Expect) {
+    expect.assert_eq(&format!("{:?}", normalize_page_key(input)));
+}
+
+#[test]
+fn page_keys_normalise() {
+    check_key("/2024/hello/", expect![[r#"Some("/2024/hello")"#]]);
+    check_key("/2024/hello", expect![[r#"Some("/2024/hello")"#]]);
+    check_key("https://blog.example/2024/hello/?utm=x#c5", expect![[r#"Some("/2024/hello")"#]]);
+    check_key("https://blog.example", expect![[r#"Some("/")"#]]);
+    check_key("/", expect![[r#"Some("/")"#]]);
+    check_key("//a//b//", expect![[r#"Some("/a/b")"#]]);
+    check_key("my-post-id", expect![[r#"Some("/my-post-id")"#]]);
+    check_key("/caf\u{e9}/", expect![[r#"Some("/café")"#]]);
+    check_key("", expect![[r#"None"#]]);
+    check_key("?only=query", expect![[r#"None"#]]);
+    check_key("/a\nb", expect![[r#"None"#]]);
+}
+
+fn comment(id: u64, parent: Option<u64>) -> Comment {
+    Comment {
+        id: CommentId(id),
+        parent: parent.map(CommentId),
+        author: format!("a{id}"),
+        website: None,
+        avatar: String::new(),
+        body: vec![],
+        created: id as i64,
+        edited: None,
+        deleted: false,
+        replies: vec![],
+    }
+}
+
+fn outline(comments: &[Comment], depth: usize, out: &mut String) {
+    for c in comments {
+        out.push_str(&format!("{}{}\n", "  ".repeat(depth), c.id));
+        outline(&c.replies, depth + 1, out);
+    }
+}
+
+#[track_caller]
+fn check_thread(top: &[u64], replies: &[(u64, u64)], expect: Expect) {
+    let top = top.iter().map(|&id| comment(id, None)).collect();
+    let replies = replies.iter().map(|&(id, p)| comment(id, Some(p))).collect();
+    let mut out = String::new();
+    outline(&assemble_thread(top, replies), 0, &mut out);
+    expect.assert_eq(&out);
+}
+
+#[test]
+fn threads_nest_replies_under_parents() {
+    check_thread(&[1, 2], &[], expect![[r#"
+        1
+        2
+    "#]]);
+    check_thread(&[5, 1], &[(7, 5), (6, 5), (8, 6), (9, 1)], expect![[r#"
+        5
+          6
+            8
+          7
+        1
+          9
+    "#]]);
+    // An orphan (parent on another page or not loaded) is dropped, not shown at the top.
+    check_thread(&[1], &[(3, 2)], expect![[r#"
+        1
+    "#]]);
+}
+
+#[test]
+fn error_body_json_shape_is_stable() {
+    let body = ErrorBody { error: ErrorCode::BodyTooLong, message: "too long".into() };
+    expect![[r#"{"error":"body_too_long","message":"too long"}"#]]
+        .assert_eq(&serde_json::to_string(&body).unwrap());
+    let unknown: ErrorBody =
+        serde_json::from_str(r#"{"error":"brand_new_code","message":"m"}"#).unwrap();
+    assert_eq!(unknown.error, ErrorCode::Unknown);
+    for code in [ErrorCode::InvalidJson, ErrorCode::EditWindowExpired, ErrorCode::ParentOnOtherPage] {
+        let json = serde_json::to_string(&code).unwrap();
+        assert_eq!(json, format!("\"{}\"", code.as_str()));
+    }
+}
+
+#[test]
+fn comment_json_shape_is_stable() {
+    let mut c = comment(3, Some(1));
+    c.body = vec![Block::Paragraph(vec![
+        Inline::Text("hi ".into()),
+        Inline::Link { href: "https://x.example".into(), children: vec![Inline::Text("x".into())] },
+    ])];
+    expect![[r#"{"id":3,"parent":1,"author":"a3","website":null,"avatar":"","body":[{"t":"paragraph","c":[{"t":"text","c":"hi "},{"t":"link","c":{"href":"https://x.example","children":[{"t":"text","c":"x"}]}}]}],"created":3,"edited":null,"deleted":false,"replies":[]}"#]]
+        .assert_eq(&serde_json::to_string(&c).unwrap());
+    // Old clients' payloads (fields added later missing) still parse.
+    let minimal: Comment = serde_json::from_str(
+        r#"{"id":1,"author":"a","avatar":"","body":[],"created":0}"#,
+    )
+    .unwrap();
+    assert!(minimal.replies.is_empty());
+}
