@@ -11,16 +11,17 @@ pub fn normalize_page_key(raw: &str) -> Option<String> {
         return None;
     }
     let without_origin = match raw.find("://") {
-        Some(i) if raw[..i].chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)) => {
+        Some(i)
+            if raw[..i]
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)) =>
+        {
             let rest = &raw[i + 3..];
             rest.find('/').map_or("/", |slash| &rest[slash..])
         }
         _ => raw,
     };
-    let path = without_origin
-        .split(['?', '#'])
-        .next()
-        .unwrap_or_default();
+    let path = without_origin.split(['?', '#']).next().unwrap_or_default();
     let mut key = String::with_capacity(path.len() + 1);
     for segment in path.split('/').filter(|s| !s.is_empty()) {
         key.push('/');

@@ -1,6 +1,6 @@
 //! Data-driven tests for the pure helpers and snapshot tests of the JSON shapes.
 
-use expect_test::{expect, Expect};
+use expect_test::{Expect, expect};
 
 use crate::*;
 
@@ -13,7 +13,10 @@ fn check_key(input: &str, expect: Expect) {
 fn page_keys_normalise() {
     check_key("/2024/hello/", expect![[r#"Some("/2024/hello")"#]]);
     check_key("/2024/hello", expect![[r#"Some("/2024/hello")"#]]);
-    check_key("https://blog.example/2024/hello/?utm=x#c5", expect![[r#"Some("/2024/hello")"#]]);
+    check_key(
+        "https://blog.example/2024/hello/?utm=x#c5",
+        expect![[r#"Some("/2024/hello")"#]],
+    );
     check_key("https://blog.example", expect![[r#"Some("/")"#]]);
     check_key("/", expect![[r#"Some("/")"#]]);
     check_key("//a//b//", expect![[r#"Some("/a/b")"#]]);
@@ -49,7 +52,10 @@ fn outline(comments: &[Comment], depth: usize, out: &mut String) {
 #[track_caller]
 fn check_thread(top: &[u64], replies: &[(u64, u64)], expect: Expect) {
     let top = top.iter().map(|&id| comment(id, None)).collect();
-    let replies = replies.iter().map(|&(id, p)| comment(id, Some(p))).collect();
+    let replies = replies
+        .iter()
+        .map(|&(id, p)| comment(id, Some(p)))
+        .collect();
     let mut out = String::new();
     outline(&assemble_thread(top, replies), 0, &mut out);
     expect.assert_eq(&out);
@@ -57,33 +63,52 @@ fn check_thread(top: &[u64], replies: &[(u64, u64)], expect: Expect) {
 
 #[test]
 fn threads_nest_replies_under_parents() {
-    check_thread(&[1, 2], &[], expect![[r#"
+    check_thread(
+        &[1, 2],
+        &[],
+        expect![[r#"
         1
         2
-    "#]]);
-    check_thread(&[5, 1], &[(7, 5), (6, 5), (8, 6), (9, 1)], expect![[r#"
+    "#]],
+    );
+    check_thread(
+        &[5, 1],
+        &[(7, 5), (6, 5), (8, 6), (9, 1)],
+        expect![[r#"
         5
           6
             8
           7
         1
           9
-    "#]]);
+    "#]],
+    );
     // An orphan (parent on another page or not loaded) is dropped, not shown at the top.
-    check_thread(&[1], &[(3, 2)], expect![[r#"
+    check_thread(
+        &[1],
+        &[(3, 2)],
+        expect![[r#"
         1
-    "#]]);
+    "#]],
+    );
 }
 
 #[test]
 fn error_body_json_shape_is_stable() {
-    let body = ErrorBody { error: ErrorCode::BodyTooLong, message: "too long".into() };
+    let body = ErrorBody {
+        error: ErrorCode::BodyTooLong,
+        message: "too long".into(),
+    };
     expect![[r#"{"error":"body_too_long","message":"too long"}"#]]
         .assert_eq(&serde_json::to_string(&body).unwrap());
     let unknown: ErrorBody =
         serde_json::from_str(r#"{"error":"brand_new_code","message":"m"}"#).unwrap();
     assert_eq!(unknown.error, ErrorCode::Unknown);
-    for code in [ErrorCode::InvalidJson, ErrorCode::EditWindowExpired, ErrorCode::ParentOnOtherPage] {
+    for code in [
+        ErrorCode::InvalidJson,
+        ErrorCode::EditWindowExpired,
+        ErrorCode::ParentOnOtherPage,
+    ] {
         let json = serde_json::to_string(&code).unwrap();
         assert_eq!(json, format!("\"{}\"", code.as_str()));
     }
@@ -94,14 +119,15 @@ fn comment_json_shape_is_stable() {
     let mut c = comment(3, Some(1));
     c.body = vec![Block::Paragraph(vec![
         Inline::Text("hi ".into()),
-        Inline::Link { href: "https://x.example".into(), children: vec![Inline::Text("x".into())] },
+        Inline::Link {
+            href: "https://x.example".into(),
+            children: vec![Inline::Text("x".into())],
+        },
     ])];
     expect![[r#"{"id":3,"parent":1,"author":"a3","website":null,"avatar":"","body":[{"t":"paragraph","c":[{"t":"text","c":"hi "},{"t":"link","c":{"href":"https://x.example","children":[{"t":"text","c":"x"}]}}]}],"created":3,"edited":null,"deleted":false,"replies":[]}"#]]
         .assert_eq(&serde_json::to_string(&c).unwrap());
     // Old clients' payloads (fields added later missing) still parse.
-    let minimal: Comment = serde_json::from_str(
-        r#"{"id":1,"author":"a","avatar":"","body":[],"created":0}"#,
-    )
-    .unwrap();
+    let minimal: Comment =
+        serde_json::from_str(r#"{"id":1,"author":"a","avatar":"","body":[],"created":0}"#).unwrap();
     assert!(minimal.replies.is_empty());
 }

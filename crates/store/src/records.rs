@@ -1,7 +1,7 @@
 //! On-disk records. Each value is one format-version byte followed by JSON, so a later
 //! format can be read alongside this one.
 
-use serde::{de::DeserializeOwned, Deserialize, Serialize};
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 use crate::{Error, Result};
 

@@ -9,12 +9,12 @@
 //!   top-level comments and reply lookup are both prefix scans of this tree.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
 
-use crate::records::{decode, encode, FORMAT_VERSION};
+use crate::records::{FORMAT_VERSION, decode, encode};
 use crate::{
     CommentRecord, CommentStore, Deleted, Error, NewComment, Order, PageRecord, ParentProblem,
     Result, Status, ThreadPage, WriteSeq,
@@ -29,7 +29,9 @@ pub struct StoreOptions {
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        Self { cache_bytes: 64 * 1024 * 1024 }
+        Self {
+            cache_bytes: 64 * 1024 * 1024,
+        }
     }
 }
 
@@ -164,75 +166,82 @@ impl CommentStore for SledStore {
         let id = self.db.generate_id()? + 1;
         let fresh_page_id = self.db.generate_id()? + 1;
         let page_key = page_key_bytes(&new.site, &new.page_key);
-        let record = tx_result((&self.pages, &self.page_ids, &self.comments, &self.index).transaction(
-            |(pages, page_ids, comments, index)| {
-                let mut page = match pages.get(&page_key)? {
-                    Some(bytes) => decode::<PageRecord>(&bytes).map_err(abort)?,
-                    None => {
-                        page_ids.insert(&fresh_page_id.to_be_bytes(), page_key.as_slice())?;
-                        PageRecord {
-                            id: fresh_page_id,
-                            site: new.site.clone(),
-                            key: new.page_key.clone(),
-                            title: None,
-                            url: None,
-                            count: 0,
-                            created: new.created,
+        let record = tx_result(
+            (&self.pages, &self.page_ids, &self.comments, &self.index).transaction(
+                |(pages, page_ids, comments, index)| {
+                    let mut page = match pages.get(&page_key)? {
+                        Some(bytes) => decode::<PageRecord>(&bytes).map_err(abort)?,
+                        None => {
+                            page_ids.insert(&fresh_page_id.to_be_bytes(), page_key.as_slice())?;
+                            PageRecord {
+                                id: fresh_page_id,
+                                site: new.site.clone(),
+                                key: new.page_key.clone(),
+                                title: None,
+                                url: None,
+                                count: 0,
+                                created: new.created,
+                            }
                         }
+                    };
+                    if page.title.is_none() {
+                        page.title.clone_from(&new.page_title);
                     }
-                };
-                if page.title.is_none() {
-                    page.title.clone_from(&new.page_title);
-                }
-                if page.url.is_none() {
-                    page.url.clone_from(&new.page_url);
-                }
-                let depth = match new.parent {
-                    None => 0,
-                    Some(parent_id) => {
-                        let mut parent: CommentRecord = match comments.get(parent_id.to_be_bytes())? {
-                            Some(bytes) => decode(&bytes).map_err(abort)?,
-                            None => return Err(abort(Error::Parent(ParentProblem::Missing))),
-                        };
-                        if parent.page_id != page.id {
-                            return Err(abort(Error::Parent(ParentProblem::OtherPage)));
-                        }
-                        if !parent.is_visible() {
-                            return Err(abort(Error::Parent(ParentProblem::Missing)));
-                        }
-                        if parent.depth + 1 > new.max_depth {
-                            return Err(abort(Error::Parent(ParentProblem::TooDeep)));
-                        }
-                        parent.children += 1;
-                        comments.insert(&parent_id.to_be_bytes(), encode(&parent).map_err(abort)?)?;
-                        parent.depth + 1
+                    if page.url.is_none() {
+                        page.url.clone_from(&new.page_url);
                     }
-                };
-                if new.status == Status::Approved {
-                    page.count += 1;
-                }
-                let record = CommentRecord {
-                    id,
-                    page_id: page.id,
-                    parent: new.parent,
-                    depth,
-                    author: new.author.clone(),
-                    email: new.email.clone(),
-                    website: new.website.clone(),
-                    body_source: new.body_source.clone(),
-                    body_tree: new.body_tree.clone(),
-                    created: new.created,
-                    edited: None,
-                    status: new.status,
-                    edit_key_hash: new.edit_key_hash.clone(),
-                    children: 0,
-                };
-                pages.insert(page_key.as_slice(), encode(&page).map_err(abort)?)?;
-                comments.insert(&id.to_be_bytes(), encode(&record).map_err(abort)?)?;
-                index.insert(&index_key(page.id, new.parent.unwrap_or(0), id), &[])?;
-                Ok(record)
-            },
-        ))?;
+                    let depth = match new.parent {
+                        None => 0,
+                        Some(parent_id) => {
+                            let mut parent: CommentRecord = match comments
+                                .get(parent_id.to_be_bytes())?
+                            {
+                                Some(bytes) => decode(&bytes).map_err(abort)?,
+                                None => return Err(abort(Error::Parent(ParentProblem::Missing))),
+                            };
+                            if parent.page_id != page.id {
+                                return Err(abort(Error::Parent(ParentProblem::OtherPage)));
+                            }
+                            if !parent.is_visible() {
+                                return Err(abort(Error::Parent(ParentProblem::Missing)));
+                            }
+                            if parent.depth + 1 > new.max_depth {
+                                return Err(abort(Error::Parent(ParentProblem::TooDeep)));
+                            }
+                            parent.children += 1;
+                            comments.insert(
+                                &parent_id.to_be_bytes(),
+                                encode(&parent).map_err(abort)?,
+                            )?;
+                            parent.depth + 1
+                        }
+                    };
+                    if new.status == Status::Approved {
+                        page.count += 1;
+                    }
+                    let record = CommentRecord {
+                        id,
+                        page_id: page.id,
+                        parent: new.parent,
+                        depth,
+                        author: new.author.clone(),
+                        email: new.email.clone(),
+                        website: new.website.clone(),
+                        body_source: new.body_source.clone(),
+                        body_tree: new.body_tree.clone(),
+                        created: new.created,
+                        edited: None,
+                        status: new.status,
+                        edit_key_hash: new.edit_key_hash.clone(),
+                        children: 0,
+                    };
+                    pages.insert(page_key.as_slice(), encode(&page).map_err(abort)?)?;
+                    comments.insert(&id.to_be_bytes(), encode(&record).map_err(abort)?)?;
+                    index.insert(&index_key(page.id, new.parent.unwrap_or(0), id), &[])?;
+                    Ok(record)
+                },
+            ),
+        )?;
         Ok((record, self.note_write()))
     }
 
@@ -265,60 +274,74 @@ impl CommentStore for SledStore {
     }
 
     fn delete_comment(&self, id: u64) -> Result<(Deleted, WriteSeq)> {
-        let outcome = tx_result((&self.pages, &self.page_ids, &self.comments, &self.index).transaction(
-            |(pages, page_ids, comments, index)| {
-                let load = |id: u64| -> Result<Option<CommentRecord>, TxError> {
-                    comments
-                        .get(id.to_be_bytes())?
-                        .map(|b| decode::<CommentRecord>(&b).map_err(abort))
-                        .transpose()
-                };
-                let Some(mut rec) = load(id)? else {
-                    return Err(abort(Error::NotFound));
-                };
-                if rec.status == Status::Deleted {
-                    return Err(abort(Error::NotFound));
-                }
-                let Some(page_key) = page_ids.get(rec.page_id.to_be_bytes())? else {
-                    return Err(abort(Error::Corrupt(format!("page {} missing", rec.page_id))));
-                };
-                let mut page: PageRecord = match pages.get(&page_key)? {
-                    Some(bytes) => decode(&bytes).map_err(abort)?,
-                    None => return Err(abort(Error::Corrupt("page record missing".into()))),
-                };
-                if rec.status == Status::Approved {
-                    page.count = page.count.saturating_sub(1);
-                    pages.insert(&page_key, encode(&page).map_err(abort)?)?;
-                }
-                if rec.children > 0 {
-                    rec.status = Status::Deleted;
-                    rec.author.clear();
-                    rec.email = None;
-                    rec.website = None;
-                    rec.body_source.clear();
-                    rec.body_tree = "[]".into();
-                    rec.edit_key_hash = None;
-                    comments.insert(&id.to_be_bytes(), encode(&rec).map_err(abort)?)?;
-                    return Ok(Deleted::Tombstone);
-                }
-                // Remove the comment, then any tombstone ancestors it leaves without replies.
-                let mut current = rec;
-                loop {
-                    comments.remove(&current.id.to_be_bytes())?;
-                    index.remove(&index_key(current.page_id, current.parent.unwrap_or(0), current.id))?;
-                    let Some(parent_id) = current.parent else { break };
-                    let Some(mut parent) = load(parent_id)? else { break };
-                    parent.children = parent.children.saturating_sub(1);
-                    if parent.status == Status::Deleted && parent.children == 0 {
-                        current = parent;
-                        continue;
+        let outcome = tx_result(
+            (&self.pages, &self.page_ids, &self.comments, &self.index).transaction(
+                |(pages, page_ids, comments, index)| {
+                    let load = |id: u64| -> Result<Option<CommentRecord>, TxError> {
+                        comments
+                            .get(id.to_be_bytes())?
+                            .map(|b| decode::<CommentRecord>(&b).map_err(abort))
+                            .transpose()
+                    };
+                    let Some(mut rec) = load(id)? else {
+                        return Err(abort(Error::NotFound));
+                    };
+                    if rec.status == Status::Deleted {
+                        return Err(abort(Error::NotFound));
                     }
-                    comments.insert(&parent_id.to_be_bytes(), encode(&parent).map_err(abort)?)?;
-                    break;
-                }
-                Ok(Deleted::Removed)
-            },
-        ))?;
+                    let Some(page_key) = page_ids.get(rec.page_id.to_be_bytes())? else {
+                        return Err(abort(Error::Corrupt(format!(
+                            "page {} missing",
+                            rec.page_id
+                        ))));
+                    };
+                    let mut page: PageRecord = match pages.get(&page_key)? {
+                        Some(bytes) => decode(&bytes).map_err(abort)?,
+                        None => return Err(abort(Error::Corrupt("page record missing".into()))),
+                    };
+                    if rec.status == Status::Approved {
+                        page.count = page.count.saturating_sub(1);
+                        pages.insert(&page_key, encode(&page).map_err(abort)?)?;
+                    }
+                    if rec.children > 0 {
+                        rec.status = Status::Deleted;
+                        rec.author.clear();
+                        rec.email = None;
+                        rec.website = None;
+                        rec.body_source.clear();
+                        rec.body_tree = "[]".into();
+                        rec.edit_key_hash = None;
+                        comments.insert(&id.to_be_bytes(), encode(&rec).map_err(abort)?)?;
+                        return Ok(Deleted::Tombstone);
+                    }
+                    // Remove the comment, then any tombstone ancestors it leaves without replies.
+                    let mut current = rec;
+                    loop {
+                        comments.remove(&current.id.to_be_bytes())?;
+                        index.remove(&index_key(
+                            current.page_id,
+                            current.parent.unwrap_or(0),
+                            current.id,
+                        ))?;
+                        let Some(parent_id) = current.parent else {
+                            break;
+                        };
+                        let Some(mut parent) = load(parent_id)? else {
+                            break;
+                        };
+                        parent.children = parent.children.saturating_sub(1);
+                        if parent.status == Status::Deleted && parent.children == 0 {
+                            current = parent;
+                            continue;
+                        }
+                        comments
+                            .insert(&parent_id.to_be_bytes(), encode(&parent).map_err(abort)?)?;
+                        break;
+                    }
+                    Ok(Deleted::Removed)
+                },
+            ),
+        )?;
         Ok((outcome, self.note_write()))
     }
 
@@ -338,14 +361,23 @@ impl CommentStore for SledStore {
         after: Option<u64>,
     ) -> Result<ThreadPage> {
         let Some(page) = self.page(site, page_key)? else {
-            return Ok(ThreadPage { page: None, top_level: vec![], replies: vec![], next_after: None });
+            return Ok(ThreadPage {
+                page: None,
+                top_level: vec![],
+                replies: vec![],
+                next_after: None,
+            });
         };
         let range = match (order, after) {
-            (Order::OldestFirst, None) => index_key(page.id, 0, 0)..=index_key(page.id, 0, u64::MAX),
+            (Order::OldestFirst, None) => {
+                index_key(page.id, 0, 0)..=index_key(page.id, 0, u64::MAX)
+            }
             (Order::OldestFirst, Some(a)) => {
                 index_key(page.id, 0, a.saturating_add(1))..=index_key(page.id, 0, u64::MAX)
             }
-            (Order::NewestFirst, None) => index_key(page.id, 0, 0)..=index_key(page.id, 0, u64::MAX),
+            (Order::NewestFirst, None) => {
+                index_key(page.id, 0, 0)..=index_key(page.id, 0, u64::MAX)
+            }
             (Order::NewestFirst, Some(a)) => {
                 index_key(page.id, 0, 0)..=index_key(page.id, 0, a.saturating_sub(1))
             }
@@ -358,12 +390,12 @@ impl CommentStore for SledStore {
         let mut top_level = Vec::with_capacity(limit + 1);
         for key in keys {
             let id = id_from_index_key(&key?)?;
-            if let Some(rec) = self.load_comment(id)? {
-                if rec.is_visible() {
-                    top_level.push(rec);
-                    if top_level.len() > limit {
-                        break;
-                    }
+            if let Some(rec) = self.load_comment(id)?
+                && rec.is_visible()
+            {
+                top_level.push(rec);
+                if top_level.len() > limit {
+                    break;
                 }
             }
         }
@@ -374,21 +406,30 @@ impl CommentStore for SledStore {
             None
         };
         let mut replies = Vec::new();
-        let mut queue: Vec<u64> = top_level.iter().filter(|c| c.children > 0).map(|c| c.id).collect();
+        let mut queue: Vec<u64> = top_level
+            .iter()
+            .filter(|c| c.children > 0)
+            .map(|c| c.id)
+            .collect();
         while let Some(parent) = queue.pop() {
             for child in self.children_of(page.id, parent) {
-                if let Some(rec) = self.load_comment(child?)? {
-                    if rec.is_visible() {
-                        if rec.children > 0 {
-                            queue.push(rec.id);
-                        }
-                        replies.push(rec);
+                if let Some(rec) = self.load_comment(child?)?
+                    && rec.is_visible()
+                {
+                    if rec.children > 0 {
+                        queue.push(rec.id);
                     }
+                    replies.push(rec);
                 }
             }
         }
         replies.sort_by_key(|c| c.id);
-        Ok(ThreadPage { page: Some(page), top_level, replies, next_after })
+        Ok(ThreadPage {
+            page: Some(page),
+            top_level,
+            replies,
+            next_after,
+        })
     }
 
     fn counts(&self, site: &str, page_keys: &[&str]) -> Result<Vec<u32>> {

@@ -24,7 +24,11 @@ fn new_comment(page: &str, parent: Option<u64>, author: &str) -> NewComment {
 }
 
 fn insert(store: &SledStore, page: &str, parent: Option<u64>, author: &str) -> u64 {
-    store.insert_comment(new_comment(page, parent, author)).unwrap().0.id
+    store
+        .insert_comment(new_comment(page, parent, author))
+        .unwrap()
+        .0
+        .id
 }
 
 fn authors(page: &ThreadPage) -> (Vec<&str>, Vec<&str>) {
@@ -47,50 +51,98 @@ fn comment_lifecycle_story() {
     let page = store.page("blog", "/post").unwrap().unwrap();
     assert_eq!(page.count, 4);
     assert_eq!(page.title.as_deref(), Some("Title of /post"));
-    assert_eq!(store.counts("blog", &["/post", "/other", "/nothing"]).unwrap(), vec![4, 1, 0]);
+    assert_eq!(
+        store
+            .counts("blog", &["/post", "/other", "/nothing"])
+            .unwrap(),
+        vec![4, 1, 0]
+    );
 
-    let thread = store.thread_page("blog", "/post", Order::OldestFirst, 10, None).unwrap();
-    assert_eq!(authors(&thread), (vec!["alice", "dave"], vec!["bob", "carol"]));
+    let thread = store
+        .thread_page("blog", "/post", Order::OldestFirst, 10, None)
+        .unwrap();
+    assert_eq!(
+        authors(&thread),
+        (vec!["alice", "dave"], vec!["bob", "carol"])
+    );
     assert_eq!(thread.next_after, None);
     assert_eq!(thread.replies[1].depth, 2);
 
     // Keyset paging, both directions.
-    let first = store.thread_page("blog", "/post", Order::OldestFirst, 1, None).unwrap();
+    let first = store
+        .thread_page("blog", "/post", Order::OldestFirst, 1, None)
+        .unwrap();
     assert_eq!(authors(&first).0, vec!["alice"]);
     assert_eq!(first.next_after, Some(alice));
-    let second = store.thread_page("blog", "/post", Order::OldestFirst, 1, first.next_after).unwrap();
+    let second = store
+        .thread_page("blog", "/post", Order::OldestFirst, 1, first.next_after)
+        .unwrap();
     assert_eq!(authors(&second).0, vec!["dave"]);
     assert_eq!(second.next_after, None);
-    let newest = store.thread_page("blog", "/post", Order::NewestFirst, 1, None).unwrap();
+    let newest = store
+        .thread_page("blog", "/post", Order::NewestFirst, 1, None)
+        .unwrap();
     assert_eq!(authors(&newest).0, vec!["dave"]);
-    let older = store.thread_page("blog", "/post", Order::NewestFirst, 1, newest.next_after).unwrap();
+    let older = store
+        .thread_page("blog", "/post", Order::NewestFirst, 1, newest.next_after)
+        .unwrap();
     assert_eq!(authors(&older), (vec!["alice"], vec!["bob", "carol"]));
 
     // Parent rules.
-    let refused = |parent, page: &str| store.insert_comment(new_comment(page, Some(parent), "x")).unwrap_err();
-    assert!(matches!(refused(999, "/post"), Error::Parent(ParentProblem::Missing)));
-    assert!(matches!(refused(alice, "/other"), Error::Parent(ParentProblem::OtherPage)));
+    let refused = |parent, page: &str| {
+        store
+            .insert_comment(new_comment(page, Some(parent), "x"))
+            .unwrap_err()
+    };
+    assert!(matches!(
+        refused(999, "/post"),
+        Error::Parent(ParentProblem::Missing)
+    ));
+    assert!(matches!(
+        refused(alice, "/other"),
+        Error::Parent(ParentProblem::OtherPage)
+    ));
     let deep = insert(&store, "/post", Some(carol), "deep");
-    assert!(matches!(refused(deep, "/post"), Error::Parent(ParentProblem::TooDeep)));
-    assert_eq!(store.page("blog", "/post").unwrap().unwrap().count, 5, "refused replies change nothing");
+    assert!(matches!(
+        refused(deep, "/post"),
+        Error::Parent(ParentProblem::TooDeep)
+    ));
+    assert_eq!(
+        store.page("blog", "/post").unwrap().unwrap().count,
+        5,
+        "refused replies change nothing"
+    );
     store.delete_comment(deep).unwrap();
 
     // Edit.
-    let (edited, _) = store.edit_comment(dave, "new".into(), "[1]".into(), 42).unwrap();
-    assert_eq!((edited.body_source.as_str(), edited.edited), ("new", Some(42)));
+    let (edited, _) = store
+        .edit_comment(dave, "new".into(), "[1]".into(), 42)
+        .unwrap();
+    assert_eq!(
+        (edited.body_source.as_str(), edited.edited),
+        ("new", Some(42))
+    );
 
     // Deleting a comment with replies leaves a tombstone; removing the last reply of a
     // tombstone chain removes the chain.
     assert_eq!(store.delete_comment(bob).unwrap().0, Deleted::Tombstone);
-    let thread = store.thread_page("blog", "/post", Order::OldestFirst, 10, None).unwrap();
+    let thread = store
+        .thread_page("blog", "/post", Order::OldestFirst, 10, None)
+        .unwrap();
     assert_eq!(authors(&thread), (vec!["alice", "dave"], vec!["", "carol"]));
     assert_eq!(thread.replies[0].status, Status::Deleted);
     assert_eq!(thread.replies[0].email, None);
     assert_eq!(store.page("blog", "/post").unwrap().unwrap().count, 3);
     assert!(matches!(store.delete_comment(bob), Err(Error::NotFound)));
-    assert!(matches!(store.edit_comment(bob, "x".into(), "[]".into(), 1), Err(Error::NotFound)));
+    assert!(matches!(
+        store.edit_comment(bob, "x".into(), "[]".into(), 1),
+        Err(Error::NotFound)
+    ));
     assert_eq!(store.delete_comment(carol).unwrap().0, Deleted::Removed);
-    assert!(store.comment(bob).unwrap().is_none(), "empty tombstone is removed");
+    assert!(
+        store.comment(bob).unwrap().is_none(),
+        "empty tombstone is removed"
+    );
     assert_eq!(store.comment(alice).unwrap().unwrap().children, 0);
     assert_eq!(store.page("blog", "/post").unwrap().unwrap().count, 2);
 }
@@ -102,7 +154,9 @@ fn hidden_comments_are_not_shown_or_counted() {
     pending.status = Status::Pending;
     store.insert_comment(pending).unwrap();
     insert(&store, "/p", None, "shown");
-    let thread = store.thread_page("blog", "/p", Order::OldestFirst, 10, None).unwrap();
+    let thread = store
+        .thread_page("blog", "/p", Order::OldestFirst, 10, None)
+        .unwrap();
     assert_eq!(authors(&thread).0, vec!["shown"]);
     assert_eq!(store.counts("blog", &["/p"]).unwrap(), vec![1]);
 }
@@ -113,7 +167,9 @@ fn store_reopens_with_everything_after_flush() {
     let path = dir.path().join("db");
     let id = {
         let store = SledStore::open(&path, &StoreOptions::default()).unwrap();
-        let (rec, seq) = store.insert_comment(new_comment("/p", None, "alice")).unwrap();
+        let (rec, seq) = store
+            .insert_comment(new_comment("/p", None, "alice"))
+            .unwrap();
         store.flush_through(seq).unwrap();
         rec.id
     };
@@ -142,7 +198,9 @@ fn concurrent_writers_share_flushes_and_lose_nothing() {
         t.join().unwrap();
     }
     assert_eq!(store.counts("blog", &["/busy"]).unwrap(), vec![200]);
-    let all = store.thread_page("blog", "/busy", Order::OldestFirst, 500, None).unwrap();
+    let all = store
+        .thread_page("blog", "/busy", Order::OldestFirst, 500, None)
+        .unwrap();
     assert_eq!(all.top_level.len(), 200);
 }
 
@@ -150,5 +208,8 @@ fn concurrent_writers_share_flushes_and_lose_nothing() {
 fn records_carry_a_format_version() {
     let bytes = crate::records::encode(&Status::Approved).unwrap();
     assert_eq!(bytes[0], crate::records::FORMAT_VERSION);
-    assert!(matches!(crate::records::decode::<Status>(&[9, b'1']), Err(Error::Corrupt(_))));
+    assert!(matches!(
+        crate::records::decode::<Status>(&[9, b'1']),
+        Err(Error::Corrupt(_))
+    ));
 }

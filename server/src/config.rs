@@ -1,0 +1,146 @@
+//! Server configuration: one [`Config`] from a TOML file plus `TALKBACK_*` environment
+//! variables (nested keys joined by `__`, e.g. `TALKBACK_EDIT_WINDOW_SECS=600`).
+
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+/// Everything the server can be told. Every field has a default; `examples/talkback.toml`
+/// spells the defaults out (a test keeps the two equal).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address and port to listen on. Port 0 picks a free port.
+    pub bind: String,
+    /// Directory of the sled database; created on first start.
+    pub database: PathBuf,
+    /// sled's page cache in MiB (memory held for hot data).
+    pub cache_mb: u64,
+    /// Directory holding the built widget (`cargo xtask build-widget` writes it).
+    pub assets_dir: PathBuf,
+    /// Directory of example pages served at `/`; empty to serve none.
+    pub examples_dir: PathBuf,
+    /// How long after posting a reader may edit or delete a comment, in seconds.
+    pub edit_window_secs: u64,
+    /// The sites whose comments this server keeps.
+    pub sites: Vec<SiteConfig>,
+}
+
+/// A blog that embeds the widget.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SiteConfig {
+    /// The id given as `data-site` in the snippet.
+    pub id: String,
+    /// Origins (scheme://host[:port]) whose pages may call the API for this site. Pages served
+    /// by Talkback itself are always allowed.
+    #[serde(default)]
+    pub origins: Vec<String>,
+    /// Whether new comments wait for approval.
+    #[serde(default)]
+    pub moderation: Moderation,
+}
+
+/// Moderation mode of a site.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Moderation {
+    /// Comments appear at once.
+    #[default]
+    None,
+    /// Every comment waits for approval.
+    All,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            bind: "127.0.0.1:8080".into(),
+            database: "talkback-data/db".into(),
+            cache_mb: 64,
+            assets_dir: "target/talkback-widget".into(),
+            examples_dir: "examples".into(),
+            edit_window_secs: 15 * 60,
+            sites: vec![SiteConfig {
+                id: "demo".into(),
+                origins: vec![
+                    "http://localhost:8080".into(),
+                    "http://127.0.0.1:8080".into(),
+                ],
+                moderation: Moderation::None,
+            }],
+        }
+    }
+}
+
+/// A configuration that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error(transparent)]
+    Parse(#[from] Box<figment::Error>),
+    #[error("site id {0:?} must be 1-64 letters, digits, '-' or '_'")]
+    BadSiteId(String),
+    #[error("origin {0:?} must look like https://blog.example or http://host:port (no path)")]
+    BadOrigin(String),
+    #[error("origin \"*\" is not allowed: list the blog's origins")]
+    Wildcard,
+}
+
+impl Config {
+    /// Loads defaults, then the TOML file (if given), then `TALKBACK_*` variables.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(file) = file {
+            figment = figment.merge(Toml::file_exact(file));
+        }
+        let config: Config = figment
+            .merge(Env::prefixed("TALKBACK_").ignore(&["config"]).split("__"))
+            .extract()
+            .map_err(Box::new)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Parses a TOML text on top of the defaults, without the environment (for tests).
+    pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
+        let config: Config = Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::string(text))
+            .extract()
+            .map_err(Box::new)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        for site in &self.sites {
+            let ok_id = !site.id.is_empty()
+                && site.id.len() <= 64
+                && site
+                    .id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+            if !ok_id {
+                return Err(ConfigError::BadSiteId(site.id.clone()));
+            }
+            for origin in &site.origins {
+                if origin == "*" {
+                    return Err(ConfigError::Wildcard);
+                }
+                let rest = origin
+                    .strip_prefix("https://")
+                    .or_else(|| origin.strip_prefix("http://"));
+                match rest {
+                    Some(host) if !host.is_empty() && !host.contains('/') => {}
+                    _ => return Err(ConfigError::BadOrigin(origin.clone())),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub fn site(&self, id: &str) -> Option<&SiteConfig> {
+        self.sites.iter().find(|s| s.id == id)
+    }
+}

@@ -1,0 +1,79 @@
+//! The server's error type: every failure becomes a status and a stable JSON [`ErrorBody`].
+//! Internal causes are logged, never sent.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use talkback_api::{ErrorBody, ErrorCode};
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A request the client can fix; the message is shown to people.
+    #[error("{message}")]
+    Client { code: ErrorCode, message: String },
+    #[error("storage: {0}")]
+    Store(#[from] talkback_store::Error),
+    #[error("worker pool: {0}")]
+    Blocking(#[from] actix_web::error::BlockingError),
+    #[error("encoding: {0}")]
+    Encoding(#[from] serde_json::Error),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub fn client(code: ErrorCode, message: impl Into<String>) -> Self {
+        Error::Client {
+            code,
+            message: message.into(),
+        }
+    }
+
+    fn code(&self) -> ErrorCode {
+        match self {
+            Error::Client { code, .. } => *code,
+            // Lost a race with a delete between check and write.
+            Error::Store(talkback_store::Error::NotFound) => ErrorCode::CommentNotFound,
+            _ => ErrorCode::Internal,
+        }
+    }
+}
+
+/// The HTTP status for each code.
+pub fn status_of(code: ErrorCode) -> StatusCode {
+    match code {
+        ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        ErrorCode::UnknownSite | ErrorCode::CommentNotFound | ErrorCode::NotFound => {
+            StatusCode::NOT_FOUND
+        }
+        ErrorCode::OriginNotAllowed | ErrorCode::EditKeyInvalid | ErrorCode::EditWindowExpired => {
+            StatusCode::FORBIDDEN
+        }
+        ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+        ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+        ErrorCode::Internal | ErrorCode::Unknown => StatusCode::INTERNAL_SERVER_ERROR,
+        _ => StatusCode::BAD_REQUEST,
+    }
+}
+
+impl ResponseError for Error {
+    fn status_code(&self) -> StatusCode {
+        status_of(self.code())
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let message = match self {
+            Error::Client { message, .. } => message.clone(),
+            Error::Store(talkback_store::Error::NotFound) => "There is no such comment.".to_owned(),
+            other => {
+                tracing::error!(error = %other, "request failed");
+                "Something went wrong on the server. Please try again.".to_owned()
+            }
+        };
+        HttpResponse::build(self.status_code())
+            .insert_header(("Cache-Control", "no-store"))
+            .json(ErrorBody {
+                error: self.code(),
+                message,
+            })
+    }
+}

@@ -1,0 +1,41 @@
+//! Comment counts for many pages at once (index pages showing "16 Responses").
+
+use std::collections::BTreeMap;
+
+use actix_web::{HttpResponse, web};
+use talkback_api::limits::MAX_COUNT_PAGES;
+use talkback_api::{CountsRequest, CountsResponse, ErrorCode};
+
+use super::site;
+use crate::error::{Error, Result};
+use crate::{AppState, validate};
+
+pub(super) async fn counts(
+    state: web::Data<AppState>,
+    body: web::Json<CountsRequest>,
+) -> Result<HttpResponse> {
+    let request = body.into_inner();
+    site(&state, &request.site)?;
+    if request.pages.len() > MAX_COUNT_PAGES {
+        return Err(Error::client(
+            ErrorCode::TooManyPages,
+            format!("Ask for at most {MAX_COUNT_PAGES} pages at once."),
+        ));
+    }
+    let keys = request
+        .pages
+        .iter()
+        .map(|p| validate::page_key(p))
+        .collect::<Result<Vec<_>>>()?;
+    let store = state.store.clone();
+    let site_id = request.site.clone();
+    let numbers = web::block(move || {
+        let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+        store.counts(&site_id, &refs)
+    })
+    .await??;
+    let counts: BTreeMap<String, u32> = request.pages.into_iter().zip(numbers).collect();
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-cache"))
+        .json(CountsResponse { counts }))
+}

@@ -1,0 +1,143 @@
+//! Checks on reader input. Each failure names a stable [`ErrorCode`] and says in plain words
+//! what to change; nothing is stored until every check has passed.
+
+use talkback_api::limits::{
+    MAX_EMAIL_BYTES, MAX_NAME_CHARS, MAX_PAGE_KEY_BYTES, MAX_TITLE_CHARS, MAX_WEBSITE_BYTES,
+};
+use talkback_api::{ErrorCode, normalize_page_key};
+
+use crate::error::{Error, Result};
+
+fn fail<T>(code: ErrorCode, message: impl Into<String>) -> Result<T> {
+    Err(Error::client(code, message))
+}
+
+/// Trims; `None` when empty.
+fn present(value: Option<&str>) -> Option<&str> {
+    value.map(str::trim).filter(|v| !v.is_empty())
+}
+
+pub(crate) fn page_key(raw: &str) -> Result<String> {
+    match normalize_page_key(raw) {
+        Some(key) if key.len() <= MAX_PAGE_KEY_BYTES => Ok(key),
+        Some(_) => fail(
+            ErrorCode::InvalidPage,
+            format!("The page key is longer than {MAX_PAGE_KEY_BYTES} bytes."),
+        ),
+        None => fail(
+            ErrorCode::InvalidPage,
+            "The page key is empty or contains control characters.",
+        ),
+    }
+}
+
+pub(crate) fn title(raw: Option<&str>) -> Result<Option<String>> {
+    match present(raw) {
+        Some(t) if t.chars().count() > MAX_TITLE_CHARS => fail(
+            ErrorCode::TitleTooLong,
+            format!("The page title is longer than {MAX_TITLE_CHARS} characters."),
+        ),
+        Some(t) => Ok(Some(t.chars().filter(|c| !c.is_control()).collect())),
+        None => Ok(None),
+    }
+}
+
+pub(crate) fn author(raw: Option<&str>) -> Result<String> {
+    match present(raw) {
+        Some(name) if name.chars().count() > MAX_NAME_CHARS => fail(
+            ErrorCode::NameTooLong,
+            format!("Please keep your name under {MAX_NAME_CHARS} characters."),
+        ),
+        // Control characters have no business in a name; drop them rather than refuse.
+        Some(name) => Ok(name.chars().filter(|c| !c.is_control()).collect()),
+        None => Ok(String::new()),
+    }
+}
+
+pub(crate) fn email(raw: Option<&str>) -> Result<Option<String>> {
+    let Some(email) = present(raw) else {
+        return Ok(None);
+    };
+    let bad = || {
+        fail(
+            ErrorCode::InvalidEmail,
+            "That e-mail address does not look right (like name@example.com).",
+        )
+    };
+    if email.len() > MAX_EMAIL_BYTES
+        || email
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || "<>\"',;()[]\\".contains(c))
+    {
+        return bad();
+    }
+    match email.split_once('@') {
+        Some((local, domain))
+            if !local.is_empty()
+                && !domain.contains('@')
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !domain.contains("..") =>
+        {
+            Ok(Some(email.to_owned()))
+        }
+        _ => bad(),
+    }
+}
+
+/// Accepts http and https URLs only; stored XSS through the website field is a classic.
+pub(crate) fn website(raw: Option<&str>) -> Result<Option<String>> {
+    website_like(
+        raw,
+        ErrorCode::InvalidWebsite,
+        "Your website must be an http:// or https:// address.",
+    )
+}
+
+pub(crate) fn page_url(raw: Option<&str>) -> Result<Option<String>> {
+    website_like(
+        raw,
+        ErrorCode::InvalidPage,
+        "The page URL must be an http:// or https:// address.",
+    )
+}
+
+fn website_like(raw: Option<&str>, code: ErrorCode, message: &str) -> Result<Option<String>> {
+    let Some(url) = present(raw) else {
+        return Ok(None);
+    };
+    let lower = url.to_ascii_lowercase();
+    let rest = lower
+        .strip_prefix("https://")
+        .or_else(|| lower.strip_prefix("http://"));
+    let host = rest.map(|r| r.split(['/', '?', '#']).next().unwrap_or_default());
+    let clean = !url
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control() || "<>\"'`\\".contains(c));
+    match host {
+        Some(h) if !h.is_empty() && clean && url.len() <= MAX_WEBSITE_BYTES => {
+            Ok(Some(url.to_owned()))
+        }
+        _ => fail(code, message),
+    }
+}
+
+/// Parses a Markdown body into its trimmed source and document tree.
+pub(crate) fn body(source: &str) -> Result<(String, Vec<talkback_api::Block>)> {
+    use crate::markdown::{MarkdownError, parse};
+    let source = source.trim_end();
+    let tree = parse(source).map_err(|e| {
+        let code = match e {
+            MarkdownError::Empty => ErrorCode::BodyEmpty,
+            MarkdownError::TooLong => ErrorCode::BodyTooLong,
+            MarkdownError::TooDeep => ErrorCode::MarkdownTooDeep,
+        };
+        let message = match e {
+            MarkdownError::Empty => "Please write a comment first.".to_owned(),
+            other => format!("Your comment could not be accepted: {other}."),
+        };
+        Error::client(code, message)
+    })?;
+    Ok((source.to_owned(), tree))
+}

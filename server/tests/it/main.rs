@@ -1,0 +1,7 @@
+//! API tests against a real server on a loopback port with a real sled database on disk.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
+
+mod api;
+mod crash;
+mod support;

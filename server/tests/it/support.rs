@@ -1,0 +1,204 @@
+//! Starting real servers for tests and talking to them over HTTP.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use serde_json::Value;
+use talkback_server::config::{Config, Moderation, SiteConfig};
+
+pub const BLOG_ORIGIN: &str = "https://blog.example";
+
+/// A server running in this process on a free loopback port, with its own database.
+pub struct TestServer {
+    pub base: String,
+    _dir: tempfile::TempDir,
+}
+
+pub fn test_config(dir: &std::path::Path) -> Config {
+    Config {
+        bind: "127.0.0.1:0".into(),
+        database: dir.join("db"),
+        examples_dir: "".into(),
+        assets_dir: dir.join("no-assets"),
+        sites: vec![
+            SiteConfig {
+                id: "blog".into(),
+                origins: vec![BLOG_ORIGIN.into()],
+                moderation: Moderation::None,
+            },
+            SiteConfig {
+                id: "moderated".into(),
+                origins: vec![BLOG_ORIGIN.into()],
+                moderation: Moderation::All,
+            },
+        ],
+        ..Config::default()
+    }
+}
+
+impl TestServer {
+    pub fn start() -> Self {
+        Self::start_with(|_| {})
+    }
+
+    pub fn start_with(tweak: impl FnOnce(&mut Config)) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = test_config(dir.path());
+        tweak(&mut config);
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            actix_web::rt::System::new().block_on(async move {
+                let running = talkback_server::start(config).expect("server starts");
+                tx.send(running.addr).unwrap();
+                running.server.await.unwrap();
+            })
+        });
+        let addr = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("server reported its address");
+        Self {
+            base: format!("http://{addr}"),
+            _dir: dir,
+        }
+    }
+}
+
+/// A response: status and JSON body (or `Value::Null`).
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub body: Value,
+    pub headers: Vec<(String, String)>,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+pub fn agent() -> ureq::Agent {
+    ureq::AgentBuilder::new()
+        .timeout(Duration::from_secs(30))
+        .build()
+}
+
+/// Sends a request with an optional raw body; never fails on 4xx/5xx.
+pub fn call(
+    base: &str,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+    headers: &[(&str, &str)],
+) -> Reply {
+    let mut req = agent().request(method, &format!("{base}{path}"));
+    for (name, value) in headers {
+        req = req.set(name, value);
+    }
+    let result = match body {
+        Some(b) => req.set("Content-Type", "application/json").send_string(b),
+        None => req.call(),
+    };
+    let response = match result {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("{method} {path}: {e}"),
+    };
+    let status = response.status();
+    let headers = response
+        .headers_names()
+        .into_iter()
+        .map(|n| {
+            let v = response.header(&n).unwrap_or_default().to_owned();
+            (n, v)
+        })
+        .collect();
+    let text = response.into_string().unwrap_or_default();
+    Reply {
+        status,
+        body: serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        headers,
+    }
+}
+
+pub fn post(base: &str, path: &str, body: &Value) -> Reply {
+    call(
+        base,
+        "POST",
+        path,
+        Some(&body.to_string()),
+        &[("Origin", BLOG_ORIGIN)],
+    )
+}
+
+pub fn get(base: &str, path: &str) -> Reply {
+    call(base, "GET", path, None, &[])
+}
+
+/// Posts a comment on `/post` of the `blog` site and returns the 201 body.
+pub fn comment(base: &str, author: &str, body: &str, parent: Option<u64>) -> Value {
+    let reply = post(
+        base,
+        "/api/v1/comments",
+        &serde_json::json!({"site": "blog", "page": "/post", "title": "A Post", "author": author, "email": format!("{author}@example.com"), "body": body, "parent": parent}),
+    );
+    assert_eq!(reply.status, 201, "{reply:?}");
+    reply.body
+}
+
+/// The server binary as a child process (for tests that must kill it).
+pub struct ServerProcess {
+    pub child: Child,
+    pub base: String,
+}
+
+impl ServerProcess {
+    pub fn spawn(database: &std::path::Path) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_talkback"))
+            .arg("serve")
+            .env("TALKBACK_BIND", "127.0.0.1:0")
+            .env("TALKBACK_DATABASE", database)
+            .env("TALKBACK_EXAMPLES_DIR", "")
+            .env("TALKBACK_ASSETS_DIR", database.join("none"))
+            .env("RUST_LOG", "info")
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("server binary starts");
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut sent = false;
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if !sent {
+                    if let Some(i) = line.find("listening on http://") {
+                        let rest = &line[i + "listening on ".len()..];
+                        let _ = tx.send(
+                            rest.split_whitespace()
+                                .next()
+                                .unwrap_or_default()
+                                .to_owned(),
+                        );
+                        sent = true;
+                    }
+                }
+            }
+        });
+        let base = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("server printed its address");
+        Self { child, base }
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
