@@ -28,6 +28,7 @@ pub(crate) fn comment(record: &CommentRecord) -> Result<Comment> {
         created: record.created,
         edited: record.edited,
         deleted,
+        pending: record.status == Status::Pending,
         replies: Vec::new(),
     })
 }

@@ -4,7 +4,9 @@
 
 use std::fmt::Write;
 
-use talkback_api::{Block, Comment, Inline};
+use talkback_api::i18n::{self, Strings};
+use talkback_api::limits::{COLLAPSED_REPLIES_SHOWN, COLLAPSE_REPLIES_OVER, VISUAL_DEPTH};
+use talkback_api::{Block, Comment, Identicon, Inline, ThreadResponse};
 
 /// Escapes text for use in element content and double- or single-quoted attributes.
 pub fn escape(text: &str, out: &mut String) {
@@ -94,40 +96,128 @@ fn wrap(tag: &str, children: &[Inline], out: &mut String) {
     let _ = write!(out, "</{tag}>");
 }
 
-/// Renders a page of a thread as the static markup the widget's first paint shows.
-/// The structure and class names match the widget's, so the takeover does not jump.
-pub fn thread_html(comments: &[Comment], out: &mut String) {
-    out.push_str("<ol class=\"tb-list\">");
-    for comment in comments {
-        comment_html(comment, out);
+/// Renders the first page of a thread as the static markup the loader shows before the
+/// widget's WASM arrives. Structure, class names and collapsing rules match the widget's, so
+/// its takeover does not move anything.
+pub fn thread_html(thread: &ThreadResponse, strings: &Strings, now_ms: i64, out: &mut String) {
+    out.push_str("<section class=\"tb-thread\"><header class=\"tb-head\" part=\"header\"><h2 class=\"tb-count\">");
+    escape(&strings.count_heading(thread.total, thread.title.as_deref()), out);
+    out.push_str("</h2></header><ol class=\"tb-list\">");
+    for comment in &thread.comments {
+        comment_html(comment, 0, None, strings, now_ms, out);
     }
     out.push_str("</ol>");
+    if thread.next_cursor.is_some() {
+        out.push_str("<p class=\"tb-more\"><span class=\"tb-btn\">");
+        escape(strings.load_more, out);
+        out.push_str("</span></p>");
+    }
+    out.push_str("</section>");
 }
 
-fn comment_html(c: &Comment, out: &mut String) {
-    let _ = write!(
-        out,
-        "<li class=\"tb-comment\" id=\"tb-c{}\"><article class=\"tb-card\">",
-        c.id
-    );
+fn comment_html(c: &Comment, depth: usize, in_reply_to: Option<&str>, strings: &Strings, now_ms: i64, out: &mut String) {
+    let _ = write!(out, "<li class=\"tb-comment\" id=\"tb-c{}\"><article class=\"tb-card\" part=\"comment\">", c.id);
     if c.deleted {
-        out.push_str("<p class=\"tb-tombstone\">This comment was deleted.</p>");
+        out.push_str("<div class=\"tb-main\"><p class=\"tb-tombstone\">");
+        escape(strings.tombstone, out);
+        out.push_str("</p></div>");
     } else {
-        out.push_str(
-            "<header class=\"tb-meta\"><span class=\"tb-avatar\"></span><span class=\"tb-author\">",
-        );
-        escape(&c.author, out);
-        out.push_str("</span></header><div class=\"tb-body\">");
+        avatar_svg(&c.avatar, out);
+        out.push_str("<div class=\"tb-main\"><header class=\"tb-meta\" part=\"meta\">");
+        let name = if c.author.is_empty() { strings.anonymous } else { &c.author };
+        match &c.website {
+            Some(site) => {
+                out.push_str("<a class=\"tb-author\" part=\"author\" rel=\"nofollow ugc noopener\" target=\"_blank\" href=\"");
+                escape(site, out);
+                out.push_str("\">");
+                escape(name, out);
+                out.push_str("</a>");
+            }
+            None => {
+                out.push_str("<span class=\"tb-author\" part=\"author\">");
+                escape(name, out);
+                out.push_str("</span>");
+            }
+        }
+        out.push_str(" <time class=\"tb-time\" datetime=\"");
+        escape(&i18n::rfc3339(c.created), out);
+        out.push_str("\" title=\"");
+        escape(&i18n::iso_datetime(c.created), out);
+        out.push_str("\">");
+        escape(&strings.relative_time(now_ms, c.created), out);
+        out.push_str("</time>");
+        if c.edited.is_some() {
+            out.push_str(" <span class=\"tb-edited\">");
+            escape(strings.edited, out);
+            out.push_str("</span>");
+        }
+        if let Some(parent) = in_reply_to {
+            out.push_str(" <span class=\"tb-inreply\">");
+            escape(&i18n::fill(strings.in_reply_to, &[("name", parent)]), out);
+            out.push_str("</span>");
+        }
+        out.push_str("</header><div class=\"tb-body\" part=\"body\">");
         body_html(&c.body, out);
-        out.push_str("</div>");
+        out.push_str("</div><footer class=\"tb-actions\"><span class=\"tb-btn tb-link\">");
+        escape(strings.reply, out);
+        out.push_str("</span></footer></div>");
     }
     out.push_str("</article>");
-    if !c.replies.is_empty() {
-        out.push_str("<ol class=\"tb-replies\">");
-        for reply in &c.replies {
-            comment_html(reply, out);
-        }
-        out.push_str("</ol>");
+    if depth + 1 >= VISUAL_DEPTH {
+        // At the depth cap, every descendant is listed flat under this comment.
+        let mut flat = Vec::new();
+        flatten(c, &mut flat);
+        replies_html(flat.iter().map(|(r, p)| (*r, Some(*p))), flat.len(), depth, strings, now_ms, out);
+    } else {
+        replies_html(c.replies.iter().map(|r| (r, None)), c.replies.len(), depth, strings, now_ms, out);
     }
     out.push_str("</li>");
+}
+
+fn replies_html<'a>(
+    replies: impl Iterator<Item = (&'a Comment, Option<&'a str>)>,
+    len: usize,
+    depth: usize,
+    strings: &Strings,
+    now_ms: i64,
+    out: &mut String,
+) {
+    if len == 0 {
+        return;
+    }
+    let shown = if len > COLLAPSE_REPLIES_OVER { COLLAPSED_REPLIES_SHOWN } else { len };
+    out.push_str("<ol class=\"tb-replies\">");
+    for (reply, parent) in replies.take(shown) {
+        comment_html(reply, depth + 1, parent, strings, now_ms, out);
+    }
+    out.push_str("</ol>");
+    if shown < len {
+        out.push_str("<p class=\"tb-more-replies\"><span class=\"tb-btn tb-link\">");
+        escape(&strings.more_replies(len - shown), out);
+        out.push_str("</span></p>");
+    }
+}
+
+/// Every descendant of `c`, oldest first, with the name of the comment it answers.
+fn flatten<'a>(c: &'a Comment, out: &mut Vec<(&'a Comment, &'a str)>) {
+    for reply in &c.replies {
+        let parent_name = if c.deleted { "" } else { c.author.as_str() };
+        out.push((reply, parent_name));
+        flatten(reply, out);
+    }
+    out.sort_by_key(|(r, _)| r.id);
+}
+
+/// The identicon as inline SVG, drawn from the seed exactly as the widget draws it.
+pub fn avatar_svg(seed: &str, out: &mut String) {
+    let icon = Identicon::from_seed(seed);
+    let _ = write!(
+        out,
+        "<svg class=\"tb-avatar\" part=\"avatar\" viewBox=\"-1 -1 7 7\" aria-hidden=\"true\"><rect x=\"-1\" y=\"-1\" width=\"7\" height=\"7\" fill=\"hsl({} 45% 92%)\"/><g fill=\"hsl({} 55% 45%)\">",
+        icon.hue, icon.hue
+    );
+    for (x, y) in icon.filled() {
+        let _ = write!(out, "<rect x=\"{x}\" y=\"{y}\" width=\"1\" height=\"1\"/>");
+    }
+    out.push_str("</g></svg>");
 }

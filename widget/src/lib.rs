@@ -1,1 +1,93 @@
-//! placeholder
+//! Talkback's comment widget: Leptos components rendered client-side from WASM.
+//!
+//! Two ways in: the embed script (`embed.js`) calls [`mount`] with a shadow root's container,
+//! and Leptos apps use the [`Talkback`] component directly. Comment bodies arrive as the
+//! document tree from `talkback-api` and become DOM nodes through Leptos views; nothing a
+//! reader wrote is ever parsed as HTML here.
+
+mod client;
+mod config;
+mod state;
+mod storage;
+mod view;
+
+use leptos::prelude::*;
+use wasm_bindgen::prelude::*;
+
+pub use config::WidgetConfig;
+
+/// The widget's stylesheet. The embed script puts it in the shadow root; Leptos apps get it
+/// from [`Talkback`].
+pub const STYLESHEET: &str = include_str!("../style/talkback.css");
+
+/// Entry point for the embed script: mounts the widget into `container` (inside the host's
+/// shadow root), replacing `prerender` (the server-rendered first paint) once data arrives.
+#[wasm_bindgen]
+pub fn mount(container: web_sys::HtmlElement, prerender: Option<web_sys::HtmlElement>, config_json: &str) -> Result<(), JsValue> {
+    let config: WidgetConfig = serde_json::from_str(config_json).map_err(|e| JsValue::from_str(&format!("talkback: bad config: {e}")))?;
+    let document = web_sys::window().and_then(|w| w.document()).ok_or("talkback: no document")?;
+    let app: web_sys::HtmlElement = document.create_element("div")?.unchecked_into();
+    app.set_class_name("tb-app");
+    if prerender.is_some() {
+        app.set_hidden(true);
+    }
+    container.append_child(&app)?;
+    let shown = app.clone();
+    let on_ready = Callback::new(move |()| {
+        if let Some(pre) = &prerender {
+            pre.remove();
+        }
+        shown.set_hidden(false);
+    });
+    leptos::mount::mount_to(app, move || view! { <view::Thread config=config on_ready=on_ready /> }).forget();
+    Ok(())
+}
+
+/// The comment thread of one page, for Leptos apps.
+///
+/// ```ignore
+/// use leptos::prelude::*;
+/// use talkback_widget::Talkback;
+///
+/// view! { <Talkback api="https://comments.example.com" site="myblog" page="/2024/hello" title="Hello" /> }
+/// ```
+///
+/// It brings its own stylesheet (classes are prefixed `tb-`); theme it with the
+/// `--talkback-*` custom properties documented in the README.
+#[component]
+pub fn Talkback(
+    /// Base URL of the Talkback server, e.g. `https://comments.example.com`.
+    #[prop(into)]
+    api: String,
+    /// The site id configured on the server.
+    #[prop(into)]
+    site: String,
+    /// The page key; normally the post's path.
+    #[prop(into)]
+    page: String,
+    /// Title shown in "16 Responses to “Title”".
+    #[prop(optional, into)]
+    title: Option<String>,
+    /// Language tag (en, de, fr, es); English by default.
+    #[prop(optional, into)]
+    lang: Option<String>,
+    /// "light" or "dark"; light by default.
+    #[prop(optional, into)]
+    theme: Option<String>,
+) -> impl IntoView {
+    let config = WidgetConfig {
+        api: api.trim_end_matches('/').to_owned(),
+        site,
+        page,
+        title,
+        url: None,
+        lang: lang.unwrap_or_else(|| "en".into()),
+    };
+    view! {
+        <div class="tb-root" data-tb-theme=theme.unwrap_or_else(|| "light".into())>
+            <style>{crate::STYLESHEET}</style>
+            <view::Thread config=config />
+        </div>
+    }
+}
+

@@ -7,6 +7,8 @@
 
 mod doc;
 mod error;
+pub mod i18n;
+mod identicon;
 pub mod limits;
 mod page_key;
 mod thread;
@@ -14,6 +16,7 @@ mod wire;
 
 pub use doc::{Block, Inline, ListItem};
 pub use error::{ErrorBody, ErrorCode, Field};
+pub use identicon::Identicon;
 pub use page_key::normalize_page_key;
 pub use thread::assemble_thread;
 pub use wire::*;

@@ -24,3 +24,9 @@ pub const DEFAULT_PAGE_LIMIT: u32 = 20;
 pub const MAX_PAGE_LIMIT: u32 = 100;
 /// Header carrying the edit key for edit and delete requests.
 pub const EDIT_KEY_HEADER: &str = "X-Talkback-Edit-Key";
+/// Replies nest visually this deep; deeper ones are listed flat with "in reply to NAME".
+pub const VISUAL_DEPTH: usize = 4;
+/// Reply lists longer than this start collapsed behind "show N more replies"...
+pub const COLLAPSE_REPLIES_OVER: usize = 5;
+/// ...showing this many.
+pub const COLLAPSED_REPLIES_SHOWN: usize = 3;

@@ -41,6 +41,9 @@ pub struct Comment {
     /// A deleted comment kept as a tombstone because it has replies.
     #[serde(default)]
     pub deleted: bool,
+    /// Held for moderation: only ever seen by its author, in the response to posting it.
+    #[serde(default)]
+    pub pending: bool,
     #[serde(default)]
     pub replies: Vec<Comment>,
 }

@@ -1,2 +1,155 @@
-//! placeholder
-fn main() {}
+//! `cargo xtask`: Talkback's build, run and test commands, so that nothing needs downloading
+//! at run time (no trunk, no cargo-leptos, no wasm-bindgen CLI). Shell-outs go to cargo,
+//! rustup, apt-get, npm and node only.
+
+mod widget;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{bail, Context};
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "Talkback's build, run and test commands")]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Build the widget to WASM and write hashed, precompressed assets and embed.js.
+    BuildWidget,
+    /// Build everything and serve the demo blog at http://127.0.0.1:8080 (args go to `talkback serve`).
+    Serve {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Install what the tests need, then run every check and test (what CI runs).
+    Test,
+    /// Same as `test`.
+    Ci,
+    /// Only the browser tests (expects `cargo xtask build-widget` and a debug server build).
+    E2e,
+}
+
+fn main() -> anyhow::Result<()> {
+    let root = workspace_root();
+    std::env::set_current_dir(&root)?;
+    match Cli::parse().command {
+        Cmd::BuildWidget => widget::build(&root).map(|_| ()),
+        Cmd::Serve { args } => serve(&root, &args),
+        Cmd::Test | Cmd::Ci => test(&root),
+        Cmd::E2e => e2e(&root),
+    }
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).ancestors().nth(2).map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+}
+
+/// Runs a command, failing with its name when it fails.
+fn run(cmd: &mut Command) -> anyhow::Result<()> {
+    eprintln!("$ {}", describe(cmd));
+    let status = cmd.status().with_context(|| format!("cannot start {}", describe(cmd)))?;
+    if !status.success() {
+        bail!("failed ({status}): {}", describe(cmd));
+    }
+    Ok(())
+}
+
+fn describe(cmd: &Command) -> String {
+    std::iter::once(cmd.get_program().to_string_lossy().into_owned())
+        .chain(cmd.get_args().map(|a| a.to_string_lossy().into_owned()))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn cargo() -> Command {
+    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+}
+
+fn serve(root: &Path, args: &[String]) -> anyhow::Result<()> {
+    ensure_wasm_target()?;
+    widget::build(root)?;
+    run(cargo().args(["run", "--release", "-p", "talkback-server", "--bin", "talkback", "--", "serve"]).args(args))
+}
+
+fn ensure_wasm_target() -> anyhow::Result<()> {
+    run(Command::new("rustup").args(["target", "add", "wasm32-unknown-unknown"]))
+}
+
+/// Debian's Chromium and ChromeDriver, installed once.
+fn ensure_chromium() -> anyhow::Result<()> {
+    if Path::new("/usr/bin/chromium").exists() && Path::new("/usr/bin/chromedriver").exists() {
+        return Ok(());
+    }
+    let is_root = Command::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0")).unwrap_or(false);
+    let apt = |args: &[&str]| {
+        let mut cmd = if is_root { Command::new("apt-get") } else { Command::new("sudo") };
+        if !is_root {
+            cmd.arg("apt-get");
+        }
+        cmd.args(args).env("DEBIAN_FRONTEND", "noninteractive");
+        run(&mut cmd)
+    };
+    apt(&["update", "-q"])?;
+    apt(&["install", "-y", "-q", "--no-install-recommends", "chromium", "chromium-driver"])
+}
+
+fn ensure_npm_packages(root: &Path) -> anyhow::Result<()> {
+    run(Command::new("npm").args(["ci", "--no-audit", "--no-fund", "--loglevel=error"]).current_dir(root.join("widget/e2e")))
+}
+
+fn test(root: &Path) -> anyhow::Result<()> {
+    ensure_wasm_target()?;
+    ensure_chromium()?;
+    ensure_npm_packages(root)?;
+    run(cargo().args(["fmt", "--all", "--check"]))?;
+    run(cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
+    run(cargo().args([
+        "clippy", "-p", "talkback-api", "-p", "talkback-widget", "--target", "wasm32-unknown-unknown", "--", "-D", "warnings",
+    ]))?;
+    check_api_dependencies()?;
+    widget::build(root)?;
+    run(cargo().args(["test", "--workspace"]))?;
+    run(cargo().args(["doc", "--workspace", "--no-deps"]).env("RUSTDOCFLAGS", "-D warnings"))?;
+    e2e(root)?;
+    eprintln!("all checks passed");
+    Ok(())
+}
+
+/// The wire crate must stay IO-free: no sled, actix or tokio anywhere in its tree.
+fn check_api_dependencies() -> anyhow::Result<()> {
+    let output = cargo()
+        .args(["tree", "-p", "talkback-api", "-e", "normal", "--prefix", "none", "--target", "all"])
+        .output()
+        .context("cargo tree")?;
+    if !output.status.success() {
+        bail!("cargo tree failed: {}", String::from_utf8_lossy(&output.stderr));
+    }
+    let tree = String::from_utf8_lossy(&output.stdout);
+    for forbidden in ["sled", "actix-web", "actix-rt", "tokio"] {
+        if tree.lines().any(|l| l.split_whitespace().next() == Some(forbidden)) {
+            bail!("talkback-api depends on {forbidden}; the wire crate must not do IO");
+        }
+    }
+    eprintln!("talkback-api depends on none of sled, actix, tokio");
+    Ok(())
+}
+
+fn e2e(root: &Path) -> anyhow::Result<()> {
+    if !root.join("widget/e2e/node_modules").exists() {
+        ensure_npm_packages(root)?;
+    }
+    run(cargo().args(["build", "-p", "talkback-server", "--bin", "talkback"]))?;
+    run(Command::new("node")
+        .args(["--test", "--test-concurrency=1", "widget/e2e/"])
+        .env("TALKBACK_BIN", root.join("target/debug/talkback"))
+        .env("TALKBACK_ASSETS", root.join("target/talkback-widget"))
+        .env("TALKBACK_EXAMPLES", root.join("examples")))
+}
+
+#[cfg(test)]
+mod tidy;

@@ -1,6 +1,8 @@
 //! Reading a page's thread: JSON for the widget, HTML for the loader's first paint.
 
 use actix_web::{HttpResponse, web};
+use serde::Deserialize;
+use talkback_api::i18n::Strings;
 use talkback_api::limits::{DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT};
 use talkback_api::{ErrorCode, Sort, ThreadQuery, ThreadResponse, assemble_thread};
 use talkback_store::Order;
@@ -66,13 +68,26 @@ pub(super) async fn read(
 pub(super) async fn read_html(
     state: web::Data<AppState>,
     query: web::Query<ThreadQuery>,
+    lang: web::Query<LangQuery>,
 ) -> Result<HttpResponse> {
-    let thread = load(&state, query.into_inner()).await?;
-    let mut html = String::with_capacity(4096);
-    render::thread_html(&thread.comments, &mut html);
+    let mut thread = load(&state, query.into_inner()).await?;
+    if thread.title.is_none() {
+        thread.title = validate::title(lang.title.as_deref())?;
+    }
+    let strings = Strings::for_lang(lang.lang.as_deref().unwrap_or("en"));
+    let mut html = String::with_capacity(8192);
+    render::thread_html(&thread, strings, super::now_ms(), &mut html);
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-cache"))
         .insert_header(("X-Talkback-Total", thread.total.to_string()))
         .content_type("text/html; charset=utf-8")
         .body(html))
+}
+
+/// Extra query parameters of the HTML rendering.
+#[derive(Deserialize)]
+pub(super) struct LangQuery {
+    lang: Option<String>,
+    /// The page's title, used before the first comment has recorded one.
+    title: Option<String>,
 }

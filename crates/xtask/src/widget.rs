@@ -1,0 +1,99 @@
+//! The widget build: cargo → wasm32, wasm-bindgen in-process, content-hashed file names,
+//! precompressed brotli and gzip twins, and `embed.js` filled in with the names and the CSS.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::Context;
+use sha2::{Digest, Sha256};
+
+use crate::{cargo, run};
+
+/// Where the built assets go; the server's `assets_dir` default points here.
+pub(crate) const OUT_DIR: &str = "target/talkback-widget";
+
+/// Sizes of one built file.
+pub(crate) struct Built {
+    pub(crate) name: String,
+    pub(crate) raw: usize,
+    pub(crate) gzip: usize,
+    pub(crate) brotli: usize,
+}
+
+pub(crate) fn build(root: &Path) -> anyhow::Result<Vec<Built>> {
+    let started = Instant::now();
+    run(cargo().args([
+        "build", "-p", "talkback-widget", "--lib", "--target", "wasm32-unknown-unknown", "--profile", "wasm-release",
+    ]))?;
+    let wasm = root.join("target/wasm32-unknown-unknown/wasm-release/talkback_widget.wasm");
+    let scratch = root.join("target/talkback-bindgen");
+    let _ = std::fs::remove_dir_all(&scratch);
+    wasm_bindgen_cli_support::Bindgen::new()
+        .input_path(&wasm)
+        .out_name("talkback")
+        .web(true)?
+        .typescript(false)
+        .remove_name_section(true)
+        .remove_producers_section(true)
+        .generate(&scratch)
+        .context("wasm-bindgen")?;
+    if scratch.join("snippets").exists() {
+        anyhow::bail!("the widget now uses JS snippets; teach xtask to hash and serve them");
+    }
+    let glue = std::fs::read(scratch.join("talkback.js"))?;
+    let module = std::fs::read(scratch.join("talkback_bg.wasm"))?;
+
+    let out = root.join(OUT_DIR);
+    let _ = std::fs::remove_dir_all(&out);
+    std::fs::create_dir_all(&out)?;
+    let js_name = format!("talkback-{}.js", short_hash(&glue));
+    let wasm_name = format!("talkback-{}.wasm", short_hash(&module));
+    let css = std::fs::read_to_string(root.join("widget/style/talkback.css"))?;
+    let loader = std::fs::read_to_string(root.join("widget/loader/embed.js"))?
+        .replace("__TALKBACK_CSS__", &serde_json::to_string(&css)?)
+        .replace("__TALKBACK_JS__", &js_name)
+        .replace("__TALKBACK_WASM__", &wasm_name);
+    let mut built = Vec::new();
+    for (name, bytes) in [("embed.js".to_owned(), loader.into_bytes()), (js_name, glue), (wasm_name, module)] {
+        built.push(write_with_twins(&out, &name, &bytes)?);
+    }
+    let manifest: serde_json::Value = built
+        .iter()
+        .map(|b| (b.name.clone(), serde_json::json!({"raw": b.raw, "gzip": b.gzip, "brotli": b.brotli})))
+        .collect::<serde_json::Map<_, _>>()
+        .into();
+    std::fs::write(out.join("manifest.json"), serde_json::to_vec_pretty(&manifest)?)?;
+    report(&built, started);
+    Ok(built)
+}
+
+fn short_hash(bytes: &[u8]) -> String {
+    Sha256::digest(bytes).iter().take(5).map(|b| format!("{b:02x}")).collect()
+}
+
+fn write_with_twins(dir: &Path, name: &str, bytes: &[u8]) -> anyhow::Result<Built> {
+    let path: PathBuf = dir.join(name);
+    std::fs::write(&path, bytes)?;
+    let mut brotli = Vec::new();
+    {
+        let mut writer = brotli::CompressorWriter::new(&mut brotli, 4096, 11, 22);
+        writer.write_all(bytes)?;
+    }
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    gz.write_all(bytes)?;
+    let gzip = gz.finish()?;
+    std::fs::write(dir.join(format!("{name}.br")), &brotli)?;
+    std::fs::write(dir.join(format!("{name}.gz")), &gzip)?;
+    Ok(Built { name: name.to_owned(), raw: bytes.len(), gzip: gzip.len(), brotli: brotli.len() })
+}
+
+fn report(built: &[Built], started: Instant) {
+    eprintln!("widget assets in {OUT_DIR} ({:.1} s):", started.elapsed().as_secs_f64());
+    eprintln!("  {:<28} {:>9} {:>9} {:>9}", "file", "raw", "gzip -9", "brotli 11");
+    for b in built {
+        eprintln!("  {:<28} {:>9} {:>9} {:>9}", b.name, b.raw, b.gzip, b.brotli);
+    }
+    let total = |f: fn(&Built) -> usize| built.iter().map(f).sum::<usize>();
+    eprintln!("  {:<28} {:>9} {:>9} {:>9}", "total (CSS is inside embed.js)", total(|b| b.raw), total(|b| b.gzip), total(|b| b.brotli));
+}

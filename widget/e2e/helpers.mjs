@@ -1,0 +1,94 @@
+// Shared by the browser tests: a real Talkback server (the debug binary) on a loopback port
+// with its own sled database, a static "blog" server for cross-origin embeds, and Debian's
+// Chromium driven by playwright-core.
+import { spawn } from "node:child_process";
+import { mkdtempSync, writeFileSync, mkdirSync, readFileSync } from "node:fs";
+import { createServer } from "node:http";
+import { tmpdir } from "node:os";
+import { join, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const ROOT = join(here, "..", "..");
+const BIN = process.env.TALKBACK_BIN ?? join(ROOT, "target/debug/talkback");
+const ASSETS = process.env.TALKBACK_ASSETS ?? join(ROOT, "target/talkback-widget");
+const EXAMPLES = process.env.TALKBACK_EXAMPLES ?? join(ROOT, "examples");
+export const ARTIFACTS = join(here, "artifacts");
+mkdirSync(ARTIFACTS, { recursive: true });
+
+/** Starts `talkback serve` with a fresh (or given) data directory. */
+export async function startServer({ dir, extraSites = "", editWindowSecs = 900 } = {}) {
+  dir ??= mkdtempSync(join(tmpdir(), "tb-e2e-"));
+  const config = join(dir, "talkback.toml");
+  writeFileSync(config, [
+    `bind = "127.0.0.1:0"`,
+    `database = ${JSON.stringify(join(dir, "db"))}`,
+    `assets_dir = ${JSON.stringify(ASSETS)}`,
+    `examples_dir = ${JSON.stringify(EXAMPLES)}`,
+    `edit_window_secs = ${editWindowSecs}`,
+    `[[sites]]`,
+    `id = "demo"`,
+    extraSites,
+  ].join("\n"));
+  const child = spawn(BIN, ["--config", config, "serve"], { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, RUST_LOG: "warn,talkback=info" } });
+  let log = "";
+  const base = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("server did not start: " + log)), 30000);
+    child.stderr.on("data", (chunk) => {
+      log += chunk;
+      const m = /listening on (http:\/\/\S+)/.exec(log);
+      if (m) { clearTimeout(timer); resolve(m[1]); }
+    });
+    child.on("exit", (code) => reject(new Error(`server exited ${code}: ${log}`)));
+  });
+  return {
+    base, dir, child,
+    async stop() {
+      if (child.exitCode !== null) return;
+      const exited = new Promise((r) => child.once("exit", r));
+      child.kill("SIGTERM");
+      await exited;
+    },
+  };
+}
+
+/** Serves `html` from a different origin (localhost vs 127.0.0.1, its own port). */
+export async function startBlog(html) {
+  const server = createServer((req, res) => {
+    res.writeHead(200, { "content-type": "text/html; charset=utf-8" });
+    res.end(html());
+  });
+  await new Promise((r) => server.listen(0, "127.0.0.1", r));
+  return { origin: `http://localhost:${server.address().port}`, close: () => new Promise((r) => server.close(r)) };
+}
+
+export async function launch() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+      "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"],
+  });
+}
+
+export async function screenshot(page, name) {
+  await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
+}
+
+/** Waits until the WASM widget has taken over from the first paint. */
+export async function widgetReady(page) {
+  await page.locator(".tb-app:not([hidden]) form.tb-form").first().waitFor({ timeout: 30000 });
+}
+
+/** Fills and sends the "Leave a Reply" form (or `form` when given). */
+export async function postComment(page, { name, email, website, body }, form = page.locator("form.tb-form:not(.tb-form-inline)")) {
+  await form.locator("textarea").fill(body);
+  if (name !== undefined) await form.locator('input[type="text"]').fill(name);
+  if (email !== undefined) await form.locator('input[type="email"]').fill(email);
+  if (website !== undefined) await form.locator('input[type="url"]').fill(website);
+  await form.locator('button[type="submit"]').click();
+}
+
+export function axeSource() {
+  return readFileSync(join(here, "node_modules/axe-core/axe.min.js"), "utf8");
+}

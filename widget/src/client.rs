@@ -1,0 +1,78 @@
+//! Calls to the Talkback API with gloo-net. Errors keep the server's stable code so the
+//! form can show them next to the right field.
+
+use gloo_net::http::{Request, RequestBuilder, Response};
+use serde::de::DeserializeOwned;
+use talkback_api::limits::EDIT_KEY_HEADER;
+use talkback_api::*;
+
+use crate::config::WidgetConfig;
+
+/// Why a request failed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub(crate) enum FetchError {
+    /// The server could not be reached (offline, blocked, CORS).
+    #[error("network error")]
+    Network,
+    /// The server refused the request with a stable code.
+    #[error("{}", .0.message)]
+    Api(ErrorBody),
+    /// The server answered something this widget does not understand.
+    #[error("unexpected response ({0})")]
+    Unexpected(u16),
+}
+
+async fn read<T: DeserializeOwned>(response: Response) -> Result<T, FetchError> {
+    let status = response.status();
+    if response.ok() {
+        return response.json().await.map_err(|_| FetchError::Unexpected(status));
+    }
+    match response.json::<ErrorBody>().await {
+        Ok(body) => Err(FetchError::Api(body)),
+        Err(_) => Err(FetchError::Unexpected(status)),
+    }
+}
+
+async fn send<T: DeserializeOwned>(request: Result<Request, gloo_net::Error>) -> Result<T, FetchError> {
+    let request = request.map_err(|_| FetchError::Unexpected(0))?;
+    read(request.send().await.map_err(|_| FetchError::Network)?).await
+}
+
+async fn send_empty<T: DeserializeOwned>(builder: RequestBuilder) -> Result<T, FetchError> {
+    read(builder.send().await.map_err(|_| FetchError::Network)?).await
+}
+
+fn url(cfg: &WidgetConfig, path: &str) -> String {
+    format!("{}/api/v1{path}", cfg.api)
+}
+
+pub(crate) async fn thread(cfg: &WidgetConfig, sort: Sort, cursor: Option<String>) -> Result<ThreadResponse, FetchError> {
+    let sort = match sort {
+        Sort::Oldest => "oldest",
+        Sort::Newest => "newest",
+    };
+    let mut query = vec![("site", cfg.site.clone()), ("page", cfg.page.clone()), ("sort", sort.to_owned())];
+    if let Some(cursor) = cursor {
+        query.push(("cursor", cursor));
+    }
+    send_empty(Request::get(&url(cfg, "/threads")).query(query.iter().map(|(k, v)| (*k, v.as_str())))).await
+}
+
+pub(crate) async fn create(cfg: &WidgetConfig, body: &CreateComment) -> Result<CreateCommentResponse, FetchError> {
+    send(Request::post(&url(cfg, "/comments")).json(body)).await
+}
+
+pub(crate) async fn edit(cfg: &WidgetConfig, id: CommentId, key: &str, body: &str) -> Result<EditCommentResponse, FetchError> {
+    let request = Request::put(&url(cfg, &format!("/comments/{id}")))
+        .header(EDIT_KEY_HEADER, key)
+        .json(&EditComment { body: body.to_owned() });
+    send(request).await
+}
+
+pub(crate) async fn delete(cfg: &WidgetConfig, id: CommentId, key: &str) -> Result<DeleteCommentResponse, FetchError> {
+    send_empty(Request::delete(&url(cfg, &format!("/comments/{id}"))).header(EDIT_KEY_HEADER, key)).await
+}
+
+pub(crate) async fn preview(cfg: &WidgetConfig, body: &str) -> Result<PreviewResponse, FetchError> {
+    send(Request::post(&url(cfg, "/preview")).json(&PreviewRequest { body: body.to_owned() })).await
+}

@@ -1,0 +1,267 @@
+//! One comment with its actions (reply, and edit/delete for the reader's own comments while
+//! the edit window lasts), its inline reply form and its replies.
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use talkback_api::i18n::fill;
+use talkback_api::limits::{COLLAPSED_REPLIES_SHOWN, COLLAPSE_REPLIES_OVER, VISUAL_DEPTH};
+use wasm_bindgen::JsValue;
+
+use super::avatar::avatar;
+use super::body;
+use super::form::CommentForm;
+use crate::client::{self, FetchError};
+use crate::state::{Node, ThreadState};
+
+/// The reader's local rendering of an exact time, for the hover title.
+fn exact_time(ms: i64, lang: &str) -> String {
+    let date = js_sys::Date::new(&JsValue::from_f64(ms as f64));
+    String::from(date.to_locale_string(lang, &JsValue::UNDEFINED))
+}
+
+fn error_text(e: &FetchError, network: &str) -> String {
+    match e {
+        FetchError::Network => network.to_owned(),
+        other => other.to_string(),
+    }
+}
+
+/// A comment. `in_reply_to` is set for replies listed flat below the nesting cap; those
+/// show "in reply to NAME" and never list replies of their own.
+pub(crate) fn comment_view(node: Node, depth: usize, in_reply_to: Option<String>) -> AnyView {
+    let st = expect_context::<ThreadState>();
+    let cfg = st.cfg();
+    let strings = cfg.strings();
+    let id = node.id;
+    let card = NodeRef::<leptos::html::Article>::new();
+    Effect::new(move |_| {
+        if st.highlight.get() == Some(id) {
+            if let Some(el) = card.get() {
+                let options = web_sys::ScrollIntoViewOptions::new();
+                options.set_block(web_sys::ScrollLogicalPosition::Center);
+                options.set_behavior(web_sys::ScrollBehavior::Smooth);
+                el.scroll_into_view_with_scroll_into_view_options(&options);
+                let _ = el.focus();
+            }
+        }
+    });
+    let editing = RwSignal::new(false);
+    let confirming = RwSignal::new(false);
+    let action_error = RwSignal::new(None::<String>);
+    let edit_text = RwSignal::new(String::new());
+    let busy = RwSignal::new(false);
+    let can_edit = Memo::new(move |_| st.own_comment(id).is_some_and(|o| o.until > st.now.get()));
+    let yes_button = NodeRef::<leptos::html::Button>::new();
+    Effect::new(move |_| {
+        if confirming.get() {
+            if let Some(b) = yes_button.get() {
+                let _ = b.focus();
+            }
+        }
+    });
+
+    let start_edit = move |_| {
+        if let Some(own) = st.own_comment(id) {
+            edit_text.set(own.source);
+            action_error.set(None);
+            editing.set(true);
+        }
+    };
+    let save_edit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let Some(mut own) = st.own_comment(id) else { return };
+        let text = edit_text.get_untracked();
+        busy.set(true);
+        spawn_local(async move {
+            match client::edit(&st.cfg(), id, &own.key, &text).await {
+                Ok(response) => {
+                    node.data.update(|d| {
+                        d.body = response.comment.body;
+                        d.edited = response.comment.edited;
+                    });
+                    own.source = text;
+                    st.remember_own(id, Some(own));
+                    editing.set(false);
+                    if let Some(el) = card.get_untracked() {
+                        let _ = el.focus();
+                    }
+                }
+                Err(e) => action_error.set(Some(error_text(&e, strings.network_error))),
+            }
+            busy.set(false);
+        });
+    };
+    let do_delete = move |_| {
+        let Some(own) = st.own_comment(id) else { return };
+        busy.set(true);
+        spawn_local(async move {
+            match client::delete(&st.cfg(), id, &own.key).await {
+                Ok(response) => {
+                    st.remember_own(id, None);
+                    st.total.update(|t| *t = t.saturating_sub(1));
+                    if response.tombstone {
+                        node.data.update(|d| {
+                            d.deleted = true;
+                            d.author.clear();
+                            d.website = None;
+                            d.body.clear();
+                        });
+                    } else {
+                        st.remove(id);
+                    }
+                    st.announce.set(strings.deleted_announce.to_owned());
+                }
+                Err(e) => action_error.set(Some(error_text(&e, strings.network_error))),
+            }
+            confirming.set(false);
+            busy.set(false);
+        });
+    };
+
+    let lang = cfg.lang.clone();
+    let reply_label = in_reply_to.clone();
+    let content = move || {
+        let d = node.data.get();
+        if d.deleted {
+            return view! { <div class="tb-main"><p class="tb-tombstone">{strings.tombstone}</p></div> }.into_any();
+        }
+        let name = if d.author.is_empty() { strings.anonymous.to_owned() } else { d.author.clone() };
+        let author = match d.website.clone() {
+            Some(site) => view! {
+                <a class="tb-author" part="author" href=site rel="nofollow ugc noopener" target="_blank">{name.clone()}</a>
+            }
+            .into_any(),
+            None => view! { <span class="tb-author" part="author">{name.clone()}</span> }.into_any(),
+        };
+        let created = d.created;
+        let body = d.body.clone();
+        view! {
+            {avatar(&d.avatar)}
+            <div class="tb-main">
+                <header class="tb-meta" part="meta">
+                    {author}
+                    " "
+                    <time class="tb-time" datetime=talkback_api::i18n::rfc3339(created) title=exact_time(created, &lang)>
+                        {move || strings.relative_time(st.now.get(), created)}
+                    </time>
+                    {d.edited.map(|_| view! { " " <span class="tb-edited">{strings.edited}</span> })}
+                    {reply_label.clone().map(|p| view! { " " <span class="tb-inreply">{fill(strings.in_reply_to, &[("name", &p)])}</span> })}
+                    {d.pending.then(|| view! { " " <span class="tb-pending">{strings.awaiting_moderation}</span> })}
+                </header>
+                <Show
+                    when=move || editing.get()
+                    fallback=move || view! { <div class="tb-body" part="body">{body::blocks(&body)}</div> }
+                >
+                    <form class="tb-edit" on:submit=save_edit>
+                        <label class="tb-sr" for=format!("tb-edit-{id}")>{strings.comment}</label>
+                        <textarea id=format!("tb-edit-{id}") part="textarea" rows="4" prop:value=move || edit_text.get()
+                            on:input=move |ev| edit_text.set(event_target_value(&ev))></textarea>
+                        <p class="tb-row">
+                            <button type="submit" class="tb-btn tb-primary" part="button" disabled=move || busy.get()>{strings.save}</button>
+                            <button type="button" class="tb-btn" part="button" on:click=move |_| editing.set(false)>{strings.cancel}</button>
+                        </p>
+                    </form>
+                </Show>
+                <footer class="tb-actions">
+                    <button type="button" class="tb-btn tb-link" aria-expanded=move || (st.replying_to.get() == Some(id)).to_string()
+                        on:click=move |_| st.replying_to.set(if st.replying_to.get_untracked() == Some(id) { None } else { Some(id) })>
+                        {strings.reply}
+                    </button>
+                    <Show when=move || can_edit.get() && !editing.get()>
+                        <button type="button" class="tb-btn tb-link" on:click=start_edit>{strings.edit}</button>
+                        <button type="button" class="tb-btn tb-link" on:click=move |_| confirming.set(true)>{strings.delete}</button>
+                        <span class="tb-left">{move || st.own_comment(id).map(|o| strings.time_left(o.until - st.now.get()))}</span>
+                    </Show>
+                    <Show when=move || confirming.get()>
+                        <span class="tb-confirm" role="group">
+                            {strings.confirm_delete} " "
+                            <button type="button" class="tb-btn tb-danger" node_ref=yes_button disabled=move || busy.get() on:click=do_delete>{strings.yes_delete}</button>
+                            <button type="button" class="tb-btn" on:click=move |_| confirming.set(false)>{strings.cancel}</button>
+                        </span>
+                    </Show>
+                </footer>
+                {move || action_error.get().map(|e| view! { <p class="tb-error" role="alert">{e}</p> })}
+            </div>
+        }
+        .into_any()
+    };
+
+    let flat_item = in_reply_to.is_some();
+    view! {
+        <li class="tb-comment" id=format!("tb-c{id}")>
+            <article
+                class=move || if st.highlight.get() == Some(id) { "tb-card tb-highlight" } else { "tb-card" }
+                part="comment" tabindex="-1" node_ref=card
+            >
+                {content}
+            </article>
+            <Show when=move || st.replying_to.get() == Some(id)>
+                <CommentForm parent=Some(id) />
+            </Show>
+            {(!flat_item).then(|| replies_view(node, depth))}
+        </li>
+    }
+    .into_any()
+}
+
+/// Every descendant of `node`, oldest first, with the name of the comment each answers.
+fn descendants(node: Node, anonymous: &str, out: &mut Vec<(Node, Option<String>)>) {
+    let name = node.data.with(|d| match (d.deleted, d.author.is_empty()) {
+        (true, _) => String::new(),
+        (false, true) => anonymous.to_owned(),
+        (false, false) => d.author.clone(),
+    });
+    for reply in node.replies.get() {
+        out.push((reply, Some(name.clone())));
+        descendants(reply, anonymous, out);
+    }
+}
+
+/// Replies: nested up to the visual depth, then flat; long lists collapse.
+fn replies_view(node: Node, depth: usize) -> impl IntoView {
+    let st = expect_context::<ThreadState>();
+    let strings = st.config.with_value(|c| c.strings());
+    let expanded = RwSignal::new(false);
+    let flat = depth + 1 >= VISUAL_DEPTH;
+    let items = Signal::derive(move || {
+        if flat {
+            let mut all = Vec::new();
+            descendants(node, strings.anonymous, &mut all);
+            all.sort_by_key(|(n, _)| n.id);
+            all
+        } else {
+            node.replies.get().into_iter().map(|n| (n, None)).collect()
+        }
+    });
+    // A reply the reader just posted is never hidden behind "show more".
+    Effect::new(move |_| {
+        if let Some(h) = st.highlight.get() {
+            if items.with(|v| v.iter().any(|(n, _)| n.id == h)) {
+                expanded.set(true);
+            }
+        }
+    });
+    let hidden = move || {
+        let n = items.with(Vec::len);
+        if !expanded.get() && n > COLLAPSE_REPLIES_OVER { n - COLLAPSED_REPLIES_SHOWN } else { 0 }
+    };
+    let shown = move || {
+        let all = items.get();
+        let keep = all.len() - hidden();
+        all.into_iter().take(keep).collect::<Vec<_>>()
+    };
+    view! {
+        <Show when=move || items.with(|v| !v.is_empty())>
+            <ol class="tb-replies">
+                <For each=shown key=|(n, _)| n.id children=move |(n, parent)| comment_view(n, depth + 1, parent) />
+            </ol>
+            <Show when=move || { hidden() > 0 }>
+                <p class="tb-more-replies">
+                    <button type="button" class="tb-btn tb-link" on:click=move |_| expanded.set(true)>
+                        {move || strings.more_replies(hidden())}
+                    </button>
+                </p>
+            </Show>
+        </Show>
+    }
+}
