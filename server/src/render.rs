@@ -5,7 +5,7 @@
 use std::fmt::Write;
 
 use talkback_api::i18n::{self, Strings};
-use talkback_api::limits::{COLLAPSED_REPLIES_SHOWN, COLLAPSE_REPLIES_OVER, VISUAL_DEPTH};
+use talkback_api::limits::{COLLAPSE_REPLIES_OVER, COLLAPSED_REPLIES_SHOWN, VISUAL_DEPTH};
 use talkback_api::{Block, Comment, Identicon, Inline, ThreadResponse};
 
 /// Escapes text for use in element content and double- or single-quoted attributes.
@@ -101,7 +101,10 @@ fn wrap(tag: &str, children: &[Inline], out: &mut String) {
 /// its takeover does not move anything.
 pub fn thread_html(thread: &ThreadResponse, strings: &Strings, now_ms: i64, out: &mut String) {
     out.push_str("<section class=\"tb-thread\"><header class=\"tb-head\" part=\"header\"><h2 class=\"tb-count\">");
-    escape(&strings.count_heading(thread.total, thread.title.as_deref()), out);
+    escape(
+        &strings.count_heading(thread.total, thread.title.as_deref()),
+        out,
+    );
     out.push_str("</h2></header><ol class=\"tb-list\">");
     for comment in &thread.comments {
         comment_html(comment, 0, None, strings, now_ms, out);
@@ -115,8 +118,19 @@ pub fn thread_html(thread: &ThreadResponse, strings: &Strings, now_ms: i64, out:
     out.push_str("</section>");
 }
 
-fn comment_html(c: &Comment, depth: usize, in_reply_to: Option<&str>, strings: &Strings, now_ms: i64, out: &mut String) {
-    let _ = write!(out, "<li class=\"tb-comment\" id=\"tb-c{}\"><article class=\"tb-card\" part=\"comment\">", c.id);
+fn comment_html(
+    c: &Comment,
+    depth: usize,
+    in_reply_to: Option<&str>,
+    strings: &Strings,
+    now_ms: i64,
+    out: &mut String,
+) {
+    let _ = write!(
+        out,
+        "<li class=\"tb-comment\" id=\"tb-c{}\"><article class=\"tb-card\" part=\"comment\">",
+        c.id
+    );
     if c.deleted {
         out.push_str("<div class=\"tb-main\"><p class=\"tb-tombstone\">");
         escape(strings.tombstone, out);
@@ -124,7 +138,11 @@ fn comment_html(c: &Comment, depth: usize, in_reply_to: Option<&str>, strings: &
     } else {
         avatar_svg(&c.avatar, out);
         out.push_str("<div class=\"tb-main\"><header class=\"tb-meta\" part=\"meta\">");
-        let name = if c.author.is_empty() { strings.anonymous } else { &c.author };
+        let name = if c.author.is_empty() {
+            strings.anonymous
+        } else {
+            &c.author
+        };
         match &c.website {
             Some(site) => {
                 out.push_str("<a class=\"tb-author\" part=\"author\" rel=\"nofollow ugc noopener\" target=\"_blank\" href=\"");
@@ -167,9 +185,23 @@ fn comment_html(c: &Comment, depth: usize, in_reply_to: Option<&str>, strings: &
         // At the depth cap, every descendant is listed flat under this comment.
         let mut flat = Vec::new();
         flatten(c, &mut flat);
-        replies_html(flat.iter().map(|(r, p)| (*r, Some(*p))), flat.len(), depth, strings, now_ms, out);
+        replies_html(
+            flat.iter().map(|(r, p)| (*r, Some(*p))),
+            flat.len(),
+            depth,
+            strings,
+            now_ms,
+            out,
+        );
     } else {
-        replies_html(c.replies.iter().map(|r| (r, None)), c.replies.len(), depth, strings, now_ms, out);
+        replies_html(
+            c.replies.iter().map(|r| (r, None)),
+            c.replies.len(),
+            depth,
+            strings,
+            now_ms,
+            out,
+        );
     }
     out.push_str("</li>");
 }
@@ -185,7 +217,11 @@ fn replies_html<'a>(
     if len == 0 {
         return;
     }
-    let shown = if len > COLLAPSE_REPLIES_OVER { COLLAPSED_REPLIES_SHOWN } else { len };
+    let shown = if len > COLLAPSE_REPLIES_OVER {
+        COLLAPSED_REPLIES_SHOWN
+    } else {
+        len
+    };
     out.push_str("<ol class=\"tb-replies\">");
     for (reply, parent) in replies.take(shown) {
         comment_html(reply, depth + 1, parent, strings, now_ms, out);

@@ -25,7 +25,10 @@ pub(crate) enum FetchError {
 async fn read<T: DeserializeOwned>(response: Response) -> Result<T, FetchError> {
     let status = response.status();
     if response.ok() {
-        return response.json().await.map_err(|_| FetchError::Unexpected(status));
+        return response
+            .json()
+            .await
+            .map_err(|_| FetchError::Unexpected(status));
     }
     match response.json::<ErrorBody>().await {
         Ok(body) => Err(FetchError::Api(body)),
@@ -33,7 +36,9 @@ async fn read<T: DeserializeOwned>(response: Response) -> Result<T, FetchError> 
     }
 }
 
-async fn send<T: DeserializeOwned>(request: Result<Request, gloo_net::Error>) -> Result<T, FetchError> {
+async fn send<T: DeserializeOwned>(
+    request: Result<Request, gloo_net::Error>,
+) -> Result<T, FetchError> {
     let request = request.map_err(|_| FetchError::Unexpected(0))?;
     read(request.send().await.map_err(|_| FetchError::Network)?).await
 }
@@ -46,33 +51,62 @@ fn url(cfg: &WidgetConfig, path: &str) -> String {
     format!("{}/api/v1{path}", cfg.api)
 }
 
-pub(crate) async fn thread(cfg: &WidgetConfig, sort: Sort, cursor: Option<String>) -> Result<ThreadResponse, FetchError> {
+pub(crate) async fn thread(
+    cfg: &WidgetConfig,
+    sort: Sort,
+    cursor: Option<String>,
+) -> Result<ThreadResponse, FetchError> {
     let sort = match sort {
         Sort::Oldest => "oldest",
         Sort::Newest => "newest",
     };
-    let mut query = vec![("site", cfg.site.clone()), ("page", cfg.page.clone()), ("sort", sort.to_owned())];
+    let mut query = vec![
+        ("site", cfg.site.clone()),
+        ("page", cfg.page.clone()),
+        ("sort", sort.to_owned()),
+    ];
     if let Some(cursor) = cursor {
         query.push(("cursor", cursor));
     }
-    send_empty(Request::get(&url(cfg, "/threads")).query(query.iter().map(|(k, v)| (*k, v.as_str())))).await
+    send_empty(
+        Request::get(&url(cfg, "/threads")).query(query.iter().map(|(k, v)| (*k, v.as_str()))),
+    )
+    .await
 }
 
-pub(crate) async fn create(cfg: &WidgetConfig, body: &CreateComment) -> Result<CreateCommentResponse, FetchError> {
+pub(crate) async fn create(
+    cfg: &WidgetConfig,
+    body: &CreateComment,
+) -> Result<CreateCommentResponse, FetchError> {
     send(Request::post(&url(cfg, "/comments")).json(body)).await
 }
 
-pub(crate) async fn edit(cfg: &WidgetConfig, id: CommentId, key: &str, body: &str) -> Result<EditCommentResponse, FetchError> {
+pub(crate) async fn edit(
+    cfg: &WidgetConfig,
+    id: CommentId,
+    key: &str,
+    body: &str,
+) -> Result<EditCommentResponse, FetchError> {
     let request = Request::put(&url(cfg, &format!("/comments/{id}")))
         .header(EDIT_KEY_HEADER, key)
-        .json(&EditComment { body: body.to_owned() });
+        .json(&EditComment {
+            body: body.to_owned(),
+        });
     send(request).await
 }
 
-pub(crate) async fn delete(cfg: &WidgetConfig, id: CommentId, key: &str) -> Result<DeleteCommentResponse, FetchError> {
-    send_empty(Request::delete(&url(cfg, &format!("/comments/{id}"))).header(EDIT_KEY_HEADER, key)).await
+pub(crate) async fn delete(
+    cfg: &WidgetConfig,
+    id: CommentId,
+    key: &str,
+) -> Result<DeleteCommentResponse, FetchError> {
+    send_empty(Request::delete(&url(cfg, &format!("/comments/{id}"))).header(EDIT_KEY_HEADER, key))
+        .await
 }
 
 pub(crate) async fn preview(cfg: &WidgetConfig, body: &str) -> Result<PreviewResponse, FetchError> {
-    send(Request::post(&url(cfg, "/preview")).json(&PreviewRequest { body: body.to_owned() })).await
+    send(Request::post(&url(cfg, "/preview")).json(&PreviewRequest {
+        body: body.to_owned(),
+    }))
+    .await
 }

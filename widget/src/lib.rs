@@ -23,9 +23,16 @@ pub const STYLESHEET: &str = include_str!("../style/talkback.css");
 /// Entry point for the embed script: mounts the widget into `container` (inside the host's
 /// shadow root), replacing `prerender` (the server-rendered first paint) once data arrives.
 #[wasm_bindgen]
-pub fn mount(container: web_sys::HtmlElement, prerender: Option<web_sys::HtmlElement>, config_json: &str) -> Result<(), JsValue> {
-    let config: WidgetConfig = serde_json::from_str(config_json).map_err(|e| JsValue::from_str(&format!("talkback: bad config: {e}")))?;
-    let document = web_sys::window().and_then(|w| w.document()).ok_or("talkback: no document")?;
+pub fn mount(
+    container: web_sys::HtmlElement,
+    prerender: Option<web_sys::HtmlElement>,
+    config_json: &str,
+) -> Result<(), JsValue> {
+    let config: WidgetConfig = serde_json::from_str(config_json)
+        .map_err(|e| JsValue::from_str(&format!("talkback: bad config: {e}")))?;
+    let document = web_sys::window()
+        .and_then(|w| w.document())
+        .ok_or("talkback: no document")?;
     let app: web_sys::HtmlElement = document.create_element("div")?.unchecked_into();
     app.set_class_name("tb-app");
     if prerender.is_some() {
@@ -39,7 +46,11 @@ pub fn mount(container: web_sys::HtmlElement, prerender: Option<web_sys::HtmlEle
         }
         shown.set_hidden(false);
     });
-    leptos::mount::mount_to(app, move || view! { <view::Thread config=config on_ready=on_ready /> }).forget();
+    leptos::mount::mount_to(
+        app,
+        move || view! { <view::Thread config=config on_ready=on_ready /> },
+    )
+    .forget();
     Ok(())
 }
 
@@ -90,4 +101,3 @@ pub fn Talkback(
         </div>
     }
 }
-

@@ -99,8 +99,11 @@ impl ThreadState {
     /// Appends the next page of top-level comments, skipping any already shown (a comment
     /// the reader posted may come back in a later page).
     pub(crate) fn append(&self, comments: Vec<Comment>) {
-        let fresh: Vec<Node> =
-            comments.into_iter().filter(|c| self.find(c.id).is_none()).map(|c| self.node(c)).collect();
+        let fresh: Vec<Node> = comments
+            .into_iter()
+            .filter(|c| self.find(c.id).is_none())
+            .map(|c| self.node(c))
+            .collect();
         self.top.update(|t| t.extend(fresh));
     }
 
@@ -111,7 +114,9 @@ impl ThreadState {
         let node = self.node(comment);
         match parent {
             Some(parent) => parent.replies.update(|r| r.push(node)),
-            None if self.sort.get_untracked() == Sort::Newest => self.top.update(|t| t.insert(0, node)),
+            None if self.sort.get_untracked() == Sort::Newest => {
+                self.top.update(|t| t.insert(0, node))
+            }
             None => self.top.update(|t| t.push(node)),
         }
         if counted {
@@ -128,7 +133,8 @@ impl ThreadState {
         match node.parent.and_then(|p| self.find(p)) {
             Some(parent) => {
                 parent.replies.update(|r| r.retain(|n| n.id != id));
-                let empty_tombstone = parent.data.with_untracked(|d| d.deleted) && parent.replies.with_untracked(Vec::is_empty);
+                let empty_tombstone = parent.data.with_untracked(|d| d.deleted)
+                    && parent.replies.with_untracked(Vec::is_empty);
                 if empty_tombstone {
                     self.remove(parent.id);
                 }

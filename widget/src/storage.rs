@@ -2,7 +2,7 @@
 //! and the edit keys of their own comments. Storage may be unavailable (privacy modes,
 //! sandboxed frames); everything still works, it is just forgotten.
 
-use serde::{de::DeserializeOwned, Deserialize, Serialize};
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use std::collections::BTreeMap;
 
 fn local() -> Option<web_sys::Storage> {

@@ -305,8 +305,15 @@ pub const ALL: [&Strings; 4] = [&EN, &DE, &FR, &ES];
 impl Strings {
     /// The table for a language tag such as `de-AT`; English when unknown.
     pub fn for_lang(tag: &str) -> &'static Strings {
-        let primary = tag.split(['-', '_']).next().unwrap_or_default().to_ascii_lowercase();
-        ALL.iter().copied().find(|s| s.lang == primary).unwrap_or(&EN)
+        let primary = tag
+            .split(['-', '_'])
+            .next()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        ALL.iter()
+            .copied()
+            .find(|s| s.lang == primary)
+            .unwrap_or(&EN)
     }
 
     /// The thread header: "16 Responses to “Title”", with zero and one forms.
@@ -319,7 +326,13 @@ impl Strings {
             (1, None) => self.count_one,
             (_, None) => self.count_many,
         };
-        fill(template, &[("n", &n.to_string()), ("title", title.unwrap_or_default().trim())])
+        fill(
+            template,
+            &[
+                ("n", &n.to_string()),
+                ("title", title.unwrap_or_default().trim()),
+            ],
+        )
     }
 
     /// "Show 3 more replies".
@@ -341,7 +354,11 @@ impl Strings {
             1440..=10079 => (self.days_ago_one, self.days_ago, minutes / 1440),
             _ => return fill(self.on_date, &[("time", &iso_date(then_ms))]),
         };
-        if n == 1 { one.to_owned() } else { fill(many, &[("n", &n.to_string())]) }
+        if n == 1 {
+            one.to_owned()
+        } else {
+            fill(many, &[("n", &n.to_string())])
+        }
     }
 
     /// "12 min left to edit".

@@ -30,6 +30,10 @@ impl Identicon {
 
     /// The filled cells as (column, row) pairs.
     pub fn filled(&self) -> impl Iterator<Item = (usize, usize)> + '_ {
-        self.cells.iter().enumerate().filter(|(_, on)| **on).map(|(i, _)| (i % 5, i / 5))
+        self.cells
+            .iter()
+            .enumerate()
+            .filter(|(_, on)| **on)
+            .map(|(i, _)| (i % 5, i / 5))
     }
 }

@@ -140,13 +140,38 @@ fn check_heading(lang: &str, n: u32, title: Option<&str>, expect: Expect) {
 
 #[test]
 fn count_headings_have_zero_one_and_many_forms() {
-    check_heading("en", 0, Some("A Post"), expect![[r#"No Responses to “A Post”"#]]);
-    check_heading("en", 1, Some("A Post"), expect![[r#"One Response to “A Post”"#]]);
-    check_heading("en-GB", 16, Some("A Working Smarter Conversation"), expect![[r#"16 Responses to “A Working Smarter Conversation”"#]]);
+    check_heading(
+        "en",
+        0,
+        Some("A Post"),
+        expect![[r#"No Responses to “A Post”"#]],
+    );
+    check_heading(
+        "en",
+        1,
+        Some("A Post"),
+        expect![[r#"One Response to “A Post”"#]],
+    );
+    check_heading(
+        "en-GB",
+        16,
+        Some("A Working Smarter Conversation"),
+        expect![[r#"16 Responses to “A Working Smarter Conversation”"#]],
+    );
     check_heading("en", 2, None, expect![[r#"2 comments"#]]);
     check_heading("en", 2, Some("  "), expect![[r#"2 comments"#]]);
-    check_heading("de-AT", 3, Some("Hallo"), expect![[r#"3 Antworten auf „Hallo“"#]]);
-    check_heading("fr", 1, Some("Salut"), expect![[r#"Une réponse à « Salut »"#]]);
+    check_heading(
+        "de-AT",
+        3,
+        Some("Hallo"),
+        expect![[r#"3 Antworten auf „Hallo“"#]],
+    );
+    check_heading(
+        "fr",
+        1,
+        Some("Salut"),
+        expect![[r#"Une réponse à « Salut »"#]],
+    );
     check_heading("es", 0, None, expect![[r#"Aún no hay comentarios"#]]);
     check_heading("xx", 5, None, expect![[r#"5 comments"#]]);
 }
@@ -155,15 +180,29 @@ fn count_headings_have_zero_one_and_many_forms() {
 fn relative_times_read_naturally() {
     let en = i18n::Strings::for_lang("en");
     let now = 1_763_900_000_000;
-    let cases = [(0, "just now"), (61_000, "1 minute ago"), (5 * 60_000, "5 minutes ago"), (3 * 3_600_000, "3 hours ago"), (86_400_000, "yesterday"), (3 * 86_400_000, "3 days ago"), (40 * 86_400_000, "on 2025-10-14")];
+    let cases = [
+        (0, "just now"),
+        (61_000, "1 minute ago"),
+        (5 * 60_000, "5 minutes ago"),
+        (3 * 3_600_000, "3 hours ago"),
+        (86_400_000, "yesterday"),
+        (3 * 86_400_000, "3 days ago"),
+        (40 * 86_400_000, "on 2025-10-14"),
+    ];
     for (ago, text) in cases {
         assert_eq!(en.relative_time(now, now - ago), text);
     }
-    assert_eq!(i18n::Strings::for_lang("de").relative_time(now, now - 120_000), "vor 2 Minuten");
+    assert_eq!(
+        i18n::Strings::for_lang("de").relative_time(now, now - 120_000),
+        "vor 2 Minuten"
+    );
     assert_eq!(en.time_left(14 * 60_000 + 1_000), "15 min left to edit");
     assert_eq!(en.time_left(9_000), "9 s left to edit");
     assert_eq!(i18n::rfc3339(0), "1970-01-01T00:00:00Z");
-    assert_eq!(i18n::iso_datetime(1_709_164_800_000), "2024-02-29 00:00 UTC");
+    assert_eq!(
+        i18n::iso_datetime(1_709_164_800_000),
+        "2024-02-29 00:00 UTC"
+    );
 }
 
 #[test]
@@ -171,8 +210,13 @@ fn every_language_fills_every_string() {
     for strings in i18n::ALL {
         let all = format!("{strings:?}");
         assert!(!all.contains("\"\""), "{}: empty string", strings.lang);
-        assert!(strings.count_many_titled.contains("{n}") && strings.count_many_titled.contains("{title}"));
-        assert!(strings.show_more_replies.contains("{n}") && strings.in_reply_to.contains("{name}"));
+        assert!(
+            strings.count_many_titled.contains("{n}")
+                && strings.count_many_titled.contains("{title}")
+        );
+        assert!(
+            strings.show_more_replies.contains("{n}") && strings.in_reply_to.contains("{name}")
+        );
     }
 }
 

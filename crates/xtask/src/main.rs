@@ -7,11 +7,14 @@ mod widget;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use anyhow::{bail, Context};
+use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "cargo xtask", about = "Talkback's build, run and test commands")]
+#[command(
+    name = "cargo xtask",
+    about = "Talkback's build, run and test commands"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Cmd,
@@ -46,13 +49,18 @@ fn main() -> anyhow::Result<()> {
 }
 
 fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).ancestors().nth(2).map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(2)
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
 }
 
 /// Runs a command, failing with its name when it fails.
 fn run(cmd: &mut Command) -> anyhow::Result<()> {
     eprintln!("$ {}", describe(cmd));
-    let status = cmd.status().with_context(|| format!("cannot start {}", describe(cmd)))?;
+    let status = cmd
+        .status()
+        .with_context(|| format!("cannot start {}", describe(cmd)))?;
     if !status.success() {
         bail!("failed ({status}): {}", describe(cmd));
     }
@@ -73,7 +81,18 @@ fn cargo() -> Command {
 fn serve(root: &Path, args: &[String]) -> anyhow::Result<()> {
     ensure_wasm_target()?;
     widget::build(root)?;
-    run(cargo().args(["run", "--release", "-p", "talkback-server", "--bin", "talkback", "--", "serve"]).args(args))
+    run(cargo()
+        .args([
+            "run",
+            "--release",
+            "-p",
+            "talkback-server",
+            "--bin",
+            "talkback",
+            "--",
+            "serve",
+        ])
+        .args(args))
 }
 
 fn ensure_wasm_target() -> anyhow::Result<()> {
@@ -85,9 +104,17 @@ fn ensure_chromium() -> anyhow::Result<()> {
     if Path::new("/usr/bin/chromium").exists() && Path::new("/usr/bin/chromedriver").exists() {
         return Ok(());
     }
-    let is_root = Command::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0")).unwrap_or(false);
+    let is_root = Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| o.stdout.starts_with(b"0"))
+        .unwrap_or(false);
     let apt = |args: &[&str]| {
-        let mut cmd = if is_root { Command::new("apt-get") } else { Command::new("sudo") };
+        let mut cmd = if is_root {
+            Command::new("apt-get")
+        } else {
+            Command::new("sudo")
+        };
         if !is_root {
             cmd.arg("apt-get");
         }
@@ -95,11 +122,20 @@ fn ensure_chromium() -> anyhow::Result<()> {
         run(&mut cmd)
     };
     apt(&["update", "-q"])?;
-    apt(&["install", "-y", "-q", "--no-install-recommends", "chromium", "chromium-driver"])
+    apt(&[
+        "install",
+        "-y",
+        "-q",
+        "--no-install-recommends",
+        "chromium",
+        "chromium-driver",
+    ])
 }
 
 fn ensure_npm_packages(root: &Path) -> anyhow::Result<()> {
-    run(Command::new("npm").args(["ci", "--no-audit", "--no-fund", "--loglevel=error"]).current_dir(root.join("widget/e2e")))
+    run(Command::new("npm")
+        .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+        .current_dir(root.join("widget/e2e")))
 }
 
 fn test(root: &Path) -> anyhow::Result<()> {
@@ -107,14 +143,32 @@ fn test(root: &Path) -> anyhow::Result<()> {
     ensure_chromium()?;
     ensure_npm_packages(root)?;
     run(cargo().args(["fmt", "--all", "--check"]))?;
-    run(cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
     run(cargo().args([
-        "clippy", "-p", "talkback-api", "-p", "talkback-widget", "--target", "wasm32-unknown-unknown", "--", "-D", "warnings",
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
+    run(cargo().args([
+        "clippy",
+        "-p",
+        "talkback-api",
+        "-p",
+        "talkback-widget",
+        "--target",
+        "wasm32-unknown-unknown",
+        "--",
+        "-D",
+        "warnings",
     ]))?;
     check_api_dependencies()?;
     widget::build(root)?;
     run(cargo().args(["test", "--workspace"]))?;
-    run(cargo().args(["doc", "--workspace", "--no-deps"]).env("RUSTDOCFLAGS", "-D warnings"))?;
+    run(cargo()
+        .args(["doc", "--workspace", "--no-deps"])
+        .env("RUSTDOCFLAGS", "-D warnings"))?;
     e2e(root)?;
     eprintln!("all checks passed");
     Ok(())
@@ -123,15 +177,31 @@ fn test(root: &Path) -> anyhow::Result<()> {
 /// The wire crate must stay IO-free: no sled, actix or tokio anywhere in its tree.
 fn check_api_dependencies() -> anyhow::Result<()> {
     let output = cargo()
-        .args(["tree", "-p", "talkback-api", "-e", "normal", "--prefix", "none", "--target", "all"])
+        .args([
+            "tree",
+            "-p",
+            "talkback-api",
+            "-e",
+            "normal",
+            "--prefix",
+            "none",
+            "--target",
+            "all",
+        ])
         .output()
         .context("cargo tree")?;
     if !output.status.success() {
-        bail!("cargo tree failed: {}", String::from_utf8_lossy(&output.stderr));
+        bail!(
+            "cargo tree failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
     }
     let tree = String::from_utf8_lossy(&output.stdout);
     for forbidden in ["sled", "actix-web", "actix-rt", "tokio"] {
-        if tree.lines().any(|l| l.split_whitespace().next() == Some(forbidden)) {
+        if tree
+            .lines()
+            .any(|l| l.split_whitespace().next() == Some(forbidden))
+        {
             bail!("talkback-api depends on {forbidden}; the wire crate must not do IO");
         }
     }

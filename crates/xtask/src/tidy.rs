@@ -3,7 +3,9 @@
 use std::path::Path;
 
 fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     for entry in entries.flatten() {
         let path = entry.path();
         let name = entry.file_name();
@@ -28,8 +30,15 @@ fn every_rust_file_opens_with_a_module_doc() {
     assert!(files.len() > 20, "found the sources");
     let missing: Vec<_> = files
         .iter()
-        .filter(|f| !std::fs::read_to_string(f).unwrap_or_default().starts_with("//!"))
+        .filter(|f| {
+            !std::fs::read_to_string(f)
+                .unwrap_or_default()
+                .starts_with("//!")
+        })
         .map(|f| f.strip_prefix(&root).unwrap_or(f).display().to_string())
         .collect();
-    assert!(missing.is_empty(), "files without a //! paragraph: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "files without a //! paragraph: {missing:?}"
+    );
 }

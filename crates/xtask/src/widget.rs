@@ -24,7 +24,14 @@ pub(crate) struct Built {
 pub(crate) fn build(root: &Path) -> anyhow::Result<Vec<Built>> {
     let started = Instant::now();
     run(cargo().args([
-        "build", "-p", "talkback-widget", "--lib", "--target", "wasm32-unknown-unknown", "--profile", "wasm-release",
+        "build",
+        "-p",
+        "talkback-widget",
+        "--lib",
+        "--target",
+        "wasm32-unknown-unknown",
+        "--profile",
+        "wasm-release",
     ]))?;
     let wasm = root.join("target/wasm32-unknown-unknown/wasm-release/talkback_widget.wasm");
     let scratch = root.join("target/talkback-bindgen");
@@ -55,21 +62,37 @@ pub(crate) fn build(root: &Path) -> anyhow::Result<Vec<Built>> {
         .replace("__TALKBACK_JS__", &js_name)
         .replace("__TALKBACK_WASM__", &wasm_name);
     let mut built = Vec::new();
-    for (name, bytes) in [("embed.js".to_owned(), loader.into_bytes()), (js_name, glue), (wasm_name, module)] {
+    for (name, bytes) in [
+        ("embed.js".to_owned(), loader.into_bytes()),
+        (js_name, glue),
+        (wasm_name, module),
+    ] {
         built.push(write_with_twins(&out, &name, &bytes)?);
     }
     let manifest: serde_json::Value = built
         .iter()
-        .map(|b| (b.name.clone(), serde_json::json!({"raw": b.raw, "gzip": b.gzip, "brotli": b.brotli})))
+        .map(|b| {
+            (
+                b.name.clone(),
+                serde_json::json!({"raw": b.raw, "gzip": b.gzip, "brotli": b.brotli}),
+            )
+        })
         .collect::<serde_json::Map<_, _>>()
         .into();
-    std::fs::write(out.join("manifest.json"), serde_json::to_vec_pretty(&manifest)?)?;
+    std::fs::write(
+        out.join("manifest.json"),
+        serde_json::to_vec_pretty(&manifest)?,
+    )?;
     report(&built, started);
     Ok(built)
 }
 
 fn short_hash(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().take(5).map(|b| format!("{b:02x}")).collect()
+    Sha256::digest(bytes)
+        .iter()
+        .take(5)
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 fn write_with_twins(dir: &Path, name: &str, bytes: &[u8]) -> anyhow::Result<Built> {
@@ -85,15 +108,35 @@ fn write_with_twins(dir: &Path, name: &str, bytes: &[u8]) -> anyhow::Result<Buil
     let gzip = gz.finish()?;
     std::fs::write(dir.join(format!("{name}.br")), &brotli)?;
     std::fs::write(dir.join(format!("{name}.gz")), &gzip)?;
-    Ok(Built { name: name.to_owned(), raw: bytes.len(), gzip: gzip.len(), brotli: brotli.len() })
+    Ok(Built {
+        name: name.to_owned(),
+        raw: bytes.len(),
+        gzip: gzip.len(),
+        brotli: brotli.len(),
+    })
 }
 
 fn report(built: &[Built], started: Instant) {
-    eprintln!("widget assets in {OUT_DIR} ({:.1} s):", started.elapsed().as_secs_f64());
-    eprintln!("  {:<28} {:>9} {:>9} {:>9}", "file", "raw", "gzip -9", "brotli 11");
+    eprintln!(
+        "widget assets in {OUT_DIR} ({:.1} s):",
+        started.elapsed().as_secs_f64()
+    );
+    eprintln!(
+        "  {:<28} {:>9} {:>9} {:>9}",
+        "file", "raw", "gzip -9", "brotli 11"
+    );
     for b in built {
-        eprintln!("  {:<28} {:>9} {:>9} {:>9}", b.name, b.raw, b.gzip, b.brotli);
+        eprintln!(
+            "  {:<28} {:>9} {:>9} {:>9}",
+            b.name, b.raw, b.gzip, b.brotli
+        );
     }
     let total = |f: fn(&Built) -> usize| built.iter().map(f).sum::<usize>();
-    eprintln!("  {:<28} {:>9} {:>9} {:>9}", "total (CSS is inside embed.js)", total(|b| b.raw), total(|b| b.gzip), total(|b| b.brotli));
+    eprintln!(
+        "  {:<28} {:>9} {:>9} {:>9}",
+        "total (CSS is inside embed.js)",
+        total(|b| b.raw),
+        total(|b| b.gzip),
+        total(|b| b.brotli)
+    );
 }

@@ -168,7 +168,8 @@ fn bad_input_is_refused_with_a_stable_code_and_changes_nothing() {
         id
     };
     let before_deep = thread(base, "");
-    let cases: Vec<(&str, String, &[(&str, &str)], u16, &str)> = vec![
+    type Case<'a> = (&'a str, String, &'a [(&'a str, &'a str)], u16, &'a str);
+    let cases: Vec<Case> = vec![
         (
             "malformed JSON",
             "{\"site\": ".into(),

@@ -15,11 +15,20 @@ fn block(block: &Block) -> AnyView {
         Block::CodeBlock(text) => view! { <pre><code>{text.clone()}</code></pre> }.into_any(),
         Block::Quote(b) => view! { <blockquote>{blocks(b)}</blockquote> }.into_any(),
         Block::List { start: None, items } => {
-            let items: Vec<_> = items.iter().map(|i| view! { <li>{blocks(&i.0)}</li> }).collect();
+            let items: Vec<_> = items
+                .iter()
+                .map(|i| view! { <li>{blocks(&i.0)}</li> })
+                .collect();
             view! { <ul>{items}</ul> }.into_any()
         }
-        Block::List { start: Some(n), items } => {
-            let items: Vec<_> = items.iter().map(|i| view! { <li>{blocks(&i.0)}</li> }).collect();
+        Block::List {
+            start: Some(n),
+            items,
+        } => {
+            let items: Vec<_> = items
+                .iter()
+                .map(|i| view! { <li>{blocks(&i.0)}</li> })
+                .collect();
             view! { <ol start=n.to_string()>{items}</ol> }.into_any()
         }
         Block::Rule => view! { <hr /> }.into_any(),
@@ -28,7 +37,9 @@ fn block(block: &Block) -> AnyView {
 
 fn safe_href(href: &str) -> bool {
     let lower = href.to_ascii_lowercase();
-    ["http://", "https://", "mailto:"].iter().any(|s| lower.starts_with(s))
+    ["http://", "https://", "mailto:"]
+        .iter()
+        .any(|s| lower.starts_with(s))
 }
 
 fn inlines(inlines: &[Inline]) -> Vec<AnyView> {

@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use talkback_api::i18n::fill;
-use talkback_api::limits::{COLLAPSED_REPLIES_SHOWN, COLLAPSE_REPLIES_OVER, VISUAL_DEPTH};
+use talkback_api::limits::{COLLAPSE_REPLIES_OVER, COLLAPSED_REPLIES_SHOWN, VISUAL_DEPTH};
 use wasm_bindgen::JsValue;
 
 use super::avatar::avatar;
@@ -35,14 +35,14 @@ pub(crate) fn comment_view(node: Node, depth: usize, in_reply_to: Option<String>
     let id = node.id;
     let card = NodeRef::<leptos::html::Article>::new();
     Effect::new(move |_| {
-        if st.highlight.get() == Some(id) {
-            if let Some(el) = card.get() {
-                let options = web_sys::ScrollIntoViewOptions::new();
-                options.set_block(web_sys::ScrollLogicalPosition::Center);
-                options.set_behavior(web_sys::ScrollBehavior::Smooth);
-                el.scroll_into_view_with_scroll_into_view_options(&options);
-                let _ = el.focus();
-            }
+        if st.highlight.get() == Some(id)
+            && let Some(el) = card.get()
+        {
+            let options = web_sys::ScrollIntoViewOptions::new();
+            options.set_block(web_sys::ScrollLogicalPosition::Center);
+            options.set_behavior(web_sys::ScrollBehavior::Smooth);
+            el.scroll_into_view_with_scroll_into_view_options(&options);
+            let _ = el.focus();
         }
     });
     let editing = RwSignal::new(false);
@@ -53,10 +53,10 @@ pub(crate) fn comment_view(node: Node, depth: usize, in_reply_to: Option<String>
     let can_edit = Memo::new(move |_| st.own_comment(id).is_some_and(|o| o.until > st.now.get()));
     let yes_button = NodeRef::<leptos::html::Button>::new();
     Effect::new(move |_| {
-        if confirming.get() {
-            if let Some(b) = yes_button.get() {
-                let _ = b.focus();
-            }
+        if confirming.get()
+            && let Some(b) = yes_button.get()
+        {
+            let _ = b.focus();
         }
     });
 
@@ -69,7 +69,9 @@ pub(crate) fn comment_view(node: Node, depth: usize, in_reply_to: Option<String>
     };
     let save_edit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        let Some(mut own) = st.own_comment(id) else { return };
+        let Some(mut own) = st.own_comment(id) else {
+            return;
+        };
         let text = edit_text.get_untracked();
         busy.set(true);
         spawn_local(async move {
@@ -92,7 +94,9 @@ pub(crate) fn comment_view(node: Node, depth: usize, in_reply_to: Option<String>
         });
     };
     let do_delete = move |_| {
-        let Some(own) = st.own_comment(id) else { return };
+        let Some(own) = st.own_comment(id) else {
+            return;
+        };
         busy.set(true);
         spawn_local(async move {
             match client::delete(&st.cfg(), id, &own.key).await {
@@ -125,7 +129,11 @@ pub(crate) fn comment_view(node: Node, depth: usize, in_reply_to: Option<String>
         if d.deleted {
             return view! { <div class="tb-main"><p class="tb-tombstone">{strings.tombstone}</p></div> }.into_any();
         }
-        let name = if d.author.is_empty() { strings.anonymous.to_owned() } else { d.author.clone() };
+        let name = if d.author.is_empty() {
+            strings.anonymous.to_owned()
+        } else {
+            d.author.clone()
+        };
         let author = match d.website.clone() {
             Some(site) => view! {
                 <a class="tb-author" part="author" href=site rel="nofollow ugc noopener" target="_blank">{name.clone()}</a>
@@ -235,15 +243,19 @@ fn replies_view(node: Node, depth: usize) -> impl IntoView {
     });
     // A reply the reader just posted is never hidden behind "show more".
     Effect::new(move |_| {
-        if let Some(h) = st.highlight.get() {
-            if items.with(|v| v.iter().any(|(n, _)| n.id == h)) {
-                expanded.set(true);
-            }
+        if let Some(h) = st.highlight.get()
+            && items.with(|v| v.iter().any(|(n, _)| n.id == h))
+        {
+            expanded.set(true);
         }
     });
     let hidden = move || {
         let n = items.with(Vec::len);
-        if !expanded.get() && n > COLLAPSE_REPLIES_OVER { n - COLLAPSED_REPLIES_SHOWN } else { 0 }
+        if !expanded.get() && n > COLLAPSE_REPLIES_OVER {
+            n - COLLAPSED_REPLIES_SHOWN
+        } else {
+            0
+        }
     };
     let shown = move || {
         let all = items.get();

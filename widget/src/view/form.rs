@@ -10,18 +10,23 @@ use talkback_api::{Block, CommentId, CreateComment, Field};
 use super::body;
 use crate::client::{self, FetchError};
 use crate::state::ThreadState;
-use crate::storage::{self, Draft, Identity, OwnComment, IDENTITY_KEY};
+use crate::storage::{self, Draft, IDENTITY_KEY, Identity, OwnComment};
 
 #[component]
 pub(crate) fn CommentForm(parent: Option<CommentId>) -> impl IntoView {
     let st = expect_context::<ThreadState>();
     let cfg = st.cfg();
     let strings = cfg.strings();
-    let draft_key = StoredValue::new(format!("{}:draft:{}", cfg.storage_scope(), parent.map_or(0, |p| p.0)));
+    let draft_key = StoredValue::new(format!(
+        "{}:draft:{}",
+        cfg.storage_scope(),
+        parent.map_or(0, |p| p.0)
+    ));
     let remembered: Identity = storage::load(IDENTITY_KEY).unwrap_or_default();
-    let draft: Draft = draft_key
-        .with_value(|k| storage::load(k))
-        .unwrap_or(Draft { identity: remembered, body: String::new() });
+    let draft: Draft = draft_key.with_value(|k| storage::load(k)).unwrap_or(Draft {
+        identity: remembered,
+        body: String::new(),
+    });
 
     let name = RwSignal::new(draft.identity.name);
     let email = RwSignal::new(draft.identity.email);
@@ -37,8 +42,22 @@ pub(crate) fn CommentForm(parent: Option<CommentId>) -> impl IntoView {
     let previewing = RwSignal::new(false);
     let preview = RwSignal::new(None::<Vec<Block>>);
 
-    let identity = move || Identity { name: name.get_untracked(), email: email.get_untracked(), website: website.get_untracked() };
-    let save_draft = move || draft_key.with_value(|k| storage::save(k, &Draft { identity: identity(), body: text.get_untracked() }));
+    let identity = move || Identity {
+        name: name.get_untracked(),
+        email: email.get_untracked(),
+        website: website.get_untracked(),
+    };
+    let save_draft = move || {
+        draft_key.with_value(|k| {
+            storage::save(
+                k,
+                &Draft {
+                    identity: identity(),
+                    body: text.get_untracked(),
+                },
+            )
+        })
+    };
 
     let show_error = move |e: FetchError| match e {
         FetchError::Network => {
@@ -91,13 +110,27 @@ pub(crate) fn CommentForm(parent: Option<CommentId>) -> impl IntoView {
                     draft_key.with_value(|k| storage::remove(k));
                     text.set(String::new());
                     previewing.set(false);
-                    st.remember_own(new_id, Some(OwnComment { key: created.edit_key, until: created.editable_until, source }));
+                    st.remember_own(
+                        new_id,
+                        Some(OwnComment {
+                            key: created.edit_key,
+                            until: created.editable_until,
+                            source,
+                        }),
+                    );
                     st.insert_new(created.comment);
                     if parent.is_some() {
                         st.replying_to.set(None);
                     }
                     st.highlight.set(Some(new_id));
-                    st.announce.set(if pending { strings.awaiting_moderation } else { strings.posted }.to_owned());
+                    st.announce.set(
+                        if pending {
+                            strings.awaiting_moderation
+                        } else {
+                            strings.posted
+                        }
+                        .to_owned(),
+                    );
                     set_timeout(
                         move || {
                             if st.highlight.get_untracked() == Some(new_id) {
@@ -148,15 +181,30 @@ pub(crate) fn CommentForm(parent: Option<CommentId>) -> impl IntoView {
     let field_id = move |f: &str| uid.with_value(|u| format!("tb-{f}-{u}"));
     let heading = match parent.and_then(|p| st.find(p)) {
         Some(node) => {
-            let name = node.data.with_untracked(|d| if d.author.is_empty() { strings.anonymous.to_owned() } else { d.author.clone() });
+            let name = node.data.with_untracked(|d| {
+                if d.author.is_empty() {
+                    strings.anonymous.to_owned()
+                } else {
+                    d.author.clone()
+                }
+            });
             fill(strings.reply_to, &[("name", &name)])
         }
         None => strings.leave_reply.to_owned(),
     };
     let error_line = move |err: RwSignal<Option<String>>, id: String| {
-        move || err.get().map(|e| view! { <p class="tb-field-error" id=id.clone()>{e}</p> })
+        move || {
+            err.get()
+                .map(|e| view! { <p class="tb-field-error" id=id.clone()>{e}</p> })
+        }
     };
-    let input = move |label: &'static str, note: Option<&'static str>, kind: &'static str, sig: RwSignal<String>, err: RwSignal<Option<String>>, key: &str, autocomplete: &'static str| {
+    let input = move |label: &'static str,
+                      note: Option<&'static str>,
+                      kind: &'static str,
+                      sig: RwSignal<String>,
+                      err: RwSignal<Option<String>>,
+                      key: &str,
+                      autocomplete: &'static str| {
         let id = field_id(key);
         let err_id = format!("{id}-error");
         view! {

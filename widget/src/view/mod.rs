@@ -12,19 +12,29 @@ use talkback_api::Sort;
 
 use crate::client;
 use crate::config::WidgetConfig;
-use crate::state::{now_ms, ThreadState};
+use crate::state::{ThreadState, now_ms};
 
 /// The thread: header with the count, the comments, paging and the reply form.
 #[component]
-pub(crate) fn Thread(config: WidgetConfig, #[prop(optional)] on_ready: Option<Callback<()>>) -> impl IntoView {
+pub(crate) fn Thread(
+    config: WidgetConfig,
+    #[prop(optional)] on_ready: Option<Callback<()>>,
+) -> impl IntoView {
     let strings = config.strings();
     let st = ThreadState::new(config);
     provide_context(st);
-    set_interval(move || st.now.set(now_ms()), std::time::Duration::from_secs(5));
+    set_interval(
+        move || st.now.set(now_ms()),
+        std::time::Duration::from_secs(5),
+    );
 
     let load = move |more: bool| {
         st.loading.set(true);
-        let cursor = if more { st.next_cursor.get_untracked() } else { None };
+        let cursor = if more {
+            st.next_cursor.get_untracked()
+        } else {
+            None
+        };
         spawn_local(async move {
             let result = client::thread(&st.cfg(), st.sort.get_untracked(), cursor).await;
             match result {
@@ -41,7 +51,9 @@ pub(crate) fn Thread(config: WidgetConfig, #[prop(optional)] on_ready: Option<Ca
                         st.reset(thread.comments);
                     }
                 }
-                Err(e) => st.load_error.set(Some(format!("{} ({e})", strings.load_error))),
+                Err(e) => st
+                    .load_error
+                    .set(Some(format!("{} ({e})", strings.load_error))),
             }
             st.loading.set(false);
             if let Some(ready) = on_ready {
@@ -53,7 +65,11 @@ pub(crate) fn Thread(config: WidgetConfig, #[prop(optional)] on_ready: Option<Ca
 
     let heading = move || strings.count_heading(st.total.get(), st.title.get().as_deref());
     let on_sort = move |ev: leptos::ev::Event| {
-        let sort = if event_target_value(&ev) == "newest" { Sort::Newest } else { Sort::Oldest };
+        let sort = if event_target_value(&ev) == "newest" {
+            Sort::Newest
+        } else {
+            Sort::Oldest
+        };
         st.sort.set(sort);
         load(false);
     };
