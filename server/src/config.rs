@@ -34,7 +34,7 @@ pub struct Config {
 pub struct SiteConfig {
     /// The id given as `data-site` in the snippet.
     pub id: String,
-    /// Origins (scheme://host[:port]) whose pages may call the API for this site. Pages served
+    /// Origins (`scheme://host[:port]`) whose pages may call the API for this site. Pages served
     /// by Talkback itself are always allowed.
     #[serde(default)]
     pub origins: Vec<String>,

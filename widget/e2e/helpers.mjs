@@ -11,9 +11,9 @@ import { chromium } from "playwright-core";
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const ROOT = join(here, "..", "..");
-const BIN = process.env.TALKBACK_BIN ?? join(ROOT, "target/debug/talkback");
-const ASSETS = process.env.TALKBACK_ASSETS ?? join(ROOT, "target/talkback-widget");
-const EXAMPLES = process.env.TALKBACK_EXAMPLES ?? join(ROOT, "examples");
+const BIN = process.env.TB_E2E_BIN ?? join(ROOT, "target/debug/talkback");
+const ASSETS = process.env.TB_E2E_ASSETS ?? join(ROOT, "target/talkback-widget");
+const EXAMPLES = process.env.TB_E2E_EXAMPLES ?? join(ROOT, "examples");
 export const ARTIFACTS = join(here, "artifacts");
 mkdirSync(ARTIFACTS, { recursive: true });
 

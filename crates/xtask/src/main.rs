@@ -216,9 +216,9 @@ fn e2e(root: &Path) -> anyhow::Result<()> {
     run(cargo().args(["build", "-p", "talkback-server", "--bin", "talkback"]))?;
     run(Command::new("node")
         .args(["--test", "--test-concurrency=1", "widget/e2e/"])
-        .env("TALKBACK_BIN", root.join("target/debug/talkback"))
-        .env("TALKBACK_ASSETS", root.join("target/talkback-widget"))
-        .env("TALKBACK_EXAMPLES", root.join("examples")))
+        .env("TB_E2E_BIN", root.join("target/debug/talkback"))
+        .env("TB_E2E_ASSETS", root.join("target/talkback-widget"))
+        .env("TB_E2E_EXAMPLES", root.join("examples")))
 }
 
 #[cfg(test)]
