@@ -103,6 +103,19 @@ impl Assets {
     }
 }
 
+/// Whether the client's `Accept-Encoding` allows `coding`.
+pub(crate) fn accepts_encoding(req: &HttpRequest, coding: &str) -> bool {
+    req.headers()
+        .get_all(header::ACCEPT_ENCODING)
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| {
+            v.split(',').any(|part| {
+                let mut bits = part.split(';').map(str::trim);
+                bits.next() == Some(coding) && !bits.any(|b| b == "q=0" || b == "q=0.0")
+            })
+        })
+}
+
 pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/embed.js", web::get().to(embed))
         .route("/assets/{name}", web::get().to(asset));

@@ -3,6 +3,7 @@
 //! (`talkback-store`); it converts between them by hand in `convert`.
 
 pub mod assets;
+mod cache;
 pub mod config;
 mod convert;
 pub mod error;
@@ -31,6 +32,7 @@ pub struct AppState {
     pub config: Config,
     pub store: Arc<dyn CommentStore>,
     pub assets: Assets,
+    cache: cache::ThreadCache,
 }
 
 /// Why the server could not start.
@@ -80,6 +82,7 @@ pub fn start(config: Config) -> Result<Running, StartError> {
         config,
         store: Arc::clone(&store),
         assets,
+        cache: cache::ThreadCache::default(),
     });
     let server = HttpServer::new(move || {
         App::new()

@@ -63,6 +63,8 @@ pub trait CommentStore: Send + Sync + 'static {
     /// Deletes a comment, leaving a tombstone when it has replies.
     fn delete_comment(&self, id: u64) -> Result<(Deleted, WriteSeq)>;
     fn page(&self, site: &str, page_key: &str) -> Result<Option<PageRecord>>;
+    /// The page a comment belongs to, by the comment's `page_id`.
+    fn page_by_id(&self, page_id: u64) -> Result<Option<PageRecord>>;
     /// Reads up to `limit` top-level comments after the cursor, with their replies.
     fn thread_page(
         &self,

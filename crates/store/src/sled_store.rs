@@ -352,6 +352,13 @@ impl CommentStore for SledStore {
             .transpose()
     }
 
+    fn page_by_id(&self, page_id: u64) -> Result<Option<PageRecord>> {
+        let Some(key) = self.page_ids.get(page_id.to_be_bytes())? else {
+            return Ok(None);
+        };
+        self.pages.get(key)?.map(|v| decode(&v)).transpose()
+    }
+
     fn thread_page(
         &self,
         site: &str,

@@ -50,6 +50,8 @@ fn comment_lifecycle_story() {
 
     let page = store.page("blog", "/post").unwrap().unwrap();
     assert_eq!(page.count, 4);
+    assert_eq!(store.page_by_id(page.id).unwrap().as_ref(), Some(&page));
+    assert_eq!(store.page_by_id(999_999).unwrap(), None);
     assert_eq!(page.title.as_deref(), Some("Title of /post"));
     assert_eq!(
         store

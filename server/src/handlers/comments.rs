@@ -74,6 +74,7 @@ pub(super) async fn create(
         },
         edit_key_hash: Some(hash_key(&edit_key)),
     };
+    let (site_id, page_key) = (new.site.clone(), new.page_key.clone());
     let store = state.store.clone();
     let (record, seq) = web::block(move || store.insert_comment(new))
         .await?
@@ -81,6 +82,7 @@ pub(super) async fn create(
             talkback_store::Error::Parent(problem) => parent_error(problem),
             other => other.into(),
         })?;
+    state.cache.invalidate(&site_id, &page_key);
     durable(state.store.clone(), seq).await?;
     let response = CreateCommentResponse {
         comment: convert::comment(&record)?,
@@ -110,6 +112,15 @@ fn parent_error(problem: ParentProblem) -> Error {
             ),
         ),
     }
+}
+
+/// Drops the cached pages of the thread a comment belongs to (before acknowledging).
+async fn invalidate_page_of(state: &web::Data<AppState>, page_id: u64) -> Result<()> {
+    let store = state.store.clone();
+    if let Some(page) = web::block(move || store.page_by_id(page_id)).await?? {
+        state.cache.invalidate(&page.site, &page.key);
+    }
+    Ok(())
 }
 
 fn edit_window_ms(state: &AppState) -> i64 {
@@ -165,6 +176,7 @@ pub(super) async fn edit(
     let store = state.store.clone();
     let (record, seq) =
         web::block(move || store.edit_comment(id, source, tree, now_ms())).await??;
+    invalidate_page_of(&state, record.page_id).await?;
     durable(state.store.clone(), seq).await?;
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
@@ -179,9 +191,10 @@ pub(super) async fn delete(
     id: web::Path<u64>,
 ) -> Result<HttpResponse> {
     let id = id.into_inner();
-    authorised(&state, &req, id).await?;
+    let record = authorised(&state, &req, id).await?;
     let store = state.store.clone();
     let (outcome, seq) = web::block(move || store.delete_comment(id)).await??;
+    invalidate_page_of(&state, record.page_id).await?;
     durable(state.store.clone(), seq).await?;
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))

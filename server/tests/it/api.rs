@@ -535,3 +535,87 @@ fn assets_are_served_precompressed_with_the_right_caching() {
     );
     assert_eq!(get(&server.base, "/assets/../Cargo.toml").status, 404);
 }
+
+#[test]
+fn cached_thread_pages_never_outlive_a_write() {
+    let server = TestServer::start();
+    let base = &server.base;
+    let created = comment(base, "Alice", "original text", None);
+    let id = created["comment"]["id"].as_u64().unwrap();
+    let key = created["edit_key"].as_str().unwrap().to_owned();
+    let html = |base: &str| {
+        get(base, "/api/v1/threads/html?site=blog&page=/post")
+            .body
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    for _ in 0..3 {
+        assert_eq!(
+            thread(base, "")["comments"][0]["body"][0]["c"][0]["c"],
+            "original text"
+        );
+        assert!(html(base).contains("original text"));
+    }
+    let path = format!("/api/v1/comments/{id}");
+    call(
+        base,
+        "PUT",
+        &path,
+        Some(r#"{"body":"edited text"}"#),
+        &[("X-Talkback-Edit-Key", &key)],
+    );
+    assert_eq!(
+        thread(base, "")["comments"][0]["body"][0]["c"][0]["c"],
+        "edited text"
+    );
+    assert!(html(base).contains("edited text") && !html(base).contains("original text"));
+    comment(base, "Bob", "reply", Some(id));
+    call(
+        base,
+        "DELETE",
+        &path,
+        None,
+        &[("X-Talkback-Edit-Key", &key)],
+    );
+    let t = thread(base, "");
+    assert_eq!(
+        (t["comments"][0]["deleted"].as_bool(), t["total"].as_u64()),
+        (Some(true), Some(1))
+    );
+    assert!(!html(base).contains("edited text"));
+}
+
+#[test]
+fn unchanged_threads_answer_304_and_compressed_when_asked() {
+    let server = TestServer::start();
+    comment(&server.base, "Alice", "hello", None);
+    let first = get(&server.base, "/api/v1/threads?site=blog&page=/post");
+    let etag = first.header("etag").unwrap().to_owned();
+    let again = call(
+        &server.base,
+        "GET",
+        "/api/v1/threads?site=blog&page=/post",
+        None,
+        &[("If-None-Match", &etag)],
+    );
+    assert_eq!(again.status, 304);
+    let brotli = call(
+        &server.base,
+        "GET",
+        "/api/v1/threads?site=blog&page=/post",
+        None,
+        &[("Accept-Encoding", "br")],
+    );
+    assert_eq!(brotli.header("content-encoding"), Some("br"));
+    comment(&server.base, "Bob", "new", None);
+    let changed = call(
+        &server.base,
+        "GET",
+        "/api/v1/threads?site=blog&page=/post",
+        None,
+        &[("If-None-Match", &etag)],
+    );
+    assert_eq!(changed.status, 200, "a write changes the ETag");
+    assert_ne!(changed.header("etag"), Some(etag.as_str()));
+}
