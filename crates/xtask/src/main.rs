@@ -2,6 +2,7 @@
 //! at run time (no trunk, no cargo-leptos, no wasm-bindgen CLI). Shell-outs go to cargo,
 //! rustup, apt-get, npm and node only.
 
+mod bench;
 mod widget;
 
 use std::path::{Path, PathBuf};
@@ -35,6 +36,15 @@ enum Cmd {
     Ci,
     /// Only the browser tests (expects `cargo xtask build-widget` and a debug server build).
     E2e,
+    /// Benchmark the release server against Isso 0.14 with wrk; prints figures, asserts nothing.
+    Bench {
+        /// Seconds per load scenario.
+        #[arg(long, default_value_t = 5)]
+        seconds: u32,
+        /// Skip the Isso side (no PyPI needed).
+        #[arg(long)]
+        no_isso: bool,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -45,6 +55,7 @@ fn main() -> anyhow::Result<()> {
         Cmd::Serve { args } => serve(&root, &args),
         Cmd::Test | Cmd::Ci => test(&root),
         Cmd::E2e => e2e(&root),
+        Cmd::Bench { seconds, no_isso } => bench::bench(&root, seconds, !no_isso),
     }
 }
 
@@ -104,6 +115,11 @@ fn ensure_chromium() -> anyhow::Result<()> {
     if Path::new("/usr/bin/chromium").exists() && Path::new("/usr/bin/chromedriver").exists() {
         return Ok(());
     }
+    apt_install(&["chromium", "chromium-driver"])
+}
+
+/// Installs Debian packages (through sudo when not root).
+fn apt_install(packages: &[&str]) -> anyhow::Result<()> {
     let is_root = Command::new("id")
         .arg("-u")
         .output()
@@ -122,14 +138,9 @@ fn ensure_chromium() -> anyhow::Result<()> {
         run(&mut cmd)
     };
     apt(&["update", "-q"])?;
-    apt(&[
-        "install",
-        "-y",
-        "-q",
-        "--no-install-recommends",
-        "chromium",
-        "chromium-driver",
-    ])
+    let mut args = vec!["install", "-y", "-q", "--no-install-recommends"];
+    args.extend_from_slice(packages);
+    apt(&args)
 }
 
 fn ensure_npm_packages(root: &Path) -> anyhow::Result<()> {

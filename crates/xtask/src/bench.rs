@@ -1,0 +1,418 @@
+//! `cargo xtask bench`: the release server against Isso 0.14 on the same data, driven by wrk
+//! on loopback. It prints figures and ratios; it asserts nothing about speed.
+//!
+//! Both servers are seeded through their public APIs (Isso's 10,000-comment thread goes
+//! straight into its SQLite file: at Isso's ~50 writes/s the API would take minutes).
+
+use std::io::Write as _;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use serde_json::{json, Value};
+
+use crate::{cargo, run};
+
+/// One load scenario's result.
+#[derive(Clone, Debug, Default)]
+struct Figure {
+    rps: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    errors: u64,
+}
+
+/// A server process that is killed when dropped, so nothing is left running.
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()))
+        .unwrap_or(0)
+}
+
+fn agent() -> ureq::Agent {
+    ureq::AgentBuilder::new().timeout(Duration::from_secs(30)).build()
+}
+
+/// Polls until `url` answers 200; returns the time since `since`.
+fn wait_ready(url: &str, since: Instant, limit: Duration) -> anyhow::Result<Duration> {
+    let agent = ureq::AgentBuilder::new().timeout(Duration::from_millis(500)).build();
+    while since.elapsed() < limit {
+        if let Ok(r) = agent.get(url).call() {
+            if r.status() == 200 {
+                return Ok(since.elapsed());
+            }
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    bail!("{url} not ready after {limit:?}")
+}
+
+/// The data both servers get: (page, author, body, parent index within the page's list).
+struct Seed {
+    page: String,
+    comments: Vec<(String, Option<usize>)>,
+}
+
+fn seed_plan() -> Vec<Seed> {
+    let mut plan = Vec::new();
+    // 200 comments: 120 top-level, 80 replies spread over them, some two deep.
+    let mut t200 = Vec::new();
+    for i in 0..200usize {
+        let parent = if i >= 120 { Some(if i % 3 == 0 && i > 125 { i - 5 } else { (i * 7) % 120 }) } else { None };
+        t200.push((format!("Comment {i}: a realistic paragraph of **Markdown** with a [link](https://example.org/{i}) and some more words to read."), parent));
+    }
+    plan.push(Seed { page: "/t200".into(), comments: t200 });
+    plan.push(Seed { page: "/t5".into(), comments: (0..5).map(|i| (format!("small thread comment {i}"), None)).collect() });
+    for p in 0..20 {
+        plan.push(Seed { page: format!("/p{p}"), comments: (0..2).map(|i| (format!("page {p} comment {i}"), None)).collect() });
+    }
+    plan
+}
+
+const BIG_PAGE: &str = "/t10k";
+const BIG_COUNT: usize = 10_000;
+
+/// Posts to Talkback with `threads` concurrent writers.
+fn seed_talkback(base: &str) -> anyhow::Result<()> {
+    for seed in seed_plan() {
+        let mut ids: Vec<u64> = Vec::new();
+        for (body, parent) in &seed.comments {
+            let parent = parent.map(|p| ids[p]);
+            let v: Value = agent()
+                .post(&format!("{base}/api/v1/comments"))
+                .send_json(json!({"site": "demo", "page": seed.page, "author": "Seeder", "body": body, "parent": parent}))?
+                .into_json()?;
+            ids.push(v["comment"]["id"].as_u64().context("id")?);
+        }
+    }
+    let next = Arc::new(AtomicU64::new(0));
+    let workers: Vec<_> = (0..16)
+        .map(|_| {
+            let (base, next) = (base.to_owned(), Arc::clone(&next));
+            std::thread::spawn(move || -> anyhow::Result<()> {
+                let agent = agent();
+                while next.fetch_add(1, Ordering::Relaxed) < BIG_COUNT as u64 {
+                    agent.post(&format!("{base}/api/v1/comments")).send_json(
+                        json!({"site": "demo", "page": BIG_PAGE, "author": "Seeder", "body": "one of ten thousand"}),
+                    )?;
+                }
+                Ok(())
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().map_err(|_| anyhow::anyhow!("seeder panicked"))??;
+    }
+    Ok(())
+}
+
+/// The cursor of the last page (20 comments) of the big thread, oldest first.
+fn talkback_last_cursor(base: &str) -> anyhow::Result<String> {
+    let mut ids = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let v: Value = agent()
+            .get(&format!("{base}/api/v1/threads?site=demo&page={BIG_PAGE}&limit=100&cursor={cursor}"))
+            .call()?
+            .into_json()?;
+        ids.extend(v["comments"].as_array().context("comments")?.iter().filter_map(|c| c["id"].as_u64()));
+        match v["next_cursor"].as_str() {
+            Some(c) => cursor = c.to_owned(),
+            None => break,
+        }
+    }
+    Ok(ids[ids.len() - 21].to_string())
+}
+
+/// Runs wrk and parses requests/s and latency percentiles.
+fn wrk(url: &str, script: Option<&Path>, connections: u32, seconds: u32) -> anyhow::Result<Figure> {
+    let mut cmd = Command::new("wrk");
+    cmd.args(["-t2", &format!("-c{connections}"), &format!("-d{seconds}s"), "--latency", "--timeout", "5s"]);
+    if let Some(s) = script {
+        cmd.arg("-s").arg(s);
+    }
+    let out = cmd.arg(url).output().context("wrk")?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut f = Figure::default();
+    let ms = |v: &str| -> f64 {
+        let (num, unit): (String, String) = v.chars().partition(|c| c.is_ascii_digit() || *c == '.');
+        let n: f64 = num.parse().unwrap_or(f64::NAN);
+        match unit.as_str() {
+            "us" => n / 1000.0,
+            "s" => n * 1000.0,
+            "m" => n * 60_000.0,
+            _ => n,
+        }
+    };
+    for line in text.lines().map(str::trim) {
+        let mut parts = line.split_whitespace();
+        match parts.next() {
+            Some("Requests/sec:") => f.rps = parts.next().and_then(|v| v.parse().ok()).unwrap_or(0.0),
+            Some("50%") => f.p50_ms = ms(parts.next().unwrap_or_default()),
+            Some("99%") => f.p99_ms = ms(parts.next().unwrap_or_default()),
+            Some("Non-2xx") => f.errors += parts.last().and_then(|v| v.parse().ok()).unwrap_or(0),
+            Some("Socket") => {
+                f.errors += line.split([',', ' ']).filter_map(|w| w.parse::<u64>().ok()).sum::<u64>();
+            }
+            _ => {}
+        }
+    }
+    Ok(f)
+}
+
+fn lua_post(dir: &Path, name: &str, body: &str) -> anyhow::Result<PathBuf> {
+    let path = dir.join(format!("{name}.lua"));
+    let mut f = std::fs::File::create(&path)?;
+    writeln!(f, "wrk.method = \"POST\"")?;
+    writeln!(f, "wrk.headers[\"Content-Type\"] = \"application/json\"")?;
+    writeln!(f, "wrk.body = {}", serde_json::to_string(body)?)?;
+    Ok(path)
+}
+
+/// Samples a process's RSS until stopped; returns the peak.
+fn rss_sampler(pid: u32) -> (Arc<AtomicBool>, std::thread::JoinHandle<u64>) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&stop);
+    let handle = std::thread::spawn(move || {
+        let mut peak = 0;
+        while !flag.load(Ordering::Relaxed) {
+            peak = peak.max(rss_kib(pid));
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        peak
+    });
+    (stop, handle)
+}
+
+struct Scenario {
+    name: &'static str,
+    url: String,
+    script: Option<PathBuf>,
+}
+
+struct Side {
+    figures: Vec<Figure>,
+    idle_rss_kib: u64,
+    load_rss_kib: u64,
+    cold_start: Duration,
+}
+
+fn measure(pid: u32, scenarios: &[Scenario], seconds: u32) -> anyhow::Result<(Vec<Figure>, u64)> {
+    let (stop, sampler) = rss_sampler(pid);
+    let mut figures = Vec::new();
+    for s in scenarios {
+        let f = wrk(&s.url, s.script.as_deref(), 32, seconds)?;
+        eprintln!("  {:<34} {:>10.1} req/s  p50 {:>8.2} ms  p99 {:>8.2} ms  errors {}", s.name, f.rps, f.p50_ms, f.p99_ms, f.errors);
+        figures.push(f);
+    }
+    stop.store(true, Ordering::Relaxed);
+    let peak = sampler.join().unwrap_or(0);
+    Ok((figures, peak))
+}
+
+fn talkback_side(root: &Path, dir: &Path, seconds: u32) -> anyhow::Result<Side> {
+    let port = free_port()?;
+    let config = dir.join("talkback.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "bind = \"127.0.0.1:{port}\"\ndatabase = {:?}\nexamples_dir = \"\"\nassets_dir = {:?}\n[[sites]]\nid = \"demo\"\n",
+            dir.join("db"),
+            root.join(crate::widget::OUT_DIR)
+        ),
+    )?;
+    let base = format!("http://127.0.0.1:{port}");
+    let started = Instant::now();
+    let child = Command::new(root.join("target/release/talkback"))
+        .args(["--config"]).arg(&config).arg("serve")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()?;
+    let proc = Proc(child);
+    let cold_start = wait_ready(&format!("{base}/api/v1/threads?site=demo&page=/x"), started, Duration::from_secs(10))?;
+    std::thread::sleep(Duration::from_millis(300));
+    let idle_empty = rss_kib(proc.0.id());
+    eprintln!("talkback: cold start to first 200 {:.1} ms, idle RSS {} KiB (empty)", cold_start.as_secs_f64() * 1e3, idle_empty);
+    let t = Instant::now();
+    seed_talkback(&base)?;
+    eprintln!("talkback: seeded {} comments through the API in {:.1} s", 200 + 5 + 40 + BIG_COUNT, t.elapsed().as_secs_f64());
+    let last = talkback_last_cursor(&base)?;
+    let pages: Vec<String> = (0..20).map(|p| format!("/p{p}")).collect();
+    let scenarios = vec![
+        Scenario { name: "200-comment thread, first page", url: format!("{base}/api/v1/threads?site=demo&page=/t200"), script: None },
+        Scenario { name: "5-comment thread", url: format!("{base}/api/v1/threads?site=demo&page=/t5"), script: None },
+        Scenario {
+            name: "counts for 20 pages",
+            url: format!("{base}/api/v1/counts"),
+            script: Some(lua_post(dir, "counts", &json!({"site": "demo", "pages": pages}).to_string())?),
+        },
+        Scenario { name: "10k thread, first page", url: format!("{base}/api/v1/threads?site=demo&page={BIG_PAGE}"), script: None },
+        Scenario { name: "10k thread, last page", url: format!("{base}/api/v1/threads?site=demo&page={BIG_PAGE}&cursor={last}"), script: None },
+        Scenario {
+            name: "durable comment creation (32 conn)",
+            url: format!("{base}/api/v1/comments"),
+            script: Some(lua_post(dir, "create", &json!({"site": "demo", "page": "/writes", "author": "wrk", "body": "a benchmark comment"}).to_string())?),
+        },
+    ];
+    std::thread::sleep(Duration::from_millis(500));
+    let idle_rss_kib = rss_kib(proc.0.id());
+    let (figures, load_rss_kib) = measure(proc.0.id(), &scenarios, seconds)?;
+    Ok(Side { figures, idle_rss_kib, load_rss_kib, cold_start })
+}
+
+/// Isso 0.14 from PyPI in a cached virtualenv.
+fn isso_venv(root: &Path) -> anyhow::Result<PathBuf> {
+    let venv = root.join("target/bench/isso-venv");
+    if !venv.join("bin/isso").exists() {
+        run(Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
+        run(Command::new(venv.join("bin/pip")).args(["install", "-q", "isso==0.14.0"]))?;
+    }
+    Ok(venv)
+}
+
+fn isso_side(root: &Path, dir: &Path, seconds: u32) -> anyhow::Result<Side> {
+    let venv = isso_venv(root)?;
+    let port = free_port()?;
+    let base = format!("http://127.0.0.1:{port}");
+    let db = dir.join("isso.db");
+    let config = dir.join("isso.cfg");
+    std::fs::write(
+        &config,
+        format!("[general]\ndbpath = {}\nhost = {base}/\n[server]\nlisten = {base}/\n[guard]\nenabled = false\nratelimit = 100000\ndirect-reply = 100000\n[moderation]\nenabled = false\n", db.display()),
+    )?;
+    let start = |since: Instant| -> anyhow::Result<(Proc, Duration)> {
+        let child = Command::new(venv.join("bin/isso"))
+            .args(["-c"]).arg(&config).arg("run")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()?;
+        let proc = Proc(child);
+        let ready = wait_ready(&format!("{base}/info"), since, Duration::from_secs(30))?;
+        Ok((proc, ready))
+    };
+    let (proc, cold_start) = start(Instant::now())?;
+    let post = |page: &str, body: &str, parent: Option<u64>| -> anyhow::Result<u64> {
+        let v: Value = agent()
+            .post(&format!("{base}/new?uri={}", page.replace('/', "%2F")))
+            .set("Origin", &base)
+            .send_json(json!({"text": body, "author": "Seeder", "parent": parent, "title": page}))?
+            .into_json()?;
+        v["id"].as_u64().context("isso id")
+    };
+    let t = Instant::now();
+    for seed in seed_plan() {
+        let mut ids: Vec<u64> = Vec::new();
+        for (body, parent) in &seed.comments {
+            ids.push(post(&seed.page, body, parent.map(|p| ids[p]))?);
+        }
+    }
+    // Isso writes ~50/s; the big thread goes into its SQLite file directly, shaped like its own rows.
+    post(BIG_PAGE, "one of ten thousand", None)?;
+    drop(proc);
+    let script = format!(
+        "import sqlite3,time\nc=sqlite3.connect({:?})\ntid=c.execute(\"select id from threads where uri=?\",({BIG_PAGE:?},)).fetchone()[0]\n\
+         now=time.time()\nc.executemany(\"insert into comments (tid,parent,created,modified,mode,remote_addr,text,author,email,website,likes,dislikes,voters,notification) values (?,NULL,?,NULL,1,'127.0.0.0','one of ten thousand','Seeder',NULL,NULL,0,0,?,0)\",[(tid,now+i*0.001,bytes(256)) for i in range({})])\nc.commit()\n",
+        db.display().to_string(),
+        BIG_COUNT - 1
+    );
+    run(Command::new("python3").args(["-c", &script]))?;
+    let (proc, _) = start(Instant::now())?;
+    eprintln!("isso: cold start to first 200 {:.1} ms; seeded in {:.1} s", cold_start.as_secs_f64() * 1e3, t.elapsed().as_secs_f64());
+    // Isso pages by creation time: the last page of 20 starts after the 21st newest comment.
+    let all: Value = agent().get(&format!("{base}/?uri={}&nested_limit=0", BIG_PAGE.replace('/', "%2F"))).call()?.into_json()?;
+    let replies = all["replies"].as_array().context("isso replies")?;
+    let after = replies[replies.len() - 21]["created"].as_f64().context("created")?;
+    let pages: Vec<String> = (0..20).map(|p| format!("/p{p}")).collect();
+    let scenarios = vec![
+        Scenario { name: "200-comment thread, first page", url: format!("{base}/?uri=%2Ft200&limit=20"), script: None },
+        Scenario { name: "5-comment thread", url: format!("{base}/?uri=%2Ft5"), script: None },
+        Scenario { name: "counts for 20 pages", url: format!("{base}/count"), script: Some(lua_post(dir, "isso-counts", &json!(pages).to_string())?) },
+        Scenario { name: "10k thread, first page", url: format!("{base}/?uri=%2Ft10k&limit=20"), script: None },
+        Scenario { name: "10k thread, last page", url: format!("{base}/?uri=%2Ft10k&limit=20&after={after}"), script: None },
+        Scenario {
+            name: "durable comment creation (32 conn)",
+            url: format!("{base}/new?uri=%2Fwrites"),
+            script: Some(lua_post(dir, "isso-create", &json!({"text": "a benchmark comment", "author": "wrk", "title": "writes"}).to_string())?),
+        },
+    ];
+    std::thread::sleep(Duration::from_millis(500));
+    let idle_rss_kib = rss_kib(proc.0.id());
+    let (figures, load_rss_kib) = measure(proc.0.id(), &scenarios, seconds)?;
+    Ok(Side { figures, idle_rss_kib, load_rss_kib, cold_start })
+}
+
+pub(crate) fn bench(root: &Path, seconds: u32, with_isso: bool) -> anyhow::Result<()> {
+    let started = Instant::now();
+    if Command::new("wrk").arg("--version").output().is_err() {
+        crate::apt_install(&["wrk"])?;
+    }
+    run(cargo().args(["build", "--release", "-p", "talkback-server", "--bin", "talkback"]))?;
+    let dir = tempfile::tempdir()?;
+    eprintln!("talkback (release), wrk -t2 -c32 -d{seconds}s on loopback, 2 cores shared with wrk:");
+    let tb = talkback_side(root, dir.path(), seconds)?;
+    let isso = if with_isso {
+        eprintln!("isso 0.14.0 (isso run), same data, same wrk settings:");
+        Some(isso_side(root, dir.path(), seconds)?)
+    } else {
+        None
+    };
+    let names = [
+        "200-comment thread, first page",
+        "5-comment thread",
+        "counts for 20 pages",
+        "10k thread, first page",
+        "10k thread, last page",
+        "durable comment creation (32 conn)",
+    ];
+    let mut out = String::new();
+    out.push_str(&format!("\n{:<36} {:>11} {:>9} {:>9} | {:>9} {:>9} | {:>9}\n", "scenario", "talkback/s", "p50 ms", "p99 ms", "isso/s", "isso p99", "ratio"));
+    for (i, name) in names.iter().enumerate() {
+        let t = &tb.figures[i];
+        let (irps, ip99, ratio) = match &isso {
+            Some(s) => {
+                let f = &s.figures[i];
+                (format!("{:.1}", f.rps), format!("{:.1}", f.p99_ms), if f.rps > 0.0 { format!("{:.0}x", t.rps / f.rps) } else { "n/a".into() })
+            }
+            None => ("-".into(), "-".into(), "-".into()),
+        };
+        out.push_str(&format!("{:<36} {:>11.0} {:>9.2} {:>9.2} | {:>9} {:>9} | {:>9}\n", name, t.rps, t.p50_ms, t.p99_ms, irps, ip99, ratio));
+    }
+    let last_vs_first = tb.figures[4].rps / tb.figures[3].rps.max(1.0);
+    out.push_str(&format!("10k thread: last page at {:.2}x the first page's throughput\n", last_vs_first));
+    out.push_str(&format!(
+        "talkback: idle RSS {:.1} MiB (seeded), peak RSS under load {:.1} MiB, cold start {:.1} ms\n",
+        tb.idle_rss_kib as f64 / 1024.0,
+        tb.load_rss_kib as f64 / 1024.0,
+        tb.cold_start.as_secs_f64() * 1e3
+    ));
+    if let Some(s) = &isso {
+        out.push_str(&format!(
+            "isso:     idle RSS {:.1} MiB (seeded), peak RSS under load {:.1} MiB, cold start {:.1} ms\n",
+            s.idle_rss_kib as f64 / 1024.0,
+            s.load_rss_kib as f64 / 1024.0,
+            s.cold_start.as_secs_f64() * 1e3
+        ));
+    }
+    out.push_str(&format!("bench finished in {:.0} s\n", started.elapsed().as_secs_f64()));
+    std::io::stderr().write_all(out.as_bytes())?;
+    Ok(())
+}
