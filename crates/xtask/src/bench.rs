@@ -8,12 +8,12 @@ use std::io::Write as _;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context};
-use serde_json::{json, Value};
+use anyhow::{Context, bail};
+use serde_json::{Value, json};
 
 use crate::{cargo, run};
 
@@ -43,17 +43,25 @@ fn free_port() -> anyhow::Result<u16> {
 fn rss_kib(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
         .unwrap_or(0)
 }
 
 fn agent() -> ureq::Agent {
-    ureq::AgentBuilder::new().timeout(Duration::from_secs(30)).build()
+    ureq::AgentBuilder::new()
+        .timeout(Duration::from_secs(30))
+        .build()
 }
 
 /// Polls until `url` answers 200; returns the time since `since`.
 fn wait_ready(url: &str, since: Instant, limit: Duration) -> anyhow::Result<Duration> {
-    let agent = ureq::AgentBuilder::new().timeout(Duration::from_millis(500)).build();
+    let agent = ureq::AgentBuilder::new()
+        .timeout(Duration::from_millis(500))
+        .build();
     while since.elapsed() < limit {
         if let Ok(r) = agent.get(url).call() {
             if r.status() == 200 {
@@ -76,13 +84,34 @@ fn seed_plan() -> Vec<Seed> {
     // 200 comments: 120 top-level, 80 replies spread over them, some two deep.
     let mut t200 = Vec::new();
     for i in 0..200usize {
-        let parent = if i >= 120 { Some(if i % 3 == 0 && i > 125 { i - 5 } else { (i * 7) % 120 }) } else { None };
+        let parent = if i >= 120 {
+            Some(if i % 3 == 0 && i > 125 {
+                i - 5
+            } else {
+                (i * 7) % 120
+            })
+        } else {
+            None
+        };
         t200.push((format!("Comment {i}: a realistic paragraph of **Markdown** with a [link](https://example.org/{i}) and some more words to read."), parent));
     }
-    plan.push(Seed { page: "/t200".into(), comments: t200 });
-    plan.push(Seed { page: "/t5".into(), comments: (0..5).map(|i| (format!("small thread comment {i}"), None)).collect() });
+    plan.push(Seed {
+        page: "/t200".into(),
+        comments: t200,
+    });
+    plan.push(Seed {
+        page: "/t5".into(),
+        comments: (0..5)
+            .map(|i| (format!("small thread comment {i}"), None))
+            .collect(),
+    });
     for p in 0..20 {
-        plan.push(Seed { page: format!("/p{p}"), comments: (0..2).map(|i| (format!("page {p} comment {i}"), None)).collect() });
+        plan.push(Seed {
+            page: format!("/p{p}"),
+            comments: (0..2)
+                .map(|i| (format!("page {p} comment {i}"), None))
+                .collect(),
+        });
     }
     plan
 }
@@ -130,10 +159,18 @@ fn talkback_last_cursor(base: &str) -> anyhow::Result<String> {
     let mut cursor = String::new();
     loop {
         let v: Value = agent()
-            .get(&format!("{base}/api/v1/threads?site=demo&page={BIG_PAGE}&limit=100&cursor={cursor}"))
+            .get(&format!(
+                "{base}/api/v1/threads?site=demo&page={BIG_PAGE}&limit=100&cursor={cursor}"
+            ))
             .call()?
             .into_json()?;
-        ids.extend(v["comments"].as_array().context("comments")?.iter().filter_map(|c| c["id"].as_u64()));
+        ids.extend(
+            v["comments"]
+                .as_array()
+                .context("comments")?
+                .iter()
+                .filter_map(|c| c["id"].as_u64()),
+        );
         match v["next_cursor"].as_str() {
             Some(c) => cursor = c.to_owned(),
             None => break,
@@ -145,7 +182,14 @@ fn talkback_last_cursor(base: &str) -> anyhow::Result<String> {
 /// Runs wrk and parses requests/s and latency percentiles.
 fn wrk(url: &str, script: Option<&Path>, connections: u32, seconds: u32) -> anyhow::Result<Figure> {
     let mut cmd = Command::new("wrk");
-    cmd.args(["-t2", &format!("-c{connections}"), &format!("-d{seconds}s"), "--latency", "--timeout", "5s"]);
+    cmd.args([
+        "-t2",
+        &format!("-c{connections}"),
+        &format!("-d{seconds}s"),
+        "--latency",
+        "--timeout",
+        "5s",
+    ]);
     if let Some(s) = script {
         cmd.arg("-s").arg(s);
     }
@@ -153,7 +197,8 @@ fn wrk(url: &str, script: Option<&Path>, connections: u32, seconds: u32) -> anyh
     let text = String::from_utf8_lossy(&out.stdout);
     let mut f = Figure::default();
     let ms = |v: &str| -> f64 {
-        let (num, unit): (String, String) = v.chars().partition(|c| c.is_ascii_digit() || *c == '.');
+        let (num, unit): (String, String) =
+            v.chars().partition(|c| c.is_ascii_digit() || *c == '.');
         let n: f64 = num.parse().unwrap_or(f64::NAN);
         match unit.as_str() {
             "us" => n / 1000.0,
@@ -165,12 +210,17 @@ fn wrk(url: &str, script: Option<&Path>, connections: u32, seconds: u32) -> anyh
     for line in text.lines().map(str::trim) {
         let mut parts = line.split_whitespace();
         match parts.next() {
-            Some("Requests/sec:") => f.rps = parts.next().and_then(|v| v.parse().ok()).unwrap_or(0.0),
+            Some("Requests/sec:") => {
+                f.rps = parts.next().and_then(|v| v.parse().ok()).unwrap_or(0.0)
+            }
             Some("50%") => f.p50_ms = ms(parts.next().unwrap_or_default()),
             Some("99%") => f.p99_ms = ms(parts.next().unwrap_or_default()),
             Some("Non-2xx") => f.errors += parts.last().and_then(|v| v.parse().ok()).unwrap_or(0),
             Some("Socket") => {
-                f.errors += line.split([',', ' ']).filter_map(|w| w.parse::<u64>().ok()).sum::<u64>();
+                f.errors += line
+                    .split([',', ' '])
+                    .filter_map(|w| w.parse::<u64>().ok())
+                    .sum::<u64>();
             }
             _ => {}
         }
@@ -209,6 +259,8 @@ struct Scenario {
 }
 
 struct Side {
+    base: String,
+    _proc: Proc,
     figures: Vec<Figure>,
     idle_rss_kib: u64,
     load_rss_kib: u64,
@@ -220,7 +272,10 @@ fn measure(pid: u32, scenarios: &[Scenario], seconds: u32) -> anyhow::Result<(Ve
     let mut figures = Vec::new();
     for s in scenarios {
         let f = wrk(&s.url, s.script.as_deref(), 32, seconds)?;
-        eprintln!("  {:<34} {:>10.1} req/s  p50 {:>8.2} ms  p99 {:>8.2} ms  errors {}", s.name, f.rps, f.p50_ms, f.p99_ms, f.errors);
+        eprintln!(
+            "  {:<34} {:>10.1} req/s  p50 {:>8.2} ms  p99 {:>8.2} ms  errors {}",
+            s.name, f.rps, f.p50_ms, f.p99_ms, f.errors
+        );
         figures.push(f);
     }
     stop.store(true, Ordering::Relaxed);
@@ -228,13 +283,13 @@ fn measure(pid: u32, scenarios: &[Scenario], seconds: u32) -> anyhow::Result<(Ve
     Ok((figures, peak))
 }
 
-fn talkback_side(root: &Path, dir: &Path, seconds: u32) -> anyhow::Result<Side> {
+fn talkback_side(root: &Path, dir: &Path, seconds: u32, blog: &str) -> anyhow::Result<Side> {
     let port = free_port()?;
     let config = dir.join("talkback.toml");
     std::fs::write(
         &config,
         format!(
-            "bind = \"127.0.0.1:{port}\"\ndatabase = {:?}\nexamples_dir = \"\"\nassets_dir = {:?}\n[[sites]]\nid = \"demo\"\n",
+            "bind = \"127.0.0.1:{port}\"\ndatabase = {:?}\nexamples_dir = \"\"\nassets_dir = {:?}\n[[sites]]\nid = \"demo\"\norigins = [\"{blog}\"]\n",
             dir.join("db"),
             root.join(crate::widget::OUT_DIR)
         ),
@@ -242,19 +297,33 @@ fn talkback_side(root: &Path, dir: &Path, seconds: u32) -> anyhow::Result<Side> 
     let base = format!("http://127.0.0.1:{port}");
     let started = Instant::now();
     let child = Command::new(root.join("target/release/talkback"))
-        .args(["--config"]).arg(&config).arg("serve")
+        .args(["--config"])
+        .arg(&config)
+        .arg("serve")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()?;
     let proc = Proc(child);
-    let cold_start = wait_ready(&format!("{base}/api/v1/threads?site=demo&page=/x"), started, Duration::from_secs(10))?;
+    let cold_start = wait_ready(
+        &format!("{base}/api/v1/threads?site=demo&page=/x"),
+        started,
+        Duration::from_secs(10),
+    )?;
     std::thread::sleep(Duration::from_millis(300));
     let idle_empty = rss_kib(proc.0.id());
-    eprintln!("talkback: cold start to first 200 {:.1} ms, idle RSS {} KiB (empty)", cold_start.as_secs_f64() * 1e3, idle_empty);
+    eprintln!(
+        "talkback: cold start to first 200 {:.1} ms, idle RSS {} KiB (empty)",
+        cold_start.as_secs_f64() * 1e3,
+        idle_empty
+    );
     let t = Instant::now();
     seed_talkback(&base)?;
-    eprintln!("talkback: seeded {} comments through the API in {:.1} s", 200 + 5 + 40 + BIG_COUNT, t.elapsed().as_secs_f64());
+    eprintln!(
+        "talkback: seeded {} comments through the API in {:.1} s",
+        200 + 5 + 40 + BIG_COUNT,
+        t.elapsed().as_secs_f64()
+    );
     let last = talkback_last_cursor(&base)?;
     let pages: Vec<String> = (0..20).map(|p| format!("/p{p}")).collect();
     let scenarios = vec![
@@ -276,7 +345,14 @@ fn talkback_side(root: &Path, dir: &Path, seconds: u32) -> anyhow::Result<Side> 
     std::thread::sleep(Duration::from_millis(500));
     let idle_rss_kib = rss_kib(proc.0.id());
     let (figures, load_rss_kib) = measure(proc.0.id(), &scenarios, seconds)?;
-    Ok(Side { figures, idle_rss_kib, load_rss_kib, cold_start })
+    Ok(Side {
+        base,
+        _proc: proc,
+        figures,
+        idle_rss_kib,
+        load_rss_kib,
+        cold_start,
+    })
 }
 
 /// Isso 0.14 from PyPI in a cached virtualenv.
@@ -289,7 +365,7 @@ fn isso_venv(root: &Path) -> anyhow::Result<PathBuf> {
     Ok(venv)
 }
 
-fn isso_side(root: &Path, dir: &Path, seconds: u32) -> anyhow::Result<Side> {
+fn isso_side(root: &Path, dir: &Path, seconds: u32, blog: &str) -> anyhow::Result<Side> {
     let venv = isso_venv(root)?;
     let port = free_port()?;
     let base = format!("http://127.0.0.1:{port}");
@@ -297,11 +373,16 @@ fn isso_side(root: &Path, dir: &Path, seconds: u32) -> anyhow::Result<Side> {
     let config = dir.join("isso.cfg");
     std::fs::write(
         &config,
-        format!("[general]\ndbpath = {}\nhost = {base}/\n[server]\nlisten = {base}/\n[guard]\nenabled = false\nratelimit = 100000\ndirect-reply = 100000\n[moderation]\nenabled = false\n", db.display()),
+        format!(
+            "[general]\ndbpath = {}\nhost =\n    {base}/\n    {blog}/\n[server]\nlisten = {base}/\n[guard]\nenabled = false\nratelimit = 100000\ndirect-reply = 100000\n[moderation]\nenabled = false\n",
+            db.display()
+        ),
     )?;
     let start = |since: Instant| -> anyhow::Result<(Proc, Duration)> {
         let child = Command::new(venv.join("bin/isso"))
-            .args(["-c"]).arg(&config).arg("run")
+            .args(["-c"])
+            .arg(&config)
+            .arg("run")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()?;
@@ -336,42 +417,105 @@ fn isso_side(root: &Path, dir: &Path, seconds: u32) -> anyhow::Result<Side> {
     );
     run(Command::new("python3").args(["-c", &script]))?;
     let (proc, _) = start(Instant::now())?;
-    eprintln!("isso: cold start to first 200 {:.1} ms; seeded in {:.1} s", cold_start.as_secs_f64() * 1e3, t.elapsed().as_secs_f64());
+    eprintln!(
+        "isso: cold start to first 200 {:.1} ms; seeded in {:.1} s",
+        cold_start.as_secs_f64() * 1e3,
+        t.elapsed().as_secs_f64()
+    );
     // Isso pages by creation time: the last page of 20 starts after the 21st newest comment.
-    let all: Value = agent().get(&format!("{base}/?uri={}&nested_limit=0", BIG_PAGE.replace('/', "%2F"))).call()?.into_json()?;
+    let all: Value = agent()
+        .get(&format!(
+            "{base}/?uri={}&nested_limit=0",
+            BIG_PAGE.replace('/', "%2F")
+        ))
+        .call()?
+        .into_json()?;
     let replies = all["replies"].as_array().context("isso replies")?;
-    let after = replies[replies.len() - 21]["created"].as_f64().context("created")?;
+    let after = replies[replies.len() - 21]["created"]
+        .as_f64()
+        .context("created")?;
     let pages: Vec<String> = (0..20).map(|p| format!("/p{p}")).collect();
     let scenarios = vec![
-        Scenario { name: "200-comment thread, first page", url: format!("{base}/?uri=%2Ft200&limit=20"), script: None },
-        Scenario { name: "5-comment thread", url: format!("{base}/?uri=%2Ft5"), script: None },
-        Scenario { name: "counts for 20 pages", url: format!("{base}/count"), script: Some(lua_post(dir, "isso-counts", &json!(pages).to_string())?) },
-        Scenario { name: "10k thread, first page", url: format!("{base}/?uri=%2Ft10k&limit=20"), script: None },
-        Scenario { name: "10k thread, last page", url: format!("{base}/?uri=%2Ft10k&limit=20&after={after}"), script: None },
+        Scenario {
+            name: "200-comment thread, first page",
+            url: format!("{base}/?uri=%2Ft200&limit=20"),
+            script: None,
+        },
+        Scenario {
+            name: "5-comment thread",
+            url: format!("{base}/?uri=%2Ft5"),
+            script: None,
+        },
+        Scenario {
+            name: "counts for 20 pages",
+            url: format!("{base}/count"),
+            script: Some(lua_post(dir, "isso-counts", &json!(pages).to_string())?),
+        },
+        Scenario {
+            name: "10k thread, first page",
+            url: format!("{base}/?uri=%2Ft10k&limit=20"),
+            script: None,
+        },
+        Scenario {
+            name: "10k thread, last page",
+            url: format!("{base}/?uri=%2Ft10k&limit=20&after={after}"),
+            script: None,
+        },
         Scenario {
             name: "durable comment creation (32 conn)",
             url: format!("{base}/new?uri=%2Fwrites"),
-            script: Some(lua_post(dir, "isso-create", &json!({"text": "a benchmark comment", "author": "wrk", "title": "writes"}).to_string())?),
+            script: Some(lua_post(
+                dir,
+                "isso-create",
+                &json!({"text": "a benchmark comment", "author": "wrk", "title": "writes"})
+                    .to_string(),
+            )?),
         },
     ];
     std::thread::sleep(Duration::from_millis(500));
     let idle_rss_kib = rss_kib(proc.0.id());
     let (figures, load_rss_kib) = measure(proc.0.id(), &scenarios, seconds)?;
-    Ok(Side { figures, idle_rss_kib, load_rss_kib, cold_start })
+    Ok(Side {
+        base,
+        _proc: proc,
+        figures,
+        idle_rss_kib,
+        load_rss_kib,
+        cold_start,
+    })
 }
 
-pub(crate) fn bench(root: &Path, seconds: u32, with_isso: bool) -> anyhow::Result<()> {
+pub(crate) fn bench(
+    root: &Path,
+    seconds: u32,
+    with_isso: bool,
+    browser: bool,
+) -> anyhow::Result<()> {
+    if browser {
+        crate::widget::build(root)?;
+    }
     let started = Instant::now();
     if Command::new("wrk").arg("--version").output().is_err() {
         crate::apt_install(&["wrk"])?;
     }
-    run(cargo().args(["build", "--release", "-p", "talkback-server", "--bin", "talkback"]))?;
+    run(cargo().args([
+        "build",
+        "--release",
+        "-p",
+        "talkback-server",
+        "--bin",
+        "talkback",
+    ]))?;
     let dir = tempfile::tempdir()?;
-    eprintln!("talkback (release), wrk -t2 -c32 -d{seconds}s on loopback, 2 cores shared with wrk:");
-    let tb = talkback_side(root, dir.path(), seconds)?;
+    eprintln!(
+        "talkback (release), wrk -t2 -c32 -d{seconds}s on loopback, 2 cores shared with wrk:"
+    );
+    let blog_port = free_port()?;
+    let blog = format!("http://localhost:{blog_port}");
+    let tb = talkback_side(root, dir.path(), seconds, &blog)?;
     let isso = if with_isso {
         eprintln!("isso 0.14.0 (isso run), same data, same wrk settings:");
-        Some(isso_side(root, dir.path(), seconds)?)
+        Some(isso_side(root, dir.path(), seconds, &blog)?)
     } else {
         None
     };
@@ -384,20 +528,37 @@ pub(crate) fn bench(root: &Path, seconds: u32, with_isso: bool) -> anyhow::Resul
         "durable comment creation (32 conn)",
     ];
     let mut out = String::new();
-    out.push_str(&format!("\n{:<36} {:>11} {:>9} {:>9} | {:>9} {:>9} | {:>9}\n", "scenario", "talkback/s", "p50 ms", "p99 ms", "isso/s", "isso p99", "ratio"));
+    out.push_str(&format!(
+        "\n{:<36} {:>11} {:>9} {:>9} | {:>9} {:>9} | {:>9}\n",
+        "scenario", "talkback/s", "p50 ms", "p99 ms", "isso/s", "isso p99", "ratio"
+    ));
     for (i, name) in names.iter().enumerate() {
         let t = &tb.figures[i];
         let (irps, ip99, ratio) = match &isso {
             Some(s) => {
                 let f = &s.figures[i];
-                (format!("{:.1}", f.rps), format!("{:.1}", f.p99_ms), if f.rps > 0.0 { format!("{:.0}x", t.rps / f.rps) } else { "n/a".into() })
+                (
+                    format!("{:.1}", f.rps),
+                    format!("{:.1}", f.p99_ms),
+                    if f.rps > 0.0 {
+                        format!("{:.0}x", t.rps / f.rps)
+                    } else {
+                        "n/a".into()
+                    },
+                )
             }
             None => ("-".into(), "-".into(), "-".into()),
         };
-        out.push_str(&format!("{:<36} {:>11.0} {:>9.2} {:>9.2} | {:>9} {:>9} | {:>9}\n", name, t.rps, t.p50_ms, t.p99_ms, irps, ip99, ratio));
+        out.push_str(&format!(
+            "{:<36} {:>11.0} {:>9.2} {:>9.2} | {:>9} {:>9} | {:>9}\n",
+            name, t.rps, t.p50_ms, t.p99_ms, irps, ip99, ratio
+        ));
     }
     let last_vs_first = tb.figures[4].rps / tb.figures[3].rps.max(1.0);
-    out.push_str(&format!("10k thread: last page at {:.2}x the first page's throughput\n", last_vs_first));
+    out.push_str(&format!(
+        "10k thread: last page at {:.2}x the first page's throughput\n",
+        last_vs_first
+    ));
     out.push_str(&format!(
         "talkback: idle RSS {:.1} MiB (seeded), peak RSS under load {:.1} MiB, cold start {:.1} ms\n",
         tb.idle_rss_kib as f64 / 1024.0,
@@ -412,7 +573,13 @@ pub(crate) fn bench(root: &Path, seconds: u32, with_isso: bool) -> anyhow::Resul
             s.cold_start.as_secs_f64() * 1e3
         ));
     }
-    out.push_str(&format!("bench finished in {:.0} s\n", started.elapsed().as_secs_f64()));
     std::io::stderr().write_all(out.as_bytes())?;
+    if let (Some(isso), true) = (&isso, browser) {
+        crate::ensure_npm_packages(root)?;
+        run(Command::new("node")
+            .arg(root.join("widget/e2e/bench/browser.mjs"))
+            .args([&tb.base, &isso.base, "/t200", &blog_port.to_string()]))?;
+    }
+    eprintln!("bench finished in {:.0} s", started.elapsed().as_secs_f64());
     Ok(())
 }

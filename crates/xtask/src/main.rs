@@ -44,6 +44,9 @@ enum Cmd {
         /// Skip the Isso side (no PyPI needed).
         #[arg(long)]
         no_isso: bool,
+        /// Also measure both widgets in Chromium (bytes, first comment painted, interactive).
+        #[arg(long)]
+        browser: bool,
     },
 }
 
@@ -55,7 +58,11 @@ fn main() -> anyhow::Result<()> {
         Cmd::Serve { args } => serve(&root, &args),
         Cmd::Test | Cmd::Ci => test(&root),
         Cmd::E2e => e2e(&root),
-        Cmd::Bench { seconds, no_isso } => bench::bench(&root, seconds, !no_isso),
+        Cmd::Bench {
+            seconds,
+            no_isso,
+            browser,
+        } => bench::bench(&root, seconds, !no_isso, browser),
     }
 }
 
