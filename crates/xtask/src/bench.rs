@@ -63,10 +63,8 @@ fn wait_ready(url: &str, since: Instant, limit: Duration) -> anyhow::Result<Dura
         .timeout(Duration::from_millis(500))
         .build();
     while since.elapsed() < limit {
-        if let Ok(r) = agent.get(url).call() {
-            if r.status() == 200 {
-                return Ok(since.elapsed());
-            }
+        if agent.get(url).call().is_ok_and(|r| r.status() == 200) {
+            return Ok(since.elapsed());
         }
         std::thread::sleep(Duration::from_millis(1));
     }
