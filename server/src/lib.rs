@@ -9,6 +9,7 @@ mod convert;
 pub mod error;
 mod handlers;
 pub mod markdown;
+pub mod migrate;
 pub mod render;
 mod validate;
 
@@ -57,8 +58,8 @@ pub struct Running {
     pub store: Arc<dyn CommentStore>,
 }
 
-/// Opens the store and binds the listener; the server runs once `server` is awaited or spawned.
-pub fn start(config: Config) -> Result<Running, StartError> {
+/// Opens the configured store (for the server and for offline commands such as import).
+pub fn open_store(config: &Config) -> Result<Arc<dyn CommentStore>, StartError> {
     let options = StoreOptions {
         cache_bytes: config.cache_mb * 1024 * 1024,
     };
@@ -67,7 +68,12 @@ pub fn start(config: Config) -> Result<Running, StartError> {
             path: config.database.display().to_string(),
             source,
         })?;
-    let store: Arc<dyn CommentStore> = Arc::new(store);
+    Ok(Arc::new(store))
+}
+
+/// Opens the store and binds the listener; the server runs once `server` is awaited or spawned.
+pub fn start(config: Config) -> Result<Running, StartError> {
+    let store = open_store(&config)?;
     for site in &config.sites {
         store
             .ensure_site(&site.id)

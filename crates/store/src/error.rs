@@ -12,6 +12,9 @@ pub enum ParentProblem {
 pub enum Error {
     #[error("not found")]
     NotFound,
+    /// Already there (an import source seen before).
+    #[error("already exists")]
+    Conflict,
     #[error("parent comment refused: {0:?}")]
     Parent(ParentProblem),
     #[error("stored data is corrupt: {0}")]

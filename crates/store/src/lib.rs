@@ -76,6 +76,10 @@ pub trait CommentStore: Send + Sync + 'static {
     ) -> Result<ThreadPage>;
     /// Visible comment counts, in the order of `page_keys` (0 for unknown pages).
     fn counts(&self, site: &str, page_keys: &[&str]) -> Result<Vec<u32>>;
+    /// The id of the comment imported from `source` on `site`, if any.
+    fn comment_by_source(&self, site: &str, source: &str) -> Result<Option<u64>>;
+    /// Every page of a site (by key) with all its comments (by id), for exports.
+    fn export_site(&self, site: &str) -> Result<Vec<(PageRecord, Vec<CommentRecord>)>>;
     /// Returns once every write up to `seq` is on disk. Concurrent callers share one flush.
     fn flush_through(&self, seq: WriteSeq) -> Result<()>;
 }

@@ -61,6 +61,10 @@ pub struct CommentRecord {
     /// Direct replies, tombstones included.
     #[serde(default)]
     pub children: u32,
+    /// Where an imported comment came from (its id in the export it was read from), so
+    /// re-running an import adds nothing and a re-export keeps the same ids.
+    #[serde(default)]
+    pub source: Option<String>,
 }
 
 /// What the server hands over to create a comment.
@@ -80,6 +84,11 @@ pub struct NewComment {
     pub created: i64,
     pub status: Status,
     pub edit_key_hash: Option<String>,
+    /// Set by imports: the last edit time.
+    pub edited: Option<i64>,
+    /// Set by imports: the comment's id at its source; a second insert with the same source
+    /// on the same site fails with [`crate::Error::Conflict`].
+    pub source: Option<String>,
 }
 
 impl CommentRecord {

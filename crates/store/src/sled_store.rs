@@ -5,6 +5,7 @@
 //! - `sites`: site id → creation time.
 //! - `pages`: `site \0 page_key` → [`PageRecord`]; `page_ids`: page id → the `pages` key.
 //! - `comments`: comment id → [`CommentRecord`].
+//! - `sources`: `site \0 source id` → comment id, for idempotent imports.
 //! - `index`: `page id | parent id (0 = top level) | comment id` → empty. Keyset paging of
 //!   top-level comments and reply lookup are both prefix scans of this tree.
 
@@ -43,6 +44,7 @@ pub struct SledStore {
     page_ids: sled::Tree,
     comments: sled::Tree,
     index: sled::Tree,
+    sources: sled::Tree,
     flush: GroupCommit,
 }
 
@@ -128,6 +130,7 @@ impl SledStore {
             page_ids: db.open_tree("page_ids")?,
             comments: db.open_tree("comments")?,
             index: db.open_tree("index")?,
+            sources: db.open_tree("sources")?,
             db,
             flush: GroupCommit::default(),
         })
@@ -166,9 +169,22 @@ impl CommentStore for SledStore {
         let id = self.db.generate_id()? + 1;
         let fresh_page_id = self.db.generate_id()? + 1;
         let page_key = page_key_bytes(&new.site, &new.page_key);
+        let source_key = new.source.as_ref().map(|s| page_key_bytes(&new.site, s));
         let record = tx_result(
-            (&self.pages, &self.page_ids, &self.comments, &self.index).transaction(
-                |(pages, page_ids, comments, index)| {
+            (
+                &self.pages,
+                &self.page_ids,
+                &self.comments,
+                &self.index,
+                &self.sources,
+            )
+                .transaction(|(pages, page_ids, comments, index, sources)| {
+                    if let Some(key) = &source_key {
+                        if sources.get(key)?.is_some() {
+                            return Err(abort(Error::Conflict));
+                        }
+                        sources.insert(key.as_slice(), &id.to_be_bytes())?;
+                    }
                     let mut page = match pages.get(&page_key)? {
                         Some(bytes) => decode::<PageRecord>(&bytes).map_err(abort)?,
                         None => {
@@ -230,17 +246,17 @@ impl CommentStore for SledStore {
                         body_source: new.body_source.clone(),
                         body_tree: new.body_tree.clone(),
                         created: new.created,
-                        edited: None,
+                        edited: new.edited,
                         status: new.status,
                         edit_key_hash: new.edit_key_hash.clone(),
                         children: 0,
+                        source: new.source.clone(),
                     };
                     pages.insert(page_key.as_slice(), encode(&page).map_err(abort)?)?;
                     comments.insert(&id.to_be_bytes(), encode(&record).map_err(abort)?)?;
                     index.insert(&index_key(page.id, new.parent.unwrap_or(0), id), &[])?;
                     Ok(record)
-                },
-            ),
+                }),
         )?;
         Ok((record, self.note_write()))
     }
@@ -350,6 +366,32 @@ impl CommentStore for SledStore {
             .get(page_key_bytes(site, page_key))?
             .map(|v| decode(&v))
             .transpose()
+    }
+
+    fn comment_by_source(&self, site: &str, source: &str) -> Result<Option<u64>> {
+        Ok(self
+            .sources
+            .get(page_key_bytes(site, source))?
+            .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
+            .map(u64::from_be_bytes))
+    }
+
+    fn export_site(&self, site: &str) -> Result<Vec<(PageRecord, Vec<CommentRecord>)>> {
+        let mut prefix = site.as_bytes().to_vec();
+        prefix.push(0);
+        let mut out = Vec::new();
+        for entry in self.pages.scan_prefix(&prefix).values() {
+            let page: PageRecord = decode(&entry?)?;
+            let mut comments = Vec::new();
+            for key in self.index.scan_prefix(page.id.to_be_bytes()).keys() {
+                if let Some(c) = self.load_comment(id_from_index_key(&key?)?)? {
+                    comments.push(c);
+                }
+            }
+            comments.sort_by_key(|c| c.id);
+            out.push((page, comments));
+        }
+        Ok(out)
     }
 
     fn page_by_id(&self, page_id: u64) -> Result<Option<PageRecord>> {

@@ -20,6 +20,8 @@ fn new_comment(page: &str, parent: Option<u64>, author: &str) -> NewComment {
         created: 1_700_000_000_000,
         status: Status::Approved,
         edit_key_hash: Some("ab".into()),
+        edited: None,
+        source: None,
     }
 }
 
@@ -214,4 +216,30 @@ fn records_carry_a_format_version() {
         crate::records::decode::<Status>(&[9, b'1']),
         Err(Error::Corrupt(_))
     ));
+}
+
+#[test]
+fn imports_are_idempotent_by_source_and_exports_list_everything() {
+    let store = SledStore::temporary().unwrap();
+    let mut imported = new_comment("/old", None, "wp-reader");
+    imported.source = Some("wp-17".into());
+    imported.edited = Some(5);
+    let id = store.insert_comment(imported.clone()).unwrap().0.id;
+    assert!(matches!(
+        store.insert_comment(imported),
+        Err(Error::Conflict)
+    ));
+    assert_eq!(store.comment_by_source("blog", "wp-17").unwrap(), Some(id));
+    assert_eq!(store.comment_by_source("other", "wp-17").unwrap(), None);
+    let reply = insert(&store, "/old", Some(id), "later");
+    insert(&store, "/another", None, "x");
+    let export = store.export_site("blog").unwrap();
+    let outline: Vec<(String, Vec<u64>)> = export
+        .iter()
+        .map(|(p, c)| (p.key.clone(), c.iter().map(|c| c.id).collect()))
+        .collect();
+    assert_eq!(outline[1], ("/old".to_owned(), vec![id, reply]));
+    assert_eq!(export[1].1[0].edited, Some(5));
+    assert_eq!(export.len(), 2);
+    assert_eq!(store.counts("blog", &["/old"]).unwrap(), vec![2]);
 }

@@ -73,6 +73,8 @@ pub(super) async fn create(
             Moderation::All => Status::Pending,
         },
         edit_key_hash: Some(hash_key(&edit_key)),
+        edited: None,
+        source: None,
     };
     let (site_id, page_key) = (new.site.clone(), new.page_key.clone());
     let store = state.store.clone();

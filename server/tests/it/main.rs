@@ -4,4 +4,5 @@
 
 mod api;
 mod crash;
+mod migrate;
 mod support;
