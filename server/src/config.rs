@@ -24,6 +24,12 @@ pub struct Config {
     pub examples_dir: PathBuf,
     /// How long after posting a reader may edit or delete a comment, in seconds.
     pub edit_window_secs: u64,
+    /// Directory for automatic backups (gzipped exports); empty for none.
+    pub backup_dir: PathBuf,
+    /// Seconds between backups (at least 60).
+    pub backup_interval_secs: u64,
+    /// Backups kept per site; older ones are deleted.
+    pub backup_keep: usize,
     /// The sites whose comments this server keeps.
     pub sites: Vec<SiteConfig>,
 }
@@ -63,6 +69,9 @@ impl Default for Config {
             assets_dir: "target/talkback-widget".into(),
             examples_dir: "examples".into(),
             edit_window_secs: 15 * 60,
+            backup_dir: "".into(),
+            backup_interval_secs: 24 * 60 * 60,
+            backup_keep: 7,
             sites: vec![SiteConfig {
                 id: "demo".into(),
                 origins: vec![

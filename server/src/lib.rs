@@ -3,11 +3,13 @@
 //! (`talkback-store`); it converts between them by hand in `convert`.
 
 pub mod assets;
+pub mod backup;
 mod cache;
 pub mod config;
 mod convert;
 pub mod error;
 mod handlers;
+pub mod import;
 pub mod markdown;
 pub mod migrate;
 pub mod render;
@@ -82,6 +84,7 @@ pub fn start(config: Config) -> Result<Running, StartError> {
                 source,
             })?;
     }
+    backup::spawn(Arc::clone(&store), &config);
     let assets = Assets::load(&config.assets_dir);
     let bind = config.bind.clone();
     let state = web::Data::new(AppState {

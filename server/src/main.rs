@@ -4,7 +4,9 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use talkback_api::normalize_page_key;
 use talkback_server::config::Config;
+use talkback_server::import::{Format, import_file};
 
 #[derive(Parser)]
 #[command(name = "talkback", version, about = "Self-hosted comments for blogs")]
@@ -34,6 +36,7 @@ enum Command {
     Import {
         #[arg(long, value_enum)]
         format: ImportFormat,
+        /// The export file (for isso: its SQLite database; talkback files may be gzipped backups).
         file: PathBuf,
         #[arg(long)]
         site: String,
@@ -41,11 +44,33 @@ enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Move threads to new page keys (after a URL change), keeping replies and counts.
+    Remap {
+        #[arg(long)]
+        site: String,
+        /// Old page key or URL.
+        #[arg(long, requires = "to", conflicts_with = "csv")]
+        from: Option<String>,
+        /// New page key or URL.
+        #[arg(long)]
+        to: Option<String>,
+        /// A CSV file of old,new pairs, one per line.
+        #[arg(long)]
+        csv: Option<PathBuf>,
+    },
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
 enum ImportFormat {
-    /// Talkback's own export (`talkback export`).
+    /// WordPress WXR (Tools → Export).
+    Wordpress,
+    /// Disqus XML export.
+    Disqus,
+    /// Isso's SQLite database file.
+    Isso,
+    /// Remark42 backup or export (JSON lines, gzip or plain).
+    Remark42,
+    /// Talkback's own export (`talkback export`, or a backup file).
     Talkback,
 }
 
@@ -62,49 +87,37 @@ fn main() -> anyhow::Result<()> {
     let config = Config::load(cli.config.as_deref()).context("invalid configuration")?;
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(config),
+        Command::Config => {
+            let text = toml::to_string_pretty(&config).context("cannot print configuration")?;
+            print(&text)
+        }
         Command::Export { site, out } => {
             let store = talkback_server::open_store(&config)?;
             let text = talkback_server::migrate::export(store.as_ref(), &site)?;
             match out {
                 Some(path) => std::fs::write(&path, text)
-                    .with_context(|| format!("cannot write {}", path.display()))?,
-                None => std::io::Write::write_all(&mut std::io::stdout(), text.as_bytes())?,
+                    .with_context(|| format!("cannot write {}", path.display())),
+                None => print(&text),
             }
-            Ok(())
         }
         Command::Import {
-            format: ImportFormat::Talkback,
+            format,
             file,
             site,
             dry_run,
-        } => {
-            if config.site(&site).is_none() {
-                anyhow::bail!("site {site:?} is not configured; add a [[sites]] entry first");
-            }
-            let text = std::fs::read_to_string(&file)
-                .with_context(|| format!("cannot read {}", file.display()))?;
-            let store = talkback_server::open_store(&config)?;
-            let report =
-                talkback_server::migrate::import_talkback(store.as_ref(), &site, &text, dry_run)?;
-            for (id, reason) in &report.skipped {
-                tracing::warn!(comment = %id, "skipped: {reason}");
-            }
-            let verb = if dry_run { "would import" } else { "imported" };
-            let summary = format!(
-                "{verb} {} comments, {} already present, {} skipped\n",
-                report.imported,
-                report.already_present,
-                report.skipped.len()
-            );
-            std::io::Write::write_all(&mut std::io::stdout(), summary.as_bytes())?;
-            Ok(())
-        }
-        Command::Config => {
-            let text = toml::to_string_pretty(&config).context("cannot print configuration")?;
-            std::io::Write::write_all(&mut std::io::stdout(), text.as_bytes())?;
-            Ok(())
-        }
+        } => import(&config, format, &file, &site, dry_run),
+        Command::Remap {
+            site,
+            from,
+            to,
+            csv,
+        } => remap(&config, &site, from, to, csv),
     }
+}
+
+fn print(text: &str) -> anyhow::Result<()> {
+    std::io::Write::write_all(&mut std::io::stdout(), text.as_bytes())?;
+    Ok(())
 }
 
 fn serve(config: Config) -> anyhow::Result<()> {
@@ -120,4 +133,97 @@ fn serve(config: Config) -> anyhow::Result<()> {
             .context("final flush failed")?;
         Ok(())
     })
+}
+
+fn import(
+    config: &Config,
+    format: ImportFormat,
+    file: &std::path::Path,
+    site: &str,
+    dry_run: bool,
+) -> anyhow::Result<()> {
+    if config.site(site).is_none() {
+        anyhow::bail!("site {site:?} is not configured; add a [[sites]] entry first");
+    }
+    let format = match format {
+        ImportFormat::Wordpress => Format::Wordpress,
+        ImportFormat::Disqus => Format::Disqus,
+        ImportFormat::Isso => Format::Isso,
+        ImportFormat::Remark42 => Format::Remark42,
+        ImportFormat::Talkback => Format::Talkback,
+    };
+    let started = std::time::Instant::now();
+    let store = talkback_server::open_store(config)?;
+    let report = import_file(store.as_ref(), site, format, file, dry_run)?;
+    for (id, reason) in &report.skipped {
+        tracing::warn!(item = %id, "not imported: {reason}");
+    }
+    tracing::info!(
+        seconds = started.elapsed().as_secs_f64(),
+        peak_rss_mib = peak_rss_mib(),
+        pages = report.pages,
+        "import finished"
+    );
+    let verb = if dry_run { "would import" } else { "imported" };
+    print(&format!(
+        "{verb} {} comments, {} already present, {} skipped\n",
+        report.imported,
+        report.already_present,
+        report.skipped.len()
+    ))
+}
+
+fn remap(
+    config: &Config,
+    site: &str,
+    from: Option<String>,
+    to: Option<String>,
+    csv: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    let pairs: Vec<(String, String)> = match (from, to, csv) {
+        (Some(from), Some(to), None) => vec![(from, to)],
+        (None, None, Some(csv)) => std::fs::read_to_string(&csv)
+            .with_context(|| format!("cannot read {}", csv.display()))?
+            .lines()
+            .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+            .map(|l| {
+                let (a, b) = l
+                    .split_once(',')
+                    .with_context(|| format!("not an old,new pair: {l:?}"))?;
+                Ok((
+                    a.trim().trim_matches('"').to_owned(),
+                    b.trim().trim_matches('"').to_owned(),
+                ))
+            })
+            .collect::<anyhow::Result<_>>()?,
+        _ => anyhow::bail!("give --from and --to, or --csv"),
+    };
+    let store = talkback_server::open_store(config)?;
+    let mut out = String::new();
+    for (from, to) in pairs {
+        let (Some(old), Some(new)) = (normalize_page_key(&from), normalize_page_key(&to)) else {
+            out.push_str(&format!("skipped {from} -> {to}: not a page key or URL\n"));
+            continue;
+        };
+        match store.move_page(site, &old, &new) {
+            Ok(n) => out.push_str(&format!("moved {n} comments {old} -> {new}\n")),
+            Err(talkback_store::Error::NotFound) => {
+                out.push_str(&format!("skipped {old}: no comments there\n"))
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    print(&out)
+}
+
+/// Peak resident memory of this process (Linux), for the import summary.
+fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kib| kib / 1024.0)
 }

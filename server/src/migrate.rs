@@ -10,10 +10,10 @@
 use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
-use talkback_api::limits::MAX_REPLY_DEPTH;
-use talkback_store::{CommentRecord, CommentStore, NewComment, Status};
+use talkback_api::Block;
+use talkback_store::{CommentRecord, CommentStore, Status};
 
-use crate::validate;
+use crate::import::{self, ImportReport, SourceBody, SourceComment, SourceThread};
 
 /// The `format` field of every export.
 pub const FORMAT: &str = "talkback-export";
@@ -118,16 +118,6 @@ fn export_id(c: &CommentRecord) -> String {
     c.source.clone().unwrap_or_else(|| c.id.to_string())
 }
 
-/// What an import did, item by item.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct ImportReport {
-    pub imported: usize,
-    /// Seen in an earlier import (same source id), left alone.
-    pub already_present: usize,
-    /// (comment id, reason) for every comment not imported.
-    pub skipped: Vec<(String, String)>,
-}
-
 /// Imports an export into `site`. Each comment is validated on its own; a bad one is
 /// reported and skipped (with its replies), the rest goes in. With `dry_run` nothing is written.
 pub fn import_talkback(
@@ -145,117 +135,41 @@ pub fn import_talkback(
         )));
     }
     let mut report = ImportReport::default();
-    for page in &export.pages {
-        let Ok(key) = validate::page_key(&page.key) else {
-            for c in &page.comments {
-                report
-                    .skipped
-                    .push((c.id.clone(), format!("invalid page key {:?}", page.key)));
-            }
-            continue;
-        };
-        // Source id → (store id, depth) of what this run or an earlier one imported.
-        let mut known: HashMap<&str, Option<(u64, u32)>> = HashMap::new();
-        for c in &page.comments {
-            let parent = match &c.parent {
-                None => None,
-                Some(p) => match known.get(p.as_str()) {
-                    Some(Some(found)) => Some(*found),
-                    Some(None) => {
-                        report
-                            .skipped
-                            .push((c.id.clone(), format!("its parent {p} was not imported")));
-                        known.insert(&c.id, None);
-                        continue;
-                    }
-                    None => match store.comment_by_source(site, p)? {
-                        Some(id) => store.comment(id)?.map(|r| (r.id, r.depth)),
-                        None => {
-                            report
-                                .skipped
-                                .push((c.id.clone(), format!("its parent {p} is missing")));
-                            known.insert(&c.id, None);
-                            continue;
+    let threads = export
+        .pages
+        .into_iter()
+        .map(|page| SourceThread {
+            page: page.key,
+            title: page.title,
+            url: page.url,
+            comments: page
+                .comments
+                .into_iter()
+                .map(|c| {
+                    let body = match serde_json::from_value::<Vec<Block>>(c.tree) {
+                        Ok(tree) if !tree.is_empty() || c.status == Status::Deleted => {
+                            SourceBody::Tree {
+                                source: c.source,
+                                tree,
+                            }
                         }
-                    },
-                },
-            };
-            if let Some(existing) = store.comment_by_source(site, &c.id)? {
-                report.already_present += 1;
-                known.insert(&c.id, store.comment(existing)?.map(|r| (r.id, r.depth)));
-                continue;
-            }
-            match prepare(site, &key, page, c, parent.map(|(id, _)| id)) {
-                Err(reason) => {
-                    report.skipped.push((c.id.clone(), reason));
-                    known.insert(&c.id, None);
-                }
-                Ok(_) if dry_run => {
-                    report.imported += 1;
-                    known.insert(&c.id, Some((0, parent.map_or(0, |(_, d)| d + 1))));
-                }
-                Ok(new) => match store.insert_comment(new) {
-                    Ok((record, _)) => {
-                        report.imported += 1;
-                        known.insert(&c.id, Some((record.id, record.depth)));
+                        _ => SourceBody::Markdown(c.source),
+                    };
+                    SourceComment {
+                        id: c.id,
+                        parent: c.parent,
+                        author: c.author,
+                        email: c.email,
+                        website: c.website,
+                        body,
+                        created: c.created,
+                        edited: c.edited,
+                        status: c.status,
                     }
-                    Err(talkback_store::Error::Parent(problem)) => {
-                        report
-                            .skipped
-                            .push((c.id.clone(), format!("parent refused: {problem:?}")));
-                        known.insert(&c.id, None);
-                    }
-                    Err(e) => return Err(e.into()),
-                },
-            }
-        }
-    }
-    if !dry_run {
-        store.flush_through(talkback_store::WriteSeq(u64::MAX))?;
-    }
+                })
+                .collect(),
+        })
+        .collect();
+    import::import(store, site, threads, dry_run, &mut report)?;
     Ok(report)
-}
-
-/// Checks one comment with the same rules as the API (bodies re-parsed with today's parser).
-fn prepare(
-    site: &str,
-    key: &str,
-    page: &ExportPage,
-    c: &ExportComment,
-    parent: Option<u64>,
-) -> Result<NewComment, String> {
-    let reason = |e: crate::error::Error| e.to_string();
-    let tombstone = c.status == Status::Deleted;
-    let tree = if tombstone {
-        "[]".to_owned()
-    } else {
-        let (_, tree) = validate::body(&c.source).map_err(reason)?;
-        serde_json::to_string(&tree).map_err(|e| e.to_string())?
-    };
-    Ok(NewComment {
-        site: site.to_owned(),
-        page_key: key.to_owned(),
-        page_title: validate::title(page.title.as_deref()).map_err(reason)?,
-        page_url: validate::page_url(page.url.as_deref()).map_err(reason)?,
-        parent,
-        max_depth: MAX_REPLY_DEPTH,
-        author: if tombstone {
-            String::new()
-        } else {
-            validate::author(Some(&c.author)).map_err(reason)?
-        },
-        email: validate::email(c.email.as_deref()).map_err(reason)?,
-        website: validate::website(c.website.as_deref()).map_err(reason)?,
-        body_source: if tombstone {
-            String::new()
-        } else {
-            c.source.trim_end().to_owned()
-        },
-        body_tree: tree,
-        created: c.created,
-        status: c.status,
-        edit_key_hash: None,
-        edited: c.edited,
-        source: Some(c.id.clone()),
-    })
 }

@@ -80,6 +80,9 @@ pub trait CommentStore: Send + Sync + 'static {
     fn comment_by_source(&self, site: &str, source: &str) -> Result<Option<u64>>;
     /// Every page of a site (by key) with all its comments (by id), for exports.
     fn export_site(&self, site: &str) -> Result<Vec<(PageRecord, Vec<CommentRecord>)>>;
+    /// Moves every comment of page `from` to page `to` (created if needed, merged if it
+    /// exists), keeping replies and counts. Returns how many comments moved.
+    fn move_page(&self, site: &str, from: &str, to: &str) -> Result<usize>;
     /// Returns once every write up to `seq` is on disk. Concurrent callers share one flush.
     fn flush_through(&self, seq: WriteSeq) -> Result<()>;
 }

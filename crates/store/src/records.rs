@@ -17,6 +17,8 @@ pub enum Status {
     Spam,
     /// Kept as a tombstone because it has replies.
     Deleted,
+    /// An imported pingback or trackback: kept, never shown as a reader's comment.
+    Pingback,
 }
 
 /// A page (a blog post) of a site.

@@ -394,6 +394,68 @@ impl CommentStore for SledStore {
         Ok(out)
     }
 
+    fn move_page(&self, site: &str, from: &str, to: &str) -> Result<usize> {
+        let Some(source) = self.page(site, from)? else {
+            return Err(Error::NotFound);
+        };
+        if from == to {
+            return Ok(0);
+        }
+        let moving: Vec<(u64, u64)> = self
+            .index
+            .scan_prefix(source.id.to_be_bytes())
+            .keys()
+            .map(|k| {
+                let k = k?;
+                let parent = k
+                    .get(8..16)
+                    .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                    .map(u64::from_be_bytes)
+                    .unwrap_or(0);
+                Ok((parent, id_from_index_key(&k)?))
+            })
+            .collect::<Result<_>>()?;
+        let (from_key, to_key) = (page_key_bytes(site, from), page_key_bytes(site, to));
+        tx_result(
+            (&self.pages, &self.page_ids, &self.comments, &self.index).transaction(
+                |(pages, page_ids, comments, index)| {
+                    pages.remove(from_key.as_slice())?;
+                    let Some(mut target) = pages
+                        .get(&to_key)?
+                        .map(|b| decode::<PageRecord>(&b))
+                        .transpose()
+                        .map_err(abort)?
+                    else {
+                        // No thread there yet: the page simply changes its key.
+                        let mut renamed = source.clone();
+                        renamed.key = to.to_owned();
+                        pages.insert(to_key.as_slice(), encode(&renamed).map_err(abort)?)?;
+                        page_ids.insert(&source.id.to_be_bytes(), to_key.as_slice())?;
+                        return Ok(());
+                    };
+                    for &(parent, id) in &moving {
+                        let Some(bytes) = comments.get(id.to_be_bytes())? else {
+                            continue;
+                        };
+                        let mut rec: CommentRecord = decode(&bytes).map_err(abort)?;
+                        rec.page_id = target.id;
+                        comments.insert(&id.to_be_bytes(), encode(&rec).map_err(abort)?)?;
+                        index.remove(&index_key(source.id, parent, id))?;
+                        index.insert(&index_key(target.id, parent, id), &[])?;
+                    }
+                    target.count += source.count;
+                    target.title = target.title.clone().or_else(|| source.title.clone());
+                    pages.insert(to_key.as_slice(), encode(&target).map_err(abort)?)?;
+                    page_ids.remove(&source.id.to_be_bytes())?;
+                    Ok(())
+                },
+            ),
+        )?;
+        let seq = self.note_write();
+        self.flush_through(seq)?;
+        Ok(moving.len())
+    }
+
     fn page_by_id(&self, page_id: u64) -> Result<Option<PageRecord>> {
         let Some(key) = self.page_ids.get(page_id.to_be_bytes())? else {
             return Ok(None);

@@ -243,3 +243,40 @@ fn imports_are_idempotent_by_source_and_exports_list_everything() {
     assert_eq!(export.len(), 2);
     assert_eq!(store.counts("blog", &["/old"]).unwrap(), vec![2]);
 }
+
+#[test]
+fn moving_a_page_keeps_replies_and_counts() {
+    let store = SledStore::temporary().unwrap();
+    let a = insert(&store, "/old-url", None, "a");
+    insert(&store, "/old-url", Some(a), "reply");
+    // Renaming onto an empty key.
+    assert_eq!(store.move_page("blog", "/old-url", "/new-url").unwrap(), 2);
+    assert!(store.page("blog", "/old-url").unwrap().is_none());
+    let moved = store
+        .thread_page("blog", "/new-url", Order::OldestFirst, 10, None)
+        .unwrap();
+    assert_eq!(authors(&moved), (vec!["a"], vec!["reply"]));
+    // Merging into an existing thread.
+    insert(&store, "/merged", None, "already there");
+    assert_eq!(store.move_page("blog", "/new-url", "/merged").unwrap(), 2);
+    let merged = store
+        .thread_page("blog", "/merged", Order::OldestFirst, 10, None)
+        .unwrap();
+    assert_eq!(
+        authors(&merged),
+        (vec!["a", "already there"], vec!["reply"])
+    );
+    assert_eq!(
+        store.counts("blog", &["/merged", "/new-url"]).unwrap(),
+        vec![3, 0]
+    );
+    let new = store
+        .insert_comment(new_comment("/merged", Some(a), "after the move"))
+        .unwrap()
+        .0;
+    assert_eq!(new.depth, 1, "replies still attach across the moved thread");
+    assert!(matches!(
+        store.move_page("blog", "/nothing", "/x"),
+        Err(Error::NotFound)
+    ));
+}

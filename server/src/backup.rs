@@ -1,0 +1,109 @@
+//! Automatic backups: every `backup_interval_secs`, each site's export, gzipped, into
+//! `backup_dir` as `SITE-YYYYMMDDTHHMMSSmmmZ.json.gz`, keeping the newest `backup_keep`.
+//! Restoring is `talkback import --format talkback FILE.json.gz --site SITE` into an empty
+//! (or the same: imports are idempotent) database.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use talkback_store::CommentStore;
+
+use crate::config::Config;
+use crate::migrate::{self, MigrateError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum BackupError {
+    #[error(transparent)]
+    Export(#[from] MigrateError),
+    #[error("cannot write backups in {dir}: {source}")]
+    Io { dir: String, source: std::io::Error },
+}
+
+/// Writes one backup per site now and rotates old ones; returns the new files.
+pub fn run_once(
+    store: &dyn CommentStore,
+    sites: &[String],
+    dir: &Path,
+    keep: usize,
+    now_ms: i64,
+) -> Result<Vec<PathBuf>, BackupError> {
+    let io = |source| BackupError::Io {
+        dir: dir.display().to_string(),
+        source,
+    };
+    std::fs::create_dir_all(dir).map_err(io)?;
+    let stamp: String = talkback_api::i18n::rfc3339(now_ms)
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .collect();
+    let stamp = format!(
+        "{}{:03}Z",
+        stamp.trim_end_matches('Z'),
+        now_ms.rem_euclid(1000)
+    );
+    let mut written = Vec::new();
+    for site in sites {
+        let text = migrate::export(store, site)?;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(text.as_bytes()).map_err(io)?;
+        let bytes = gz.finish().map_err(io)?;
+        let path = dir.join(format!("{site}-{stamp}.json.gz"));
+        // Write then rename, so a crash never leaves a half backup under the final name.
+        let partial = dir.join(format!(".{site}-{stamp}.partial"));
+        std::fs::write(&partial, bytes).map_err(io)?;
+        std::fs::rename(&partial, &path).map_err(io)?;
+        rotate(dir, site, keep).map_err(io)?;
+        written.push(path);
+    }
+    Ok(written)
+}
+
+fn rotate(dir: &Path, site: &str, keep: usize) -> std::io::Result<()> {
+    let prefix = format!("{site}-");
+    let mut backups: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
+                n.strip_prefix(&prefix).is_some_and(|rest| {
+                    rest.ends_with(".json.gz") && rest.starts_with(|c: char| c.is_ascii_digit())
+                })
+            })
+        })
+        .collect();
+    backups.sort();
+    let excess = backups.len().saturating_sub(keep.max(1));
+    for old in backups.into_iter().take(excess) {
+        std::fs::remove_file(old)?;
+    }
+    Ok(())
+}
+
+/// Starts the periodic backup task when `backup_dir` is set.
+pub(crate) fn spawn(store: Arc<dyn CommentStore>, config: &Config) {
+    if config.backup_dir.as_os_str().is_empty() {
+        return;
+    }
+    let dir = config.backup_dir.clone();
+    let keep = config.backup_keep;
+    let sites: Vec<String> = config.sites.iter().map(|s| s.id.clone()).collect();
+    let period = Duration::from_secs(config.backup_interval_secs.max(60));
+    actix_web::rt::spawn(async move {
+        let mut ticks = actix_web::rt::time::interval(period);
+        ticks.tick().await; // the first tick is immediate; the first backup comes one period after start
+        loop {
+            ticks.tick().await;
+            let (store, sites, dir) = (Arc::clone(&store), sites.clone(), dir.clone());
+            let now = crate::handlers::now_ms();
+            match actix_web::web::block(move || run_once(store.as_ref(), &sites, &dir, keep, now))
+                .await
+            {
+                Ok(Ok(files)) => tracing::info!(count = files.len(), "backup written"),
+                Ok(Err(e)) => tracing::error!(error = %e, "backup failed"),
+                Err(e) => tracing::error!(error = %e, "backup task failed"),
+            }
+        }
+    });
+}

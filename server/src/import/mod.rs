@@ -1,0 +1,467 @@
+//! Importers: WordPress WXR, Disqus XML, Isso's SQLite database, Remark42 backups and
+//! Talkback's own export, all feeding one pipeline.
+//!
+//! Each format parser turns its input into [`SourceThread`]s and reports what it could not
+//! read; [`import`] then validates every comment on its own, inserts parents before replies,
+//! skips what was imported before (by the comment's id at its source) and reports every
+//! comment it leaves out, with the reason. Each comment goes in as one store transaction, so
+//! an interrupted import leaves whole comments only, and re-running it completes it.
+
+pub(crate) mod disqus;
+pub(crate) mod html;
+pub(crate) mod isso;
+pub(crate) mod remark42;
+pub(crate) mod wordpress;
+mod xml;
+
+use std::collections::{HashMap, HashSet};
+
+use talkback_api::limits::{MAX_BODY_BYTES, MAX_MARKDOWN_DEPTH, MAX_REPLY_DEPTH};
+use talkback_api::{Block, Inline};
+use talkback_store::{CommentStore, NewComment, ParentProblem, Status};
+
+use crate::validate;
+
+/// One page's comments as read from a source.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SourceThread {
+    /// Page key or URL (normalised on import).
+    pub page: String,
+    pub title: Option<String>,
+    pub url: Option<String>,
+    pub comments: Vec<SourceComment>,
+}
+
+/// A comment as read from a source.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SourceComment {
+    /// Its id at the source, prefixed by the format (e.g. `wp:17`), so that sources never collide.
+    pub id: String,
+    pub parent: Option<String>,
+    pub author: String,
+    pub email: Option<String>,
+    pub website: Option<String>,
+    pub body: SourceBody,
+    pub created: i64,
+    pub edited: Option<i64>,
+    pub status: Status,
+}
+
+/// A body in the form its source keeps it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SourceBody {
+    Markdown(String),
+    Html(String),
+    /// Talkback's own export: the source text and its already parsed tree.
+    Tree {
+        source: String,
+        tree: Vec<Block>,
+    },
+}
+
+/// What an import did, item by item.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ImportReport {
+    pub pages: usize,
+    pub imported: usize,
+    /// Seen in an earlier import (same source id), left alone.
+    pub already_present: usize,
+    /// (source id or position, reason) for everything not imported.
+    pub skipped: Vec<(String, String)>,
+}
+
+impl ImportReport {
+    pub(crate) fn skip(&mut self, id: impl Into<String>, reason: impl Into<String>) {
+        self.skipped.push((id.into(), reason.into()));
+    }
+}
+
+/// Imports `threads` into `site`; with `dry_run` everything is checked and nothing written.
+pub fn import(
+    store: &dyn CommentStore,
+    site: &str,
+    threads: Vec<SourceThread>,
+    dry_run: bool,
+    report: &mut ImportReport,
+) -> Result<(), talkback_store::Error> {
+    for thread in threads {
+        let key = match validate::page_key(&thread.page) {
+            Ok(k) => k,
+            Err(e) => {
+                for c in &thread.comments {
+                    report.skip(&c.id, format!("page {:?}: {e}", thread.page));
+                }
+                continue;
+            }
+        };
+        report.pages += 1;
+        let parents: HashSet<&str> = thread
+            .comments
+            .iter()
+            .filter_map(|c| c.parent.as_deref())
+            .collect();
+        let mut run = Run {
+            store,
+            site,
+            key: &key,
+            thread: &thread,
+            dry_run,
+            done: HashMap::new(),
+            visiting: HashSet::new(),
+        };
+        let by_id: HashMap<&str, &SourceComment> =
+            thread.comments.iter().map(|c| (c.id.as_str(), c)).collect();
+        let mut order: Vec<&SourceComment> = thread.comments.iter().collect();
+        order.sort_by(|a, b| (a.created, &a.id).cmp(&(b.created, &b.id)));
+        for c in order {
+            if c.status == Status::Deleted && !parents.contains(c.id.as_str()) {
+                report.skip(
+                    &c.id,
+                    "deleted at the source, with no replies to keep it for",
+                );
+                continue;
+            }
+            run.place(c, &by_id, report)?;
+        }
+    }
+    if !dry_run {
+        store.flush_through(talkback_store::WriteSeq(u64::MAX))?;
+    }
+    Ok(())
+}
+
+struct Run<'a> {
+    store: &'a dyn CommentStore,
+    site: &'a str,
+    key: &'a str,
+    thread: &'a SourceThread,
+    dry_run: bool,
+    /// Source id → store id and depth (`None`: not imported).
+    done: HashMap<String, Option<(u64, u32)>>,
+    visiting: HashSet<String>,
+}
+
+impl Run<'_> {
+    /// Imports `c` after its parent; returns where it went.
+    fn place(
+        &mut self,
+        c: &SourceComment,
+        by_id: &HashMap<&str, &SourceComment>,
+        report: &mut ImportReport,
+    ) -> Result<Option<(u64, u32)>, talkback_store::Error> {
+        if let Some(done) = self.done.get(&c.id) {
+            return Ok(*done);
+        }
+        if !self.visiting.insert(c.id.clone()) {
+            report.skip(&c.id, "its reply chain loops back to itself");
+            self.done.insert(c.id.clone(), None);
+            return Ok(None);
+        }
+        let result = self.place_inner(c, by_id, report);
+        self.visiting.remove(&c.id);
+        let placed = result?;
+        self.done.insert(c.id.clone(), placed);
+        Ok(placed)
+    }
+
+    fn place_inner(
+        &mut self,
+        c: &SourceComment,
+        by_id: &HashMap<&str, &SourceComment>,
+        report: &mut ImportReport,
+    ) -> Result<Option<(u64, u32)>, talkback_store::Error> {
+        let parent = match &c.parent {
+            None => None,
+            Some(p) => {
+                let found = match by_id.get(p.as_str()) {
+                    Some(parent) => self.place(parent, by_id, report)?,
+                    None => self.existing(p)?,
+                };
+                match found {
+                    Some(found) => Some(found),
+                    None => {
+                        let why = if by_id.contains_key(p.as_str()) {
+                            "was not imported"
+                        } else {
+                            "is missing"
+                        };
+                        report.skip(&c.id, format!("its parent {p} {why}"));
+                        return Ok(None);
+                    }
+                }
+            }
+        };
+        if let Some(existing) = self.existing(&c.id)? {
+            report.already_present += 1;
+            return Ok(Some(existing));
+        }
+        if parent.is_some_and(|(_, depth)| depth + 1 > MAX_REPLY_DEPTH) {
+            report.skip(&c.id, format!("replies nest deeper than {MAX_REPLY_DEPTH}"));
+            return Ok(None);
+        }
+        let new = match self.prepare(c, parent.map(|(id, _)| id)) {
+            Ok(new) => new,
+            Err(reason) => {
+                report.skip(&c.id, reason);
+                return Ok(None);
+            }
+        };
+        if self.dry_run {
+            report.imported += 1;
+            return Ok(Some((0, parent.map_or(0, |(_, d)| d + 1))));
+        }
+        match self.store.insert_comment(new) {
+            Ok((record, _)) => {
+                report.imported += 1;
+                Ok(Some((record.id, record.depth)))
+            }
+            Err(talkback_store::Error::Parent(problem)) => {
+                let why = match problem {
+                    ParentProblem::Missing => "its parent is hidden (pending or spam)",
+                    ParentProblem::OtherPage => "its parent is on another page",
+                    ParentProblem::TooDeep => "replies nest too deep",
+                };
+                report.skip(&c.id, why);
+                Ok(None)
+            }
+            Err(talkback_store::Error::Conflict) => {
+                report.already_present += 1;
+                self.existing(&c.id)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn existing(&self, source: &str) -> Result<Option<(u64, u32)>, talkback_store::Error> {
+        match self.store.comment_by_source(self.site, source)? {
+            Some(id) => Ok(self.store.comment(id)?.map(|r| (r.id, r.depth))),
+            None => Ok(None),
+        }
+    }
+
+    /// Checks one comment with the API's rules.
+    fn prepare(&self, c: &SourceComment, parent: Option<u64>) -> Result<NewComment, String> {
+        let reason = |e: crate::error::Error| e.to_string();
+        let tombstone = c.status == Status::Deleted;
+        let (source, tree) = if tombstone {
+            (String::new(), Vec::new())
+        } else {
+            match &c.body {
+                SourceBody::Markdown(md) => validate::body(md).map_err(reason)?,
+                SourceBody::Html(html) => {
+                    if html.len() > MAX_BODY_BYTES * 4 {
+                        return Err(format!(
+                            "the body is {} bytes; the limit is {}",
+                            html.len(),
+                            MAX_BODY_BYTES * 4
+                        ));
+                    }
+                    let tree = html::to_tree(html).ok_or("the body is too large")?;
+                    if Block::plain_text(&tree).len() > MAX_BODY_BYTES {
+                        return Err(format!("the comment is longer than {MAX_BODY_BYTES} bytes"));
+                    }
+                    (html.clone(), tree)
+                }
+                SourceBody::Tree { source, tree } => {
+                    if !tree_is_safe(tree, 0) {
+                        return Err("its document tree has unsafe links or nests too deep".into());
+                    }
+                    (source.clone(), tree.clone())
+                }
+            }
+        };
+        if !tombstone && tree.is_empty() {
+            return Err("the comment is empty".into());
+        }
+        Ok(NewComment {
+            site: self.site.to_owned(),
+            page_key: self.key.to_owned(),
+            page_title: validate::title(self.thread.title.as_deref()).map_err(reason)?,
+            page_url: validate::page_url(self.thread.url.as_deref()).unwrap_or(None),
+            parent,
+            max_depth: MAX_REPLY_DEPTH,
+            author: if tombstone {
+                String::new()
+            } else {
+                validate::author(Some(&c.author)).map_err(reason)?
+            },
+            email: validate::email(c.email.as_deref()).unwrap_or(None),
+            // A bad website (javascript:, junk) is dropped; the comment itself is still worth keeping.
+            website: validate::website(c.website.as_deref()).unwrap_or(None),
+            body_source: source,
+            body_tree: serde_json::to_string(&tree).map_err(|e| e.to_string())?,
+            created: c.created,
+            status: c.status,
+            edit_key_hash: None,
+            edited: c.edited,
+            source: Some(c.id.clone()),
+        })
+    }
+}
+
+/// A tree from a file is data we did not parse: re-check what the parser guarantees.
+fn tree_is_safe(blocks: &[Block], depth: usize) -> bool {
+    fn inlines_ok(inl: &[Inline]) -> bool {
+        inl.iter().all(|i| match i {
+            Inline::Emph(c) | Inline::Strong(c) | Inline::Strike(c) => inlines_ok(c),
+            Inline::Link { href, children } => {
+                let lower = href.to_ascii_lowercase();
+                ["http://", "https://", "mailto:"]
+                    .iter()
+                    .any(|s| lower.starts_with(s))
+                    && inlines_ok(children)
+            }
+            _ => true,
+        })
+    }
+    depth <= MAX_MARKDOWN_DEPTH
+        && blocks.iter().all(|b| match b {
+            Block::Paragraph(i) | Block::Heading(i) => inlines_ok(i),
+            Block::Quote(inner) => tree_is_safe(inner, depth + 1),
+            Block::List { items, .. } => items.iter().all(|i| tree_is_safe(&i.0, depth + 1)),
+            Block::CodeBlock(_) | Block::Rule => true,
+        })
+}
+
+/// Reads a file as text: UTF-8, or Windows-1252 when it is not (whatever its declaration says).
+pub fn read_text(bytes: Vec<u8>) -> (String, bool) {
+    match String::from_utf8(bytes) {
+        Ok(text) => (text, false),
+        Err(e) => (
+            e.into_bytes().iter().map(|&b| char::from(b)).collect(),
+            true,
+        ),
+    }
+}
+
+/// Parses `YYYY-MM-DD HH:MM:SS` (UTC) or RFC 3339 into Unix milliseconds.
+pub fn parse_time(text: &str) -> Option<i64> {
+    let t = text.trim();
+    let b = t.as_bytes();
+    if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b' ' | b'T') {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| t.get(r)?.parse::<i64>().ok();
+    let (y, mo, d, h, mi, s) = (
+        num(0..4)?,
+        num(5..7)?,
+        num(8..10)?,
+        num(11..13)?,
+        num(14..16)?,
+        num(17..19)?,
+    );
+    if y < 1970 || !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || s > 60
+    {
+        return None;
+    }
+    let mut rest = &t[19..];
+    let mut millis = 0;
+    if let Some(frac) = rest.strip_prefix('.') {
+        let digits: String = frac.chars().take_while(char::is_ascii_digit).collect();
+        millis = format!("{digits:0<3}")[..3].parse().ok()?;
+        rest = &frac[digits.len()..];
+    }
+    let offset = match rest {
+        "" | "Z" | "z" => 0,
+        zone => {
+            let sign = if zone.starts_with('-') { -1 } else { 1 };
+            let hm = zone.get(1..)?.replace(':', "");
+            sign * (hm.get(0..2)?.parse::<i64>().ok()? * 60
+                + hm.get(2..4).unwrap_or("0").parse::<i64>().ok()?)
+        }
+    };
+    // Days from civil (Howard Hinnant).
+    let (yy, mm) = if mo <= 2 {
+        (y - 1, mo + 9)
+    } else {
+        (y, mo - 3)
+    };
+    let era = yy.div_euclid(400);
+    let yoe = yy - era * 400;
+    let doy = (153 * mm + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(((days * 86_400 + h * 3600 + mi * 60 + s) - offset * 60) * 1000 + millis)
+}
+
+/// The formats `talkback import` reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Wordpress,
+    Disqus,
+    Isso,
+    Remark42,
+    Talkback,
+}
+
+/// Why an import could not run at all (per-item problems go in the report instead).
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Migrate(#[from] crate::migrate::MigrateError),
+    #[error("storage: {0}")]
+    Store(#[from] talkback_store::Error),
+}
+
+/// Reads `path` in `format` and imports it into `site`.
+pub fn import_file(
+    store: &dyn CommentStore,
+    site: &str,
+    format: Format,
+    path: &std::path::Path,
+    dry_run: bool,
+) -> Result<ImportReport, ImportError> {
+    let read = || {
+        std::fs::read(path).map_err(|source| ImportError::Read {
+            path: path.display().to_string(),
+            source,
+        })
+    };
+    let mut report = ImportReport::default();
+    let threads = match format {
+        Format::Talkback => {
+            let bytes = read()?;
+            let text = if bytes.starts_with(&[0x1f, 0x8b]) {
+                let mut text = String::new();
+                std::io::Read::read_to_string(
+                    &mut flate2::read::GzDecoder::new(bytes.as_slice()),
+                    &mut text,
+                )
+                .map_err(|source| ImportError::Read {
+                    path: path.display().to_string(),
+                    source,
+                })?;
+                text
+            } else {
+                read_text(bytes).0
+            };
+            return Ok(crate::migrate::import_talkback(
+                store, site, &text, dry_run,
+            )?);
+        }
+        Format::Wordpress | Format::Disqus => {
+            let (text, recoded) = read_text(read()?);
+            if recoded {
+                report.skip(
+                    "file",
+                    "not UTF-8: read as Windows-1252 (check names and accents)",
+                );
+            }
+            // The declared encoding is ignored: the bytes decide (exports often declare wrongly).
+            if format == Format::Wordpress {
+                wordpress::parse(&text, &mut report)
+            } else {
+                disqus::parse(&text, &mut report)
+            }
+        }
+        Format::Isso => isso::parse(path, &mut report),
+        Format::Remark42 => remark42::parse(&read()?, &mut report),
+    };
+    import(store, site, threads, dry_run, &mut report)?;
+    Ok(report)
+}

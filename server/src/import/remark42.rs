@@ -1,0 +1,120 @@
+//! Remark42 backups and exports: one JSON value per line (gzip or plain). The first line is a
+//! header (version, users, posts); every other line is a comment with its `locator` (site and
+//! page URL), parent id (`pid`), user, time, `delete` flag, the rendered HTML (`text`) and,
+//! when present, the author's Markdown (`orig`), which is preferred.
+
+use std::collections::HashMap;
+use std::io::Read;
+
+use serde::Deserialize;
+use talkback_store::Status;
+
+use super::{ImportReport, SourceBody, SourceComment, SourceThread, parse_time};
+
+#[derive(Deserialize)]
+struct Line {
+    id: Option<String>,
+    #[serde(default)]
+    pid: String,
+    #[serde(default)]
+    text: String,
+    #[serde(default)]
+    orig: String,
+    #[serde(default)]
+    user: User,
+    locator: Option<Locator>,
+    #[serde(default)]
+    time: String,
+    #[serde(default)]
+    delete: bool,
+    #[serde(default)]
+    title: String,
+    edit: Option<Edit>,
+}
+
+#[derive(Deserialize, Default)]
+struct User {
+    #[serde(default)]
+    name: String,
+}
+
+#[derive(Deserialize)]
+struct Locator {
+    #[serde(default)]
+    url: String,
+}
+
+#[derive(Deserialize)]
+struct Edit {
+    #[serde(default)]
+    time: String,
+}
+
+/// Accepts the raw file: gzip is detected by its magic bytes.
+pub(crate) fn parse(bytes: &[u8], report: &mut ImportReport) -> Vec<SourceThread> {
+    let mut text = String::new();
+    if bytes.starts_with(&[0x1f, 0x8b]) {
+        if let Err(e) = flate2::read::GzDecoder::new(bytes).read_to_string(&mut text) {
+            report.skip("file", format!("broken gzip: {e}"));
+        }
+    } else {
+        text = super::read_text(bytes.to_vec()).0;
+    }
+    let mut threads: HashMap<String, SourceThread> = HashMap::new();
+    let mut order = Vec::new();
+    for (n, raw) in text.lines().enumerate() {
+        let raw = raw.trim();
+        if raw.is_empty() {
+            continue;
+        }
+        let line: Line = match serde_json::from_str(raw) {
+            Ok(l) => l,
+            Err(e) => {
+                report.skip(format!("line {}", n + 1), format!("unreadable JSON: {e}"));
+                continue;
+            }
+        };
+        let (Some(id), Some(locator)) = (line.id, line.locator) else {
+            continue; // the header line (version, users, posts)
+        };
+        let id = format!("remark42:{id}");
+        let Some(created) = parse_time(&line.time) else {
+            report.skip(&id, format!("unreadable time {:?}", line.time));
+            continue;
+        };
+        let body = if line.orig.trim().is_empty() {
+            SourceBody::Html(line.text)
+        } else {
+            SourceBody::Markdown(line.orig)
+        };
+        let comment = SourceComment {
+            id,
+            parent: (!line.pid.is_empty()).then(|| format!("remark42:{}", line.pid)),
+            author: line.user.name,
+            email: None,
+            website: None,
+            body,
+            created,
+            edited: line.edit.and_then(|e| parse_time(&e.time)),
+            status: if line.delete {
+                Status::Deleted
+            } else {
+                Status::Approved
+            },
+        };
+        let thread = threads.entry(locator.url.clone()).or_insert_with(|| {
+            order.push(locator.url.clone());
+            SourceThread {
+                page: locator.url.clone(),
+                title: None,
+                url: Some(locator.url.clone()),
+                comments: Vec::new(),
+            }
+        });
+        if thread.title.is_none() && !line.title.is_empty() {
+            thread.title = Some(line.title);
+        }
+        thread.comments.push(comment);
+    }
+    order.iter().filter_map(|u| threads.remove(u)).collect()
+}

@@ -1,0 +1,341 @@
+//! Importing real-looking exports of WordPress, Disqus, Isso and Remark42: threading,
+//! statuses, times and counts come through; broken items are reported one by one; a second
+//! run adds nothing; the result reads back through the API.
+
+use std::path::{Path, PathBuf};
+
+use expect_test::{Expect, expect};
+use serde_json::Value;
+use talkback_server::import::{Format, ImportReport, import_file};
+
+use crate::support::*;
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+/// The Isso fixture is SQL; build the database file from it.
+fn isso_db(dir: &Path) -> PathBuf {
+    let path = dir.join("isso.db");
+    let db = rusqlite::Connection::open(&path).unwrap();
+    db.execute_batch(&std::fs::read_to_string(fixture("isso.sql")).unwrap())
+        .unwrap();
+    path
+}
+
+fn run_import(dir: &Path, format: Format, file: &Path) -> ImportReport {
+    let store = talkback_server::open_store(&test_config(dir)).unwrap();
+    import_file(store.as_ref(), "blog", format, file, false).unwrap()
+}
+
+/// "author: text" lines, replies indented, as the API returns the thread.
+fn outline(base: &str, page: &str) -> String {
+    fn walk(comments: &Value, depth: usize, out: &mut String) {
+        for c in comments.as_array().unwrap() {
+            let mut text = String::new();
+            plain(&c["body"], &mut text);
+            let who = if c["deleted"] == true {
+                "(deleted)".to_owned()
+            } else {
+                c["author"].as_str().unwrap().to_owned()
+            };
+            out.push_str(&format!(
+                "{}{who}: {}\n",
+                "  ".repeat(depth),
+                text.chars().take(110).collect::<String>()
+            ));
+            walk(&c["replies"], depth + 1, out);
+        }
+    }
+    let t = get(base, &format!("/api/v1/threads?site=blog&page={page}")).body;
+    let mut out = format!("total {} | title {}\n", t["total"], t["title"]);
+    walk(&t["comments"], 0, &mut out);
+    out
+}
+
+/// The text of a body tree, with `*`/`_` around strong/emphasis and `<href>` after links.
+fn plain(node: &Value, out: &mut String) {
+    match node {
+        Value::String(s) => out.push_str(s),
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                if i > 0
+                    && item
+                        .get("t")
+                        .is_some_and(|t| t == "paragraph" || t == "quote" || t == "list")
+                {
+                    out.push_str(" / ");
+                }
+                plain(item, out);
+            }
+        }
+        Value::Object(o) => {
+            let mark = match o.get("t").and_then(Value::as_str) {
+                Some("strong") => "*",
+                Some("emph") => "_",
+                Some("quote") => ">",
+                _ => "",
+            };
+            out.push_str(mark);
+            match o.get("c") {
+                Some(Value::Object(link)) => {
+                    plain(&link["children"], out);
+                    out.push_str(&format!("<{}>", link["href"].as_str().unwrap_or_default()));
+                }
+                Some(c) => plain(c, out),
+                None if o.get("t").is_some_and(|t| t == "line_break") => out.push_str(" | "),
+                None => {}
+            }
+            if mark != ">" {
+                out.push_str(mark);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn reasons(report: &ImportReport) -> String {
+    report
+        .skipped
+        .iter()
+        .map(|(id, why)| format!("{id}: {why}\n"))
+        .collect()
+}
+
+#[track_caller]
+fn check(format: Format, file: PathBuf, page: &str, expect_report: Expect, expect_thread: Expect) {
+    let dir = tempfile::tempdir().unwrap();
+    let report = run_import(dir.path(), format, &file);
+    expect_report.assert_eq(&format!(
+        "imported {} in {} pages\n{}",
+        report.imported,
+        report.pages,
+        reasons(&report)
+    ));
+    let again = run_import(dir.path(), format, &file);
+    assert_eq!(
+        (again.imported, again.already_present),
+        (0, report.imported),
+        "a second run adds nothing"
+    );
+    let db = dir.path().join("db");
+    let server = TestServer::start_with(move |c| c.database = db);
+    expect_thread.assert_eq(&outline(&server.base, page));
+}
+
+#[test]
+fn wordpress_wxr() {
+    check(
+        Format::Wordpress,
+        fixture("wordpress.xml"),
+        "/2024/03/working-smarter",
+        expect![[r#"
+            imported 7 in 2 pages
+            wp:106: in the trash
+            wp:109: unreadable date "0000-00-00 00:00:00"
+            wp:108: its parent wp:999 is missing
+        "#]],
+        expect![[r#"
+            total 3 | title "A Working Smarter Conversation"
+            Jürgen Weiß: Great post & great list. / I *stopped* doing Friday status meetings. | Nobody missed them.
+              Margaret Holloway: Thanks, Jürgen! The list<https://quiet-workshop.example/list> is here. / not a link
+                Zoë 日本: Third level — <script>alert(3)</script> stays text, a real script does not.
+        "#]],
+    );
+}
+
+#[test]
+fn disqus_xml() {
+    check(
+        Format::Disqus,
+        fixture("disqus.xml"),
+        "/2024/03/working-smarter",
+        expect![[r#"
+            imported 4 in 1 pages
+            disqus:9006: unreadable date "yesterday"
+            disqus:9005: deleted at the source, with no replies to keep it for
+        "#]],
+        expect![[r#"
+            total 2 | title "A Working Smarter Conversation"
+            Amélie Poulain: Bonjour & merci ! C’est _très_ juste.
+              (deleted): 
+                Третий: Replying to a deleted comment <still> works.
+        "#]],
+    );
+}
+
+#[test]
+fn isso_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = isso_db(dir.path());
+    check(
+        Format::Isso,
+        db,
+        "/2024/03/working-smarter",
+        expect![[r#"
+            imported 6 in 2 pages
+        "#]],
+        expect![[r#"
+            total 3 | title "A Working Smarter Conversation"
+            Ødegård: First, with *Markdown* & <html>.
+              (deleted): 
+                Третий: Reply to a deleted comment, three levels down.
+            Mallory: bad link and <script>x</script>
+        "#]],
+    );
+}
+
+#[test]
+fn remark42_backup() {
+    check(
+        Format::Remark42,
+        fixture("remark42.jsonl"),
+        "/2024/03/working-smarter",
+        expect![[r#"
+            imported 4 in 1 pages
+            line 6: unreadable JSON: EOF while parsing a string at line 1 column 56
+            remark42:c-6: unreadable time "not a time"
+        "#]],
+        expect![[r#"
+            total 3 | title "A Working Smarter Conversation"
+            Łukasz: First *rendered*
+              Bea: A reply & more
+                (deleted): 
+                  Cem: Under a _deleted_ one
+        "#]],
+    );
+}
+
+#[test]
+fn gzipped_remark42_backups_are_read_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let gz = dir.path().join("backup.gz");
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut enc, &std::fs::read(fixture("remark42.jsonl")).unwrap())
+        .unwrap();
+    std::fs::write(&gz, enc.finish().unwrap()).unwrap();
+    assert_eq!(run_import(dir.path(), Format::Remark42, &gz).imported, 4);
+}
+
+#[test]
+fn statuses_times_and_pingbacks_are_kept_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    run_import(dir.path(), Format::Wordpress, &fixture("wordpress.xml"));
+    let store = talkback_server::open_store(&test_config(dir.path())).unwrap();
+    let status = |source: &str| {
+        let id = store.comment_by_source("blog", source).unwrap().unwrap();
+        store.comment(id).unwrap().unwrap()
+    };
+    use talkback_store::Status;
+    assert_eq!(status("wp:104").status, Status::Pending);
+    assert_eq!(status("wp:105").status, Status::Spam);
+    assert_eq!(status("wp:107").status, Status::Pingback);
+    let first = status("wp:101");
+    assert_eq!(first.created, 1_710_410_520_000, "2024-03-14 10:02:00 GMT");
+    assert_eq!(first.email.as_deref(), Some("juergen@example.de"));
+    assert_eq!(first.website.as_deref(), Some("https://juergen.example"));
+    assert_eq!(
+        status("wp:103").website,
+        None,
+        "WordPress's empty http:// is no website"
+    );
+    let page = store
+        .page("blog", "/2024/03/working-smarter")
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        page.url.as_deref(),
+        Some("https://quiet-workshop.example/2024/03/working-smarter/")
+    );
+    let list = status("wp:201");
+    assert!(
+        list.body_tree.contains("\"quote\"") && list.body_tree.contains("\"list\""),
+        "{}",
+        list.body_tree
+    );
+}
+
+#[test]
+fn broken_files_report_what_they_could_not_read_and_import_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let full = std::fs::read_to_string(fixture("wordpress.xml")).unwrap();
+    // Truncated in the middle of comment 103.
+    let cut = full.find("Third level").unwrap();
+    let truncated = dir.path().join("truncated.xml");
+    std::fs::write(&truncated, &full[..cut]).unwrap();
+    let report = run_import(dir.path(), Format::Wordpress, &truncated);
+    assert_eq!(report.imported, 2, "{report:?}");
+    assert!(
+        reasons(&report).contains("wp:103: the file ends inside this comment"),
+        "{}",
+        reasons(&report)
+    );
+    assert!(reasons(&report).contains("file: the file ends inside"));
+
+    // Latin-1 bytes under a UTF-8 declaration, and a huge body.
+    let huge = format!("<p>{}</p>", "x".repeat(70_000));
+    let latin = full
+        .replace("Jürgen Weiß", "J\u{0}rgen")
+        .replace("Great post", &huge);
+    let mut bytes = latin.into_bytes();
+    let at = bytes.iter().position(|&b| b == 0).unwrap();
+    bytes[at] = 0xFC; // ü in Latin-1, invalid as UTF-8
+    let odd = dir.path().join("latin1.xml");
+    std::fs::write(&odd, bytes).unwrap();
+    let other = tempfile::tempdir().unwrap();
+    let report = run_import(other.path(), Format::Wordpress, &odd);
+    let why = reasons(&report);
+    assert!(why.contains("file: not UTF-8"), "{why}");
+    assert!(why.contains("wp:101: the body is"), "{why}");
+    assert!(
+        why.contains("wp:102: its parent wp:101 was not imported"),
+        "{why}"
+    );
+    assert!(report.imported >= 3, "{report:?}");
+
+    let missing = run_import(other.path(), Format::Disqus, &fixture("wordpress.xml"));
+    assert!(reasons(&missing).contains("not a Disqus export"));
+    let junk = dir.path().join("junk.db");
+    std::fs::write(&junk, "not sqlite").unwrap();
+    assert!(
+        reasons(&run_import(other.path(), Format::Isso, &junk))
+            .contains("not a readable Isso database")
+    );
+}
+
+#[test]
+fn imported_threads_can_move_to_new_urls() {
+    let dir = tempfile::tempdir().unwrap();
+    run_import(dir.path(), Format::Wordpress, &fixture("wordpress.xml"));
+    let csv = dir.path().join("moves.csv");
+    std::fs::write(&csv, "# old,new\nhttps://quiet-workshop.example/2024/03/working-smarter/,/posts/working-smarter\n/nowhere,/x\n").unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_talkback"))
+        .args(["remap", "--site", "demo", "--csv"])
+        .arg(&csv)
+        .env("TALKBACK_DATABASE", dir.path().join("db"))
+        .output()
+        .unwrap();
+    // The CLI's default config has only the "demo" site; the import went to "blog".
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "skipped /2024/03/working-smarter: no comments there\nskipped /nowhere: no comments there\n"
+    );
+    let store = talkback_server::open_store(&test_config(dir.path())).unwrap();
+    assert_eq!(
+        store
+            .move_page("blog", "/2024/03/working-smarter", "/posts/working-smarter")
+            .unwrap(),
+        6
+    );
+    assert_eq!(
+        store
+            .counts(
+                "blog",
+                &["/posts/working-smarter", "/2024/03/working-smarter"]
+            )
+            .unwrap(),
+        vec![3, 0]
+    );
+}
