@@ -1,8 +1,8 @@
 // Shared by the browser tests: a real Talkback server (the debug binary) on a loopback port
 // with its own sled database, a static "blog" server for cross-origin embeds, and Debian's
 // Chromium driven by playwright-core.
-import { spawn } from "node:child_process";
-import { mkdtempSync, writeFileSync, mkdirSync, readFileSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, writeFileSync, mkdirSync, readFileSync, existsSync } from "node:fs";
 import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
@@ -17,8 +17,8 @@ const EXAMPLES = process.env.TB_E2E_EXAMPLES ?? join(ROOT, "examples");
 export const ARTIFACTS = join(here, "artifacts");
 mkdirSync(ARTIFACTS, { recursive: true });
 
-/** Starts `talkback serve` with a fresh (or given) data directory. */
-export async function startServer({ dir, extraSites = "", editWindowSecs = 900 } = {}) {
+/** Writes the server's configuration into `dir` (a fresh temporary one by default). */
+export function writeConfig({ dir, extraSites = "", editWindowSecs = 900 } = {}) {
   dir ??= mkdtempSync(join(tmpdir(), "tb-e2e-"));
   const config = join(dir, "talkback.toml");
   writeFileSync(config, [
@@ -31,6 +31,21 @@ export async function startServer({ dir, extraSites = "", editWindowSecs = 900 }
     `id = "demo"`,
     extraSites,
   ].join("\n"));
+  return { dir, config };
+}
+
+/** Runs a `talkback` command (import, remap, ...) against the data directory `dir`. */
+export function cli(dir, ...args) {
+  const out = spawnSync(BIN, ["--config", join(dir, "talkback.toml"), ...args], { encoding: "utf8", env: { ...process.env, RUST_LOG: "warn" } });
+  if (out.status !== 0) throw new Error(`talkback ${args.join(" ")} failed: ${out.stderr}`);
+  return out.stdout;
+}
+
+/** Starts `talkback serve` with a fresh (or given) data directory. */
+export async function startServer(options = {}) {
+  const { dir, config } = options.dir && !options.extraSites && !options.editWindowSecs && existsSync(join(options.dir, "talkback.toml"))
+    ? { dir: options.dir, config: join(options.dir, "talkback.toml") }
+    : writeConfig(options);
   const child = spawn(BIN, ["--config", config, "serve"], { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, RUST_LOG: "warn,talkback=info" } });
   let log = "";
   const base = await new Promise((resolve, reject) => {

@@ -216,3 +216,34 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
         }
     }
 }
+
+#[test]
+fn backups_rotate_and_restore_with_one_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = test_config(dir.path());
+    let store = talkback_server::open_store(&config).unwrap();
+    let backups = dir.path().join("backups");
+    let sites = vec!["blog".to_owned()];
+    let mut written = Vec::new();
+    for (i, text) in ["first", "second", "third"].iter().enumerate() {
+        let doc = json!({"format": "talkback-export", "version": 1, "site": "blog", "pages": [{"key": "/b", "comments": [
+            {"id": format!("c{i}"), "author": "a", "source": text, "tree": [], "created": i, "status": "approved"}]}]});
+        import_talkback(store.as_ref(), "blog", &doc.to_string(), false).unwrap();
+        written.extend(talkback_server::backup::run_once(store.as_ref(), &sites, &backups, 2, 1_700_000_000_000 + i as i64).unwrap());
+    }
+    let mut kept: Vec<String> = std::fs::read_dir(&backups).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    kept.sort();
+    assert_eq!(kept, ["blog-20231114T221320001Z.json.gz", "blog-20231114T221320002Z.json.gz"], "keeps the newest two");
+    drop(store);
+
+    // Restore: `talkback import --format talkback BACKUP.json.gz --site blog` into an empty database.
+    let restored = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_talkback"))
+        .args(["import", "--format", "talkback"])
+        .arg(written.last().unwrap())
+        .args(["--site", "demo"])
+        .env("TALKBACK_DATABASE", restored.path().join("db"))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "imported 3 comments, 0 already present, 0 skipped\n");
+}
