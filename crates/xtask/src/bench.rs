@@ -581,3 +581,93 @@ pub(crate) fn bench(
     eprintln!("bench finished in {:.0} s", started.elapsed().as_secs_f64());
     Ok(())
 }
+
+/// `cargo xtask bench --import`: a synthetic 50,000-comment WordPress export (500 posts,
+/// threads three levels deep, HTML bodies with entities) imported by the release binary.
+pub(crate) fn bench_import(root: &Path) -> anyhow::Result<()> {
+    run(cargo().args([
+        "build",
+        "--release",
+        "-p",
+        "talkback-server",
+        "--bin",
+        "talkback",
+    ]))?;
+    let dir = tempfile::tempdir()?;
+    let wxr = dir.path().join("wxr-50k.xml");
+    let mut out = std::io::BufWriter::new(std::fs::File::create(&wxr)?);
+    writeln!(
+        out,
+        r#"<?xml version="1.0" encoding="UTF-8"?><rss version="2.0" xmlns:wp="http://wordpress.org/export/1.2/"><channel><title>Bench</title>"#
+    )?;
+    let mut id = 0u64;
+    for post in 0..500 {
+        writeln!(
+            out,
+            "<item><title>Post {post} &amp; friends</title><link>https://bench.example/{post}/</link><wp:post_id>{post}</wp:post_id>"
+        )?;
+        let first = id + 1;
+        for n in 0..100u64 {
+            id += 1;
+            // 40 top-level comments, then replies to earlier ones (two and three levels deep).
+            let parent = match n {
+                0..=39 => 0,
+                40..=79 => first + (n - 40),
+                _ => first + 40 + (n - 80),
+            };
+            let (day, minute) = (1 + n / 60, n % 60);
+            writeln!(
+                out,
+                "<wp:comment><wp:comment_id>{id}</wp:comment_id><wp:comment_author><![CDATA[Reader {n} Ünïcode]]></wp:comment_author>\
+                 <wp:comment_author_email>r{n}@example.com</wp:comment_author_email><wp:comment_author_url>https://r{n}.example</wp:comment_author_url>\
+                 <wp:comment_date_gmt>2024-03-{day:02} 10:{minute:02}:00</wp:comment_date_gmt>\
+                 <wp:comment_content><![CDATA[<p>Comment {n} on post {post} with <strong>bold</strong> &amp; a <a href=\"https://example.org/{n}\">link</a>.</p>\n\nA second paragraph.]]></wp:comment_content>\
+                 <wp:comment_approved>1</wp:comment_approved><wp:comment_type>comment</wp:comment_type><wp:comment_parent>{parent}</wp:comment_parent></wp:comment>"
+            )?;
+        }
+        writeln!(out, "</item>")?;
+    }
+    writeln!(out, "</channel></rss>")?;
+    drop(out);
+    let size = std::fs::metadata(&wxr)?.len();
+    let config = dir.path().join("talkback.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "database = {:?}\n[[sites]]\nid = \"demo\"\n",
+            dir.path().join("db")
+        ),
+    )?;
+    eprintln!(
+        "synthetic WXR: {id} comments in 500 posts, {:.1} MiB",
+        size as f64 / 1048576.0
+    );
+    for label in ["first import", "second import (idempotent)"] {
+        let started = Instant::now();
+        let output = Command::new(root.join("target/release/talkback"))
+            .args(["--config"])
+            .arg(&config)
+            .args(["import", "--format", "wordpress"])
+            .arg(&wxr)
+            .args(["--site", "demo"])
+            .env("RUST_LOG", "info")
+            .output()?;
+        let elapsed = started.elapsed();
+        let log = String::from_utf8_lossy(&output.stderr);
+        let peak = log
+            .split("peak_rss_mib=")
+            .nth(1)
+            .and_then(|r| r.split_whitespace().next()?.parse::<f64>().ok())
+            .map_or_else(|| "?".to_owned(), |mib| format!("{mib:.0}"));
+        eprintln!(
+            "{label}: {} in {:.2} s ({:.0} comments/s), peak RSS {peak} MiB",
+            String::from_utf8_lossy(&output.stdout).trim(),
+            elapsed.as_secs_f64(),
+            id as f64 / elapsed.as_secs_f64()
+        );
+        if !output.status.success() {
+            bail!("import failed: {log}");
+        }
+    }
+    Ok(())
+}

@@ -47,6 +47,9 @@ enum Cmd {
         /// Also measure both widgets in Chromium (bytes, first comment painted, interactive).
         #[arg(long)]
         browser: bool,
+        /// Instead: time importing a synthetic 50,000-comment WordPress export.
+        #[arg(long)]
+        import: bool,
     },
 }
 
@@ -58,10 +61,12 @@ fn main() -> anyhow::Result<()> {
         Cmd::Serve { args } => serve(&root, &args),
         Cmd::Test | Cmd::Ci => test(&root),
         Cmd::E2e => e2e(&root),
+        Cmd::Bench { import: true, .. } => bench::bench_import(&root),
         Cmd::Bench {
             seconds,
             no_isso,
             browser,
+            import: false,
         } => bench::bench(&root, seconds, !no_isso, browser),
     }
 }

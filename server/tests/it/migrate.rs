@@ -229,11 +229,30 @@ fn backups_rotate_and_restore_with_one_command() {
         let doc = json!({"format": "talkback-export", "version": 1, "site": "blog", "pages": [{"key": "/b", "comments": [
             {"id": format!("c{i}"), "author": "a", "source": text, "tree": [], "created": i, "status": "approved"}]}]});
         import_talkback(store.as_ref(), "blog", &doc.to_string(), false).unwrap();
-        written.extend(talkback_server::backup::run_once(store.as_ref(), &sites, &backups, 2, 1_700_000_000_000 + i as i64).unwrap());
+        written.extend(
+            talkback_server::backup::run_once(
+                store.as_ref(),
+                &sites,
+                &backups,
+                2,
+                1_700_000_000_000 + i as i64,
+            )
+            .unwrap(),
+        );
     }
-    let mut kept: Vec<String> = std::fs::read_dir(&backups).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    let mut kept: Vec<String> = std::fs::read_dir(&backups)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
     kept.sort();
-    assert_eq!(kept, ["blog-20231114T221320001Z.json.gz", "blog-20231114T221320002Z.json.gz"], "keeps the newest two");
+    assert_eq!(
+        kept,
+        [
+            "blog-20231114T221320001Z.json.gz",
+            "blog-20231114T221320002Z.json.gz"
+        ],
+        "keeps the newest two"
+    );
     drop(store);
 
     // Restore: `talkback import --format talkback BACKUP.json.gz --site blog` into an empty database.
@@ -245,5 +264,8 @@ fn backups_rotate_and_restore_with_one_command() {
         .env("TALKBACK_DATABASE", restored.path().join("db"))
         .output()
         .unwrap();
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "imported 3 comments, 0 already present, 0 skipped\n");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "imported 3 comments, 0 already present, 0 skipped\n"
+    );
 }
