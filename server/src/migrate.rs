@@ -61,6 +61,9 @@ pub struct ExportComment {
     #[serde(default)]
     pub edited: Option<i64>,
     pub status: Status,
+    /// The author's IP address, when an import recorded one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip: Option<String>,
 }
 
 /// Why an export or import failed as a whole.
@@ -93,6 +96,7 @@ pub fn export(store: &dyn CommentStore, site: &str) -> Result<String, MigrateErr
                 created: c.created,
                 edited: c.edited,
                 status: c.status,
+                ip: c.ip.clone(),
             })
             .collect();
         pages.push(ExportPage {
@@ -165,6 +169,7 @@ pub fn import_talkback(
                         created: c.created,
                         edited: c.edited,
                         status: c.status,
+                        ip: c.ip,
                     }
                 })
                 .collect(),

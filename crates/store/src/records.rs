@@ -67,6 +67,9 @@ pub struct CommentRecord {
     /// re-running an import adds nothing and a re-export keeps the same ids.
     #[serde(default)]
     pub source: Option<String>,
+    /// The author's IP address as an imported source recorded it (never sent to readers).
+    #[serde(default)]
+    pub ip: Option<String>,
 }
 
 /// What the server hands over to create a comment.
@@ -91,6 +94,8 @@ pub struct NewComment {
     /// Set by imports: the comment's id at its source; a second insert with the same source
     /// on the same site fails with [`crate::Error::Conflict`].
     pub source: Option<String>,
+    /// Set by imports: the author's IP address at the source.
+    pub ip: Option<String>,
 }
 
 impl CommentRecord {

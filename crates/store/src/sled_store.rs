@@ -251,6 +251,7 @@ impl CommentStore for SledStore {
                         edit_key_hash: new.edit_key_hash.clone(),
                         children: 0,
                         source: new.source.clone(),
+                        ip: new.ip.clone(),
                     };
                     pages.insert(page_key.as_slice(), encode(&page).map_err(abort)?)?;
                     comments.insert(&id.to_be_bytes(), encode(&record).map_err(abort)?)?;

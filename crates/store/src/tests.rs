@@ -22,6 +22,7 @@ fn new_comment(page: &str, parent: Option<u64>, author: &str) -> NewComment {
         edit_key_hash: Some("ab".into()),
         edited: None,
         source: None,
+        ip: None,
     }
 }
 

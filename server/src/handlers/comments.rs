@@ -75,6 +75,7 @@ pub(super) async fn create(
         edit_key_hash: Some(hash_key(&edit_key)),
         edited: None,
         source: None,
+        ip: None,
     };
     let (site_id, page_key) = (new.site.clone(), new.page_key.clone());
     let store = state.store.clone();

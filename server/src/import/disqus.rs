@@ -95,6 +95,7 @@ fn post(p: &El, report: &mut ImportReport) -> Option<(String, SourceComment)> {
         created,
         edited: None,
         status,
+        ip: p.text_of("ipAddress"),
     };
     Some((id, comment))
 }

@@ -42,7 +42,7 @@ fn read(path: &Path, report: &mut ImportReport) -> rusqlite::Result<Vec<SourceTh
         .map(|(i, (id, _))| (*id, i))
         .collect();
     let mut rows = db.prepare(
-        "SELECT tid, id, parent, created, modified, mode, text, author, email, website FROM comments ORDER BY id",
+        "SELECT tid, id, parent, created, modified, mode, text, author, email, website, remote_addr FROM comments ORDER BY id",
     )?;
     let mut rows = rows.query([])?;
     while let Some(r) = rows.next()? {
@@ -75,6 +75,7 @@ fn read(path: &Path, report: &mut ImportReport) -> rusqlite::Result<Vec<SourceTh
             created,
             edited: seconds(r.get(4).ok()),
             status,
+            ip: r.get(10)?,
         };
         match index.get(&tid) {
             Some(&i) => threads[i].1.comments.push(comment),

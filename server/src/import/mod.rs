@@ -45,6 +45,8 @@ pub struct SourceComment {
     pub created: i64,
     pub edited: Option<i64>,
     pub status: Status,
+    /// The author's IP address, when the source kept it.
+    pub ip: Option<String>,
 }
 
 /// A body in the form its source keeps it.
@@ -295,6 +297,10 @@ impl Run<'_> {
             edit_key_hash: None,
             edited: c.edited,
             source: Some(c.id.clone()),
+            ip: c
+                .ip
+                .clone()
+                .filter(|ip| ip.len() <= 64 && ip.parse::<std::net::IpAddr>().is_ok()),
         })
     }
 }

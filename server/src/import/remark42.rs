@@ -101,6 +101,8 @@ pub(crate) fn parse(bytes: &[u8], report: &mut ImportReport) -> Vec<SourceThread
             } else {
                 Status::Approved
             },
+            // Remark42 keeps a hash of the address, not the address.
+            ip: None,
         };
         let thread = threads.entry(locator.url.clone()).or_insert_with(|| {
             order.push(locator.url.clone());

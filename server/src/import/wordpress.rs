@@ -109,6 +109,7 @@ fn thread(item: &El, report: &mut ImportReport) -> Option<SourceThread> {
             created,
             edited: None,
             status,
+            ip: c.text_of("wp:comment_author_IP"),
         });
     }
     Some(out)

@@ -235,6 +235,7 @@ fn statuses_times_and_pingbacks_are_kept_exactly() {
     let first = status("wp:101");
     assert_eq!(first.created, 1_710_410_520_000, "2024-03-14 10:02:00 GMT");
     assert_eq!(first.email.as_deref(), Some("juergen@example.de"));
+    assert_eq!(first.ip.as_deref(), Some("192.0.2.10"));
     assert_eq!(first.website.as_deref(), Some("https://juergen.example"));
     assert_eq!(
         status("wp:103").website,
