@@ -72,17 +72,7 @@ impl Assets {
                 .content_type("text/plain; charset=utf-8")
                 .body("Not found. If this is embed.js, build the widget first: cargo xtask build-widget\n");
         };
-        let accepts = |coding: &str| {
-            req.headers()
-                .get_all(header::ACCEPT_ENCODING)
-                .filter_map(|v| v.to_str().ok())
-                .any(|v| {
-                    v.split(',').any(|part| {
-                        let mut bits = part.split(';').map(str::trim);
-                        bits.next() == Some(coding) && !bits.any(|b| b == "q=0" || b == "q=0.0")
-                    })
-                })
-        };
+        let accepts = |coding: &str| accepts_encoding(req, coding);
         let mut response = HttpResponse::Ok();
         response
             .insert_header((header::CONTENT_TYPE, asset.content_type))

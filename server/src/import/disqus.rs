@@ -11,10 +11,10 @@ use super::{ImportReport, SourceBody, SourceComment, SourceThread, parse_time};
 pub(crate) fn parse(text: &str, report: &mut ImportReport) -> Vec<SourceThread> {
     let (doc, problem) = xml::parse(text);
     if let Some(problem) = problem {
-        report.skip("file", problem);
+        report.reject("file", problem);
     }
     let Some(root) = doc.child("disqus") else {
-        report.skip("file", "not a Disqus export: no <disqus> root");
+        report.reject("file", "not a Disqus export: no <disqus> root");
         return Vec::new();
     };
     let mut threads: HashMap<String, SourceThread> = HashMap::new();
@@ -42,7 +42,7 @@ pub(crate) fn parse(text: &str, report: &mut ImportReport) -> Vec<SourceThread> 
                 .unwrap_or_default();
             match threads.get_mut(thread_id) {
                 Some(t) => t.comments.push(c.1),
-                None => report.skip(&c.0, format!("its thread {thread_id} is not in the file")),
+                None => report.reject(&c.0, format!("its thread {thread_id} is not in the file")),
             }
         }
     }
@@ -56,7 +56,7 @@ pub(crate) fn parse(text: &str, report: &mut ImportReport) -> Vec<SourceThread> 
 fn post(p: &El, report: &mut ImportReport) -> Option<(String, SourceComment)> {
     let id = format!("disqus:{}", p.attr("dsq:id")?);
     if !p.complete {
-        report.skip(&id, "the file ends inside this post");
+        report.reject(&id, "the file ends inside this post");
         return None;
     }
     let flag = |name: &str| p.text_of(name).is_some_and(|v| v == "true");
@@ -68,7 +68,7 @@ fn post(p: &El, report: &mut ImportReport) -> Option<(String, SourceComment)> {
         Status::Approved
     };
     let Some(created) = p.text_of("createdAt").and_then(|d| parse_time(&d)) else {
-        report.skip(
+        report.reject(
             &id,
             format!(
                 "unreadable date {:?}",

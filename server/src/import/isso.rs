@@ -13,7 +13,7 @@ pub(crate) fn parse(path: &Path, report: &mut ImportReport) -> Vec<SourceThread>
     match read(path, report) {
         Ok(threads) => threads,
         Err(e) => {
-            report.skip("file", format!("not a readable Isso database: {e}"));
+            report.reject("file", format!("not a readable Isso database: {e}"));
             Vec::new()
         }
     }
@@ -53,7 +53,7 @@ fn read(path: &Path, report: &mut ImportReport) -> rusqlite::Result<Vec<SourceTh
                 .map(|s| (s * 1000.0) as i64)
         };
         let Some(created) = seconds(r.get(3).ok()) else {
-            report.skip(&id, "no creation time");
+            report.reject(&id, "no creation time");
             continue;
         };
         let status = match r.get::<_, i64>(5)? {
@@ -61,7 +61,7 @@ fn read(path: &Path, report: &mut ImportReport) -> rusqlite::Result<Vec<SourceTh
             2 => Status::Pending,
             4 => Status::Deleted,
             other => {
-                report.skip(&id, format!("unknown mode {other}"));
+                report.reject(&id, format!("unknown mode {other}"));
                 continue;
             }
         };
@@ -79,7 +79,7 @@ fn read(path: &Path, report: &mut ImportReport) -> rusqlite::Result<Vec<SourceTh
         };
         match index.get(&tid) {
             Some(&i) => threads[i].1.comments.push(comment),
-            None => report.skip(&id, format!("its thread {tid} does not exist")),
+            None => report.reject(&id, format!("its thread {tid} does not exist")),
         }
     }
     Ok(threads

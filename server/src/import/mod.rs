@@ -73,7 +73,7 @@ pub struct ImportReport {
 }
 
 impl ImportReport {
-    pub(crate) fn skip(&mut self, id: impl Into<String>, reason: impl Into<String>) {
+    pub(crate) fn reject(&mut self, id: impl Into<String>, reason: impl Into<String>) {
         self.skipped.push((id.into(), reason.into()));
     }
 }
@@ -91,7 +91,7 @@ pub fn import(
             Ok(k) => k,
             Err(e) => {
                 for c in &thread.comments {
-                    report.skip(&c.id, format!("page {:?}: {e}", thread.page));
+                    report.reject(&c.id, format!("page {:?}: {e}", thread.page));
                 }
                 continue;
             }
@@ -117,7 +117,7 @@ pub fn import(
         order.sort_by(|a, b| (a.created, &a.id).cmp(&(b.created, &b.id)));
         for c in order {
             if c.status == Status::Deleted && !parents.contains(c.id.as_str()) {
-                report.skip(
+                report.reject(
                     &c.id,
                     "deleted at the source, with no replies to keep it for",
                 );
@@ -155,7 +155,7 @@ impl Run<'_> {
             return Ok(*done);
         }
         if !self.visiting.insert(c.id.clone()) {
-            report.skip(&c.id, "its reply chain loops back to itself");
+            report.reject(&c.id, "its reply chain loops back to itself");
             self.done.insert(c.id.clone(), None);
             return Ok(None);
         }
@@ -187,7 +187,7 @@ impl Run<'_> {
                         } else {
                             "is missing"
                         };
-                        report.skip(&c.id, format!("its parent {p} {why}"));
+                        report.reject(&c.id, format!("its parent {p} {why}"));
                         return Ok(None);
                     }
                 }
@@ -198,13 +198,13 @@ impl Run<'_> {
             return Ok(Some(existing));
         }
         if parent.is_some_and(|(_, depth)| depth + 1 > MAX_REPLY_DEPTH) {
-            report.skip(&c.id, format!("replies nest deeper than {MAX_REPLY_DEPTH}"));
+            report.reject(&c.id, format!("replies nest deeper than {MAX_REPLY_DEPTH}"));
             return Ok(None);
         }
         let new = match self.prepare(c, parent.map(|(id, _)| id)) {
             Ok(new) => new,
             Err(reason) => {
-                report.skip(&c.id, reason);
+                report.reject(&c.id, reason);
                 return Ok(None);
             }
         };
@@ -223,7 +223,7 @@ impl Run<'_> {
                     ParentProblem::OtherPage => "its parent is on another page",
                     ParentProblem::TooDeep => "replies nest too deep",
                 };
-                report.skip(&c.id, why);
+                report.reject(&c.id, why);
                 Ok(None)
             }
             Err(talkback_store::Error::Conflict) => {
@@ -453,7 +453,7 @@ pub fn import_file(
         Format::Wordpress | Format::Disqus => {
             let (text, recoded) = read_text(read()?);
             if recoded {
-                report.skip(
+                report.reject(
                     "file",
                     "not UTF-8: read as Windows-1252 (check names and accents)",
                 );

@@ -55,7 +55,7 @@ pub(crate) fn parse(bytes: &[u8], report: &mut ImportReport) -> Vec<SourceThread
     let mut text = String::new();
     if bytes.starts_with(&[0x1f, 0x8b]) {
         if let Err(e) = flate2::read::GzDecoder::new(bytes).read_to_string(&mut text) {
-            report.skip("file", format!("broken gzip: {e}"));
+            report.reject("file", format!("broken gzip: {e}"));
         }
     } else {
         text = super::read_text(bytes.to_vec()).0;
@@ -70,7 +70,7 @@ pub(crate) fn parse(bytes: &[u8], report: &mut ImportReport) -> Vec<SourceThread
         let line: Line = match serde_json::from_str(raw) {
             Ok(l) => l,
             Err(e) => {
-                report.skip(format!("line {}", n + 1), format!("unreadable JSON: {e}"));
+                report.reject(format!("line {}", n + 1), format!("unreadable JSON: {e}"));
                 continue;
             }
         };
@@ -79,7 +79,7 @@ pub(crate) fn parse(bytes: &[u8], report: &mut ImportReport) -> Vec<SourceThread
         };
         let id = format!("remark42:{id}");
         let Some(created) = parse_time(&line.time) else {
-            report.skip(&id, format!("unreadable time {:?}", line.time));
+            report.reject(&id, format!("unreadable time {:?}", line.time));
             continue;
         };
         let body = if line.orig.trim().is_empty() {

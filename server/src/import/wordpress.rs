@@ -12,10 +12,10 @@ use super::{ImportReport, SourceBody, SourceComment, SourceThread, parse_time};
 pub(crate) fn parse(text: &str, report: &mut ImportReport) -> Vec<SourceThread> {
     let (doc, problem) = xml::parse(text);
     if let Some(problem) = problem {
-        report.skip("file", problem);
+        report.reject("file", problem);
     }
     let Some(channel) = doc.child("rss").and_then(|r| r.child("channel")) else {
-        report.skip("file", "not a WordPress export: no <rss><channel>");
+        report.reject("file", "not a WordPress export: no <rss><channel>");
         return Vec::new();
     };
     channel
@@ -32,7 +32,7 @@ fn thread(item: &El, report: &mut ImportReport) -> Option<SourceThread> {
     let post_id = item.text_of("wp:post_id").unwrap_or_default();
     let Some(link) = item.text_of("link") else {
         for c in &comments {
-            report.skip(
+            report.reject(
                 format!("wp:{}", c.text_of("wp:comment_id").unwrap_or_default()),
                 format!("post {post_id} has no <link>"),
             );
@@ -47,7 +47,7 @@ fn thread(item: &El, report: &mut ImportReport) -> Option<SourceThread> {
     };
     for c in comments {
         let Some(id) = c.text_of("wp:comment_id") else {
-            report.skip(
+            report.reject(
                 format!("post {post_id}"),
                 "a comment without <wp:comment_id>",
             );
@@ -55,7 +55,7 @@ fn thread(item: &El, report: &mut ImportReport) -> Option<SourceThread> {
         };
         let id = format!("wp:{id}");
         if !c.complete {
-            report.skip(&id, "the file ends inside this comment");
+            report.reject(&id, "the file ends inside this comment");
             continue;
         }
         let status = match c.text_of("wp:comment_approved").as_deref() {
@@ -63,11 +63,11 @@ fn thread(item: &El, report: &mut ImportReport) -> Option<SourceThread> {
             Some("0") | Some("hold") => Status::Pending,
             Some("spam") => Status::Spam,
             Some("trash") | Some("post-trashed") => {
-                report.skip(&id, "in the trash");
+                report.reject(&id, "in the trash");
                 continue;
             }
             other => {
-                report.skip(&id, format!("unknown approval state {other:?}"));
+                report.reject(&id, format!("unknown approval state {other:?}"));
                 continue;
             }
         };
@@ -80,7 +80,7 @@ fn thread(item: &El, report: &mut ImportReport) -> Option<SourceThread> {
             .and_then(|d| parse_time(&d))
             .or_else(|| c.text_of("wp:comment_date").and_then(|d| parse_time(&d)));
         let Some(created) = created else {
-            report.skip(
+            report.reject(
                 &id,
                 format!(
                     "unreadable date {:?}",

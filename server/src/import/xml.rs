@@ -40,6 +40,19 @@ impl El {
     }
 }
 
+fn attributes(e: &quick_xml::events::BytesStart<'_>) -> Vec<(String, String)> {
+    e.attributes()
+        .flatten()
+        .map(|a| {
+            let value = a
+                .unescape_value()
+                .map(|v| v.into_owned())
+                .unwrap_or_default();
+            (String::from_utf8_lossy(a.key.as_ref()).into_owned(), value)
+        })
+        .collect()
+}
+
 /// Parses a document; the error says where and why reading stopped early.
 pub(crate) fn parse(text: &str) -> (El, Option<String>) {
     let mut reader = Reader::from_str(text);
@@ -55,17 +68,7 @@ pub(crate) fn parse(text: &str) -> (El, Option<String>) {
         match reader.read_event() {
             Ok(Event::Start(e)) => {
                 let name = String::from_utf8_lossy(e.name().as_ref()).into_owned();
-                let attrs = e
-                    .attributes()
-                    .flatten()
-                    .map(|a| {
-                        let value = a
-                            .unescape_value()
-                            .map(|v| v.into_owned())
-                            .unwrap_or_default();
-                        (String::from_utf8_lossy(a.key.as_ref()).into_owned(), value)
-                    })
-                    .collect();
+                let attrs = attributes(&e);
                 stack.push(El {
                     name,
                     attrs,
@@ -74,17 +77,7 @@ pub(crate) fn parse(text: &str) -> (El, Option<String>) {
             }
             Ok(Event::Empty(e)) => {
                 let name = String::from_utf8_lossy(e.name().as_ref()).into_owned();
-                let attrs = e
-                    .attributes()
-                    .flatten()
-                    .map(|a| {
-                        let value = a
-                            .unescape_value()
-                            .map(|v| v.into_owned())
-                            .unwrap_or_default();
-                        (String::from_utf8_lossy(a.key.as_ref()).into_owned(), value)
-                    })
-                    .collect();
+                let attrs = attributes(&e);
                 if let Some(parent) = stack.last_mut() {
                     parent.children.push(El {
                         name,
