@@ -24,6 +24,11 @@ pub struct Config {
     pub examples_dir: PathBuf,
     /// How long after posting a reader may edit or delete a comment, in seconds.
     pub edit_window_secs: u64,
+    /// Comment writes (post, edit, delete) allowed per client IP address and minute; 0 for no limit.
+    pub rate_limit_per_minute: u32,
+    /// Reverse proxies whose `X-Forwarded-For` is believed; every other peer is rate-limited by
+    /// its own address, whatever headers it sends.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Directory for automatic backups (gzipped exports); empty for none.
     pub backup_dir: PathBuf,
     /// Seconds between backups (at least 60).
@@ -69,6 +74,8 @@ impl Default for Config {
             assets_dir: "target/talkback-widget".into(),
             examples_dir: "examples".into(),
             edit_window_secs: 15 * 60,
+            rate_limit_per_minute: 20,
+            trusted_proxies: Vec::new(),
             backup_dir: "".into(),
             backup_interval_secs: 24 * 60 * 60,
             backup_keep: 7,

@@ -10,6 +10,7 @@ mod convert;
 pub mod error;
 mod handlers;
 pub mod import;
+mod limit;
 pub mod markdown;
 pub mod migrate;
 pub mod render;
@@ -36,6 +37,7 @@ pub struct AppState {
     pub store: Arc<dyn CommentStore>,
     pub assets: Assets,
     cache: cache::ThreadCache,
+    writes: limit::WriteLimiter,
 }
 
 /// Why the server could not start.
@@ -88,10 +90,14 @@ pub fn start(config: Config) -> Result<Running, StartError> {
     let assets = Assets::load(&config.assets_dir);
     let bind = config.bind.clone();
     let state = web::Data::new(AppState {
-        config,
         store: Arc::clone(&store),
         assets,
         cache: cache::ThreadCache::default(),
+        writes: limit::WriteLimiter::new(
+            config.rate_limit_per_minute,
+            config.trusted_proxies.clone(),
+        ),
+        config,
     });
     let server = HttpServer::new(move || {
         App::new()

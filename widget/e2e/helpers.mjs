@@ -27,6 +27,7 @@ export function writeConfig({ dir, extraSites = "", editWindowSecs = 900 } = {})
     `assets_dir = ${JSON.stringify(ASSETS)}`,
     `examples_dir = ${JSON.stringify(EXAMPLES)}`,
     `edit_window_secs = ${editWindowSecs}`,
+    `rate_limit_per_minute = 0`,
     `[[sites]]`,
     `id = "demo"`,
     extraSites,

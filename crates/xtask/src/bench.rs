@@ -287,7 +287,7 @@ fn talkback_side(root: &Path, dir: &Path, seconds: u32, blog: &str) -> anyhow::R
     std::fs::write(
         &config,
         format!(
-            "bind = \"127.0.0.1:{port}\"\ndatabase = {:?}\nexamples_dir = \"\"\nassets_dir = {:?}\n[[sites]]\nid = \"demo\"\norigins = [\"{blog}\"]\n",
+            "bind = \"127.0.0.1:{port}\"\ndatabase = {:?}\nexamples_dir = \"\"\nrate_limit_per_minute = 0\nassets_dir = {:?}\n[[sites]]\nid = \"demo\"\norigins = [\"{blog}\"]\n",
             dir.join("db"),
             root.join(crate::widget::OUT_DIR)
         ),

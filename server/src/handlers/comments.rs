@@ -46,6 +46,7 @@ pub(super) async fn create(
 ) -> Result<HttpResponse> {
     let input = body.into_inner();
     let site = writable_site(&state, &req, &input.site)?;
+    state.writes.check(&req)?;
     let page_key = validate::page_key(&input.page)?;
     let page_title = validate::title(input.title.as_deref())?;
     let page_url = validate::page_url(input.url.as_deref())?;
@@ -173,6 +174,7 @@ pub(super) async fn edit(
     body: web::Json<EditComment>,
 ) -> Result<HttpResponse> {
     let id = id.into_inner();
+    state.writes.check(&req)?;
     authorised(&state, &req, id).await?;
     let (source, tree) = validate::body(&body.body)?;
     let tree = serde_json::to_string(&tree)?;
@@ -194,6 +196,7 @@ pub(super) async fn delete(
     id: web::Path<u64>,
 ) -> Result<HttpResponse> {
     let id = id.into_inner();
+    state.writes.check(&req)?;
     let record = authorised(&state, &req, id).await?;
     let store = state.store.clone();
     let (outcome, seq) = web::block(move || store.delete_comment(id)).await??;

@@ -619,3 +619,55 @@ fn unchanged_threads_answer_304_and_compressed_when_asked() {
     assert_eq!(changed.status, 200, "a write changes the ETag");
     assert_ne!(changed.header("etag"), Some(etag.as_str()));
 }
+
+#[test]
+fn comment_writes_are_rate_limited_per_client_and_forwarded_for_is_not_trusted_by_default() {
+    let server = TestServer::start_with(|c| c.rate_limit_per_minute = 3);
+    let body = json!({"site": "blog", "page": "/limited", "body": "hi"}).to_string();
+    let send = |headers: &[(&str, &str)]| {
+        let mut all = vec![("Origin", BLOG_ORIGIN)];
+        all.extend_from_slice(headers);
+        call(&server.base, "POST", "/api/v1/comments", Some(&body), &all)
+    };
+    for _ in 0..3 {
+        assert_eq!(send(&[]).status, 201);
+    }
+    let refused = send(&[]);
+    assert_eq!(
+        (refused.status, refused.body["error"].as_str()),
+        (429, Some("rate_limited"))
+    );
+    // Claiming to be someone else does not open a new bucket when the peer is not a trusted proxy.
+    assert_eq!(send(&[("X-Forwarded-For", "203.0.113.9")]).status, 429);
+    let t = get(&server.base, "/api/v1/threads?site=blog&page=/limited").body;
+    assert_eq!(t["total"], 3, "refused writes store nothing");
+    // Reads are never limited.
+    assert_eq!(
+        get(&server.base, "/api/v1/threads?site=blog&page=/limited").status,
+        200
+    );
+}
+
+#[test]
+fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_bucket() {
+    let server = TestServer::start_with(|c| {
+        c.rate_limit_per_minute = 1;
+        c.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+    });
+    let body = json!({"site": "blog", "page": "/proxied", "body": "hi"}).to_string();
+    let send = |client: &str| {
+        call(
+            &server.base,
+            "POST",
+            "/api/v1/comments",
+            Some(&body),
+            &[("Origin", BLOG_ORIGIN), ("X-Forwarded-For", client)],
+        )
+        .status
+    };
+    assert_eq!(send("198.51.100.1"), 201);
+    assert_eq!(send("198.51.100.1"), 429);
+    assert_eq!(send("198.51.100.2"), 201);
+    // The last hop is what the proxy saw; earlier entries are the client's own claims.
+    assert_eq!(send("198.51.100.2, 198.51.100.3"), 201);
+}

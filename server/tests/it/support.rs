@@ -22,6 +22,7 @@ pub fn test_config(dir: &std::path::Path) -> Config {
         database: dir.join("db"),
         examples_dir: "".into(),
         assets_dir: dir.join("no-assets"),
+        rate_limit_per_minute: 0,
         sites: vec![
             SiteConfig {
                 id: "blog".into(),
@@ -164,6 +165,7 @@ impl ServerProcess {
             .env("TALKBACK_BIND", "127.0.0.1:0")
             .env("TALKBACK_DATABASE", database)
             .env("TALKBACK_EXAMPLES_DIR", "")
+            .env("TALKBACK_RATE_LIMIT_PER_MINUTE", "0")
             .env("TALKBACK_ASSETS_DIR", database.join("none"))
             .env("RUST_LOG", "info")
             .stderr(Stdio::piped())
