@@ -293,3 +293,26 @@ test("cross-origin embed: the loader finds its server, CORS admits only configur
     await server.stop();
   }
 });
+
+test("odd language tags (en_US, fr_CA) fall back to a known language instead of breaking", async () => {
+  let server;
+  const blog = await startBlog((req) => `<!DOCTYPE html><html><head><meta charset="utf-8"><title>Odd</title></head><body>
+    <script src="${server.base}/embed.js" data-site="odd" data-page="/odd" data-lang="fr_CA" defer></script></body></html>`);
+  server = await startServer({ extraSites: `[[sites]]\nid = "odd"\norigins = ["${blog.origin}"]` });
+  try {
+    const page = await browser.newPage();
+    const errors = [];
+    page.on("pageerror", (e) => errors.push(String(e)));
+    await page.goto(blog.origin + "/");
+    await widgetReady(page);
+    await postComment(page, { name: "Émile", body: "Bonjour" });
+    await page.locator(".tb-body", { hasText: "Bonjour" }).waitFor();
+    assert.equal(await page.locator(".tb-form-title").first().textContent(), "Laisser un commentaire");
+    assert.ok(await page.locator(".tb-time").first().getAttribute("title"));
+    assert.deepEqual(errors, []);
+    await page.close();
+  } finally {
+    await blog.close();
+    await server.stop();
+  }
+});

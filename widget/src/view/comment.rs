@@ -122,7 +122,8 @@ pub(crate) fn comment_view(node: Node, depth: usize, in_reply_to: Option<String>
         });
     };
 
-    let lang = cfg.lang.clone();
+    // The table's own tag, never the page's raw one: toLocaleString throws on tags like "en_US".
+    let lang = strings.lang;
     let reply_label = in_reply_to.clone();
     let content = move || {
         let d = node.data.get();
@@ -149,7 +150,7 @@ pub(crate) fn comment_view(node: Node, depth: usize, in_reply_to: Option<String>
                 <header class="tb-meta" part="meta">
                     {author}
                     " "
-                    <time class="tb-time" datetime=talkback_api::i18n::rfc3339(created) title=exact_time(created, &lang)>
+                    <time class="tb-time" datetime=talkback_api::i18n::rfc3339(created) title=exact_time(created, lang)>
                         {move || strings.relative_time(st.now.get(), created)}
                     </time>
                     {d.edited.map(|_| view! { " " <span class="tb-edited">{strings.edited}</span> })}
