@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 /// A block-level element of a comment body.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "t", content = "c", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum Block {
     Paragraph(Vec<Inline>),
     /// Headings in comments are shown as strong paragraphs, never as page headings.
@@ -29,7 +29,7 @@ pub struct ListItem(pub Vec<Block>);
 
 /// An inline element of a comment body.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "t", content = "c", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum Inline {
     Text(String),
     Code(String),

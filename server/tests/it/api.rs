@@ -30,7 +30,7 @@ fn post_reply_edit_delete_story() {
     let alice_id = alice["comment"]["id"].as_u64().unwrap();
     assert_eq!(
         alice["comment"]["body"],
-        json!([{"t": "paragraph", "c": [{"t": "text", "c": "Hello "}, {"t": "strong", "c": [{"t": "text", "c": "world"}]}]}])
+        json!([{"paragraph": [{"text": "Hello "}, {"strong": [{"text": "world"}]}]}])
     );
     let key = alice["edit_key"].as_str().unwrap().to_owned();
     assert!(key.len() >= 43, "256-bit key, base64url");
@@ -68,7 +68,10 @@ fn post_reply_edit_delete_story() {
     );
 
     let preview = post(base, "/api/v1/preview", &json!({"body": "*hi*"}));
-    assert_eq!(preview.body["body"][0]["c"][0]["t"], "emph");
+    assert_eq!(
+        preview.body["body"][0]["paragraph"][0]["emph"][0]["text"],
+        "hi"
+    );
 
     // Edit with the key; a wrong key changes nothing.
     let path = format!("/api/v1/comments/{alice_id}");
@@ -105,7 +108,7 @@ fn post_reply_edit_delete_story() {
     assert_eq!(edited.status, 200, "{edited:?}");
     assert!(edited.body["comment"]["edited"].is_i64());
     assert_eq!(
-        thread(base, "")["comments"][0]["body"][0]["c"][0]["c"],
+        thread(base, "")["comments"][0]["body"][0]["paragraph"][0]["text"],
         "Hello again"
     );
 
@@ -552,7 +555,7 @@ fn cached_thread_pages_never_outlive_a_write() {
     };
     for _ in 0..3 {
         assert_eq!(
-            thread(base, "")["comments"][0]["body"][0]["c"][0]["c"],
+            thread(base, "")["comments"][0]["body"][0]["paragraph"][0]["text"],
             "original text"
         );
         assert!(html(base).contains("original text"));
@@ -566,7 +569,7 @@ fn cached_thread_pages_never_outlive_a_write() {
         &[("X-Talkback-Edit-Key", &key)],
     );
     assert_eq!(
-        thread(base, "")["comments"][0]["body"][0]["c"][0]["c"],
+        thread(base, "")["comments"][0]["body"][0]["paragraph"][0]["text"],
         "edited text"
     );
     assert!(html(base).contains("edited text") && !html(base).contains("original text"));

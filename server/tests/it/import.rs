@@ -58,38 +58,44 @@ fn outline(base: &str, page: &str) -> String {
 /// The text of a body tree, with `*`/`_` around strong/emphasis and `<href>` after links.
 fn plain(node: &Value, out: &mut String) {
     match node {
-        Value::String(s) => out.push_str(s),
+        Value::String(s) if s == "line_break" => out.push_str(" | "),
         Value::Array(items) => {
             for (i, item) in items.iter().enumerate() {
-                if i > 0
-                    && item
-                        .get("t")
-                        .is_some_and(|t| t == "paragraph" || t == "quote" || t == "list")
-                {
+                let block = item
+                    .get("paragraph")
+                    .or(item.get("quote"))
+                    .or(item.get("list"));
+                if i > 0 && block.is_some() {
                     out.push_str(" / ");
                 }
                 plain(item, out);
             }
         }
         Value::Object(o) => {
-            let mark = match o.get("t").and_then(Value::as_str) {
-                Some("strong") => "*",
-                Some("emph") => "_",
-                Some("quote") => ">",
-                _ => "",
-            };
-            out.push_str(mark);
-            match o.get("c") {
-                Some(Value::Object(link)) => {
-                    plain(&link["children"], out);
-                    out.push_str(&format!("<{}>", link["href"].as_str().unwrap_or_default()));
+            for (kind, inner) in o {
+                match kind.as_str() {
+                    "text" | "code" => out.push_str(inner.as_str().unwrap_or_default()),
+                    "strong" => {
+                        out.push('*');
+                        plain(inner, out);
+                        out.push('*');
+                    }
+                    "emph" => {
+                        out.push('_');
+                        plain(inner, out);
+                        out.push('_');
+                    }
+                    "quote" => {
+                        out.push('>');
+                        plain(inner, out);
+                    }
+                    "link" => {
+                        plain(&inner["children"], out);
+                        out.push_str(&format!("<{}>", inner["href"].as_str().unwrap_or_default()));
+                    }
+                    "list" => plain(&inner["items"], out),
+                    _ => plain(inner, out),
                 }
-                Some(c) => plain(c, out),
-                None if o.get("t").is_some_and(|t| t == "line_break") => out.push_str(" | "),
-                None => {}
-            }
-            if mark != ">" {
-                out.push_str(mark);
             }
         }
         _ => {}

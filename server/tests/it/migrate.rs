@@ -199,7 +199,7 @@ fn export_and_import_commands_round_trip_through_files() {
     let server = ServerProcess::spawn(&target);
     let thread = get(&server.base, "/api/v1/threads?site=demo&page=/cli");
     assert_eq!(
-        thread.body["comments"][0]["body"][0]["c"][0]["c"],
+        thread.body["comments"][0]["body"][0]["paragraph"][0]["text"],
         "via the CLI"
     );
 }
