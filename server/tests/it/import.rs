@@ -26,7 +26,7 @@ fn isso_db(dir: &Path) -> PathBuf {
 }
 
 fn run_import(dir: &Path, format: Format, file: &Path) -> ImportReport {
-    let store = talkback_server::open_store(&test_config(dir)).unwrap();
+    let store = open_store(&test_config(dir));
     import_file(store.as_ref(), "blog", format, file, false).unwrap()
 }
 
@@ -229,7 +229,7 @@ fn gzipped_remark42_backups_are_read_too() {
 fn statuses_times_and_pingbacks_are_kept_exactly() {
     let dir = tempfile::tempdir().unwrap();
     run_import(dir.path(), Format::Wordpress, &fixture("wordpress.xml"));
-    let store = talkback_server::open_store(&test_config(dir.path())).unwrap();
+    let store = open_store(&test_config(dir.path()));
     let status = |source: &str| {
         let id = store.comment_by_source("blog", source).unwrap().unwrap();
         store.comment(id).unwrap().unwrap()
@@ -329,7 +329,7 @@ fn imported_threads_can_move_to_new_urls() {
         String::from_utf8_lossy(&out.stdout),
         "skipped /2024/03/working-smarter: no comments there\nskipped /nowhere: no comments there\n"
     );
-    let store = talkback_server::open_store(&test_config(dir.path())).unwrap();
+    let store = open_store(&test_config(dir.path()));
     assert_eq!(
         store
             .move_page("blog", "/2024/03/working-smarter", "/posts/working-smarter")

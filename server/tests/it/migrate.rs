@@ -60,14 +60,14 @@ fn export_import_export_is_byte_identical_and_imports_are_idempotent() {
         database: snapshot.path().join("db"),
         ..test_config(snapshot.path())
     };
-    let store = talkback_server::open_store(&config).unwrap();
+    let store = open_store(&config);
     let first = export(store.as_ref(), "blog").unwrap();
     assert!(first.contains("\"format\": \"talkback-export\""));
     assert!(first.contains("Ädа-Ünïcode") && first.contains("\"status\": \"deleted\""));
 
     let empty = tempfile::tempdir().unwrap();
     let config = test_config(empty.path());
-    let target = talkback_server::open_store(&config).unwrap();
+    let target = open_store(&config);
     let report = import_talkback(target.as_ref(), "blog", &first, false).unwrap();
     assert_eq!(
         (
@@ -97,7 +97,7 @@ fn export_import_export_is_byte_identical_and_imports_are_idempotent() {
 #[test]
 fn broken_items_are_reported_and_the_rest_imports() {
     let dir = tempfile::tempdir().unwrap();
-    let store = talkback_server::open_store(&test_config(dir.path())).unwrap();
+    let store = open_store(&test_config(dir.path()));
     let doc = json!({"format": "talkback-export", "version": 1, "site": "blog", "pages": [{"key": "/p", "title": "P", "comments": [
         {"id": "1", "author": "ok", "source": "fine", "tree": [], "created": 1, "status": "approved"},
         {"id": "2", "parent": "404", "author": "orphan", "source": "lost parent", "tree": [], "created": 2, "status": "approved"},
@@ -138,7 +138,7 @@ fn broken_items_are_reported_and_the_rest_imports() {
     );
 
     let dry = tempfile::tempdir().unwrap();
-    let dry_store = talkback_server::open_store(&test_config(dry.path())).unwrap();
+    let dry_store = open_store(&test_config(dry.path()));
     let report = import_talkback(dry_store.as_ref(), "blog", &doc.to_string(), true).unwrap();
     assert_eq!(report.imported, 3);
     assert_eq!(
@@ -221,7 +221,7 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
 fn backups_rotate_and_restore_with_one_command() {
     let dir = tempfile::tempdir().unwrap();
     let config = test_config(dir.path());
-    let store = talkback_server::open_store(&config).unwrap();
+    let store = open_store(&config);
     let backups = dir.path().join("backups");
     let sites = vec!["blog".to_owned()];
     let mut written = Vec::new();

@@ -51,7 +51,8 @@ impl TestServer {
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
             actix_web::rt::System::new().block_on(async move {
-                let running = talkback_server::start(config).expect("server starts");
+                let running = retry_while_locked(|| talkback_server::start(config.clone()))
+                    .expect("server starts");
                 tx.send(running.addr).unwrap();
                 running.server.await.unwrap();
             })
@@ -201,4 +202,26 @@ impl Drop for ServerProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// sled releases its file lock from a background thread after the last handle is dropped, so
+/// a test that reopens a database right away may find it still locked for a moment.
+pub fn retry_while_locked<T>(
+    mut open: impl FnMut() -> Result<T, talkback_server::StartError>,
+) -> Result<T, talkback_server::StartError> {
+    let mut attempts = 0;
+    loop {
+        match open() {
+            Err(talkback_server::StartError::Store { .. }) if attempts < 100 => {
+                attempts += 1;
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Opens a test database, waiting out a lock left by a handle that was just dropped.
+pub fn open_store(config: &Config) -> std::sync::Arc<dyn talkback_store::CommentStore> {
+    retry_while_locked(|| talkback_server::open_store(config)).unwrap()
 }
