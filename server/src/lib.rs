@@ -14,6 +14,7 @@ mod limit;
 pub mod markdown;
 pub mod migrate;
 pub mod render;
+mod tree;
 mod validate;
 
 use std::net::SocketAddr;

@@ -15,7 +15,9 @@ use html5ever::tokenizer::{
     BufferQueue, TagKind, Token, TokenSink, TokenSinkResult, Tokenizer, TokenizerOpts,
 };
 use talkback_api::limits::MAX_MARKDOWN_DEPTH;
-use talkback_api::{Block, Inline, ListItem};
+use talkback_api::{Block, Inline};
+
+use crate::tree::{Frame, Kind, TreeBuilder, safe_href};
 
 /// Largest HTML body converted.
 pub(crate) const MAX_HTML_BYTES: usize = 64 * 1024;
@@ -30,61 +32,6 @@ impl TokenSink for Collect {
     }
 }
 
-enum Frame {
-    Root(Vec<Block>),
-    Quote(Vec<Block>),
-    Item(Vec<Block>),
-    List {
-        start: Option<u64>,
-        items: Vec<ListItem>,
-    },
-    Paragraph(Vec<Inline>),
-    Heading(Vec<Inline>),
-    Pre(String),
-    Emph(Vec<Inline>),
-    Strong(Vec<Inline>),
-    Strike(Vec<Inline>),
-    Code(String),
-    Link {
-        href: Option<String>,
-        children: Vec<Inline>,
-    },
-}
-
-impl Frame {
-    /// The tag names that close this frame.
-    fn closes(&self, tag: &str) -> bool {
-        match self {
-            Frame::Root(_) => false,
-            Frame::Quote(_) => tag == "blockquote",
-            Frame::Item(_) => tag == "li",
-            Frame::List { start, .. } => tag == if start.is_some() { "ol" } else { "ul" },
-            Frame::Paragraph(_) => matches!(tag, "p" | "div"),
-            Frame::Heading(_) => matches!(tag, "h1" | "h2" | "h3" | "h4" | "h5" | "h6"),
-            Frame::Pre(_) => tag == "pre",
-            Frame::Emph(_) => matches!(tag, "em" | "i"),
-            Frame::Strong(_) => matches!(tag, "strong" | "b"),
-            Frame::Strike(_) => matches!(tag, "del" | "s" | "strike"),
-            Frame::Code(_) => tag == "code",
-            Frame::Link { .. } => tag == "a",
-        }
-    }
-
-    fn is_container(&self) -> bool {
-        matches!(self, Frame::Root(_) | Frame::Quote(_) | Frame::Item(_))
-    }
-}
-
-fn safe_href(href: &str) -> Option<String> {
-    let href = href.trim();
-    let lower = href.to_ascii_lowercase();
-    let ok = ["http://", "https://", "mailto:"]
-        .iter()
-        .any(|s| lower.starts_with(s))
-        && !href.chars().any(|c| c.is_control() || c.is_whitespace());
-    ok.then(|| href.to_owned())
-}
-
 /// Converts an HTML body. `None` when it is larger than [`MAX_HTML_BYTES`].
 pub(crate) fn to_tree(html: &str) -> Option<Vec<Block>> {
     if html.len() > MAX_HTML_BYTES {
@@ -97,24 +44,20 @@ pub(crate) fn to_tree(html: &str) -> Option<Vec<Block>> {
     let _ = tokenizer.feed(&input);
     tokenizer.end();
     let mut b = Builder {
-        stack: vec![Frame::Root(Vec::new())],
-        depth: 0,
+        tree: TreeBuilder::new(),
         skip: 0,
     };
     for token in tokens.take() {
         b.token(token);
     }
-    b.close_to(0);
-    match b.stack.pop() {
-        Some(Frame::Root(blocks)) => Some(blocks),
-        _ => Some(Vec::new()),
-    }
+    Some(b.tree.finish())
 }
 
+/// Deepest stack of open elements we follow; anything deeper is flattened into its parent.
+const MAX_OPEN: usize = 64;
+
 struct Builder {
-    stack: Vec<Frame>,
-    /// Quote and list nesting.
-    depth: usize,
+    tree: TreeBuilder,
     /// Inside `script` or `style`: text is dropped.
     skip: usize,
 }
@@ -146,36 +89,35 @@ impl Builder {
     }
 
     fn start(&mut self, name: &str, attr: &dyn Fn(&str) -> Option<String>) {
+        let tree = &mut self.tree;
+        let too_deep = tree.open_frames() > MAX_OPEN;
         let frame = match name {
             "script" | "style" => {
                 self.skip += 1;
                 return;
             }
-            "br" => return self.inline(Inline::LineBreak),
+            "br" => return tree.inline(Inline::LineBreak),
             "hr" => {
-                self.close_paragraph();
-                return self.block(Block::Rule);
+                tree.close_paragraph();
+                return tree.block(Block::Rule);
             }
             "img" => {
                 if let Some(href) = attr("src").as_deref().and_then(safe_href) {
                     let alt = attr("alt")
                         .filter(|a| !a.trim().is_empty())
                         .unwrap_or_else(|| href.clone());
-                    self.inline(Inline::Link {
+                    tree.inline(Inline::Link {
                         href,
                         children: vec![Inline::Text(alt)],
                     });
                 }
                 return;
             }
+            _ if too_deep => return,
             "p" | "div" => Frame::Paragraph(Vec::new()),
             "h1" | "h2" | "h3" | "h4" | "h5" | "h6" => Frame::Heading(Vec::new()),
-            "pre" => Frame::Pre(String::new()),
-            "blockquote" | "ul" | "ol"
-                if self.depth >= MAX_MARKDOWN_DEPTH || self.stack.len() > 64 =>
-            {
-                return;
-            }
+            "pre" => Frame::CodeBlock(String::new()),
+            "blockquote" | "ul" | "ol" if tree.depth >= MAX_MARKDOWN_DEPTH => return,
             "blockquote" => Frame::Quote(Vec::new()),
             "ul" => Frame::List {
                 start: None,
@@ -190,7 +132,6 @@ impl Builder {
                 items: Vec::new(),
             },
             "li" => Frame::Item(Vec::new()),
-            _ if self.stack.len() > 64 => return,
             "em" | "i" => Frame::Emph(Vec::new()),
             "strong" | "b" => Frame::Strong(Vec::new()),
             "del" | "s" | "strike" => Frame::Strike(Vec::new()),
@@ -201,172 +142,58 @@ impl Builder {
             },
             _ => return,
         };
-        match &frame {
-            Frame::Paragraph(_)
-            | Frame::Heading(_)
-            | Frame::Pre(_)
-            | Frame::Quote(_)
-            | Frame::List { .. } => {
-                self.close_paragraph();
-                if let Frame::Quote(_) | Frame::List { .. } = frame {
-                    self.depth += 1;
-                }
-            }
-            Frame::Item(_) => {
-                // A new <li> closes an open one; an <li> outside a list is just a paragraph.
-                if let Some(pos) = self
-                    .stack
-                    .iter()
-                    .rposition(|f| matches!(f, Frame::List { .. }))
-                {
-                    self.close_to(pos + 1);
-                } else {
-                    self.stack.push(Frame::Paragraph(Vec::new()));
-                    return;
-                }
-            }
-            _ => {}
-        }
-        self.stack.push(frame);
+        tree.open(frame);
     }
 
     fn end(&mut self, name: &str) {
-        if matches!(name, "script" | "style") {
-            self.skip = self.skip.saturating_sub(1);
-            return;
-        }
-        if let Some(pos) = self.stack.iter().rposition(|f| f.closes(name)) {
-            self.close_to(pos);
-        }
-    }
-
-    /// Pops and attaches frames until the stack has `len` frames.
-    fn close_to(&mut self, len: usize) {
-        while self.stack.len() > len.max(1) {
-            let Some(frame) = self.stack.pop() else {
+        let kind = match name {
+            "script" | "style" => {
+                self.skip = self.skip.saturating_sub(1);
                 return;
-            };
-            self.attach(frame);
-        }
-    }
-
-    fn close_paragraph(&mut self) {
-        if let Some(pos) = self.stack.iter().rposition(Frame::is_container) {
-            self.close_to(pos + 1);
-        }
-    }
-
-    fn attach(&mut self, frame: Frame) {
-        match frame {
-            Frame::Paragraph(inl) => {
-                if inl.iter().any(|i| {
-                    !matches!(i, Inline::Text(t) if t.trim().is_empty())
-                        && !matches!(i, Inline::LineBreak)
-                }) {
-                    self.block(Block::Paragraph(trim_inlines(inl)));
-                }
             }
-            Frame::Heading(inl) => self.block(Block::Heading(trim_inlines(inl))),
-            Frame::Pre(text) => self.block(Block::CodeBlock(text)),
-            Frame::Quote(blocks) => {
-                self.depth -= 1;
-                self.block(Block::Quote(blocks));
-            }
-            Frame::List { start, items } => {
-                self.depth -= 1;
-                self.block(Block::List { start, items });
-            }
-            Frame::Item(blocks) => {
-                if let Some(Frame::List { items, .. }) = self.stack.last_mut() {
-                    items.push(ListItem(blocks));
-                } else {
-                    blocks.into_iter().for_each(|b| self.block(b));
-                }
-            }
-            Frame::Emph(c) => self.inline(Inline::Emph(c)),
-            Frame::Strong(c) => self.inline(Inline::Strong(c)),
-            Frame::Strike(c) => self.inline(Inline::Strike(c)),
-            Frame::Code(t) => self.inline(Inline::Code(t)),
-            Frame::Link {
-                href: Some(href),
-                children,
-            } => self.inline(Inline::Link { href, children }),
-            Frame::Link {
-                href: None,
-                children,
-            } => children.into_iter().for_each(|c| self.inline(c)),
-            Frame::Root(blocks) => self.stack.push(Frame::Root(blocks)),
-        }
-    }
-
-    fn block(&mut self, block: Block) {
-        match self.stack.last_mut() {
-            Some(Frame::Root(b) | Frame::Quote(b) | Frame::Item(b)) => b.push(block),
-            Some(Frame::List { items, .. }) => items.push(ListItem(vec![block])),
-            _ => self.inline(Inline::Text(Block::plain_text(&[block]))),
-        }
+            "p" | "div" => Kind::Paragraph,
+            "h1" | "h2" | "h3" | "h4" | "h5" | "h6" => Kind::Heading,
+            "pre" => Kind::CodeBlock,
+            "blockquote" => Kind::Quote,
+            "ul" | "ol" => Kind::List,
+            "li" => Kind::Item,
+            "em" | "i" => Kind::Emph,
+            "strong" | "b" => Kind::Strong,
+            "del" | "s" | "strike" => Kind::Strike,
+            "code" => Kind::Code,
+            "a" => Kind::Link,
+            _ => return,
+        };
+        self.tree.close(kind);
     }
 
     fn text(&mut self, text: &str) {
-        match self.stack.last_mut() {
-            Some(Frame::Pre(t) | Frame::Code(t)) => return t.push_str(text),
-            Some(Frame::List { .. }) if text.trim().is_empty() => return,
-            _ => {}
+        let tree = &mut self.tree;
+        if tree.in_code() {
+            return tree.inline(Inline::Text(text.to_owned()));
+        }
+        if tree.in_list() && text.trim().is_empty() {
+            return;
+        }
+        if !(tree.at_block_level() || tree.in_paragraph()) {
+            return tree.inline(Inline::Text(collapse(text)));
         }
         // Bare text in a container: WordPress-style paragraphs (blank line) and breaks (newline).
-        let in_container = self.stack.last().is_some_and(Frame::is_container)
-            || matches!(self.stack.last(), Some(Frame::Paragraph(_)));
-        if !in_container {
-            return self.inline(Inline::Text(collapse(text)));
-        }
         for (i, para) in text.split("\n\n").enumerate() {
             if i > 0 {
-                self.close_paragraph();
+                tree.close_paragraph();
             }
             for (j, line) in para.split('\n').enumerate() {
                 if j > 0 && !line.trim().is_empty() {
-                    self.inline(Inline::LineBreak);
+                    tree.inline(Inline::LineBreak);
                 }
                 let line = collapse(line);
-                let bare_space = line == " " && self.stack.last().is_some_and(Frame::is_container);
+                let bare_space = line == " " && tree.at_block_level();
                 if !line.is_empty() && !bare_space {
-                    self.inline(Inline::Text(line));
+                    tree.inline(Inline::Text(line));
                 }
             }
         }
-    }
-
-    fn inline(&mut self, inline: Inline) {
-        if self.stack.last().is_some_and(Frame::is_container)
-            || matches!(self.stack.last(), Some(Frame::List { .. }))
-        {
-            if matches!(self.stack.last(), Some(Frame::List { .. })) {
-                self.stack.push(Frame::Item(Vec::new()));
-            }
-            self.stack.push(Frame::Paragraph(Vec::new()));
-        }
-        let target = match self.stack.last_mut() {
-            Some(
-                Frame::Paragraph(v)
-                | Frame::Heading(v)
-                | Frame::Emph(v)
-                | Frame::Strong(v)
-                | Frame::Strike(v)
-                | Frame::Link { children: v, .. },
-            ) => v,
-            Some(Frame::Pre(t) | Frame::Code(t)) => {
-                if let Inline::Text(s) = &inline {
-                    t.push_str(s);
-                }
-                return;
-            }
-            _ => return,
-        };
-        if let (Inline::Text(new), Some(Inline::Text(last))) = (&inline, target.last_mut()) {
-            last.push_str(new);
-            return;
-        }
-        target.push(inline);
     }
 }
 
@@ -386,19 +213,4 @@ fn collapse(text: &str) -> String {
         }
     }
     out
-}
-
-/// Drops leading and trailing spaces and breaks of a paragraph.
-fn trim_inlines(mut inl: Vec<Inline>) -> Vec<Inline> {
-    while matches!(inl.last(), Some(Inline::LineBreak)) {
-        inl.pop();
-    }
-    if let Some(Inline::Text(t)) = inl.first_mut() {
-        *t = t.trim_start().to_owned();
-    }
-    if let Some(Inline::Text(t)) = inl.last_mut() {
-        *t = t.trim_end().to_owned();
-    }
-    inl.retain(|i| !matches!(i, Inline::Text(t) if t.is_empty()));
-    inl
 }
