@@ -74,7 +74,7 @@
   import(base + "/assets/__TALKBACK_JS__")
     .then(function (m) {
       return m.default({ module_or_path: base + "/assets/__TALKBACK_WASM__" }).then(function () {
-        m.mount(root, pre, JSON.stringify(config));
+        m.mount(root, pre, config);
       });
     })
     .catch(function (e) { console.error("talkback: widget failed to load", e); });

@@ -2,11 +2,14 @@
 //! form can show them next to the right field.
 
 use gloo_net::http::{Request, RequestBuilder, Response};
+use serde::Serialize;
 use serde::de::DeserializeOwned;
+use wasm_bindgen_futures::JsFuture;
 use talkback_api::limits::EDIT_KEY_HEADER;
 use talkback_api::*;
 
 use crate::config::WidgetConfig;
+use crate::json;
 
 /// Why a request failed.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -24,16 +27,31 @@ pub(crate) enum FetchError {
 
 async fn read<T: DeserializeOwned>(response: Response) -> Result<T, FetchError> {
     let status = response.status();
-    if response.ok() {
-        return response
-            .json()
-            .await
-            .map_err(|_| FetchError::Unexpected(status));
+    let ok = response.ok();
+    let body = match web_sys::Response::from(response).json() {
+        Ok(parsing) => JsFuture::from(parsing).await.ok(),
+        Err(_) => None,
+    };
+    if ok {
+        return body
+            .and_then(json::from_js)
+            .ok_or(FetchError::Unexpected(status));
     }
-    match response.json::<ErrorBody>().await {
-        Ok(body) => Err(FetchError::Api(body)),
-        Err(_) => Err(FetchError::Unexpected(status)),
+    match body.and_then(json::from_js::<ErrorBody>) {
+        Some(body) => Err(FetchError::Api(body)),
+        None => Err(FetchError::Unexpected(status)),
     }
+}
+
+/// A JSON request body.
+fn with_json<T: Serialize>(
+    builder: RequestBuilder,
+    body: &T,
+) -> Result<Request, gloo_net::Error> {
+    let text = json::to_string(body).unwrap_or_default();
+    builder
+        .header("Content-Type", "application/json")
+        .body(text)
 }
 
 async fn send<T: DeserializeOwned>(
@@ -78,7 +96,7 @@ pub(crate) async fn create(
     cfg: &WidgetConfig,
     body: &CreateComment,
 ) -> Result<CreateCommentResponse, FetchError> {
-    send(Request::post(&url(cfg, "/comments")).json(body)).await
+    send(with_json(Request::post(&url(cfg, "/comments")), body)).await
 }
 
 pub(crate) async fn edit(
@@ -87,11 +105,12 @@ pub(crate) async fn edit(
     key: &str,
     body: &str,
 ) -> Result<EditCommentResponse, FetchError> {
-    let request = Request::put(&url(cfg, &format!("/comments/{id}")))
-        .header(EDIT_KEY_HEADER, key)
-        .json(&EditComment {
+    let request = with_json(
+        Request::put(&url(cfg, &format!("/comments/{id}"))).header(EDIT_KEY_HEADER, key),
+        &EditComment {
             body: body.to_owned(),
-        });
+        },
+    );
     send(request).await
 }
 
@@ -105,8 +124,11 @@ pub(crate) async fn delete(
 }
 
 pub(crate) async fn preview(cfg: &WidgetConfig, body: &str) -> Result<PreviewResponse, FetchError> {
-    send(Request::post(&url(cfg, "/preview")).json(&PreviewRequest {
-        body: body.to_owned(),
-    }))
+    send(with_json(
+        Request::post(&url(cfg, "/preview")),
+        &PreviewRequest {
+            body: body.to_owned(),
+        },
+    ))
     .await
 }

@@ -7,6 +7,7 @@
 
 mod client;
 mod config;
+mod json;
 mod state;
 mod storage;
 mod view;
@@ -26,10 +27,9 @@ pub const STYLESHEET: &str = include_str!("../style/talkback.css");
 pub fn mount(
     container: web_sys::HtmlElement,
     prerender: Option<web_sys::HtmlElement>,
-    config_json: &str,
+    config: JsValue,
 ) -> Result<(), JsValue> {
-    let config: WidgetConfig = serde_json::from_str(config_json)
-        .map_err(|e| JsValue::from_str(&format!("talkback: bad config: {e}")))?;
+    let config: WidgetConfig = serde_wasm_bindgen::from_value(config)?;
     let document = web_sys::window()
         .and_then(|w| w.document())
         .ok_or("talkback: no document")?;

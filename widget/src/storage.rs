@@ -11,11 +11,11 @@ fn local() -> Option<web_sys::Storage> {
 
 pub(crate) fn load<T: DeserializeOwned>(key: &str) -> Option<T> {
     let text = local()?.get_item(key).ok()??;
-    serde_json::from_str(&text).ok()
+    crate::json::from_str(&text)
 }
 
 pub(crate) fn save<T: Serialize>(key: &str, value: &T) {
-    if let (Some(storage), Ok(text)) = (local(), serde_json::to_string(value)) {
+    if let (Some(storage), Some(text)) = (local(), crate::json::to_string(value)) {
         let _ = storage.set_item(key, &text);
     }
 }
@@ -46,6 +46,7 @@ pub(crate) struct Draft {
 /// What lets the reader edit their own comment: the key, its deadline and the source.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct OwnComment {
+    pub id: u64,
     pub key: String,
     pub until: i64,
     pub source: String,
@@ -53,11 +54,19 @@ pub(crate) struct OwnComment {
 
 /// Own comments by id, dropping the expired ones.
 pub(crate) fn own_comments(scope: &str, now: i64) -> BTreeMap<u64, OwnComment> {
-    let mut all: BTreeMap<u64, OwnComment> = load(&format!("{scope}:own")).unwrap_or_default();
-    all.retain(|_, c| c.until > now);
-    all
+    let all: Vec<OwnComment> = load(&own_key(scope)).unwrap_or_default();
+    all.into_iter()
+        .filter(|c| c.until > now)
+        .map(|c| (c.id, c))
+        .collect()
 }
 
 pub(crate) fn save_own_comments(scope: &str, all: &BTreeMap<u64, OwnComment>) {
-    save(&format!("{scope}:own"), all);
+    save(&own_key(scope), &all.values().collect::<Vec<_>>());
+}
+
+/// A list rather than a map keyed by id: JSON object keys are strings, list items keep the id
+/// a number. (Edit keys live 15 minutes, so entries in the old map form are simply dropped.)
+fn own_key(scope: &str) -> String {
+    format!("{scope}:own")
 }

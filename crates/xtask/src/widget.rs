@@ -41,7 +41,8 @@ pub(crate) fn build(root: &Path) -> anyhow::Result<Vec<Built>> {
         .out_name("talkback")
         .web(true)?
         .typescript(false)
-        .remove_name_section(true)
+        // TB_WASM_NAMES=1 keeps function names for size work with twiggy.
+        .remove_name_section(std::env::var_os("TB_WASM_NAMES").is_none())
         .remove_producers_section(true)
         .generate(&scratch)
         .context("wasm-bindgen")?;

@@ -113,6 +113,7 @@ pub(crate) fn CommentForm(parent: Option<CommentId>) -> impl IntoView {
                     st.remember_own(
                         new_id,
                         Some(OwnComment {
+                            id: new_id.0,
                             key: created.edit_key,
                             until: created.editable_until,
                             source,
