@@ -1,8 +1,6 @@
 //! The thread as reactive state: every comment is a [`Node`] holding its own signals, so
 //! posting, editing or deleting one re-renders that comment only.
 
-use std::collections::{BTreeMap, HashMap};
-
 use leptos::prelude::*;
 use talkback_api::{Comment, CommentId, Sort};
 
@@ -14,6 +12,8 @@ use crate::storage::{self, OwnComment};
 pub(crate) struct Node {
     pub id: CommentId,
     pub parent: Option<CommentId>,
+    /// 0 for a top-level comment.
+    pub depth: usize,
     /// The comment without its replies.
     pub data: RwSignal<Comment>,
     pub replies: RwSignal<Vec<Node>>,
@@ -24,7 +24,6 @@ pub(crate) struct Node {
 pub(crate) struct ThreadState {
     pub config: StoredValue<WidgetConfig>,
     pub top: RwSignal<Vec<Node>>,
-    index: StoredValue<HashMap<CommentId, Node>>,
     pub total: RwSignal<u32>,
     pub title: RwSignal<Option<String>>,
     pub next_cursor: RwSignal<Option<String>>,
@@ -38,7 +37,8 @@ pub(crate) struct ThreadState {
     pub highlight: RwSignal<Option<CommentId>>,
     /// Wall-clock time in ms, ticking so relative times and edit countdowns stay current.
     pub now: RwSignal<i64>,
-    pub own: RwSignal<BTreeMap<u64, OwnComment>>,
+    /// Few at a time: a list is smaller WASM than a map and fast enough.
+    pub own: RwSignal<Vec<OwnComment>>,
 }
 
 pub(crate) fn now_ms() -> i64 {
@@ -52,7 +52,6 @@ impl ThreadState {
             title: RwSignal::new(config.title.clone()),
             config: StoredValue::new(config),
             top: RwSignal::new(Vec::new()),
-            index: StoredValue::new(HashMap::new()),
             total: RwSignal::new(0),
             next_cursor: RwSignal::new(None),
             sort: RwSignal::new(Sort::Oldest),
@@ -70,29 +69,41 @@ impl ThreadState {
         self.config.get_value()
     }
 
-    /// Builds nodes for a comment and its replies, registering each in the index.
-    pub(crate) fn node(&self, mut comment: Comment) -> Node {
+    /// Builds nodes for a comment and its replies.
+    pub(crate) fn node(mut comment: Comment, depth: usize) -> Node {
         let replies = std::mem::take(&mut comment.replies);
-        let node = Node {
+        Node {
             id: comment.id,
             parent: comment.parent,
+            depth,
             data: RwSignal::new(comment),
-            replies: RwSignal::new(replies.into_iter().map(|r| self.node(r)).collect()),
-        };
-        self.index.update_value(|i| {
-            i.insert(node.id, node);
-        });
-        node
+            replies: RwSignal::new(
+                replies
+                    .into_iter()
+                    .map(|r| Self::node(r, depth + 1))
+                    .collect(),
+            ),
+        }
     }
 
+    /// The shown comment with this id. A walk, not an index: threads hold hundreds of
+    /// comments at most, and a hash map costs kilobytes of WASM.
     pub(crate) fn find(&self, id: CommentId) -> Option<Node> {
-        self.index.with_value(|i| i.get(&id).copied())
+        fn walk(nodes: &[Node], id: CommentId) -> Option<Node> {
+            nodes.iter().find_map(|n| {
+                if n.id == id {
+                    Some(*n)
+                } else {
+                    n.replies.with_untracked(|r| walk(r, id))
+                }
+            })
+        }
+        self.top.with_untracked(|t| walk(t, id))
     }
 
     /// Replaces the thread (first load or a new sort order).
     pub(crate) fn reset(&self, comments: Vec<Comment>) {
-        self.index.update_value(HashMap::clear);
-        let nodes = comments.into_iter().map(|c| self.node(c)).collect();
+        let nodes = comments.into_iter().map(|c| Self::node(c, 0)).collect();
         self.top.set(nodes);
     }
 
@@ -102,7 +113,7 @@ impl ThreadState {
         let fresh: Vec<Node> = comments
             .into_iter()
             .filter(|c| self.find(c.id).is_none())
-            .map(|c| self.node(c))
+            .map(|c| Self::node(c, 0))
             .collect();
         self.top.update(|t| t.extend(fresh));
     }
@@ -111,7 +122,7 @@ impl ThreadState {
     pub(crate) fn insert_new(&self, comment: Comment) {
         let parent = comment.parent.and_then(|p| self.find(p));
         let counted = !comment.pending;
-        let node = self.node(comment);
+        let node = Self::node(comment, parent.map_or(0, |p| p.depth + 1));
         match parent {
             Some(parent) => parent.replies.update(|r| r.push(node)),
             None if self.sort.get_untracked() == Sort::Newest => {
@@ -127,9 +138,6 @@ impl ThreadState {
     /// Removes a comment that had no replies; a tombstone parent left empty goes too.
     pub(crate) fn remove(&self, id: CommentId) {
         let Some(node) = self.find(id) else { return };
-        self.index.update_value(|i| {
-            i.remove(&id);
-        });
         match node.parent.and_then(|p| self.find(p)) {
             Some(parent) => {
                 parent.replies.update(|r| r.retain(|n| n.id != id));
@@ -144,15 +152,13 @@ impl ThreadState {
     }
 
     pub(crate) fn own_comment(&self, id: CommentId) -> Option<OwnComment> {
-        self.own.with(|o| o.get(&id.0).cloned())
+        self.own.with(|o| o.iter().find(|c| c.id == id.0).cloned())
     }
 
     pub(crate) fn remember_own(&self, id: CommentId, own: Option<OwnComment>) {
         self.own.update(|all| {
-            match own {
-                Some(o) => all.insert(id.0, o),
-                None => all.remove(&id.0),
-            };
+            all.retain(|c| c.id != id.0);
+            all.extend(own);
             storage::save_own_comments(&self.config.with_value(WidgetConfig::storage_scope), all);
         });
     }

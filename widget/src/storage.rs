@@ -3,7 +3,6 @@
 //! sandboxed frames); everything still works, it is just forgotten.
 
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
-use std::collections::BTreeMap;
 
 fn local() -> Option<web_sys::Storage> {
     web_sys::window()?.local_storage().ok()?
@@ -52,17 +51,15 @@ pub(crate) struct OwnComment {
     pub source: String,
 }
 
-/// Own comments by id, dropping the expired ones.
-pub(crate) fn own_comments(scope: &str, now: i64) -> BTreeMap<u64, OwnComment> {
-    let all: Vec<OwnComment> = load(&own_key(scope)).unwrap_or_default();
-    all.into_iter()
-        .filter(|c| c.until > now)
-        .map(|c| (c.id, c))
-        .collect()
+/// The reader's own comments on this page, without the expired ones.
+pub(crate) fn own_comments(scope: &str, now: i64) -> Vec<OwnComment> {
+    let mut all: Vec<OwnComment> = load(&own_key(scope)).unwrap_or_default();
+    all.retain(|c| c.until > now);
+    all
 }
 
-pub(crate) fn save_own_comments(scope: &str, all: &BTreeMap<u64, OwnComment>) {
-    save(&own_key(scope), &all.values().collect::<Vec<_>>());
+pub(crate) fn save_own_comments(scope: &str, all: &[OwnComment]) {
+    save(&own_key(scope), &all);
 }
 
 /// A list rather than a map keyed by id: JSON object keys are strings, list items keep the id

@@ -1,6 +1,11 @@
 //! Comment bodies: the document tree turned into Leptos nodes. Text is always set as text;
 //! links are re-checked to be http, https or mailto.
+//!
+//! Every element is built with one generic element type (`custom(tag)` with `AnyView`
+//! children) rather than a `view!` per tag: one instantiation of Leptos' rendering code
+//! instead of a dozen.
 
+use leptos::html::custom;
 use leptos::prelude::*;
 use talkback_api::{Block, Inline};
 
@@ -8,30 +13,33 @@ pub(crate) fn blocks(blocks: &[Block]) -> Vec<AnyView> {
     blocks.iter().map(block).collect()
 }
 
+fn el(tag: &'static str, children: Vec<AnyView>) -> AnyView {
+    custom(tag).child(children).into_any()
+}
+
+fn text(text: &str) -> AnyView {
+    text.to_owned().into_any()
+}
+
+fn list_items(items: &[talkback_api::ListItem]) -> Vec<AnyView> {
+    items.iter().map(|i| el("li", blocks(&i.0))).collect()
+}
+
 fn block(block: &Block) -> AnyView {
     match block {
-        Block::Paragraph(i) => view! { <p>{inlines(i)}</p> }.into_any(),
-        Block::Heading(i) => view! { <p><strong>{inlines(i)}</strong></p> }.into_any(),
-        Block::CodeBlock(text) => view! { <pre><code>{text.clone()}</code></pre> }.into_any(),
-        Block::Quote(b) => view! { <blockquote>{blocks(b)}</blockquote> }.into_any(),
-        Block::List { start: None, items } => {
-            let items: Vec<_> = items
-                .iter()
-                .map(|i| view! { <li>{blocks(&i.0)}</li> })
-                .collect();
-            view! { <ul>{items}</ul> }.into_any()
-        }
+        Block::Paragraph(i) => el("p", inlines(i)),
+        Block::Heading(i) => el("p", vec![el("strong", inlines(i))]),
+        Block::CodeBlock(t) => el("pre", vec![el("code", vec![text(t)])]),
+        Block::Quote(b) => el("blockquote", blocks(b)),
+        Block::List { start: None, items } => el("ul", list_items(items)),
         Block::List {
             start: Some(n),
             items,
-        } => {
-            let items: Vec<_> = items
-                .iter()
-                .map(|i| view! { <li>{blocks(&i.0)}</li> })
-                .collect();
-            view! { <ol start=n.to_string()>{items}</ol> }.into_any()
-        }
-        Block::Rule => view! { <hr /> }.into_any(),
+        } => custom("ol")
+            .attr("start", n.to_string())
+            .child(list_items(items))
+            .into_any(),
+        Block::Rule => el("hr", Vec::new()),
     }
 }
 
@@ -46,17 +54,19 @@ fn inlines(inlines: &[Inline]) -> Vec<AnyView> {
     inlines
         .iter()
         .map(|inline| match inline {
-            Inline::Text(t) => t.clone().into_any(),
-            Inline::Code(t) => view! { <code>{t.clone()}</code> }.into_any(),
-            Inline::Emph(c) => view! { <em>{self::inlines(c)}</em> }.into_any(),
-            Inline::Strong(c) => view! { <strong>{self::inlines(c)}</strong> }.into_any(),
-            Inline::Strike(c) => view! { <del>{self::inlines(c)}</del> }.into_any(),
-            Inline::Link { href, children } if safe_href(href) => view! {
-                <a href=href.clone() rel="nofollow ugc noopener noreferrer" target="_blank">{self::inlines(children)}</a>
-            }
-            .into_any(),
+            Inline::Text(t) => text(t),
+            Inline::Code(t) => el("code", vec![text(t)]),
+            Inline::Emph(c) => el("em", self::inlines(c)),
+            Inline::Strong(c) => el("strong", self::inlines(c)),
+            Inline::Strike(c) => el("del", self::inlines(c)),
+            Inline::Link { href, children } if safe_href(href) => custom("a")
+                .attr("href", href.clone())
+                .attr("rel", "nofollow ugc noopener noreferrer")
+                .attr("target", "_blank")
+                .child(self::inlines(children))
+                .into_any(),
             Inline::Link { children, .. } => self::inlines(children).into_any(),
-            Inline::LineBreak => view! { <br /> }.into_any(),
+            Inline::LineBreak => el("br", Vec::new()),
         })
         .collect()
 }

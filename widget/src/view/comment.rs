@@ -8,8 +8,8 @@ use talkback_api::limits::{COLLAPSE_REPLIES_OVER, COLLAPSED_REPLIES_SHOWN, VISUA
 use wasm_bindgen::JsValue;
 
 use super::avatar::avatar;
-use super::body;
 use super::form::CommentForm;
+use super::{alert, body, comment_list, either, when};
 use crate::client::{self, FetchError};
 use crate::state::{Node, ThreadState};
 
@@ -26,13 +26,30 @@ fn error_text(e: &FetchError, network: &str) -> String {
     }
 }
 
-/// A comment. `in_reply_to` is set for replies listed flat below the nesting cap; those
-/// show "in reply to NAME" and never list replies of their own.
-pub(crate) fn comment_view(node: Node, depth: usize, in_reply_to: Option<String>) -> AnyView {
+/// The name shown for a comment's author ("" for a tombstone).
+fn display_name(node: Node, anonymous: &str) -> String {
+    node.data.with(|d| match (d.deleted, d.author.is_empty()) {
+        (true, _) => String::new(),
+        (false, true) => anonymous.to_owned(),
+        (false, false) => d.author.clone(),
+    })
+}
+
+/// A comment. Replies below the nesting cap are listed flat: they show "in reply to NAME"
+/// and never list replies of their own.
+pub(crate) fn comment_view(node: Node) -> AnyView {
     let st = expect_context::<ThreadState>();
     let cfg = st.cfg();
     let strings = cfg.strings();
     let id = node.id;
+    let flat_item = node.depth >= VISUAL_DEPTH;
+    let in_reply_to = if flat_item {
+        node.parent
+            .and_then(|p| st.find(p))
+            .map(|p| display_name(p, strings.anonymous))
+    } else {
+        None
+    };
     let card = NodeRef::<leptos::html::Article>::new();
     Effect::new(move |_| {
         if st.highlight.get() == Some(id)
@@ -130,11 +147,7 @@ pub(crate) fn comment_view(node: Node, depth: usize, in_reply_to: Option<String>
         if d.deleted {
             return view! { <div class="tb-main"><p class="tb-tombstone">{strings.tombstone}</p></div> }.into_any();
         }
-        let name = if d.author.is_empty() {
-            strings.anonymous.to_owned()
-        } else {
-            d.author.clone()
-        };
+        let name = display_name(node, strings.anonymous);
         let author = match d.website.clone() {
             Some(site) => view! {
                 <a class="tb-author" part="author" href=site rel="nofollow ugc noopener" target="_blank">{name.clone()}</a>
@@ -143,7 +156,8 @@ pub(crate) fn comment_view(node: Node, depth: usize, in_reply_to: Option<String>
             None => view! { <span class="tb-author" part="author">{name.clone()}</span> }.into_any(),
         };
         let created = d.created;
-        let body = d.body.clone();
+        let body = StoredValue::new(d.body.clone());
+        let note = |text: String, class: &'static str| view! { " " <span class=class>{text}</span> }.into_any();
         view! {
             {avatar(&d.avatar)}
             <div class="tb-main">
@@ -153,14 +167,11 @@ pub(crate) fn comment_view(node: Node, depth: usize, in_reply_to: Option<String>
                     <time class="tb-time" datetime=talkback_api::i18n::rfc3339(created) title=exact_time(created, lang)>
                         {move || strings.relative_time(st.now.get(), created)}
                     </time>
-                    {d.edited.map(|_| view! { " " <span class="tb-edited">{strings.edited}</span> })}
-                    {reply_label.clone().map(|p| view! { " " <span class="tb-inreply">{fill(strings.in_reply_to, &[("name", &p)])}</span> })}
-                    {d.pending.then(|| view! { " " <span class="tb-pending">{strings.awaiting_moderation}</span> })}
+                    {d.edited.map(|_| note(strings.edited.to_owned(), "tb-edited"))}
+                    {reply_label.clone().map(|p| note(fill(strings.in_reply_to, &[("name", &p)]), "tb-inreply"))}
+                    {d.pending.then(|| note(strings.awaiting_moderation.to_owned(), "tb-pending"))}
                 </header>
-                <Show
-                    when=move || editing.get()
-                    fallback=move || view! { <div class="tb-body" part="body">{body::blocks(&body)}</div> }
-                >
+                {either(move || editing.get(), move || view! {
                     <form class="tb-edit" on:submit=save_edit>
                         <label class="tb-sr" for=format!("tb-edit-{id}")>{strings.comment}</label>
                         <textarea id=format!("tb-edit-{id}") part="textarea" rows="4" prop:value=move || edit_text.get()
@@ -170,32 +181,33 @@ pub(crate) fn comment_view(node: Node, depth: usize, in_reply_to: Option<String>
                             <button type="button" class="tb-btn" part="button" on:click=move |_| editing.set(false)>{strings.cancel}</button>
                         </p>
                     </form>
-                </Show>
+                }.into_any(), move || view! {
+                    <div class="tb-body" part="body">{body.with_value(|b| body::blocks(b))}</div>
+                }.into_any())}
                 <footer class="tb-actions">
                     <button type="button" class="tb-btn tb-link" aria-expanded=move || (st.replying_to.get() == Some(id)).to_string()
                         on:click=move |_| st.replying_to.set(if st.replying_to.get_untracked() == Some(id) { None } else { Some(id) })>
                         {strings.reply}
                     </button>
-                    <Show when=move || can_edit.get() && !editing.get()>
+                    {when(move || can_edit.get() && !editing.get(), move || view! {
                         <button type="button" class="tb-btn tb-link" on:click=start_edit>{strings.edit}</button>
                         <button type="button" class="tb-btn tb-link" on:click=move |_| confirming.set(true)>{strings.delete}</button>
                         <span class="tb-left">{move || st.own_comment(id).map(|o| strings.time_left(o.until - st.now.get()))}</span>
-                    </Show>
-                    <Show when=move || confirming.get()>
+                    }.into_any())}
+                    {when(move || confirming.get(), move || view! {
                         <span class="tb-confirm" role="group">
                             {strings.confirm_delete} " "
                             <button type="button" class="tb-btn tb-danger" node_ref=yes_button disabled=move || busy.get() on:click=do_delete>{strings.yes_delete}</button>
                             <button type="button" class="tb-btn" on:click=move |_| confirming.set(false)>{strings.cancel}</button>
                         </span>
-                    </Show>
+                    }.into_any())}
                 </footer>
-                {move || action_error.get().map(|e| view! { <p class="tb-error" role="alert">{e}</p> })}
+                {alert(action_error)}
             </div>
         }
         .into_any()
     };
 
-    let flat_item = in_reply_to.is_some();
     view! {
         <li class="tb-comment" id=format!("tb-c{id}")>
             <article
@@ -204,48 +216,41 @@ pub(crate) fn comment_view(node: Node, depth: usize, in_reply_to: Option<String>
             >
                 {content}
             </article>
-            <Show when=move || st.replying_to.get() == Some(id)>
-                <CommentForm parent=Some(id) />
-            </Show>
-            {(!flat_item).then(|| replies_view(node, depth))}
+            {when(move || st.replying_to.get() == Some(id), move || view! { <CommentForm parent=Some(id) /> }.into_any())}
+            {(!flat_item).then(|| replies_view(node))}
         </li>
     }
     .into_any()
 }
 
-/// Every descendant of `node`, oldest first, with the name of the comment each answers.
-fn descendants(node: Node, anonymous: &str, out: &mut Vec<(Node, Option<String>)>) {
-    let name = node.data.with(|d| match (d.deleted, d.author.is_empty()) {
-        (true, _) => String::new(),
-        (false, true) => anonymous.to_owned(),
-        (false, false) => d.author.clone(),
-    });
+/// Every descendant of `node`, in tree order.
+fn descendants(node: Node, out: &mut Vec<Node>) {
     for reply in node.replies.get() {
-        out.push((reply, Some(name.clone())));
-        descendants(reply, anonymous, out);
+        out.push(reply);
+        descendants(reply, out);
     }
 }
 
 /// Replies: nested up to the visual depth, then flat; long lists collapse.
-fn replies_view(node: Node, depth: usize) -> impl IntoView {
+fn replies_view(node: Node) -> AnyView {
     let st = expect_context::<ThreadState>();
     let strings = st.config.with_value(|c| c.strings());
     let expanded = RwSignal::new(false);
-    let flat = depth + 1 >= VISUAL_DEPTH;
+    let flat = node.depth + 1 >= VISUAL_DEPTH;
     let items = Signal::derive(move || {
         if flat {
             let mut all = Vec::new();
-            descendants(node, strings.anonymous, &mut all);
-            all.sort_by_key(|(n, _)| n.id);
+            descendants(node, &mut all);
+            all.sort_by_key(|n| n.id);
             all
         } else {
-            node.replies.get().into_iter().map(|n| (n, None)).collect()
+            node.replies.get()
         }
     });
     // A reply the reader just posted is never hidden behind "show more".
     Effect::new(move |_| {
         if let Some(h) = st.highlight.get()
-            && items.with(|v| v.iter().any(|(n, _)| n.id == h))
+            && items.with(|v| v.iter().any(|n| n.id == h))
         {
             expanded.set(true);
         }
@@ -258,23 +263,25 @@ fn replies_view(node: Node, depth: usize) -> impl IntoView {
             0
         }
     };
-    let shown = move || {
-        let all = items.get();
-        let keep = all.len() - hidden();
-        all.into_iter().take(keep).collect::<Vec<_>>()
-    };
-    view! {
-        <Show when=move || items.with(|v| !v.is_empty())>
-            <ol class="tb-replies">
-                <For each=shown key=|(n, _)| n.id children=move |(n, parent)| comment_view(n, depth + 1, parent) />
-            </ol>
-            <Show when=move || { hidden() > 0 }>
-                <p class="tb-more-replies">
-                    <button type="button" class="tb-btn tb-link" on:click=move |_| expanded.set(true)>
-                        {move || strings.more_replies(hidden())}
-                    </button>
-                </p>
-            </Show>
-        </Show>
-    }
+    let shown = Signal::derive(move || {
+        let mut all = items.get();
+        all.truncate(all.len() - hidden());
+        all
+    });
+    when(
+        move || items.with(|v| !v.is_empty()),
+        move || {
+            view! {
+                <ol class="tb-replies">{comment_list(shown)}</ol>
+                {when(move || hidden() > 0, move || view! {
+                    <p class="tb-more-replies">
+                        <button type="button" class="tb-btn tb-link" on:click=move |_| expanded.set(true)>
+                            {move || strings.more_replies(hidden())}
+                        </button>
+                    </p>
+                }.into_any())}
+            }
+            .into_any()
+        },
+    )
 }

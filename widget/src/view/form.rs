@@ -7,7 +7,7 @@ use leptos::task::spawn_local;
 use talkback_api::i18n::fill;
 use talkback_api::{Block, CommentId, CreateComment, Field};
 
-use super::body;
+use super::{body, when};
 use crate::client::{self, FetchError};
 use crate::state::ThreadState;
 use crate::storage::{self, Draft, IDENTITY_KEY, Identity, OwnComment};
@@ -241,7 +241,7 @@ pub(crate) fn CommentForm(parent: Option<CommentId>) -> impl IntoView {
                     aria-invalid=move || body_err.get().is_some().to_string()
                     aria-describedby=format!("{} {}", field_id("hint"), field_id("body-error"))
                     on:input=move |ev| { text.set(event_target_value(&ev)); save_draft(); }></textarea>
-                <Show when=move || previewing.get()>
+                {when(move || previewing.get(), move || view! {
                     <div class="tb-preview tb-body" part="body" aria-live="polite">
                         {move || match preview.get() {
                             None => view! { <p class="tb-hint">{strings.loading}</p> }.into_any(),
@@ -249,7 +249,7 @@ pub(crate) fn CommentForm(parent: Option<CommentId>) -> impl IntoView {
                             Some(b) => body::blocks(&b).into_any(),
                         }}
                     </div>
-                </Show>
+                }.into_any())}
                 <p class="tb-hint" id=field_id("hint")>{strings.markdown_hint}</p>
                 {error_line(body_err, field_id("body-error"))}
             </div>
@@ -258,14 +258,14 @@ pub(crate) fn CommentForm(parent: Option<CommentId>) -> impl IntoView {
                 {input(strings.email, Some(strings.email_note), "email", email, email_err, "email", "email")}
                 {input(strings.website, None, "url", website, website_err, "website", "url")}
             </div>
-            {move || form_err.get().map(|e| view! {
+            {move || form_err.get().map_or_else(|| ().into_any(), |e| view! {
                 <p class="tb-error" role="alert">
                     {e}
-                    {move || can_retry.get().then(|| view! {
+                    {when(move || can_retry.get(), move || view! {
                         " " <button type="button" class="tb-btn" on:click=move |_| submit()>{strings.retry}</button>
-                    })}
+                    }.into_any())}
                 </p>
-            })}
+            }.into_any())}
             <p class="tb-submit">
                 <button type="submit" class="tb-btn tb-primary" part="button" disabled=move || busy.get()>
                     {move || if busy.get() { strings.posting } else { strings.post }}

@@ -1,4 +1,9 @@
 //! The widget's components: the thread, each comment, the forms and comment bodies.
+//!
+//! Size rule: every distinct view type instantiates Leptos' rendering code again, so
+//! conditional parts go through [`either`]/[`when`] and lists through [`comment_list`], which
+//! erase the types behind `AnyView` once instead of once per use (`<Show>` and per-site
+//! closures had made up a fifth of the WASM).
 #![allow(unreachable_pub, reason = "#[component] generates pub props structs")]
 
 mod avatar;
@@ -6,13 +11,57 @@ mod body;
 mod comment;
 mod form;
 
+use std::sync::Arc;
+
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use talkback_api::Sort;
 
 use crate::client;
 use crate::config::WidgetConfig;
-use crate::state::{ThreadState, now_ms};
+use crate::state::{Node, ThreadState, now_ms};
+
+type Cond = Box<dyn Fn() -> bool + Send + Sync>;
+type Make = Arc<dyn Fn() -> AnyView + Send + Sync>;
+
+/// `yes` while `cond` holds, else `no`; built again only when `cond` flips.
+pub(crate) fn either(
+    cond: impl Fn() -> bool + Send + Sync + 'static,
+    yes: impl Fn() -> AnyView + Send + Sync + 'static,
+    no: impl Fn() -> AnyView + Send + Sync + 'static,
+) -> AnyView {
+    either_erased(Box::new(cond), Arc::new(yes), Arc::new(no))
+}
+
+fn either_erased(cond: Cond, yes: Make, no: Make) -> AnyView {
+    let shown = Memo::new(move |_| cond());
+    (move || if shown.get() { yes() } else { no() }).into_any()
+}
+
+/// `child` while `cond` holds.
+pub(crate) fn when(
+    cond: impl Fn() -> bool + Send + Sync + 'static,
+    child: impl Fn() -> AnyView + Send + Sync + 'static,
+) -> AnyView {
+    either(cond, child, || ().into_any())
+}
+
+/// A message in `message`, announced as an alert while it is set.
+pub(crate) fn alert(message: RwSignal<Option<String>>) -> AnyView {
+    (move || {
+        message.get().map_or_else(
+            || ().into_any(),
+            |e| view! { <p class="tb-error" role="alert">{e}</p> }.into_any(),
+        )
+    })
+    .into_any()
+}
+
+/// Comments, keyed by id so posting or paging never re-renders the ones already shown.
+pub(crate) fn comment_list(items: Signal<Vec<Node>>) -> AnyView {
+    view! { <For each=move || items.get() key=|n: &Node| n.id children=comment::comment_view /> }
+        .into_any()
+}
 
 /// The thread: header with the count, the comments, paging and the reply form.
 #[component]
@@ -87,19 +136,15 @@ pub(crate) fn Thread(
                 </label>
             </header>
             <div class="tb-sr" aria-live="polite" role="status">{move || st.announce.get()}</div>
-            {move || st.load_error.get().map(|e| view! { <p class="tb-error" role="alert">{e}</p> })}
-            <ol class="tb-list">
-                <For each=move || st.top.get() key=|n| n.id let:node>
-                    {comment::comment_view(node, 0, None)}
-                </For>
-            </ol>
-            <Show when=move || st.next_cursor.get().is_some()>
+            {alert(st.load_error)}
+            <ol class="tb-list">{comment_list(st.top.into())}</ol>
+            {when(move || st.next_cursor.get().is_some(), move || view! {
                 <p class="tb-more">
                     <button type="button" class="tb-btn" part="button" disabled=move || st.loading.get() on:click=move |_| load(true)>
                         {move || if st.loading.get() { strings.loading } else { strings.load_more }}
                     </button>
                 </p>
-            </Show>
+            }.into_any())}
             <form::CommentForm parent=None />
         </section>
     }
