@@ -4,9 +4,9 @@
 use gloo_net::http::{Request, RequestBuilder, Response};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use wasm_bindgen_futures::JsFuture;
 use talkback_api::limits::EDIT_KEY_HEADER;
 use talkback_api::*;
+use wasm_bindgen_futures::JsFuture;
 
 use crate::config::WidgetConfig;
 use crate::json;
@@ -44,10 +44,7 @@ async fn read<T: DeserializeOwned>(response: Response) -> Result<T, FetchError> 
 }
 
 /// A JSON request body.
-fn with_json<T: Serialize>(
-    builder: RequestBuilder,
-    body: &T,
-) -> Result<Request, gloo_net::Error> {
+fn with_json<T: Serialize>(builder: RequestBuilder, body: &T) -> Result<Request, gloo_net::Error> {
     let text = json::to_string(body).unwrap_or_default();
     builder
         .header("Content-Type", "application/json")

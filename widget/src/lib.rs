@@ -29,7 +29,7 @@ pub fn mount(
     prerender: Option<web_sys::HtmlElement>,
     config: JsValue,
 ) -> Result<(), JsValue> {
-    let config: WidgetConfig = serde_wasm_bindgen::from_value(config)?;
+    let config: WidgetConfig = json::from_js(config).ok_or("talkback: bad config")?;
     let document = web_sys::window()
         .and_then(|w| w.document())
         .ok_or("talkback: no document")?;

@@ -3,6 +3,7 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::Instant;
 
 use anyhow::Context;
@@ -21,19 +22,90 @@ pub(crate) struct Built {
     pub(crate) brotli: usize,
 }
 
+const WIDGET_BUILD: [&str; 8] = [
+    "build",
+    "-p",
+    "talkback-widget",
+    "--lib",
+    "--target",
+    "wasm32-unknown-unknown",
+    "--profile",
+    "wasm-release",
+];
+
+/// Where the size build puts its artifacts: its own directory, because a standard library
+/// built from source must not mix with the prebuilt one in `target/`.
+const SIZE_TARGET_DIR: &str = "target/wasm-size";
+
+/// Builds the widget's WASM and says where it is.
+///
+/// The shipped build uses the nightly toolchain when it is installed: the standard library
+/// rebuilt for size (`-Zbuild-std`, `optimize_for_size`) with panics that abort without
+/// formatting a message. Measured on this widget: 14 KB less WASM after brotli (about 10 %).
+/// Without nightly (or with `TB_WIDGET_TOOLCHAIN=stable`) the stable build is used; it
+/// works the same, only larger.
+fn build_wasm(root: &Path) -> anyhow::Result<PathBuf> {
+    let wanted = std::env::var("TB_WIDGET_TOOLCHAIN").unwrap_or_else(|_| "nightly".into());
+    if wanted == "nightly" && ensure_nightly_for_size() {
+        let built = run(Command::new("rustup")
+            .args(["run", "nightly", "cargo"])
+            .args(WIDGET_BUILD)
+            .args([
+                "-Zbuild-std=std,panic_abort",
+                "-Zbuild-std-features=optimize_for_size",
+            ])
+            .env_remove("RUSTUP_TOOLCHAIN")
+            .env_remove("RUSTC")
+            .env("CARGO_TARGET_DIR", root.join(SIZE_TARGET_DIR))
+            .env(
+                "RUSTFLAGS",
+                "-Zunstable-options -Cpanic=immediate-abort -Zlocation-detail=none",
+            ));
+        match built {
+            Ok(()) => {
+                return Ok(root.join(SIZE_TARGET_DIR).join(WASM_PATH));
+            }
+            Err(e) => eprintln!("warning: the nightly size build failed ({e:#}); using stable"),
+        }
+    } else if wanted == "nightly" {
+        eprintln!("note: no nightly toolchain with rust-src; building the (larger) stable widget");
+    }
+    run(cargo().args(WIDGET_BUILD))?;
+    Ok(root.join("target").join(WASM_PATH))
+}
+
+const WASM_PATH: &str = "wasm32-unknown-unknown/wasm-release/talkback_widget.wasm";
+
+/// True when a nightly toolchain is installed; adds its rust-src and wasm32 parts if missing
+/// (both no-ops when present). Never installs or updates nightly itself.
+fn ensure_nightly_for_size() -> bool {
+    let installed = Command::new("rustup")
+        .args(["run", "nightly", "rustc", "--version"])
+        .env_remove("RUSTUP_TOOLCHAIN")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    installed
+        && run(Command::new("rustup").args([
+            "component",
+            "add",
+            "rust-src",
+            "--toolchain",
+            "nightly",
+        ]))
+        .is_ok()
+        && run(Command::new("rustup").args([
+            "target",
+            "add",
+            "wasm32-unknown-unknown",
+            "--toolchain",
+            "nightly",
+        ]))
+        .is_ok()
+}
+
 pub(crate) fn build(root: &Path) -> anyhow::Result<Vec<Built>> {
     let started = Instant::now();
-    run(cargo().args([
-        "build",
-        "-p",
-        "talkback-widget",
-        "--lib",
-        "--target",
-        "wasm32-unknown-unknown",
-        "--profile",
-        "wasm-release",
-    ]))?;
-    let wasm = root.join("target/wasm32-unknown-unknown/wasm-release/talkback_widget.wasm");
+    let wasm = build_wasm(root)?;
     let scratch = root.join("target/talkback-bindgen");
     let _ = std::fs::remove_dir_all(&scratch);
     wasm_bindgen_cli_support::Bindgen::new()

@@ -157,7 +157,9 @@ pub(crate) fn comment_view(node: Node) -> AnyView {
         };
         let created = d.created;
         let body = StoredValue::new(d.body.clone());
-        let note = |text: String, class: &'static str| view! { " " <span class=class>{text}</span> }.into_any();
+        let note = |text: String, class: &'static str| {
+            view! { " " <span class=class>{text}</span> }.into_any()
+        };
         view! {
             {avatar(&d.avatar)}
             <div class="tb-main">
