@@ -254,6 +254,72 @@ serverTest("hostile bodies, names and websites stay text and never run", async (
   await page.close();
 });
 
+serverTest("every kind of body node: the widget builds the same DOM as the server's first paint", async (server) => {
+  const markdown = [
+    "# A heading with *emphasis*",
+    "",
+    "Plain, **strong**, *em*, ~~struck~~, `code with \"quotes\" and \\\\ backslash` and a [link](https://example.org/a?b=1&c=2).",
+    "A hard  ",
+    "break, then 😀, </script>, \u2028 and \u00a0 characters.",
+    "",
+    "> quoted with `code`",
+    ">",
+    "> > nested quote",
+    "",
+    "- one",
+    "- two",
+    "  1. inner",
+    "  2. list",
+    "",
+    "3. three",
+    "4. four",
+    "",
+    "```",
+    "fn main() {",
+    "\tprintln!(\"tab\");",
+    "}",
+    "```",
+    "",
+    "---",
+    "",
+    "[not a link](javascript:alert(1)) stays text",
+  ].join("\n");
+  const rich = await api(server, "/comments", {
+    site: "demo", page: "/", author: "Typesetter \"T\" \\", website: "https://t.example/?q=1&r=2", body: markdown,
+  });
+  assert.ok(rich.comment, JSON.stringify(rich));
+  await api(server, "/comments", { site: "demo", page: "/", body: "An anonymous reply", parent: rich.comment.id });
+  const read = (page, root) => page.evaluate((root) => {
+    const shadow = document.querySelector("#talkback").shadowRoot;
+    const all = (sel) => [...shadow.querySelectorAll(`${root} ${sel}`)];
+    return {
+      // Leptos may leave empty comment nodes as position markers; they are not content.
+      bodies: all(".tb-body").map((b) => b.innerHTML.replace(/<!---->/g, "")),
+      authors: all(".tb-author").map((a) => [a.textContent, a.getAttribute("href")]),
+    };
+  }, root);
+
+  const painted = await browser.newPage();
+  await painted.route("**/*.wasm", (route) => route.abort());
+  await painted.goto(`${server.base}/`);
+  await painted.locator(".tb-prerender .tb-body").first().waitFor();
+  const fromServer = await read(painted, ".tb-prerender");
+  await painted.close();
+
+  const page = await browser.newPage();
+  await openThread(page, server);
+  const fromWidget = await read(page, ".tb-app");
+  assert.equal(fromServer.bodies.length, 2);
+  for (const tag of ["<p><strong>", "<em>", "<del>", "<code>", "<blockquote><p>", "<blockquote><p>nested quote</p></blockquote></blockquote>", "<ul>", "<ol>", '<ol start="3">', "<pre><code>", "<hr>", "<br>", 'rel="nofollow ugc noopener noreferrer"']) {
+    assert.ok(fromServer.bodies[0].includes(tag), `first paint lacks ${tag}: ${fromServer.bodies[0]}`);
+  }
+  assert.ok(!fromServer.bodies[0].includes("javascript:"));
+  assert.deepEqual(fromWidget, fromServer);
+  assert.deepEqual(fromWidget.authors, [["Typesetter \"T\" \\", "https://t.example/?q=1&r=2"], ["Anonymous", null]]);
+  await screenshot(page, "widget-every-node");
+  await page.close();
+});
+
 serverTest("first paint comes from the server before the WASM loads", async (server) => {
   await api(server, "/comments", { site: "demo", page: "/", author: "Early", body: "Painted *without* WASM" });
   const page = await browser.newPage();

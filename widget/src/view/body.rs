@@ -32,6 +32,11 @@ fn block(block: &Block) -> AnyView {
         Block::CodeBlock(t) => el("pre", vec![el("code", vec![text(t)])]),
         Block::Quote(b) => el("blockquote", blocks(b)),
         Block::List { start: None, items } => el("ul", list_items(items)),
+        // Like the server's renderer, so first paint and widget build the same DOM.
+        Block::List {
+            start: Some(1),
+            items,
+        } => el("ol", list_items(items)),
         Block::List {
             start: Some(n),
             items,
