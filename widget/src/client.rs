@@ -45,6 +45,8 @@ async fn read<T: DeserializeOwned>(response: Response) -> Result<T, FetchError> 
 
 /// A JSON request body.
 fn with_json<T: Serialize>(builder: RequestBuilder, body: &T) -> Result<Request, gloo_net::Error> {
+    // Plain structs of strings and integers always serialise; were one not to, the empty
+    // body would come back as the server's `invalid_json`, shown like any other error.
     let text = json::to_string(body).unwrap_or_default();
     builder
         .header("Content-Type", "application/json")

@@ -16,7 +16,7 @@ use wasm_bindgen::{JsCast, JsValue};
 
 /// A JS value the server (or localStorage) can read back as JSON: maps become objects and
 /// `None` becomes `null`.
-pub(crate) fn to_js<T: Serialize>(value: &T) -> Option<JsValue> {
+fn to_js<T: Serialize>(value: &T) -> Option<JsValue> {
     value
         .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
         .ok()

@@ -28,11 +28,12 @@ fn error_text(e: &FetchError, network: &str) -> String {
 
 /// The name shown for a comment's author ("" for a tombstone).
 fn display_name(node: Node, anonymous: &str) -> String {
-    node.data.with(|d| match (d.deleted, d.author.is_empty()) {
-        (true, _) => String::new(),
-        (false, true) => anonymous.to_owned(),
-        (false, false) => d.author.clone(),
-    })
+    node.data
+        .with_untracked(|d| match (d.deleted, d.author.is_empty()) {
+            (true, _) => String::new(),
+            (false, true) => anonymous.to_owned(),
+            (false, false) => d.author.clone(),
+        })
 }
 
 /// A comment. Replies below the nesting cap are listed flat: they show "in reply to NAME"
