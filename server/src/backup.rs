@@ -33,7 +33,8 @@ pub fn run_once(
         dir: dir.display().to_string(),
         source,
     };
-    std::fs::create_dir_all(dir).map_err(io)?;
+    // Backups hold e-mail and client addresses: readable by this user only.
+    crate::private_dir(dir).map_err(io)?;
     let stamp: String = talkback_api::i18n::rfc3339(now_ms)
         .chars()
         .filter(char::is_ascii_alphanumeric)
@@ -52,12 +53,25 @@ pub fn run_once(
         let path = dir.join(format!("{site}-{stamp}.json.gz"));
         // Write then rename, so a crash never leaves a half backup under the final name.
         let partial = dir.join(format!(".{site}-{stamp}.partial"));
-        std::fs::write(&partial, bytes).map_err(io)?;
+        write_private(&partial, &bytes).map_err(io)?;
         std::fs::rename(&partial, &path).map_err(io)?;
         rotate(dir, site, keep).map_err(io)?;
         written.push(path);
     }
     Ok(written)
+}
+
+/// Writes a file readable by this user only (exports hold e-mail addresses).
+pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
 }
 
 fn rotate(dir: &Path, site: &str, keep: usize) -> std::io::Result<()> {

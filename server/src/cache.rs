@@ -1,92 +1,156 @@
-//! Serialised thread pages, cached until the next write to their page.
+//! Serialised thread pages, cached until the next write to their page, within a byte budget.
 //!
-//! Reads vastly outnumber writes, so a thread page is serialised (and compressed, when a
-//! client asks) once and then served from memory with an ETag. Correctness rule: a cached
-//! page never outlives a write that changed it. Every write bumps a generation and drops the
-//! page's entries *before* the write is acknowledged; a reader may only store what it built
-//! if no write happened anywhere while it was reading (the generation it saw at the start is
-//! still current), so a slow reader can never cache a pre-write view after the write.
+//! Reads vastly outnumber writes, so a thread page is serialised (and compressed in the
+//! encoding a client asked for) once and then served from memory with an ETag. Correctness
+//! rule: a cached page never outlives a write that changed it. Every write bumps a generation
+//! and drops the page's entries *before* the write is acknowledged; a reader may only store
+//! what it built if no write happened anywhere while it was reading (the generation it saw at
+//! the start is still current), so a slow reader can never cache a pre-write view after the
+//! write.
+//!
+//! Memory rule: the bytes of every cached body and compressed twin count against one budget;
+//! past it, the least recently used pages go first. Callers build keys from normalised values
+//! and never cache pages that do not exist, so junk requests cannot crowd out real threads.
 
-use std::collections::HashMap;
 use std::io::Write;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
+use actix_web::web::Bytes;
+use lru::LruCache;
 use sha2::{Digest, Sha256};
 
-/// Most pages kept; past this the cache starts over (cheap, and bounds memory).
-const MAX_PAGES: usize = 4096;
-/// Most variants (sort, cursor, language…) kept per page.
+/// Most variants (sort, cursor, language, title…) kept per page; the least recently used
+/// goes first.
 const MAX_VARIANTS: usize = 32;
 
-/// One cached response body with its validator and lazily built compressed forms.
+/// A compressed form of a body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Encoding {
+    Identity,
+    Brotli,
+    Gzip,
+}
+
+/// One cached response body with its validator and the compressed forms built so far.
 pub(crate) struct Cached {
-    pub(crate) body: Vec<u8>,
+    pub(crate) body: Bytes,
     pub(crate) etag: String,
     pub(crate) total: u32,
-    brotli: OnceLock<Vec<u8>>,
-    gzip: OnceLock<Vec<u8>>,
+    brotli: Option<Bytes>,
+    gzip: Option<Bytes>,
 }
 
 impl Cached {
     pub(crate) fn new(body: Vec<u8>, total: u32) -> Self {
         let digest = Sha256::digest(&body);
-        let etag = format!(
-            "\"{}\"",
-            digest
-                .iter()
-                .take(12)
-                .map(|b| format!("{b:02x}"))
-                .collect::<String>()
-        );
+        let etag = format!("\"{}\"", hex::encode(&digest[..12]));
         Self {
-            body,
+            body: body.into(),
             etag,
             total,
-            brotli: OnceLock::new(),
-            gzip: OnceLock::new(),
+            brotli: None,
+            gzip: None,
         }
     }
 
-    pub(crate) fn brotli(&self) -> &[u8] {
-        self.brotli.get_or_init(|| {
-            let mut out = Vec::with_capacity(self.body.len() / 4);
-            {
-                let mut w = brotli::CompressorWriter::new(&mut out, 4096, 5, 22);
-                let _ = w.write_all(&self.body);
-            }
-            out
-        })
+    /// The body in `encoding`, if built.
+    pub(crate) fn encoded(&self, encoding: Encoding) -> Option<&Bytes> {
+        match encoding {
+            Encoding::Identity => Some(&self.body),
+            Encoding::Brotli => self.brotli.as_ref(),
+            Encoding::Gzip => self.gzip.as_ref(),
+        }
     }
 
-    pub(crate) fn gzip(&self) -> &[u8] {
-        self.gzip.get_or_init(|| {
-            let mut w = flate2::write::GzEncoder::new(
-                Vec::with_capacity(self.body.len() / 4),
-                flate2::Compression::new(6),
-            );
-            let _ = w.write_all(&self.body);
-            w.finish().unwrap_or_default()
-        })
+    /// A copy that also holds the body in `encoding` (the body itself is shared, not copied).
+    pub(crate) fn with(&self, encoding: Encoding) -> Self {
+        let mut copy = Self {
+            body: self.body.clone(),
+            etag: self.etag.clone(),
+            total: self.total,
+            brotli: self.brotli.clone(),
+            gzip: self.gzip.clone(),
+        };
+        match encoding {
+            Encoding::Identity => {}
+            Encoding::Brotli if copy.brotli.is_none() => {
+                let mut out = Vec::with_capacity(self.body.len() / 4);
+                {
+                    let mut w = brotli::CompressorWriter::new(&mut out, 4096, 5, 22);
+                    let _ = w.write_all(&self.body);
+                }
+                copy.brotli = Some(out.into());
+            }
+            Encoding::Gzip if copy.gzip.is_none() => {
+                let mut w = flate2::write::GzEncoder::new(
+                    Vec::with_capacity(self.body.len() / 4),
+                    flate2::Compression::new(6),
+                );
+                let _ = w.write_all(&self.body);
+                copy.gzip = Some(w.finish().unwrap_or_default().into());
+            }
+            Encoding::Brotli | Encoding::Gzip => {}
+        }
+        copy
+    }
+
+    /// Bytes held, compressed twins included.
+    fn size(&self) -> usize {
+        self.body.len()
+            + self.etag.len()
+            + self.brotli.as_ref().map_or(0, Bytes::len)
+            + self.gzip.as_ref().map_or(0, Bytes::len)
     }
 }
 
+/// The variants of one page, most recently used last.
 #[derive(Default)]
+struct Page {
+    variants: Vec<(String, Arc<Cached>)>,
+    bytes: usize,
+}
+
+impl Page {
+    fn touch(&mut self, i: usize) -> Arc<Cached> {
+        let entry = self.variants.remove(i);
+        let cached = Arc::clone(&entry.1);
+        self.variants.push(entry);
+        cached
+    }
+}
+
 struct Inner {
     generation: u64,
-    pages: HashMap<(String, String), HashMap<String, Arc<Cached>>>,
+    pages: LruCache<(String, String), Page>,
+    bytes: usize,
 }
 
 /// The cache shared by all workers.
-#[derive(Default)]
 pub(crate) struct ThreadCache {
     inner: Mutex<Inner>,
+    budget: usize,
 }
 
 /// What a reader saw before reading the store.
-#[derive(Clone, Copy)]
+#[derive(Debug, Clone, Copy)]
 pub(crate) struct Ticket(u64);
 
+/// Per-entry overhead beyond the bodies (keys, bookkeeping), counted against the budget.
+const ENTRY_OVERHEAD: usize = 256;
+
 impl ThreadCache {
+    /// A cache holding at most `budget` bytes.
+    pub(crate) fn new(budget: usize) -> Self {
+        Self {
+            inner: Mutex::new(Inner {
+                generation: 0,
+                pages: LruCache::unbounded(),
+                bytes: 0,
+            }),
+            budget,
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         // A panic while holding the lock leaves only cached bytes behind; keep serving.
         self.inner
@@ -96,16 +160,19 @@ impl ThreadCache {
 
     /// A cached body, or a ticket to fill it after reading the store.
     pub(crate) fn get(&self, site: &str, page: &str, variant: &str) -> Result<Arc<Cached>, Ticket> {
-        let inner = self.lock();
-        inner
-            .pages
-            .get(&(site.to_owned(), page.to_owned()))
-            .and_then(|v| v.get(variant))
-            .cloned()
-            .ok_or(Ticket(inner.generation))
+        let mut inner = self.lock();
+        let ticket = Ticket(inner.generation);
+        let Some(entry) = inner.pages.get_mut(&(site.to_owned(), page.to_owned())) else {
+            return Err(ticket);
+        };
+        match entry.variants.iter().position(|(v, _)| v == variant) {
+            Some(i) => Ok(entry.touch(i)),
+            None => Err(ticket),
+        }
     }
 
-    /// Stores a body built under `ticket`, unless a write happened since.
+    /// Stores a body built under `ticket`, unless a write happened since; replaces the same
+    /// variant (a copy with another encoding built, say) when it is still current.
     pub(crate) fn put(
         &self,
         ticket: Ticket,
@@ -114,27 +181,123 @@ impl ThreadCache {
         variant: &str,
         cached: Arc<Cached>,
     ) {
+        let size = cached.size() + variant.len() + ENTRY_OVERHEAD;
+        // One body larger than a quarter of the budget would evict too much: serve it uncached.
+        if size > self.budget / 4 {
+            return;
+        }
         let mut inner = self.lock();
         if inner.generation != ticket.0 {
             return;
         }
-        if inner.pages.len() >= MAX_PAGES {
-            inner.pages.clear();
+        let key = (site.to_owned(), page.to_owned());
+        if !inner.pages.contains(&key) {
+            inner.bytes += key.0.len() + key.1.len() + ENTRY_OVERHEAD;
+            inner.pages.put(key.clone(), Page::default());
         }
-        let variants = inner
-            .pages
-            .entry((site.to_owned(), page.to_owned()))
-            .or_default();
-        if variants.len() >= MAX_VARIANTS {
-            variants.clear();
+        let mut freed = 0;
+        let mut added = size;
+        if let Some(entry) = inner.pages.get_mut(&key) {
+            if let Some(i) = entry.variants.iter().position(|(v, _)| v == variant) {
+                let (v, old) = entry.variants.remove(i);
+                freed += old.size() + v.len() + ENTRY_OVERHEAD;
+            }
+            if entry.variants.len() >= MAX_VARIANTS {
+                let (v, old) = entry.variants.remove(0);
+                freed += old.size() + v.len() + ENTRY_OVERHEAD;
+            }
+            entry.variants.push((variant.to_owned(), cached));
+            entry.bytes = entry.bytes + size - freed;
+        } else {
+            added = 0;
         }
-        variants.insert(variant.to_owned(), cached);
+        inner.bytes = inner.bytes + added - freed;
+        while inner.bytes > self.budget {
+            let Some(((site, page), evicted)) = inner.pages.pop_lru() else {
+                break;
+            };
+            inner.bytes = inner
+                .bytes
+                .saturating_sub(evicted.bytes + site.len() + page.len() + ENTRY_OVERHEAD);
+        }
+    }
+
+    /// A ticket for replacing an entry just read (valid only until the next write).
+    pub(crate) fn ticket(&self) -> Ticket {
+        Ticket(self.lock().generation)
     }
 
     /// Called after a write to a page and before acknowledging it.
     pub(crate) fn invalidate(&self, site: &str, page: &str) {
         let mut inner = self.lock();
         inner.generation += 1;
-        inner.pages.remove(&(site.to_owned(), page.to_owned()));
+        if let Some(entry) = inner.pages.pop(&(site.to_owned(), page.to_owned())) {
+            inner.bytes = inner
+                .bytes
+                .saturating_sub(entry.bytes + site.len() + page.len() + ENTRY_OVERHEAD);
+        }
+    }
+
+    /// Bytes held now (bodies, twins and bookkeeping).
+    #[cfg(test)]
+    pub(crate) fn bytes(&self) -> usize {
+        self.lock().bytes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(n: usize) -> Arc<Cached> {
+        Arc::new(Cached::new(vec![b'x'; n], 1))
+    }
+
+    #[test]
+    fn the_cache_stays_within_its_byte_budget_and_evicts_least_recently_used_pages() {
+        let cache = ThreadCache::new(100_000);
+        for page in 0..50 {
+            let t = cache.ticket();
+            cache.put(t, "s", &format!("/p{page}"), "v", body(10_000));
+            // Page 0 stays in use, so it survives.
+            assert!(cache.get("s", "/p0", "v").is_ok(), "after page {page}");
+            assert!(cache.bytes() <= 100_000, "{} bytes", cache.bytes());
+        }
+        assert!(cache.get("s", "/p49", "v").is_ok());
+        assert!(cache.get("s", "/p1", "v").is_err());
+        // Too large for the budget: served, never cached.
+        let t = cache.ticket();
+        cache.put(t, "s", "/huge", "v", body(60_000));
+        assert!(cache.get("s", "/huge", "v").is_err());
+    }
+
+    #[test]
+    fn variants_of_a_page_are_capped_and_replacing_one_keeps_the_count_exact() {
+        let cache = ThreadCache::new(10_000_000);
+        for v in 0..100 {
+            let t = cache.ticket();
+            cache.put(t, "s", "/p", &format!("v{v}"), body(1_000));
+        }
+        assert!(cache.bytes() < (MAX_VARIANTS + 1) * (1_000 + 2 * ENTRY_OVERHEAD + 40));
+        let before = cache.bytes();
+        let hit = cache.get("s", "/p", "v99").unwrap();
+        let t = cache.ticket();
+        cache.put(t, "s", "/p", "v99", Arc::new(hit.with(Encoding::Gzip)));
+        let grown = cache.bytes() - before;
+        assert!(
+            grown > 0 && grown < 200,
+            "only the gzip twin is added: {grown}"
+        );
+        cache.invalidate("s", "/p");
+        assert_eq!(cache.bytes(), 0);
+    }
+
+    #[test]
+    fn a_write_during_a_read_keeps_the_stale_page_out() {
+        let cache = ThreadCache::new(1_000_000);
+        let t = cache.ticket();
+        cache.invalidate("s", "/other");
+        cache.put(t, "s", "/p", "v", body(10));
+        assert!(cache.get("s", "/p", "v").is_err());
     }
 }

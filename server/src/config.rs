@@ -24,8 +24,14 @@ pub struct Config {
     pub examples_dir: PathBuf,
     /// How long after posting a reader may edit or delete a comment, in seconds.
     pub edit_window_secs: u64,
-    /// Comment writes (post, edit, delete) allowed per client IP address and minute; 0 for no limit.
+    /// Comment writes (post, edit, delete) allowed per client IP address (IPv6: per /64) and
+    /// minute; 0 for no limit.
     pub rate_limit_per_minute: u32,
+    /// Expensive reads (previews, counts, thread reads the cache cannot answer) allowed per
+    /// client address and minute; 0 for no limit. Cached thread reads are never limited.
+    pub read_rate_limit_per_minute: u32,
+    /// Memory for cached thread pages (bodies and compressed copies), in MiB.
+    pub thread_cache_mb: u64,
     /// Reverse proxies whose `X-Forwarded-For` is believed; every other peer is rate-limited by
     /// its own address, whatever headers it sends.
     pub trusted_proxies: Vec<std::net::IpAddr>,
@@ -75,6 +81,8 @@ impl Default for Config {
             examples_dir: "examples".into(),
             edit_window_secs: 15 * 60,
             rate_limit_per_minute: 20,
+            read_rate_limit_per_minute: 300,
+            thread_cache_mb: 16,
             trusted_proxies: Vec::new(),
             backup_dir: "".into(),
             backup_interval_secs: 24 * 60 * 60,

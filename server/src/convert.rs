@@ -1,18 +1,24 @@
 //! Store records → wire types. The only place both crates meet.
 
-use sha2::{Digest, Sha256};
-use talkback_api::{Block, Comment, CommentId};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use talkback_api::{Block, Comment, CommentId, Inline};
 use talkback_store::{CommentRecord, Status};
 
 use crate::error::Result;
 
+/// The server's secret for identicon seeds, created with the database (so seeds stay stable
+/// across restarts and cannot be computed by anyone else).
+#[derive(Clone)]
+pub(crate) struct AvatarKey(pub(crate) Vec<u8>);
+
 /// Converts a stored comment for readers: never includes the e-mail or the edit-key hash.
-pub(crate) fn comment(record: &CommentRecord) -> Result<Comment> {
+pub(crate) fn comment(record: &CommentRecord, key: &AvatarKey) -> Result<Comment> {
     let deleted = record.status == Status::Deleted;
     let body: Vec<Block> = if deleted {
         Vec::new()
     } else {
-        serde_json::from_str(&record.body_tree)?
+        body_or_placeholder(record)
     };
     Ok(Comment {
         id: CommentId(record.id),
@@ -22,7 +28,7 @@ pub(crate) fn comment(record: &CommentRecord) -> Result<Comment> {
         avatar: if deleted {
             String::new()
         } else {
-            avatar_seed(&record.author, record.email.as_deref())
+            avatar_seed(key, &record.author, record.email.as_deref())
         },
         body,
         created: record.created,
@@ -30,18 +36,44 @@ pub(crate) fn comment(record: &CommentRecord) -> Result<Comment> {
         deleted,
         pending: record.status == Status::Pending,
         replies: Vec::new(),
+        more_replies: 0,
+        replies_cursor: None,
     })
 }
 
-/// Seed of the identicon: 32 bits of a hash, so it stays stable for an author but cannot be
-/// used to confirm an e-mail address the way Gravatar hashes can.
-fn avatar_seed(author: &str, email: Option<&str>) -> String {
-    let mut hasher = Sha256::new();
-    hasher.update(b"talkback-avatar\0");
-    match email {
-        Some(e) => hasher.update(e.trim().to_lowercase().as_bytes()),
-        None => hasher.update(author.as_bytes()),
+/// The stored tree, or, when it cannot be decoded (a record written by a buggy or foreign
+/// build), a placeholder for this one comment: one bad record never fails a whole page.
+fn body_or_placeholder(record: &CommentRecord) -> Vec<Block> {
+    match serde_json::from_str(&record.body_tree) {
+        Ok(body) => body,
+        Err(error) => {
+            tracing::error!(comment = record.id, %error, "stored comment body cannot be decoded");
+            vec![Block::Paragraph(vec![Inline::Emph(vec![Inline::Text(
+                UNREADABLE_BODY.to_owned(),
+            )])])]
+        }
     }
-    let digest = hasher.finalize();
-    digest[..4].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Shown instead of a body the server cannot decode.
+pub(crate) const UNREADABLE_BODY: &str = "This comment cannot be shown.";
+
+/// Seed of the identicon: 32 bits of an HMAC keyed with the server's secret, so it stays
+/// stable for an author but cannot confirm a guessed e-mail address (as Gravatar hashes can)
+/// or link one person's comments across servers.
+fn avatar_seed(key: &AvatarKey, author: &str, email: Option<&str>) -> String {
+    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(&key.0) else {
+        return String::new();
+    };
+    match email {
+        Some(e) => {
+            mac.update(b"email\0");
+            mac.update(e.trim().to_lowercase().as_bytes());
+        }
+        None => {
+            mac.update(b"name\0");
+            mac.update(author.as_bytes());
+        }
+    }
+    hex::encode(&mac.finalize().into_bytes()[..4])
 }

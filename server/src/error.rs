@@ -10,12 +10,21 @@ pub enum Error {
     /// A request the client can fix; the message is shown to people.
     #[error("{message}")]
     Client { code: ErrorCode, message: String },
+    /// Over a rate limit: `429` with `Retry-After`.
+    #[error("{message}")]
+    RateLimited {
+        retry_after_secs: u64,
+        message: String,
+    },
     #[error("storage: {0}")]
     Store(#[from] talkback_store::Error),
     #[error("worker pool: {0}")]
     Blocking(#[from] actix_web::error::BlockingError),
     #[error("encoding: {0}")]
     Encoding(#[from] serde_json::Error),
+    /// A failure outside the store (no randomness, a broken invariant): logged, a 500.
+    #[error("internal: {0}")]
+    Internal(String),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -31,6 +40,7 @@ impl Error {
     fn code(&self) -> ErrorCode {
         match self {
             Error::Client { code, .. } => *code,
+            Error::RateLimited { .. } => ErrorCode::RateLimited,
             // Lost a race with a delete between check and write.
             Error::Store(talkback_store::Error::NotFound) => ErrorCode::CommentNotFound,
             _ => ErrorCode::Internal,
@@ -49,6 +59,7 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
             StatusCode::FORBIDDEN
         }
         ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+        ErrorCode::UnsupportedEncoding => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         ErrorCode::Internal | ErrorCode::Unknown => StatusCode::INTERNAL_SERVER_ERROR,
         _ => StatusCode::BAD_REQUEST,
@@ -62,18 +73,24 @@ impl ResponseError for Error {
 
     fn error_response(&self) -> HttpResponse {
         let message = match self {
-            Error::Client { message, .. } => message.clone(),
+            Error::Client { message, .. } | Error::RateLimited { message, .. } => message.clone(),
             Error::Store(talkback_store::Error::NotFound) => "There is no such comment.".to_owned(),
             other => {
                 tracing::error!(error = %other, "request failed");
                 "Something went wrong on the server. Please try again.".to_owned()
             }
         };
-        HttpResponse::build(self.status_code())
-            .insert_header(("Cache-Control", "no-store"))
-            .json(ErrorBody {
-                error: self.code(),
-                message,
-            })
+        let mut response = HttpResponse::build(self.status_code());
+        response.insert_header(("Cache-Control", "no-store"));
+        if let Error::RateLimited {
+            retry_after_secs, ..
+        } = self
+        {
+            response.insert_header(("Retry-After", retry_after_secs.to_string()));
+        }
+        response.json(ErrorBody {
+            error: self.code(),
+            message,
+        })
     }
 }

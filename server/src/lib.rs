@@ -2,6 +2,7 @@
 //! example pages. The only crate that sees both the wire types (`talkback-api`) and the store
 //! (`talkback-store`); it converts between them by hand in `convert`.
 
+pub mod admin;
 pub mod assets;
 pub mod backup;
 mod cache;
@@ -23,7 +24,7 @@ use std::sync::Arc;
 use actix_cors::Cors;
 use actix_web::dev::Server;
 use actix_web::http::header;
-use actix_web::{App, HttpRequest, HttpServer, web};
+use actix_web::{App, HttpRequest, HttpServer, middleware, web};
 use talkback_api::ErrorCode;
 use talkback_api::limits::EDIT_KEY_HEADER;
 use talkback_store::{CommentStore, SledStore, StoreOptions};
@@ -38,7 +39,8 @@ pub struct AppState {
     pub store: Arc<dyn CommentStore>,
     pub assets: Assets,
     cache: cache::ThreadCache,
-    writes: limit::WriteLimiter,
+    limits: limit::Limits,
+    avatar_key: convert::AvatarKey,
 }
 
 /// Why the server could not start.
@@ -64,16 +66,55 @@ pub struct Running {
 }
 
 /// Opens the configured store (for the server and for offline commands such as import).
+/// The database directory is private to this user (0700, its files 0600): it holds e-mail
+/// addresses, client addresses and the server's secrets.
 pub fn open_store(config: &Config) -> Result<Arc<dyn CommentStore>, StartError> {
     let options = StoreOptions {
         cache_bytes: config.cache_mb * 1024 * 1024,
     };
-    let store =
-        SledStore::open(&config.database, &options).map_err(|source| StartError::Store {
-            path: config.database.display().to_string(),
-            source,
-        })?;
+    let fail = |source| StartError::Store {
+        path: config.database.display().to_string(),
+        source,
+    };
+    let io = |e: std::io::Error| fail(talkback_store::Error::Sled(e.into()));
+    private_dir(&config.database).map_err(io)?;
+    let store = SledStore::open(&config.database, &options).map_err(fail)?;
+    private_files(&config.database).map_err(io)?;
     Ok(Arc::new(store))
+}
+
+/// Creates `dir` (and missing parents) readable by this user only, and tightens it if it exists.
+pub fn private_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+}
+
+/// Makes every file below `dir` readable by this user only.
+fn private_files(dir: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let kind = entry.file_type()?;
+        if kind.is_dir() {
+            std::fs::set_permissions(entry.path(), std::fs::Permissions::from_mode(0o700))?;
+            private_files(&entry.path())?;
+        } else if kind.is_file() {
+            std::fs::set_permissions(entry.path(), std::fs::Permissions::from_mode(0o600))?;
+        }
+    }
+    Ok(())
+}
+
+/// The server's identicon key: created with the database, kept in it.
+fn avatar_key(store: &dyn CommentStore) -> Result<convert::AvatarKey, talkback_store::Error> {
+    let mut fresh = [0u8; 32];
+    getrandom::fill(&mut fresh)
+        .map_err(|e| talkback_store::Error::Corrupt(format!("no randomness for a secret: {e}")))?;
+    Ok(convert::AvatarKey(store.secret("avatar", &fresh)?))
 }
 
 /// Opens the store and binds the listener; the server runs once `server` is awaited or spawned.
@@ -87,17 +128,25 @@ pub fn start(config: Config) -> Result<Running, StartError> {
                 source,
             })?;
     }
+    let avatar_key = avatar_key(store.as_ref()).map_err(|source| StartError::Store {
+        path: config.database.display().to_string(),
+        source,
+    })?;
     backup::spawn(Arc::clone(&store), &config);
     let assets = Assets::load(&config.assets_dir);
     let bind = config.bind.clone();
+    let cache_bytes =
+        usize::try_from(config.thread_cache_mb.saturating_mul(1024 * 1024)).unwrap_or(usize::MAX);
     let state = web::Data::new(AppState {
         store: Arc::clone(&store),
         assets,
-        cache: cache::ThreadCache::default(),
-        writes: limit::WriteLimiter::new(
+        cache: cache::ThreadCache::new(cache_bytes),
+        limits: limit::Limits::new(
             config.rate_limit_per_minute,
+            config.read_rate_limit_per_minute,
             config.trusted_proxies.clone(),
         ),
+        avatar_key,
         config,
     });
     let server = HttpServer::new(move || {
@@ -149,7 +198,9 @@ fn routes(cfg: &mut web::ServiceConfig, state: &web::Data<AppState>) {
     debug_assert_eq!(EDIT_KEY_HEADER.to_ascii_lowercase(), "x-talkback-edit-key");
     cfg.service(
         web::scope("/api/v1")
+            .wrap(middleware::from_fn(refuse_encoded_bodies))
             .wrap(cors)
+            .wrap(middleware::DefaultHeaders::new().add(("X-Content-Type-Options", "nosniff")))
             .app_data(json_config())
             .app_data(query_config())
             .app_data(path_config())
@@ -164,9 +215,46 @@ fn routes(cfg: &mut web::ServiceConfig, state: &web::Data<AppState>) {
     assets::configure(cfg);
     if !state.config.examples_dir.as_os_str().is_empty() && state.config.examples_dir.is_dir() {
         cfg.service(
-            actix_files::Files::new("/", &state.config.examples_dir).index_file("index.html"),
+            actix_files::Files::new("/", &state.config.examples_dir)
+                .index_file("index.html")
+                .path_filter(|path, _| is_example_page(path)),
         );
     }
+}
+
+/// The example pages and their assets; never the configuration or anything else beside them.
+fn is_example_page(path: &std::path::Path) -> bool {
+    let hidden = path
+        .components()
+        .any(|c| c.as_os_str().to_string_lossy().starts_with('.'));
+    let servable = match path.extension().and_then(|e| e.to_str()) {
+        None => true, // a directory: its index.html
+        Some(ext) => matches!(
+            ext.to_ascii_lowercase().as_str(),
+            "html" | "css" | "png" | "jpg" | "jpeg" | "gif" | "svg" | "webp" | "ico"
+        ),
+    };
+    !hidden && servable
+}
+
+/// The API takes plain request bodies only: a compressed one could inflate far past the
+/// size limits (a 58 KB gzip body inflates to 60 MB), so it is refused before anything reads it.
+async fn refuse_encoded_bodies(
+    req: actix_web::dev::ServiceRequest,
+    next: middleware::Next<impl actix_web::body::MessageBody>,
+) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    let encoded = req
+        .headers()
+        .get(header::CONTENT_ENCODING)
+        .is_some_and(|v| !v.as_bytes().eq_ignore_ascii_case(b"identity"));
+    if encoded {
+        return Err(Error::client(
+            ErrorCode::UnsupportedEncoding,
+            "Send the request body uncompressed (no Content-Encoding).",
+        )
+        .into());
+    }
+    next.call(req).await
 }
 
 /// True when `origin` is the server's own (`Origin` host equals `Host`): pages Talkback serves
@@ -185,10 +273,36 @@ fn origin_allowed(req: &HttpRequest, site: &config::SiteConfig) -> bool {
     let Some(origin) = req.headers().get(header::ORIGIN) else {
         return true;
     };
+    origin_listed(origin.as_bytes(), req, site)
+}
+
+/// True when the request comes from a page of the site itself: its `Origin` is one of the
+/// site's, or the server's own.
+fn request_from_site(req: &HttpRequest, site: &config::SiteConfig) -> bool {
+    req.headers()
+        .get(header::ORIGIN)
+        .is_some_and(|origin| origin_listed(origin.as_bytes(), req, site))
+}
+
+fn origin_listed(origin: &[u8], req: &HttpRequest, site: &config::SiteConfig) -> bool {
     site.origins
         .iter()
-        .any(|o| o.as_bytes() == origin.as_bytes())
-        || same_origin(origin.as_bytes(), req.headers().get(header::HOST))
+        .any(|o| o.as_bytes().eq_ignore_ascii_case(origin))
+        || same_origin(origin, req.headers().get(header::HOST))
+}
+
+/// True when `url` (already checked to be http or https) is on one of the site's origins
+/// (or the server's own).
+fn url_on_site(req: &HttpRequest, site: &config::SiteConfig, url: &str) -> bool {
+    url_origin(url).is_some_and(|origin| origin_listed(origin.as_bytes(), req, site))
+}
+
+/// `scheme://host[:port]` of a URL.
+fn url_origin(url: &str) -> Option<&str> {
+    let scheme_end = url.find("://")?;
+    let rest = &url[scheme_end + 3..];
+    let host_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    Some(&url[..scheme_end + 3 + host_end])
 }
 
 fn json_config() -> web::JsonConfig {

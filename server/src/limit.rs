@@ -1,9 +1,12 @@
-//! Rate limits on comment writes, keyed on the client's IP address: the TCP peer, or the
-//! last `X-Forwarded-For` hop when the peer is a configured trusted proxy (so a client cannot
-//! pick its own bucket by sending the header itself).
+//! Rate limits, keyed on the client's address: the TCP peer, or the last `X-Forwarded-For`
+//! hop when the peer is a configured trusted proxy (so a client cannot pick its own bucket by
+//! sending the header itself). IPv6 clients are counted per /64, the block one subscriber
+//! usually holds, so rotating addresses inside it buys nothing. Writes and expensive reads
+//! (previews, counts, thread reads the cache cannot answer) have separate budgets.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use actix_web::HttpRequest;
 use governor::clock::{Clock, DefaultClock};
@@ -12,56 +15,176 @@ use talkback_api::ErrorCode;
 
 use crate::error::Error;
 
-/// Buckets of all clients; `None` when limits are off.
-pub(crate) struct WriteLimiter {
+/// Forget idle clients once at least this many are tracked.
+const SWEEP_ABOVE: usize = 10_000;
+
+/// One budget: a bucket per client.
+struct Budget {
     limiter: Option<DefaultKeyedRateLimiter<IpAddr>>,
-    trusted: Vec<IpAddr>,
+    /// Sweep idle buckets when more than this many are tracked. Doubling it after each sweep
+    /// makes the sweeps' cost amortised O(1) per request, however many clients come.
+    sweep_at: AtomicUsize,
+    what: &'static str,
 }
 
-/// Forget idle clients once this many are tracked.
-const RETAIN_ABOVE: usize = 10_000;
-
-impl WriteLimiter {
-    pub(crate) fn new(per_minute: u32, trusted: Vec<IpAddr>) -> Self {
-        let limiter = NonZeroU32::new(per_minute)
-            .map(|n| RateLimiter::keyed(Quota::per_minute(n).allow_burst(n)));
-        Self { limiter, trusted }
-    }
-
-    /// The address a request is counted against.
-    pub(crate) fn client(&self, req: &HttpRequest) -> Option<IpAddr> {
-        let peer = req.peer_addr()?.ip();
-        if !self.trusted.contains(&peer) {
-            return Some(peer);
+impl Budget {
+    fn new(per_minute: u32, what: &'static str) -> Self {
+        Self {
+            limiter: NonZeroU32::new(per_minute)
+                .map(|n| RateLimiter::keyed(Quota::per_minute(n).allow_burst(n))),
+            sweep_at: AtomicUsize::new(SWEEP_ABOVE),
+            what,
         }
-        let forwarded = req
-            .headers()
-            .get_all("x-forwarded-for")
-            .filter_map(|v| v.to_str().ok())
-            .last();
-        forwarded
-            .and_then(|v| v.rsplit(',').next())
-            .and_then(|ip| ip.trim().parse().ok())
-            .or(Some(peer))
     }
 
-    /// Counts one write; `rate_limited` (429) when the client is over its quota.
-    pub(crate) fn check(&self, req: &HttpRequest) -> Result<(), Error> {
-        let (Some(limiter), Some(ip)) = (&self.limiter, self.client(req)) else {
+    fn check(&self, client: IpAddr) -> Result<(), Error> {
+        let Some(limiter) = &self.limiter else {
             return Ok(());
         };
-        if limiter.len() > RETAIN_ABOVE {
+        let tracked = limiter.len();
+        if tracked > self.sweep_at.load(Ordering::Relaxed) {
             limiter.retain_recent();
+            let next = (limiter.len() * 2).max(SWEEP_ABOVE);
+            self.sweep_at.store(next, Ordering::Relaxed);
         }
-        limiter.check_key(&ip).map_err(|not_until| {
+        limiter.check_key(&client).map_err(|not_until| {
             let wait = not_until
                 .wait_time_from(DefaultClock::default().now())
                 .as_secs()
                 + 1;
+            Error::RateLimited {
+                retry_after_secs: wait,
+                message: format!(
+                    "You are {} too fast. Please wait {wait} seconds and try again.",
+                    self.what
+                ),
+            }
+        })
+    }
+}
+
+/// Every budget of every client.
+pub(crate) struct Limits {
+    writes: Budget,
+    reads: Budget,
+    trusted: Vec<IpAddr>,
+}
+
+impl Limits {
+    pub(crate) fn new(writes_per_minute: u32, reads_per_minute: u32, trusted: Vec<IpAddr>) -> Self {
+        Self {
+            writes: Budget::new(writes_per_minute, "commenting"),
+            reads: Budget::new(reads_per_minute, "sending requests"),
+            trusted,
+        }
+    }
+
+    /// Counts one write (post, edit, delete).
+    pub(crate) fn write(&self, req: &HttpRequest) -> Result<(), Error> {
+        match self.client(req)? {
+            Some(ip) => self.writes.check(bucket(ip)),
+            None => Ok(()),
+        }
+    }
+
+    /// Counts one read that costs the server real work.
+    pub(crate) fn read(&self, req: &HttpRequest) -> Result<(), Error> {
+        match self.client(req)? {
+            Some(ip) => self.reads.check(bucket(ip)),
+            None => Ok(()),
+        }
+    }
+
+    /// The address a request comes from. A trusted proxy's last `X-Forwarded-For` hop must be
+    /// an address: one the server cannot read is refused rather than counted against the
+    /// proxy, where every client behind it would share one bucket.
+    pub(crate) fn client(&self, req: &HttpRequest) -> Result<Option<IpAddr>, Error> {
+        let Some(peer) = req.peer_addr().map(|a| a.ip()) else {
+            return Ok(None);
+        };
+        if !self.trusted.contains(&peer) {
+            return Ok(Some(peer));
+        }
+        let Some(last) = req
+            .headers()
+            .get_all("x-forwarded-for")
+            .last()
+            .map(|v| v.to_str().unwrap_or("?"))
+        else {
+            // The proxy itself (a health check, say).
+            return Ok(Some(peer));
+        };
+        let hop = last.rsplit(',').next().unwrap_or_default().trim();
+        parse_hop(hop).map(Some).ok_or_else(|| {
             Error::client(
-                ErrorCode::RateLimited,
-                format!("You are commenting too fast. Please wait {wait} seconds and try again."),
+                ErrorCode::InvalidClientAddress,
+                "The proxy in front of this server sent an X-Forwarded-For header it cannot read.",
             )
         })
+    }
+}
+
+/// An address as proxies write it: `1.2.3.4`, `1.2.3.4:5678`, `2001:db8::1` or `[2001:db8::1]:5678`.
+fn parse_hop(hop: &str) -> Option<IpAddr> {
+    hop.parse::<IpAddr>()
+        .ok()
+        .or_else(|| hop.parse::<SocketAddr>().ok().map(|a| a.ip()))
+        .or_else(|| {
+            hop.strip_prefix('[')
+                .and_then(|h| h.strip_suffix(']'))
+                .and_then(|h| h.parse().ok())
+        })
+}
+
+/// The bucket an address counts against: IPv4 as is (also when mapped into IPv6), IPv6 by /64.
+pub(crate) fn bucket(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let mut s = v6.segments();
+                s[4..].fill(0);
+                IpAddr::V6(Ipv6Addr::from(s))
+            }
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_are_bucketed_per_ipv4_and_ipv6_slash_64() {
+        let cases = [
+            ("192.0.2.7", "192.0.2.7"),
+            ("::ffff:192.0.2.7", "192.0.2.7"),
+            ("2001:db8:1:2:3:4:5:6", "2001:db8:1:2::"),
+            ("2001:db8:1:2:ffff::1", "2001:db8:1:2::"),
+            ("2001:db8:1:3::1", "2001:db8:1:3::"),
+        ];
+        for (ip, expected) in cases {
+            let got = bucket(ip.parse().unwrap());
+            assert_eq!(got.to_string(), expected, "{ip}");
+        }
+    }
+
+    #[test]
+    fn forwarded_hops_parse_in_the_forms_proxies_write() {
+        let cases = [
+            ("203.0.113.9", Some("203.0.113.9")),
+            ("203.0.113.9:443", Some("203.0.113.9")),
+            ("2001:db8::9", Some("2001:db8::9")),
+            ("[2001:db8::9]:443", Some("2001:db8::9")),
+            ("[2001:db8::9]", Some("2001:db8::9")),
+            ("unknown", None),
+            ("", None),
+            ("1.2.3", None),
+        ];
+        for (hop, expected) in cases {
+            let got = parse_hop(hop).map(|ip| ip.to_string());
+            assert_eq!(got.as_deref(), expected, "{hop:?}");
+        }
     }
 }

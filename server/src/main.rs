@@ -44,6 +44,30 @@ enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Delete one comment (a tombstone stays when it has replies) or a page's whole thread
+    /// (stop the server first: the database is locked while it runs).
+    Delete {
+        #[arg(long)]
+        site: String,
+        /// The comment's id.
+        #[arg(long, required_unless_present = "page", conflicts_with = "page")]
+        id: Option<u64>,
+        /// A page key or URL: every comment of that page goes.
+        #[arg(long)]
+        page: Option<String>,
+    },
+    /// Correct a page's title (kept from then on) or URL (stop the server first).
+    Page {
+        #[arg(long)]
+        site: String,
+        /// The page key or URL.
+        #[arg(long)]
+        page: String,
+        #[arg(long, required_unless_present = "url")]
+        title: Option<String>,
+        #[arg(long)]
+        url: Option<String>,
+    },
     /// Move threads to new page keys (after a URL change), keeping replies and counts.
     Remap {
         #[arg(long)]
@@ -95,7 +119,7 @@ fn main() -> anyhow::Result<()> {
             let store = talkback_server::open_store(&config)?;
             let text = talkback_server::migrate::export(store.as_ref(), &site)?;
             match out {
-                Some(path) => std::fs::write(&path, text)
+                Some(path) => talkback_server::backup::write_private(&path, text.as_bytes())
                     .with_context(|| format!("cannot write {}", path.display())),
                 None => print(&text),
             }
@@ -112,7 +136,43 @@ fn main() -> anyhow::Result<()> {
             to,
             csv,
         } => remap(&config, &site, from, to, csv),
+        Command::Delete { site, id, page } => delete(&config, &site, id, page),
+        Command::Page {
+            site,
+            page,
+            title,
+            url,
+        } => page_meta(&config, &site, &page, title, url),
     }
+}
+
+fn delete(
+    config: &Config,
+    site: &str,
+    id: Option<u64>,
+    page: Option<String>,
+) -> anyhow::Result<()> {
+    let store = talkback_server::open_store(config)?;
+    let outcome = talkback_server::admin::delete(store.as_ref(), site, id, page.as_deref())?;
+    print(&format!("{outcome}\n"))
+}
+
+fn page_meta(
+    config: &Config,
+    site: &str,
+    page: &str,
+    title: Option<String>,
+    url: Option<String>,
+) -> anyhow::Result<()> {
+    let store = talkback_server::open_store(config)?;
+    let record =
+        talkback_server::admin::set_page_meta(config, store.as_ref(), site, page, title, url)?;
+    print(&format!(
+        "{}: title {:?}, url {:?}\n",
+        record.key,
+        record.title.unwrap_or_default(),
+        record.url.unwrap_or_default()
+    ))
 }
 
 fn print(text: &str) -> anyhow::Result<()> {

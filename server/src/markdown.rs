@@ -3,7 +3,8 @@
 //! pulldown-cmark parses; we keep only the node kinds of [`talkback_api::Block`] and
 //! [`talkback_api::Inline`]. Raw HTML becomes literal text, links keep http, https and mailto
 //! only, images become links to their source. Size is capped before parsing and nesting depth
-//! while building, so no input can make this slow.
+//! while building (quotes and lists refused past the cap, inline markup flattened), so no
+//! input can make this slow or build a tree too deep to store and read back.
 
 use pulldown_cmark::{Event, LinkType, Options, Parser, Tag, TagEnd};
 use talkback_api::limits::{MAX_BODY_BYTES, MAX_MARKDOWN_DEPTH};
@@ -57,6 +58,8 @@ pub fn parse(source: &str) -> Result<Vec<Block>, MarkdownError> {
     if blocks.is_empty() {
         return Err(MarkdownError::Empty);
     }
+    // The builder already caps nesting; checking the result keeps that promise explicit.
+    crate::tree::check(&blocks).map_err(|_| MarkdownError::TooDeep)?;
     Ok(blocks)
 }
 

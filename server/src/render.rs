@@ -185,9 +185,11 @@ fn comment_html(
         // At the depth cap, every descendant is listed flat under this comment.
         let mut flat = Vec::new();
         flatten(c, &mut flat);
+        flat.sort_by_key(|(r, _)| r.id);
         replies_html(
             flat.iter().map(|(r, p)| (*r, Some(*p))),
             flat.len(),
+            c.more_replies as usize,
             depth,
             strings,
             now_ms,
@@ -197,6 +199,7 @@ fn comment_html(
         replies_html(
             c.replies.iter().map(|r| (r, None)),
             c.replies.len(),
+            c.more_replies as usize,
             depth,
             strings,
             now_ms,
@@ -206,9 +209,12 @@ fn comment_html(
     out.push_str("</li>");
 }
 
+/// Lists replies, collapsing long lists; `more` are replies the server has not sent yet
+/// (under a top-level comment), counted in the "show more" button like hidden ones.
 fn replies_html<'a>(
     replies: impl Iterator<Item = (&'a Comment, Option<&'a str>)>,
     len: usize,
+    more: usize,
     depth: usize,
     strings: &Strings,
     now_ms: i64,
@@ -217,8 +223,8 @@ fn replies_html<'a>(
     if len == 0 {
         return;
     }
-    let shown = if len > COLLAPSE_REPLIES_OVER {
-        COLLAPSED_REPLIES_SHOWN
+    let shown = if len + more > COLLAPSE_REPLIES_OVER {
+        COLLAPSED_REPLIES_SHOWN.min(len)
     } else {
         len
     };
@@ -227,21 +233,20 @@ fn replies_html<'a>(
         comment_html(reply, depth + 1, parent, strings, now_ms, out);
     }
     out.push_str("</ol>");
-    if shown < len {
+    if shown < len + more {
         out.push_str("<p class=\"tb-more-replies\"><span class=\"tb-btn tb-link\">");
-        escape(&strings.more_replies(len - shown), out);
+        escape(&strings.more_replies(len + more - shown), out);
         out.push_str("</span></p>");
     }
 }
 
-/// Every descendant of `c`, oldest first, with the name of the comment it answers.
+/// Every descendant of `c` with the name of the comment it answers (the caller sorts once).
 fn flatten<'a>(c: &'a Comment, out: &mut Vec<(&'a Comment, &'a str)>) {
     for reply in &c.replies {
         let parent_name = if c.deleted { "" } else { c.author.as_str() };
         out.push((reply, parent_name));
         flatten(reply, out);
     }
-    out.sort_by_key(|(r, _)| r.id);
 }
 
 /// The identicon as inline SVG, drawn from the seed exactly as the widget draws it.

@@ -2,9 +2,12 @@
 //! Markdown bodies (`markdown`) and html5ever tokens for imported HTML bodies
 //! (`import::html`). It keeps a stack of open frames; closing a frame attaches what it built
 //! to the frame below, so a closing tag with nothing open, or a misnested one, can never
-//! produce anything outside the tree's node kinds.
+//! produce anything outside the tree's node kinds. Inline markup nested past
+//! [`MAX_INLINE_DEPTH`] opens a flat frame instead: its closing event still matches it, but
+//! its content joins the enclosing element, so no input can build a deeper tree.
 
-use talkback_api::{Block, Inline, ListItem};
+use talkback_api::limits::{MAX_INLINE_DEPTH, MAX_MARKDOWN_DEPTH};
+use talkback_api::{Block, Inline, ListItem, Nesting};
 
 /// An element being built.
 pub(crate) enum Frame {
@@ -29,6 +32,8 @@ pub(crate) enum Frame {
         href: Option<String>,
         children: Vec<Inline>,
     },
+    /// Inline markup past the nesting cap: closes like `Kind`, keeps only its content.
+    Flat(Kind, Vec<Inline>),
 }
 
 /// Which kind of frame a closing event closes.
@@ -62,6 +67,7 @@ impl Frame {
             Frame::Strong(_) => Kind::Strong,
             Frame::Strike(_) => Kind::Strike,
             Frame::Link { .. } => Kind::Link,
+            Frame::Flat(kind, _) => *kind,
         })
     }
 
@@ -78,6 +84,15 @@ impl Frame {
                 | Frame::Strike(_)
                 | Frame::Code(_)
                 | Frame::Link { .. }
+                | Frame::Flat(..)
+        )
+    }
+
+    /// Inline frames that become a level of the tree (code is a leaf).
+    fn nests_inline(&self) -> bool {
+        matches!(
+            self,
+            Frame::Emph(_) | Frame::Strong(_) | Frame::Strike(_) | Frame::Link { .. }
         )
     }
 }
@@ -87,6 +102,8 @@ pub(crate) struct TreeBuilder {
     stack: Vec<Frame>,
     /// Open quotes and lists.
     pub(crate) depth: usize,
+    /// Open emphasis, strong, strikethrough and links (flat frames not counted).
+    inline_depth: usize,
 }
 
 impl TreeBuilder {
@@ -94,6 +111,7 @@ impl TreeBuilder {
         Self {
             stack: vec![Frame::Root(Vec::new())],
             depth: 0,
+            inline_depth: 0,
         }
     }
 
@@ -127,7 +145,15 @@ impl TreeBuilder {
     /// Opens a frame. Blocks first close an open paragraph; an item closes the previous item
     /// of its list (outside any list it becomes a paragraph); inline frames at block level
     /// start a paragraph.
-    pub(crate) fn open(&mut self, frame: Frame) {
+    pub(crate) fn open(&mut self, mut frame: Frame) {
+        if frame.nests_inline() {
+            if self.inline_depth >= MAX_INLINE_DEPTH {
+                let kind = frame.kind().unwrap_or(Kind::Emph);
+                frame = Frame::Flat(kind, Vec::new());
+            } else {
+                self.inline_depth += 1;
+            }
+        }
         match &frame {
             Frame::Item(_) => match self
                 .stack
@@ -181,7 +207,8 @@ impl TreeBuilder {
                 | Frame::Emph(v)
                 | Frame::Strong(v)
                 | Frame::Strike(v)
-                | Frame::Link { children: v, .. },
+                | Frame::Link { children: v, .. }
+                | Frame::Flat(_, v),
             ) => v,
             Some(Frame::CodeBlock(t) | Frame::Code(t)) => {
                 if let Inline::Text(s) = &inline {
@@ -227,6 +254,9 @@ impl TreeBuilder {
     }
 
     fn attach(&mut self, frame: Frame) {
+        if frame.nests_inline() {
+            self.inline_depth = self.inline_depth.saturating_sub(1);
+        }
         match frame {
             Frame::Paragraph(inl) => {
                 let inl = trim_inlines(inl);
@@ -259,7 +289,8 @@ impl TreeBuilder {
             Frame::Link {
                 href: None,
                 children,
-            } => children.into_iter().for_each(|c| self.inline(c)),
+            }
+            | Frame::Flat(_, children) => children.into_iter().for_each(|c| self.inline(c)),
             Frame::Root(blocks) => self.stack.push(Frame::Root(blocks)),
         }
     }
@@ -281,6 +312,51 @@ fn trim_inlines(mut inl: Vec<Inline>) -> Vec<Inline> {
         inl.clear();
     }
     inl
+}
+
+/// Why a document tree cannot be stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum TreeProblem {
+    #[error("quotes and lists are nested more than {MAX_MARKDOWN_DEPTH} deep")]
+    BlocksTooDeep,
+    #[error("formatting is nested more than {MAX_INLINE_DEPTH} deep")]
+    InlinesTooDeep,
+    #[error("a link is not http, https or mailto")]
+    UnsafeLink,
+}
+
+/// The rules every stored tree obeys, whoever built it (the parsers guarantee them; a tree
+/// read from an export file is checked against them before it is stored).
+pub(crate) fn check(blocks: &[Block]) -> Result<(), TreeProblem> {
+    let nesting = Nesting::of(blocks);
+    if nesting.blocks > MAX_MARKDOWN_DEPTH {
+        return Err(TreeProblem::BlocksTooDeep);
+    }
+    if nesting.inlines > MAX_INLINE_DEPTH {
+        return Err(TreeProblem::InlinesTooDeep);
+    }
+    // Depth is bounded now, so recursion is safe.
+    fn links_ok(inl: &[Inline]) -> bool {
+        inl.iter().all(|i| match i {
+            Inline::Emph(c) | Inline::Strong(c) | Inline::Strike(c) => links_ok(c),
+            Inline::Link { href, children } => {
+                safe_href(href).as_deref() == Some(href.as_str()) && links_ok(children)
+            }
+            Inline::Text(_) | Inline::Code(_) | Inline::LineBreak => true,
+        })
+    }
+    fn blocks_ok(blocks: &[Block]) -> bool {
+        blocks.iter().all(|b| match b {
+            Block::Paragraph(i) | Block::Heading(i) => links_ok(i),
+            Block::Quote(inner) => blocks_ok(inner),
+            Block::List { items, .. } => items.iter().all(|i| blocks_ok(&i.0)),
+            Block::CodeBlock(_) | Block::Rule => true,
+        })
+    }
+    if !blocks_ok(blocks) {
+        return Err(TreeProblem::UnsafeLink);
+    }
+    Ok(())
 }
 
 /// Only these schemes survive as links.

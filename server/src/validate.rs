@@ -12,6 +12,17 @@ fn fail<T>(code: ErrorCode, message: impl Into<String>) -> Result<T> {
     Err(Error::client(code, message))
 }
 
+/// Drops control characters and Unicode format characters (category Cf: bidi overrides such
+/// as U+202E, which shows "nimdA" as "Admin", zero-width spaces and joiners), then trims.
+pub(crate) fn visible(text: &str) -> String {
+    use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
+    text.chars()
+        .filter(|c| !c.is_control() && c.general_category() != GeneralCategory::Format)
+        .collect::<String>()
+        .trim()
+        .to_owned()
+}
+
 /// Trims; `None` when empty.
 fn present(value: Option<&str>) -> Option<&str> {
     value.map(str::trim).filter(|v| !v.is_empty())
@@ -37,7 +48,10 @@ pub(crate) fn title(raw: Option<&str>) -> Result<Option<String>> {
             ErrorCode::TitleTooLong,
             format!("The page title is longer than {MAX_TITLE_CHARS} characters."),
         ),
-        Some(t) => Ok(Some(t.chars().filter(|c| !c.is_control()).collect())),
+        Some(t) => {
+            let t = visible(t);
+            Ok((!t.is_empty()).then_some(t))
+        }
         None => Ok(None),
     }
 }
@@ -48,8 +62,8 @@ pub(crate) fn author(raw: Option<&str>) -> Result<String> {
             ErrorCode::NameTooLong,
             format!("Please keep your name under {MAX_NAME_CHARS} characters."),
         ),
-        // Control characters have no business in a name; drop them rather than refuse.
-        Some(name) => Ok(name.chars().filter(|c| !c.is_control()).collect()),
+        // Control and format characters have no business in a name; drop them rather than refuse.
+        Some(name) => Ok(visible(name)),
         None => Ok(String::new()),
     }
 }

@@ -44,6 +44,57 @@ pub enum Inline {
     LineBreak,
 }
 
+/// How deeply a tree nests: block containers (quotes and lists) and inline containers
+/// (emphasis, strong, strikethrough, links) counted separately.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Nesting {
+    pub blocks: usize,
+    pub inlines: usize,
+}
+
+impl Nesting {
+    /// Measures `blocks` without recursion, so any tree can be measured, however deep.
+    pub fn of(blocks: &[Block]) -> Nesting {
+        enum Node<'a> {
+            Block(&'a Block, usize),
+            Inline(&'a Inline, usize),
+        }
+        let mut deepest = Nesting::default();
+        let mut stack: Vec<Node<'_>> = blocks.iter().map(|b| Node::Block(b, 0)).collect();
+        while let Some(node) = stack.pop() {
+            match node {
+                Node::Block(block, depth) => match block {
+                    Block::Paragraph(inl) | Block::Heading(inl) => {
+                        stack.extend(inl.iter().map(|i| Node::Inline(i, 0)));
+                    }
+                    Block::Quote(inner) => {
+                        deepest.blocks = deepest.blocks.max(depth + 1);
+                        stack.extend(inner.iter().map(|b| Node::Block(b, depth + 1)));
+                    }
+                    Block::List { items, .. } => {
+                        deepest.blocks = deepest.blocks.max(depth + 1);
+                        for item in items {
+                            stack.extend(item.0.iter().map(|b| Node::Block(b, depth + 1)));
+                        }
+                    }
+                    Block::CodeBlock(_) | Block::Rule => {}
+                },
+                Node::Inline(inline, depth) => match inline {
+                    Inline::Emph(c)
+                    | Inline::Strong(c)
+                    | Inline::Strike(c)
+                    | Inline::Link { children: c, .. } => {
+                        deepest.inlines = deepest.inlines.max(depth + 1);
+                        stack.extend(c.iter().map(|i| Node::Inline(i, depth + 1)));
+                    }
+                    Inline::Text(_) | Inline::Code(_) | Inline::LineBreak => {}
+                },
+            }
+        }
+        deepest
+    }
+}
+
 impl Block {
     /// The plain text of a block, for summaries and accessibility labels.
     pub fn plain_text(blocks: &[Block]) -> String {

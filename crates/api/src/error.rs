@@ -39,6 +39,10 @@ pub enum ErrorCode {
     EditKeyInvalid,
     EditWindowExpired,
     RateLimited,
+    /// A trusted proxy sent an `X-Forwarded-For` the server cannot read.
+    InvalidClientAddress,
+    /// The request body is compressed (`Content-Encoding`); the API takes plain bodies only.
+    UnsupportedEncoding,
     NotFound,
     MethodNotAllowed,
     Internal,
@@ -82,6 +86,8 @@ impl ErrorCode {
             ErrorCode::EditKeyInvalid => "edit_key_invalid",
             ErrorCode::EditWindowExpired => "edit_window_expired",
             ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::InvalidClientAddress => "invalid_client_address",
+            ErrorCode::UnsupportedEncoding => "unsupported_encoding",
             ErrorCode::NotFound => "not_found",
             ErrorCode::MethodNotAllowed => "method_not_allowed",
             ErrorCode::Internal => "internal",

@@ -346,7 +346,7 @@ impl Strings {
 
     /// "5 minutes ago", falling back to the date after a week.
     pub fn relative_time(&self, now_ms: i64, then_ms: i64) -> String {
-        let minutes = (now_ms - then_ms).max(0) / 60_000;
+        let minutes = now_ms.saturating_sub(then_ms).max(0) / 60_000;
         let (one, many, n) = match minutes {
             0 => return self.just_now.to_owned(),
             1..=59 => (self.minutes_ago_one, self.minutes_ago, minutes),

@@ -14,7 +14,7 @@ mod page_key;
 mod thread;
 mod wire;
 
-pub use doc::{Block, Inline, ListItem};
+pub use doc::{Block, Inline, ListItem, Nesting};
 pub use error::{ErrorBody, ErrorCode, Field};
 pub use identicon::Identicon;
 pub use page_key::normalize_page_key;

@@ -16,12 +16,20 @@ pub const MAX_TITLE_CHARS: usize = 300;
 pub const MAX_REPLY_DEPTH: u32 = 32;
 /// Deepest nesting of block quotes and lists inside one body.
 pub const MAX_MARKDOWN_DEPTH: usize = 8;
+/// Deepest nesting of emphasis, strong, strikethrough and links inside one paragraph; deeper
+/// markup keeps its text but not its formatting. With the block cap this bounds every
+/// recursion over a stored tree (decoding, rendering, exporting, dropping).
+pub const MAX_INLINE_DEPTH: usize = 8;
 /// Most pages in one counts request.
 pub const MAX_COUNT_PAGES: usize = 100;
 /// Top-level comments per thread page when the client does not say.
 pub const DEFAULT_PAGE_LIMIT: u32 = 20;
 /// Most top-level comments per thread page.
 pub const MAX_PAGE_LIMIT: u32 = 100;
+/// Replies carried under each top-level comment of a thread page; the rest are paged.
+pub const REPLIES_PER_COMMENT: usize = 10;
+/// Replies per `GET /api/v1/replies` page.
+pub const REPLIES_PAGE_LIMIT: usize = 50;
 /// Header carrying the edit key for edit and delete requests.
 pub const EDIT_KEY_HEADER: &str = "X-Talkback-Edit-Key";
 /// Replies nest visually this deep; deeper ones are listed flat with "in reply to NAME".

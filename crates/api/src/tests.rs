@@ -40,6 +40,8 @@ fn comment(id: u64, parent: Option<u64>) -> Comment {
         deleted: false,
         pending: false,
         replies: vec![],
+        more_replies: 0,
+        replies_cursor: None,
     }
 }
 

@@ -46,6 +46,17 @@ pub struct Comment {
     pub pending: bool,
     #[serde(default)]
     pub replies: Vec<Comment>,
+    /// On a top-level comment: replies below it that this response leaves out (at most this
+    /// many show; some may be hidden). Fetch them with `replies_cursor`.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub more_replies: u32,
+    /// Pass as `cursor` to `GET /api/v1/replies` for the next replies under this comment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replies_cursor: Option<String>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// Order of top-level comments in a thread.
@@ -82,6 +93,29 @@ pub struct ThreadResponse {
     pub total: u32,
     pub comments: Vec<Comment>,
     /// Pass as `cursor` to read the next page; `None` on the last page.
+    #[serde(default)]
+    pub next_cursor: Option<String>,
+}
+
+/// Query of `GET /api/v1/replies`: the next replies under one top-level comment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RepliesQuery {
+    pub site: String,
+    pub page: String,
+    /// The top-level comment.
+    pub root: CommentId,
+    /// Its `replies_cursor` (or the previous response's `next_cursor`).
+    pub cursor: String,
+}
+
+/// Response of `GET /api/v1/replies`: replies oldest first, flat (each names its parent, which
+/// comes earlier in this response or in an earlier one).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RepliesResponse {
+    pub replies: Vec<Comment>,
+    /// Replies still left out after these.
+    #[serde(default)]
+    pub more_replies: u32,
     #[serde(default)]
     pub next_cursor: Option<String>,
 }

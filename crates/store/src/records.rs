@@ -34,6 +34,12 @@ pub struct PageRecord {
     /// Approved comments on the page, maintained on every write.
     pub count: u32,
     pub created: i64,
+    /// Every stored comment of the page, whatever its status; the page goes when it reaches 0.
+    #[serde(default)]
+    pub comments: u32,
+    /// The owner set the title: later comments no longer refresh it.
+    #[serde(default)]
+    pub title_by_owner: bool,
 }
 
 /// A comment as stored.
@@ -63,6 +69,12 @@ pub struct CommentRecord {
     /// Direct replies, tombstones included.
     #[serde(default)]
     pub children: u32,
+    /// The top-level comment this reply is under (`None` for a top-level comment).
+    #[serde(default)]
+    pub root: Option<u64>,
+    /// For a top-level comment: its replies at every depth, whatever their status.
+    #[serde(default)]
+    pub descendants: u32,
     /// Where an imported comment came from (its id in the export it was read from), so
     /// re-running an import adds nothing and a re-export keeps the same ids.
     #[serde(default)]
@@ -77,7 +89,9 @@ pub struct CommentRecord {
 pub struct NewComment {
     pub site: String,
     pub page_key: String,
+    /// Recorded on the page, replacing an earlier one unless the owner set the title.
     pub page_title: Option<String>,
+    /// Recorded on the page, replacing an earlier one.
     pub page_url: Option<String>,
     pub parent: Option<u64>,
     pub max_depth: u32,

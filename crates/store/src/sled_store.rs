@@ -8,6 +8,11 @@
 //! - `sources`: `site \0 source id` → comment id, for idempotent imports.
 //! - `index`: `page id | parent id (0 = top level) | comment id` → empty. Keyset paging of
 //!   top-level comments and reply lookup are both prefix scans of this tree.
+//! - `replies`: `page id | top-level id | comment id` → empty, for every reply: the replies
+//!   under one top-level comment in id order (a parent always before its replies), so they can
+//!   be paged like top-level comments.
+//! - `meta`: `level` → the upgrades applied to an older database (see [`UPGRADE_LEVEL`]);
+//!   `secret:NAME` → a secret created on first start.
 
 use std::path::Path;
 use std::sync::Mutex;
@@ -17,9 +22,13 @@ use sled::transaction::{ConflictableTransactionError, TransactionError, Transact
 
 use crate::records::{FORMAT_VERSION, decode, encode};
 use crate::{
-    CommentRecord, CommentStore, Deleted, Error, NewComment, Order, PageRecord, ParentProblem,
-    Result, Status, ThreadPage, WriteSeq,
+    CommentRecord, CommentStore, Deleted, Error, MoreReplies, NewComment, Order, PageRecord,
+    ParentProblem, RepliesPage, Result, Status, ThreadPage, WriteSeq,
 };
+
+/// Level 2 added the `replies` tree, `root` and `descendants` on comments and `comments` on
+/// pages; a database written before them is upgraded once when opened.
+const UPGRADE_LEVEL: u8 = 2;
 
 /// How to open the store.
 #[derive(Debug, Clone)]
@@ -38,13 +47,15 @@ impl Default for StoreOptions {
 
 /// Comments in a sled database on disk.
 pub struct SledStore {
-    db: sled::Db,
-    sites: sled::Tree,
-    pages: sled::Tree,
-    page_ids: sled::Tree,
-    comments: sled::Tree,
-    index: sled::Tree,
-    sources: sled::Tree,
+    pub(crate) db: sled::Db,
+    pub(crate) sites: sled::Tree,
+    pub(crate) pages: sled::Tree,
+    pub(crate) page_ids: sled::Tree,
+    pub(crate) comments: sled::Tree,
+    pub(crate) index: sled::Tree,
+    pub(crate) replies: sled::Tree,
+    pub(crate) sources: sled::Tree,
+    pub(crate) meta: sled::Tree,
     flush: GroupCommit,
 }
 
@@ -86,11 +97,19 @@ fn index_key(page: u64, parent: u64, id: u64) -> [u8; 24] {
     k
 }
 
-fn index_prefix(page: u64, parent: u64) -> [u8; 16] {
-    let mut k = [0u8; 16];
-    k[..8].copy_from_slice(&page.to_be_bytes());
-    k[8..].copy_from_slice(&parent.to_be_bytes());
-    k
+/// A page record by id, inside a transaction (with its `pages` key).
+fn load_page(
+    pages: &sled::transaction::TransactionalTree,
+    page_ids: &sled::transaction::TransactionalTree,
+    page_id: u64,
+) -> Result<(sled::IVec, PageRecord), TxError> {
+    let Some(key) = page_ids.get(page_id.to_be_bytes())? else {
+        return Err(abort(Error::Corrupt(format!("page {page_id} missing"))));
+    };
+    match pages.get(&key)? {
+        Some(bytes) => Ok((key, decode(&bytes).map_err(abort)?)),
+        None => Err(abort(Error::Corrupt("page record missing".into()))),
+    }
 }
 
 fn id_from_index_key(key: &[u8]) -> Result<u64> {
@@ -120,20 +139,90 @@ impl SledStore {
         match meta.get("format")? {
             None => {
                 meta.insert("format", &[FORMAT_VERSION])?;
+                meta.insert("level", &[UPGRADE_LEVEL])?;
             }
             Some(v) if v.as_ref() == [FORMAT_VERSION] => {}
             Some(v) => return Err(Error::Corrupt(format!("unsupported store format {v:?}"))),
         }
-        Ok(Self {
+        let store = Self {
             sites: db.open_tree("sites")?,
             pages: db.open_tree("pages")?,
             page_ids: db.open_tree("page_ids")?,
             comments: db.open_tree("comments")?,
             index: db.open_tree("index")?,
+            replies: db.open_tree("replies")?,
             sources: db.open_tree("sources")?,
+            meta,
             db,
             flush: GroupCommit::default(),
-        })
+        };
+        store.upgrade()?;
+        Ok(store)
+    }
+
+    /// Brings an older database up to [`UPGRADE_LEVEL`]: recomputes every comment's root and
+    /// every top-level comment's descendants, every page's comment total, and the `replies`
+    /// tree. Runs before the store is shared, so nothing writes meanwhile; rerunning after a
+    /// crash starts over from the records.
+    fn upgrade(&self) -> Result<()> {
+        let level = self.meta.get("level")?.and_then(|v| v.first().copied());
+        if level.is_some_and(|l| l >= UPGRADE_LEVEL) {
+            return Ok(());
+        }
+        if self.comments.is_empty() {
+            self.meta.insert("level", &[UPGRADE_LEVEL])?;
+            return Ok(());
+        }
+        let mut records = std::collections::HashMap::new();
+        for entry in self.comments.iter().values() {
+            let rec: CommentRecord = decode(&entry?)?;
+            records.insert(rec.id, rec);
+        }
+        let root_of = |mut id: u64| -> Option<u64> {
+            // Bounded: reply chains are at most the reply depth cap long; a broken chain stops.
+            for _ in 0..=1024 {
+                match records.get(&id)?.parent {
+                    None => return Some(id),
+                    Some(parent) => id = parent,
+                }
+            }
+            None
+        };
+        let mut roots = std::collections::HashMap::new();
+        let mut descendants: std::collections::HashMap<u64, u32> = Default::default();
+        let mut per_page: std::collections::HashMap<u64, u32> = Default::default();
+        for rec in records.values() {
+            *per_page.entry(rec.page_id).or_default() += 1;
+            if rec.parent.is_some()
+                && let Some(root) = root_of(rec.id)
+            {
+                roots.insert(rec.id, root);
+                *descendants.entry(root).or_default() += 1;
+            }
+        }
+        self.replies.clear()?;
+        for (id, mut rec) in records {
+            rec.root = roots.get(&id).copied();
+            rec.descendants = if rec.parent.is_none() {
+                descendants.get(&id).copied().unwrap_or(0)
+            } else {
+                0
+            };
+            if let Some(root) = rec.root {
+                self.replies.insert(index_key(rec.page_id, root, id), &[])?;
+            }
+            self.comments.insert(id.to_be_bytes(), encode(&rec)?)?;
+        }
+        for entry in self.pages.iter() {
+            let (key, value) = entry?;
+            let mut page: PageRecord = decode(&value)?;
+            page.comments = per_page.get(&page.id).copied().unwrap_or(0);
+            self.pages.insert(key, encode(&page)?)?;
+        }
+        self.db.flush()?;
+        self.meta.insert("level", &[UPGRADE_LEVEL])?;
+        self.db.flush()?;
+        Ok(())
     }
 
     fn note_write(&self) -> WriteSeq {
@@ -147,11 +236,44 @@ impl SledStore {
             .transpose()
     }
 
-    fn children_of(&self, page: u64, parent: u64) -> impl Iterator<Item = Result<u64>> + '_ {
-        self.index
-            .scan_prefix(index_prefix(page, parent))
-            .keys()
-            .map(|k| id_from_index_key(&k?))
+    /// Up to `limit` visible replies under the top-level comment `top` with ids above `after`;
+    /// `seen` replies (visible or not) came before the cursor.
+    fn replies_after(
+        &self,
+        top: &CommentRecord,
+        after: u64,
+        seen: u32,
+        limit: usize,
+    ) -> Result<RepliesPage> {
+        let range = index_key(top.page_id, top.id, after.saturating_add(1))
+            ..=index_key(top.page_id, top.id, u64::MAX);
+        let mut replies = Vec::with_capacity(limit.min(64));
+        let (mut seen, mut last) = (seen, after);
+        for key in self.replies.range(range).keys() {
+            let id = id_from_index_key(&key?)?;
+            if replies.len() >= limit {
+                return Ok(RepliesPage {
+                    replies,
+                    more: Some(MoreReplies {
+                        root: top.id,
+                        after: last,
+                        seen,
+                        remaining: top.descendants.saturating_sub(seen).max(1),
+                    }),
+                });
+            }
+            seen += 1;
+            last = id;
+            if let Some(rec) = self.load_comment(id)?
+                && rec.is_visible()
+            {
+                replies.push(rec);
+            }
+        }
+        Ok(RepliesPage {
+            replies,
+            more: None,
+        })
     }
 }
 
@@ -177,8 +299,9 @@ impl CommentStore for SledStore {
                 &self.comments,
                 &self.index,
                 &self.sources,
+                &self.replies,
             )
-                .transaction(|(pages, page_ids, comments, index, sources)| {
+                .transaction(|(pages, page_ids, comments, index, sources, replies)| {
                     if let Some(key) = &source_key {
                         if sources.get(key)?.is_some() {
                             return Err(abort(Error::Conflict));
@@ -197,17 +320,19 @@ impl CommentStore for SledStore {
                                 url: None,
                                 count: 0,
                                 created: new.created,
+                                comments: 0,
+                                title_by_owner: false,
                             }
                         }
                     };
-                    if page.title.is_none() {
+                    if new.page_title.is_some() && !page.title_by_owner {
                         page.title.clone_from(&new.page_title);
                     }
-                    if page.url.is_none() {
+                    if new.page_url.is_some() {
                         page.url.clone_from(&new.page_url);
                     }
-                    let depth = match new.parent {
-                        None => 0,
+                    let (depth, root) = match new.parent {
+                        None => (0, None),
                         Some(parent_id) => {
                             let mut parent: CommentRecord = match comments
                                 .get(parent_id.to_be_bytes())?
@@ -225,16 +350,33 @@ impl CommentStore for SledStore {
                                 return Err(abort(Error::Parent(ParentProblem::TooDeep)));
                             }
                             parent.children += 1;
+                            let root = parent.root.unwrap_or(parent_id);
+                            if root == parent_id {
+                                parent.descendants += 1;
+                            }
                             comments.insert(
                                 &parent_id.to_be_bytes(),
                                 encode(&parent).map_err(abort)?,
                             )?;
-                            parent.depth + 1
+                            if root != parent_id {
+                                let Some(bytes) = comments.get(root.to_be_bytes())? else {
+                                    return Err(abort(Error::Corrupt(format!(
+                                        "top-level comment {root} missing"
+                                    ))));
+                                };
+                                let mut top: CommentRecord = decode(&bytes).map_err(abort)?;
+                                top.descendants += 1;
+                                comments
+                                    .insert(&root.to_be_bytes(), encode(&top).map_err(abort)?)?;
+                            }
+                            replies.insert(&index_key(page.id, root, id), &[])?;
+                            (parent.depth + 1, Some(root))
                         }
                     };
                     if new.status == Status::Approved {
                         page.count += 1;
                     }
+                    page.comments += 1;
                     let record = CommentRecord {
                         id,
                         page_id: page.id,
@@ -250,6 +392,8 @@ impl CommentStore for SledStore {
                         status: new.status,
                         edit_key_hash: new.edit_key_hash.clone(),
                         children: 0,
+                        root,
+                        descendants: 0,
                         source: new.source.clone(),
                         ip: new.ip.clone(),
                     };
@@ -272,28 +416,48 @@ impl CommentStore for SledStore {
         body_source: String,
         body_tree: String,
         edited_at: i64,
+        status: Option<Status>,
     ) -> Result<(CommentRecord, WriteSeq)> {
-        let record = tx_result(self.comments.transaction(|comments| {
-            let mut rec: CommentRecord = match comments.get(id.to_be_bytes())? {
-                Some(bytes) => decode(&bytes).map_err(abort)?,
-                None => return Err(abort(Error::NotFound)),
-            };
-            if rec.status == Status::Deleted {
-                return Err(abort(Error::NotFound));
-            }
-            rec.body_source.clone_from(&body_source);
-            rec.body_tree.clone_from(&body_tree);
-            rec.edited = Some(edited_at);
-            comments.insert(&id.to_be_bytes(), encode(&rec).map_err(abort)?)?;
-            Ok(rec)
-        }))?;
+        let record = tx_result((&self.pages, &self.page_ids, &self.comments).transaction(
+            |(pages, page_ids, comments)| {
+                let mut rec: CommentRecord = match comments.get(id.to_be_bytes())? {
+                    Some(bytes) => decode(&bytes).map_err(abort)?,
+                    None => return Err(abort(Error::NotFound)),
+                };
+                if rec.status == Status::Deleted {
+                    return Err(abort(Error::NotFound));
+                }
+                rec.body_source.clone_from(&body_source);
+                rec.body_tree.clone_from(&body_tree);
+                rec.edited = Some(edited_at);
+                if let Some(status) = status.filter(|s| *s != rec.status) {
+                    let (key, mut page) = load_page(pages, page_ids, rec.page_id)?;
+                    if rec.status == Status::Approved {
+                        page.count = page.count.saturating_sub(1);
+                    }
+                    if status == Status::Approved {
+                        page.count += 1;
+                    }
+                    rec.status = status;
+                    pages.insert(key, encode(&page).map_err(abort)?)?;
+                }
+                comments.insert(&id.to_be_bytes(), encode(&rec).map_err(abort)?)?;
+                Ok(rec)
+            },
+        ))?;
         Ok((record, self.note_write()))
     }
 
     fn delete_comment(&self, id: u64) -> Result<(Deleted, WriteSeq)> {
         let outcome = tx_result(
-            (&self.pages, &self.page_ids, &self.comments, &self.index).transaction(
-                |(pages, page_ids, comments, index)| {
+            (
+                &self.pages,
+                &self.page_ids,
+                &self.comments,
+                &self.index,
+                &self.replies,
+            )
+                .transaction(|(pages, page_ids, comments, index, replies)| {
                     let load = |id: u64| -> Result<Option<CommentRecord>, TxError> {
                         comments
                             .get(id.to_be_bytes())?
@@ -306,19 +470,9 @@ impl CommentStore for SledStore {
                     if rec.status == Status::Deleted {
                         return Err(abort(Error::NotFound));
                     }
-                    let Some(page_key) = page_ids.get(rec.page_id.to_be_bytes())? else {
-                        return Err(abort(Error::Corrupt(format!(
-                            "page {} missing",
-                            rec.page_id
-                        ))));
-                    };
-                    let mut page: PageRecord = match pages.get(&page_key)? {
-                        Some(bytes) => decode(&bytes).map_err(abort)?,
-                        None => return Err(abort(Error::Corrupt("page record missing".into()))),
-                    };
+                    let (page_key, mut page) = load_page(pages, page_ids, rec.page_id)?;
                     if rec.status == Status::Approved {
                         page.count = page.count.saturating_sub(1);
-                        pages.insert(&page_key, encode(&page).map_err(abort)?)?;
                     }
                     if rec.children > 0 {
                         rec.status = Status::Deleted;
@@ -329,9 +483,13 @@ impl CommentStore for SledStore {
                         rec.body_tree = "[]".into();
                         rec.edit_key_hash = None;
                         comments.insert(&id.to_be_bytes(), encode(&rec).map_err(abort)?)?;
+                        pages.insert(&page_key, encode(&page).map_err(abort)?)?;
                         return Ok(Deleted::Tombstone);
                     }
                     // Remove the comment, then any tombstone ancestors it leaves without replies.
+                    let root = rec.root;
+                    let mut removed_replies = 0u32;
+                    let mut root_removed = false;
                     let mut current = rec;
                     loop {
                         comments.remove(&current.id.to_be_bytes())?;
@@ -340,6 +498,13 @@ impl CommentStore for SledStore {
                             current.parent.unwrap_or(0),
                             current.id,
                         ))?;
+                        if let Some(r) = current.root {
+                            replies.remove(&index_key(current.page_id, r, current.id))?;
+                            removed_replies += 1;
+                        } else {
+                            root_removed = true;
+                        }
+                        page.comments = page.comments.saturating_sub(1);
                         let Some(parent_id) = current.parent else {
                             break;
                         };
@@ -355,11 +520,108 @@ impl CommentStore for SledStore {
                             .insert(&parent_id.to_be_bytes(), encode(&parent).map_err(abort)?)?;
                         break;
                     }
+                    if let Some(root) = root.filter(|_| !root_removed)
+                        && let Some(mut top) = load(root)?
+                    {
+                        top.descendants = top.descendants.saturating_sub(removed_replies);
+                        comments.insert(&root.to_be_bytes(), encode(&top).map_err(abort)?)?;
+                    }
+                    if page.comments == 0 {
+                        pages.remove(&page_key)?;
+                        page_ids.remove(&page.id.to_be_bytes())?;
+                    } else {
+                        pages.insert(&page_key, encode(&page).map_err(abort)?)?;
+                    }
                     Ok(Deleted::Removed)
-                },
-            ),
+                }),
         )?;
         Ok((outcome, self.note_write()))
+    }
+
+    fn delete_page(&self, site: &str, page_key: &str) -> Result<(usize, WriteSeq)> {
+        let key = page_key_bytes(site, page_key);
+        let Some(page) = self.page(site, page_key)? else {
+            return Err(Error::NotFound);
+        };
+        let ids: Vec<u64> = self
+            .index
+            .scan_prefix(page.id.to_be_bytes())
+            .keys()
+            .map(|k| id_from_index_key(&k?))
+            .collect::<Result<_>>()?;
+        tx_result(
+            (
+                &self.pages,
+                &self.page_ids,
+                &self.comments,
+                &self.index,
+                &self.replies,
+            )
+                .transaction(|(pages, page_ids, comments, index, replies)| {
+                    let Some(bytes) = pages.get(&key)? else {
+                        return Err(abort(Error::NotFound));
+                    };
+                    let current: PageRecord = decode(&bytes).map_err(abort)?;
+                    if current.id != page.id || current.comments as usize != ids.len() {
+                        // A comment arrived after the scan: the caller retries.
+                        return Err(abort(Error::Conflict));
+                    }
+                    for &id in &ids {
+                        let Some(bytes) = comments.get(id.to_be_bytes())? else {
+                            continue;
+                        };
+                        let rec: CommentRecord = decode(&bytes).map_err(abort)?;
+                        comments.remove(&id.to_be_bytes())?;
+                        index.remove(&index_key(page.id, rec.parent.unwrap_or(0), id))?;
+                        if let Some(root) = rec.root {
+                            replies.remove(&index_key(page.id, root, id))?;
+                        }
+                    }
+                    pages.remove(key.as_slice())?;
+                    page_ids.remove(&page.id.to_be_bytes())?;
+                    Ok(())
+                }),
+        )?;
+        Ok((ids.len(), self.note_write()))
+    }
+
+    fn set_page_meta(
+        &self,
+        site: &str,
+        page_key: &str,
+        title: Option<String>,
+        url: Option<String>,
+    ) -> Result<(PageRecord, WriteSeq)> {
+        let key = page_key_bytes(site, page_key);
+        let page = tx_result(self.pages.transaction(|pages| {
+            let Some(bytes) = pages.get(&key)? else {
+                return Err(abort(Error::NotFound));
+            };
+            let mut page: PageRecord = decode(&bytes).map_err(abort)?;
+            if title.is_some() {
+                page.title.clone_from(&title);
+                page.title_by_owner = true;
+            }
+            if url.is_some() {
+                page.url.clone_from(&url);
+            }
+            pages.insert(key.as_slice(), encode(&page).map_err(abort)?)?;
+            Ok(page)
+        }))?;
+        Ok((page, self.note_write()))
+    }
+
+    fn secret(&self, name: &str, fresh: &[u8]) -> Result<Vec<u8>> {
+        let key = format!("secret:{name}");
+        // Only the first caller's bytes are kept; everyone reads those back.
+        let _ = self
+            .meta
+            .compare_and_swap(key.as_bytes(), None as Option<&[u8]>, Some(fresh))?;
+        self.db.flush()?;
+        self.meta
+            .get(key.as_bytes())?
+            .map(|v| v.to_vec())
+            .ok_or_else(|| Error::Corrupt(format!("{key} missing after it was written")))
     }
 
     fn page(&self, site: &str, page_key: &str) -> Result<Option<PageRecord>> {
@@ -418,8 +680,14 @@ impl CommentStore for SledStore {
             .collect::<Result<_>>()?;
         let (from_key, to_key) = (page_key_bytes(site, from), page_key_bytes(site, to));
         tx_result(
-            (&self.pages, &self.page_ids, &self.comments, &self.index).transaction(
-                |(pages, page_ids, comments, index)| {
+            (
+                &self.pages,
+                &self.page_ids,
+                &self.comments,
+                &self.index,
+                &self.replies,
+            )
+                .transaction(|(pages, page_ids, comments, index, replies)| {
                     pages.remove(from_key.as_slice())?;
                     let Some(mut target) = pages
                         .get(&to_key)?
@@ -440,17 +708,22 @@ impl CommentStore for SledStore {
                         };
                         let mut rec: CommentRecord = decode(&bytes).map_err(abort)?;
                         rec.page_id = target.id;
+                        let rec = rec;
                         comments.insert(&id.to_be_bytes(), encode(&rec).map_err(abort)?)?;
                         index.remove(&index_key(source.id, parent, id))?;
                         index.insert(&index_key(target.id, parent, id), &[])?;
+                        if let Some(root) = rec.root {
+                            replies.remove(&index_key(source.id, root, id))?;
+                            replies.insert(&index_key(target.id, root, id), &[])?;
+                        }
                     }
                     target.count += source.count;
+                    target.comments += source.comments;
                     target.title = target.title.clone().or_else(|| source.title.clone());
                     pages.insert(to_key.as_slice(), encode(&target).map_err(abort)?)?;
                     page_ids.remove(&source.id.to_be_bytes())?;
                     Ok(())
-                },
-            ),
+                }),
         )?;
         let seq = self.note_write();
         self.flush_through(seq)?;
@@ -471,28 +744,25 @@ impl CommentStore for SledStore {
         order: Order,
         limit: usize,
         after: Option<u64>,
+        replies_each: usize,
     ) -> Result<ThreadPage> {
         let Some(page) = self.page(site, page_key)? else {
             return Ok(ThreadPage {
                 page: None,
                 top_level: vec![],
                 replies: vec![],
+                more_replies: vec![],
                 next_after: None,
             });
         };
         let range = match (order, after) {
-            (Order::OldestFirst, None) => {
-                index_key(page.id, 0, 0)..=index_key(page.id, 0, u64::MAX)
-            }
             (Order::OldestFirst, Some(a)) => {
                 index_key(page.id, 0, a.saturating_add(1))..=index_key(page.id, 0, u64::MAX)
-            }
-            (Order::NewestFirst, None) => {
-                index_key(page.id, 0, 0)..=index_key(page.id, 0, u64::MAX)
             }
             (Order::NewestFirst, Some(a)) => {
                 index_key(page.id, 0, 0)..=index_key(page.id, 0, a.saturating_sub(1))
             }
+            (_, None) => index_key(page.id, 0, 0)..=index_key(page.id, 0, u64::MAX),
         };
         let keys = self.index.range(range).keys();
         let keys: Box<dyn Iterator<Item = sled::Result<sled::IVec>>> = match order {
@@ -518,30 +788,44 @@ impl CommentStore for SledStore {
             None
         };
         let mut replies = Vec::new();
-        let mut queue: Vec<u64> = top_level
-            .iter()
-            .filter(|c| c.children > 0)
-            .map(|c| c.id)
-            .collect();
-        while let Some(parent) = queue.pop() {
-            for child in self.children_of(page.id, parent) {
-                if let Some(rec) = self.load_comment(child?)?
-                    && rec.is_visible()
-                {
-                    if rec.children > 0 {
-                        queue.push(rec.id);
-                    }
-                    replies.push(rec);
-                }
-            }
+        let mut more_replies = Vec::new();
+        for top in top_level.iter().filter(|c| c.descendants > 0) {
+            let run = self.replies_after(top, 0, 0, replies_each)?;
+            replies.extend(run.replies);
+            more_replies.extend(run.more);
         }
         replies.sort_by_key(|c| c.id);
         Ok(ThreadPage {
             page: Some(page),
             top_level,
             replies,
+            more_replies,
             next_after,
         })
+    }
+
+    fn replies_page(
+        &self,
+        site: &str,
+        page_key: &str,
+        root: u64,
+        after: u64,
+        seen: u32,
+        limit: usize,
+    ) -> Result<RepliesPage> {
+        let empty = RepliesPage {
+            replies: vec![],
+            more: None,
+        };
+        let Some(page) = self.page(site, page_key)? else {
+            return Ok(empty);
+        };
+        match self.load_comment(root)? {
+            Some(top) if top.page_id == page.id && top.parent.is_none() && top.is_visible() => {
+                self.replies_after(&top, after, seen, limit)
+            }
+            _ => Ok(empty),
+        }
     }
 
     fn counts(&self, site: &str, page_keys: &[&str]) -> Result<Vec<u32>> {

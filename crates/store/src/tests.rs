@@ -64,7 +64,7 @@ fn comment_lifecycle_story() {
     );
 
     let thread = store
-        .thread_page("blog", "/post", Order::OldestFirst, 10, None)
+        .thread_page("blog", "/post", Order::OldestFirst, 10, None, 100)
         .unwrap();
     assert_eq!(
         authors(&thread),
@@ -75,21 +75,35 @@ fn comment_lifecycle_story() {
 
     // Keyset paging, both directions.
     let first = store
-        .thread_page("blog", "/post", Order::OldestFirst, 1, None)
+        .thread_page("blog", "/post", Order::OldestFirst, 1, None, 100)
         .unwrap();
     assert_eq!(authors(&first).0, vec!["alice"]);
     assert_eq!(first.next_after, Some(alice));
     let second = store
-        .thread_page("blog", "/post", Order::OldestFirst, 1, first.next_after)
+        .thread_page(
+            "blog",
+            "/post",
+            Order::OldestFirst,
+            1,
+            first.next_after,
+            100,
+        )
         .unwrap();
     assert_eq!(authors(&second).0, vec!["dave"]);
     assert_eq!(second.next_after, None);
     let newest = store
-        .thread_page("blog", "/post", Order::NewestFirst, 1, None)
+        .thread_page("blog", "/post", Order::NewestFirst, 1, None, 100)
         .unwrap();
     assert_eq!(authors(&newest).0, vec!["dave"]);
     let older = store
-        .thread_page("blog", "/post", Order::NewestFirst, 1, newest.next_after)
+        .thread_page(
+            "blog",
+            "/post",
+            Order::NewestFirst,
+            1,
+            newest.next_after,
+            100,
+        )
         .unwrap();
     assert_eq!(authors(&older), (vec!["alice"], vec!["bob", "carol"]));
 
@@ -121,7 +135,7 @@ fn comment_lifecycle_story() {
 
     // Edit.
     let (edited, _) = store
-        .edit_comment(dave, "new".into(), "[1]".into(), 42)
+        .edit_comment(dave, "new".into(), "[1]".into(), 42, None)
         .unwrap();
     assert_eq!(
         (edited.body_source.as_str(), edited.edited),
@@ -132,7 +146,7 @@ fn comment_lifecycle_story() {
     // tombstone chain removes the chain.
     assert_eq!(store.delete_comment(bob).unwrap().0, Deleted::Tombstone);
     let thread = store
-        .thread_page("blog", "/post", Order::OldestFirst, 10, None)
+        .thread_page("blog", "/post", Order::OldestFirst, 10, None, 100)
         .unwrap();
     assert_eq!(authors(&thread), (vec!["alice", "dave"], vec!["", "carol"]));
     assert_eq!(thread.replies[0].status, Status::Deleted);
@@ -140,7 +154,7 @@ fn comment_lifecycle_story() {
     assert_eq!(store.page("blog", "/post").unwrap().unwrap().count, 3);
     assert!(matches!(store.delete_comment(bob), Err(Error::NotFound)));
     assert!(matches!(
-        store.edit_comment(bob, "x".into(), "[]".into(), 1),
+        store.edit_comment(bob, "x".into(), "[]".into(), 1, None),
         Err(Error::NotFound)
     ));
     assert_eq!(store.delete_comment(carol).unwrap().0, Deleted::Removed);
@@ -160,7 +174,7 @@ fn hidden_comments_are_not_shown_or_counted() {
     store.insert_comment(pending).unwrap();
     insert(&store, "/p", None, "shown");
     let thread = store
-        .thread_page("blog", "/p", Order::OldestFirst, 10, None)
+        .thread_page("blog", "/p", Order::OldestFirst, 10, None, 100)
         .unwrap();
     assert_eq!(authors(&thread).0, vec!["shown"]);
     assert_eq!(store.counts("blog", &["/p"]).unwrap(), vec![1]);
@@ -204,7 +218,7 @@ fn concurrent_writers_share_flushes_and_lose_nothing() {
     }
     assert_eq!(store.counts("blog", &["/busy"]).unwrap(), vec![200]);
     let all = store
-        .thread_page("blog", "/busy", Order::OldestFirst, 500, None)
+        .thread_page("blog", "/busy", Order::OldestFirst, 500, None, 100)
         .unwrap();
     assert_eq!(all.top_level.len(), 200);
 }
@@ -254,14 +268,14 @@ fn moving_a_page_keeps_replies_and_counts() {
     assert_eq!(store.move_page("blog", "/old-url", "/new-url").unwrap(), 2);
     assert!(store.page("blog", "/old-url").unwrap().is_none());
     let moved = store
-        .thread_page("blog", "/new-url", Order::OldestFirst, 10, None)
+        .thread_page("blog", "/new-url", Order::OldestFirst, 10, None, 100)
         .unwrap();
     assert_eq!(authors(&moved), (vec!["a"], vec!["reply"]));
     // Merging into an existing thread.
     insert(&store, "/merged", None, "already there");
     assert_eq!(store.move_page("blog", "/new-url", "/merged").unwrap(), 2);
     let merged = store
-        .thread_page("blog", "/merged", Order::OldestFirst, 10, None)
+        .thread_page("blog", "/merged", Order::OldestFirst, 10, None, 100)
         .unwrap();
     assert_eq!(
         authors(&merged),
@@ -280,4 +294,215 @@ fn moving_a_page_keeps_replies_and_counts() {
         store.move_page("blog", "/nothing", "/x"),
         Err(Error::NotFound)
     ));
+}
+
+#[test]
+fn replies_are_paged_under_their_top_level_comment() {
+    let store = SledStore::temporary().unwrap();
+    let top = insert(&store, "/big", None, "top");
+    let mut ids = vec![];
+    let mut parent = top;
+    for i in 0..7 {
+        // A chain two deep, then siblings: every reply counts under the same top-level comment.
+        let id = insert(&store, "/big", Some(parent), &format!("r{i}"));
+        if i < 2 {
+            parent = id;
+        }
+        ids.push(id);
+    }
+    let other = insert(&store, "/big", None, "other");
+    insert(&store, "/big", Some(other), "other-reply");
+    assert_eq!(store.comment(top).unwrap().unwrap().descendants, 7);
+    assert_eq!(store.comment(ids[3]).unwrap().unwrap().root, Some(top));
+
+    let page = store
+        .thread_page("blog", "/big", Order::OldestFirst, 10, None, 3)
+        .unwrap();
+    let names: Vec<&str> = page.replies.iter().map(|c| c.author.as_str()).collect();
+    assert_eq!(names, ["r0", "r1", "r2", "other-reply"]);
+    let more = page.more_replies.as_slice();
+    assert_eq!(more.len(), 1);
+    assert_eq!(
+        (more[0].root, more[0].after, more[0].remaining),
+        (top, ids[2], 4)
+    );
+
+    let next = store
+        .replies_page("blog", "/big", top, more[0].after, more[0].seen, 3)
+        .unwrap();
+    let names: Vec<&str> = next.replies.iter().map(|c| c.author.as_str()).collect();
+    assert_eq!(names, ["r3", "r4", "r5"]);
+    let more = next.more.unwrap();
+    assert_eq!(more.remaining, 1);
+    let last = store
+        .replies_page("blog", "/big", top, more.after, more.seen, 3)
+        .unwrap();
+    assert_eq!(last.replies.len(), 1);
+    assert_eq!(last.more, None);
+
+    // Deleting replies keeps the count of what remains exact.
+    store.delete_comment(ids[6]).unwrap();
+    assert_eq!(store.comment(top).unwrap().unwrap().descendants, 6);
+    // A reply is not a top-level comment, and a root on another page reads as nothing.
+    assert!(
+        store
+            .replies_page("blog", "/big", ids[0], 0, 0, 3)
+            .unwrap()
+            .replies
+            .is_empty()
+    );
+    assert!(
+        store
+            .replies_page("blog", "/elsewhere", top, 0, 0, 3)
+            .unwrap()
+            .replies
+            .is_empty()
+    );
+}
+
+#[test]
+fn a_page_whose_last_comment_is_removed_leaves_no_record() {
+    let store = SledStore::temporary().unwrap();
+    let a = insert(&store, "/short-lived", None, "a");
+    let b = insert(&store, "/short-lived", Some(a), "b");
+    let mut held = new_comment("/short-lived", None, "held");
+    held.status = Status::Pending;
+    let held = store.insert_comment(held).unwrap().0.id;
+    assert_eq!(
+        store
+            .page("blog", "/short-lived")
+            .unwrap()
+            .unwrap()
+            .comments,
+        3
+    );
+    assert_eq!(store.delete_comment(a).unwrap().0, Deleted::Tombstone);
+    store.delete_comment(b).unwrap();
+    assert!(
+        store.page("blog", "/short-lived").unwrap().is_some(),
+        "held comment remains"
+    );
+    store.delete_comment(held).unwrap();
+    assert_eq!(store.page("blog", "/short-lived").unwrap(), None);
+    assert!(store.export_site("blog").unwrap().is_empty());
+}
+
+#[test]
+fn deleting_a_page_removes_its_whole_thread_only() {
+    let store = SledStore::temporary().unwrap();
+    let a = insert(&store, "/doomed", None, "a");
+    insert(&store, "/doomed", Some(a), "b");
+    insert(&store, "/kept", None, "c");
+    assert_eq!(store.delete_page("blog", "/doomed").unwrap().0, 2);
+    assert_eq!(store.page("blog", "/doomed").unwrap(), None);
+    assert!(store.comment(a).unwrap().is_none());
+    assert_eq!(store.counts("blog", &["/doomed", "/kept"]).unwrap(), [0, 1]);
+    assert!(matches!(
+        store.delete_page("blog", "/doomed"),
+        Err(Error::NotFound)
+    ));
+    // The key can be used again from scratch.
+    insert(&store, "/doomed", None, "again");
+    assert_eq!(store.page("blog", "/doomed").unwrap().unwrap().count, 1);
+}
+
+#[test]
+fn page_titles_follow_later_comments_until_the_owner_sets_one() {
+    let store = SledStore::temporary().unwrap();
+    insert(&store, "/t", None, "a");
+    let mut later = new_comment("/t", None, "b");
+    later.page_title = Some("Renamed".into());
+    later.page_url = Some("https://blog.example/t".into());
+    store.insert_comment(later.clone()).unwrap();
+    let page = store.page("blog", "/t").unwrap().unwrap();
+    assert_eq!(page.title.as_deref(), Some("Renamed"));
+    assert_eq!(page.url.as_deref(), Some("https://blog.example/t"));
+    store
+        .set_page_meta("blog", "/t", Some("Owner's title".into()), None)
+        .unwrap();
+    later.page_title = Some("Reader's title".into());
+    store.insert_comment(later).unwrap();
+    let page = store.page("blog", "/t").unwrap().unwrap();
+    assert_eq!(page.title.as_deref(), Some("Owner's title"));
+    assert!(matches!(
+        store.set_page_meta("blog", "/none", Some("x".into()), None),
+        Err(Error::NotFound)
+    ));
+}
+
+#[test]
+fn an_edit_can_send_a_comment_back_to_moderation() {
+    let store = SledStore::temporary().unwrap();
+    let a = insert(&store, "/m", None, "a");
+    let (rec, _) = store
+        .edit_comment(a, "x".into(), "[]".into(), 5, Some(Status::Pending))
+        .unwrap();
+    assert_eq!(rec.status, Status::Pending);
+    assert_eq!(store.page("blog", "/m").unwrap().unwrap().count, 0);
+}
+
+#[test]
+fn secrets_are_created_once_and_survive_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = StoreOptions::default();
+    let first = {
+        let store = SledStore::open(dir.path(), &options).unwrap();
+        let s = store.secret("avatar", b"first").unwrap();
+        assert_eq!(store.secret("avatar", b"second").unwrap(), s);
+        s
+    };
+    assert_eq!(first, b"first");
+    let store = loop {
+        // sled releases its lock from a background thread.
+        match SledStore::open(dir.path(), &options) {
+            Ok(s) => break s,
+            Err(_) => std::thread::sleep(std::time::Duration::from_millis(20)),
+        }
+    };
+    assert_eq!(store.secret("avatar", b"third").unwrap(), b"first");
+}
+
+#[test]
+fn an_older_database_is_upgraded_when_opened() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = StoreOptions::default();
+    let (top, reply) = {
+        let store = SledStore::open(dir.path(), &options).unwrap();
+        let top = insert(&store, "/old", None, "a");
+        let mid = insert(&store, "/old", Some(top), "b");
+        let reply = insert(&store, "/old", Some(mid), "c");
+        // Make it look like a level-1 database: no replies tree, no roots, no totals.
+        store.replies.clear().unwrap();
+        for id in [top, mid, reply] {
+            let mut rec = store.comment(id).unwrap().unwrap();
+            rec.root = None;
+            rec.descendants = 0;
+            store
+                .comments
+                .insert(id.to_be_bytes(), crate::records::encode(&rec).unwrap())
+                .unwrap();
+        }
+        let mut page = store.page("blog", "/old").unwrap().unwrap();
+        page.comments = 0;
+        store
+            .pages
+            .insert(b"blog\0/old", crate::records::encode(&page).unwrap())
+            .unwrap();
+        store.meta.remove("level").unwrap();
+        store.db.flush().unwrap();
+        (top, reply)
+    };
+    let store = loop {
+        match SledStore::open(dir.path(), &options) {
+            Ok(s) => break s,
+            Err(_) => std::thread::sleep(std::time::Duration::from_millis(20)),
+        }
+    };
+    assert_eq!(store.comment(reply).unwrap().unwrap().root, Some(top));
+    assert_eq!(store.comment(top).unwrap().unwrap().descendants, 2);
+    assert_eq!(store.page("blog", "/old").unwrap().unwrap().comments, 3);
+    let page = store
+        .thread_page("blog", "/old", Order::OldestFirst, 10, None, 10)
+        .unwrap();
+    assert_eq!(page.replies.len(), 2);
 }

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use talkback_api::limits::MAX_COUNT_PAGES;
 use talkback_api::{CountsRequest, CountsResponse, ErrorCode};
 
@@ -12,10 +12,12 @@ use crate::{AppState, validate};
 
 pub(super) async fn counts(
     state: web::Data<AppState>,
+    req: HttpRequest,
     body: web::Json<CountsRequest>,
 ) -> Result<HttpResponse> {
     let request = body.into_inner();
     site(&state, &request.site)?;
+    state.limits.read(&req)?;
     if request.pages.len() > MAX_COUNT_PAGES {
         return Err(Error::client(
             ErrorCode::TooManyPages,

@@ -15,6 +15,7 @@ use crate::error::{Error, Result};
 pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/threads", web::get().to(threads::read))
         .route("/threads/html", web::get().to(threads::read_html))
+        .route("/replies", web::get().to(threads::replies))
         .route("/comments", web::post().to(comments::create))
         .route("/comments/{id}", web::put().to(comments::edit))
         .route("/comments/{id}", web::delete().to(comments::delete))

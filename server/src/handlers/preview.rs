@@ -1,12 +1,17 @@
 //! Markdown preview: the same parser as posting, nothing stored.
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use talkback_api::{PreviewRequest, PreviewResponse};
 
 use crate::error::Result;
-use crate::validate;
+use crate::{AppState, validate};
 
-pub(super) async fn preview(body: web::Json<PreviewRequest>) -> Result<HttpResponse> {
+pub(super) async fn preview(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Json<PreviewRequest>,
+) -> Result<HttpResponse> {
+    state.limits.read(&req)?;
     let (_, body) = validate::body(&body.body)?;
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))

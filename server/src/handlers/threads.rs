@@ -1,4 +1,6 @@
-//! Reading a page's thread: JSON for the widget, HTML for the loader's first paint.
+//! Reading a page's thread: JSON for the widget, HTML for the loader's first paint, and the
+//! next replies under a top-level comment. Every response is cached under a key built from
+//! normalised values only; reads the cache cannot answer count against the client's read budget.
 
 use std::sync::Arc;
 
@@ -6,61 +8,140 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use talkback_api::i18n::Strings;
-use talkback_api::limits::{DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT};
-use talkback_api::{ErrorCode, Sort, ThreadQuery, ThreadResponse, assemble_thread};
-use talkback_store::Order;
+use talkback_api::limits::{
+    DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT, REPLIES_PAGE_LIMIT, REPLIES_PER_COMMENT,
+};
+use talkback_api::{
+    Comment, ErrorCode, RepliesQuery, RepliesResponse, Sort, ThreadQuery, ThreadResponse,
+    assemble_thread,
+};
+use talkback_store::{MoreReplies, Order};
 
 use super::site;
 use crate::assets::accepts_encoding;
-use crate::cache::Cached;
+use crate::cache::{Cached, Encoding};
 use crate::error::{Error, Result};
 use crate::{AppState, convert, render, validate};
 
-async fn load(state: &web::Data<AppState>, query: ThreadQuery) -> Result<ThreadResponse> {
-    site(state, &query.site)?;
-    let page_key = validate::page_key(&query.page)?;
-    let limit = query
-        .limit
-        .unwrap_or(DEFAULT_PAGE_LIMIT)
-        .clamp(1, MAX_PAGE_LIMIT) as usize;
-    let after = match query.cursor.as_deref() {
-        None | Some("") => None,
-        Some(c) => Some(c.parse::<u64>().map_err(|_| {
-            Error::client(
-                ErrorCode::InvalidCursor,
-                "The cursor is not one this server gave out.",
-            )
-        })?),
-    };
-    let order = match query.sort {
+/// A thread query with every value normalised: equal views get equal cache keys.
+struct View {
+    site: String,
+    page: String,
+    sort: Sort,
+    limit: usize,
+    after: Option<u64>,
+}
+
+impl View {
+    fn parse(state: &AppState, query: &ThreadQuery) -> Result<Self> {
+        site(state, &query.site)?;
+        Ok(Self {
+            site: query.site.clone(),
+            page: validate::page_key(&query.page)?,
+            sort: query.sort,
+            limit: query
+                .limit
+                .unwrap_or(DEFAULT_PAGE_LIMIT)
+                .clamp(1, MAX_PAGE_LIMIT) as usize,
+            after: match query.cursor.as_deref() {
+                None | Some("") => None,
+                Some(c) => Some(c.parse::<u64>().map_err(|_| bad_cursor())?),
+            },
+        })
+    }
+
+    fn variant(&self, kind: &str) -> String {
+        format!(
+            "{kind}|{:?}|{}|{}",
+            self.sort,
+            self.limit,
+            self.after.map(|a| a.to_string()).unwrap_or_default()
+        )
+    }
+}
+
+fn bad_cursor() -> Error {
+    Error::client(
+        ErrorCode::InvalidCursor,
+        "The cursor is not one this server gave out.",
+    )
+}
+
+/// The cursor handed out for more replies: where to continue, and how many came before.
+fn replies_cursor(more: &MoreReplies) -> String {
+    format!("{}.{}", more.after, more.seen)
+}
+
+fn parse_replies_cursor(cursor: &str) -> Result<(u64, u32)> {
+    let (after, seen) = cursor.split_once('.').ok_or_else(bad_cursor)?;
+    match (after.parse(), seen.parse()) {
+        (Ok(after), Ok(seen)) => Ok((after, seen)),
+        _ => Err(bad_cursor()),
+    }
+}
+
+/// A thread page, and whether the page exists at all (pages that do not are never cached).
+async fn load(state: &web::Data<AppState>, view: &View) -> Result<(ThreadResponse, bool)> {
+    let order = match view.sort {
         Sort::Oldest => Order::OldestFirst,
         Sort::Newest => Order::NewestFirst,
     };
     let store = state.store.clone();
-    let site_id = query.site.clone();
-    let key = page_key.clone();
-    let page = web::block(move || store.thread_page(&site_id, &key, order, limit, after)).await??;
+    let (site_id, key, limit, after) =
+        (view.site.clone(), view.page.clone(), view.limit, view.after);
+    let page = web::block(move || {
+        store.thread_page(&site_id, &key, order, limit, after, REPLIES_PER_COMMENT)
+    })
+    .await??;
+    let key = &state.avatar_key;
     let top = page
         .top_level
         .iter()
-        .map(convert::comment)
+        .map(|r| convert::comment(r, key))
         .collect::<Result<Vec<_>>>()?;
     let replies = page
         .replies
         .iter()
-        .map(convert::comment)
+        .map(|r| convert::comment(r, key))
         .collect::<Result<Vec<_>>>()?;
-    Ok(ThreadResponse {
-        page: page_key,
-        title: page.page.as_ref().and_then(|p| p.title.clone()),
-        total: page.page.as_ref().map_or(0, |p| p.count),
-        comments: assemble_thread(top, replies),
-        next_cursor: page.next_after.map(|id| id.to_string()),
-    })
+    let mut comments = assemble_thread(top, replies);
+    for more in &page.more_replies {
+        if let Some(c) = comments.iter_mut().find(|c| c.id.0 == more.root) {
+            c.more_replies = more.remaining;
+            c.replies_cursor = Some(replies_cursor(more));
+        }
+    }
+    let exists = page.page.is_some();
+    Ok((
+        ThreadResponse {
+            page: view.page.clone(),
+            title: page.page.as_ref().and_then(|p| p.title.clone()),
+            total: page.page.as_ref().map_or(0, |p| p.count),
+            comments,
+            next_cursor: page.next_after.map(|id| id.to_string()),
+        },
+        exists,
+    ))
 }
 
-/// Serves a cached body: 304 when the client has it, else the best encoding it accepts.
-fn respond(req: &HttpRequest, cached: &Cached, content_type: &'static str) -> HttpResponse {
+/// The encoding to answer `req` with.
+fn encoding_for(req: &HttpRequest) -> Encoding {
+    if accepts_encoding(req, "br") {
+        Encoding::Brotli
+    } else if accepts_encoding(req, "gzip") {
+        Encoding::Gzip
+    } else {
+        Encoding::Identity
+    }
+}
+
+/// Serves a cached body: 304 when the client has it, else in `encoding`.
+fn respond(
+    req: &HttpRequest,
+    cached: &Cached,
+    encoding: Encoding,
+    content_type: &'static str,
+) -> HttpResponse {
     let fresh = req
         .headers()
         .get(header::IF_NONE_MATCH)
@@ -80,49 +161,61 @@ fn respond(req: &HttpRequest, cached: &Cached, content_type: &'static str) -> Ht
         return response.finish();
     }
     response.insert_header((header::CONTENT_TYPE, content_type));
-    if accepts_encoding(req, "br") {
-        response
-            .insert_header((header::CONTENT_ENCODING, "br"))
-            .body(cached.brotli().to_vec())
-    } else if accepts_encoding(req, "gzip") {
-        response
-            .insert_header((header::CONTENT_ENCODING, "gzip"))
-            .body(cached.gzip().to_vec())
-    } else {
-        response.body(cached.body.clone())
+    if content_type.starts_with("text/html") {
+        // A fragment for the loader to insert: as a document of its own it may run nothing.
+        response.insert_header((
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox",
+        ));
     }
+    let body = match (encoding, cached.encoded(encoding)) {
+        (Encoding::Brotli, Some(b)) => {
+            response.insert_header((header::CONTENT_ENCODING, "br"));
+            b.clone()
+        }
+        (Encoding::Gzip, Some(b)) => {
+            response.insert_header((header::CONTENT_ENCODING, "gzip"));
+            b.clone()
+        }
+        _ => cached.body.clone(),
+    };
+    response.body(body)
 }
 
-/// The cached body of `variant`, building and caching it on a miss.
+/// Answers from the cache, or builds the body (counting against the client's read budget),
+/// caches it when the page exists, and answers.
 async fn cached(
     state: &web::Data<AppState>,
-    query: &ThreadQuery,
-    variant: String,
-    build: impl FnOnce(ThreadResponse) -> Result<Vec<u8>>,
-) -> Result<Arc<Cached>> {
-    site(state, &query.site)?;
-    let key = validate::page_key(&query.page)?;
-    match state.cache.get(&query.site, &key, &variant) {
-        Ok(hit) => Ok(hit),
-        Err(ticket) => {
-            let thread = load(state, query.clone()).await?;
-            let total = thread.total;
-            let fresh = Arc::new(Cached::new(build(thread)?, total));
+    req: &HttpRequest,
+    (site, page, variant): (&str, &str, String),
+    content_type: &'static str,
+    build: impl AsyncFnOnce() -> Result<(Vec<u8>, u32, bool)>,
+) -> Result<HttpResponse> {
+    let encoding = encoding_for(req);
+    let ticket = match state.cache.get(site, page, &variant) {
+        Ok(hit) if hit.encoded(encoding).is_some() => {
+            return Ok(respond(req, &hit, encoding, content_type));
+        }
+        Ok(hit) => {
+            // Cached, but not yet in this encoding: add it.
+            let ticket = state.cache.ticket();
+            let upgraded = Arc::new(hit.with(encoding));
             state
                 .cache
-                .put(ticket, &query.site, &key, &variant, Arc::clone(&fresh));
-            Ok(fresh)
+                .put(ticket, site, page, &variant, Arc::clone(&upgraded));
+            return Ok(respond(req, &upgraded, encoding, content_type));
         }
+        Err(ticket) => ticket,
+    };
+    state.limits.read(req)?;
+    let (body, total, exists) = build().await?;
+    let fresh = Arc::new(Cached::new(body, total).with(encoding));
+    if exists {
+        state
+            .cache
+            .put(ticket, site, page, &variant, Arc::clone(&fresh));
     }
-}
-
-fn variant(kind: &str, q: &ThreadQuery) -> String {
-    format!(
-        "{kind}|{:?}|{:?}|{}",
-        q.sort,
-        q.limit,
-        q.cursor.as_deref().unwrap_or_default()
-    )
+    Ok(respond(req, &fresh, encoding, content_type))
 }
 
 pub(super) async fn read(
@@ -130,49 +223,90 @@ pub(super) async fn read(
     req: HttpRequest,
     query: web::Query<ThreadQuery>,
 ) -> Result<HttpResponse> {
-    let query = query.into_inner();
-    let body = cached(&state, &query, variant("json", &query), |t| {
-        Ok(serde_json::to_vec(&t)?)
+    let view = View::parse(&state, &query)?;
+    let key = (view.site.as_str(), view.page.as_str(), view.variant("json"));
+    cached(&state, &req, key, "application/json", async || {
+        let (thread, exists) = load(&state, &view).await?;
+        Ok((serde_json::to_vec(&thread)?, thread.total, exists))
     })
-    .await?;
-    Ok(respond(&req, &body, "application/json"))
+    .await
 }
 
 /// The first page of a thread as escaped HTML, for the loader to show before the WASM runs.
-/// Relative times ("5 minutes ago") are part of it, so a cached copy lives a minute at most.
+/// The header names the host page's own title when it sends one. Relative times ("5 minutes
+/// ago") are part of it, so a cached copy lives a minute at most.
 pub(super) async fn read_html(
     state: web::Data<AppState>,
     req: HttpRequest,
     query: web::Query<ThreadQuery>,
     extra: web::Query<LangQuery>,
 ) -> Result<HttpResponse> {
-    let query = query.into_inner();
+    let view = View::parse(&state, &query)?;
     let strings = Strings::for_lang(extra.lang.as_deref().unwrap_or("en"));
     let title = validate::title(extra.title.as_deref())?;
     let now = super::now_ms();
-    let key = format!(
+    let variant = format!(
         "{}|{}|{}|{}",
-        variant("html", &query),
+        view.variant("html"),
         strings.lang,
         now / 60_000,
         title.as_deref().unwrap_or_default()
     );
-    let body = cached(&state, &query, key, |mut thread| {
-        if thread.title.is_none() {
+    let key = (view.site.as_str(), view.page.as_str(), variant);
+    cached(&state, &req, key, "text/html; charset=utf-8", async || {
+        let (mut thread, exists) = load(&state, &view).await?;
+        if title.is_some() {
             thread.title = title;
         }
         let mut html = String::with_capacity(8192);
         render::thread_html(&thread, strings, now, &mut html);
-        Ok(html.into_bytes())
+        Ok((html.into_bytes(), thread.total, exists))
     })
-    .await?;
-    Ok(respond(&req, &body, "text/html; charset=utf-8"))
+    .await
+}
+
+/// The next replies under one top-level comment ("Show N more replies").
+pub(super) async fn replies(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    query: web::Query<RepliesQuery>,
+) -> Result<HttpResponse> {
+    site(&state, &query.site)?;
+    let page = validate::page_key(&query.page)?;
+    let (after, seen) = parse_replies_cursor(&query.cursor)?;
+    let root = query.root.0;
+    let variant = format!("replies|{root}|{after}.{seen}");
+    let key = (query.site.as_str(), page.as_str(), variant);
+    cached(&state, &req, key, "application/json", async || {
+        let store = state.store.clone();
+        let (site_id, page_key) = (query.site.clone(), page.clone());
+        let run = web::block(move || {
+            let exists = store.page(&site_id, &page_key)?.is_some();
+            let run =
+                store.replies_page(&site_id, &page_key, root, after, seen, REPLIES_PAGE_LIMIT)?;
+            Ok::<_, talkback_store::Error>((run, exists))
+        })
+        .await??;
+        let (run, exists) = run;
+        let replies = run
+            .replies
+            .iter()
+            .map(|r| convert::comment(r, &state.avatar_key))
+            .collect::<Result<Vec<Comment>>>()?;
+        let response = RepliesResponse {
+            replies,
+            more_replies: run.more.map_or(0, |m| m.remaining),
+            next_cursor: run.more.as_ref().map(replies_cursor),
+        };
+        Ok((serde_json::to_vec(&response)?, 0, exists))
+    })
+    .await
 }
 
 /// Extra query parameters of the HTML rendering.
 #[derive(Deserialize)]
 pub(super) struct LangQuery {
     lang: Option<String>,
-    /// The page's title, used before the first comment has recorded one.
+    /// The host page's own title, shown in the header (else the title recorded with comments).
     title: Option<String>,
 }

@@ -16,8 +16,8 @@ mod xml;
 
 use std::collections::{HashMap, HashSet};
 
-use talkback_api::limits::{MAX_BODY_BYTES, MAX_MARKDOWN_DEPTH, MAX_REPLY_DEPTH};
-use talkback_api::{Block, Inline};
+use talkback_api::Block;
+use talkback_api::limits::{MAX_BODY_BYTES, MAX_REPLY_DEPTH};
 use talkback_store::{CommentStore, NewComment, ParentProblem, Status};
 
 use crate::validate;
@@ -109,7 +109,6 @@ pub fn import(
             thread: &thread,
             dry_run,
             done: HashMap::new(),
-            visiting: HashSet::new(),
         };
         let by_id: HashMap<&str, &SourceComment> =
             thread.comments.iter().map(|c| (c.id.as_str(), c)).collect();
@@ -140,29 +139,50 @@ struct Run<'a> {
     dry_run: bool,
     /// Source id → store id and depth (`None`: not imported).
     done: HashMap<String, Option<(u64, u32)>>,
-    visiting: HashSet<String>,
 }
 
 impl Run<'_> {
-    /// Imports `c` after its parent; returns where it went.
+    /// Imports `c` after its ancestors; returns where it went. The walk up a reply chain is a
+    /// loop, not recursion, so a chain of any length in a file is reported, never a crash.
     fn place(
         &mut self,
         c: &SourceComment,
         by_id: &HashMap<&str, &SourceComment>,
         report: &mut ImportReport,
     ) -> Result<Option<(u64, u32)>, talkback_store::Error> {
-        if let Some(done) = self.done.get(&c.id) {
-            return Ok(*done);
+        let mut chain = vec![c];
+        let mut on_chain = HashSet::from([c.id.as_str()]);
+        while let Some(last) = chain.last().copied() {
+            if self.done.contains_key(&last.id) {
+                break;
+            }
+            let Some(parent) = last.parent.as_deref().and_then(|p| by_id.get(p).copied()) else {
+                break;
+            };
+            if self.done.contains_key(&parent.id) {
+                break;
+            }
+            if !on_chain.insert(parent.id.as_str()) {
+                for looped in chain {
+                    report.reject(&looped.id, "its reply chain loops back to itself");
+                    self.done.insert(looped.id.clone(), None);
+                }
+                return Ok(None);
+            }
+            chain.push(parent);
         }
-        if !self.visiting.insert(c.id.clone()) {
-            report.reject(&c.id, "its reply chain loops back to itself");
-            self.done.insert(c.id.clone(), None);
-            return Ok(None);
+        // From the top down: each comment's parent is decided before it.
+        let mut placed = None;
+        for c in chain.into_iter().rev() {
+            placed = match self.done.get(&c.id) {
+                Some(done) => *done,
+                None => {
+                    let result = self.place_inner(c, by_id, report)?;
+                    self.done.insert(c.id.clone(), result);
+                    result
+                }
+            };
         }
-        let result = self.place_inner(c, by_id, report);
-        self.visiting.remove(&c.id);
-        let placed = result?;
-        self.done.insert(c.id.clone(), placed);
         Ok(placed)
     }
 
@@ -175,9 +195,10 @@ impl Run<'_> {
         let parent = match &c.parent {
             None => None,
             Some(p) => {
-                let found = match by_id.get(p.as_str()) {
-                    Some(parent) => self.place(parent, by_id, report)?,
-                    None => self.existing(p)?,
+                let found = if by_id.contains_key(p.as_str()) {
+                    self.done.get(p.as_str()).copied().flatten()
+                } else {
+                    self.existing(p)?
                 };
                 match found {
                     Some(found) => Some(found),
@@ -259,15 +280,15 @@ impl Run<'_> {
                         ));
                     }
                     let tree = html::to_tree(html).ok_or("the body is too large")?;
+                    crate::tree::check(&tree).map_err(|e| e.to_string())?;
                     if Block::plain_text(&tree).len() > MAX_BODY_BYTES {
                         return Err(format!("the comment is longer than {MAX_BODY_BYTES} bytes"));
                     }
                     (html.clone(), tree)
                 }
                 SourceBody::Tree { source, tree } => {
-                    if !tree_is_safe(tree, 0) {
-                        return Err("its document tree has unsafe links or nests too deep".into());
-                    }
+                    crate::tree::check(tree)
+                        .map_err(|e| format!("its document tree is refused: {e}"))?;
                     (source.clone(), tree.clone())
                 }
             }
@@ -275,6 +296,10 @@ impl Run<'_> {
         if !tombstone && tree.is_empty() {
             return Err("the comment is empty".into());
         }
+        // Times from a file can be anything: keep them between 1970 and a day from now.
+        let latest = crate::handlers::now_ms().saturating_add(DAY_MS);
+        let created = c.created.clamp(0, latest);
+        let edited = c.edited.map(|e| e.clamp(created, latest));
         Ok(NewComment {
             site: self.site.to_owned(),
             page_key: self.key.to_owned(),
@@ -292,10 +317,10 @@ impl Run<'_> {
             website: validate::website(c.website.as_deref()).unwrap_or(None),
             body_source: source,
             body_tree: serde_json::to_string(&tree).map_err(|e| e.to_string())?,
-            created: c.created,
+            created,
             status: c.status,
             edit_key_hash: None,
-            edited: c.edited,
+            edited,
             source: Some(c.id.clone()),
             ip: c
                 .ip
@@ -305,28 +330,32 @@ impl Run<'_> {
     }
 }
 
-/// A tree from a file is data we did not parse: re-check what the parser guarantees.
-fn tree_is_safe(blocks: &[Block], depth: usize) -> bool {
-    fn inlines_ok(inl: &[Inline]) -> bool {
-        inl.iter().all(|i| match i {
-            Inline::Emph(c) | Inline::Strong(c) | Inline::Strike(c) => inlines_ok(c),
-            Inline::Link { href, children } => {
-                let lower = href.to_ascii_lowercase();
-                ["http://", "https://", "mailto:"]
-                    .iter()
-                    .any(|s| lower.starts_with(s))
-                    && inlines_ok(children)
-            }
-            _ => true,
-        })
+const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+
+/// Largest file an import decompresses to: a gzip bomb stops here instead of filling memory.
+pub const MAX_DECOMPRESSED_BYTES: u64 = 1024 * 1024 * 1024;
+
+/// The bytes of a file, decompressed when they are gzip (by their magic bytes), at most
+/// [`MAX_DECOMPRESSED_BYTES`].
+pub fn gunzip_if_gzip(bytes: Vec<u8>) -> std::io::Result<Vec<u8>> {
+    if !bytes.starts_with(&[0x1f, 0x8b]) {
+        return Ok(bytes);
     }
-    depth <= MAX_MARKDOWN_DEPTH
-        && blocks.iter().all(|b| match b {
-            Block::Paragraph(i) | Block::Heading(i) => inlines_ok(i),
-            Block::Quote(inner) => tree_is_safe(inner, depth + 1),
-            Block::List { items, .. } => items.iter().all(|i| tree_is_safe(&i.0, depth + 1)),
-            Block::CodeBlock(_) | Block::Rule => true,
-        })
+    let mut out = Vec::new();
+    std::io::Read::read_to_end(
+        &mut std::io::Read::take(
+            flate2::read::GzDecoder::new(bytes.as_slice()),
+            MAX_DECOMPRESSED_BYTES + 1,
+        ),
+        &mut out,
+    )?;
+    if out.len() as u64 > MAX_DECOMPRESSED_BYTES {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("it decompresses to more than {MAX_DECOMPRESSED_BYTES} bytes"),
+        ));
+    }
+    Ok(out)
 }
 
 /// Reads a file as text: UTF-8, or Windows-1252 when it is not (whatever its declaration says).
@@ -431,21 +460,11 @@ pub fn import_file(
     let mut report = ImportReport::default();
     let threads = match format {
         Format::Talkback => {
-            let bytes = read()?;
-            let text = if bytes.starts_with(&[0x1f, 0x8b]) {
-                let mut text = String::new();
-                std::io::Read::read_to_string(
-                    &mut flate2::read::GzDecoder::new(bytes.as_slice()),
-                    &mut text,
-                )
-                .map_err(|source| ImportError::Read {
-                    path: path.display().to_string(),
-                    source,
-                })?;
-                text
-            } else {
-                read_text(bytes).0
-            };
+            let bytes = gunzip_if_gzip(read()?).map_err(|source| ImportError::Read {
+                path: path.display().to_string(),
+                source,
+            })?;
+            let text = read_text(bytes).0;
             return Ok(crate::migrate::import_talkback(
                 store, site, &text, dry_run,
             )?);

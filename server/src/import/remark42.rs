@@ -4,7 +4,6 @@
 //! when present, the author's Markdown (`orig`), which is preferred.
 
 use std::collections::HashMap;
-use std::io::Read;
 
 use serde::Deserialize;
 use talkback_store::Status;
@@ -52,14 +51,13 @@ struct Edit {
 
 /// Accepts the raw file: gzip is detected by its magic bytes.
 pub(crate) fn parse(bytes: &[u8], report: &mut ImportReport) -> Vec<SourceThread> {
-    let mut text = String::new();
-    if bytes.starts_with(&[0x1f, 0x8b]) {
-        if let Err(e) = flate2::read::GzDecoder::new(bytes).read_to_string(&mut text) {
+    let text = match super::gunzip_if_gzip(bytes.to_vec()) {
+        Ok(plain) => super::read_text(plain).0,
+        Err(e) => {
             report.reject("file", format!("broken gzip: {e}"));
+            String::new()
         }
-    } else {
-        text = super::read_text(bytes.to_vec()).0;
-    }
+    };
     let mut threads: HashMap<String, SourceThread> = HashMap::new();
     let mut order = Vec::new();
     for (n, raw) in text.lines().enumerate() {

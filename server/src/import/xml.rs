@@ -45,10 +45,10 @@ fn attributes(e: &quick_xml::events::BytesStart<'_>) -> Vec<(String, String)> {
         .flatten()
         .map(|a| {
             let value = a
-                .unescape_value()
+                .normalized_value(quick_xml::XmlVersion::Implicit1_0)
                 .map(|v| v.into_owned())
                 .unwrap_or_default();
-            (String::from_utf8_lossy(a.key.as_ref()).into_owned(), value)
+            (a.key.as_ref().to_owned(), value)
         })
         .collect()
 }
@@ -67,7 +67,7 @@ pub(crate) fn parse(text: &str) -> (El, Option<String>) {
         let position = reader.buffer_position();
         match reader.read_event() {
             Ok(Event::Start(e)) => {
-                let name = String::from_utf8_lossy(e.name().as_ref()).into_owned();
+                let name = e.name().as_ref().to_owned();
                 let attrs = attributes(&e);
                 stack.push(El {
                     name,
@@ -76,7 +76,7 @@ pub(crate) fn parse(text: &str) -> (El, Option<String>) {
                 });
             }
             Ok(Event::Empty(e)) => {
-                let name = String::from_utf8_lossy(e.name().as_ref()).into_owned();
+                let name = e.name().as_ref().to_owned();
                 let attrs = attributes(&e);
                 if let Some(parent) = stack.last_mut() {
                     parent.children.push(El {
@@ -98,20 +98,20 @@ pub(crate) fn parse(text: &str) -> (El, Option<String>) {
                 }
             }
             Ok(Event::Text(t)) => {
-                if let (Some(el), Ok(s)) = (stack.last_mut(), t.decode()) {
-                    el.text.push_str(&s);
+                if let Some(el) = stack.last_mut() {
+                    el.text.push_str(&t.xml10_content());
                 }
             }
             Ok(Event::CData(t)) => {
-                if let (Some(el), Ok(s)) = (stack.last_mut(), t.decode()) {
-                    el.text.push_str(&s);
+                if let Some(el) = stack.last_mut() {
+                    el.text.push_str(&t.xml10_content());
                 }
             }
             Ok(Event::GeneralRef(r)) => {
                 let resolved = match r.resolve_char_ref() {
                     Ok(Some(c)) => c.to_string(),
                     _ => {
-                        let name = r.decode().map(|n| n.into_owned()).unwrap_or_default();
+                        let name = r.xml10_content().into_owned();
                         quick_xml::escape::resolve_predefined_entity(&name)
                             .map(str::to_owned)
                             .unwrap_or_else(|| format!("&{name};"))

@@ -134,9 +134,10 @@ fn post_reply_edit_delete_story() {
         None,
         &[("X-Talkback-Edit-Key", &key)],
     );
+    // A deleted comment answers like a wrong key: ids cannot be probed (hardening item 7).
     assert_eq!(
         (again.status, again.body["error"].as_str()),
-        (404, Some("comment_not_found"))
+        (403, Some("edit_key_invalid"))
     );
 }
 

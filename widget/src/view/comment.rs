@@ -195,7 +195,7 @@ pub(crate) fn comment_view(node: Node) -> AnyView {
                     {when(move || can_edit.get() && !editing.get(), move || view! {
                         <button type="button" class="tb-btn tb-link" on:click=start_edit>{strings.edit}</button>
                         <button type="button" class="tb-btn tb-link" on:click=move |_| confirming.set(true)>{strings.delete}</button>
-                        <span class="tb-left">{move || st.own_comment(id).map(|o| strings.time_left(o.until - st.now.get()))}</span>
+                        <span class="tb-left">{move || st.own_comment(id).map(|o| strings.time_left(o.until.saturating_sub(st.now.get())))}</span>
                     }.into_any())}
                     {when(move || confirming.get(), move || view! {
                         <span class="tb-confirm" role="group">
