@@ -348,4 +348,6 @@ fn path_config() -> web::PathConfig {
 }
 
 #[cfg(test)]
+mod fuzz;
+#[cfg(test)]
 mod tests;

@@ -218,3 +218,26 @@ fn bad_configs_are_refused() {
     assert_eq!(ok.edit_window_secs, 60);
     assert_eq!(ok.sites.len(), 1);
 }
+
+#[test]
+fn gzip_imports_stop_at_the_decompression_cap() {
+    use std::io::Write;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(b"plain text").unwrap();
+    let small = gz.finish().unwrap();
+    assert_eq!(crate::import::gunzip_if_gzip(small).unwrap(), b"plain text");
+    assert_eq!(
+        crate::import::gunzip_if_gzip(b"not gzip".to_vec()).unwrap(),
+        b"not gzip"
+    );
+    // A bomb: far more than the cap (16 MiB here, 1 GiB for real imports), tiny compressed.
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&vec![0u8; 16 * 1024 * 1024 + 1]).unwrap();
+    let bomb = gz.finish().unwrap();
+    assert!(bomb.len() < 256 * 1024);
+    let err = crate::import::gunzip_capped(bomb, 16 * 1024 * 1024).unwrap_err();
+    assert!(
+        err.to_string().contains("decompresses to more than"),
+        "{err}"
+    );
+}

@@ -338,6 +338,10 @@ pub const MAX_DECOMPRESSED_BYTES: u64 = 1024 * 1024 * 1024;
 /// The bytes of a file, decompressed when they are gzip (by their magic bytes), at most
 /// [`MAX_DECOMPRESSED_BYTES`].
 pub fn gunzip_if_gzip(bytes: Vec<u8>) -> std::io::Result<Vec<u8>> {
+    gunzip_capped(bytes, MAX_DECOMPRESSED_BYTES)
+}
+
+pub(crate) fn gunzip_capped(bytes: Vec<u8>, cap: u64) -> std::io::Result<Vec<u8>> {
     if !bytes.starts_with(&[0x1f, 0x8b]) {
         return Ok(bytes);
     }
@@ -345,14 +349,14 @@ pub fn gunzip_if_gzip(bytes: Vec<u8>) -> std::io::Result<Vec<u8>> {
     std::io::Read::read_to_end(
         &mut std::io::Read::take(
             flate2::read::GzDecoder::new(bytes.as_slice()),
-            MAX_DECOMPRESSED_BYTES + 1,
+            cap.saturating_add(1),
         ),
         &mut out,
     )?;
-    if out.len() as u64 > MAX_DECOMPRESSED_BYTES {
+    if out.len() as u64 > cap {
         return Err(std::io::Error::new(
             std::io::ErrorKind::InvalidData,
-            format!("it decompresses to more than {MAX_DECOMPRESSED_BYTES} bytes"),
+            format!("it decompresses to more than {cap} bytes"),
         ));
     }
     Ok(out)

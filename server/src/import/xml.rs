@@ -53,6 +53,10 @@ fn attributes(e: &quick_xml::events::BytesStart<'_>) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Deepest element nesting read: exports nest a handful of levels, and a tree this deep could
+/// not be dropped without deep recursion.
+const MAX_XML_DEPTH: usize = 256;
+
 /// Parses a document; the error says where and why reading stopped early.
 pub(crate) fn parse(text: &str) -> (El, Option<String>) {
     let mut reader = Reader::from_str(text);
@@ -67,6 +71,12 @@ pub(crate) fn parse(text: &str) -> (El, Option<String>) {
         let position = reader.buffer_position();
         match reader.read_event() {
             Ok(Event::Start(e)) => {
+                if stack.len() > MAX_XML_DEPTH {
+                    problem = Some(format!(
+                        "elements nest deeper than {MAX_XML_DEPTH} at byte {position}"
+                    ));
+                    break;
+                }
                 let name = e.name().as_ref().to_owned();
                 let attrs = attributes(&e);
                 stack.push(El {

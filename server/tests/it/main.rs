@@ -4,6 +4,7 @@
 
 mod api;
 mod crash;
+mod hardening;
 mod import;
 mod migrate;
 mod support;
