@@ -96,9 +96,40 @@ serverTest("deep replies go flat with 'in reply to', long reply lists collapse",
   await page.locator(".tb-inreply", { hasText: "in reply to Level 3" }).waitFor();
   const rootReplies = page.locator(".tb-list > .tb-comment > .tb-replies > .tb-comment");
   assert.equal(await rootReplies.count(), 3, "8 replies collapse to 3");
+  // 3 shown, 3 more loaded and 2 the server has not sent yet (it sends 10 replies per comment).
   await page.locator("button", { hasText: "Show 5 more replies" }).click();
+  await rootReplies.nth(7).waitFor();
   assert.equal(await rootReplies.count(), 8);
   await screenshot(page, "widget-deep-and-collapsed");
+  await page.close();
+});
+
+serverTest("a comment with many replies loads them page by page from the server", async (server) => {
+  const top = await api(server, "/comments", { site: "demo", page: "/", author: "Popular", body: "so many answers" });
+  for (let i = 1; i <= 64; i++) {
+    await api(server, "/comments", { site: "demo", page: "/", author: `Answer ${i}`, body: `answer ${i}`, parent: top.comment.id });
+  }
+  const thread = await api(server, "/threads?site=demo&page=/");
+  assert.equal(thread.comments[0].replies.length, 10, "the thread page carries the first 10 replies");
+  assert.equal(thread.comments[0].more_replies, 54);
+  const page = await browser.newPage();
+  const fetched = [];
+  page.on("request", (r) => { if (r.url().includes("/api/v1/replies")) fetched.push(r.url()); });
+  await openThread(page, server);
+  const replies = page.locator(".tb-list > .tb-comment > .tb-replies > .tb-comment");
+  assert.equal(await replies.count(), 3);
+  await screenshot(page, "widget-replies-collapsed");
+  await page.locator("button", { hasText: "Show 61 more replies" }).click();
+  await replies.nth(59).waitFor();
+  assert.equal(await replies.count(), 60, "10 from the thread page and 50 fetched");
+  await page.locator("button", { hasText: "Show 4 more replies" }).click();
+  await replies.nth(63).waitFor();
+  assert.equal(await replies.count(), 64);
+  assert.equal(await page.locator(".tb-more-replies").count(), 0, "nothing left to show");
+  assert.equal(fetched.length, 2);
+  const names = await replies.locator(":scope > article .tb-author").allTextContents();
+  assert.deepEqual(names, Array.from({ length: 64 }, (_, i) => `Answer ${i + 1}`), "oldest first, none twice");
+  await screenshot(page, "widget-replies-paged");
   await page.close();
 });
 

@@ -91,6 +91,24 @@ pub(crate) async fn thread(
     .await
 }
 
+/// The next replies under a top-level comment.
+pub(crate) async fn replies(
+    cfg: &WidgetConfig,
+    root: CommentId,
+    cursor: String,
+) -> Result<RepliesResponse, FetchError> {
+    let query = [
+        ("site", cfg.site.clone()),
+        ("page", cfg.page.clone()),
+        ("root", root.to_string()),
+        ("cursor", cursor),
+    ];
+    send_empty(
+        Request::get(&url(cfg, "/replies")).query(query.iter().map(|(k, v)| (*k, v.as_str()))),
+    )
+    .await
+}
+
 pub(crate) async fn create(
     cfg: &WidgetConfig,
     body: &CreateComment,

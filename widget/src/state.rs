@@ -135,6 +135,17 @@ impl ThreadState {
         }
     }
 
+    /// Adds a reply fetched later under its parent (skipped when shown already or orphaned).
+    pub(crate) fn attach(&self, comment: Comment) {
+        if self.find(comment.id).is_some() {
+            return;
+        }
+        if let Some(parent) = comment.parent.and_then(|p| self.find(p)) {
+            let node = Self::node(comment, parent.depth + 1);
+            parent.replies.update(|r| r.push(node));
+        }
+    }
+
     /// Removes a comment that had no replies; a tombstone parent left empty goes too.
     pub(crate) fn remove(&self, id: CommentId) {
         let Some(node) = self.find(id) else { return };

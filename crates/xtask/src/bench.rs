@@ -293,7 +293,7 @@ fn talkback_side(root: &Path, dir: &Path, seconds: u32, blog: &str) -> anyhow::R
     std::fs::write(
         &config,
         format!(
-            "bind = \"127.0.0.1:{port}\"\ndatabase = {:?}\nexamples_dir = \"\"\nrate_limit_per_minute = 0\nassets_dir = {:?}\n[[sites]]\nid = \"demo\"\norigins = [\"{blog}\"]\n",
+            "bind = \"127.0.0.1:{port}\"\ndatabase = {:?}\nexamples_dir = \"\"\nrate_limit_per_minute = 0\nread_rate_limit_per_minute = 0\nassets_dir = {:?}\n[[sites]]\nid = \"demo\"\norigins = [\"{blog}\"]\n",
             dir.join("db"),
             root.join(crate::widget::OUT_DIR)
         ),
@@ -692,5 +692,151 @@ pub(crate) fn bench_import(root: &Path) -> anyhow::Result<()> {
             bail!("import failed: {log}");
         }
     }
+    Ok(())
+}
+
+/// `len` bytes of lowercase letters and spaces that compress about as badly as prose can.
+fn noise(seed: u64, len: usize) -> String {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            match x % 27 {
+                0 => ' ',
+                n => char::from(b'a' + (n - 1) as u8),
+            }
+        })
+        .collect()
+}
+
+/// A hostile reader against the release server's memory: one top-level comment with 1,000
+/// replies of 7 KB, then every cache-busting variant of its thread (`limit=1…199`, 300 titles,
+/// cursor spellings) with `Accept-Encoding: br`, then 4,200 pages that do not exist. Rate
+/// limits are off, so only the server's own bounds (reply paging, the cache's byte budget, no
+/// entries for missing pages) hold memory down. Prints RSS; asserts nothing.
+pub(crate) fn bench_attack(root: &Path) -> anyhow::Result<()> {
+    run(cargo().args([
+        "build",
+        "--release",
+        "-p",
+        "talkback-server",
+        "--bin",
+        "talkback",
+    ]))?;
+    let dir = tempfile::tempdir()?;
+    let port = free_port()?;
+    let config = dir.path().join("talkback.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "bind = \"127.0.0.1:{port}\"\ndatabase = {:?}\nexamples_dir = \"\"\nrate_limit_per_minute = 0\nread_rate_limit_per_minute = 0\n[[sites]]\nid = \"demo\"\n",
+            dir.path().join("db")
+        ),
+    )?;
+    let base = format!("http://127.0.0.1:{port}");
+    let child = Command::new(root.join("target/release/talkback"))
+        .arg("--config")
+        .arg(&config)
+        .arg("serve")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()?;
+    let proc = Proc(child);
+    let pid = proc.0.id();
+    wait_ready(
+        &format!("{base}/api/v1/threads?site=demo&page=/x"),
+        Instant::now(),
+        Duration::from_secs(10),
+    )?;
+    let (stop, sampler) = rss_sampler(pid);
+    let started = Instant::now();
+    let top: Value = agent()
+        .post(&format!("{base}/api/v1/comments"))
+        .send_json(
+            json!({"site": "demo", "page": "/attack", "author": "Bait", "body": "reply to me"}),
+        )?
+        .into_json()?;
+    let top = top["comment"]["id"].as_u64().context("id")?;
+    let next = Arc::new(AtomicU64::new(0));
+    let workers: Vec<_> = (0..8)
+        .map(|_| {
+            let (base, next) = (base.clone(), Arc::clone(&next));
+            std::thread::spawn(move || -> anyhow::Result<()> {
+                let agent = agent();
+                loop {
+                    let n = next.fetch_add(1, Ordering::Relaxed);
+                    if n >= 1_000 {
+                        break;
+                    }
+                    let body = noise(n, 7_000);
+                    agent.post(&format!("{base}/api/v1/comments")).send_json(
+                        json!({"site": "demo", "page": "/attack", "author": "Flood", "body": body, "parent": top}),
+                    )?;
+                }
+                Ok(())
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().map_err(|_| anyhow::anyhow!("writer panicked"))??;
+    }
+    let seeded = started.elapsed();
+    let after_seed = rss_kib(pid);
+    let get = |path: String| -> anyhow::Result<usize> {
+        let response = agent()
+            .get(&format!("{base}{path}"))
+            .set("Accept-Encoding", "br")
+            .call();
+        let response = match response {
+            Ok(r) | Err(ureq::Error::Status(_, r)) => r,
+            Err(e) => return Err(e.into()),
+        };
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut response.into_reader(), &mut bytes)?;
+        Ok(bytes.len())
+    };
+    let mut requests = 0;
+    let mut largest = 0;
+    for limit in 1..=199 {
+        largest = largest.max(get(format!(
+            "/api/v1/threads?site=demo&page=/attack&limit={limit}"
+        ))?);
+        get(format!(
+            "/api/v1/threads?site=demo&page=/attack&limit={limit}&cursor=0{limit}"
+        ))?;
+        requests += 2;
+    }
+    for t in 0..300 {
+        get(format!(
+            "/api/v1/threads/html?site=demo&page=/attack&title=Title%20{t}"
+        ))?;
+        requests += 1;
+    }
+    let after_variants = rss_kib(pid);
+    for j in 0..4_200 {
+        get(format!("/api/v1/threads?site=demo&page=/junk-{j}"))?;
+        requests += 1;
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let after_junk = rss_kib(pid);
+    stop.store(true, Ordering::Relaxed);
+    let peak = sampler.join().unwrap_or(0);
+    let mib = |kib: u64| kib as f64 / 1024.0;
+    eprintln!(
+        "attack (release server, thread cache 16 MiB, rate limits off):\n  \
+         1,000 replies of 7 KB under one comment: {:.1} s, RSS {:.1} MiB\n  \
+         {requests} cache-busting and junk reads (largest thread response {largest} B, br): \
+         RSS {:.1} MiB after the variants, {:.1} MiB after 4,200 junk pages\n  \
+         peak RSS {:.1} MiB (target <= 150 MiB: {:.2}x of it)",
+        seeded.as_secs_f64(),
+        mib(after_seed),
+        mib(after_variants),
+        mib(after_junk),
+        mib(peak),
+        mib(peak) / 150.0
+    );
     Ok(())
 }

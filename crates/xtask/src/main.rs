@@ -50,6 +50,10 @@ enum Cmd {
         /// Instead: time importing a synthetic 50,000-comment WordPress export.
         #[arg(long)]
         import: bool,
+        /// Instead: a hostile reader's memory attack (huge sub-thread, cache-busting variants,
+        /// junk pages); prints the server's RSS.
+        #[arg(long)]
+        attack: bool,
     },
 }
 
@@ -62,11 +66,12 @@ fn main() -> anyhow::Result<()> {
         Cmd::Test | Cmd::Ci => test(&root),
         Cmd::E2e => e2e(&root),
         Cmd::Bench { import: true, .. } => bench::bench_import(&root),
+        Cmd::Bench { attack: true, .. } => bench::bench_attack(&root),
         Cmd::Bench {
             seconds,
             no_isso,
             browser,
-            import: false,
+            ..
         } => bench::bench(&root, seconds, !no_isso, browser),
     }
 }
@@ -188,7 +193,10 @@ fn test(root: &Path) -> anyhow::Result<()> {
     ]))?;
     check_api_dependencies()?;
     widget::build(root)?;
-    run(cargo().args(["test", "--workspace"]))?;
+    // The body fuzzer runs a full minute here (2 s in a plain `cargo test`).
+    run(cargo()
+        .args(["test", "--workspace"])
+        .env("TB_FUZZ_SECS", "60"))?;
     run(cargo()
         .args(["doc", "--workspace", "--no-deps"])
         .env("RUSTDOCFLAGS", "-D warnings"))?;

@@ -258,10 +258,12 @@ fn replies_view(node: Node) -> AnyView {
             expanded.set(true);
         }
     });
+    // Replies the server has not sent yet (only ever on a top-level comment).
+    let unsent = move || node.data.with(|d| d.more_replies as usize);
     let hidden = move || {
         let n = items.with(Vec::len);
-        if !expanded.get() && n > COLLAPSE_REPLIES_OVER {
-            n - COLLAPSED_REPLIES_SHOWN
+        if !expanded.get() && n + unsent() > COLLAPSE_REPLIES_OVER {
+            n - n.min(COLLAPSED_REPLIES_SHOWN)
         } else {
             0
         }
@@ -271,15 +273,32 @@ fn replies_view(node: Node) -> AnyView {
         all.truncate(all.len() - hidden());
         all
     });
+    let show_more = move |_| {
+        expanded.set(true);
+        let Some(cursor) = node.data.with_untracked(|d| d.replies_cursor.clone()) else {
+            return;
+        };
+        spawn_local(async move {
+            if let Ok(more) = client::replies(&st.cfg(), node.id, cursor).await {
+                for reply in more.replies {
+                    st.attach(reply);
+                }
+                node.data.update(|d| {
+                    d.more_replies = more.more_replies;
+                    d.replies_cursor = more.next_cursor;
+                });
+            }
+        });
+    };
     when(
         move || items.with(|v| !v.is_empty()),
         move || {
             view! {
                 <ol class="tb-replies">{comment_list(shown)}</ol>
-                {when(move || hidden() > 0, move || view! {
+                {when(move || hidden() + unsent() > 0, move || view! {
                     <p class="tb-more-replies">
-                        <button type="button" class="tb-btn tb-link" on:click=move |_| expanded.set(true)>
-                            {move || strings.more_replies(hidden())}
+                        <button type="button" class="tb-btn tb-link" on:click=show_more>
+                            {move || strings.more_replies(hidden() + unsent())}
                         </button>
                     </p>
                 }.into_any())}
