@@ -29,11 +29,15 @@ fn invalid(e: crate::error::Error) -> AdminError {
 /// Deletes comment `id` of `site` (a tombstone stays when it has replies), or every comment of
 /// `page`. Returns what happened, in words.
 pub fn delete(
+    config: &Config,
     store: &dyn CommentStore,
     site: &str,
     id: Option<u64>,
     page: Option<&str>,
 ) -> Result<String, AdminError> {
+    let site_config = config
+        .site(site)
+        .ok_or_else(|| AdminError::UnknownSite(site.into()))?;
     let said = match (id, page) {
         (Some(id), _) => {
             let on_site = store
@@ -55,7 +59,7 @@ pub fn delete(
             }
         }
         (None, Some(page)) => {
-            let key = validate::page_key(page).map_err(invalid)?;
+            let key = validate::page_key(page, site_config).map_err(invalid)?;
             let (n, _) = store.delete_page(site, &key).map_err(|e| match e {
                 talkback_store::Error::NotFound => AdminError::NoPage(site.into(), key.clone()),
                 other => other.into(),
@@ -81,7 +85,7 @@ pub fn set_page_meta(
     let site_config = config
         .site(site)
         .ok_or_else(|| AdminError::UnknownSite(site.into()))?;
-    let key = validate::page_key(page).map_err(invalid)?;
+    let key = validate::page_key(page, site_config).map_err(invalid)?;
     let title = validate::title(title.as_deref()).map_err(invalid)?;
     let url = validate::page_url(url.as_deref()).map_err(invalid)?;
     if let Some(url) = &url

@@ -58,6 +58,30 @@ pub struct SiteConfig {
     /// Whether new comments wait for approval.
     #[serde(default)]
     pub moderation: Moderation,
+    /// Query parameters that name a page (WordPress's plain permalinks `/?p=4`, `/?page_id=7`,
+    /// and `cat`, `tag` by default); every other parameter (`utm_*`, `fbclid`, …) is dropped
+    /// from page keys. `[]` keys pages by their path alone.
+    #[serde(default = "default_page_params")]
+    pub page_params: Vec<String>,
+}
+
+fn default_page_params() -> Vec<String> {
+    talkback_api::DEFAULT_PAGE_PARAMS
+        .iter()
+        .map(|p| (*p).to_owned())
+        .collect()
+}
+
+impl SiteConfig {
+    /// A site with the given id and origins and every other setting at its default.
+    pub fn new(id: &str, origins: &[&str]) -> Self {
+        Self {
+            id: id.to_owned(),
+            origins: origins.iter().map(|o| (*o).to_owned()).collect(),
+            moderation: Moderation::None,
+            page_params: default_page_params(),
+        }
+    }
 }
 
 /// Moderation mode of a site.
@@ -87,14 +111,10 @@ impl Default for Config {
             backup_dir: "".into(),
             backup_interval_secs: 24 * 60 * 60,
             backup_keep: 7,
-            sites: vec![SiteConfig {
-                id: "demo".into(),
-                origins: vec![
-                    "http://localhost:8080".into(),
-                    "http://127.0.0.1:8080".into(),
-                ],
-                moderation: Moderation::None,
-            }],
+            sites: vec![SiteConfig::new(
+                "demo",
+                &["http://localhost:8080", "http://127.0.0.1:8080"],
+            )],
         }
     }
 }

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use talkback_api::normalize_page_key;
+use talkback_api::{DEFAULT_PAGE_PARAMS, normalize_page_key_keeping};
 use talkback_server::config::Config;
 use talkback_server::import::{Format, import_file};
 
@@ -153,7 +153,8 @@ fn delete(
     page: Option<String>,
 ) -> anyhow::Result<()> {
     let store = talkback_server::open_store(config)?;
-    let outcome = talkback_server::admin::delete(store.as_ref(), site, id, page.as_deref())?;
+    let outcome =
+        talkback_server::admin::delete(config, store.as_ref(), site, id, page.as_deref())?;
     print(&format!("{outcome}\n"))
 }
 
@@ -202,9 +203,9 @@ fn import(
     site: &str,
     dry_run: bool,
 ) -> anyhow::Result<()> {
-    if config.site(site).is_none() {
+    let Some(site) = config.site(site) else {
         anyhow::bail!("site {site:?} is not configured; add a [[sites]] entry first");
-    }
+    };
     let format = match format {
         ImportFormat::Wordpress => Format::Wordpress,
         ImportFormat::Disqus => Format::Disqus,
@@ -215,6 +216,9 @@ fn import(
     let started = std::time::Instant::now();
     let store = talkback_server::open_store(config)?;
     let report = import_file(store.as_ref(), site, format, file, dry_run)?;
+    for problem in &report.problems {
+        tracing::warn!("file: {problem}");
+    }
     for (id, reason) in &report.skipped {
         tracing::warn!(item = %id, "not imported: {reason}");
     }
@@ -226,10 +230,11 @@ fn import(
     );
     let verb = if dry_run { "would import" } else { "imported" };
     print(&format!(
-        "{verb} {} comments, {} already present, {} skipped\n",
+        "{verb} {} comments, {} already present, {} skipped ({} in the file)\n",
         report.imported,
         report.already_present,
-        report.skipped.len()
+        report.skipped.len(),
+        report.items
     ))
 }
 
@@ -259,9 +264,17 @@ fn remap(
         _ => anyhow::bail!("give --from and --to, or --csv"),
     };
     let store = talkback_server::open_store(config)?;
+    let default_params: Vec<String> = DEFAULT_PAGE_PARAMS
+        .iter()
+        .map(|p| (*p).to_owned())
+        .collect();
+    let params = config
+        .site(site)
+        .map_or(&default_params, |s| &s.page_params);
+    let normalize = |raw: &str| normalize_page_key_keeping(raw, params);
     let mut out = String::new();
     for (from, to) in pairs {
-        let (Some(old), Some(new)) = (normalize_page_key(&from), normalize_page_key(&to)) else {
+        let (Some(old), Some(new)) = (normalize(&from), normalize(&to)) else {
             out.push_str(&format!("skipped {from} -> {to}: not a page key or URL\n"));
             continue;
         };

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use talkback_api::Block;
 use talkback_store::{CommentRecord, CommentStore, Status};
 
+use crate::config::SiteConfig;
 use crate::import::{self, ImportReport, SourceBody, SourceComment, SourceThread};
 
 /// The `format` field of every export.
@@ -126,7 +127,7 @@ fn export_id(c: &CommentRecord) -> String {
 /// reported and skipped (with its replies), the rest goes in. With `dry_run` nothing is written.
 pub fn import_talkback(
     store: &dyn CommentStore,
-    site: &str,
+    site: &SiteConfig,
     text: &str,
     dry_run: bool,
 ) -> Result<ImportReport, MigrateError> {
@@ -138,7 +139,10 @@ pub fn import_talkback(
             export.format, export.version
         )));
     }
-    let mut report = ImportReport::default();
+    let mut report = ImportReport {
+        items: export.pages.iter().map(|p| p.comments.len()).sum(),
+        ..ImportReport::default()
+    };
     let threads = export
         .pages
         .into_iter()
@@ -170,6 +174,7 @@ pub fn import_talkback(
                         edited: c.edited,
                         status: c.status,
                         ip: c.ip,
+                        legacy_id: None,
                     }
                 })
                 .collect(),

@@ -4,7 +4,9 @@
 use talkback_api::limits::{
     MAX_EMAIL_BYTES, MAX_NAME_CHARS, MAX_PAGE_KEY_BYTES, MAX_TITLE_CHARS, MAX_WEBSITE_BYTES,
 };
-use talkback_api::{ErrorCode, normalize_page_key};
+use talkback_api::{ErrorCode, normalize_page_key_keeping};
+
+use crate::config::SiteConfig;
 
 use crate::error::{Error, Result};
 
@@ -28,8 +30,9 @@ fn present(value: Option<&str>) -> Option<&str> {
     value.map(str::trim).filter(|v| !v.is_empty())
 }
 
-pub(crate) fn page_key(raw: &str) -> Result<String> {
-    match normalize_page_key(raw) {
+/// A page key or URL, normalised with the site's own page parameters.
+pub(crate) fn page_key(raw: &str, site: &SiteConfig) -> Result<String> {
+    match normalize_page_key_keeping(raw, &site.page_params) {
         Some(key) if key.len() <= MAX_PAGE_KEY_BYTES => Ok(key),
         Some(_) => fail(
             ErrorCode::InvalidPage,

@@ -17,7 +17,7 @@ mod wire;
 pub use doc::{Block, Inline, ListItem, Nesting};
 pub use error::{ErrorBody, ErrorCode, Field};
 pub use identicon::Identicon;
-pub use page_key::normalize_page_key;
+pub use page_key::{DEFAULT_PAGE_PARAMS, normalize_page_key, normalize_page_key_keeping};
 pub use thread::assemble_thread;
 pub use wire::*;
 

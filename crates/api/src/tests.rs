@@ -27,6 +27,63 @@ fn page_keys_normalise() {
     check_key("/a\nb", expect![[r#"None"#]]);
 }
 
+#[test]
+fn page_keys_keep_the_query_parameters_that_name_a_page() {
+    // (input, key with WordPress's parameters, key with "path only")
+    let cases = [
+        ("/?p=4", "/?p=4", "/"),
+        ("https://blog.example/?p=4", "/?p=4", "/"),
+        ("https://blog.example?p=4", "/?p=4", "/"),
+        ("http://example.tld/?p=4#comment-11", "/?p=4", "/"),
+        ("/?page_id=7", "/?page_id=7", "/"),
+        (
+            "/index.php?p=4&utm_source=feed&fbclid=x1",
+            "/index.php?p=4",
+            "/index.php",
+        ),
+        ("/?utm_source=a&utm_medium=b&gclid=c&ref=d", "/", "/"),
+        ("/?tag=rust&cat=3", "/?cat=3&tag=rust", "/"),
+        ("/?cat=3&tag=rust", "/?cat=3&tag=rust", "/"),
+        ("/?p=4&p=4", "/?p=4", "/"),
+        ("/?p=", "/", "/"),
+        ("/?p", "/", "/"),
+        ("/?p=%34", "/?p=4", "/"),
+        ("/?tag=caf%c3%a9", "/?tag=caf%C3%A9", "/"),
+        ("/?tag=a%2fb", "/?tag=a%2Fb", "/"),
+        ("/?tag=100%", "/?tag=100%25", "/"),
+        ("/?tag=caf\u{e9}", "/?tag=caf\u{e9}", "/"),
+        ("/2024/hello/?p=4", "/2024/hello?p=4", "/2024/hello"),
+        ("/2024/hello/?utm=x", "/2024/hello", "/2024/hello"),
+        ("/?P=4", "/", "/"),
+    ];
+    let none: [&str; 0] = [];
+    for (input, wordpress, path_only) in cases {
+        assert_eq!(
+            normalize_page_key(input).as_deref(),
+            Some(wordpress),
+            "{input}"
+        );
+        assert_eq!(
+            normalize_page_key_keeping(input, &none).as_deref(),
+            Some(path_only),
+            "{input}, path only"
+        );
+    }
+    // A site that lists its own parameter.
+    assert_eq!(
+        normalize_page_key_keeping("/index.php?id=12&session=9", &["id"]).as_deref(),
+        Some("/index.php?id=12")
+    );
+    // Normalising a key again changes nothing.
+    for (input, wordpress, _) in cases {
+        assert_eq!(
+            normalize_page_key(wordpress).as_deref(),
+            Some(wordpress),
+            "{input}"
+        );
+    }
+}
+
 fn comment(id: u64, parent: Option<u64>) -> Comment {
     Comment {
         id: CommentId(id),

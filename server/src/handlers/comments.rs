@@ -42,7 +42,7 @@ pub(super) async fn create(
     let input = body.into_inner();
     let site = writable_site(&state, &req, &input.site)?;
     state.limits.write(&req)?;
-    let page_key = validate::page_key(&input.page)?;
+    let page_key = validate::page_key(&input.page, site)?;
     let page_title = validate::title(input.title.as_deref())?;
     let page_url = validate::page_url(input.url.as_deref())?;
     if let Some(url) = &page_url

@@ -16,7 +16,7 @@ pub(super) async fn counts(
     body: web::Json<CountsRequest>,
 ) -> Result<HttpResponse> {
     let request = body.into_inner();
-    site(&state, &request.site)?;
+    let site = site(&state, &request.site)?;
     state.limits.read(&req)?;
     if request.pages.len() > MAX_COUNT_PAGES {
         return Err(Error::client(
@@ -27,7 +27,7 @@ pub(super) async fn counts(
     let keys = request
         .pages
         .iter()
-        .map(|p| validate::page_key(p))
+        .map(|p| validate::page_key(p, site))
         .collect::<Result<Vec<_>>>()?;
     let store = state.store.clone();
     let site_id = request.site.clone();

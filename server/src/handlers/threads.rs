@@ -34,10 +34,10 @@ struct View {
 
 impl View {
     fn parse(state: &AppState, query: &ThreadQuery) -> Result<Self> {
-        site(state, &query.site)?;
+        let site = site(state, &query.site)?;
         Ok(Self {
             site: query.site.clone(),
-            page: validate::page_key(&query.page)?,
+            page: validate::page_key(&query.page, site)?,
             sort: query.sort,
             limit: query
                 .limit
@@ -271,8 +271,8 @@ pub(super) async fn replies(
     req: HttpRequest,
     query: web::Query<RepliesQuery>,
 ) -> Result<HttpResponse> {
-    site(&state, &query.site)?;
-    let page = validate::page_key(&query.page)?;
+    let site = site(&state, &query.site)?;
+    let page = validate::page_key(&query.page, site)?;
     let (after, seen) = parse_replies_cursor(&query.cursor)?;
     let root = query.root.0;
     let variant = format!("replies|{root}|{after}.{seen}");

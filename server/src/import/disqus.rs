@@ -11,10 +11,10 @@ use super::{ImportReport, SourceBody, SourceComment, SourceThread, parse_time};
 pub(crate) fn parse(text: &str, report: &mut ImportReport) -> Vec<SourceThread> {
     let (doc, problem) = xml::parse(text);
     if let Some(problem) = problem {
-        report.reject("file", problem);
+        report.problem(problem);
     }
     let Some(root) = doc.child("disqus") else {
-        report.reject("file", "not a Disqus export: no <disqus> root");
+        report.problem("not a Disqus export: no <disqus> root");
         return Vec::new();
     };
     let mut threads: HashMap<String, SourceThread> = HashMap::new();
@@ -35,6 +35,7 @@ pub(crate) fn parse(text: &str, report: &mut ImportReport) -> Vec<SourceThread> 
         );
     }
     for p in root.children("post") {
+        report.items += 1;
         if let Some(c) = post(p, report) {
             let thread_id = p
                 .child("thread")
@@ -54,7 +55,11 @@ pub(crate) fn parse(text: &str, report: &mut ImportReport) -> Vec<SourceThread> 
 }
 
 fn post(p: &El, report: &mut ImportReport) -> Option<(String, SourceComment)> {
-    let id = format!("disqus:{}", p.attr("dsq:id")?);
+    let Some(dsq_id) = p.attr("dsq:id") else {
+        report.reject("post", "a post without dsq:id");
+        return None;
+    };
+    let id = format!("disqus:{dsq_id}");
     if !p.complete {
         report.reject(&id, "the file ends inside this post");
         return None;
@@ -96,6 +101,7 @@ fn post(p: &El, report: &mut ImportReport) -> Option<(String, SourceComment)> {
         edited: None,
         status,
         ip: p.text_of("ipAddress"),
+        legacy_id: None,
     };
     Some((id, comment))
 }

@@ -13,7 +13,7 @@ pub(crate) fn parse(path: &Path, report: &mut ImportReport) -> Vec<SourceThread>
     match read(path, report) {
         Ok(threads) => threads,
         Err(e) => {
-            report.reject("file", format!("not a readable Isso database: {e}"));
+            report.problem(format!("not a readable Isso database: {e}"));
             Vec::new()
         }
     }
@@ -46,6 +46,7 @@ fn read(path: &Path, report: &mut ImportReport) -> rusqlite::Result<Vec<SourceTh
     )?;
     let mut rows = rows.query([])?;
     while let Some(r) = rows.next()? {
+        report.items += 1;
         let tid: i64 = r.get(0)?;
         let id = format!("isso:{}", r.get::<_, i64>(1)?);
         let seconds = |v: Option<f64>| {
@@ -76,6 +77,7 @@ fn read(path: &Path, report: &mut ImportReport) -> rusqlite::Result<Vec<SourceTh
             edited: seconds(r.get(4).ok()),
             status,
             ip: r.get(10)?,
+            legacy_id: None,
         };
         match index.get(&tid) {
             Some(&i) => threads[i].1.comments.push(comment),

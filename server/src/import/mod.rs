@@ -20,6 +20,7 @@ use talkback_api::Block;
 use talkback_api::limits::{MAX_BODY_BYTES, MAX_REPLY_DEPTH};
 use talkback_store::{CommentStore, NewComment, ParentProblem, Status};
 
+use crate::config::SiteConfig;
 use crate::validate;
 
 /// One page's comments as read from a source.
@@ -47,6 +48,10 @@ pub struct SourceComment {
     pub status: Status,
     /// The author's IP address, when the source kept it.
     pub ip: Option<String>,
+    /// The id an earlier Talkback import gave the same comment, when the format's ids changed
+    /// since (WordPress ids are now qualified by their post): found on the same page, it
+    /// counts as already present.
+    pub legacy_id: Option<String>,
 }
 
 /// A body in the form its source keeps it.
@@ -65,29 +70,42 @@ pub enum SourceBody {
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct ImportReport {
     pub pages: usize,
+    /// Comments found in the file: `imported + already_present + skipped.len()` adds up to it.
+    pub items: usize,
     pub imported: usize,
     /// Seen in an earlier import (same source id), left alone.
     pub already_present: usize,
-    /// (source id or position, reason) for everything not imported.
+    /// (source id or position, reason) for every comment not imported.
     pub skipped: Vec<(String, String)>,
+    /// What was wrong with the file as a whole (not UTF-8, truncated, not this format).
+    pub problems: Vec<String>,
 }
 
 impl ImportReport {
     pub(crate) fn reject(&mut self, id: impl Into<String>, reason: impl Into<String>) {
         self.skipped.push((id.into(), reason.into()));
     }
+
+    pub(crate) fn problem(&mut self, reason: impl Into<String>) {
+        self.problems.push(reason.into());
+    }
+
+    /// True when every comment in the file is accounted for.
+    pub fn adds_up(&self) -> bool {
+        self.imported + self.already_present + self.skipped.len() == self.items
+    }
 }
 
 /// Imports `threads` into `site`; with `dry_run` everything is checked and nothing written.
 pub fn import(
     store: &dyn CommentStore,
-    site: &str,
+    site: &SiteConfig,
     threads: Vec<SourceThread>,
     dry_run: bool,
     report: &mut ImportReport,
 ) -> Result<(), talkback_store::Error> {
     for thread in threads {
-        let key = match validate::page_key(&thread.page) {
+        let key = match validate::page_key(&thread.page, site) {
             Ok(k) => k,
             Err(e) => {
                 for c in &thread.comments {
@@ -104,7 +122,7 @@ pub fn import(
             .collect();
         let mut run = Run {
             store,
-            site,
+            site: &site.id,
             key: &key,
             thread: &thread,
             dry_run,
@@ -214,7 +232,7 @@ impl Run<'_> {
                 }
             }
         };
-        if let Some(existing) = self.existing(&c.id)? {
+        if let Some(existing) = self.existing(&c.id)?.or(self.legacy(c)?) {
             report.already_present += 1;
             return Ok(Some(existing));
         }
@@ -253,6 +271,23 @@ impl Run<'_> {
             }
             Err(e) => Err(e),
         }
+    }
+
+    /// The comment an earlier import stored under the old form of this comment's id, if it
+    /// is on this page (the same id under another post is another comment).
+    fn legacy(&self, c: &SourceComment) -> Result<Option<(u64, u32)>, talkback_store::Error> {
+        let Some(legacy) = &c.legacy_id else {
+            return Ok(None);
+        };
+        let Some(id) = self.store.comment_by_source(self.site, legacy)? else {
+            return Ok(None);
+        };
+        let page = self.store.page(self.site, self.key)?;
+        Ok(self
+            .store
+            .comment(id)?
+            .filter(|r| page.as_ref().is_some_and(|p| p.id == r.page_id))
+            .map(|r| (r.id, r.depth)))
     }
 
     fn existing(&self, source: &str) -> Result<Option<(u64, u32)>, talkback_store::Error> {
@@ -450,7 +485,7 @@ pub enum ImportError {
 /// Reads `path` in `format` and imports it into `site`.
 pub fn import_file(
     store: &dyn CommentStore,
-    site: &str,
+    site: &SiteConfig,
     format: Format,
     path: &std::path::Path,
     dry_run: bool,
@@ -476,10 +511,7 @@ pub fn import_file(
         Format::Wordpress | Format::Disqus => {
             let (text, recoded) = read_text(read()?);
             if recoded {
-                report.reject(
-                    "file",
-                    "not UTF-8: read as Windows-1252 (check names and accents)",
-                );
+                report.problem("not UTF-8: read as Windows-1252 (check names and accents)");
             }
             // The declared encoding is ignored: the bytes decide (exports often declare wrongly).
             if format == Format::Wordpress {

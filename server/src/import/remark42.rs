@@ -54,7 +54,7 @@ pub(crate) fn parse(bytes: &[u8], report: &mut ImportReport) -> Vec<SourceThread
     let text = match super::gunzip_if_gzip(bytes.to_vec()) {
         Ok(plain) => super::read_text(plain).0,
         Err(e) => {
-            report.reject("file", format!("broken gzip: {e}"));
+            report.problem(format!("broken gzip: {e}"));
             String::new()
         }
     };
@@ -68,6 +68,7 @@ pub(crate) fn parse(bytes: &[u8], report: &mut ImportReport) -> Vec<SourceThread
         let line: Line = match serde_json::from_str(raw) {
             Ok(l) => l,
             Err(e) => {
+                report.items += 1;
                 report.reject(format!("line {}", n + 1), format!("unreadable JSON: {e}"));
                 continue;
             }
@@ -75,6 +76,7 @@ pub(crate) fn parse(bytes: &[u8], report: &mut ImportReport) -> Vec<SourceThread
         let (Some(id), Some(locator)) = (line.id, line.locator) else {
             continue; // the header line (version, users, posts)
         };
+        report.items += 1;
         let id = format!("remark42:{id}");
         let Some(created) = parse_time(&line.time) else {
             report.reject(&id, format!("unreadable time {:?}", line.time));
@@ -101,6 +103,7 @@ pub(crate) fn parse(bytes: &[u8], report: &mut ImportReport) -> Vec<SourceThread
             },
             // Remark42 keeps a hash of the address, not the address.
             ip: None,
+            legacy_id: None,
         };
         let thread = threads.entry(locator.url.clone()).or_insert_with(|| {
             order.push(locator.url.clone());

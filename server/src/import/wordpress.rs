@@ -3,6 +3,8 @@
 //! Approved `1` → approved, `0` → pending, `spam` → spam, `trash` → not imported (reported);
 //! pingbacks and trackbacks are kept as their own status, never shown as reader comments.
 //! The post's `<link>` becomes the page key and URL, `<title>` its title; dates are GMT.
+//! A comment's source id is `wp:POST:COMMENT` (`wp:COMMENT` before comment ids repeated
+//! across posts were seen in real exports; both are recognised on re-import).
 
 use talkback_store::Status;
 
@@ -12,10 +14,10 @@ use super::{ImportReport, SourceBody, SourceComment, SourceThread, parse_time};
 pub(crate) fn parse(text: &str, report: &mut ImportReport) -> Vec<SourceThread> {
     let (doc, problem) = xml::parse(text);
     if let Some(problem) = problem {
-        report.reject("file", problem);
+        report.problem(problem);
     }
     let Some(channel) = doc.child("rss").and_then(|r| r.child("channel")) else {
-        report.reject("file", "not a WordPress export: no <rss><channel>");
+        report.problem("not a WordPress export: no <rss><channel>");
         return Vec::new();
     };
     channel
@@ -29,15 +31,26 @@ fn thread(item: &El, report: &mut ImportReport) -> Option<SourceThread> {
     if comments.is_empty() {
         return None;
     }
+    report.items += comments.len();
     let post_id = item.text_of("wp:post_id").unwrap_or_default();
     let Some(link) = item.text_of("link") else {
         for c in &comments {
             report.reject(
-                format!("wp:{}", c.text_of("wp:comment_id").unwrap_or_default()),
+                format!(
+                    "wp:{post_id}:{}",
+                    c.text_of("wp:comment_id").unwrap_or_default()
+                ),
                 format!("post {post_id} has no <link>"),
             );
         }
         return None;
+    };
+    // Comment ids are unique per blog, not per export (multisite and merged exports repeat
+    // them): a comment is named by its post and its id.
+    let post = if post_id.is_empty() {
+        link.clone()
+    } else {
+        post_id.clone()
     };
     let mut out = SourceThread {
         page: link.clone(),
@@ -53,7 +66,8 @@ fn thread(item: &El, report: &mut ImportReport) -> Option<SourceThread> {
             );
             continue;
         };
-        let id = format!("wp:{id}");
+        let legacy_id = Some(format!("wp:{id}"));
+        let id = format!("wp:{post}:{id}");
         if !c.complete {
             report.reject(&id, "the file ends inside this comment");
             continue;
@@ -92,7 +106,7 @@ fn thread(item: &El, report: &mut ImportReport) -> Option<SourceThread> {
         let parent = c
             .text_of("wp:comment_parent")
             .filter(|p| p != "0")
-            .map(|p| format!("wp:{p}"));
+            .map(|p| format!("wp:{post}:{p}"));
         out.comments.push(SourceComment {
             id,
             parent,
@@ -110,6 +124,7 @@ fn thread(item: &El, report: &mut ImportReport) -> Option<SourceThread> {
             edited: None,
             status,
             ip: c.text_of("wp:comment_author_IP"),
+            legacy_id,
         });
     }
     Some(out)

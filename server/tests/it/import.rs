@@ -27,7 +27,7 @@ fn isso_db(dir: &Path) -> PathBuf {
 
 fn run_import(dir: &Path, format: Format, file: &Path) -> ImportReport {
     let store = open_store(&test_config(dir));
-    import_file(store.as_ref(), "blog", format, file, false).unwrap()
+    import_file(store.as_ref(), &blog_site(), format, file, false).unwrap()
 }
 
 /// "author: text" lines, replies indented, as the API returns the thread.
@@ -103,11 +103,12 @@ fn plain(node: &Value, out: &mut String) {
 }
 
 fn reasons(report: &ImportReport) -> String {
-    report
+    let problems = report.problems.iter().map(|why| format!("file: {why}\n"));
+    let skipped = report
         .skipped
         .iter()
-        .map(|(id, why)| format!("{id}: {why}\n"))
-        .collect()
+        .map(|(id, why)| format!("{id}: {why}\n"));
+    problems.chain(skipped).collect()
 }
 
 #[track_caller]
@@ -120,12 +121,17 @@ fn check(format: Format, file: PathBuf, page: &str, expect_report: Expect, expec
         report.pages,
         reasons(&report)
     ));
+    assert!(
+        report.adds_up(),
+        "every comment in the file is accounted for: {report:?}"
+    );
     let again = run_import(dir.path(), format, &file);
     assert_eq!(
         (again.imported, again.already_present),
         (0, report.imported),
         "a second run adds nothing"
     );
+    assert!(again.adds_up(), "{again:?}");
     let db = dir.path().join("db");
     let server = TestServer::start_with(move |c| c.database = db);
     expect_thread.assert_eq(&outline(&server.base, page));
@@ -139,9 +145,9 @@ fn wordpress_wxr() {
         "/2024/03/working-smarter",
         expect![[r#"
             imported 7 in 2 pages
-            wp:106: in the trash
-            wp:109: unreadable date "0000-00-00 00:00:00"
-            wp:108: its parent wp:999 is missing
+            wp:12:106: in the trash
+            wp:12:109: unreadable date "0000-00-00 00:00:00"
+            wp:12:108: its parent wp:12:999 is missing
         "#]],
         expect![[r#"
             total 3 | title "A Working Smarter Conversation"
@@ -235,16 +241,16 @@ fn statuses_times_and_pingbacks_are_kept_exactly() {
         store.comment(id).unwrap().unwrap()
     };
     use talkback_store::Status;
-    assert_eq!(status("wp:104").status, Status::Pending);
-    assert_eq!(status("wp:105").status, Status::Spam);
-    assert_eq!(status("wp:107").status, Status::Pingback);
-    let first = status("wp:101");
+    assert_eq!(status("wp:12:104").status, Status::Pending);
+    assert_eq!(status("wp:12:105").status, Status::Spam);
+    assert_eq!(status("wp:12:107").status, Status::Pingback);
+    let first = status("wp:12:101");
     assert_eq!(first.created, 1_710_410_520_000, "2024-03-14 10:02:00 GMT");
     assert_eq!(first.email.as_deref(), Some("juergen@example.de"));
     assert_eq!(first.ip.as_deref(), Some("192.0.2.10"));
     assert_eq!(first.website.as_deref(), Some("https://juergen.example"));
     assert_eq!(
-        status("wp:103").website,
+        status("wp:12:103").website,
         None,
         "WordPress's empty http:// is no website"
     );
@@ -256,7 +262,7 @@ fn statuses_times_and_pingbacks_are_kept_exactly() {
         page.url.as_deref(),
         Some("https://quiet-workshop.example/2024/03/working-smarter/")
     );
-    let list = status("wp:201");
+    let list = status("wp:15:201");
     assert!(
         list.body_tree.contains("\"quote\"") && list.body_tree.contains("\"list\""),
         "{}",
@@ -275,7 +281,7 @@ fn broken_files_report_what_they_could_not_read_and_import_the_rest() {
     let report = run_import(dir.path(), Format::Wordpress, &truncated);
     assert_eq!(report.imported, 2, "{report:?}");
     assert!(
-        reasons(&report).contains("wp:103: the file ends inside this comment"),
+        reasons(&report).contains("wp:12:103: the file ends inside this comment"),
         "{}",
         reasons(&report)
     );
@@ -295,9 +301,9 @@ fn broken_files_report_what_they_could_not_read_and_import_the_rest() {
     let report = run_import(other.path(), Format::Wordpress, &odd);
     let why = reasons(&report);
     assert!(why.contains("file: not UTF-8"), "{why}");
-    assert!(why.contains("wp:101: the body is"), "{why}");
+    assert!(why.contains("wp:12:101: the body is"), "{why}");
     assert!(
-        why.contains("wp:102: its parent wp:101 was not imported"),
+        why.contains("wp:12:102: its parent wp:12:101 was not imported"),
         "{why}"
     );
     assert!(report.imported >= 3, "{report:?}");
@@ -345,4 +351,87 @@ fn imported_threads_can_move_to_new_urls() {
             .unwrap(),
         vec![3, 0]
     );
+}
+
+#[test]
+fn plain_permalinks_get_a_thread_each_and_a_repeated_comment_id_is_its_own_comment() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = fixture("wordpress-plain-permalinks.xml");
+    let report = run_import(dir.path(), Format::Wordpress, &file);
+    assert_eq!(
+        (report.items, report.imported, report.already_present),
+        (6, 4, 0)
+    );
+    expect![[r#"
+        wp:4:13: in the trash
+        wp:7:15: unreadable date "bad date"
+    "#]]
+    .assert_eq(&reasons(&report));
+    assert!(report.adds_up(), "{report:?}");
+    let again = run_import(dir.path(), Format::Wordpress, &file);
+    assert_eq!(
+        (again.imported, again.already_present, again.skipped.len()),
+        (0, 4, 2),
+        "a second run adds nothing and reports only the same comments as present"
+    );
+    assert!(again.adds_up());
+    let db = dir.path().join("db");
+    let server = TestServer::start_with(move |c| c.database = db);
+    expect![[r#"
+        total 2 | title "First post"
+        Ann: Ann on the first post.
+          Ben: Ben answers Ann.
+    "#]]
+    .assert_eq(&outline(&server.base, "/?p=4"));
+    expect![[r#"
+        total 2 | title "Second post"
+        Cleo: Cleo on the second post, with the same comment id.
+          Dan: Dan answers Cleo.
+    "#]]
+    .assert_eq(&outline(&server.base, "/?p=9"));
+    assert_eq!(
+        outline(&server.base, "/"),
+        "total 0 | title null\n",
+        "the blog's root has no thread"
+    );
+}
+
+#[test]
+fn a_database_imported_before_ids_named_their_post_imports_nothing_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = fixture("wordpress.xml");
+    run_import(dir.path(), Format::Wordpress, &file);
+    // Rewrite the stored source ids to the old form (`wp:101`), as an older import left them.
+    {
+        let store = open_store(&test_config(dir.path()));
+        let exported = talkback_server::migrate::export(store.as_ref(), "blog").unwrap();
+        let old = regex_free_replace(&exported);
+        let legacy = tempfile::tempdir().unwrap();
+        let legacy_store = open_store(&test_config(legacy.path()));
+        talkback_server::migrate::import_talkback(legacy_store.as_ref(), &blog_site(), &old, false)
+            .unwrap();
+        drop(legacy_store);
+        let again = {
+            let store = open_store(&test_config(legacy.path()));
+            import_file(
+                store.as_ref(),
+                &blog_site(),
+                Format::Wordpress,
+                &file,
+                false,
+            )
+            .unwrap()
+        };
+        assert_eq!(again.imported, 0, "{again:?}");
+        assert!(again.adds_up(), "{again:?}");
+    }
+}
+
+/// `"wp:12:101"` → `"wp:101"` in an export's ids.
+fn regex_free_replace(text: &str) -> String {
+    let mut out = text.to_owned();
+    for post in ["12", "15"] {
+        out = out.replace(&format!("\"wp:{post}:"), "\"wp:");
+    }
+    out
 }

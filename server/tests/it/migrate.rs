@@ -68,7 +68,7 @@ fn export_import_export_is_byte_identical_and_imports_are_idempotent() {
     let empty = tempfile::tempdir().unwrap();
     let config = test_config(empty.path());
     let target = open_store(&config);
-    let report = import_talkback(target.as_ref(), "blog", &first, false).unwrap();
+    let report = import_talkback(target.as_ref(), &blog_site(), &first, false).unwrap();
     assert_eq!(
         (
             report.imported,
@@ -85,7 +85,7 @@ fn export_import_export_is_byte_identical_and_imports_are_idempotent() {
         vec![2, 1]
     );
 
-    let again = import_talkback(target.as_ref(), "blog", &first, false).unwrap();
+    let again = import_talkback(target.as_ref(), &blog_site(), &first, false).unwrap();
     assert_eq!(
         (again.imported, again.already_present),
         (0, 4),
@@ -106,7 +106,7 @@ fn broken_items_are_reported_and_the_rest_imports() {
         {"id": "5", "author": "x", "website": "javascript:alert(1)", "source": "bad site", "tree": [], "created": 5, "status": "approved"},
         {"id": "6", "parent": "1", "author": "reply", "source": "fine too", "tree": [], "created": 6, "status": "spam"}
     ]}]});
-    let report = import_talkback(store.as_ref(), "blog", &doc.to_string(), false).unwrap();
+    let report = import_talkback(store.as_ref(), &blog_site(), &doc.to_string(), false).unwrap();
     assert_eq!(report.imported, 3, "{report:?}");
     let reasons: Vec<String> = report
         .skipped
@@ -139,15 +139,23 @@ fn broken_items_are_reported_and_the_rest_imports() {
 
     let dry = tempfile::tempdir().unwrap();
     let dry_store = open_store(&test_config(dry.path()));
-    let report = import_talkback(dry_store.as_ref(), "blog", &doc.to_string(), true).unwrap();
+    let report = import_talkback(dry_store.as_ref(), &blog_site(), &doc.to_string(), true).unwrap();
     assert_eq!(report.imported, 3);
     assert_eq!(
         dry_store.counts("blog", &["/p"]).unwrap(),
         vec![0],
         "a dry run writes nothing"
     );
-    assert!(import_talkback(dry_store.as_ref(), "blog", "{\"format\": \"other\"}", false).is_err());
-    assert!(import_talkback(dry_store.as_ref(), "blog", "not json", false).is_err());
+    assert!(
+        import_talkback(
+            dry_store.as_ref(),
+            &blog_site(),
+            "{\"format\": \"other\"}",
+            false
+        )
+        .is_err()
+    );
+    assert!(import_talkback(dry_store.as_ref(), &blog_site(), "not json", false).is_err());
 }
 
 #[test]
@@ -186,15 +194,15 @@ fn export_and_import_commands_round_trip_through_files() {
     };
     assert_eq!(
         run(true),
-        "would import 1 comments, 0 already present, 0 skipped\n"
+        "would import 1 comments, 0 already present, 0 skipped (1 in the file)\n"
     );
     assert_eq!(
         run(false),
-        "imported 1 comments, 0 already present, 0 skipped\n"
+        "imported 1 comments, 0 already present, 0 skipped (1 in the file)\n"
     );
     assert_eq!(
         run(false),
-        "imported 0 comments, 1 already present, 0 skipped\n"
+        "imported 0 comments, 1 already present, 0 skipped (1 in the file)\n"
     );
     let server = ServerProcess::spawn(&target);
     let thread = get(&server.base, "/api/v1/threads?site=demo&page=/cli");
@@ -228,7 +236,7 @@ fn backups_rotate_and_restore_with_one_command() {
     for (i, text) in ["first", "second", "third"].iter().enumerate() {
         let doc = json!({"format": "talkback-export", "version": 1, "site": "blog", "pages": [{"key": "/b", "comments": [
             {"id": format!("c{i}"), "author": "a", "source": text, "tree": [], "created": i, "status": "approved"}]}]});
-        import_talkback(store.as_ref(), "blog", &doc.to_string(), false).unwrap();
+        import_talkback(store.as_ref(), &blog_site(), &doc.to_string(), false).unwrap();
         written.extend(
             talkback_server::backup::run_once(
                 store.as_ref(),
@@ -266,6 +274,6 @@ fn backups_rotate_and_restore_with_one_command() {
         .unwrap();
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
-        "imported 3 comments, 0 already present, 0 skipped\n"
+        "imported 3 comments, 0 already present, 0 skipped (3 in the file)\n"
     );
 }

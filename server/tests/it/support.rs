@@ -24,19 +24,19 @@ pub fn test_config(dir: &std::path::Path) -> Config {
         assets_dir: dir.join("no-assets"),
         rate_limit_per_minute: 0,
         sites: vec![
+            blog_site(),
             SiteConfig {
-                id: "blog".into(),
-                origins: vec![BLOG_ORIGIN.into()],
-                moderation: Moderation::None,
-            },
-            SiteConfig {
-                id: "moderated".into(),
-                origins: vec![BLOG_ORIGIN.into()],
                 moderation: Moderation::All,
+                ..SiteConfig::new("moderated", &[BLOG_ORIGIN])
             },
         ],
         ..Config::default()
     }
+}
+
+/// The `blog` site of [`test_config`].
+pub fn blog_site() -> SiteConfig {
+    SiteConfig::new("blog", &[BLOG_ORIGIN])
 }
 
 impl TestServer {
