@@ -87,7 +87,7 @@ pub fn set_page_meta(
         .ok_or_else(|| AdminError::UnknownSite(site.into()))?;
     let key = validate::page_key(page, site_config).map_err(invalid)?;
     let title = validate::title(title.as_deref()).map_err(invalid)?;
-    let url = validate::page_url(url.as_deref()).map_err(invalid)?;
+    let url = validate::page_url(url.as_deref(), site_config).map_err(invalid)?;
     if let Some(url) = &url
         && !site_config
             .origins

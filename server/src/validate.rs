@@ -4,7 +4,7 @@
 use talkback_api::limits::{
     MAX_EMAIL_BYTES, MAX_NAME_CHARS, MAX_PAGE_KEY_BYTES, MAX_TITLE_CHARS, MAX_WEBSITE_BYTES,
 };
-use talkback_api::{ErrorCode, normalize_page_key_keeping};
+use talkback_api::{ErrorCode, normalize_page_key_keeping, page_url_keeping};
 
 use crate::config::SiteConfig;
 
@@ -112,12 +112,15 @@ pub(crate) fn website(raw: Option<&str>) -> Result<Option<String>> {
     )
 }
 
-pub(crate) fn page_url(raw: Option<&str>) -> Result<Option<String>> {
-    website_like(
+/// A page's URL: http or https, recorded without its fragment and with only the query
+/// parameters that name the page on this site.
+pub(crate) fn page_url(raw: Option<&str>, site: &SiteConfig) -> Result<Option<String>> {
+    let url = website_like(
         raw,
         ErrorCode::InvalidPage,
         "The page URL must be an http:// or https:// address.",
-    )
+    )?;
+    Ok(url.map(|u| page_url_keeping(&u, &site.page_params)))
 }
 
 fn website_like(raw: Option<&str>, code: ErrorCode, message: &str) -> Result<Option<String>> {

@@ -18,9 +18,11 @@
   var config = {
     api: base,
     site: site,
-    page: d.page || location.pathname,
+    // The query too: on plain permalinks (/?p=4) it names the post. The server keeps only the
+    // parameters that name a page on this site (tracking ones go).
+    page: d.page || location.pathname + location.search,
     title: d.title || (ogTitle && ogTitle.content) || document.title || null,
-    url: location.href.split("#")[0].split("?")[0],
+    url: location.href.split("#")[0],
     lang: d.lang || html.lang || "en"
   };
 

@@ -9,7 +9,8 @@ pub struct WidgetConfig {
     /// Base URL of the Talkback server, without a trailing slash.
     pub api: String,
     pub site: String,
-    /// The page key (the `data-page` attribute, else the page's path).
+    /// The page key (the `data-page` attribute, else the page's path and query; the server
+    /// normalises it with the site's page parameters).
     pub page: String,
     #[serde(default)]
     pub title: Option<String>,

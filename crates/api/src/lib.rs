@@ -17,7 +17,9 @@ mod wire;
 pub use doc::{Block, Inline, ListItem, Nesting};
 pub use error::{ErrorBody, ErrorCode, Field};
 pub use identicon::Identicon;
-pub use page_key::{DEFAULT_PAGE_PARAMS, normalize_page_key, normalize_page_key_keeping};
+pub use page_key::{
+    DEFAULT_PAGE_PARAMS, normalize_page_key, normalize_page_key_keeping, page_url_keeping,
+};
 pub use thread::assemble_thread;
 pub use wire::*;
 

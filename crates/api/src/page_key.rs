@@ -57,6 +57,23 @@ pub fn normalize_page_key_keeping(raw: &str, keep: &[impl AsRef<str>]) -> Option
             return None;
         }
     }
+    push_kept_params(query, keep, &mut key);
+    Some(key)
+}
+
+/// A page's URL as it is recorded: without its fragment, and with only the query parameters
+/// that name the page (as in its key); scheme, host and path stay as they are.
+pub fn page_url_keeping(url: &str, keep: &[impl AsRef<str>]) -> String {
+    let url = url.split('#').next().unwrap_or_default();
+    let (base, query) = url.split_once('?').unwrap_or((url, ""));
+    let mut out = base.to_owned();
+    push_kept_params(query, keep, &mut out);
+    out
+}
+
+/// Appends `?a=1&b=2` made of the parameters of `query` listed in `keep`: non-empty, escapes
+/// normalised, sorted and without repeats.
+fn push_kept_params(query: &str, keep: &[impl AsRef<str>], out: &mut String) {
     let mut params: Vec<(String, String)> = query
         .split('&')
         .filter_map(|pair| {
@@ -69,12 +86,11 @@ pub fn normalize_page_key_keeping(raw: &str, keep: &[impl AsRef<str>]) -> Option
     params.sort();
     params.dedup();
     for (i, (name, value)) in params.iter().enumerate() {
-        key.push(if i == 0 { '?' } else { '&' });
-        key.push_str(name);
-        key.push('=');
-        key.push_str(value);
+        out.push(if i == 0 { '?' } else { '&' });
+        out.push_str(name);
+        out.push('=');
+        out.push_str(value);
     }
-    Some(key)
 }
 
 /// RFC 3986 normalisation of percent-escapes: unreserved characters are decoded, every other

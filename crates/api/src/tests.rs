@@ -69,6 +69,20 @@ fn page_keys_keep_the_query_parameters_that_name_a_page() {
             "{input}, path only"
         );
     }
+    assert_eq!(
+        page_url_keeping(
+            "https://blog.example/?utm_source=x&p=4#comment-2",
+            DEFAULT_PAGE_PARAMS
+        ),
+        "https://blog.example/?p=4"
+    );
+    assert_eq!(
+        page_url_keeping(
+            "https://blog.example/2024/hello/?fbclid=1",
+            DEFAULT_PAGE_PARAMS
+        ),
+        "https://blog.example/2024/hello/"
+    );
     // A site that lists its own parameter.
     assert_eq!(
         normalize_page_key_keeping("/index.php?id=12&session=9", &["id"]).as_deref(),

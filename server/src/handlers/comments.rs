@@ -44,7 +44,7 @@ pub(super) async fn create(
     state.limits.write(&req)?;
     let page_key = validate::page_key(&input.page, site)?;
     let page_title = validate::title(input.title.as_deref())?;
-    let page_url = validate::page_url(input.url.as_deref())?;
+    let page_url = validate::page_url(input.url.as_deref(), site)?;
     if let Some(url) = &page_url
         && !crate::url_on_site(&req, site, url)
     {

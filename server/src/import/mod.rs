@@ -122,7 +122,7 @@ pub fn import(
             .collect();
         let mut run = Run {
             store,
-            site: &site.id,
+            site,
             key: &key,
             thread: &thread,
             dry_run,
@@ -151,7 +151,7 @@ pub fn import(
 
 struct Run<'a> {
     store: &'a dyn CommentStore,
-    site: &'a str,
+    site: &'a SiteConfig,
     key: &'a str,
     thread: &'a SourceThread,
     dry_run: bool,
@@ -279,10 +279,10 @@ impl Run<'_> {
         let Some(legacy) = &c.legacy_id else {
             return Ok(None);
         };
-        let Some(id) = self.store.comment_by_source(self.site, legacy)? else {
+        let Some(id) = self.store.comment_by_source(&self.site.id, legacy)? else {
             return Ok(None);
         };
-        let page = self.store.page(self.site, self.key)?;
+        let page = self.store.page(&self.site.id, self.key)?;
         Ok(self
             .store
             .comment(id)?
@@ -291,7 +291,7 @@ impl Run<'_> {
     }
 
     fn existing(&self, source: &str) -> Result<Option<(u64, u32)>, talkback_store::Error> {
-        match self.store.comment_by_source(self.site, source)? {
+        match self.store.comment_by_source(&self.site.id, source)? {
             Some(id) => Ok(self.store.comment(id)?.map(|r| (r.id, r.depth))),
             None => Ok(None),
         }
@@ -336,10 +336,10 @@ impl Run<'_> {
         let created = c.created.clamp(0, latest);
         let edited = c.edited.map(|e| e.clamp(created, latest));
         Ok(NewComment {
-            site: self.site.to_owned(),
+            site: self.site.id.clone(),
             page_key: self.key.to_owned(),
             page_title: validate::title(self.thread.title.as_deref()).map_err(reason)?,
-            page_url: validate::page_url(self.thread.url.as_deref()).unwrap_or(None),
+            page_url: validate::page_url(self.thread.url.as_deref(), self.site).unwrap_or(None),
             parent,
             max_depth: MAX_REPLY_DEPTH,
             author: if tombstone {
