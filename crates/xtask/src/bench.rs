@@ -505,6 +505,17 @@ fn isso_side(root: &Path, dir: &Path, seconds: u32, blog: &str) -> anyhow::Resul
     })
 }
 
+fn build_release_server() -> anyhow::Result<()> {
+    run(cargo().args([
+        "build",
+        "--release",
+        "-p",
+        "talkback-server",
+        "--bin",
+        "talkback",
+    ]))
+}
+
 pub(crate) fn bench(
     root: &Path,
     seconds: u32,
@@ -518,14 +529,7 @@ pub(crate) fn bench(
     if Command::new("wrk").arg("--version").output().is_err() {
         crate::apt_install(&["wrk"])?;
     }
-    run(cargo().args([
-        "build",
-        "--release",
-        "-p",
-        "talkback-server",
-        "--bin",
-        "talkback",
-    ]))?;
+    build_release_server()?;
     let dir = tempfile::tempdir()?;
     eprintln!(
         "talkback (release), wrk -t2 -c32 -d{seconds}s on loopback, 2 cores shared with wrk:"
@@ -608,14 +612,7 @@ pub(crate) fn bench(
 /// `cargo xtask bench --import`: a synthetic 50,000-comment WordPress export (500 posts,
 /// threads three levels deep, HTML bodies with entities) imported by the release binary.
 pub(crate) fn bench_import(root: &Path) -> anyhow::Result<()> {
-    run(cargo().args([
-        "build",
-        "--release",
-        "-p",
-        "talkback-server",
-        "--bin",
-        "talkback",
-    ]))?;
+    build_release_server()?;
     let dir = tempfile::tempdir()?;
     let wxr = dir.path().join("wxr-50k.xml");
     let mut out = std::io::BufWriter::new(std::fs::File::create(&wxr)?);
@@ -717,14 +714,7 @@ fn noise(seed: u64, len: usize) -> String {
 /// limits are off, so only the server's own bounds (reply paging, the cache's byte budget, no
 /// entries for missing pages) hold memory down. Prints RSS; asserts nothing.
 pub(crate) fn bench_attack(root: &Path) -> anyhow::Result<()> {
-    run(cargo().args([
-        "build",
-        "--release",
-        "-p",
-        "talkback-server",
-        "--bin",
-        "talkback",
-    ]))?;
+    build_release_server()?;
     let dir = tempfile::tempdir()?;
     let port = free_port()?;
     let config = dir.path().join("talkback.toml");
