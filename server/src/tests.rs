@@ -241,3 +241,46 @@ fn gzip_imports_stop_at_the_decompression_cap() {
         "{err}"
     );
 }
+
+#[test]
+fn files_that_are_not_utf8_are_read_as_windows_1252() {
+    let cases: [(&[u8], &str); 3] = [
+        (b"O\x92Brien", "O\u{2019}Brien"),
+        (
+            b"\x93quoted\x94 \x96 5 \x80",
+            "\u{201c}quoted\u{201d} \u{2013} 5 \u{20ac}",
+        ),
+        (b"J\xfcrgen Wei\xdf", "J\u{fc}rgen Wei\u{df}"),
+    ];
+    for (bytes, text) in cases {
+        assert_eq!(
+            crate::import::read_text(bytes.to_vec()),
+            (text.to_owned(), true)
+        );
+    }
+    assert_eq!(
+        crate::import::read_text("already UTF-8 ’".as_bytes().to_vec()),
+        ("already UTF-8 ’".to_owned(), false)
+    );
+}
+
+#[test]
+fn import_times_parse_only_real_dates() {
+    let cases = [
+        ("2024-03-14 10:02:00", Some(1_710_410_520_000)),
+        ("2024-03-14T10:02:00Z", Some(1_710_410_520_000)),
+        ("2024-03-14T11:02:00+01:00", Some(1_710_410_520_000)),
+        ("2024-03-14T10:00:00.123+01:00", Some(1_710_406_800_123)),
+        (" 2024-03-14 10:02:00 ", Some(1_710_410_520_000)),
+        ("2024-02-29 00:00:00", Some(1_709_164_800_000)),
+        ("2024-02-31 00:00:00", None),
+        ("2023-02-29 00:00:00", None),
+        ("0000-00-00 00:00:00", None),
+        ("2024-13-01 00:00:00", None),
+        ("yesterday", None),
+        ("", None),
+    ];
+    for (text, expected) in cases {
+        assert_eq!(crate::import::parse_time(text), expected, "{text:?}");
+    }
+}

@@ -401,61 +401,25 @@ pub(crate) fn gunzip_capped(bytes: Vec<u8>, cap: u64) -> std::io::Result<Vec<u8>
 pub fn read_text(bytes: Vec<u8>) -> (String, bool) {
     match String::from_utf8(bytes) {
         Ok(text) => (text, false),
-        Err(e) => (
-            e.into_bytes().iter().map(|&b| char::from(b)).collect(),
-            true,
-        ),
+        // Windows-1252, not Latin-1: its 0x80–0x9F are curly quotes, dashes and the euro
+        // sign ("O’Brien"), where Latin-1 has invisible controls.
+        Err(e) => {
+            let (text, _) = encoding_rs::WINDOWS_1252.decode_without_bom_handling(e.as_bytes());
+            (text.into_owned(), true)
+        }
     }
 }
 
-/// Parses `YYYY-MM-DD HH:MM:SS` (UTC) or RFC 3339 into Unix milliseconds.
+/// Parses RFC 3339 (`2024-03-14T10:00:00.123+01:00`) or `YYYY-MM-DD HH:MM:SS` (UTC, as
+/// WordPress writes it) into Unix milliseconds; dates that do not exist (2024-02-31) are `None`.
 pub fn parse_time(text: &str) -> Option<i64> {
-    let t = text.trim();
-    let b = t.as_bytes();
-    if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b' ' | b'T') {
-        return None;
+    let text = text.trim();
+    if let Ok(at) = text.parse::<jiff::Timestamp>() {
+        return Some(at.as_millisecond());
     }
-    let num = |r: std::ops::Range<usize>| t.get(r)?.parse::<i64>().ok();
-    let (y, mo, d, h, mi, s) = (
-        num(0..4)?,
-        num(5..7)?,
-        num(8..10)?,
-        num(11..13)?,
-        num(14..16)?,
-        num(17..19)?,
-    );
-    if y < 1970 || !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || s > 60
-    {
-        return None;
-    }
-    let mut rest = &t[19..];
-    let mut millis = 0;
-    if let Some(frac) = rest.strip_prefix('.') {
-        let digits: String = frac.chars().take_while(char::is_ascii_digit).collect();
-        millis = format!("{digits:0<3}")[..3].parse().ok()?;
-        rest = &frac[digits.len()..];
-    }
-    let offset = match rest {
-        "" | "Z" | "z" => 0,
-        zone => {
-            let sign = if zone.starts_with('-') { -1 } else { 1 };
-            let hm = zone.get(1..)?.replace(':', "");
-            sign * (hm.get(0..2)?.parse::<i64>().ok()? * 60
-                + hm.get(2..4).unwrap_or("0").parse::<i64>().ok()?)
-        }
-    };
-    // Days from civil (Howard Hinnant).
-    let (yy, mm) = if mo <= 2 {
-        (y - 1, mo + 9)
-    } else {
-        (y, mo - 3)
-    };
-    let era = yy.div_euclid(400);
-    let yoe = yy - era * 400;
-    let doy = (153 * mm + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    Some(((days * 86_400 + h * 3600 + mi * 60 + s) - offset * 60) * 1000 + millis)
+    let civil: jiff::civil::DateTime = text.parse().ok()?;
+    let at = jiff::tz::TimeZone::UTC.to_timestamp(civil).ok()?;
+    Some(at.as_millisecond())
 }
 
 /// The formats `talkback import` reads.

@@ -689,7 +689,8 @@ fn imported_times_are_clamped_to_a_sane_range() {
     let dir = tempfile::tempdir().unwrap();
     let lines = [
         r#"{"version":1,"users":[],"posts":[]}"#,
-        r#"{"id":"far","pid":"","text":"from the future","user":{"name":"F","id":"f"},"locator":{"site":"s","url":"https://blog.example/t/"},"time":"9999-12-31T23:59:59Z"}"#,
+        r#"{"id":"far","pid":"","text":"from the future","user":{"name":"F","id":"f"},"locator":{"site":"s","url":"https://blog.example/t/"},"time":"2999-12-31T23:59:59Z"}"#,
+        r#"{"id":"old","pid":"","text":"from before the epoch","user":{"name":"O","id":"o"},"locator":{"site":"s","url":"https://blog.example/t/"},"time":"1901-01-01T00:00:00Z"}"#,
     ];
     let file = dir.path().join("r42.jsonl");
     std::fs::write(&file, lines.join("\n")).unwrap();
