@@ -193,19 +193,18 @@ async fn cached(
 ) -> Result<HttpResponse> {
     let encoding = encoding_for(req);
     let ticket = match state.cache.get(site, page, &variant) {
-        Ok(hit) if hit.encoded(encoding).is_some() => {
+        (Some(hit), _) if hit.encoded(encoding).is_some() => {
             return Ok(respond(req, &hit, encoding, content_type));
         }
-        Ok(hit) => {
-            // Cached, but not yet in this encoding: add it.
-            let ticket = state.cache.ticket();
+        (Some(hit), ticket) => {
+            // Cached, but not yet in this encoding: add it (unless a write came in between).
             let upgraded = Arc::new(hit.with(encoding));
             state
                 .cache
                 .put(ticket, site, page, &variant, Arc::clone(&upgraded));
             return Ok(respond(req, &upgraded, encoding, content_type));
         }
-        Err(ticket) => ticket,
+        (None, ticket) => ticket,
     };
     state.limits.read(req)?;
     let (body, total, exists) = build().await?;
