@@ -295,14 +295,16 @@ fn every_accepted_body_reads_back_renders_exports_and_reimports() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(2);
     let deadline = Instant::now() + Duration::from_secs(secs);
-    let mut runner = TestRunner::new(RunnerConfig {
+    let config = RunnerConfig {
         cases: 64,
         failure_persistence: None,
         ..RunnerConfig::default()
-    });
+    };
     let strategy = inputs();
     let mut batches = 0;
     while Instant::now() < deadline {
+        // A runner runs its number of cases once; each batch takes a new one (and new seeds).
+        let mut runner = TestRunner::new(config.clone());
         match runner.run(&strategy, |input| pipeline.check(&input)) {
             Ok(()) => batches += 1,
             Err(TestError::Fail(why, input)) => panic!(

@@ -197,8 +197,21 @@ impl TreeBuilder {
         }
     }
 
-    /// Adds inline content, starting a paragraph at block level; adjacent text merges.
+    /// Adds inline content, starting a paragraph at block level; adjacent text merges. A
+    /// finished element (an image's link, say) that would nest past the cap gives its content
+    /// instead.
     pub(crate) fn inline(&mut self, inline: Inline) {
+        if self.inline_depth >= MAX_INLINE_DEPTH {
+            match inline {
+                Inline::Emph(c)
+                | Inline::Strong(c)
+                | Inline::Strike(c)
+                | Inline::Link { children: c, .. } => {
+                    return c.into_iter().for_each(|i| self.inline(i));
+                }
+                _ => {}
+            }
+        }
         self.ensure_inline_target();
         let target = match self.stack.last_mut() {
             Some(
