@@ -1,22 +1,34 @@
-//! Talkback's storage: every line of sled code lives here.
+//! Talkback's storage seam: the traits every backend implements, split by facet, the records
+//! they store, their errors, and the conformance suite that pins what every backend must do.
 //!
-//! The server talks to [`CommentStore`], a synchronous trait, so that a later SQL backend can
-//! stand in for sled. This crate owns the key layout and its own on-disk records (each behind a
-//! format-version byte); it knows nothing about HTTP or the wire types. Comment bodies arrive as
-//! an opaque, already-serialised document tree.
+//! This crate does no IO and knows nothing about HTTP or the wire types: comment bodies arrive
+//! as an opaque, already-serialised document tree. Backends live in crates of their own
+//! (`talkback-store-sled`); each runs [`conformance_suite!`] against itself.
+//!
+//! Rules that must hold atomically (a reply's parent exists, is visible and is on the same page
+//! when the reply lands; counts never drift; a tombstone chain goes with its last reply; every
+//! write appends exactly one [`Change`] under the next sequence number) are the backend's, and
+//! the suite pins them. Decisions that need no transaction (validation, which status a comment
+//! gets, who may edit it) belong to the server's write path.
 
 mod error;
 mod records;
-mod sled_store;
 
-pub use error::{Error, ParentProblem, Result};
-pub use records::{CommentRecord, NewComment, PageRecord, Status};
-pub use sled_store::{SledStore, StoreOptions};
+#[cfg(any(test, feature = "conformance"))]
+pub mod conformance;
 
-/// A position in the write log: pass it to [`CommentStore::flush_through`] before
-/// acknowledging the write that returned it.
+pub use error::{Error, Missing, ParentProblem, Result};
+pub use records::{Change, ChangeKind, CommentRecord, NewComment, PageRecord, Status};
+
+/// A position in the write log: pass it to [`Writes::flush_through`] before acknowledging the
+/// write that returned it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct WriteSeq(pub u64);
+
+impl WriteSeq {
+    /// Every write so far.
+    pub const ALL: WriteSeq = WriteSeq(u64::MAX);
+}
 
 /// Order of top-level comments.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,38 +80,19 @@ pub enum Deleted {
     Removed,
 }
 
-/// The storage seam used by the server.
-pub trait CommentStore: Send + Sync + 'static {
-    /// Records a configured site (idempotent).
-    fn ensure_site(&self, site: &str) -> Result<()>;
-    /// Stores a new comment, creating its page on first use and updating counts.
-    fn insert_comment(&self, new: NewComment) -> Result<(CommentRecord, WriteSeq)>;
+/// A new body for a comment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Edit {
+    pub body_source: String,
+    pub body_tree: String,
+    pub edited_at: i64,
+    /// A new status (counts follow), e.g. back to `Pending` on a moderated site.
+    pub status: Option<Status>,
+}
+
+/// What readers see.
+pub trait Reads: Send + Sync {
     fn comment(&self, id: u64) -> Result<Option<CommentRecord>>;
-    /// Replaces a comment's body (and, with `status`, its status, keeping counts exact);
-    /// `NotFound` for deleted comments.
-    fn edit_comment(
-        &self,
-        id: u64,
-        body_source: String,
-        body_tree: String,
-        edited_at: i64,
-        status: Option<Status>,
-    ) -> Result<(CommentRecord, WriteSeq)>;
-    /// Deletes a comment, leaving a tombstone when it has replies. A page left without
-    /// comments leaves no record.
-    fn delete_comment(&self, id: u64) -> Result<(Deleted, WriteSeq)>;
-    /// Deletes a page's whole thread; returns how many comments went. `NotFound` for no page.
-    fn delete_page(&self, site: &str, page_key: &str) -> Result<(usize, WriteSeq)>;
-    /// Corrects a page's title (kept from then on) and URL. `NotFound` for no page.
-    fn set_page_meta(
-        &self,
-        site: &str,
-        page_key: &str,
-        title: Option<String>,
-        url: Option<String>,
-    ) -> Result<(PageRecord, WriteSeq)>;
-    /// The secret called `name`, storing `fresh` as it on first use (so it survives restarts).
-    fn secret(&self, name: &str, fresh: &[u8]) -> Result<Vec<u8>>;
     fn page(&self, site: &str, page_key: &str) -> Result<Option<PageRecord>>;
     /// The page a comment belongs to, by the comment's `page_id`.
     fn page_by_id(&self, page_id: u64) -> Result<Option<PageRecord>>;
@@ -126,16 +119,65 @@ pub trait CommentStore: Send + Sync + 'static {
     ) -> Result<RepliesPage>;
     /// Visible comment counts, in the order of `page_keys` (0 for unknown pages).
     fn counts(&self, site: &str, page_keys: &[&str]) -> Result<Vec<u32>>;
-    /// The id of the comment imported from `source` on `site`, if any.
-    fn comment_by_source(&self, site: &str, source: &str) -> Result<Option<u64>>;
-    /// Every page of a site (by key) with all its comments (by id), for exports.
-    fn export_site(&self, site: &str) -> Result<Vec<(PageRecord, Vec<CommentRecord>)>>;
-    /// Moves every comment of page `from` to page `to` (created if needed, merged if it
-    /// exists), keeping replies and counts. Returns how many comments moved.
-    fn move_page(&self, site: &str, from: &str, to: &str) -> Result<usize>;
+}
+
+/// Comment writes. Each is one transaction that also appends its [`Change`].
+pub trait Writes: Send + Sync {
+    /// Stores a new comment, creating its page on first use and updating counts.
+    fn insert_comment(&self, new: NewComment) -> Result<(CommentRecord, WriteSeq)>;
+    /// Replaces a comment's body (and, with `status`, its status, keeping counts exact);
+    /// `NotFound` for deleted comments.
+    fn edit_comment(&self, id: u64, edit: Edit) -> Result<(CommentRecord, WriteSeq)>;
+    /// Deletes a comment, leaving a tombstone when it has replies. A page left without
+    /// comments leaves no record.
+    fn delete_comment(&self, id: u64) -> Result<(Deleted, WriteSeq)>;
     /// Returns once every write up to `seq` is on disk. Concurrent callers share one flush.
     fn flush_through(&self, seq: WriteSeq) -> Result<()>;
 }
 
-#[cfg(test)]
-mod tests;
+/// The owner's operations on whole pages, and the store's own housekeeping.
+pub trait Maintenance: Send + Sync {
+    /// Records a configured site (idempotent).
+    fn ensure_site(&self, site: &str) -> Result<()>;
+    /// The secret called `name`, storing `fresh` as it on first use (so it survives restarts).
+    fn secret(&self, name: &str, fresh: &[u8]) -> Result<Vec<u8>>;
+    /// Deletes a page's whole thread; returns how many comments went. `NotFound` for no page.
+    fn delete_page(&self, site: &str, page_key: &str) -> Result<(usize, WriteSeq)>;
+    /// Corrects a page's title (kept from then on) and URL. `NotFound` for no page.
+    fn set_page_meta(
+        &self,
+        site: &str,
+        page_key: &str,
+        title: Option<String>,
+        url: Option<String>,
+    ) -> Result<(PageRecord, WriteSeq)>;
+    /// Moves every comment of page `from` to page `to` (created if needed, merged if it
+    /// exists), keeping replies and counts. Returns how many comments moved.
+    fn move_page(&self, site: &str, from: &str, to: &str) -> Result<(usize, WriteSeq)>;
+}
+
+/// Moving whole sites in and out (imports, exports, backups).
+pub trait Transfer: Send + Sync {
+    /// The id of the comment imported from `source` on `site`, if any.
+    fn comment_by_source(&self, site: &str, source: &str) -> Result<Option<u64>>;
+    /// Every page of a site (by key) with all its comments (by id), for exports.
+    fn export_site(&self, site: &str) -> Result<Vec<(PageRecord, Vec<CommentRecord>)>>;
+}
+
+/// The durable change log: every write appends one [`Change`] in its own transaction, under
+/// the next sequence number (1, 2, 3 … with no gaps, in commit order), so a consumer that
+/// keeps the last sequence it handled resumes exactly where it stopped.
+pub trait ChangeLog: Send + Sync {
+    /// Up to `limit` changes with sequence numbers above `after`, oldest first.
+    /// [`Error::Pruned`] when changes right after `after` were already pruned.
+    fn changes_after(&self, after: u64, limit: usize) -> Result<Vec<Change>>;
+    /// The sequence number of the newest change (0 before the first).
+    fn last_change(&self) -> Result<u64>;
+    /// Removes changes written before `before_ms`; returns how many went.
+    fn prune_changes(&self, before_ms: i64) -> Result<usize>;
+}
+
+/// A complete backend: every facet.
+pub trait Store: Reads + Writes + Maintenance + Transfer + ChangeLog + 'static {}
+
+impl<T: Reads + Writes + Maintenance + Transfer + ChangeLog + 'static> Store for T {}

@@ -1,12 +1,7 @@
-//! On-disk records. Each value is one format-version byte followed by JSON, so a later
-//! format can be read alongside this one.
+//! The records every backend stores: pages, comments and change-log entries. They are
+//! serde types so a backend may keep them as documents (sled keeps JSON behind a version byte).
 
-use serde::{Deserialize, Serialize, de::DeserializeOwned};
-
-use crate::{Error, Result};
-
-/// The record format written by this build.
-pub(crate) const FORMAT_VERSION: u8 = 1;
+use serde::{Deserialize, Serialize};
 
 /// Moderation state of a comment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -119,18 +114,40 @@ impl CommentRecord {
     }
 }
 
-pub(crate) fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>> {
-    let mut out = vec![FORMAT_VERSION];
-    serde_json::to_writer(&mut out, value).map_err(|e| Error::Corrupt(e.to_string()))?;
-    Ok(out)
+/// One entry of the change log: what a write did, to which page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Change {
+    /// 1, 2, 3 … in commit order, with no gaps.
+    pub seq: u64,
+    /// When it was written (Unix milliseconds, the store's clock).
+    pub at: i64,
+    pub site: String,
+    /// The page's key (for a move: the key it had before).
+    pub page_key: String,
+    /// The comment written, for comment changes.
+    #[serde(default)]
+    pub comment: Option<u64>,
+    pub kind: ChangeKind,
 }
 
-pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
-    match bytes.split_first() {
-        Some((&FORMAT_VERSION, rest)) => {
-            serde_json::from_slice(rest).map_err(|e| Error::Corrupt(e.to_string()))
-        }
-        Some((v, _)) => Err(Error::Corrupt(format!("unknown record format {v}"))),
-        None => Err(Error::Corrupt("empty record".into())),
-    }
+/// What a change did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ChangeKind {
+    /// A new comment; `imported` when it came from an import rather than a reader.
+    Created {
+        status: Status,
+        parent: Option<u64>,
+        imported: bool,
+    },
+    /// A new body; `was` is the status before (it differs when the edit sent it to moderation).
+    Edited { status: Status, was: Status },
+    /// Deleted, or left as a tombstone because it has replies.
+    Deleted { tombstone: bool },
+    /// The owner deleted the page's whole thread.
+    PageDeleted { comments: u32 },
+    /// The owner corrected the page's title or URL.
+    PageUpdated,
+    /// The thread moved to another key (merged there if it had comments).
+    PageMoved { to: String, comments: u32 },
 }

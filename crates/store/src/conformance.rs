@@ -1,0 +1,666 @@
+//! The conformance suite: the store's stories, written once against the traits, so every
+//! backend proves the same rules (counts, parents, tombstones, paging, the change log).
+//! A backend runs it with [`conformance_suite!`](crate::conformance_suite), given an expression
+//! that makes a fresh, empty store.
+#![allow(clippy::unwrap_used, clippy::missing_panics_doc)]
+
+use std::sync::Arc;
+
+use crate::*;
+
+/// Expands to one `#[test]` per story, each on a store made by `$make` (an expression
+/// evaluating to an `Arc<dyn Store>`, evaluated afresh for every test).
+#[macro_export]
+macro_rules! conformance_suite {
+    ($make:expr) => {
+        $crate::conformance_suite!(@each $make;
+            comment_lifecycle_story,
+            hidden_comments_are_not_shown_or_counted,
+            concurrent_writers_share_flushes_and_lose_nothing,
+            imports_are_idempotent_by_source_and_exports_list_everything,
+            moving_a_page_keeps_replies_and_counts,
+            replies_are_paged_under_their_top_level_comment,
+            a_page_whose_last_comment_is_removed_leaves_no_record,
+            deleting_a_page_removes_its_whole_thread_only,
+            page_titles_follow_later_comments_until_the_owner_sets_one,
+            an_edit_can_send_a_comment_back_to_moderation,
+            secrets_are_created_once,
+            not_found_says_what,
+            every_write_appends_one_change_in_order,
+            refused_writes_append_no_change,
+            concurrent_writes_get_gapless_sequence_numbers,
+            a_consumer_that_resumes_misses_nothing_and_sees_nothing_twice,
+            pruned_changes_are_reported_not_skipped
+        );
+    };
+    (@each $make:expr; $($story:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $story() {
+                $crate::conformance::$story($make);
+            }
+        )*
+    };
+}
+
+pub fn new_comment(page: &str, parent: Option<u64>, author: &str) -> NewComment {
+    NewComment {
+        site: "blog".into(),
+        page_key: page.into(),
+        page_title: Some(format!("Title of {page}")),
+        page_url: None,
+        parent,
+        max_depth: 3,
+        author: author.into(),
+        email: Some(format!("{author}@example.com")),
+        website: None,
+        body_source: format!("hello from {author}"),
+        body_tree: "[]".into(),
+        created: 1_700_000_000_000,
+        status: Status::Approved,
+        edit_key_hash: Some("ab".into()),
+        edited: None,
+        source: None,
+        ip: None,
+    }
+}
+
+fn insert(store: &dyn Store, page: &str, parent: Option<u64>, author: &str) -> u64 {
+    store
+        .insert_comment(new_comment(page, parent, author))
+        .unwrap()
+        .0
+        .id
+}
+
+fn edit(source: &str, tree: &str, at: i64, status: Option<Status>) -> Edit {
+    Edit {
+        body_source: source.into(),
+        body_tree: tree.into(),
+        edited_at: at,
+        status,
+    }
+}
+
+fn authors(page: &ThreadPage) -> (Vec<&str>, Vec<&str>) {
+    (
+        page.top_level.iter().map(|c| c.author.as_str()).collect(),
+        page.replies.iter().map(|c| c.author.as_str()).collect(),
+    )
+}
+
+pub fn comment_lifecycle_story(store: Arc<dyn Store>) {
+    store.ensure_site("blog").unwrap();
+    let alice = insert(&*store, "/post", None, "alice");
+    let bob = insert(&*store, "/post", Some(alice), "bob");
+    let carol = insert(&*store, "/post", Some(bob), "carol");
+    let dave = insert(&*store, "/post", None, "dave");
+    insert(&*store, "/other", None, "erin");
+
+    let page = store.page("blog", "/post").unwrap().unwrap();
+    assert_eq!(page.count, 4);
+    assert_eq!(store.page_by_id(page.id).unwrap().as_ref(), Some(&page));
+    assert_eq!(store.page_by_id(999_999).unwrap(), None);
+    assert_eq!(page.title.as_deref(), Some("Title of /post"));
+    assert_eq!(
+        store
+            .counts("blog", &["/post", "/other", "/nothing"])
+            .unwrap(),
+        vec![4, 1, 0]
+    );
+
+    let thread = store
+        .thread_page("blog", "/post", Order::OldestFirst, 10, None, 100)
+        .unwrap();
+    assert_eq!(
+        authors(&thread),
+        (vec!["alice", "dave"], vec!["bob", "carol"])
+    );
+    assert_eq!(thread.next_after, None);
+    assert_eq!(thread.replies[1].depth, 2);
+
+    // Keyset paging, both directions.
+    let first = store
+        .thread_page("blog", "/post", Order::OldestFirst, 1, None, 100)
+        .unwrap();
+    assert_eq!(authors(&first).0, vec!["alice"]);
+    assert_eq!(first.next_after, Some(alice));
+    let second = store
+        .thread_page(
+            "blog",
+            "/post",
+            Order::OldestFirst,
+            1,
+            first.next_after,
+            100,
+        )
+        .unwrap();
+    assert_eq!(authors(&second).0, vec!["dave"]);
+    assert_eq!(second.next_after, None);
+    let newest = store
+        .thread_page("blog", "/post", Order::NewestFirst, 1, None, 100)
+        .unwrap();
+    assert_eq!(authors(&newest).0, vec!["dave"]);
+    let older = store
+        .thread_page(
+            "blog",
+            "/post",
+            Order::NewestFirst,
+            1,
+            newest.next_after,
+            100,
+        )
+        .unwrap();
+    assert_eq!(authors(&older), (vec!["alice"], vec!["bob", "carol"]));
+
+    // Parent rules.
+    let refused = |parent, page: &str| {
+        store
+            .insert_comment(new_comment(page, Some(parent), "x"))
+            .unwrap_err()
+    };
+    assert!(matches!(
+        refused(999, "/post"),
+        Error::Parent(ParentProblem::Missing)
+    ));
+    assert!(matches!(
+        refused(alice, "/other"),
+        Error::Parent(ParentProblem::OtherPage)
+    ));
+    let deep = insert(&*store, "/post", Some(carol), "deep");
+    assert!(matches!(
+        refused(deep, "/post"),
+        Error::Parent(ParentProblem::TooDeep)
+    ));
+    assert_eq!(
+        store.page("blog", "/post").unwrap().unwrap().count,
+        5,
+        "refused replies change nothing"
+    );
+    store.delete_comment(deep).unwrap();
+
+    // Edit.
+    let (edited, _) = store
+        .edit_comment(
+            dave,
+            edit("new", "[1]", 42, None),
+        )
+        .unwrap();
+    assert_eq!(
+        (edited.body_source.as_str(), edited.edited),
+        ("new", Some(42))
+    );
+
+    // Deleting a comment with replies leaves a tombstone; removing the last reply of a
+    // tombstone chain removes the chain.
+    assert_eq!(store.delete_comment(bob).unwrap().0, Deleted::Tombstone);
+    let thread = store
+        .thread_page("blog", "/post", Order::OldestFirst, 10, None, 100)
+        .unwrap();
+    assert_eq!(authors(&thread), (vec!["alice", "dave"], vec!["", "carol"]));
+    assert_eq!(thread.replies[0].status, Status::Deleted);
+    assert_eq!(thread.replies[0].email, None);
+    assert_eq!(store.page("blog", "/post").unwrap().unwrap().count, 3);
+    assert!(matches!(store.delete_comment(bob), Err(Error::NotFound(_))));
+    assert!(matches!(
+        store.edit_comment(
+            bob,
+            edit("x", "[]", 1, None),
+        ),
+        Err(Error::NotFound(_))
+    ));
+    assert_eq!(store.delete_comment(carol).unwrap().0, Deleted::Removed);
+    assert!(
+        store.comment(bob).unwrap().is_none(),
+        "empty tombstone is removed"
+    );
+    assert_eq!(store.comment(alice).unwrap().unwrap().children, 0);
+    assert_eq!(store.page("blog", "/post").unwrap().unwrap().count, 2);
+}
+
+pub fn hidden_comments_are_not_shown_or_counted(store: Arc<dyn Store>) {
+    let mut pending = new_comment("/p", None, "pending");
+    pending.status = Status::Pending;
+    store.insert_comment(pending).unwrap();
+    insert(&*store, "/p", None, "shown");
+    let thread = store
+        .thread_page("blog", "/p", Order::OldestFirst, 10, None, 100)
+        .unwrap();
+    assert_eq!(authors(&thread).0, vec!["shown"]);
+    assert_eq!(store.counts("blog", &["/p"]).unwrap(), vec![1]);
+}
+
+pub fn concurrent_writers_share_flushes_and_lose_nothing(store: Arc<dyn Store>) {
+    let threads: Vec<_> = (0..8)
+        .map(|t| {
+            let store = Arc::clone(&store);
+            std::thread::spawn(move || {
+                for i in 0..25 {
+                    let (_, seq) = store
+                        .insert_comment(new_comment("/busy", None, &format!("w{t}-{i}")))
+                        .unwrap();
+                    store.flush_through(seq).unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert_eq!(store.counts("blog", &["/busy"]).unwrap(), vec![200]);
+    let all = store
+        .thread_page("blog", "/busy", Order::OldestFirst, 500, None, 100)
+        .unwrap();
+    assert_eq!(all.top_level.len(), 200);
+}
+
+pub fn imports_are_idempotent_by_source_and_exports_list_everything(store: Arc<dyn Store>) {
+    let mut imported = new_comment("/old", None, "wp-reader");
+    imported.source = Some("wp-17".into());
+    imported.edited = Some(5);
+    let id = store.insert_comment(imported.clone()).unwrap().0.id;
+    assert!(matches!(
+        store.insert_comment(imported),
+        Err(Error::Conflict)
+    ));
+    assert_eq!(store.comment_by_source("blog", "wp-17").unwrap(), Some(id));
+    assert_eq!(store.comment_by_source("other", "wp-17").unwrap(), None);
+    let reply = insert(&*store, "/old", Some(id), "later");
+    insert(&*store, "/another", None, "x");
+    let export = store.export_site("blog").unwrap();
+    let outline: Vec<(String, Vec<u64>)> = export
+        .iter()
+        .map(|(p, c)| (p.key.clone(), c.iter().map(|c| c.id).collect()))
+        .collect();
+    assert_eq!(outline[1], ("/old".to_owned(), vec![id, reply]));
+    assert_eq!(export[1].1[0].edited, Some(5));
+    assert_eq!(export.len(), 2);
+    assert_eq!(store.counts("blog", &["/old"]).unwrap(), vec![2]);
+}
+
+pub fn moving_a_page_keeps_replies_and_counts(store: Arc<dyn Store>) {
+    let a = insert(&*store, "/old-url", None, "a");
+    insert(&*store, "/old-url", Some(a), "reply");
+    // Renaming onto an empty key.
+    assert_eq!(store.move_page("blog", "/old-url", "/new-url").unwrap().0, 2);
+    assert!(store.page("blog", "/old-url").unwrap().is_none());
+    let moved = store
+        .thread_page("blog", "/new-url", Order::OldestFirst, 10, None, 100)
+        .unwrap();
+    assert_eq!(authors(&moved), (vec!["a"], vec!["reply"]));
+    // Merging into an existing thread.
+    insert(&*store, "/merged", None, "already there");
+    assert_eq!(store.move_page("blog", "/new-url", "/merged").unwrap().0, 2);
+    let merged = store
+        .thread_page("blog", "/merged", Order::OldestFirst, 10, None, 100)
+        .unwrap();
+    assert_eq!(
+        authors(&merged),
+        (vec!["a", "already there"], vec!["reply"])
+    );
+    assert_eq!(
+        store.counts("blog", &["/merged", "/new-url"]).unwrap(),
+        vec![3, 0]
+    );
+    let new = store
+        .insert_comment(new_comment("/merged", Some(a), "after the move"))
+        .unwrap()
+        .0;
+    assert_eq!(new.depth, 1, "replies still attach across the moved thread");
+    assert!(matches!(
+        store.move_page("blog", "/nothing", "/x"),
+        Err(Error::NotFound(_))
+    ));
+}
+
+pub fn replies_are_paged_under_their_top_level_comment(store: Arc<dyn Store>) {
+    let top = insert(&*store, "/big", None, "top");
+    let mut ids = vec![];
+    let mut parent = top;
+    for i in 0..7 {
+        // A chain two deep, then siblings: every reply counts under the same top-level comment.
+        let id = insert(&*store, "/big", Some(parent), &format!("r{i}"));
+        if i < 2 {
+            parent = id;
+        }
+        ids.push(id);
+    }
+    let other = insert(&*store, "/big", None, "other");
+    insert(&*store, "/big", Some(other), "other-reply");
+    assert_eq!(store.comment(top).unwrap().unwrap().descendants, 7);
+    assert_eq!(store.comment(ids[3]).unwrap().unwrap().root, Some(top));
+
+    let page = store
+        .thread_page("blog", "/big", Order::OldestFirst, 10, None, 3)
+        .unwrap();
+    let names: Vec<&str> = page.replies.iter().map(|c| c.author.as_str()).collect();
+    assert_eq!(names, ["r0", "r1", "r2", "other-reply"]);
+    let more = page.more_replies.as_slice();
+    assert_eq!(more.len(), 1);
+    assert_eq!(
+        (more[0].root, more[0].after, more[0].remaining),
+        (top, ids[2], 4)
+    );
+
+    let next = store
+        .replies_page("blog", "/big", top, more[0].after, more[0].seen, 3)
+        .unwrap();
+    let names: Vec<&str> = next.replies.iter().map(|c| c.author.as_str()).collect();
+    assert_eq!(names, ["r3", "r4", "r5"]);
+    let more = next.more.unwrap();
+    assert_eq!(more.remaining, 1);
+    let last = store
+        .replies_page("blog", "/big", top, more.after, more.seen, 3)
+        .unwrap();
+    assert_eq!(last.replies.len(), 1);
+    assert_eq!(last.more, None);
+
+    // Deleting replies keeps the count of what remains exact.
+    store.delete_comment(ids[6]).unwrap();
+    assert_eq!(store.comment(top).unwrap().unwrap().descendants, 6);
+    // A reply is not a top-level comment, and a root on another page reads as nothing.
+    assert!(
+        store
+            .replies_page("blog", "/big", ids[0], 0, 0, 3)
+            .unwrap()
+            .replies
+            .is_empty()
+    );
+    assert!(
+        store
+            .replies_page("blog", "/elsewhere", top, 0, 0, 3)
+            .unwrap()
+            .replies
+            .is_empty()
+    );
+}
+
+pub fn a_page_whose_last_comment_is_removed_leaves_no_record(store: Arc<dyn Store>) {
+    let a = insert(&*store, "/short-lived", None, "a");
+    let b = insert(&*store, "/short-lived", Some(a), "b");
+    let mut held = new_comment("/short-lived", None, "held");
+    held.status = Status::Pending;
+    let held = store.insert_comment(held).unwrap().0.id;
+    assert_eq!(
+        store
+            .page("blog", "/short-lived")
+            .unwrap()
+            .unwrap()
+            .comments,
+        3
+    );
+    assert_eq!(store.delete_comment(a).unwrap().0, Deleted::Tombstone);
+    store.delete_comment(b).unwrap();
+    assert!(
+        store.page("blog", "/short-lived").unwrap().is_some(),
+        "held comment remains"
+    );
+    store.delete_comment(held).unwrap();
+    assert_eq!(store.page("blog", "/short-lived").unwrap(), None);
+    assert!(store.export_site("blog").unwrap().is_empty());
+}
+
+pub fn deleting_a_page_removes_its_whole_thread_only(store: Arc<dyn Store>) {
+    let a = insert(&*store, "/doomed", None, "a");
+    insert(&*store, "/doomed", Some(a), "b");
+    insert(&*store, "/kept", None, "c");
+    assert_eq!(store.delete_page("blog", "/doomed").unwrap().0, 2);
+    assert_eq!(store.page("blog", "/doomed").unwrap(), None);
+    assert!(store.comment(a).unwrap().is_none());
+    assert_eq!(store.counts("blog", &["/doomed", "/kept"]).unwrap(), [0, 1]);
+    assert!(matches!(
+        store.delete_page("blog", "/doomed"),
+        Err(Error::NotFound(_))
+    ));
+    // The key can be used again from scratch.
+    insert(&*store, "/doomed", None, "again");
+    assert_eq!(store.page("blog", "/doomed").unwrap().unwrap().count, 1);
+}
+
+pub fn page_titles_follow_later_comments_until_the_owner_sets_one(store: Arc<dyn Store>) {
+    insert(&*store, "/t", None, "a");
+    let mut later = new_comment("/t", None, "b");
+    later.page_title = Some("Renamed".into());
+    later.page_url = Some("https://blog.example/t".into());
+    store.insert_comment(later.clone()).unwrap();
+    let page = store.page("blog", "/t").unwrap().unwrap();
+    assert_eq!(page.title.as_deref(), Some("Renamed"));
+    assert_eq!(page.url.as_deref(), Some("https://blog.example/t"));
+    store
+        .set_page_meta("blog", "/t", Some("Owner's title".into()), None)
+        .unwrap();
+    later.page_title = Some("Reader's title".into());
+    store.insert_comment(later).unwrap();
+    let page = store.page("blog", "/t").unwrap().unwrap();
+    assert_eq!(page.title.as_deref(), Some("Owner's title"));
+    assert!(matches!(
+        store.set_page_meta("blog", "/none", Some("x".into()), None),
+        Err(Error::NotFound(_))
+    ));
+}
+
+pub fn an_edit_can_send_a_comment_back_to_moderation(store: Arc<dyn Store>) {
+    let a = insert(&*store, "/m", None, "a");
+    let (rec, _) = store
+        .edit_comment(
+            a,
+            edit("x", "[]", 5, Some(Status::Pending)),
+        )
+        .unwrap();
+    assert_eq!(rec.status, Status::Pending);
+    assert_eq!(store.page("blog", "/m").unwrap().unwrap().count, 0);
+}
+
+
+pub fn secrets_are_created_once(store: Arc<dyn Store>) {
+    let first = store.secret("avatar", b"first").unwrap();
+    assert_eq!(first, b"first");
+    assert_eq!(store.secret("avatar", b"second").unwrap(), b"first");
+    assert_eq!(store.secret("other", b"mine").unwrap(), b"mine");
+}
+
+pub fn not_found_says_what(store: Arc<dyn Store>) {
+    let said = |e: Error| match e {
+        Error::NotFound(what) => what,
+        other => panic!("expected NotFound, got {other:?}"),
+    };
+    assert_eq!(
+        said(store.delete_comment(41).unwrap_err()),
+        Missing::Comment(41)
+    );
+    assert_eq!(
+        said(store.edit_comment(42, edit("x", "[]", 1, None)).unwrap_err()),
+        Missing::Comment(42)
+    );
+    let page = Missing::Page {
+        site: "blog".into(),
+        key: "/none".into(),
+    };
+    assert_eq!(said(store.delete_page("blog", "/none").unwrap_err()), page);
+    assert_eq!(
+        said(store.move_page("blog", "/none", "/x").unwrap_err()),
+        page
+    );
+    assert_eq!(
+        said(store.set_page_meta("blog", "/none", None, None).unwrap_err()),
+        page
+    );
+    assert_eq!(page.to_string(), "page \"/none\" of site \"blog\"");
+}
+
+/// The kinds of the changes after `after`, with their comment and page.
+fn changes(store: &dyn Store, after: u64) -> Vec<(u64, Option<u64>, String, ChangeKind)> {
+    store
+        .changes_after(after, 1000)
+        .unwrap()
+        .into_iter()
+        .map(|c| (c.seq, c.comment, c.page_key, c.kind))
+        .collect()
+}
+
+pub fn every_write_appends_one_change_in_order(store: Arc<dyn Store>) {
+    assert_eq!(store.last_change().unwrap(), 0);
+    assert!(store.changes_after(0, 10).unwrap().is_empty());
+    let a = insert(&*store, "/log", None, "a");
+    let b = insert(&*store, "/log", Some(a), "b");
+    let mut held = new_comment("/log", None, "held");
+    held.status = Status::Pending;
+    held.source = Some("wp:1:9".into());
+    let held = store.insert_comment(held).unwrap().0.id;
+    store
+        .edit_comment(a, edit("new", "[]", 7, Some(Status::Pending)))
+        .unwrap();
+    store.delete_comment(a).unwrap();
+    store.delete_comment(held).unwrap();
+    store
+        .set_page_meta("blog", "/log", Some("T".into()), None)
+        .unwrap();
+    store.move_page("blog", "/log", "/moved").unwrap();
+    store.delete_page("blog", "/moved").unwrap();
+    let key = |k: &str| k.to_owned();
+    let created = |status, parent, imported| ChangeKind::Created {
+        status,
+        parent,
+        imported,
+    };
+    assert_eq!(
+        changes(&*store, 0),
+        vec![
+            (1, Some(a), key("/log"), created(Status::Approved, None, false)),
+            (2, Some(b), key("/log"), created(Status::Approved, Some(a), false)),
+            (3, Some(held), key("/log"), created(Status::Pending, None, true)),
+            (
+                4,
+                Some(a),
+                key("/log"),
+                ChangeKind::Edited {
+                    status: Status::Pending,
+                    was: Status::Approved
+                }
+            ),
+            (5, Some(a), key("/log"), ChangeKind::Deleted { tombstone: true }),
+            (6, Some(held), key("/log"), ChangeKind::Deleted { tombstone: false }),
+            (7, None, key("/log"), ChangeKind::PageUpdated),
+            (
+                8,
+                None,
+                key("/log"),
+                ChangeKind::PageMoved {
+                    to: "/moved".into(),
+                    comments: 2
+                }
+            ),
+            (9, None, key("/moved"), ChangeKind::PageDeleted { comments: 2 }),
+        ]
+    );
+    assert_eq!(store.last_change().unwrap(), 9);
+    let tail: Vec<u64> = changes(&*store, 7).iter().map(|c| c.0).collect();
+    assert_eq!(tail, [8, 9]);
+    let first_two: Vec<u64> = store
+        .changes_after(0, 2)
+        .unwrap()
+        .iter()
+        .map(|c| c.seq)
+        .collect();
+    assert_eq!(first_two, [1, 2]);
+    assert!(store.changes_after(9, 10).unwrap().is_empty());
+    assert!(store.changes_after(0, 1).unwrap()[0].at > 1_600_000_000_000);
+    assert_eq!(store.changes_after(0, 1).unwrap()[0].site, "blog");
+}
+
+pub fn refused_writes_append_no_change(store: Arc<dyn Store>) {
+    let a = insert(&*store, "/r", None, "a");
+    let before = store.last_change().unwrap();
+    assert!(store.insert_comment(new_comment("/r", Some(999), "x")).is_err());
+    assert!(store.insert_comment(new_comment("/other", Some(a), "x")).is_err());
+    let mut imported = new_comment("/r", None, "i");
+    imported.source = Some("once".into());
+    store.insert_comment(imported.clone()).unwrap();
+    assert!(matches!(store.insert_comment(imported), Err(Error::Conflict)));
+    assert!(store.delete_comment(999).is_err());
+    assert!(store.delete_page("blog", "/none").is_err());
+    assert_eq!(store.last_change().unwrap(), before + 1);
+}
+
+pub fn concurrent_writes_get_gapless_sequence_numbers(store: Arc<dyn Store>) {
+    let writers: Vec<_> = (0..4)
+        .map(|t| {
+            let store = Arc::clone(&store);
+            std::thread::spawn(move || {
+                for i in 0..25 {
+                    let page = format!("/p{}", i % 3);
+                    let id = insert(&*store, &page, None, &format!("w{t}-{i}"));
+                    if i % 5 == 0 {
+                        store.delete_comment(id).unwrap();
+                    }
+                }
+            })
+        })
+        .collect();
+    for w in writers {
+        w.join().unwrap();
+    }
+    let all = store.changes_after(0, 1000).unwrap();
+    let seqs: Vec<u64> = all.iter().map(|c| c.seq).collect();
+    assert_eq!(seqs, (1..=120).collect::<Vec<u64>>());
+    let created = all
+        .iter()
+        .filter(|c| matches!(c.kind, ChangeKind::Created { .. }))
+        .count();
+    assert_eq!(created, 100);
+    // A deletion always comes after the creation of the comment it deletes.
+    for (i, c) in all.iter().enumerate() {
+        if matches!(c.kind, ChangeKind::Deleted { .. }) {
+            assert!(all[..i].iter().any(|e| e.comment == c.comment
+                && matches!(e.kind, ChangeKind::Created { .. })));
+        }
+    }
+}
+
+pub fn a_consumer_that_resumes_misses_nothing_and_sees_nothing_twice(store: Arc<dyn Store>) {
+    let writer = {
+        let store = Arc::clone(&store);
+        std::thread::spawn(move || {
+            for i in 0..60 {
+                insert(&*store, "/live", None, &format!("c{i}"));
+            }
+        })
+    };
+    // A consumer reads small batches, "restarting" (keeping only its cursor) after each.
+    let mut cursor = 0;
+    let mut seen = Vec::new();
+    while seen.len() < 60 {
+        for change in store.changes_after(cursor, 7).unwrap() {
+            assert_eq!(change.seq, cursor + 1, "no gap, no repeat");
+            cursor = change.seq;
+            seen.push(change.comment.unwrap());
+        }
+        std::thread::yield_now();
+    }
+    writer.join().unwrap();
+    assert!(store.changes_after(cursor, 7).unwrap().is_empty());
+    let mut ids = seen.clone();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 60);
+}
+
+pub fn pruned_changes_are_reported_not_skipped(store: Arc<dyn Store>) {
+    for i in 0..5 {
+        insert(&*store, "/old", None, &format!("o{i}"));
+    }
+    let cutoff = store.changes_after(4, 1).unwrap()[0].at + 1;
+    assert!(store.prune_changes(0).unwrap() == 0, "nothing is older than 1970");
+    let removed = store.prune_changes(cutoff).unwrap();
+    assert!(removed >= 5, "the five old changes go (and any written in the same ms)");
+    let last = store.last_change().unwrap();
+    assert_eq!(last, 5, "pruning does not reset the sequence");
+    assert!(matches!(
+        store.changes_after(0, 10),
+        Err(Error::Pruned { through: 5 })
+    ));
+    let newer = insert(&*store, "/old", None, "new");
+    let after = store.changes_after(5, 10).unwrap();
+    assert_eq!(after.len(), 1);
+    assert_eq!((after[0].seq, after[0].comment), (6, Some(newer)));
+}
