@@ -41,6 +41,9 @@ pub struct Config {
     pub backup_interval_secs: u64,
     /// Backups kept per site; older ones are deleted.
     pub backup_keep: usize,
+    /// Days the change log keeps its entries (what notifications, webhooks and live updates
+    /// read); 0 keeps them for ever.
+    pub change_log_days: u64,
     /// The sites whose comments this server keeps.
     pub sites: Vec<SiteConfig>,
 }
@@ -82,6 +85,24 @@ impl SiteConfig {
             page_params: default_page_params(),
         }
     }
+
+    /// True when `origin` (`scheme://host[:port]`) is one of the site's, or the server's own:
+    /// `host` is the request's `Host`, and pages Talkback serves itself belong to every site.
+    pub fn has_origin(&self, origin: &[u8], host: Option<&[u8]>) -> bool {
+        self.origins
+            .iter()
+            .any(|o| o.as_bytes().eq_ignore_ascii_case(origin))
+            || is_own_origin(origin, host)
+    }
+}
+
+/// True when `origin` is the server's own: its host equals the request's `Host`.
+pub fn is_own_origin(origin: &[u8], host: Option<&[u8]>) -> bool {
+    let Some(host) = host else { return false };
+    let rest = origin
+        .strip_prefix(b"http://")
+        .or_else(|| origin.strip_prefix(b"https://"));
+    rest.is_some_and(|r| r == host)
 }
 
 /// Moderation mode of a site.
@@ -111,6 +132,7 @@ impl Default for Config {
             backup_dir: "".into(),
             backup_interval_secs: 24 * 60 * 60,
             backup_keep: 7,
+            change_log_days: 30,
             sites: vec![SiteConfig::new(
                 "demo",
                 &["http://localhost:8080", "http://127.0.0.1:8080"],

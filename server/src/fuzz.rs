@@ -6,19 +6,20 @@
 //! (`*.md` and `*.html`) and run every time; then proptest generates new ones for
 //! `TB_FUZZ_SECS` seconds (2 by default; `cargo xtask test` gives it 60).
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
 use proptest::test_runner::{Config as RunnerConfig, TestCaseError, TestError, TestRunner};
 use talkback_api::i18n::Strings;
-use talkback_api::{Block, ThreadResponse, assemble_thread};
-use talkback_store::{CommentStore, Order, SledStore, Status};
+use talkback_api::{Block, Sort};
+use talkback_store::Status;
 
-use crate::config::SiteConfig;
-use crate::convert::{self, AvatarKey};
-use crate::import::{self, ImportReport, SourceBody, SourceComment, SourceThread};
-use crate::{migrate, render, tree, validate};
+use crate::config::{Config, SiteConfig};
+use crate::content::{html, render, tree, validate};
+use crate::service::{Service, ThreadView};
+use crate::transfer::{self, ImportReport, SourceBody, SourceComment, SourceThread, talkback};
 
 #[derive(Debug, Clone)]
 enum Input {
@@ -27,18 +28,20 @@ enum Input {
 }
 
 struct Pipeline {
-    first: SledStore,
-    second: SledStore,
-    key: AvatarKey,
+    first: Arc<Service>,
+    second: Arc<Service>,
     cases: AtomicUsize,
 }
 
 impl Pipeline {
     fn new() -> Self {
+        let config = Config {
+            sites: Vec::new(),
+            ..Config::default()
+        };
         Self {
-            first: SledStore::temporary().expect("temporary store"),
-            second: SledStore::temporary().expect("temporary store"),
-            key: AvatarKey(b"fuzz".to_vec()),
+            first: crate::temporary_service(&config),
+            second: crate::temporary_service(&config),
             cases: AtomicUsize::new(0),
         }
     }
@@ -52,7 +55,7 @@ impl Pipeline {
                 Ok((_, tree)) => (tree, SourceBody::Markdown(md.clone())),
                 Err(_) => return Ok(()),
             },
-            Input::Html(html) => match import::html::to_tree(html) {
+            Input::Html(html) => match html::to_tree(html) {
                 Some(tree) => (tree, SourceBody::Html(html.clone())),
                 None => return Ok(()),
             },
@@ -87,36 +90,42 @@ impl Pipeline {
             }],
         };
         let target = SiteConfig::new(&site, &[]);
-        import::import(&self.first, &target, vec![thread], false, &mut report).map_err(fail)?;
+        transfer::import(&self.first, &target, vec![thread], false, &mut report).map_err(fail)?;
         prop_assert_eq!(report.imported + report.skipped.len(), 1, "{:?}", report);
         if report.imported == 0 {
             // Refused by the importer's own size rules: nothing stored.
-            prop_assert!(self.first.export_site(&site).map_err(fail)?.is_empty());
+            prop_assert!(
+                self.first
+                    .store()
+                    .export_site(&site)
+                    .map_err(fail)?
+                    .is_empty()
+            );
             return Ok(());
         }
-        let page = self
-            .first
-            .thread_page(&site, "/fuzz", Order::OldestFirst, 10, None, 10)
-            .map_err(fail)?;
-        prop_assert_eq!(page.top_level.len(), 1);
-        let comment = convert::comment(&page.top_level[0], &self.key).map_err(fail)?;
-        prop_assert_eq!(&comment.body, &tree, "stored body reads back unchanged");
-        let response = ThreadResponse {
+        let view = ThreadView {
+            site: site.clone(),
             page: "/fuzz".into(),
-            title: None,
-            total: 1,
-            comments: assemble_thread(vec![comment], vec![]),
-            next_cursor: None,
+            sort: Sort::Oldest,
+            limit: 10,
+            after: None,
         };
+        let (response, _) = self.first.thread(&view).map_err(fail)?;
+        prop_assert_eq!(response.comments.len(), 1);
+        prop_assert_eq!(
+            &response.comments[0].body,
+            &tree,
+            "stored body reads back unchanged"
+        );
         let mut page_html = String::new();
         render::thread_html(&response, Strings::for_lang("en"), 0, &mut page_html);
         only_known_tags(&page_html)?;
         // 5. Export, import elsewhere, export again: byte-identical.
-        let exported = migrate::export(&self.first, &site).map_err(fail)?;
+        let exported = talkback::export(&self.first, &site).map_err(fail)?;
         let again =
-            migrate::import_talkback(&self.second, &target, &exported, false).map_err(fail)?;
+            talkback::import_talkback(&self.second, &target, &exported, false).map_err(fail)?;
         prop_assert_eq!((again.imported, again.skipped.len()), (1, 0), "{:?}", again);
-        let re_exported = migrate::export(&self.second, &site).map_err(fail)?;
+        let re_exported = talkback::export(&self.second, &site).map_err(fail)?;
         prop_assert_eq!(exported, re_exported);
         Ok(())
     }

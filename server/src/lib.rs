@@ -1,46 +1,41 @@
 //! Talkback's HTTP server (actix-web): the API under `/api/v1`, the widget's assets and the
 //! example pages. The only crate that sees both the wire types (`talkback-api`) and the store
-//! (`talkback-store`); it converts between them by hand in `convert`.
+//! (`talkback-store`).
+//!
+//! This file is the composition root: it opens the store, builds the service, the cache and
+//! the limits, wires them together and holds the route table. The folders, by concern:
+//! `http` (errors, CORS, limits, assets, cache, encodings), `api` (reader JSON handlers),
+//! `content` (Markdown, the tree builder, validation, the one renderer), `service` (the one
+//! write path, and reads as wire types), `transfer` (importers, Talkback's format, backups).
 
-pub mod admin;
-pub mod assets;
-pub mod backup;
-mod cache;
+mod api;
 pub mod config;
-mod convert;
-pub mod error;
-mod handlers;
-pub mod import;
-mod limit;
-pub mod markdown;
-pub mod migrate;
-pub mod render;
-mod tree;
-mod validate;
+pub mod content;
+pub mod http;
+pub mod service;
+pub mod transfer;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use actix_cors::Cors;
 use actix_web::dev::Server;
-use actix_web::http::header;
-use actix_web::{App, HttpRequest, HttpServer, middleware, web};
+use actix_web::{App, HttpServer, middleware, web};
 use talkback_api::ErrorCode;
-use talkback_api::limits::EDIT_KEY_HEADER;
-use talkback_store::{CommentStore, SledStore, StoreOptions};
+use talkback_store::Store;
+use talkback_store_sled::{SledStore, StoreOptions};
 
-use crate::assets::Assets;
 use crate::config::Config;
-use crate::error::Error;
+use crate::http::assets::Assets;
+use crate::http::{Error, cache, limit};
+use crate::service::{Listener, PageRef, Service};
 
 /// Shared by all workers.
 pub struct AppState {
     pub config: Config,
-    pub store: Arc<dyn CommentStore>,
+    pub service: Arc<Service>,
     pub assets: Assets,
-    cache: cache::ThreadCache,
+    cache: Arc<cache::ThreadCache>,
     limits: limit::Limits,
-    avatar_key: convert::AvatarKey,
 }
 
 /// Why the server could not start.
@@ -62,13 +57,21 @@ pub enum StartError {
 pub struct Running {
     pub server: Server,
     pub addr: SocketAddr,
-    pub store: Arc<dyn CommentStore>,
+    pub service: Arc<Service>,
 }
 
-/// Opens the configured store (for the server and for offline commands such as import).
-/// The database directory is private to this user (0700, its files 0600): it holds e-mail
-/// addresses, client addresses and the server's secrets.
-pub fn open_store(config: &Config) -> Result<Arc<dyn CommentStore>, StartError> {
+/// The thread cache drops a page's copies when the service reports a write to it.
+impl Listener for cache::ThreadCache {
+    fn pages_changed(&self, pages: &[PageRef]) {
+        for page in pages {
+            self.invalidate(&page.site, &page.key);
+        }
+    }
+}
+
+/// Opens the configured store. The database directory is private to this user (0700, its
+/// files 0600): it holds e-mail addresses, client addresses and the server's secrets.
+pub fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartError> {
     let options = StoreOptions {
         cache_bytes: config.cache_mb * 1024 * 1024,
     };
@@ -76,7 +79,7 @@ pub fn open_store(config: &Config) -> Result<Arc<dyn CommentStore>, StartError> 
         path: config.database.display().to_string(),
         source,
     };
-    let io = |e: std::io::Error| fail(talkback_store::Error::Sled(e.into()));
+    let io = |e: std::io::Error| fail(talkback_store::Error::Backend(Box::new(e)));
     private_dir(&config.database).map_err(io)?;
     let store = SledStore::open(&config.database, &options).map_err(fail)?;
     private_files(&config.database).map_err(io)?;
@@ -109,44 +112,47 @@ fn private_files(dir: &std::path::Path) -> std::io::Result<()> {
     Ok(())
 }
 
-/// The server's identicon key: created with the database, kept in it.
-fn avatar_key(store: &dyn CommentStore) -> Result<convert::AvatarKey, talkback_store::Error> {
-    let mut fresh = [0u8; 32];
-    getrandom::fill(&mut fresh)
-        .map_err(|e| talkback_store::Error::Corrupt(format!("no randomness for a secret: {e}")))?;
-    Ok(convert::AvatarKey(store.secret("avatar", &fresh)?))
+/// The service over the configured store, for offline commands (import, export, the owner's
+/// operations): nothing listens, since no server runs.
+pub fn open_service(config: &Config) -> Result<Arc<Service>, StartError> {
+    let store = open_store(config)?;
+    service_over(store, config, Vec::new())
+}
+
+fn service_over(
+    store: Arc<dyn Store>,
+    config: &Config,
+    listeners: Vec<Arc<dyn Listener>>,
+) -> Result<Arc<Service>, StartError> {
+    Service::new(store, config.clone(), listeners)
+        .map(Arc::new)
+        .map_err(|source| StartError::Store {
+            path: config.database.display().to_string(),
+            source,
+        })
 }
 
 /// Opens the store and binds the listener; the server runs once `server` is awaited or spawned.
 pub fn start(config: Config) -> Result<Running, StartError> {
     let store = open_store(&config)?;
-    for site in &config.sites {
-        store
-            .ensure_site(&site.id)
-            .map_err(|source| StartError::Store {
-                path: config.database.display().to_string(),
-                source,
-            })?;
-    }
-    let avatar_key = avatar_key(store.as_ref()).map_err(|source| StartError::Store {
-        path: config.database.display().to_string(),
-        source,
-    })?;
-    backup::spawn(Arc::clone(&store), &config);
-    let assets = Assets::load(&config.assets_dir);
-    let bind = config.bind.clone();
     let cache_bytes =
         usize::try_from(config.thread_cache_mb.saturating_mul(1024 * 1024)).unwrap_or(usize::MAX);
+    let cache = Arc::new(cache::ThreadCache::new(cache_bytes));
+    let listeners: Vec<Arc<dyn Listener>> = vec![cache.clone()];
+    let service = service_over(store, &config, listeners)?;
+    transfer::backup::spawn(Arc::clone(&service), &config);
+    spawn_change_log_pruning(Arc::clone(&service));
+    let assets = Assets::load(&config.assets_dir);
+    let bind = config.bind.clone();
     let state = web::Data::new(AppState {
-        store: Arc::clone(&store),
+        service: Arc::clone(&service),
         assets,
-        cache: cache::ThreadCache::new(cache_bytes),
+        cache,
         limits: limit::Limits::new(
             config.rate_limit_per_minute,
             config.read_rate_limit_per_minute,
             config.trusted_proxies.clone(),
         ),
-        avatar_key,
         config,
     });
     let server = HttpServer::new(move || {
@@ -170,41 +176,39 @@ pub fn start(config: Config) -> Result<Running, StartError> {
     Ok(Running {
         server: server.run(),
         addr,
-        store,
+        service,
     })
+}
+
+/// Prunes the change log hourly (and once at start) to `change_log_days`.
+fn spawn_change_log_pruning(service: Arc<Service>) {
+    actix_web::rt::spawn(async move {
+        let mut ticks = actix_web::rt::time::interval(std::time::Duration::from_secs(3600));
+        loop {
+            ticks.tick().await;
+            let service = Arc::clone(&service);
+            let now = service::now_ms();
+            match web::block(move || service.prune_changes(now)).await {
+                Ok(Ok(0)) => {}
+                Ok(Ok(n)) => tracing::info!(count = n, "old change-log entries pruned"),
+                Ok(Err(e)) => tracing::error!(error = %e, "pruning the change log failed"),
+                Err(e) => tracing::error!(error = %e, "pruning task failed"),
+            }
+        }
+    });
 }
 
 /// The one route table.
 fn routes(cfg: &mut web::ServiceConfig, state: &web::Data<AppState>) {
-    let allowed: Vec<String> = state
-        .config
-        .sites
-        .iter()
-        .flat_map(|s| s.origins.clone())
-        .collect();
-    let cors = Cors::default()
-        .allowed_origin_fn(move |origin, head| {
-            let origin = origin.as_bytes();
-            allowed.iter().any(|o| o.as_bytes() == origin)
-                || same_origin(origin, head.headers.get(header::HOST))
-        })
-        .allowed_methods(["GET", "POST", "PUT", "DELETE"])
-        .allowed_headers([
-            header::CONTENT_TYPE,
-            header::HeaderName::from_static("x-talkback-edit-key"),
-        ])
-        .expose_headers([header::ETAG, header::LOCATION])
-        .max_age(3600);
-    debug_assert_eq!(EDIT_KEY_HEADER.to_ascii_lowercase(), "x-talkback-edit-key");
     cfg.service(
         web::scope("/api/v1")
-            .wrap(middleware::from_fn(refuse_encoded_bodies))
-            .wrap(cors)
+            .wrap(middleware::from_fn(http::refuse_encoded_bodies))
+            .wrap(http::cors(&state.config.sites))
             .wrap(middleware::DefaultHeaders::new().add(("X-Content-Type-Options", "nosniff")))
-            .app_data(json_config())
-            .app_data(query_config())
-            .app_data(path_config())
-            .configure(handlers::configure)
+            .app_data(http::json_config())
+            .app_data(http::query_config())
+            .app_data(http::path_config())
+            .configure(api::configure)
             .default_service(web::to(|| async {
                 Err::<actix_web::HttpResponse, _>(Error::client(
                     ErrorCode::NotFound,
@@ -212,7 +216,7 @@ fn routes(cfg: &mut web::ServiceConfig, state: &web::Data<AppState>) {
                 ))
             })),
     );
-    assets::configure(cfg);
+    http::assets::configure(cfg);
     if !state.config.examples_dir.as_os_str().is_empty() && state.config.examples_dir.is_dir() {
         cfg.service(
             actix_files::Files::new("/", &state.config.examples_dir)
@@ -237,114 +241,11 @@ fn is_example_page(path: &std::path::Path) -> bool {
     !hidden && servable
 }
 
-/// The API takes plain request bodies only: a compressed one could inflate far past the
-/// size limits (a 58 KB gzip body inflates to 60 MB), so it is refused before anything reads it.
-async fn refuse_encoded_bodies(
-    req: actix_web::dev::ServiceRequest,
-    next: middleware::Next<impl actix_web::body::MessageBody>,
-) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
-    let encoded = req
-        .headers()
-        .get(header::CONTENT_ENCODING)
-        .is_some_and(|v| !v.as_bytes().eq_ignore_ascii_case(b"identity"));
-    if encoded {
-        return Err(Error::client(
-            ErrorCode::UnsupportedEncoding,
-            "Send the request body uncompressed (no Content-Encoding).",
-        )
-        .into());
-    }
-    next.call(req).await
-}
-
-/// True when `origin` is the server's own (`Origin` host equals `Host`): pages Talkback serves
-/// itself may always call it.
-pub fn same_origin(origin: &[u8], host: Option<&header::HeaderValue>) -> bool {
-    let Some(host) = host else { return false };
-    let rest = origin
-        .strip_prefix(b"http://")
-        .or_else(|| origin.strip_prefix(b"https://"));
-    rest.is_some_and(|r| r == host.as_bytes())
-}
-
-/// Whether a browser request from `req` may act on `site`: no `Origin` (not a browser),
-/// a configured origin, or the server's own.
-fn origin_allowed(req: &HttpRequest, site: &config::SiteConfig) -> bool {
-    let Some(origin) = req.headers().get(header::ORIGIN) else {
-        return true;
-    };
-    origin_listed(origin.as_bytes(), req, site)
-}
-
-/// True when the request comes from a page of the site itself: its `Origin` is one of the
-/// site's, or the server's own.
-fn request_from_site(req: &HttpRequest, site: &config::SiteConfig) -> bool {
-    req.headers()
-        .get(header::ORIGIN)
-        .is_some_and(|origin| origin_listed(origin.as_bytes(), req, site))
-}
-
-fn origin_listed(origin: &[u8], req: &HttpRequest, site: &config::SiteConfig) -> bool {
-    site.origins
-        .iter()
-        .any(|o| o.as_bytes().eq_ignore_ascii_case(origin))
-        || same_origin(origin, req.headers().get(header::HOST))
-}
-
-/// True when `url` (already checked to be http or https) is on one of the site's origins
-/// (or the server's own).
-fn url_on_site(req: &HttpRequest, site: &config::SiteConfig, url: &str) -> bool {
-    url_origin(url).is_some_and(|origin| origin_listed(origin.as_bytes(), req, site))
-}
-
-/// `scheme://host[:port]` of a URL.
-fn url_origin(url: &str) -> Option<&str> {
-    let scheme_end = url.find("://")?;
-    let rest = &url[scheme_end + 3..];
-    let host_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    Some(&url[..scheme_end + 3 + host_end])
-}
-
-fn json_config() -> web::JsonConfig {
-    web::JsonConfig::default()
-        .limit(64 * 1024)
-        .error_handler(|err, _req| {
-            use actix_web::error::JsonPayloadError as J;
-            let error = match &err {
-                J::Overflow { .. } | J::OverflowKnownLength { .. } => {
-                    Error::client(ErrorCode::PayloadTooLarge, "The request body is too large.")
-                }
-                J::ContentType => Error::client(
-                    ErrorCode::InvalidJson,
-                    "Send the request body as application/json.",
-                ),
-                J::Deserialize(e) => Error::client(
-                    ErrorCode::InvalidJson,
-                    format!("The request body is not valid: {e}"),
-                ),
-                other => Error::client(
-                    ErrorCode::InvalidJson,
-                    format!("The request body could not be read: {other}"),
-                ),
-            };
-            error.into()
-        })
-}
-
-fn query_config() -> web::QueryConfig {
-    web::QueryConfig::default().error_handler(|err, _req| {
-        Error::client(
-            ErrorCode::InvalidQuery,
-            format!("The query string is not valid: {err}"),
-        )
-        .into()
-    })
-}
-
-fn path_config() -> web::PathConfig {
-    web::PathConfig::default().error_handler(|_err, _req| {
-        Error::client(ErrorCode::CommentNotFound, "There is no such comment.").into()
-    })
+/// A service over a temporary store, for the crate's own tests.
+#[cfg(test)]
+fn temporary_service(config: &Config) -> Arc<Service> {
+    let store: Arc<dyn Store> = Arc::new(SledStore::temporary().expect("a temporary store opens"));
+    service_over(store, config, Vec::new()).expect("the service starts")
 }
 
 #[cfg(test)]

@@ -4,9 +4,8 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use talkback_api::{DEFAULT_PAGE_PARAMS, normalize_page_key_keeping};
 use talkback_server::config::Config;
-use talkback_server::import::{Format, import_file};
+use talkback_server::transfer::{Format, import_file};
 
 #[derive(Parser)]
 #[command(name = "talkback", version, about = "Self-hosted comments for blogs")]
@@ -116,11 +115,13 @@ fn main() -> anyhow::Result<()> {
             print(&text)
         }
         Command::Export { site, out } => {
-            let store = talkback_server::open_store(&config)?;
-            let text = talkback_server::migrate::export(store.as_ref(), &site)?;
+            let service = talkback_server::open_service(&config)?;
+            let text = talkback_server::transfer::talkback::export(&service, &site)?;
             match out {
-                Some(path) => talkback_server::backup::write_private(&path, text.as_bytes())
-                    .with_context(|| format!("cannot write {}", path.display())),
+                Some(path) => {
+                    talkback_server::transfer::backup::write_private(&path, text.as_bytes())
+                        .with_context(|| format!("cannot write {}", path.display()))
+                }
                 None => print(&text),
             }
         }
@@ -152,9 +153,8 @@ fn delete(
     id: Option<u64>,
     page: Option<String>,
 ) -> anyhow::Result<()> {
-    let store = talkback_server::open_store(config)?;
-    let outcome =
-        talkback_server::admin::delete(config, store.as_ref(), site, id, page.as_deref())?;
+    let service = talkback_server::open_service(config)?;
+    let outcome = service.delete_as_owner(site, id, page.as_deref())?;
     print(&format!("{outcome}\n"))
 }
 
@@ -165,9 +165,8 @@ fn page_meta(
     title: Option<String>,
     url: Option<String>,
 ) -> anyhow::Result<()> {
-    let store = talkback_server::open_store(config)?;
-    let record =
-        talkback_server::admin::set_page_meta(config, store.as_ref(), site, page, title, url)?;
+    let service = talkback_server::open_service(config)?;
+    let record = service.set_page_meta(site, page, title, url)?;
     print(&format!(
         "{}: title {:?}, url {:?}\n",
         record.key,
@@ -188,10 +187,7 @@ fn serve(config: Config) -> anyhow::Result<()> {
         tracing::info!(database = %database.display(), "listening on http://{}", running.addr);
         running.server.await.context("server failed")?;
         // Graceful shutdown: make sure nothing acknowledged or not is left in memory.
-        running
-            .store
-            .flush_through(talkback_store::WriteSeq(u64::MAX))
-            .context("final flush failed")?;
+        running.service.flush_all().context("final flush failed")?;
         Ok(())
     })
 }
@@ -214,8 +210,8 @@ fn import(
         ImportFormat::Talkback => Format::Talkback,
     };
     let started = std::time::Instant::now();
-    let store = talkback_server::open_store(config)?;
-    let report = import_file(store.as_ref(), site, format, file, dry_run)?;
+    let service = talkback_server::open_service(config)?;
+    let report = import_file(&service, site, format, file, dry_run)?;
     for problem in &report.problems {
         tracing::warn!("file: {problem}");
     }
@@ -263,28 +259,11 @@ fn remap(
             .collect::<anyhow::Result<_>>()?,
         _ => anyhow::bail!("give --from and --to, or --csv"),
     };
-    let store = talkback_server::open_store(config)?;
-    let default_params: Vec<String> = DEFAULT_PAGE_PARAMS
-        .iter()
-        .map(|p| (*p).to_owned())
-        .collect();
-    let params = config
-        .site(site)
-        .map_or(&default_params, |s| &s.page_params);
-    let normalize = |raw: &str| normalize_page_key_keeping(raw, params);
+    let service = talkback_server::open_service(config)?;
     let mut out = String::new();
-    for (from, to) in pairs {
-        let (Some(old), Some(new)) = (normalize(&from), normalize(&to)) else {
-            out.push_str(&format!("skipped {from} -> {to}: not a page key or URL\n"));
-            continue;
-        };
-        match store.move_page(site, &old, &new) {
-            Ok(n) => out.push_str(&format!("moved {n} comments {old} -> {new}\n")),
-            Err(talkback_store::Error::NotFound) => {
-                out.push_str(&format!("skipped {old}: no comments there\n"))
-            }
-            Err(e) => return Err(e.into()),
-        }
+    for line in service.move_pages(site, &pairs)? {
+        out.push_str(&line);
+        out.push('\n');
     }
     print(&out)
 }

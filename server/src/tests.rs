@@ -3,8 +3,8 @@
 use expect_test::{Expect, expect};
 
 use crate::config::Config;
-use crate::markdown::{MarkdownError, parse};
-use crate::render::body_html;
+use crate::content::markdown::{MarkdownError, parse};
+use crate::content::render::body_html;
 
 #[track_caller]
 fn check_html(markdown: &str, expect: Expect) {
@@ -133,13 +133,17 @@ fn deep_or_huge_bodies_are_refused_before_work() {
 
 #[track_caller]
 fn check_valid(
-    f: fn(Option<&str>) -> crate::error::Result<Option<String>>,
+    f: fn(Option<&str>) -> crate::http::Result<Option<String>>,
     input: &str,
     expect: Expect,
 ) {
     let out = match f(Some(input)) {
         Ok(v) => format!("{v:?}"),
-        Err(crate::error::Error::Client { code, .. }) => code.as_str().to_owned(),
+        Err(crate::http::Error::Client { code, .. }) => serde_json::to_value(code)
+            .unwrap()
+            .as_str()
+            .unwrap()
+            .to_owned(),
         Err(e) => format!("{e}"),
     };
     expect.assert_eq(&out);
@@ -147,7 +151,7 @@ fn check_valid(
 
 #[test]
 fn websites_and_emails_are_checked() {
-    use crate::validate::{email, website};
+    use crate::content::validate::{email, website};
     check_valid(
         website,
         "https://blog.example/me",
@@ -225,9 +229,12 @@ fn gzip_imports_stop_at_the_decompression_cap() {
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     gz.write_all(b"plain text").unwrap();
     let small = gz.finish().unwrap();
-    assert_eq!(crate::import::gunzip_if_gzip(small).unwrap(), b"plain text");
     assert_eq!(
-        crate::import::gunzip_if_gzip(b"not gzip".to_vec()).unwrap(),
+        crate::transfer::gunzip_if_gzip(small).unwrap(),
+        b"plain text"
+    );
+    assert_eq!(
+        crate::transfer::gunzip_if_gzip(b"not gzip".to_vec()).unwrap(),
         b"not gzip"
     );
     // A bomb: far more than the cap (16 MiB here, 1 GiB for real imports), tiny compressed.
@@ -235,7 +242,7 @@ fn gzip_imports_stop_at_the_decompression_cap() {
     gz.write_all(&vec![0u8; 16 * 1024 * 1024 + 1]).unwrap();
     let bomb = gz.finish().unwrap();
     assert!(bomb.len() < 256 * 1024);
-    let err = crate::import::gunzip_capped(bomb, 16 * 1024 * 1024).unwrap_err();
+    let err = crate::transfer::gunzip_capped(bomb, 16 * 1024 * 1024).unwrap_err();
     assert!(
         err.to_string().contains("decompresses to more than"),
         "{err}"
@@ -254,12 +261,12 @@ fn files_that_are_not_utf8_are_read_as_windows_1252() {
     ];
     for (bytes, text) in cases {
         assert_eq!(
-            crate::import::read_text(bytes.to_vec()),
+            crate::transfer::read_text(bytes.to_vec()),
             (text.to_owned(), true)
         );
     }
     assert_eq!(
-        crate::import::read_text("already UTF-8 ’".as_bytes().to_vec()),
+        crate::transfer::read_text("already UTF-8 ’".as_bytes().to_vec()),
         ("already UTF-8 ’".to_owned(), false)
     );
 }
@@ -281,6 +288,6 @@ fn import_times_parse_only_real_dates() {
         ("", None),
     ];
     for (text, expected) in cases {
-        assert_eq!(crate::import::parse_time(text), expected, "{text:?}");
+        assert_eq!(crate::transfer::parse_time(text), expected, "{text:?}");
     }
 }

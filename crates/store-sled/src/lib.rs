@@ -233,7 +233,11 @@ impl SledStore {
     /// tree. Runs before the store is shared, so nothing writes meanwhile; rerunning after a
     /// crash starts over from the records.
     fn upgrade(&self) -> Result<()> {
-        let level = self.meta.get("level").db()?.and_then(|v| v.first().copied());
+        let level = self
+            .meta
+            .get("level")
+            .db()?
+            .and_then(|v| v.first().copied());
         if level.is_some_and(|l| l >= UPGRADE_LEVEL) {
             return Ok(());
         }
@@ -1041,9 +1045,7 @@ impl ChangeLog for SledStore {
             }
             // Record the pruned range first: a consumer behind it must hear, never skip silently.
             through = through.max(change.seq);
-            self.meta
-                .insert("pruned", &through.to_be_bytes())
-                .db()?;
+            self.meta.insert("pruned", &through.to_be_bytes()).db()?;
             self.changes.remove(key).db()?;
             removed += 1;
         }

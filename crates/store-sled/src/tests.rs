@@ -45,7 +45,6 @@ fn store_reopens_with_everything_after_flush() {
     assert_eq!(store.counts("blog", &["/p"]).unwrap(), vec![1]);
 }
 
-
 #[test]
 fn records_carry_a_format_version() {
     let bytes = crate::codec::encode(&Status::Approved).unwrap();
@@ -55,7 +54,6 @@ fn records_carry_a_format_version() {
         Err(Error::Corrupt(_))
     ));
 }
-
 
 #[test]
 fn secrets_are_created_once_and_survive_reopening() {
@@ -71,7 +69,6 @@ fn secrets_are_created_once_and_survive_reopening() {
     let store = reopen(dir.path());
     assert_eq!(store.secret("avatar", b"third").unwrap(), b"first");
 }
-
 
 #[test]
 fn an_older_database_is_upgraded_when_opened() {

@@ -181,10 +181,7 @@ pub fn comment_lifecycle_story(store: Arc<dyn Store>) {
 
     // Edit.
     let (edited, _) = store
-        .edit_comment(
-            dave,
-            edit("new", "[1]", 42, None),
-        )
+        .edit_comment(dave, edit("new", "[1]", 42, None))
         .unwrap();
     assert_eq!(
         (edited.body_source.as_str(), edited.edited),
@@ -203,10 +200,7 @@ pub fn comment_lifecycle_story(store: Arc<dyn Store>) {
     assert_eq!(store.page("blog", "/post").unwrap().unwrap().count, 3);
     assert!(matches!(store.delete_comment(bob), Err(Error::NotFound(_))));
     assert!(matches!(
-        store.edit_comment(
-            bob,
-            edit("x", "[]", 1, None),
-        ),
+        store.edit_comment(bob, edit("x", "[]", 1, None),),
         Err(Error::NotFound(_))
     ));
     assert_eq!(store.delete_comment(carol).unwrap().0, Deleted::Removed);
@@ -282,7 +276,10 @@ pub fn moving_a_page_keeps_replies_and_counts(store: Arc<dyn Store>) {
     let a = insert(&*store, "/old-url", None, "a");
     insert(&*store, "/old-url", Some(a), "reply");
     // Renaming onto an empty key.
-    assert_eq!(store.move_page("blog", "/old-url", "/new-url").unwrap().0, 2);
+    assert_eq!(
+        store.move_page("blog", "/old-url", "/new-url").unwrap().0,
+        2
+    );
     assert!(store.page("blog", "/old-url").unwrap().is_none());
     let moved = store
         .thread_page("blog", "/new-url", Order::OldestFirst, 10, None, 100)
@@ -442,15 +439,11 @@ pub fn page_titles_follow_later_comments_until_the_owner_sets_one(store: Arc<dyn
 pub fn an_edit_can_send_a_comment_back_to_moderation(store: Arc<dyn Store>) {
     let a = insert(&*store, "/m", None, "a");
     let (rec, _) = store
-        .edit_comment(
-            a,
-            edit("x", "[]", 5, Some(Status::Pending)),
-        )
+        .edit_comment(a, edit("x", "[]", 5, Some(Status::Pending)))
         .unwrap();
     assert_eq!(rec.status, Status::Pending);
     assert_eq!(store.page("blog", "/m").unwrap().unwrap().count, 0);
 }
-
 
 pub fn secrets_are_created_once(store: Arc<dyn Store>) {
     let first = store.secret("avatar", b"first").unwrap();
@@ -469,7 +462,11 @@ pub fn not_found_says_what(store: Arc<dyn Store>) {
         Missing::Comment(41)
     );
     assert_eq!(
-        said(store.edit_comment(42, edit("x", "[]", 1, None)).unwrap_err()),
+        said(
+            store
+                .edit_comment(42, edit("x", "[]", 1, None))
+                .unwrap_err()
+        ),
         Missing::Comment(42)
     );
     let page = Missing::Page {
@@ -482,7 +479,11 @@ pub fn not_found_says_what(store: Arc<dyn Store>) {
         page
     );
     assert_eq!(
-        said(store.set_page_meta("blog", "/none", None, None).unwrap_err()),
+        said(
+            store
+                .set_page_meta("blog", "/none", None, None)
+                .unwrap_err()
+        ),
         page
     );
     assert_eq!(page.to_string(), "page \"/none\" of site \"blog\"");
@@ -526,9 +527,24 @@ pub fn every_write_appends_one_change_in_order(store: Arc<dyn Store>) {
     assert_eq!(
         changes(&*store, 0),
         vec![
-            (1, Some(a), key("/log"), created(Status::Approved, None, false)),
-            (2, Some(b), key("/log"), created(Status::Approved, Some(a), false)),
-            (3, Some(held), key("/log"), created(Status::Pending, None, true)),
+            (
+                1,
+                Some(a),
+                key("/log"),
+                created(Status::Approved, None, false)
+            ),
+            (
+                2,
+                Some(b),
+                key("/log"),
+                created(Status::Approved, Some(a), false)
+            ),
+            (
+                3,
+                Some(held),
+                key("/log"),
+                created(Status::Pending, None, true)
+            ),
             (
                 4,
                 Some(a),
@@ -538,8 +554,18 @@ pub fn every_write_appends_one_change_in_order(store: Arc<dyn Store>) {
                     was: Status::Approved
                 }
             ),
-            (5, Some(a), key("/log"), ChangeKind::Deleted { tombstone: true }),
-            (6, Some(held), key("/log"), ChangeKind::Deleted { tombstone: false }),
+            (
+                5,
+                Some(a),
+                key("/log"),
+                ChangeKind::Deleted { tombstone: true }
+            ),
+            (
+                6,
+                Some(held),
+                key("/log"),
+                ChangeKind::Deleted { tombstone: false }
+            ),
             (7, None, key("/log"), ChangeKind::PageUpdated),
             (
                 8,
@@ -550,7 +576,12 @@ pub fn every_write_appends_one_change_in_order(store: Arc<dyn Store>) {
                     comments: 2
                 }
             ),
-            (9, None, key("/moved"), ChangeKind::PageDeleted { comments: 2 }),
+            (
+                9,
+                None,
+                key("/moved"),
+                ChangeKind::PageDeleted { comments: 2 }
+            ),
         ]
     );
     assert_eq!(store.last_change().unwrap(), 9);
@@ -571,12 +602,23 @@ pub fn every_write_appends_one_change_in_order(store: Arc<dyn Store>) {
 pub fn refused_writes_append_no_change(store: Arc<dyn Store>) {
     let a = insert(&*store, "/r", None, "a");
     let before = store.last_change().unwrap();
-    assert!(store.insert_comment(new_comment("/r", Some(999), "x")).is_err());
-    assert!(store.insert_comment(new_comment("/other", Some(a), "x")).is_err());
+    assert!(
+        store
+            .insert_comment(new_comment("/r", Some(999), "x"))
+            .is_err()
+    );
+    assert!(
+        store
+            .insert_comment(new_comment("/other", Some(a), "x"))
+            .is_err()
+    );
     let mut imported = new_comment("/r", None, "i");
     imported.source = Some("once".into());
     store.insert_comment(imported.clone()).unwrap();
-    assert!(matches!(store.insert_comment(imported), Err(Error::Conflict)));
+    assert!(matches!(
+        store.insert_comment(imported),
+        Err(Error::Conflict)
+    ));
     assert!(store.delete_comment(999).is_err());
     assert!(store.delete_page("blog", "/none").is_err());
     assert_eq!(store.last_change().unwrap(), before + 1);
@@ -650,9 +692,15 @@ pub fn pruned_changes_are_reported_not_skipped(store: Arc<dyn Store>) {
         insert(&*store, "/old", None, &format!("o{i}"));
     }
     let cutoff = store.changes_after(4, 1).unwrap()[0].at + 1;
-    assert!(store.prune_changes(0).unwrap() == 0, "nothing is older than 1970");
+    assert!(
+        store.prune_changes(0).unwrap() == 0,
+        "nothing is older than 1970"
+    );
     let removed = store.prune_changes(cutoff).unwrap();
-    assert!(removed >= 5, "the five old changes go (and any written in the same ms)");
+    assert!(
+        removed >= 5,
+        "the five old changes go (and any written in the same ms)"
+    );
     let last = store.last_change().unwrap();
     assert_eq!(last, 5, "pruning does not reset the sequence");
     assert!(matches!(

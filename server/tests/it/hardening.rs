@@ -5,7 +5,7 @@ use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 
 use serde_json::{Value, json};
-use talkback_store::{CommentStore, NewComment, Status};
+use talkback_store::{NewComment, Status, Store, WriteSeq};
 
 use crate::support::*;
 
@@ -54,7 +54,7 @@ fn new_record(
 }
 
 /// A server on a database prepared beforehand (the directory outlives the server).
-fn server_on(prepare: impl FnOnce(&dyn CommentStore)) -> (TestServer, tempfile::TempDir) {
+fn server_on(prepare: impl FnOnce(&dyn Store)) -> (TestServer, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("db");
     {
@@ -62,9 +62,7 @@ fn server_on(prepare: impl FnOnce(&dyn CommentStore)) -> (TestServer, tempfile::
         config.database = db.clone();
         let store = open_store(&config);
         prepare(store.as_ref());
-        store
-            .flush_through(talkback_store::WriteSeq(u64::MAX))
-            .unwrap();
+        store.flush_through(WriteSeq::ALL).unwrap();
     }
     let server = TestServer::start_with(move |c| c.database = db);
     (server, dir)
@@ -423,10 +421,11 @@ fn the_database_directory_and_backups_are_private() {
         database: db,
         ..test_config(dir.path())
     };
-    let store = open_store(&config);
+    let service = open_service(&config);
     let backups = dir.path().join("backups");
-    let files = talkback_server::backup::run_once(store.as_ref(), &["demo".into()], &backups, 3, 0)
-        .unwrap();
+    let files =
+        talkback_server::transfer::backup::run_once(&service, &["demo".into()], &backups, 3, 0)
+            .unwrap();
     assert_eq!(mode(&backups), 0o700);
     assert_eq!(mode(&files[0]), 0o600);
 }
@@ -658,15 +657,15 @@ fn a_reply_chain_of_any_length_in_an_import_is_reported_not_a_crash() {
     wxr.push_str("</item></channel></rss>");
     let file = dir.path().join("chain.xml");
     std::fs::write(&file, wxr).unwrap();
-    let store = open_store(&test_config(dir.path()));
+    let service = open_service(&test_config(dir.path()));
     // The parent walk used to recurse once per level; run it on a small stack to prove it no longer does.
     let report = std::thread::Builder::new()
         .stack_size(256 * 1024)
         .spawn(move || {
-            talkback_server::import::import_file(
-                store.as_ref(),
+            talkback_server::transfer::import_file(
+                &service,
                 &blog_site(),
-                talkback_server::import::Format::Wordpress,
+                talkback_server::transfer::Format::Wordpress,
                 &file,
                 false,
             )
@@ -694,17 +693,17 @@ fn imported_times_are_clamped_to_a_sane_range() {
     ];
     let file = dir.path().join("r42.jsonl");
     std::fs::write(&file, lines.join("\n")).unwrap();
-    let store = open_store(&test_config(dir.path()));
-    let report = talkback_server::import::import_file(
-        store.as_ref(),
+    let service = open_service(&test_config(dir.path()));
+    let report = talkback_server::transfer::import_file(
+        &service,
         &blog_site(),
-        talkback_server::import::Format::Remark42,
+        talkback_server::transfer::Format::Remark42,
         &file,
         false,
     )
     .unwrap();
     assert_eq!(report.imported, 2, "{report:?}");
-    let exported = talkback_server::migrate::export(store.as_ref(), "blog").unwrap();
+    let exported = talkback_server::transfer::talkback::export(&service, "blog").unwrap();
     let doc = serde_json::from_str::<Value>(&exported).unwrap();
     let times: Vec<i64> = doc["pages"][0]["comments"]
         .as_array()
@@ -741,9 +740,7 @@ fn the_owner_can_delete_a_comment_or_a_whole_thread_from_the_command_line() {
         rec.parent = None;
         rec.page_key = "/other".into();
         let other = store.insert_comment(rec).unwrap().0.id;
-        store
-            .flush_through(talkback_store::WriteSeq(u64::MAX))
-            .unwrap();
+        store.flush_through(WriteSeq::ALL).unwrap();
         (top, reply, other)
     };
     let run = |args: &[&str]| {
@@ -803,4 +800,19 @@ fn the_owner_can_delete_a_comment_or_a_whole_thread_from_the_command_line() {
         Some("Fixed")
     );
     assert_eq!(store.page("demo", "/spam").unwrap(), None);
+    // The owner's writes went through the one write path: each is in the change log.
+    let kinds: Vec<String> = store
+        .changes_after(3, 10)
+        .unwrap()
+        .iter()
+        .map(|c| format!("{} {:?}", c.page_key, c.kind))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "/spam Deleted { tombstone: true }",
+            "/spam PageDeleted { comments: 2 }",
+            "/other PageUpdated",
+        ]
+    );
 }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use expect_test::{Expect, expect};
 use serde_json::Value;
-use talkback_server::import::{Format, ImportReport, import_file};
+use talkback_server::transfer::{Format, ImportReport, import_file};
 
 use crate::support::*;
 
@@ -26,7 +26,7 @@ fn isso_db(dir: &Path) -> PathBuf {
 }
 
 fn run_import(dir: &Path, format: Format, file: &Path) -> ImportReport {
-    let store = open_store(&test_config(dir));
+    let store = open_service(&test_config(dir));
     import_file(store.as_ref(), &blog_site(), format, file, false).unwrap()
 }
 
@@ -235,10 +235,14 @@ fn gzipped_remark42_backups_are_read_too() {
 fn statuses_times_and_pingbacks_are_kept_exactly() {
     let dir = tempfile::tempdir().unwrap();
     run_import(dir.path(), Format::Wordpress, &fixture("wordpress.xml"));
-    let store = open_store(&test_config(dir.path()));
+    let store = open_service(&test_config(dir.path()));
     let status = |source: &str| {
-        let id = store.comment_by_source("blog", source).unwrap().unwrap();
-        store.comment(id).unwrap().unwrap()
+        let id = store
+            .store()
+            .comment_by_source("blog", source)
+            .unwrap()
+            .unwrap();
+        store.store().comment(id).unwrap().unwrap()
     };
     use talkback_store::Status;
     assert_eq!(status("wp:12:104").status, Status::Pending);
@@ -255,6 +259,7 @@ fn statuses_times_and_pingbacks_are_kept_exactly() {
         "WordPress's empty http:// is no website"
     );
     let page = store
+        .store()
         .page("blog", "/2024/03/working-smarter")
         .unwrap()
         .unwrap();
@@ -335,15 +340,18 @@ fn imported_threads_can_move_to_new_urls() {
         String::from_utf8_lossy(&out.stdout),
         "skipped /2024/03/working-smarter: no comments there\nskipped /nowhere: no comments there\n"
     );
-    let store = open_store(&test_config(dir.path()));
+    let store = open_service(&test_config(dir.path()));
+    let pair = (
+        "/2024/03/working-smarter".to_owned(),
+        "/posts/working-smarter".to_owned(),
+    );
     assert_eq!(
-        store
-            .move_page("blog", "/2024/03/working-smarter", "/posts/working-smarter")
-            .unwrap(),
-        6
+        store.move_pages("blog", &[pair]).unwrap(),
+        ["moved 6 comments /2024/03/working-smarter -> /posts/working-smarter"]
     );
     assert_eq!(
         store
+            .store()
             .counts(
                 "blog",
                 &["/posts/working-smarter", "/2024/03/working-smarter"]
@@ -403,16 +411,21 @@ fn a_database_imported_before_ids_named_their_post_imports_nothing_twice() {
     run_import(dir.path(), Format::Wordpress, &file);
     // Rewrite the stored source ids to the old form (`wp:101`), as an older import left them.
     {
-        let store = open_store(&test_config(dir.path()));
-        let exported = talkback_server::migrate::export(store.as_ref(), "blog").unwrap();
+        let store = open_service(&test_config(dir.path()));
+        let exported = talkback_server::transfer::talkback::export(store.as_ref(), "blog").unwrap();
         let old = regex_free_replace(&exported);
         let legacy = tempfile::tempdir().unwrap();
-        let legacy_store = open_store(&test_config(legacy.path()));
-        talkback_server::migrate::import_talkback(legacy_store.as_ref(), &blog_site(), &old, false)
-            .unwrap();
+        let legacy_store = open_service(&test_config(legacy.path()));
+        talkback_server::transfer::talkback::import_talkback(
+            legacy_store.as_ref(),
+            &blog_site(),
+            &old,
+            false,
+        )
+        .unwrap();
         drop(legacy_store);
         let again = {
-            let store = open_store(&test_config(legacy.path()));
+            let store = open_service(&test_config(legacy.path()));
             import_file(
                 store.as_ref(),
                 &blog_site(),

@@ -4,7 +4,7 @@
 use std::process::Command;
 
 use serde_json::json;
-use talkback_server::migrate::{export, import_talkback};
+use talkback_server::transfer::talkback::{export, import_talkback};
 
 use crate::support::*;
 
@@ -60,14 +60,14 @@ fn export_import_export_is_byte_identical_and_imports_are_idempotent() {
         database: snapshot.path().join("db"),
         ..test_config(snapshot.path())
     };
-    let store = open_store(&config);
+    let store = open_service(&config);
     let first = export(store.as_ref(), "blog").unwrap();
     assert!(first.contains("\"format\": \"talkback-export\""));
     assert!(first.contains("Ädа-Ünïcode") && first.contains("\"status\": \"deleted\""));
 
     let empty = tempfile::tempdir().unwrap();
     let config = test_config(empty.path());
-    let target = open_store(&config);
+    let target = open_service(&config);
     let report = import_talkback(target.as_ref(), &blog_site(), &first, false).unwrap();
     assert_eq!(
         (
@@ -81,7 +81,10 @@ fn export_import_export_is_byte_identical_and_imports_are_idempotent() {
     let second = export(target.as_ref(), "blog").unwrap();
     assert_eq!(first, second, "export → import → export is byte-identical");
     assert_eq!(
-        target.counts("blog", &["/post", "/second"]).unwrap(),
+        target
+            .store()
+            .counts("blog", &["/post", "/second"])
+            .unwrap(),
         vec![2, 1]
     );
 
@@ -97,7 +100,7 @@ fn export_import_export_is_byte_identical_and_imports_are_idempotent() {
 #[test]
 fn broken_items_are_reported_and_the_rest_imports() {
     let dir = tempfile::tempdir().unwrap();
-    let store = open_store(&test_config(dir.path()));
+    let store = open_service(&test_config(dir.path()));
     let doc = json!({"format": "talkback-export", "version": 1, "site": "blog", "pages": [{"key": "/p", "title": "P", "comments": [
         {"id": "1", "author": "ok", "source": "fine", "tree": [], "created": 1, "status": "approved"},
         {"id": "2", "parent": "404", "author": "orphan", "source": "lost parent", "tree": [], "created": 2, "status": "approved"},
@@ -124,12 +127,19 @@ fn broken_items_are_reported_and_the_rest_imports() {
     );
     assert!(reasons[2].contains("16384 bytes"), "{reasons:?}");
     assert_eq!(
-        store.counts("blog", &["/p"]).unwrap(),
+        store.store().counts("blog", &["/p"]).unwrap(),
         vec![2],
         "spam is kept but not counted"
     );
     let bad_site = store
-        .comment(store.comment_by_source("blog", "5").unwrap().unwrap())
+        .store()
+        .comment(
+            store
+                .store()
+                .comment_by_source("blog", "5")
+                .unwrap()
+                .unwrap(),
+        )
         .unwrap()
         .unwrap();
     assert_eq!(
@@ -138,11 +148,11 @@ fn broken_items_are_reported_and_the_rest_imports() {
     );
 
     let dry = tempfile::tempdir().unwrap();
-    let dry_store = open_store(&test_config(dry.path()));
+    let dry_store = open_service(&test_config(dry.path()));
     let report = import_talkback(dry_store.as_ref(), &blog_site(), &doc.to_string(), true).unwrap();
     assert_eq!(report.imported, 3);
     assert_eq!(
-        dry_store.counts("blog", &["/p"]).unwrap(),
+        dry_store.store().counts("blog", &["/p"]).unwrap(),
         vec![0],
         "a dry run writes nothing"
     );
@@ -229,7 +239,7 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
 fn backups_rotate_and_restore_with_one_command() {
     let dir = tempfile::tempdir().unwrap();
     let config = test_config(dir.path());
-    let store = open_store(&config);
+    let store = open_service(&config);
     let backups = dir.path().join("backups");
     let sites = vec!["blog".to_owned()];
     let mut written = Vec::new();
@@ -238,7 +248,7 @@ fn backups_rotate_and_restore_with_one_command() {
             {"id": format!("c{i}"), "author": "a", "source": text, "tree": [], "created": i, "status": "approved"}]}]});
         import_talkback(store.as_ref(), &blog_site(), &doc.to_string(), false).unwrap();
         written.extend(
-            talkback_server::backup::run_once(
+            talkback_server::transfer::backup::run_once(
                 store.as_ref(),
                 &sites,
                 &backups,

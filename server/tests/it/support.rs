@@ -222,6 +222,11 @@ pub fn retry_while_locked<T>(
 }
 
 /// Opens a test database, waiting out a lock left by a handle that was just dropped.
-pub fn open_store(config: &Config) -> std::sync::Arc<dyn talkback_store::CommentStore> {
+pub fn open_store(config: &Config) -> std::sync::Arc<dyn talkback_store::Store> {
     retry_while_locked(|| talkback_server::open_store(config)).unwrap()
+}
+
+/// The service over a test database (as offline commands use it), waiting out a lock.
+pub fn open_service(config: &Config) -> std::sync::Arc<talkback_server::service::Service> {
+    retry_while_locked(|| talkback_server::open_service(config)).unwrap()
 }

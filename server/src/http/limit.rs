@@ -13,7 +13,7 @@ use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use talkback_api::ErrorCode;
 
-use crate::error::Error;
+use super::Error;
 
 /// Forget idle clients once at least this many are tracked.
 const SWEEP_ABOVE: usize = 10_000;

@@ -7,7 +7,7 @@ use std::path::Path;
 use rusqlite::{Connection, OpenFlags};
 use talkback_store::Status;
 
-use super::{ImportReport, SourceBody, SourceComment, SourceThread};
+use super::pipeline::{ImportReport, SourceBody, SourceComment, SourceThread};
 
 pub(crate) fn parse(path: &Path, report: &mut ImportReport) -> Vec<SourceThread> {
     match read(path, report) {

@@ -16,13 +16,12 @@ pub enum Error {
         retry_after_secs: u64,
         message: String,
     },
-    #[error("storage: {0}")]
-    Store(#[from] talkback_store::Error),
     #[error("worker pool: {0}")]
     Blocking(#[from] actix_web::error::BlockingError),
     #[error("encoding: {0}")]
     Encoding(#[from] serde_json::Error),
-    /// A failure outside the store (no randomness, a broken invariant): logged, a 500.
+    /// A failure the client cannot fix (storage, no randomness, a broken invariant): logged,
+    /// a 500.
     #[error("internal: {0}")]
     Internal(String),
 }
@@ -41,8 +40,6 @@ impl Error {
         match self {
             Error::Client { code, .. } => *code,
             Error::RateLimited { .. } => ErrorCode::RateLimited,
-            // Lost a race with a delete between check and write.
-            Error::Store(talkback_store::Error::NotFound) => ErrorCode::CommentNotFound,
             _ => ErrorCode::Internal,
         }
     }
@@ -74,7 +71,6 @@ impl ResponseError for Error {
     fn error_response(&self) -> HttpResponse {
         let message = match self {
             Error::Client { message, .. } | Error::RateLimited { message, .. } => message.clone(),
-            Error::Store(talkback_store::Error::NotFound) => "There is no such comment.".to_owned(),
             other => {
                 tracing::error!(error = %other, "request failed");
                 "Something went wrong on the server. Please try again.".to_owned()

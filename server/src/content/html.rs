@@ -17,7 +17,7 @@ use html5ever::tokenizer::{
 use talkback_api::limits::MAX_MARKDOWN_DEPTH;
 use talkback_api::{Block, Inline};
 
-use crate::tree::{Frame, Kind, TreeBuilder, safe_href};
+use super::tree::{Frame, Kind, TreeBuilder, safe_href};
 
 /// Largest HTML body converted.
 pub(crate) const MAX_HTML_BYTES: usize = 64 * 1024;

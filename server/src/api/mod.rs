@@ -1,4 +1,6 @@
-//! API v1 handlers, one file per resource, and helpers they share.
+//! The reader API (v1): JSON handlers, one file per resource. Handlers do what is HTTP's
+//! (origins, rate limits, caching, status codes and headers) and hand everything else to the
+//! service: they never see the store.
 
 mod comments;
 mod counts;
@@ -10,7 +12,7 @@ use talkback_api::ErrorCode;
 
 use crate::AppState;
 use crate::config::SiteConfig;
-use crate::error::{Error, Result};
+use crate::http::{Error, Result};
 
 pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/threads", web::get().to(threads::read))
@@ -36,17 +38,11 @@ fn site<'a>(state: &'a AppState, id: &str) -> Result<&'a SiteConfig> {
 /// The site, after checking the browser's `Origin` may write to it.
 fn writable_site<'a>(state: &'a AppState, req: &HttpRequest, id: &str) -> Result<&'a SiteConfig> {
     let site = site(state, id)?;
-    if !crate::origin_allowed(req, site) {
+    if !crate::http::origin_allowed(req, site) {
         return Err(Error::client(
             ErrorCode::OriginNotAllowed,
             "This page's origin is not allowed to post comments for this site.",
         ));
     }
     Ok(site)
-}
-
-pub(crate) fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }

@@ -1,5 +1,5 @@
-//! Talkback's own export format, and importing it: the lossless path out of (and back into)
-//! the store, used for backups and moves between servers.
+//! Talkback's own format, one more format beside WordPress, Disqus, Isso and Remark42: the
+//! lossless path out of (and back into) the store, used for backups and moves between servers.
 //!
 //! The format is one JSON document, versioned, with every page of a site and every comment:
 //! ids, parents, authors (e-mail included: it is the owner's data), Markdown source and the
@@ -11,10 +11,11 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 use talkback_api::Block;
-use talkback_store::{CommentRecord, CommentStore, Status};
+use talkback_store::{CommentRecord, Status};
 
+use super::pipeline::{self, ImportReport, SourceBody, SourceComment, SourceThread};
 use crate::config::SiteConfig;
-use crate::import::{self, ImportReport, SourceBody, SourceComment, SourceThread};
+use crate::service::Service;
 
 /// The `format` field of every export.
 pub const FORMAT: &str = "talkback-export";
@@ -69,7 +70,7 @@ pub struct ExportComment {
 
 /// Why an export or import failed as a whole.
 #[derive(Debug, thiserror::Error)]
-pub enum MigrateError {
+pub enum TalkbackError {
     #[error("storage: {0}")]
     Store(#[from] talkback_store::Error),
     #[error("not a Talkback export: {0}")]
@@ -77,9 +78,9 @@ pub enum MigrateError {
 }
 
 /// Exports every page and comment of `site`, as pretty JSON ending in a newline.
-pub fn export(store: &dyn CommentStore, site: &str) -> Result<String, MigrateError> {
+pub fn export(service: &Service, site: &str) -> Result<String, TalkbackError> {
     let mut pages = Vec::new();
-    for (page, comments) in store.export_site(site)? {
+    for (page, comments) in service.store().export_site(site)? {
         let ids: HashMap<u64, String> = comments.iter().map(|c| (c.id, export_id(c))).collect();
         let comments = comments
             .iter()
@@ -114,7 +115,7 @@ pub fn export(store: &dyn CommentStore, site: &str) -> Result<String, MigrateErr
         pages,
     };
     let mut text =
-        serde_json::to_string_pretty(&export).map_err(|e| MigrateError::Format(e.to_string()))?;
+        serde_json::to_string_pretty(&export).map_err(|e| TalkbackError::Format(e.to_string()))?;
     text.push('\n');
     Ok(text)
 }
@@ -126,15 +127,15 @@ fn export_id(c: &CommentRecord) -> String {
 /// Imports an export into `site`. Each comment is validated on its own; a bad one is
 /// reported and skipped (with its replies), the rest goes in. With `dry_run` nothing is written.
 pub fn import_talkback(
-    store: &dyn CommentStore,
+    service: &Service,
     site: &SiteConfig,
     text: &str,
     dry_run: bool,
-) -> Result<ImportReport, MigrateError> {
+) -> Result<ImportReport, TalkbackError> {
     let export: Export =
-        serde_json::from_str(text).map_err(|e| MigrateError::Format(e.to_string()))?;
+        serde_json::from_str(text).map_err(|e| TalkbackError::Format(e.to_string()))?;
     if export.format != FORMAT || export.version != VERSION {
-        return Err(MigrateError::Format(format!(
+        return Err(TalkbackError::Format(format!(
             "expected format {FORMAT:?} version {VERSION}, found {:?} version {}",
             export.format, export.version
         )));
@@ -180,6 +181,6 @@ pub fn import_talkback(
                 .collect(),
         })
         .collect();
-    import::import(store, site, threads, dry_run, &mut report)?;
+    pipeline::import(service, site, threads, dry_run, &mut report)?;
     Ok(report)
 }

@@ -8,8 +8,9 @@
 
 use talkback_store::Status;
 
+use super::decode::parse_time;
+use super::pipeline::{ImportReport, SourceBody, SourceComment, SourceThread};
 use super::xml::{self, El};
-use super::{ImportReport, SourceBody, SourceComment, SourceThread, parse_time};
 
 pub(crate) fn parse(text: &str, report: &mut ImportReport) -> Vec<SourceThread> {
     let (doc, problem) = xml::parse(text);

@@ -1,27 +1,21 @@
-//! Importers: WordPress WXR, Disqus XML, Isso's SQLite database, Remark42 backups and
-//! Talkback's own export, all feeding one pipeline.
+//! The one import pipeline every format feeds.
 //!
 //! Each format parser turns its input into [`SourceThread`]s and reports what it could not
 //! read; [`import`] then validates every comment on its own, inserts parents before replies,
 //! skips what was imported before (by the comment's id at its source) and reports every
-//! comment it leaves out, with the reason. Each comment goes in as one store transaction, so
-//! an interrupted import leaves whole comments only, and re-running it completes it.
-
-pub(crate) mod disqus;
-pub(crate) mod html;
-pub(crate) mod isso;
-pub(crate) mod remark42;
-pub(crate) mod wordpress;
-mod xml;
+//! comment it leaves out, with the reason. Comments go in through the service's write path
+//! (one [`Batch`], flushed and published at the end), each as one store transaction, so an
+//! interrupted import leaves whole comments only, and re-running it completes it.
 
 use std::collections::{HashMap, HashSet};
 
 use talkback_api::Block;
 use talkback_api::limits::{MAX_BODY_BYTES, MAX_REPLY_DEPTH};
-use talkback_store::{CommentStore, NewComment, ParentProblem, Status};
+use talkback_store::{NewComment, ParentProblem, Status};
 
 use crate::config::SiteConfig;
-use crate::validate;
+use crate::content::{html, tree, validate};
+use crate::service::{Batch, Service};
 
 /// One page's comments as read from a source.
 #[derive(Debug, Clone, PartialEq)]
@@ -98,12 +92,13 @@ impl ImportReport {
 
 /// Imports `threads` into `site`; with `dry_run` everything is checked and nothing written.
 pub fn import(
-    store: &dyn CommentStore,
+    service: &Service,
     site: &SiteConfig,
     threads: Vec<SourceThread>,
     dry_run: bool,
     report: &mut ImportReport,
 ) -> Result<(), talkback_store::Error> {
+    let mut batch = service.batch();
     for thread in threads {
         let key = match validate::page_key(&thread.page, site) {
             Ok(k) => k,
@@ -121,7 +116,8 @@ pub fn import(
             .filter_map(|c| c.parent.as_deref())
             .collect();
         let mut run = Run {
-            store,
+            store: service.store(),
+            batch: &mut batch,
             site,
             key: &key,
             thread: &thread,
@@ -143,14 +139,12 @@ pub fn import(
             run.place(c, &by_id, report)?;
         }
     }
-    if !dry_run {
-        store.flush_through(talkback_store::WriteSeq(u64::MAX))?;
-    }
-    Ok(())
+    batch.commit()
 }
 
-struct Run<'a> {
-    store: &'a dyn CommentStore,
+struct Run<'a, 'b> {
+    store: &'a dyn talkback_store::Store,
+    batch: &'a mut Batch<'b>,
     site: &'a SiteConfig,
     key: &'a str,
     thread: &'a SourceThread,
@@ -159,7 +153,7 @@ struct Run<'a> {
     done: HashMap<String, Option<(u64, u32)>>,
 }
 
-impl Run<'_> {
+impl Run<'_, '_> {
     /// Imports `c` after its ancestors; returns where it went. The walk up a reply chain is a
     /// loop, not recursion, so a chain of any length in a file is reported, never a crash.
     fn place(
@@ -251,8 +245,8 @@ impl Run<'_> {
             report.imported += 1;
             return Ok(Some((0, parent.map_or(0, |(_, d)| d + 1))));
         }
-        match self.store.insert_comment(new) {
-            Ok((record, _)) => {
+        match self.batch.insert(new) {
+            Ok(record) => {
                 report.imported += 1;
                 Ok(Some((record.id, record.depth)))
             }
@@ -299,7 +293,7 @@ impl Run<'_> {
 
     /// Checks one comment with the API's rules.
     fn prepare(&self, c: &SourceComment, parent: Option<u64>) -> Result<NewComment, String> {
-        let reason = |e: crate::error::Error| e.to_string();
+        let reason = |e: crate::http::Error| e.to_string();
         let tombstone = c.status == Status::Deleted;
         let (source, tree) = if tombstone {
             (String::new(), Vec::new())
@@ -315,15 +309,14 @@ impl Run<'_> {
                         ));
                     }
                     let tree = html::to_tree(html).ok_or("the body is too large")?;
-                    crate::tree::check(&tree).map_err(|e| e.to_string())?;
+                    tree::check(&tree).map_err(|e| e.to_string())?;
                     if Block::plain_text(&tree).len() > MAX_BODY_BYTES {
                         return Err(format!("the comment is longer than {MAX_BODY_BYTES} bytes"));
                     }
                     (html.clone(), tree)
                 }
                 SourceBody::Tree { source, tree } => {
-                    crate::tree::check(tree)
-                        .map_err(|e| format!("its document tree is refused: {e}"))?;
+                    tree::check(tree).map_err(|e| format!("its document tree is refused: {e}"))?;
                     (source.clone(), tree.clone())
                 }
             }
@@ -332,7 +325,7 @@ impl Run<'_> {
             return Err("the comment is empty".into());
         }
         // Times from a file can be anything: keep them between 1970 and a day from now.
-        let latest = crate::handlers::now_ms().saturating_add(DAY_MS);
+        let latest = crate::service::now_ms().saturating_add(DAY_MS);
         let created = c.created.clamp(0, latest);
         let edited = c.edited.map(|e| e.clamp(created, latest));
         Ok(NewComment {
@@ -366,127 +359,3 @@ impl Run<'_> {
 }
 
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
-
-/// Largest file an import decompresses to: a gzip bomb stops here instead of filling memory.
-pub const MAX_DECOMPRESSED_BYTES: u64 = 1024 * 1024 * 1024;
-
-/// The bytes of a file, decompressed when they are gzip (by their magic bytes), at most
-/// [`MAX_DECOMPRESSED_BYTES`].
-pub fn gunzip_if_gzip(bytes: Vec<u8>) -> std::io::Result<Vec<u8>> {
-    gunzip_capped(bytes, MAX_DECOMPRESSED_BYTES)
-}
-
-pub(crate) fn gunzip_capped(bytes: Vec<u8>, cap: u64) -> std::io::Result<Vec<u8>> {
-    if !bytes.starts_with(&[0x1f, 0x8b]) {
-        return Ok(bytes);
-    }
-    let mut out = Vec::new();
-    std::io::Read::read_to_end(
-        &mut std::io::Read::take(
-            flate2::read::GzDecoder::new(bytes.as_slice()),
-            cap.saturating_add(1),
-        ),
-        &mut out,
-    )?;
-    if out.len() as u64 > cap {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            format!("it decompresses to more than {cap} bytes"),
-        ));
-    }
-    Ok(out)
-}
-
-/// Reads a file as text: UTF-8, or Windows-1252 when it is not (whatever its declaration says).
-pub fn read_text(bytes: Vec<u8>) -> (String, bool) {
-    match String::from_utf8(bytes) {
-        Ok(text) => (text, false),
-        // Windows-1252, not Latin-1: its 0x80–0x9F are curly quotes, dashes and the euro
-        // sign ("O’Brien"), where Latin-1 has invisible controls.
-        Err(e) => {
-            let (text, _) = encoding_rs::WINDOWS_1252.decode_without_bom_handling(e.as_bytes());
-            (text.into_owned(), true)
-        }
-    }
-}
-
-/// Parses RFC 3339 (`2024-03-14T10:00:00.123+01:00`) or `YYYY-MM-DD HH:MM:SS` (UTC, as
-/// WordPress writes it) into Unix milliseconds; dates that do not exist (2024-02-31) are `None`.
-pub fn parse_time(text: &str) -> Option<i64> {
-    let text = text.trim();
-    if let Ok(at) = text.parse::<jiff::Timestamp>() {
-        return Some(at.as_millisecond());
-    }
-    let civil: jiff::civil::DateTime = text.parse().ok()?;
-    let at = jiff::tz::TimeZone::UTC.to_timestamp(civil).ok()?;
-    Some(at.as_millisecond())
-}
-
-/// The formats `talkback import` reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    Wordpress,
-    Disqus,
-    Isso,
-    Remark42,
-    Talkback,
-}
-
-/// Why an import could not run at all (per-item problems go in the report instead).
-#[derive(Debug, thiserror::Error)]
-pub enum ImportError {
-    #[error("cannot read {path}: {source}")]
-    Read {
-        path: String,
-        source: std::io::Error,
-    },
-    #[error(transparent)]
-    Migrate(#[from] crate::migrate::MigrateError),
-    #[error("storage: {0}")]
-    Store(#[from] talkback_store::Error),
-}
-
-/// Reads `path` in `format` and imports it into `site`.
-pub fn import_file(
-    store: &dyn CommentStore,
-    site: &SiteConfig,
-    format: Format,
-    path: &std::path::Path,
-    dry_run: bool,
-) -> Result<ImportReport, ImportError> {
-    let read = || {
-        std::fs::read(path).map_err(|source| ImportError::Read {
-            path: path.display().to_string(),
-            source,
-        })
-    };
-    let mut report = ImportReport::default();
-    let threads = match format {
-        Format::Talkback => {
-            let bytes = gunzip_if_gzip(read()?).map_err(|source| ImportError::Read {
-                path: path.display().to_string(),
-                source,
-            })?;
-            let text = read_text(bytes).0;
-            return Ok(crate::migrate::import_talkback(
-                store, site, &text, dry_run,
-            )?);
-        }
-        Format::Wordpress | Format::Disqus => {
-            let (text, recoded) = read_text(read()?);
-            if recoded {
-                report.problem("not UTF-8: read as Windows-1252 (check names and accents)");
-            }
-            // The declared encoding is ignored: the bytes decide (exports often declare wrongly).
-            if format == Format::Wordpress {
-                wordpress::parse(&text, &mut report)
-            } else {
-                disqus::parse(&text, &mut report)
-            }
-        }
-        Format::Isso => isso::parse(path, &mut report),
-        Format::Remark42 => remark42::parse(&read()?, &mut report),
-    };
-    import(store, site, threads, dry_run, &mut report)?;
-    Ok(report)
-}

@@ -8,7 +8,8 @@ use std::collections::HashMap;
 use serde::Deserialize;
 use talkback_store::Status;
 
-use super::{ImportReport, SourceBody, SourceComment, SourceThread, parse_time};
+use super::decode::parse_time;
+use super::pipeline::{ImportReport, SourceBody, SourceComment, SourceThread};
 
 #[derive(Deserialize)]
 struct Line {
@@ -51,8 +52,8 @@ struct Edit {
 
 /// Accepts the raw file: gzip is detected by its magic bytes.
 pub(crate) fn parse(bytes: &[u8], report: &mut ImportReport) -> Vec<SourceThread> {
-    let text = match super::gunzip_if_gzip(bytes.to_vec()) {
-        Ok(plain) => super::read_text(plain).0,
+    let text = match super::decode::gunzip_if_gzip(bytes.to_vec()) {
+        Ok(plain) => super::decode::read_text(plain).0,
         Err(e) => {
             report.problem(format!("broken gzip: {e}"));
             String::new()

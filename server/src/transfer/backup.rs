@@ -8,22 +8,21 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use talkback_store::CommentStore;
-
+use super::talkback::{self, TalkbackError};
 use crate::config::Config;
-use crate::migrate::{self, MigrateError};
+use crate::service::Service;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BackupError {
     #[error(transparent)]
-    Export(#[from] MigrateError),
+    Export(#[from] TalkbackError),
     #[error("cannot write backups in {dir}: {source}")]
     Io { dir: String, source: std::io::Error },
 }
 
 /// Writes one backup per site now and rotates old ones; returns the new files.
 pub fn run_once(
-    store: &dyn CommentStore,
+    service: &Service,
     sites: &[String],
     dir: &Path,
     keep: usize,
@@ -46,7 +45,7 @@ pub fn run_once(
     );
     let mut written = Vec::new();
     for site in sites {
-        let text = migrate::export(store, site)?;
+        let text = talkback::export(service, site)?;
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
         gz.write_all(text.as_bytes()).map_err(io)?;
         let bytes = gz.finish().map_err(io)?;
@@ -96,7 +95,7 @@ fn rotate(dir: &Path, site: &str, keep: usize) -> std::io::Result<()> {
 }
 
 /// Starts the periodic backup task when `backup_dir` is set.
-pub(crate) fn spawn(store: Arc<dyn CommentStore>, config: &Config) {
+pub(crate) fn spawn(service: Arc<Service>, config: &Config) {
     if config.backup_dir.as_os_str().is_empty() {
         return;
     }
@@ -109,11 +108,9 @@ pub(crate) fn spawn(store: Arc<dyn CommentStore>, config: &Config) {
         ticks.tick().await; // the first tick is immediate; the first backup comes one period after start
         loop {
             ticks.tick().await;
-            let (store, sites, dir) = (Arc::clone(&store), sites.clone(), dir.clone());
-            let now = crate::handlers::now_ms();
-            match actix_web::web::block(move || run_once(store.as_ref(), &sites, &dir, keep, now))
-                .await
-            {
+            let (service, sites, dir) = (Arc::clone(&service), sites.clone(), dir.clone());
+            let now = crate::service::now_ms();
+            match actix_web::web::block(move || run_once(&service, &sites, &dir, keep, now)).await {
                 Ok(Ok(files)) => tracing::info!(count = files.len(), "backup written"),
                 Ok(Err(e)) => tracing::error!(error = %e, "backup failed"),
                 Err(e) => tracing::error!(error = %e, "backup task failed"),

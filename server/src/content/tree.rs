@@ -1,6 +1,6 @@
 //! The one builder of document trees, driven by both parsers: pulldown-cmark events for
 //! Markdown bodies (`markdown`) and html5ever tokens for imported HTML bodies
-//! (`import::html`). It keeps a stack of open frames; closing a frame attaches what it built
+//! (`content::html`). It keeps a stack of open frames; closing a frame attaches what it built
 //! to the frame below, so a closing tag with nothing open, or a misnested one, can never
 //! produce anything outside the tree's node kinds. Inline markup nested past
 //! [`MAX_INLINE_DEPTH`] opens a flat frame instead: its closing event still matches it, but

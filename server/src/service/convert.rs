@@ -1,11 +1,9 @@
-//! Store records → wire types. The only place both crates meet.
+//! Store records → wire types: what readers may see of a stored comment.
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use talkback_api::{Block, Comment, CommentId, Inline};
 use talkback_store::{CommentRecord, Status};
-
-use crate::error::Result;
 
 /// The server's secret for identicon seeds, created with the database (so seeds stay stable
 /// across restarts and cannot be computed by anyone else).
@@ -13,14 +11,14 @@ use crate::error::Result;
 pub(crate) struct AvatarKey(pub(crate) Vec<u8>);
 
 /// Converts a stored comment for readers: never includes the e-mail or the edit-key hash.
-pub(crate) fn comment(record: &CommentRecord, key: &AvatarKey) -> Result<Comment> {
+pub(crate) fn comment(record: &CommentRecord, key: &AvatarKey) -> Comment {
     let deleted = record.status == Status::Deleted;
     let body: Vec<Block> = if deleted {
         Vec::new()
     } else {
         body_or_placeholder(record)
     };
-    Ok(Comment {
+    Comment {
         id: CommentId(record.id),
         parent: record.parent.map(CommentId),
         author: record.author.clone(),
@@ -38,7 +36,7 @@ pub(crate) fn comment(record: &CommentRecord, key: &AvatarKey) -> Result<Comment
         replies: Vec::new(),
         more_replies: 0,
         replies_cursor: None,
-    })
+    }
 }
 
 /// The stored tree, or, when it cannot be decoded (a record written by a buggy or foreign

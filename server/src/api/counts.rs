@@ -7,8 +7,9 @@ use talkback_api::limits::MAX_COUNT_PAGES;
 use talkback_api::{CountsRequest, CountsResponse, ErrorCode};
 
 use super::site;
-use crate::error::{Error, Result};
-use crate::{AppState, validate};
+use crate::AppState;
+use crate::content::validate;
+use crate::http::{Error, Result};
 
 pub(super) async fn counts(
     state: web::Data<AppState>,
@@ -29,13 +30,8 @@ pub(super) async fn counts(
         .iter()
         .map(|p| validate::page_key(p, site))
         .collect::<Result<Vec<_>>>()?;
-    let store = state.store.clone();
-    let site_id = request.site.clone();
-    let numbers = web::block(move || {
-        let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
-        store.counts(&site_id, &refs)
-    })
-    .await??;
+    let (service, site_id) = (state.service.clone(), request.site.clone());
+    let numbers = web::block(move || service.counts(&site_id, &keys)).await??;
     let counts: BTreeMap<String, u32> = request.pages.into_iter().zip(numbers).collect();
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-cache"))

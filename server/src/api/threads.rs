@@ -8,56 +8,43 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use talkback_api::i18n::Strings;
-use talkback_api::limits::{
-    DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT, REPLIES_PAGE_LIMIT, REPLIES_PER_COMMENT,
-};
-use talkback_api::{
-    Comment, ErrorCode, RepliesQuery, RepliesResponse, Sort, ThreadQuery, ThreadResponse,
-    assemble_thread,
-};
-use talkback_store::{MoreReplies, Order};
+use talkback_api::limits::{DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT};
+use talkback_api::{ErrorCode, RepliesQuery, ThreadQuery, ThreadResponse};
 
 use super::site;
-use crate::assets::accepts_encoding;
-use crate::cache::{Cached, Encoding};
-use crate::error::{Error, Result};
-use crate::{AppState, convert, render, validate};
+use crate::AppState;
+use crate::content::{render, validate};
+use crate::http::assets::accepts_encoding;
+use crate::http::cache::{Cached, Encoding};
+use crate::http::{Error, Result};
+use crate::service::ThreadView;
 
-/// A thread query with every value normalised: equal views get equal cache keys.
-struct View {
-    site: String,
-    page: String,
-    sort: Sort,
-    limit: usize,
-    after: Option<u64>,
+/// Reads a thread query into a view with every value normalised.
+fn parse_view(state: &AppState, query: &ThreadQuery) -> Result<ThreadView> {
+    let site = site(state, &query.site)?;
+    Ok(ThreadView {
+        site: query.site.clone(),
+        page: validate::page_key(&query.page, site)?,
+        sort: query.sort,
+        limit: query
+            .limit
+            .unwrap_or(DEFAULT_PAGE_LIMIT)
+            .clamp(1, MAX_PAGE_LIMIT) as usize,
+        after: match query.cursor.as_deref() {
+            None | Some("") => None,
+            Some(c) => Some(c.parse::<u64>().map_err(|_| bad_cursor())?),
+        },
+    })
 }
 
-impl View {
-    fn parse(state: &AppState, query: &ThreadQuery) -> Result<Self> {
-        let site = site(state, &query.site)?;
-        Ok(Self {
-            site: query.site.clone(),
-            page: validate::page_key(&query.page, site)?,
-            sort: query.sort,
-            limit: query
-                .limit
-                .unwrap_or(DEFAULT_PAGE_LIMIT)
-                .clamp(1, MAX_PAGE_LIMIT) as usize,
-            after: match query.cursor.as_deref() {
-                None | Some("") => None,
-                Some(c) => Some(c.parse::<u64>().map_err(|_| bad_cursor())?),
-            },
-        })
-    }
-
-    fn variant(&self, kind: &str) -> String {
-        format!(
-            "{kind}|{:?}|{}|{}",
-            self.sort,
-            self.limit,
-            self.after.map(|a| a.to_string()).unwrap_or_default()
-        )
-    }
+/// The cache variant of a view.
+fn variant(view: &ThreadView, kind: &str) -> String {
+    format!(
+        "{kind}|{:?}|{}|{}",
+        view.sort,
+        view.limit,
+        view.after.map(|a| a.to_string()).unwrap_or_default()
+    )
 }
 
 fn bad_cursor() -> Error {
@@ -65,11 +52,6 @@ fn bad_cursor() -> Error {
         ErrorCode::InvalidCursor,
         "The cursor is not one this server gave out.",
     )
-}
-
-/// The cursor handed out for more replies: where to continue, and how many came before.
-fn replies_cursor(more: &MoreReplies) -> String {
-    format!("{}.{}", more.after, more.seen)
 }
 
 fn parse_replies_cursor(cursor: &str) -> Result<(u64, u32)> {
@@ -80,48 +62,10 @@ fn parse_replies_cursor(cursor: &str) -> Result<(u64, u32)> {
     }
 }
 
-/// A thread page, and whether the page exists at all (pages that do not are never cached).
-async fn load(state: &web::Data<AppState>, view: &View) -> Result<(ThreadResponse, bool)> {
-    let order = match view.sort {
-        Sort::Oldest => Order::OldestFirst,
-        Sort::Newest => Order::NewestFirst,
-    };
-    let store = state.store.clone();
-    let (site_id, key, limit, after) =
-        (view.site.clone(), view.page.clone(), view.limit, view.after);
-    let page = web::block(move || {
-        store.thread_page(&site_id, &key, order, limit, after, REPLIES_PER_COMMENT)
-    })
-    .await??;
-    let key = &state.avatar_key;
-    let top = page
-        .top_level
-        .iter()
-        .map(|r| convert::comment(r, key))
-        .collect::<Result<Vec<_>>>()?;
-    let replies = page
-        .replies
-        .iter()
-        .map(|r| convert::comment(r, key))
-        .collect::<Result<Vec<_>>>()?;
-    let mut comments = assemble_thread(top, replies);
-    for more in &page.more_replies {
-        if let Some(c) = comments.iter_mut().find(|c| c.id.0 == more.root) {
-            c.more_replies = more.remaining;
-            c.replies_cursor = Some(replies_cursor(more));
-        }
-    }
-    let exists = page.page.is_some();
-    Ok((
-        ThreadResponse {
-            page: view.page.clone(),
-            title: page.page.as_ref().and_then(|p| p.title.clone()),
-            total: page.page.as_ref().map_or(0, |p| p.count),
-            comments,
-            next_cursor: page.next_after.map(|id| id.to_string()),
-        },
-        exists,
-    ))
+/// A thread page from the service, and whether the page exists.
+async fn load(state: &web::Data<AppState>, view: &ThreadView) -> Result<(ThreadResponse, bool)> {
+    let (service, view) = (state.service.clone(), view.clone());
+    web::block(move || service.thread(&view)).await?
 }
 
 /// The encoding to answer `req` with.
@@ -222,8 +166,12 @@ pub(super) async fn read(
     req: HttpRequest,
     query: web::Query<ThreadQuery>,
 ) -> Result<HttpResponse> {
-    let view = View::parse(&state, &query)?;
-    let key = (view.site.as_str(), view.page.as_str(), view.variant("json"));
+    let view = parse_view(&state, &query)?;
+    let key = (
+        view.site.as_str(),
+        view.page.as_str(),
+        variant(&view, "json"),
+    );
     cached(&state, &req, key, "application/json", async || {
         let (thread, exists) = load(&state, &view).await?;
         Ok((serde_json::to_vec(&thread)?, thread.total, exists))
@@ -240,13 +188,13 @@ pub(super) async fn read_html(
     query: web::Query<ThreadQuery>,
     extra: web::Query<LangQuery>,
 ) -> Result<HttpResponse> {
-    let view = View::parse(&state, &query)?;
+    let view = parse_view(&state, &query)?;
     let strings = Strings::for_lang(extra.lang.as_deref().unwrap_or("en"));
     let title = validate::title(extra.title.as_deref())?;
-    let now = super::now_ms();
+    let now = crate::service::now_ms();
     let variant = format!(
         "{}|{}|{}|{}",
-        view.variant("html"),
+        variant(&view, "html"),
         strings.lang,
         now / 60_000,
         title.as_deref().unwrap_or_default()
@@ -277,26 +225,10 @@ pub(super) async fn replies(
     let variant = format!("replies|{root}|{after}.{seen}");
     let key = (query.site.as_str(), page.as_str(), variant);
     cached(&state, &req, key, "application/json", async || {
-        let store = state.store.clone();
+        let service = state.service.clone();
         let (site_id, page_key) = (query.site.clone(), page.clone());
-        let run = web::block(move || {
-            let exists = store.page(&site_id, &page_key)?.is_some();
-            let run =
-                store.replies_page(&site_id, &page_key, root, after, seen, REPLIES_PAGE_LIMIT)?;
-            Ok::<_, talkback_store::Error>((run, exists))
-        })
-        .await??;
-        let (run, exists) = run;
-        let replies = run
-            .replies
-            .iter()
-            .map(|r| convert::comment(r, &state.avatar_key))
-            .collect::<Result<Vec<Comment>>>()?;
-        let response = RepliesResponse {
-            replies,
-            more_replies: run.more.map_or(0, |m| m.remaining),
-            next_cursor: run.more.as_ref().map(replies_cursor),
-        };
+        let (response, exists) =
+            web::block(move || service.replies(&site_id, &page_key, root, (after, seen))).await??;
         Ok((serde_json::to_vec(&response)?, 0, exists))
     })
     .await

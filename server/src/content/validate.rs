@@ -8,7 +8,7 @@ use talkback_api::{ErrorCode, normalize_page_key_keeping, page_url_keeping};
 
 use crate::config::SiteConfig;
 
-use crate::error::{Error, Result};
+use crate::http::{Error, Result};
 
 fn fail<T>(code: ErrorCode, message: impl Into<String>) -> Result<T> {
     Err(Error::client(code, message))
@@ -145,7 +145,7 @@ fn website_like(raw: Option<&str>, code: ErrorCode, message: &str) -> Result<Opt
 
 /// Parses a Markdown body into its trimmed source and document tree.
 pub(crate) fn body(source: &str) -> Result<(String, Vec<talkback_api::Block>)> {
-    use crate::markdown::{MarkdownError, parse};
+    use super::markdown::{MarkdownError, parse};
     let source = source.trim_end();
     let tree = parse(source).map_err(|e| {
         let code = match e {
@@ -160,4 +160,13 @@ pub(crate) fn body(source: &str) -> Result<(String, Vec<talkback_api::Block>)> {
         Error::client(code, message)
     })?;
     Ok((source.to_owned(), tree))
+}
+
+/// `scheme://host[:port]` of an http or https URL (already checked by [`website`] or
+/// [`page_url`]).
+pub(crate) fn url_origin(url: &str) -> Option<&str> {
+    let scheme_end = url.find("://")?;
+    let rest = &url[scheme_end + 3..];
+    let host_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    Some(&url[..scheme_end + 3 + host_end])
 }

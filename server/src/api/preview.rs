@@ -3,8 +3,9 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use talkback_api::{PreviewRequest, PreviewResponse};
 
-use crate::error::Result;
-use crate::{AppState, validate};
+use crate::AppState;
+use crate::content::validate;
+use crate::http::Result;
 
 pub(super) async fn preview(
     state: web::Data<AppState>,

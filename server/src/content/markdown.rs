@@ -10,7 +10,7 @@ use pulldown_cmark::{Event, LinkType, Options, Parser, Tag, TagEnd};
 use talkback_api::limits::{MAX_BODY_BYTES, MAX_MARKDOWN_DEPTH};
 use talkback_api::{Block, Inline};
 
-use crate::tree::{Frame, Kind, TreeBuilder, safe_href};
+use super::tree::{Frame, Kind, TreeBuilder, safe_href};
 
 /// Why a body was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -59,7 +59,7 @@ pub fn parse(source: &str) -> Result<Vec<Block>, MarkdownError> {
         return Err(MarkdownError::Empty);
     }
     // The builder already caps nesting; checking the result keeps that promise explicit.
-    crate::tree::check(&blocks).map_err(|_| MarkdownError::TooDeep)?;
+    super::tree::check(&blocks).map_err(|_| MarkdownError::TooDeep)?;
     Ok(blocks)
 }
 

@@ -1,0 +1,72 @@
+//! Creating, editing and deleting comments. The service acknowledges a write only once it is
+//! on disk; these handlers add what is HTTP's: origin checks, the write budget, headers.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use talkback_api::limits::EDIT_KEY_HEADER;
+use talkback_api::{CreateComment, EditComment};
+
+use super::writable_site;
+use crate::AppState;
+use crate::http::{self, Result};
+use crate::service::Provenance;
+
+pub(super) async fn create(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Json<CreateComment>,
+) -> Result<HttpResponse> {
+    let input = body.into_inner();
+    let site = writable_site(&state, &req, &input.site)?;
+    state.limits.write(&req)?;
+    let from = Provenance {
+        from_site: http::request_from_site(&req, site),
+        host: http::host_name(&req),
+    };
+    let service = state.service.clone();
+    let response = web::block(move || service.post(input, &from)).await??;
+    Ok(HttpResponse::Created()
+        .insert_header((
+            "Location",
+            format!("/api/v1/comments/{}", response.comment.id),
+        ))
+        .insert_header(("Cache-Control", "no-store"))
+        .json(response))
+}
+
+/// The edit key the browser that posted a comment keeps.
+fn edit_key(req: &HttpRequest) -> String {
+    req.headers()
+        .get(EDIT_KEY_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+pub(super) async fn edit(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<u64>,
+    body: web::Json<EditComment>,
+) -> Result<HttpResponse> {
+    state.limits.write(&req)?;
+    let (id, key, input) = (id.into_inner(), edit_key(&req), body.into_inner());
+    let service = state.service.clone();
+    let response = web::block(move || service.edit(id, &key, &input)).await??;
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(response))
+}
+
+pub(super) async fn delete(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<u64>,
+) -> Result<HttpResponse> {
+    state.limits.write(&req)?;
+    let (id, key) = (id.into_inner(), edit_key(&req));
+    let service = state.service.clone();
+    let response = web::block(move || service.delete(id, &key)).await??;
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(response))
+}

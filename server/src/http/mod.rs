@@ -1,0 +1,132 @@
+//! What the server does as an HTTP server, whatever the resource: errors as status codes and
+//! stable JSON bodies (`error`), per-client budgets (`limit`), the widget's assets (`assets`),
+//! cached thread pages (`cache`), which origins may call the API and for which site, how
+//! request bodies are read (JSON, query, path; compressed bodies refused) and which response
+//! encoding a client gets.
+
+pub mod assets;
+pub(crate) mod cache;
+mod error;
+pub(crate) mod limit;
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, middleware, web};
+use talkback_api::ErrorCode;
+
+pub use error::{Error, Result, status_of};
+
+use crate::config::{SiteConfig, is_own_origin};
+
+/// The request's `Host`, as bytes.
+fn host(req: &HttpRequest) -> Option<&[u8]> {
+    req.headers().get(header::HOST).map(|h| h.as_bytes())
+}
+
+/// Whether a browser request from `req` may act on `site`: no `Origin` (not a browser),
+/// a configured origin, or the server's own.
+pub(crate) fn origin_allowed(req: &HttpRequest, site: &SiteConfig) -> bool {
+    let Some(origin) = req.headers().get(header::ORIGIN) else {
+        return true;
+    };
+    site.has_origin(origin.as_bytes(), host(req))
+}
+
+/// True when the request comes from a page of the site itself: its `Origin` is one of the
+/// site's, or the server's own.
+pub(crate) fn request_from_site(req: &HttpRequest, site: &SiteConfig) -> bool {
+    req.headers()
+        .get(header::ORIGIN)
+        .is_some_and(|origin| site.has_origin(origin.as_bytes(), host(req)))
+}
+
+/// The request's `Host` header as text (the server's own origin counts as every site's).
+pub(crate) fn host_name(req: &HttpRequest) -> Option<String> {
+    host(req)
+        .and_then(|h| std::str::from_utf8(h).ok())
+        .map(str::to_owned)
+}
+
+/// CORS for the API: configured origins and the server's own; the methods and headers the
+/// widget uses.
+pub(crate) fn cors(sites: &[SiteConfig]) -> actix_cors::Cors {
+    let allowed: Vec<String> = sites.iter().flat_map(|s| s.origins.clone()).collect();
+    debug_assert_eq!(
+        talkback_api::limits::EDIT_KEY_HEADER.to_ascii_lowercase(),
+        "x-talkback-edit-key"
+    );
+    actix_cors::Cors::default()
+        .allowed_origin_fn(move |origin, head| {
+            let origin = origin.as_bytes();
+            allowed.iter().any(|o| o.as_bytes() == origin)
+                || is_own_origin(origin, head.headers.get(header::HOST).map(|h| h.as_bytes()))
+        })
+        .allowed_methods(["GET", "POST", "PUT", "DELETE"])
+        .allowed_headers([
+            header::CONTENT_TYPE,
+            header::HeaderName::from_static("x-talkback-edit-key"),
+        ])
+        .expose_headers([header::ETAG, header::LOCATION])
+        .max_age(3600)
+}
+
+/// The API takes plain request bodies only: a compressed one could inflate far past the
+/// size limits (a 58 KB gzip body inflates to 60 MB), so it is refused before anything reads it.
+pub(crate) async fn refuse_encoded_bodies(
+    req: actix_web::dev::ServiceRequest,
+    next: middleware::Next<impl actix_web::body::MessageBody>,
+) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    let encoded = req
+        .headers()
+        .get(header::CONTENT_ENCODING)
+        .is_some_and(|v| !v.as_bytes().eq_ignore_ascii_case(b"identity"));
+    if encoded {
+        return Err(Error::client(
+            ErrorCode::UnsupportedEncoding,
+            "Send the request body uncompressed (no Content-Encoding).",
+        )
+        .into());
+    }
+    next.call(req).await
+}
+
+pub(crate) fn json_config() -> web::JsonConfig {
+    web::JsonConfig::default()
+        .limit(64 * 1024)
+        .error_handler(|err, _req| {
+            use actix_web::error::JsonPayloadError as J;
+            let error = match &err {
+                J::Overflow { .. } | J::OverflowKnownLength { .. } => {
+                    Error::client(ErrorCode::PayloadTooLarge, "The request body is too large.")
+                }
+                J::ContentType => Error::client(
+                    ErrorCode::InvalidJson,
+                    "Send the request body as application/json.",
+                ),
+                J::Deserialize(e) => Error::client(
+                    ErrorCode::InvalidJson,
+                    format!("The request body is not valid: {e}"),
+                ),
+                other => Error::client(
+                    ErrorCode::InvalidJson,
+                    format!("The request body could not be read: {other}"),
+                ),
+            };
+            error.into()
+        })
+}
+
+pub(crate) fn query_config() -> web::QueryConfig {
+    web::QueryConfig::default().error_handler(|err, _req| {
+        Error::client(
+            ErrorCode::InvalidQuery,
+            format!("The query string is not valid: {err}"),
+        )
+        .into()
+    })
+}
+
+pub(crate) fn path_config() -> web::PathConfig {
+    web::PathConfig::default().error_handler(|_err, _req| {
+        Error::client(ErrorCode::CommentNotFound, "There is no such comment.").into()
+    })
+}

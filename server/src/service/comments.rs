@@ -1,0 +1,184 @@
+//! Readers' writes: posting, editing and deleting their own comments. Each is acknowledged
+//! only after it is on disk and the cache has dropped the page.
+
+use base64::Engine;
+use sha2::{Digest, Sha256};
+use talkback_api::limits::MAX_REPLY_DEPTH;
+use talkback_api::{
+    CreateComment, CreateCommentResponse, DeleteCommentResponse, EditComment, EditCommentResponse,
+    ErrorCode,
+};
+use talkback_store::{CommentRecord, Deleted, Edit, NewComment, Status};
+
+use super::{Service, convert, now_ms};
+use crate::config::Moderation;
+use crate::content::validate;
+use crate::http::{Error, Result};
+
+/// Where a reader's request came from, as the HTTP layer saw it.
+#[derive(Debug, Clone, Default)]
+pub struct Provenance {
+    /// The request's `Origin` is one of the site's (or the server's own): only a page on the
+    /// blog itself may say what it is called and where it lives.
+    pub from_site: bool,
+    /// The request's `Host`: the server's own origin counts as one of every site's.
+    pub host: Option<String>,
+}
+
+fn new_edit_key() -> Result<String> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| Error::Internal(format!("no randomness: {e}")))?;
+    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+}
+
+fn hash_key(key: &str) -> String {
+    hex::encode(Sha256::digest(key.as_bytes()))
+}
+
+impl Service {
+    /// Posts a reader's comment.
+    pub fn post(&self, input: CreateComment, from: &Provenance) -> Result<CreateCommentResponse> {
+        let site = self
+            .config
+            .site(&input.site)
+            .ok_or_else(|| unknown_site(&input.site))?;
+        let page_key = validate::page_key(&input.page, site)?;
+        let page_title = validate::title(input.title.as_deref())?;
+        let page_url = validate::page_url(input.url.as_deref(), site)?;
+        if let Some(url) = &page_url {
+            let on_site = validate::url_origin(url).is_some_and(|origin| {
+                site.has_origin(origin.as_bytes(), from.host.as_deref().map(str::as_bytes))
+            });
+            if !on_site {
+                return Err(Error::client(
+                    ErrorCode::InvalidPage,
+                    "The page URL must be on one of this site's addresses.",
+                ));
+            }
+        }
+        let (page_title, page_url) = if from.from_site {
+            (page_title, page_url)
+        } else {
+            (None, None)
+        };
+        let author = validate::author(input.author.as_deref())?;
+        let email = validate::email(input.email.as_deref())?;
+        let website = validate::website(input.website.as_deref())?;
+        let (body_source, tree) = validate::body(&input.body)?;
+        let edit_key = new_edit_key()?;
+        let created = now_ms();
+        let new = NewComment {
+            site: site.id.clone(),
+            page_key,
+            page_title,
+            page_url,
+            parent: input.parent.map(|p| p.0),
+            max_depth: MAX_REPLY_DEPTH,
+            author,
+            email,
+            website,
+            body_source,
+            body_tree: serde_json::to_string(&tree)?,
+            created,
+            status: match site.moderation {
+                Moderation::None => Status::Approved,
+                Moderation::All => Status::Pending,
+            },
+            edit_key_hash: Some(hash_key(&edit_key)),
+            edited: None,
+            source: None,
+            ip: None,
+        };
+        let mut batch = self.batch();
+        let record = batch.insert(new)?;
+        batch.commit()?;
+        Ok(CreateCommentResponse {
+            comment: convert::comment(&record, &self.avatar_key),
+            edit_key,
+            editable_until: created.saturating_add(self.edit_window_ms()),
+        })
+    }
+
+    /// Replaces the body of a reader's own comment (on a moderated site it goes back to the
+    /// queue: a new text is a new thing to approve).
+    pub fn edit(&self, id: u64, key: &str, input: &EditComment) -> Result<EditCommentResponse> {
+        let before = self.authorised(id, key)?;
+        let (source, tree) = validate::body(&input.body)?;
+        let page = self.page_of(&before)?;
+        let moderated = self
+            .config
+            .site(&page.site)
+            .is_some_and(|s| s.moderation == Moderation::All);
+        let edit = Edit {
+            body_source: source,
+            body_tree: serde_json::to_string(&tree)?,
+            edited_at: now_ms(),
+            status: (moderated && before.status == Status::Approved).then_some(Status::Pending),
+        };
+        let mut batch = self.batch();
+        let (record, seq) = self.store.edit_comment(id, edit)?;
+        batch.wrote(seq, &page.site, &page.key);
+        batch.commit()?;
+        Ok(EditCommentResponse {
+            comment: convert::comment(&record, &self.avatar_key),
+        })
+    }
+
+    /// Deletes a reader's own comment (a tombstone stays when it has replies).
+    pub fn delete(&self, id: u64, key: &str) -> Result<DeleteCommentResponse> {
+        let record = self.authorised(id, key)?;
+        let page = self.page_of(&record)?;
+        let mut batch = self.batch();
+        let (outcome, seq) = self.store.delete_comment(id)?;
+        batch.wrote(seq, &page.site, &page.key);
+        batch.commit()?;
+        Ok(DeleteCommentResponse {
+            tombstone: outcome == Deleted::Tombstone,
+        })
+    }
+
+    /// The page a comment belongs to (looked up before a write, which may remove it).
+    fn page_of(&self, record: &CommentRecord) -> Result<talkback_store::PageRecord> {
+        self.store.page_by_id(record.page_id)?.ok_or_else(|| {
+            Error::Internal(format!("page {} of a comment is missing", record.page_id))
+        })
+    }
+
+    /// Loads the comment and checks the edit key and window. A comment that does not exist (or
+    /// is deleted) is refused exactly like a wrong key, so ids cannot be probed.
+    fn authorised(&self, id: u64, key: &str) -> Result<CommentRecord> {
+        let presented = hash_key(key);
+        let record = self
+            .store
+            .comment(id)?
+            .filter(|r| r.status != Status::Deleted);
+        let record = match record {
+            Some(r)
+                if !key.is_empty() && r.edit_key_hash.as_deref() == Some(presented.as_str()) =>
+            {
+                r
+            }
+            _ => {
+                return Err(Error::client(
+                    ErrorCode::EditKeyInvalid,
+                    "This comment can only be changed from the browser that posted it.",
+                ));
+            }
+        };
+        if now_ms() > record.created.saturating_add(self.edit_window_ms()) {
+            return Err(Error::client(
+                ErrorCode::EditWindowExpired,
+                "The time to edit or delete this comment has passed.",
+            ));
+        }
+        Ok(record)
+    }
+}
+
+/// The error for a site this server does not keep.
+pub(crate) fn unknown_site(id: &str) -> Error {
+    Error::client(
+        ErrorCode::UnknownSite,
+        format!("There is no site called {id:?} on this server."),
+    )
+}

@@ -1,0 +1,215 @@
+//! The one write path, and the reads behind the reader API.
+//!
+//! Every change to stored comments and pages goes through [`Service`], whoever asks: the reader
+//! API (`comments`), the owner's operations (`owner`) and imports (`transfer`, through
+//! [`Batch`]). A write is validated (`content::validate`), checked (edit keys and windows, the
+//! site's rules), written together with its change record in one store transaction, flushed,
+//! and published: listeners (the thread cache) hear which pages changed before the write is
+//! acknowledged, and subscribers of [`Service::changes`] hear the newest change sequence, so
+//! consumers of the change log wake up and read it.
+//!
+//! With `transfer/` and the composition root, this is the only part of the server that uses
+//! `talkback-store`; store records become wire types here (`convert`).
+
+mod comments;
+pub(crate) mod convert;
+mod owner;
+mod reads;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use talkback_api::ErrorCode;
+use talkback_store::{CommentRecord, NewComment, ParentProblem, Store, WriteSeq};
+use tokio::sync::watch;
+
+pub use comments::Provenance;
+pub use owner::OwnerError;
+pub use reads::ThreadView;
+
+use crate::config::Config;
+use crate::http::Error;
+use convert::AvatarKey;
+
+/// A page a write touched.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct PageRef {
+    pub site: String,
+    pub key: String,
+}
+
+/// Hears which pages changed, once the change is on disk and before it is acknowledged.
+pub trait Listener: Send + Sync {
+    fn pages_changed(&self, pages: &[PageRef]);
+}
+
+/// The server's comments: every write and every read of them.
+pub struct Service {
+    store: Arc<dyn Store>,
+    config: Config,
+    avatar_key: AvatarKey,
+    listeners: Vec<Arc<dyn Listener>>,
+    published: watch::Sender<u64>,
+}
+
+impl Service {
+    /// A service over `store` for the configured sites: records them and loads (or creates, on
+    /// first start) the identicon key.
+    pub fn new(
+        store: Arc<dyn Store>,
+        config: Config,
+        listeners: Vec<Arc<dyn Listener>>,
+    ) -> Result<Self, talkback_store::Error> {
+        for site in &config.sites {
+            store.ensure_site(&site.id)?;
+        }
+        let mut fresh = [0u8; 32];
+        getrandom::fill(&mut fresh).map_err(|e| {
+            talkback_store::Error::Internal(format!("no randomness for a secret: {e}"))
+        })?;
+        let avatar_key = AvatarKey(store.secret("avatar", &fresh)?);
+        let (published, _) = watch::channel(store.last_change()?);
+        Ok(Self {
+            store,
+            config,
+            avatar_key,
+            listeners,
+            published,
+        })
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The store, for reads (exports, import bookkeeping, tests); writes go through
+    /// [`Service::batch`] or the service's own operations.
+    pub fn store(&self) -> &dyn Store {
+        self.store.as_ref()
+    }
+
+    /// The newest change sequence, updated after every published write: consumers of the
+    /// change log wait on it, then read `changes_after` their own cursor.
+    pub fn changes(&self) -> watch::Receiver<u64> {
+        self.published.subscribe()
+    }
+
+    /// Starts a group of writes that are flushed and published together.
+    pub fn batch(&self) -> Batch<'_> {
+        Batch {
+            service: self,
+            seq: None,
+            pages: BTreeSet::new(),
+        }
+    }
+
+    /// Flushes everything written so far (before shutting down).
+    pub fn flush_all(&self) -> Result<(), talkback_store::Error> {
+        self.store.flush_through(WriteSeq::ALL)
+    }
+
+    /// Removes change-log entries older than `change_log_days`; returns how many went.
+    pub fn prune_changes(&self, now_ms: i64) -> Result<usize, talkback_store::Error> {
+        if self.config.change_log_days == 0 {
+            return Ok(0);
+        }
+        let keep_ms = i64::try_from(self.config.change_log_days.saturating_mul(86_400_000))
+            .unwrap_or(i64::MAX);
+        self.store.prune_changes(now_ms.saturating_sub(keep_ms))
+    }
+
+    fn edit_window_ms(&self) -> i64 {
+        i64::try_from(self.config.edit_window_secs.saturating_mul(1000)).unwrap_or(i64::MAX)
+    }
+}
+
+/// Writes that become durable and visible together: each write goes to the store (with its
+/// change record) at once; [`Batch::commit`] flushes them all, tells the listeners which pages
+/// changed and publishes the newest change. A single write is a batch of one.
+pub struct Batch<'a> {
+    service: &'a Service,
+    seq: Option<WriteSeq>,
+    pages: BTreeSet<PageRef>,
+}
+
+impl Batch<'_> {
+    fn wrote(&mut self, seq: WriteSeq, site: &str, key: &str) {
+        self.seq = self.seq.max(Some(seq));
+        self.pages.insert(PageRef {
+            site: site.to_owned(),
+            key: key.to_owned(),
+        });
+    }
+
+    /// Stores a comment that was already checked (the importers check with the API's rules).
+    pub fn insert(&mut self, new: NewComment) -> talkback_store::Result<CommentRecord> {
+        let (site, key) = (new.site.clone(), new.page_key.clone());
+        let (record, seq) = self.service.store.insert_comment(new)?;
+        self.wrote(seq, &site, &key);
+        Ok(record)
+    }
+
+    /// Makes every write of the batch durable, then invalidates and publishes.
+    pub fn commit(self) -> Result<(), talkback_store::Error> {
+        let Some(seq) = self.seq else {
+            return Ok(());
+        };
+        let service = self.service;
+        service.store.flush_through(seq)?;
+        let pages: Vec<PageRef> = self.pages.into_iter().collect();
+        for listener in &service.listeners {
+            listener.pages_changed(&pages);
+        }
+        let last = service.store.last_change()?;
+        service.published.send_if_modified(|current| {
+            let newer = last > *current;
+            *current = (*current).max(last);
+            newer
+        });
+        Ok(())
+    }
+}
+
+impl From<talkback_store::Error> for Error {
+    fn from(e: talkback_store::Error) -> Self {
+        use talkback_store::{Error as S, Missing};
+        match e {
+            // Lost a race with a delete between check and write.
+            S::NotFound(Missing::Comment(_)) => {
+                Error::client(ErrorCode::CommentNotFound, "There is no such comment.")
+            }
+            S::NotFound(Missing::Page { .. }) => {
+                Error::client(ErrorCode::NotFound, "There is no such page.")
+            }
+            S::Parent(problem) => parent_error(problem),
+            other => Error::Internal(format!("storage: {other}")),
+        }
+    }
+}
+
+fn parent_error(problem: ParentProblem) -> Error {
+    use talkback_api::limits::MAX_REPLY_DEPTH;
+    match problem {
+        ParentProblem::Missing => Error::client(
+            ErrorCode::ParentNotFound,
+            "The comment you are replying to no longer exists.",
+        ),
+        ParentProblem::OtherPage => Error::client(
+            ErrorCode::ParentOnOtherPage,
+            "The comment you are replying to is on another page.",
+        ),
+        ParentProblem::TooDeep => Error::client(
+            ErrorCode::NestingTooDeep,
+            format!(
+                "Replies can nest at most {MAX_REPLY_DEPTH} levels deep; reply higher up the thread."
+            ),
+        ),
+    }
+}
+
+/// Milliseconds since 1970 by this machine's clock.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
