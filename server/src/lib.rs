@@ -203,6 +203,7 @@ fn routes(cfg: &mut web::ServiceConfig, state: &web::Data<AppState>) {
     cfg.service(
         web::scope("/api/v1")
             .wrap(middleware::from_fn(http::refuse_encoded_bodies))
+            .wrap(middleware::from_fn(http::localise_errors))
             .wrap(http::cors(&state.config.sites))
             .wrap(middleware::DefaultHeaders::new().add(("X-Content-Type-Options", "nosniff")))
             .app_data(http::json_config())

@@ -104,6 +104,34 @@ serverTest("deep replies go flat with 'in reply to', long reply lists collapse",
   await page.close();
 });
 
+serverTest("a flat reply names its parent the same in the first paint and in the widget", async (server) => {
+  const post = (author, body, parent) => api(server, "/comments", { site: "demo", page: "/", author, body, parent });
+  let parent = (await post("Root", "root")).comment.id;
+  for (let i = 1; i <= 2; i++) parent = (await post(`Level ${i}`, `depth ${i}`, parent)).comment.id;
+  const anonymous = await post("", "nameless at depth 3", parent);
+  await post("Flat", "depth 4, listed flat", anonymous.comment.id);
+  const firstPaint = async () => (await fetch(`${server.base}/api/v1/threads/html?site=demo&page=/`)).text();
+  const inReplyTo = async (page) => (await page.locator(".tb-inreply").allTextContents()).map((t) => t.trim());
+
+  assert.match(await firstPaint(), /in reply to Anonymous</);
+  const page = await browser.newPage();
+  await openThread(page, server);
+  assert.deepEqual(await inReplyTo(page), ["in reply to Anonymous"]);
+
+  // Its parent deleted (a tombstone keeps no name), the reply still says what it answers.
+  const gone = await fetch(`${server.base}/api/v1/comments/${anonymous.comment.id}`, {
+    method: "DELETE", headers: { "x-talkback-edit-key": anonymous.edit_key },
+  });
+  assert.equal(gone.status, 200);
+  assert.match(await firstPaint(), /in reply to a deleted comment</);
+  await page.reload();
+  await widgetReady(page);
+  await page.locator(".tb-tombstone").waitFor();
+  assert.deepEqual(await inReplyTo(page), ["in reply to a deleted comment"]);
+  await screenshot(page, "widget-flat-reply-to-deleted");
+  await page.close();
+});
+
 serverTest("a comment with many replies loads them page by page from the server", async (server) => {
   const top = await api(server, "/comments", { site: "demo", page: "/", author: "Popular", body: "so many answers" });
   for (let i = 1; i <= 64; i++) {
@@ -376,6 +404,9 @@ test("cross-origin embed: the loader finds its server, CORS admits only configur
     await postComment(page, { name: "Über", body: "Grüße von woanders" });
     await page.locator(".tb-body", { hasText: "Grüße von woanders" }).waitFor();
     assert.equal(await page.locator(".tb-count").textContent(), "Eine Antwort auf „Cross“");
+    // What a reader can fix, the server words in the widget's language (it asks in Accept-Language).
+    await postComment(page, { name: "Über", email: "leser@localhost", body: "Noch einmal" });
+    await page.locator(".tb-form:not(.tb-form-inline)", { hasText: "Diese E-Mail-Adresse sieht nicht richtig aus" }).waitFor();
     await screenshot(page, "widget-cross-origin-de");
 
     // A page on an origin the site does not list can neither read nor post.

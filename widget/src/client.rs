@@ -64,8 +64,10 @@ async fn send_empty<T: DeserializeOwned>(builder: RequestBuilder) -> Result<T, F
     read(builder.send().await.map_err(|_| FetchError::Network)?).await
 }
 
-fn url(cfg: &WidgetConfig, path: &str) -> String {
-    format!("{}/api/v1{path}", cfg.api)
+/// A request to the API, asking for the reader's language: the server words the errors a
+/// reader can act on in it.
+fn api(method: fn(&str) -> RequestBuilder, cfg: &WidgetConfig, path: &str) -> RequestBuilder {
+    method(&format!("{}/api/v1{path}", cfg.api)).header("Accept-Language", &cfg.lang)
 }
 
 pub(crate) async fn thread(
@@ -86,7 +88,7 @@ pub(crate) async fn thread(
         query.push(("cursor", cursor));
     }
     send_empty(
-        Request::get(&url(cfg, "/threads")).query(query.iter().map(|(k, v)| (*k, v.as_str()))),
+        api(Request::get, cfg, "/threads").query(query.iter().map(|(k, v)| (*k, v.as_str()))),
     )
     .await
 }
@@ -104,7 +106,7 @@ pub(crate) async fn replies(
         ("cursor", cursor),
     ];
     send_empty(
-        Request::get(&url(cfg, "/replies")).query(query.iter().map(|(k, v)| (*k, v.as_str()))),
+        api(Request::get, cfg, "/replies").query(query.iter().map(|(k, v)| (*k, v.as_str()))),
     )
     .await
 }
@@ -113,7 +115,7 @@ pub(crate) async fn create(
     cfg: &WidgetConfig,
     body: &CreateComment,
 ) -> Result<CreateCommentResponse, FetchError> {
-    send(with_json(Request::post(&url(cfg, "/comments")), body)).await
+    send(with_json(api(Request::post, cfg, "/comments"), body)).await
 }
 
 pub(crate) async fn edit(
@@ -123,7 +125,7 @@ pub(crate) async fn edit(
     body: &str,
 ) -> Result<EditCommentResponse, FetchError> {
     let request = with_json(
-        Request::put(&url(cfg, &format!("/comments/{id}"))).header(EDIT_KEY_HEADER, key),
+        api(Request::put, cfg, &format!("/comments/{id}")).header(EDIT_KEY_HEADER, key),
         &EditComment {
             body: body.to_owned(),
         },
@@ -136,13 +138,13 @@ pub(crate) async fn delete(
     id: CommentId,
     key: &str,
 ) -> Result<DeleteCommentResponse, FetchError> {
-    send_empty(Request::delete(&url(cfg, &format!("/comments/{id}"))).header(EDIT_KEY_HEADER, key))
+    send_empty(api(Request::delete, cfg, &format!("/comments/{id}")).header(EDIT_KEY_HEADER, key))
         .await
 }
 
 pub(crate) async fn preview(cfg: &WidgetConfig, body: &str) -> Result<PreviewResponse, FetchError> {
     send(with_json(
-        Request::post(&url(cfg, "/preview")),
+        api(Request::post, cfg, "/preview"),
         &PreviewRequest {
             body: body.to_owned(),
         },

@@ -61,40 +61,6 @@ pub enum Field {
 }
 
 impl ErrorCode {
-    /// The snake_case name used on the wire.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ErrorCode::InvalidJson => "invalid_json",
-            ErrorCode::InvalidQuery => "invalid_query",
-            ErrorCode::PayloadTooLarge => "payload_too_large",
-            ErrorCode::UnknownSite => "unknown_site",
-            ErrorCode::OriginNotAllowed => "origin_not_allowed",
-            ErrorCode::InvalidPage => "invalid_page",
-            ErrorCode::TitleTooLong => "title_too_long",
-            ErrorCode::ParentNotFound => "parent_not_found",
-            ErrorCode::ParentOnOtherPage => "parent_on_other_page",
-            ErrorCode::NestingTooDeep => "nesting_too_deep",
-            ErrorCode::BodyEmpty => "body_empty",
-            ErrorCode::BodyTooLong => "body_too_long",
-            ErrorCode::MarkdownTooDeep => "markdown_too_deep",
-            ErrorCode::NameTooLong => "name_too_long",
-            ErrorCode::InvalidWebsite => "invalid_website",
-            ErrorCode::InvalidEmail => "invalid_email",
-            ErrorCode::InvalidCursor => "invalid_cursor",
-            ErrorCode::TooManyPages => "too_many_pages",
-            ErrorCode::CommentNotFound => "comment_not_found",
-            ErrorCode::EditKeyInvalid => "edit_key_invalid",
-            ErrorCode::EditWindowExpired => "edit_window_expired",
-            ErrorCode::RateLimited => "rate_limited",
-            ErrorCode::InvalidClientAddress => "invalid_client_address",
-            ErrorCode::UnsupportedEncoding => "unsupported_encoding",
-            ErrorCode::NotFound => "not_found",
-            ErrorCode::MethodNotAllowed => "method_not_allowed",
-            ErrorCode::Internal => "internal",
-            ErrorCode::Unknown => "unknown",
-        }
-    }
-
     /// Which form field the error is about, if any.
     pub fn field(self) -> Option<Field> {
         match self {

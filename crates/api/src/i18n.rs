@@ -2,6 +2,8 @@
 //! English, German, French and Spanish; a language is picked from `data-lang` or the page's
 //! `lang` by its first two letters, falling back to English.
 
+pub mod errors;
+
 /// The strings of one language. `{n}`, `{title}`, `{name}` and `{time}` are placeholders.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Strings {
@@ -50,6 +52,8 @@ pub struct Strings {
     pub oldest: &'static str,
     pub newest: &'static str,
     pub anonymous: &'static str,
+    /// Who a reply to a deleted comment answers ("in reply to a deleted comment").
+    pub deleted_author: &'static str,
     pub awaiting_moderation: &'static str,
     pub just_now: &'static str,
     pub minutes_ago_one: &'static str,
@@ -109,6 +113,7 @@ pub const EN: Strings = Strings {
     oldest: "Oldest first",
     newest: "Newest first",
     anonymous: "Anonymous",
+    deleted_author: "a deleted comment",
     awaiting_moderation: "Your comment is awaiting moderation.",
     just_now: "just now",
     minutes_ago_one: "1 minute ago",
@@ -168,6 +173,7 @@ pub const DE: Strings = Strings {
     oldest: "Älteste zuerst",
     newest: "Neueste zuerst",
     anonymous: "Anonym",
+    deleted_author: "einen gelöschten Kommentar",
     awaiting_moderation: "Dein Kommentar wartet auf Freischaltung.",
     just_now: "gerade eben",
     minutes_ago_one: "vor 1 Minute",
@@ -227,6 +233,7 @@ pub const FR: Strings = Strings {
     oldest: "Plus anciens d’abord",
     newest: "Plus récents d’abord",
     anonymous: "Anonyme",
+    deleted_author: "un commentaire supprimé",
     awaiting_moderation: "Votre commentaire est en attente de modération.",
     just_now: "à l’instant",
     minutes_ago_one: "il y a 1 minute",
@@ -286,6 +293,7 @@ pub const ES: Strings = Strings {
     oldest: "Más antiguos primero",
     newest: "Más recientes primero",
     anonymous: "Anónimo",
+    deleted_author: "un comentario borrado",
     awaiting_moderation: "Tu comentario está pendiente de moderación.",
     just_now: "ahora mismo",
     minutes_ago_one: "hace 1 minuto",
@@ -333,6 +341,17 @@ impl Strings {
                 ("title", title.unwrap_or_default().trim()),
             ],
         )
+    }
+
+    /// The name shown for a comment's author, wherever it is shown (its header, "in reply to
+    /// …", "Reply to …"): the name, "Anonymous" when there is none, and for a tombstone (which
+    /// keeps no name) "a deleted comment", so a reply always names what it answers.
+    pub fn author_name<'a>(&'a self, author: &'a str, deleted: bool) -> &'a str {
+        match (deleted, author.is_empty()) {
+            (true, _) => self.deleted_author,
+            (false, true) => self.anonymous,
+            (false, false) => author,
+        }
     }
 
     /// "Show 3 more replies".

@@ -10,6 +10,7 @@ mod error;
 pub mod i18n;
 mod identicon;
 pub mod limits;
+pub mod links;
 mod page_key;
 mod thread;
 mod wire;
@@ -17,6 +18,7 @@ mod wire;
 pub use doc::{Block, Inline, ListItem, Nesting};
 pub use error::{ErrorBody, ErrorCode, Field};
 pub use identicon::Identicon;
+pub use links::{LINK_SCHEMES, WEB_SCHEMES, has_scheme, is_web_address, link_href};
 pub use page_key::{
     DEFAULT_PAGE_PARAMS, normalize_page_key, normalize_page_key_keeping, page_url_keeping,
 };

@@ -178,14 +178,170 @@ fn error_body_json_shape_is_stable() {
     let unknown: ErrorBody =
         serde_json::from_str(r#"{"error":"brand_new_code","message":"m"}"#).unwrap();
     assert_eq!(unknown.error, ErrorCode::Unknown);
-    for code in [
-        ErrorCode::InvalidJson,
-        ErrorCode::EditWindowExpired,
-        ErrorCode::ParentOnOtherPage,
-    ] {
-        let json = serde_json::to_string(&code).unwrap();
-        assert_eq!(json, format!("\"{}\"", code.as_str()));
+}
+
+/// Every code, in declaration order (the wire names below are its snapshot).
+const EVERY_CODE: [ErrorCode; 28] = [
+    ErrorCode::InvalidJson,
+    ErrorCode::InvalidQuery,
+    ErrorCode::PayloadTooLarge,
+    ErrorCode::UnknownSite,
+    ErrorCode::OriginNotAllowed,
+    ErrorCode::InvalidPage,
+    ErrorCode::TitleTooLong,
+    ErrorCode::ParentNotFound,
+    ErrorCode::ParentOnOtherPage,
+    ErrorCode::NestingTooDeep,
+    ErrorCode::BodyEmpty,
+    ErrorCode::BodyTooLong,
+    ErrorCode::MarkdownTooDeep,
+    ErrorCode::NameTooLong,
+    ErrorCode::InvalidWebsite,
+    ErrorCode::InvalidEmail,
+    ErrorCode::InvalidCursor,
+    ErrorCode::TooManyPages,
+    ErrorCode::CommentNotFound,
+    ErrorCode::EditKeyInvalid,
+    ErrorCode::EditWindowExpired,
+    ErrorCode::RateLimited,
+    ErrorCode::InvalidClientAddress,
+    ErrorCode::UnsupportedEncoding,
+    ErrorCode::NotFound,
+    ErrorCode::MethodNotAllowed,
+    ErrorCode::Internal,
+    ErrorCode::Unknown,
+];
+
+#[test]
+fn error_codes_keep_their_wire_names_and_english_messages() {
+    use crate::i18n::errors::EN;
+    let mut out = String::new();
+    for code in EVERY_CODE {
+        let name = serde_json::to_string(&code).unwrap();
+        let back: ErrorCode = serde_json::from_str(&name).unwrap();
+        assert_eq!(back, code, "{name} reads back");
+        match EN.message(code) {
+            Some(message) => out.push_str(&format!("{name}: {message}\n")),
+            None => out.push_str(&format!("{name}\n")),
+        }
     }
+    expect![[r#"
+        "invalid_json"
+        "invalid_query"
+        "payload_too_large"
+        "unknown_site"
+        "origin_not_allowed"
+        "invalid_page"
+        "title_too_long"
+        "parent_not_found": The comment you are replying to no longer exists.
+        "parent_on_other_page": The comment you are replying to is on another page.
+        "nesting_too_deep": Replies can nest at most 32 levels deep; reply higher up the thread.
+        "body_empty": Please write a comment first.
+        "body_too_long": Your comment could not be accepted: the comment is longer than 16384 bytes.
+        "markdown_too_deep": Your comment could not be accepted: quotes and lists are nested more than 8 deep.
+        "name_too_long": Please keep your name under 100 characters.
+        "invalid_website": Your website must be an http:// or https:// address.
+        "invalid_email": That e-mail address does not look right (like name@example.com).
+        "invalid_cursor"
+        "too_many_pages"
+        "comment_not_found": There is no such comment.
+        "edit_key_invalid": This comment can only be changed from the browser that posted it.
+        "edit_window_expired": The time to edit or delete this comment has passed.
+        "rate_limited"
+        "invalid_client_address"
+        "unsupported_encoding"
+        "not_found"
+        "method_not_allowed"
+        "internal": Something went wrong on the server. Please try again.
+        "unknown"
+    "#]].assert_eq(&out);
+}
+
+#[test]
+fn every_language_words_every_error_a_reader_can_act_on() {
+    use crate::i18n::errors::{ALL, EN, ErrorTexts};
+    for texts in ALL {
+        for code in EVERY_CODE {
+            let (en, here) = (EN.message(code), texts.message(code));
+            assert_eq!(en.is_some(), here.is_some(), "{}: {code:?}", texts.lang);
+            if let Some(here) = here {
+                assert!(!here.contains('{'), "{}: {here}", texts.lang);
+                // The limit is in every language's words.
+                for n in ["100", "16384", "8", "32"] {
+                    assert_eq!(
+                        en.as_deref().unwrap_or_default().contains(n),
+                        here.contains(n),
+                        "{}: {here}",
+                        texts.lang
+                    );
+                }
+            }
+        }
+        assert!(texts.too_fast(true, 7).contains('7') && texts.too_fast(false, 9).contains('9'));
+    }
+    assert_eq!(ErrorTexts::for_lang("de-AT,de;q=0.9,en;q=0.5").lang, "de");
+    assert_eq!(ErrorTexts::for_lang("fr-CA").lang, "fr");
+    assert_eq!(ErrorTexts::for_lang("pt-BR,pt").lang, "en");
+    assert_eq!(ErrorTexts::for_lang("").lang, "en");
+}
+
+#[track_caller]
+fn check_link(href: &str, expect: Expect) {
+    let as_link = link_href(href);
+    let as_website = is_web_address(href);
+    expect.assert_eq(&format!("{as_link:?} {as_website}"));
+}
+
+#[test]
+fn links_keep_http_https_and_mailto_and_websites_http_and_https() {
+    check_link(
+        "https://example.com/a?b",
+        expect![[r#"Some("https://example.com/a?b") true"#]],
+    );
+    check_link(
+        "  HTTP://Example.com  ",
+        expect![[r#"Some("HTTP://Example.com") false"#]],
+    );
+    check_link(
+        "mailto:me@example.com",
+        expect![[r#"Some("mailto:me@example.com") false"#]],
+    );
+    check_link("javascript:alert(1)", expect!["None false"]);
+    check_link(" javascript:alert(1)", expect!["None false"]);
+    check_link("data:text/html,x", expect!["None false"]);
+    check_link("https://", expect!["None false"]);
+    check_link("mailto:", expect!["None false"]);
+    check_link("https://a b", expect!["None false"]);
+    check_link("https://a\u{7}", expect!["None false"]);
+    check_link(
+        "https://x\"onmouseover=1",
+        expect![[r#"Some("https://x\"onmouseover=1") false"#]],
+    );
+    check_link("https:///path", expect![[r#"Some("https:///path") false"#]]);
+    check_link("httpsx://x", expect!["None false"]);
+    check_link(
+        "hTtPs://é.example",
+        expect![[r#"Some("hTtPs://é.example") true"#]],
+    );
+    // The widget's check on stored values: the scheme alone, nothing trimmed.
+    assert!(has_scheme("https://x", &WEB_SCHEMES));
+    assert!(!has_scheme(" https://x", &WEB_SCHEMES));
+    assert!(!has_scheme("mailto:x", &WEB_SCHEMES));
+    assert!(has_scheme("MAILTO:x", &LINK_SCHEMES));
+}
+
+#[test]
+fn authors_are_named_the_same_everywhere() {
+    let en = crate::i18n::Strings::for_lang("en");
+    assert_eq!(en.author_name("Ann", false), "Ann");
+    assert_eq!(en.author_name("", false), "Anonymous");
+    assert_eq!(en.author_name("", true), "a deleted comment");
+    assert_eq!(en.author_name("Ann", true), "a deleted comment");
+    let de = crate::i18n::Strings::for_lang("de");
+    assert_eq!(
+        crate::i18n::fill(de.in_reply_to, &[("name", de.author_name("", true))]),
+        "als Antwort auf einen gelöschten Kommentar"
+    );
 }
 
 #[test]

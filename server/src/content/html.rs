@@ -17,7 +17,7 @@ use html5ever::tokenizer::{
 use talkback_api::limits::MAX_MARKDOWN_DEPTH;
 use talkback_api::{Block, Inline};
 
-use super::tree::{Frame, Kind, TreeBuilder, safe_href};
+use super::tree::{Frame, Kind, TreeBuilder};
 
 /// Largest HTML body converted.
 pub(crate) const MAX_HTML_BYTES: usize = 64 * 1024;
@@ -102,7 +102,10 @@ impl Builder {
                 return tree.block(Block::Rule);
             }
             "img" => {
-                if let Some(href) = attr("src").as_deref().and_then(safe_href) {
+                if let Some(href) = attr("src")
+                    .as_deref()
+                    .and_then(|h| talkback_api::link_href(h).map(str::to_owned))
+                {
                     let alt = attr("alt")
                         .filter(|a| !a.trim().is_empty())
                         .unwrap_or_else(|| href.clone());
@@ -137,7 +140,9 @@ impl Builder {
             "del" | "s" | "strike" => Frame::Strike(Vec::new()),
             "code" => Frame::Code(String::new()),
             "a" => Frame::Link {
-                href: attr("href").as_deref().and_then(safe_href),
+                href: attr("href")
+                    .as_deref()
+                    .and_then(|h| talkback_api::link_href(h).map(str::to_owned)),
                 children: Vec::new(),
             },
             _ => return,

@@ -10,7 +10,7 @@ use pulldown_cmark::{Event, LinkType, Options, Parser, Tag, TagEnd};
 use talkback_api::limits::{MAX_BODY_BYTES, MAX_MARKDOWN_DEPTH};
 use talkback_api::{Block, Inline};
 
-use super::tree::{Frame, Kind, TreeBuilder, safe_href};
+use super::tree::{Frame, Kind, TreeBuilder};
 
 /// Why a body was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -93,7 +93,7 @@ fn start(tree: &mut TreeBuilder, tag: Tag<'_>) -> Result<(), MarkdownError> {
             let href = if link_type == LinkType::Email {
                 Some(format!("mailto:{}", dest_url.trim()))
             } else {
-                safe_href(&dest_url)
+                talkback_api::link_href(&dest_url).map(str::to_owned)
             };
             Frame::Link {
                 href,

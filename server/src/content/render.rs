@@ -138,12 +138,12 @@ fn comment_html(
     } else {
         avatar_svg(&c.avatar, out);
         out.push_str("<div class=\"tb-main\"><header class=\"tb-meta\" part=\"meta\">");
-        let name = if c.author.is_empty() {
-            strings.anonymous
-        } else {
-            &c.author
-        };
-        match &c.website {
+        let name = strings.author_name(&c.author, c.deleted);
+        match c
+            .website
+            .as_deref()
+            .filter(|w| talkback_api::is_web_address(w))
+        {
             Some(site) => {
                 out.push_str("<a class=\"tb-author\" part=\"author\" rel=\"nofollow ugc noopener\" target=\"_blank\" href=\"");
                 escape(site, out);
@@ -187,7 +187,8 @@ fn comment_html(
         flatten(c, &mut flat);
         flat.sort_by_key(|(r, _)| r.id);
         replies_html(
-            flat.iter().map(|(r, p)| (*r, Some(*p))),
+            flat.iter()
+                .map(|(r, p)| (*r, Some(strings.author_name(&p.author, p.deleted)))),
             flat.len(),
             c.more_replies as usize,
             depth,
@@ -240,11 +241,10 @@ fn replies_html<'a>(
     }
 }
 
-/// Every descendant of `c` with the name of the comment it answers (the caller sorts once).
-fn flatten<'a>(c: &'a Comment, out: &mut Vec<(&'a Comment, &'a str)>) {
+/// Every descendant of `c` with the comment it answers (the caller sorts once).
+fn flatten<'a>(c: &'a Comment, out: &mut Vec<(&'a Comment, &'a Comment)>) {
     for reply in &c.replies {
-        let parent_name = if c.deleted { "" } else { c.author.as_str() };
-        out.push((reply, parent_name));
+        out.push((reply, c));
         flatten(reply, out);
     }
 }

@@ -353,7 +353,7 @@ pub(crate) fn check(blocks: &[Block]) -> Result<(), TreeProblem> {
         inl.iter().all(|i| match i {
             Inline::Emph(c) | Inline::Strong(c) | Inline::Strike(c) => links_ok(c),
             Inline::Link { href, children } => {
-                safe_href(href).as_deref() == Some(href.as_str()) && links_ok(children)
+                talkback_api::link_href(href) == Some(href.as_str()) && links_ok(children)
             }
             Inline::Text(_) | Inline::Code(_) | Inline::LineBreak => true,
         })
@@ -370,15 +370,4 @@ pub(crate) fn check(blocks: &[Block]) -> Result<(), TreeProblem> {
         return Err(TreeProblem::UnsafeLink);
     }
     Ok(())
-}
-
-/// Only these schemes survive as links.
-pub(crate) fn safe_href(href: &str) -> Option<String> {
-    let href = href.trim();
-    let lower = href.to_ascii_lowercase();
-    let allowed = ["http://", "https://", "mailto:"]
-        .iter()
-        .any(|s| lower.starts_with(s));
-    let clean = !href.chars().any(|c| c.is_control() || c.is_whitespace());
-    (allowed && clean && href.len() > "mailto:".len()).then(|| href.to_owned())
 }

@@ -4,7 +4,7 @@
 use talkback_api::limits::{
     MAX_EMAIL_BYTES, MAX_NAME_CHARS, MAX_PAGE_KEY_BYTES, MAX_TITLE_CHARS, MAX_WEBSITE_BYTES,
 };
-use talkback_api::{ErrorCode, normalize_page_key_keeping, page_url_keeping};
+use talkback_api::{ErrorCode, is_web_address, normalize_page_key_keeping, page_url_keeping};
 
 use crate::config::SiteConfig;
 
@@ -61,10 +61,9 @@ pub(crate) fn title(raw: Option<&str>) -> Result<Option<String>> {
 
 pub(crate) fn author(raw: Option<&str>) -> Result<String> {
     match present(raw) {
-        Some(name) if name.chars().count() > MAX_NAME_CHARS => fail(
-            ErrorCode::NameTooLong,
-            format!("Please keep your name under {MAX_NAME_CHARS} characters."),
-        ),
+        Some(name) if name.chars().count() > MAX_NAME_CHARS => {
+            Err(Error::reader(ErrorCode::NameTooLong))
+        }
         // Control and format characters have no business in a name; drop them rather than refuse.
         Some(name) => Ok(visible(name)),
         None => Ok(String::new()),
@@ -75,12 +74,7 @@ pub(crate) fn email(raw: Option<&str>) -> Result<Option<String>> {
     let Some(email) = present(raw) else {
         return Ok(None);
     };
-    let bad = || {
-        fail(
-            ErrorCode::InvalidEmail,
-            "That e-mail address does not look right (like name@example.com).",
-        )
-    };
+    let bad = || Err(Error::reader(ErrorCode::InvalidEmail));
     if email.len() > MAX_EMAIL_BYTES
         || email
             .chars()
@@ -105,41 +99,29 @@ pub(crate) fn email(raw: Option<&str>) -> Result<Option<String>> {
 
 /// Accepts http and https URLs only; stored XSS through the website field is a classic.
 pub(crate) fn website(raw: Option<&str>) -> Result<Option<String>> {
-    website_like(
-        raw,
-        ErrorCode::InvalidWebsite,
-        "Your website must be an http:// or https:// address.",
-    )
+    website_like(raw, || Error::reader(ErrorCode::InvalidWebsite))
 }
 
 /// A page's URL: http or https, recorded without its fragment and with only the query
 /// parameters that name the page on this site.
 pub(crate) fn page_url(raw: Option<&str>, site: &SiteConfig) -> Result<Option<String>> {
-    let url = website_like(
-        raw,
-        ErrorCode::InvalidPage,
-        "The page URL must be an http:// or https:// address.",
-    )?;
+    let url = website_like(raw, || {
+        Error::client(
+            ErrorCode::InvalidPage,
+            "The page URL must be an http:// or https:// address.",
+        )
+    })?;
     Ok(url.map(|u| page_url_keeping(&u, &site.page_params)))
 }
 
-fn website_like(raw: Option<&str>, code: ErrorCode, message: &str) -> Result<Option<String>> {
+fn website_like(raw: Option<&str>, refusal: impl Fn() -> Error) -> Result<Option<String>> {
     let Some(url) = present(raw) else {
         return Ok(None);
     };
-    let lower = url.to_ascii_lowercase();
-    let rest = lower
-        .strip_prefix("https://")
-        .or_else(|| lower.strip_prefix("http://"));
-    let host = rest.map(|r| r.split(['/', '?', '#']).next().unwrap_or_default());
-    let clean = !url
-        .chars()
-        .any(|c| c.is_whitespace() || c.is_control() || "<>\"'`\\".contains(c));
-    match host {
-        Some(h) if !h.is_empty() && clean && url.len() <= MAX_WEBSITE_BYTES => {
-            Ok(Some(url.to_owned()))
-        }
-        _ => fail(code, message),
+    if is_web_address(url) && url.len() <= MAX_WEBSITE_BYTES {
+        Ok(Some(url.to_owned()))
+    } else {
+        Err(refusal())
     }
 }
 
@@ -148,16 +130,11 @@ pub(crate) fn body(source: &str) -> Result<(String, Vec<talkback_api::Block>)> {
     use super::markdown::{MarkdownError, parse};
     let source = source.trim_end();
     let tree = parse(source).map_err(|e| {
-        let code = match e {
+        Error::reader(match e {
             MarkdownError::Empty => ErrorCode::BodyEmpty,
             MarkdownError::TooLong => ErrorCode::BodyTooLong,
             MarkdownError::TooDeep => ErrorCode::MarkdownTooDeep,
-        };
-        let message = match e {
-            MarkdownError::Empty => "Please write a comment first.".to_owned(),
-            other => format!("Your comment could not be accepted: {other}."),
-        };
-        Error::client(code, message)
+        })
     })?;
     Ok((source.to_owned(), tree))
 }

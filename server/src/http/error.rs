@@ -1,8 +1,10 @@
 //! The server's error type: every failure becomes a status and a stable JSON [`ErrorBody`].
-//! Internal causes are logged, never sent.
+//! Internal causes are logged, never sent. Errors a reader can act on are worded by
+//! `talkback_api::i18n::errors`, in the request's language (see `http::localise_errors`).
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
+use talkback_api::i18n::errors::{self, ErrorTexts};
 use talkback_api::{ErrorBody, ErrorCode};
 
 #[derive(Debug, thiserror::Error)]
@@ -11,11 +13,8 @@ pub enum Error {
     #[error("{message}")]
     Client { code: ErrorCode, message: String },
     /// Over a rate limit: `429` with `Retry-After`.
-    #[error("{message}")]
-    RateLimited {
-        retry_after_secs: u64,
-        message: String,
-    },
+    #[error("{}", errors::EN.too_fast(*writes, *retry_after_secs))]
+    RateLimited { retry_after_secs: u64, writes: bool },
     #[error("worker pool: {0}")]
     Blocking(#[from] actix_web::error::BlockingError),
     #[error("encoding: {0}")]
@@ -34,6 +33,14 @@ impl Error {
             code,
             message: message.into(),
         }
+    }
+
+    /// An error a reader can act on, worded by the shared table (in English here; the
+    /// response is worded in the request's language).
+    pub fn reader(code: ErrorCode) -> Self {
+        let message = errors::EN.message(code).unwrap_or_default();
+        debug_assert!(!message.is_empty(), "{code:?} has no entry in the table");
+        Error::client(code, message)
     }
 
     fn code(&self) -> ErrorCode {
@@ -69,11 +76,25 @@ impl ResponseError for Error {
     }
 
     fn error_response(&self) -> HttpResponse {
+        self.response_in(&errors::EN)
+    }
+}
+
+impl Error {
+    /// The response, worded in `texts`' language where the table has words for it.
+    pub fn response_in(&self, texts: &ErrorTexts) -> HttpResponse {
         let message = match self {
-            Error::Client { message, .. } | Error::RateLimited { message, .. } => message.clone(),
+            Error::Client { code, message } => texts.message(*code).unwrap_or(message.clone()),
+            Error::RateLimited {
+                retry_after_secs,
+                writes,
+            } => texts.too_fast(*writes, *retry_after_secs),
             other => {
-                tracing::error!(error = %other, "request failed");
-                "Something went wrong on the server. Please try again.".to_owned()
+                if texts.lang == errors::EN.lang {
+                    // Logged once: a localised response is the same error answered again.
+                    tracing::error!(error = %other, "request failed");
+                }
+                texts.message(ErrorCode::Internal).unwrap_or_default()
             }
         };
         let mut response = HttpResponse::build(self.status_code());

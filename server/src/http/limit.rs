@@ -24,16 +24,17 @@ struct Budget {
     /// Sweep idle buckets when more than this many are tracked. Doubling it after each sweep
     /// makes the sweeps' cost amortised O(1) per request, however many clients come.
     sweep_at: AtomicUsize,
-    what: &'static str,
+    /// The budget for comment writes (else for expensive reads): it says which in its refusal.
+    writes: bool,
 }
 
 impl Budget {
-    fn new(per_minute: u32, what: &'static str) -> Self {
+    fn new(per_minute: u32, writes: bool) -> Self {
         Self {
             limiter: NonZeroU32::new(per_minute)
                 .map(|n| RateLimiter::keyed(Quota::per_minute(n).allow_burst(n))),
             sweep_at: AtomicUsize::new(SWEEP_ABOVE),
-            what,
+            writes,
         }
     }
 
@@ -54,10 +55,7 @@ impl Budget {
                 + 1;
             Error::RateLimited {
                 retry_after_secs: wait,
-                message: format!(
-                    "You are {} too fast. Please wait {wait} seconds and try again.",
-                    self.what
-                ),
+                writes: self.writes,
             }
         })
     }
@@ -73,8 +71,8 @@ pub(crate) struct Limits {
 impl Limits {
     pub(crate) fn new(writes_per_minute: u32, reads_per_minute: u32, trusted: Vec<IpAddr>) -> Self {
         Self {
-            writes: Budget::new(writes_per_minute, "commenting"),
-            reads: Budget::new(reads_per_minute, "sending requests"),
+            writes: Budget::new(writes_per_minute, true),
+            reads: Budget::new(reads_per_minute, false),
             trusted,
         }
     }

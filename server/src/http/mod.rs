@@ -12,6 +12,7 @@ pub(crate) mod limit;
 use actix_web::http::header;
 use actix_web::{HttpRequest, middleware, web};
 use talkback_api::ErrorCode;
+use talkback_api::i18n::errors::ErrorTexts;
 
 pub use error::{Error, Result, status_of};
 
@@ -63,6 +64,7 @@ pub(crate) fn cors(sites: &[SiteConfig]) -> actix_cors::Cors {
         .allowed_methods(["GET", "POST", "PUT", "DELETE"])
         .allowed_headers([
             header::CONTENT_TYPE,
+            header::ACCEPT_LANGUAGE,
             header::HeaderName::from_static("x-talkback-edit-key"),
         ])
         .expose_headers([header::ETAG, header::LOCATION])
@@ -87,6 +89,32 @@ pub(crate) async fn refuse_encoded_bodies(
         .into());
     }
     next.call(req).await
+}
+
+/// Words errors a reader can act on in the request's language (`Accept-Language`, which the
+/// widget sets to its own language); English needs nothing, it is what handlers answer.
+pub(crate) async fn localise_errors(
+    req: actix_web::dev::ServiceRequest,
+    next: middleware::Next<impl actix_web::body::MessageBody + 'static>,
+) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    let texts = req
+        .headers()
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .map_or(&talkback_api::i18n::errors::EN, ErrorTexts::for_lang);
+    let response = next.call(req).await?.map_into_boxed_body();
+    if texts.lang == talkback_api::i18n::errors::EN.lang {
+        return Ok(response);
+    }
+    let localised = response
+        .response()
+        .error()
+        .and_then(|e| e.as_error::<Error>())
+        .map(|e| e.response_in(texts).map_into_boxed_body());
+    Ok(match localised {
+        Some(localised) => response.into_response(localised),
+        None => response,
+    })
 }
 
 pub(crate) fn json_config() -> web::JsonConfig {
@@ -126,7 +154,6 @@ pub(crate) fn query_config() -> web::QueryConfig {
 }
 
 pub(crate) fn path_config() -> web::PathConfig {
-    web::PathConfig::default().error_handler(|_err, _req| {
-        Error::client(ErrorCode::CommentNotFound, "There is no such comment.").into()
-    })
+    web::PathConfig::default()
+        .error_handler(|_err, _req| Error::reader(ErrorCode::CommentNotFound).into())
 }

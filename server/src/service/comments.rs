@@ -158,18 +158,10 @@ impl Service {
             {
                 r
             }
-            _ => {
-                return Err(Error::client(
-                    ErrorCode::EditKeyInvalid,
-                    "This comment can only be changed from the browser that posted it.",
-                ));
-            }
+            _ => return Err(Error::reader(ErrorCode::EditKeyInvalid)),
         };
         if now_ms() > record.created.saturating_add(self.edit_window_ms()) {
-            return Err(Error::client(
-                ErrorCode::EditWindowExpired,
-                "The time to edit or delete this comment has passed.",
-            ));
+            return Err(Error::reader(ErrorCode::EditWindowExpired));
         }
         Ok(record)
     }

@@ -175,9 +175,7 @@ impl From<talkback_store::Error> for Error {
         use talkback_store::{Error as S, Missing};
         match e {
             // Lost a race with a delete between check and write.
-            S::NotFound(Missing::Comment(_)) => {
-                Error::client(ErrorCode::CommentNotFound, "There is no such comment.")
-            }
+            S::NotFound(Missing::Comment(_)) => Error::reader(ErrorCode::CommentNotFound),
             S::NotFound(Missing::Page { .. }) => {
                 Error::client(ErrorCode::NotFound, "There is no such page.")
             }
@@ -188,23 +186,11 @@ impl From<talkback_store::Error> for Error {
 }
 
 fn parent_error(problem: ParentProblem) -> Error {
-    use talkback_api::limits::MAX_REPLY_DEPTH;
-    match problem {
-        ParentProblem::Missing => Error::client(
-            ErrorCode::ParentNotFound,
-            "The comment you are replying to no longer exists.",
-        ),
-        ParentProblem::OtherPage => Error::client(
-            ErrorCode::ParentOnOtherPage,
-            "The comment you are replying to is on another page.",
-        ),
-        ParentProblem::TooDeep => Error::client(
-            ErrorCode::NestingTooDeep,
-            format!(
-                "Replies can nest at most {MAX_REPLY_DEPTH} levels deep; reply higher up the thread."
-            ),
-        ),
-    }
+    Error::reader(match problem {
+        ParentProblem::Missing => ErrorCode::ParentNotFound,
+        ParentProblem::OtherPage => ErrorCode::ParentOnOtherPage,
+        ParentProblem::TooDeep => ErrorCode::NestingTooDeep,
+    })
 }
 
 /// Milliseconds since 1970 by this machine's clock.

@@ -8,3 +8,4 @@ mod hardening;
 mod import;
 mod migrate;
 mod support;
+mod write_path;

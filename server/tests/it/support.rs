@@ -13,6 +13,8 @@ pub const BLOG_ORIGIN: &str = "https://blog.example";
 /// A server running in this process on a free loopback port, with its own database.
 pub struct TestServer {
     pub base: String,
+    /// The running server's service (its store holds the change log).
+    pub service: std::sync::Arc<talkback_server::service::Service>,
     _dir: tempfile::TempDir,
 }
 
@@ -53,15 +55,16 @@ impl TestServer {
             actix_web::rt::System::new().block_on(async move {
                 let running = retry_while_locked(|| talkback_server::start(config.clone()))
                     .expect("server starts");
-                tx.send(running.addr).unwrap();
+                tx.send((running.addr, running.service.clone())).unwrap();
                 running.server.await.unwrap();
             })
         });
-        let addr = rx
+        let (addr, service) = rx
             .recv_timeout(Duration::from_secs(30))
             .expect("server reported its address");
         Self {
             base: format!("http://{addr}"),
+            service,
             _dir: dir,
         }
     }
@@ -229,4 +232,28 @@ pub fn open_store(config: &Config) -> std::sync::Arc<dyn talkback_store::Store> 
 /// The service over a test database (as offline commands use it), waiting out a lock.
 pub fn open_service(config: &Config) -> std::sync::Arc<talkback_server::service::Service> {
     retry_while_locked(|| talkback_server::open_service(config)).unwrap()
+}
+
+/// Sends `GET path` exactly as written (HTTP clients normalise `..` away before sending, so a
+/// traversal test through them cannot fail); returns the status and the body.
+pub fn raw_get(base: &str, path: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let addr = base.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    let _ = stream.read_to_string(&mut response);
+    let status = response
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, response)
 }

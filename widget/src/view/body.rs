@@ -48,13 +48,6 @@ fn block(block: &Block) -> AnyView {
     }
 }
 
-fn safe_href(href: &str) -> bool {
-    let lower = href.to_ascii_lowercase();
-    ["http://", "https://", "mailto:"]
-        .iter()
-        .any(|s| lower.starts_with(s))
-}
-
 fn inlines(inlines: &[Inline]) -> Vec<AnyView> {
     inlines
         .iter()
@@ -64,12 +57,16 @@ fn inlines(inlines: &[Inline]) -> Vec<AnyView> {
             Inline::Emph(c) => el("em", self::inlines(c)),
             Inline::Strong(c) => el("strong", self::inlines(c)),
             Inline::Strike(c) => el("del", self::inlines(c)),
-            Inline::Link { href, children } if safe_href(href) => custom("a")
-                .attr("href", href.clone())
-                .attr("rel", "nofollow ugc noopener noreferrer")
-                .attr("target", "_blank")
-                .child(self::inlines(children))
-                .into_any(),
+            Inline::Link { href, children }
+                if talkback_api::has_scheme(href, &talkback_api::LINK_SCHEMES) =>
+            {
+                custom("a")
+                    .attr("href", href.clone())
+                    .attr("rel", "nofollow ugc noopener noreferrer")
+                    .attr("target", "_blank")
+                    .child(self::inlines(children))
+                    .into_any()
+            }
             Inline::Link { children, .. } => self::inlines(children).into_any(),
             Inline::LineBreak => el("br", Vec::new()),
         })

@@ -3,7 +3,7 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use talkback_api::i18n::fill;
+use talkback_api::i18n::{Strings, fill};
 use talkback_api::limits::{COLLAPSE_REPLIES_OVER, COLLAPSED_REPLIES_SHOWN, VISUAL_DEPTH};
 use wasm_bindgen::JsValue;
 
@@ -26,14 +26,10 @@ fn error_text(e: &FetchError, network: &str) -> String {
     }
 }
 
-/// The name shown for a comment's author ("" for a tombstone).
-fn display_name(node: Node, anonymous: &str) -> String {
+/// The name shown for a comment's author (the one rule of `Strings::author_name`).
+pub(crate) fn display_name(node: Node, strings: &Strings) -> String {
     node.data
-        .with_untracked(|d| match (d.deleted, d.author.is_empty()) {
-            (true, _) => String::new(),
-            (false, true) => anonymous.to_owned(),
-            (false, false) => d.author.clone(),
-        })
+        .with_untracked(|d| strings.author_name(&d.author, d.deleted).to_owned())
 }
 
 /// A comment. Replies below the nesting cap are listed flat: they show "in reply to NAME"
@@ -47,7 +43,7 @@ pub(crate) fn comment_view(node: Node) -> AnyView {
     let in_reply_to = if flat_item {
         node.parent
             .and_then(|p| st.find(p))
-            .map(|p| display_name(p, strings.anonymous))
+            .map(|p| display_name(p, strings))
     } else {
         None
     };
@@ -148,8 +144,8 @@ pub(crate) fn comment_view(node: Node) -> AnyView {
         if d.deleted {
             return view! { <div class="tb-main"><p class="tb-tombstone">{strings.tombstone}</p></div> }.into_any();
         }
-        let name = display_name(node, strings.anonymous);
-        let author = match d.website.clone() {
+        let name = display_name(node, strings);
+        let author = match d.website.clone().filter(|w| talkback_api::has_scheme(w, &talkback_api::WEB_SCHEMES)) {
             Some(site) => view! {
                 <a class="tb-author" part="author" href=site rel="nofollow ugc noopener" target="_blank">{name.clone()}</a>
             }

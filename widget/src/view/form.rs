@@ -181,16 +181,10 @@ pub(crate) fn CommentForm(parent: Option<CommentId>) -> impl IntoView {
     let uid = StoredValue::new(uid);
     let field_id = move |f: &str| uid.with_value(|u| format!("tb-{f}-{u}"));
     let heading = match parent.and_then(|p| st.find(p)) {
-        Some(node) => {
-            let name = node.data.with_untracked(|d| {
-                if d.author.is_empty() {
-                    strings.anonymous.to_owned()
-                } else {
-                    d.author.clone()
-                }
-            });
-            fill(strings.reply_to, &[("name", &name)])
-        }
+        Some(node) => fill(
+            strings.reply_to,
+            &[("name", &super::comment::display_name(node, strings))],
+        ),
         None => strings.leave_reply.to_owned(),
     };
     let error_line = move |err: RwSignal<Option<String>>, id: String| {
