@@ -11,10 +11,12 @@ pub const WEB_SCHEMES: [&str; 2] = ["http://", "https://"];
 /// The scheme of `text` among `schemes` (case-insensitive), when something follows it.
 /// Nothing is trimmed: text with a leading space has no scheme.
 fn scheme_of<'a>(text: &str, schemes: &[&'a str]) -> Option<&'a str> {
+    let bytes = text.as_bytes();
     schemes.iter().copied().find(|s| {
-        text.len() > s.len()
-            && text.is_char_boundary(s.len())
-            && text[..s.len()].eq_ignore_ascii_case(s)
+        bytes.len() > s.len()
+            && bytes
+                .get(..s.len())
+                .is_some_and(|prefix| prefix.eq_ignore_ascii_case(s.as_bytes()))
     })
 }
 
@@ -41,7 +43,10 @@ pub fn is_web_address(url: &str) -> bool {
     let Some(scheme) = scheme_of(url, &WEB_SCHEMES) else {
         return false;
     };
-    let host = url[scheme.len()..]
+    // The scheme matched ASCII bytes, so its end is a character boundary.
+    let host = url
+        .get(scheme.len()..)
+        .unwrap_or_default()
         .split(['/', '?', '#'])
         .next()
         .unwrap_or_default();
