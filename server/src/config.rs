@@ -99,10 +99,10 @@ impl SiteConfig {
 /// True when `origin` is the server's own: its host equals the request's `Host`.
 pub fn is_own_origin(origin: &[u8], host: Option<&[u8]>) -> bool {
     let Some(host) = host else { return false };
-    let rest = origin
-        .strip_prefix(b"http://")
-        .or_else(|| origin.strip_prefix(b"https://"));
-    rest.is_some_and(|r| r == host)
+    let rest = std::str::from_utf8(origin)
+        .ok()
+        .and_then(talkback_api::links::after_web_scheme);
+    rest.is_some_and(|r| r.as_bytes() == host)
 }
 
 /// Moderation mode of a site.
@@ -194,10 +194,7 @@ impl Config {
                 if origin == "*" {
                     return Err(ConfigError::Wildcard);
                 }
-                let rest = origin
-                    .strip_prefix("https://")
-                    .or_else(|| origin.strip_prefix("http://"));
-                match rest {
+                match talkback_api::links::after_web_scheme(origin) {
                     Some(host) if !host.is_empty() && !host.contains('/') => {}
                     _ => return Err(ConfigError::BadOrigin(origin.clone())),
                 }

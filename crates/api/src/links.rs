@@ -36,20 +36,20 @@ pub fn link_href(href: &str) -> Option<&str> {
     clean.then_some(href)
 }
 
+/// What follows the `http://` or `https://` of `text` (any case); `None` for other schemes.
+pub fn after_web_scheme(text: &str) -> Option<&str> {
+    let scheme = scheme_of(text, &WEB_SCHEMES)?;
+    text.get(scheme.len()..)
+}
+
 /// True when `url` (already trimmed) is an http or https address with a host and nothing that
 /// could break out of an attribute (whitespace, control characters, quotes, `<`, `>`, `` ` ``,
 /// `\`).
 pub fn is_web_address(url: &str) -> bool {
-    let Some(scheme) = scheme_of(url, &WEB_SCHEMES) else {
+    let Some(rest) = after_web_scheme(url) else {
         return false;
     };
-    // The scheme matched ASCII bytes, so its end is a character boundary.
-    let host = url
-        .get(scheme.len()..)
-        .unwrap_or_default()
-        .split(['/', '?', '#'])
-        .next()
-        .unwrap_or_default();
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
     let clean = !url
         .chars()
         .any(|c| c.is_whitespace() || c.is_control() || "<>\"'`\\".contains(c));

@@ -498,105 +498,96 @@ impl Writes for SledStore {
     }
 
     fn delete_comment(&self, id: u64) -> Result<(Deleted, WriteSeq)> {
-        let outcome = tx_result(
-            (
-                &self.pages,
-                &self.page_ids,
-                &self.comments,
-                &self.index,
-                &self.replies,
-                &self.changes,
-            )
-                .transaction(|(pages, page_ids, comments, index, replies, changes)| {
-                    let load = |id: u64| -> Result<Option<CommentRecord>, TxError> {
-                        comments
-                            .get(id.to_be_bytes())?
-                            .map(|b| decode::<CommentRecord>(&b).map_err(abort))
-                            .transpose()
-                    };
-                    let Some(mut rec) = load(id)? else {
-                        return Err(abort(Error::comment_not_found(id)));
-                    };
-                    if rec.status == Status::Deleted {
-                        return Err(abort(Error::comment_not_found(id)));
-                    }
-                    let (page_key, mut page) = load_page(pages, page_ids, rec.page_id)?;
-                    if rec.status == Status::Approved {
-                        page.count = page.count.saturating_sub(1);
-                    }
-                    if rec.children > 0 {
-                        rec.status = Status::Deleted;
-                        rec.author.clear();
-                        rec.email = None;
-                        rec.website = None;
-                        rec.body_source.clear();
-                        rec.body_tree = "[]".into();
-                        rec.edit_key_hash = None;
-                        comments.insert(&id.to_be_bytes(), encode(&rec).map_err(abort)?)?;
-                        pages.insert(&page_key, encode(&page).map_err(abort)?)?;
-                        append_change(
-                            changes,
-                            &page,
-                            Some(id),
-                            ChangeKind::Deleted { tombstone: true },
-                        )?;
-                        return Ok(Deleted::Tombstone);
-                    }
-                    // Remove the comment, then any tombstone ancestors it leaves without replies.
-                    let root = rec.root;
-                    let mut removed_replies = 0u32;
-                    let mut root_removed = false;
-                    let mut current = rec;
-                    loop {
-                        comments.remove(&current.id.to_be_bytes())?;
-                        index.remove(&index_key(
-                            current.page_id,
-                            current.parent.unwrap_or(0),
-                            current.id,
-                        ))?;
-                        if let Some(r) = current.root {
-                            replies.remove(&index_key(current.page_id, r, current.id))?;
-                            removed_replies += 1;
-                        } else {
-                            root_removed = true;
-                        }
-                        page.comments = page.comments.saturating_sub(1);
-                        let Some(parent_id) = current.parent else {
-                            break;
-                        };
-                        let Some(mut parent) = load(parent_id)? else {
-                            break;
-                        };
-                        parent.children = parent.children.saturating_sub(1);
-                        if parent.status == Status::Deleted && parent.children == 0 {
-                            current = parent;
-                            continue;
-                        }
-                        comments
-                            .insert(&parent_id.to_be_bytes(), encode(&parent).map_err(abort)?)?;
-                        break;
-                    }
-                    if let Some(root) = root.filter(|_| !root_removed)
-                        && let Some(mut top) = load(root)?
-                    {
-                        top.descendants = top.descendants.saturating_sub(removed_replies);
-                        comments.insert(&root.to_be_bytes(), encode(&top).map_err(abort)?)?;
-                    }
-                    if page.comments == 0 {
-                        pages.remove(&page_key)?;
-                        page_ids.remove(&page.id.to_be_bytes())?;
-                    } else {
-                        pages.insert(&page_key, encode(&page).map_err(abort)?)?;
-                    }
+        let outcome = tx_result(self.thread_trees().transaction(
+            |(pages, page_ids, comments, index, replies, changes)| {
+                let load = |id: u64| -> Result<Option<CommentRecord>, TxError> {
+                    comments
+                        .get(id.to_be_bytes())?
+                        .map(|b| decode::<CommentRecord>(&b).map_err(abort))
+                        .transpose()
+                };
+                let Some(mut rec) = load(id)? else {
+                    return Err(abort(Error::comment_not_found(id)));
+                };
+                if rec.status == Status::Deleted {
+                    return Err(abort(Error::comment_not_found(id)));
+                }
+                let (page_key, mut page) = load_page(pages, page_ids, rec.page_id)?;
+                if rec.status == Status::Approved {
+                    page.count = page.count.saturating_sub(1);
+                }
+                if rec.children > 0 {
+                    rec.status = Status::Deleted;
+                    rec.author.clear();
+                    rec.email = None;
+                    rec.website = None;
+                    rec.body_source.clear();
+                    rec.body_tree = "[]".into();
+                    rec.edit_key_hash = None;
+                    comments.insert(&id.to_be_bytes(), encode(&rec).map_err(abort)?)?;
+                    pages.insert(&page_key, encode(&page).map_err(abort)?)?;
                     append_change(
                         changes,
                         &page,
                         Some(id),
-                        ChangeKind::Deleted { tombstone: false },
+                        ChangeKind::Deleted { tombstone: true },
                     )?;
-                    Ok(Deleted::Removed)
-                }),
-        )?;
+                    return Ok(Deleted::Tombstone);
+                }
+                // Remove the comment, then any tombstone ancestors it leaves without replies.
+                let root = rec.root;
+                let mut removed_replies = 0u32;
+                let mut root_removed = false;
+                let mut current = rec;
+                loop {
+                    comments.remove(&current.id.to_be_bytes())?;
+                    index.remove(&index_key(
+                        current.page_id,
+                        current.parent.unwrap_or(0),
+                        current.id,
+                    ))?;
+                    if let Some(r) = current.root {
+                        replies.remove(&index_key(current.page_id, r, current.id))?;
+                        removed_replies += 1;
+                    } else {
+                        root_removed = true;
+                    }
+                    page.comments = page.comments.saturating_sub(1);
+                    let Some(parent_id) = current.parent else {
+                        break;
+                    };
+                    let Some(mut parent) = load(parent_id)? else {
+                        break;
+                    };
+                    parent.children = parent.children.saturating_sub(1);
+                    if parent.status == Status::Deleted && parent.children == 0 {
+                        current = parent;
+                        continue;
+                    }
+                    comments.insert(&parent_id.to_be_bytes(), encode(&parent).map_err(abort)?)?;
+                    break;
+                }
+                if let Some(root) = root.filter(|_| !root_removed)
+                    && let Some(mut top) = load(root)?
+                {
+                    top.descendants = top.descendants.saturating_sub(removed_replies);
+                    comments.insert(&root.to_be_bytes(), encode(&top).map_err(abort)?)?;
+                }
+                if page.comments == 0 {
+                    pages.remove(&page_key)?;
+                    page_ids.remove(&page.id.to_be_bytes())?;
+                } else {
+                    pages.insert(&page_key, encode(&page).map_err(abort)?)?;
+                }
+                append_change(
+                    changes,
+                    &page,
+                    Some(id),
+                    ChangeKind::Deleted { tombstone: false },
+                )?;
+                Ok(Deleted::Removed)
+            },
+        ))?;
         Ok((outcome, self.note_write()))
     }
 
@@ -656,7 +647,29 @@ fn attach_reply(
     Ok((parent.depth + 1, root))
 }
 
+/// The trees a change to a thread's shape touches, as one transaction's tuple.
+type ThreadTrees<'a> = (
+    &'a sled::Tree,
+    &'a sled::Tree,
+    &'a sled::Tree,
+    &'a sled::Tree,
+    &'a sled::Tree,
+    &'a sled::Tree,
+);
+
 impl SledStore {
+    /// Pages, page ids, comments, the index, replies and the change log.
+    fn thread_trees(&self) -> ThreadTrees<'_> {
+        (
+            &self.pages,
+            &self.page_ids,
+            &self.comments,
+            &self.index,
+            &self.replies,
+            &self.changes,
+        )
+    }
+
     /// Ids and parents of every comment of a page, from the index.
     fn page_comment_ids(&self, page_id: u64) -> Result<Vec<(u64, u64)>> {
         self.index
@@ -706,48 +719,40 @@ impl Maintenance for SledStore {
             return Err(Error::page_not_found(site, page_key));
         };
         let ids = self.page_comment_ids(page.id)?;
-        tx_result(
-            (
-                &self.pages,
-                &self.page_ids,
-                &self.comments,
-                &self.index,
-                &self.replies,
-                &self.changes,
-            )
-                .transaction(|(pages, page_ids, comments, index, replies, changes)| {
-                    let Some(bytes) = pages.get(&key)? else {
-                        return Err(abort(Error::page_not_found(site, page_key)));
+        tx_result(self.thread_trees().transaction(
+            |(pages, page_ids, comments, index, replies, changes)| {
+                let Some(bytes) = pages.get(&key)? else {
+                    return Err(abort(Error::page_not_found(site, page_key)));
+                };
+                let current: PageRecord = decode(&bytes).map_err(abort)?;
+                if current.id != page.id || current.comments as usize != ids.len() {
+                    // A comment arrived after the scan: the caller retries.
+                    return Err(abort(Error::Conflict));
+                }
+                for &(parent, id) in &ids {
+                    let Some(bytes) = comments.get(id.to_be_bytes())? else {
+                        continue;
                     };
-                    let current: PageRecord = decode(&bytes).map_err(abort)?;
-                    if current.id != page.id || current.comments as usize != ids.len() {
-                        // A comment arrived after the scan: the caller retries.
-                        return Err(abort(Error::Conflict));
+                    let rec: CommentRecord = decode(&bytes).map_err(abort)?;
+                    comments.remove(&id.to_be_bytes())?;
+                    index.remove(&index_key(page.id, parent, id))?;
+                    if let Some(root) = rec.root {
+                        replies.remove(&index_key(page.id, root, id))?;
                     }
-                    for &(parent, id) in &ids {
-                        let Some(bytes) = comments.get(id.to_be_bytes())? else {
-                            continue;
-                        };
-                        let rec: CommentRecord = decode(&bytes).map_err(abort)?;
-                        comments.remove(&id.to_be_bytes())?;
-                        index.remove(&index_key(page.id, parent, id))?;
-                        if let Some(root) = rec.root {
-                            replies.remove(&index_key(page.id, root, id))?;
-                        }
-                    }
-                    pages.remove(key.as_slice())?;
-                    page_ids.remove(&page.id.to_be_bytes())?;
-                    append_change(
-                        changes,
-                        &current,
-                        None,
-                        ChangeKind::PageDeleted {
-                            comments: current.comments,
-                        },
-                    )?;
-                    Ok(())
-                }),
-        )?;
+                }
+                pages.remove(key.as_slice())?;
+                page_ids.remove(&page.id.to_be_bytes())?;
+                append_change(
+                    changes,
+                    &current,
+                    None,
+                    ChangeKind::PageDeleted {
+                        comments: current.comments,
+                    },
+                )?;
+                Ok(())
+            },
+        ))?;
         Ok((ids.len(), self.note_write()))
     }
 
@@ -789,73 +794,65 @@ impl Maintenance for SledStore {
         }
         let moving = self.page_comment_ids(source.id)?;
         let (from_key, to_key) = (page_key_bytes(site, from), page_key_bytes(site, to));
-        tx_result(
-            (
-                &self.pages,
-                &self.page_ids,
-                &self.comments,
-                &self.index,
-                &self.replies,
-                &self.changes,
-            )
-                .transaction(|(pages, page_ids, comments, index, replies, changes)| {
-                    let Some(current) = pages
-                        .get(from_key.as_slice())?
-                        .map(|b| decode::<PageRecord>(&b))
-                        .transpose()
-                        .map_err(abort)?
-                    else {
-                        return Err(abort(Error::page_not_found(site, from)));
+        tx_result(self.thread_trees().transaction(
+            |(pages, page_ids, comments, index, replies, changes)| {
+                let Some(current) = pages
+                    .get(from_key.as_slice())?
+                    .map(|b| decode::<PageRecord>(&b))
+                    .transpose()
+                    .map_err(abort)?
+                else {
+                    return Err(abort(Error::page_not_found(site, from)));
+                };
+                if current.id != source.id || current.comments as usize != moving.len() {
+                    // A comment arrived after the scan: the caller retries.
+                    return Err(abort(Error::Conflict));
+                }
+                pages.remove(from_key.as_slice())?;
+                append_change(
+                    changes,
+                    &current,
+                    None,
+                    ChangeKind::PageMoved {
+                        to: to.to_owned(),
+                        comments: current.comments,
+                    },
+                )?;
+                let Some(mut target) = pages
+                    .get(&to_key)?
+                    .map(|b| decode::<PageRecord>(&b))
+                    .transpose()
+                    .map_err(abort)?
+                else {
+                    // No thread there yet: the page simply changes its key.
+                    let mut renamed = current.clone();
+                    renamed.key = to.to_owned();
+                    pages.insert(to_key.as_slice(), encode(&renamed).map_err(abort)?)?;
+                    page_ids.insert(&source.id.to_be_bytes(), to_key.as_slice())?;
+                    return Ok(());
+                };
+                for &(parent, id) in &moving {
+                    let Some(bytes) = comments.get(id.to_be_bytes())? else {
+                        continue;
                     };
-                    if current.id != source.id || current.comments as usize != moving.len() {
-                        // A comment arrived after the scan: the caller retries.
-                        return Err(abort(Error::Conflict));
+                    let mut rec: CommentRecord = decode(&bytes).map_err(abort)?;
+                    rec.page_id = target.id;
+                    comments.insert(&id.to_be_bytes(), encode(&rec).map_err(abort)?)?;
+                    index.remove(&index_key(source.id, parent, id))?;
+                    index.insert(&index_key(target.id, parent, id), &[])?;
+                    if let Some(root) = rec.root {
+                        replies.remove(&index_key(source.id, root, id))?;
+                        replies.insert(&index_key(target.id, root, id), &[])?;
                     }
-                    pages.remove(from_key.as_slice())?;
-                    append_change(
-                        changes,
-                        &current,
-                        None,
-                        ChangeKind::PageMoved {
-                            to: to.to_owned(),
-                            comments: current.comments,
-                        },
-                    )?;
-                    let Some(mut target) = pages
-                        .get(&to_key)?
-                        .map(|b| decode::<PageRecord>(&b))
-                        .transpose()
-                        .map_err(abort)?
-                    else {
-                        // No thread there yet: the page simply changes its key.
-                        let mut renamed = current.clone();
-                        renamed.key = to.to_owned();
-                        pages.insert(to_key.as_slice(), encode(&renamed).map_err(abort)?)?;
-                        page_ids.insert(&source.id.to_be_bytes(), to_key.as_slice())?;
-                        return Ok(());
-                    };
-                    for &(parent, id) in &moving {
-                        let Some(bytes) = comments.get(id.to_be_bytes())? else {
-                            continue;
-                        };
-                        let mut rec: CommentRecord = decode(&bytes).map_err(abort)?;
-                        rec.page_id = target.id;
-                        comments.insert(&id.to_be_bytes(), encode(&rec).map_err(abort)?)?;
-                        index.remove(&index_key(source.id, parent, id))?;
-                        index.insert(&index_key(target.id, parent, id), &[])?;
-                        if let Some(root) = rec.root {
-                            replies.remove(&index_key(source.id, root, id))?;
-                            replies.insert(&index_key(target.id, root, id), &[])?;
-                        }
-                    }
-                    target.count += current.count;
-                    target.comments += current.comments;
-                    target.title = target.title.clone().or_else(|| current.title.clone());
-                    pages.insert(to_key.as_slice(), encode(&target).map_err(abort)?)?;
-                    page_ids.remove(&source.id.to_be_bytes())?;
-                    Ok(())
-                }),
-        )?;
+                }
+                target.count += current.count;
+                target.comments += current.comments;
+                target.title = target.title.clone().or_else(|| current.title.clone());
+                pages.insert(to_key.as_slice(), encode(&target).map_err(abort)?)?;
+                page_ids.remove(&source.id.to_be_bytes())?;
+                Ok(())
+            },
+        ))?;
         Ok((moving.len(), self.note_write()))
     }
 }

@@ -113,9 +113,8 @@ fn thread(item: &El, report: &mut ImportReport) -> Option<SourceThread> {
             parent,
             author: c.text_of("wp:comment_author").unwrap_or_default(),
             email: c.text_of("wp:comment_author_email"),
-            website: c
-                .text_of("wp:comment_author_url")
-                .filter(|u| u != "http://"),
+            // WordPress writes "http://" for no website; the pipeline's check drops it.
+            website: c.text_of("wp:comment_author_url"),
             body: SourceBody::Html(
                 c.child("wp:comment_content")
                     .map(|b| b.text.clone())
