@@ -13,7 +13,7 @@
 //! - `replies`: `page id | top-level id | comment id` → empty, for every reply: the replies
 //!   under one top-level comment in id order (a parent always before its replies), so they can
 //!   be paged like top-level comments.
-//! - `meta`: `level` → the upgrades applied to an older database (see [`UPGRADE_LEVEL`]);
+//! - `meta`: `level` → the upgrades applied to an older database (see `UPGRADE_LEVEL`);
 //!   `secret:NAME` → a secret created on first start; `pruned` → the newest change pruned.
 //! - `changes`: sequence number → [`Change`]; the empty key holds the last sequence number
 //!   given out. Every write transaction reads and bumps it, so sequence numbers follow commit

@@ -3,7 +3,7 @@
 //!
 //! This crate does no IO and knows nothing about HTTP or the wire types: comment bodies arrive
 //! as an opaque, already-serialised document tree. Backends live in crates of their own
-//! (`talkback-store-sled`); each runs [`conformance_suite!`] against itself.
+//! (`talkback-store-sled`); each runs `conformance_suite!` against itself.
 //!
 //! Rules that must hold atomically (a reply's parent exists, is visible and is on the same page
 //! when the reply lands; counts never drift; a tombstone chain goes with its last reply; every
