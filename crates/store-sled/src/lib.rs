@@ -68,6 +68,9 @@ pub struct SledStore {
     pub(crate) meta: sled::Tree,
     pub(crate) changes: sled::Tree,
     flush: GroupCommit,
+    /// Held while a write transaction runs: every one bumps the change log's sequence, so
+    /// concurrent ones would only conflict and retry; in turn, they run in microseconds.
+    writing: Mutex<()>,
 }
 
 /// Group commit: writers take a sequence number after their write; the first to reach the
@@ -223,6 +226,7 @@ impl SledStore {
             meta,
             db,
             flush: GroupCommit::default(),
+            writing: Mutex::new(()),
         };
         store.upgrade()?;
         Ok(store)
@@ -299,6 +303,13 @@ impl SledStore {
         Ok(())
     }
 
+    /// The turn to run a write transaction (see `writing`).
+    fn writer(&self) -> Result<std::sync::MutexGuard<'_, ()>> {
+        self.writing
+            .lock()
+            .map_err(|_| Error::Internal("write lock poisoned".into()))
+    }
+
     fn note_write(&self) -> WriteSeq {
         WriteSeq(self.flush.written.fetch_add(1, Ordering::SeqCst) + 1)
     }
@@ -359,6 +370,7 @@ impl Writes for SledStore {
         let fresh_page_id = self.db.generate_id().db()? + 1;
         let page_key = page_key_bytes(&new.site, &new.page_key);
         let source_key = new.source.as_ref().map(|s| page_key_bytes(&new.site, s));
+        let _writer = self.writer()?;
         let record = tx_result(
             (
                 &self.pages,
@@ -455,6 +467,7 @@ impl Writes for SledStore {
     }
 
     fn edit_comment(&self, id: u64, edit: Edit) -> Result<(CommentRecord, WriteSeq)> {
+        let _writer = self.writer()?;
         let record = tx_result(
             (&self.pages, &self.page_ids, &self.comments, &self.changes).transaction(
                 |(pages, page_ids, comments, changes)| {
@@ -498,6 +511,7 @@ impl Writes for SledStore {
     }
 
     fn delete_comment(&self, id: u64) -> Result<(Deleted, WriteSeq)> {
+        let _writer = self.writer()?;
         let outcome = tx_result(self.thread_trees().transaction(
             |(pages, page_ids, comments, index, replies, changes)| {
                 let load = |id: u64| -> Result<Option<CommentRecord>, TxError> {
@@ -719,6 +733,7 @@ impl Maintenance for SledStore {
             return Err(Error::page_not_found(site, page_key));
         };
         let ids = self.page_comment_ids(page.id)?;
+        let _writer = self.writer()?;
         tx_result(self.thread_trees().transaction(
             |(pages, page_ids, comments, index, replies, changes)| {
                 let Some(bytes) = pages.get(&key)? else {
@@ -764,6 +779,7 @@ impl Maintenance for SledStore {
         url: Option<String>,
     ) -> Result<(PageRecord, WriteSeq)> {
         let key = page_key_bytes(site, page_key);
+        let _writer = self.writer()?;
         let page = tx_result(
             (&self.pages, &self.changes).transaction(|(pages, changes)| {
                 let Some(bytes) = pages.get(&key)? else {
@@ -794,6 +810,7 @@ impl Maintenance for SledStore {
         }
         let moving = self.page_comment_ids(source.id)?;
         let (from_key, to_key) = (page_key_bytes(site, from), page_key_bytes(site, to));
+        let _writer = self.writer()?;
         tx_result(self.thread_trees().transaction(
             |(pages, page_ids, comments, index, replies, changes)| {
                 let Some(current) = pages
