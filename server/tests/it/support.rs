@@ -257,3 +257,15 @@ pub fn raw_get(base: &str, path: &str) -> (u16, String) {
         .unwrap_or(0);
     (status, response)
 }
+
+/// Sends each path as written and checks it is refused (4xx) without `leaks` in the answer.
+pub fn assert_not_served(base: &str, paths: &[&str], leaks: &[&str]) {
+    for path in paths {
+        let (status, response) = raw_get(base, path);
+        assert!((400..500).contains(&status), "{path}: {status}");
+        assert!(
+            leaks.iter().all(|l| !response.contains(l)),
+            "{path}: {response}"
+        );
+    }
+}
