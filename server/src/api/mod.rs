@@ -27,12 +27,10 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
 
 /// The configured site, or `unknown_site`.
 fn site<'a>(state: &'a AppState, id: &str) -> Result<&'a SiteConfig> {
-    state.config.site(id).ok_or_else(|| {
-        Error::client(
-            ErrorCode::UnknownSite,
-            format!("There is no site called {id:?} on this server."),
-        )
-    })
+    state
+        .config
+        .site(id)
+        .ok_or_else(|| crate::service::unknown_site(id))
 }
 
 /// The site, after checking the browser's `Origin` may write to it.

@@ -168,7 +168,7 @@ impl Service {
 }
 
 /// The error for a site this server does not keep.
-pub(crate) fn unknown_site(id: &str) -> Error {
+pub fn unknown_site(id: &str) -> Error {
     Error::client(
         ErrorCode::UnknownSite,
         format!("There is no site called {id:?} on this server."),

@@ -23,7 +23,7 @@ use talkback_api::ErrorCode;
 use talkback_store::{CommentRecord, NewComment, ParentProblem, Store, WriteSeq};
 use tokio::sync::watch;
 
-pub use comments::Provenance;
+pub use comments::{Provenance, unknown_site};
 pub use owner::OwnerError;
 pub use reads::ThreadView;
 
