@@ -87,6 +87,7 @@ impl Pipeline {
                 status: Status::Approved,
                 ip: None,
                 legacy_id: None,
+                held_for: Vec::new(),
             }],
         };
         let target = SiteConfig::new(&site, &[]);

@@ -18,6 +18,10 @@
 //! - `changes`: sequence number → [`Change`]; the empty key holds the last sequence number
 //!   given out. Every write transaction reads and bumps it, so sequence numbers follow commit
 //!   order with no gaps (sled retries a transaction that lost the race).
+//! - `held`: `status byte | comment id` → empty, for every pending or spam comment: the
+//!   moderation queue, newest first, without scanning every comment.
+//! - `admins`: name → [`AdminRecord`]; `sessions`: hash of the cookie → [`SessionRecord`];
+//!   `audit`: sequence number → [`AuditRecord`] (the empty key holds the last one).
 
 use std::path::Path;
 use std::sync::Mutex;
@@ -35,10 +39,11 @@ use talkback_store::{
 use crate::codec::{FORMAT_VERSION, decode, encode};
 
 mod codec;
+mod moderation;
 
 /// Level 2 added the `replies` tree, `root` and `descendants` on comments and `comments` on
-/// pages; a database written before them is upgraded once when opened.
-const UPGRADE_LEVEL: u8 = 2;
+/// pages; level 3 the `held` tree. A database written before them is upgraded once when opened.
+const UPGRADE_LEVEL: u8 = 3;
 
 /// How to open the store.
 #[derive(Debug, Clone)]
@@ -67,6 +72,10 @@ pub struct SledStore {
     pub(crate) sources: sled::Tree,
     pub(crate) meta: sled::Tree,
     pub(crate) changes: sled::Tree,
+    pub(crate) held: sled::Tree,
+    admins: sled::Tree,
+    sessions: sled::Tree,
+    audit: sled::Tree,
     flush: GroupCommit,
     /// Held while a write transaction runs: every one bumps the change log's sequence, so
     /// concurrent ones would only conflict and retry; in turn, they run in microseconds.
@@ -180,6 +189,30 @@ fn load_page(
     }
 }
 
+/// The `held` key of a comment with this status, if the status is held.
+fn held_key(status: Status, id: u64) -> Option<[u8; 9]> {
+    let tag = match status {
+        Status::Pending => 1,
+        Status::Spam => 2,
+        Status::Approved | Status::Deleted | Status::Pingback => return None,
+    };
+    let mut k = [0u8; 9];
+    k[0] = tag;
+    k[1..].copy_from_slice(&id.to_be_bytes());
+    Some(k)
+}
+
+/// Moves a comment's `held` entry from status `was` to `now`.
+fn rehold(held: &TransactionalTree, id: u64, was: Status, now: Status) -> Result<(), TxError> {
+    if let Some(k) = held_key(was, id) {
+        held.remove(&k)?;
+    }
+    if let Some(k) = held_key(now, id) {
+        held.insert(&k, &[])?;
+    }
+    Ok(())
+}
+
 fn id_from_index_key(key: &[u8]) -> Result<u64> {
     key.get(16..24)
         .and_then(|b| <[u8; 8]>::try_from(b).ok())
@@ -223,6 +256,10 @@ impl SledStore {
             replies: tree("replies")?,
             sources: tree("sources")?,
             changes: tree("changes")?,
+            held: tree("held")?,
+            admins: tree("admins")?,
+            sessions: tree("sessions")?,
+            audit: tree("audit")?,
             meta,
             db,
             flush: GroupCommit::default(),
@@ -242,13 +279,32 @@ impl SledStore {
             .get("level")
             .db()?
             .and_then(|v| v.first().copied());
-        if level.is_some_and(|l| l >= UPGRADE_LEVEL) {
+        let level = level.unwrap_or(1);
+        if level >= UPGRADE_LEVEL {
             return Ok(());
         }
         if self.comments.is_empty() {
             self.meta.insert("level", &[UPGRADE_LEVEL]).db()?;
             return Ok(());
         }
+        if level < 2 {
+            self.upgrade_to_2()?;
+        }
+        self.held.clear().db()?;
+        for entry in self.comments.iter().values() {
+            let rec: CommentRecord = decode(&entry.db()?)?;
+            if let Some(k) = held_key(rec.status, rec.id) {
+                self.held.insert(k, &[]).db()?;
+            }
+        }
+        self.db.flush().db()?;
+        self.meta.insert("level", &[UPGRADE_LEVEL]).db()?;
+        self.db.flush().db()?;
+        Ok(())
+    }
+
+    /// Level 2: roots, descendants, page totals and the `replies` tree, from the records.
+    fn upgrade_to_2(&self) -> Result<()> {
         let mut records = std::collections::HashMap::new();
         for entry in self.comments.iter().values() {
             let rec: CommentRecord = decode(&entry.db()?)?;
@@ -297,9 +353,6 @@ impl SledStore {
             page.comments = per_page.get(&page.id).copied().unwrap_or(0);
             self.pages.insert(key, encode(&page)?).db()?;
         }
-        self.db.flush().db()?;
-        self.meta.insert("level", &[UPGRADE_LEVEL]).db()?;
-        self.db.flush().db()?;
         Ok(())
     }
 
@@ -380,9 +433,10 @@ impl Writes for SledStore {
                 &self.sources,
                 &self.replies,
                 &self.changes,
+                &self.held,
             )
                 .transaction(
-                    |(pages, page_ids, comments, index, sources, replies, changes)| {
+                    |(pages, page_ids, comments, index, sources, replies, changes, held)| {
                         if let Some(key) = &source_key {
                             if sources.get(key)?.is_some() {
                                 return Err(abort(Error::Conflict));
@@ -445,7 +499,11 @@ impl Writes for SledStore {
                             descendants: 0,
                             source: new.source.clone(),
                             ip: new.ip.clone(),
+                            held_for: new.held_for.clone(),
                         };
+                        if let Some(k) = held_key(new.status, id) {
+                            held.insert(&k, &[])?;
+                        }
                         pages.insert(page_key.as_slice(), encode(&page).map_err(abort)?)?;
                         comments.insert(&id.to_be_bytes(), encode(&record).map_err(abort)?)?;
                         index.insert(&index_key(page.id, new.parent.unwrap_or(0), id), &[])?;
@@ -469,8 +527,8 @@ impl Writes for SledStore {
     fn edit_comment(&self, id: u64, edit: Edit) -> Result<(CommentRecord, WriteSeq)> {
         let _writer = self.writer()?;
         let record = tx_result(
-            (&self.pages, &self.page_ids, &self.comments, &self.changes).transaction(
-                |(pages, page_ids, comments, changes)| {
+            (&self.pages, &self.page_ids, &self.comments, &self.changes, &self.held).transaction(
+                |(pages, page_ids, comments, changes, held)| {
                     let mut rec: CommentRecord = match comments.get(id.to_be_bytes())? {
                         Some(bytes) => decode(&bytes).map_err(abort)?,
                         None => return Err(abort(Error::comment_not_found(id))),
@@ -490,6 +548,7 @@ impl Writes for SledStore {
                         if status == Status::Approved {
                             page.count += 1;
                         }
+                        rehold(held, id, rec.status, status)?;
                         rec.status = status;
                         pages.insert(key, encode(&page).map_err(abort)?)?;
                     }
@@ -513,7 +572,7 @@ impl Writes for SledStore {
     fn delete_comment(&self, id: u64) -> Result<(Deleted, WriteSeq)> {
         let _writer = self.writer()?;
         let outcome = tx_result(self.thread_trees().transaction(
-            |(pages, page_ids, comments, index, replies, changes)| {
+            |(pages, page_ids, comments, index, replies, changes, held)| {
                 let load = |id: u64| -> Result<Option<CommentRecord>, TxError> {
                     comments
                         .get(id.to_be_bytes())?
@@ -530,6 +589,7 @@ impl Writes for SledStore {
                 if rec.status == Status::Approved {
                     page.count = page.count.saturating_sub(1);
                 }
+                rehold(held, id, rec.status, Status::Deleted)?;
                 if rec.children > 0 {
                     rec.status = Status::Deleted;
                     rec.author.clear();
@@ -538,6 +598,8 @@ impl Writes for SledStore {
                     rec.body_source.clear();
                     rec.body_tree = "[]".into();
                     rec.edit_key_hash = None;
+                    rec.ip = None;
+                    rec.held_for.clear();
                     comments.insert(&id.to_be_bytes(), encode(&rec).map_err(abort)?)?;
                     pages.insert(&page_key, encode(&page).map_err(abort)?)?;
                     append_change(
@@ -669,10 +731,11 @@ type ThreadTrees<'a> = (
     &'a sled::Tree,
     &'a sled::Tree,
     &'a sled::Tree,
+    &'a sled::Tree,
 );
 
 impl SledStore {
-    /// Pages, page ids, comments, the index, replies and the change log.
+    /// Pages, page ids, comments, the index, replies, the change log and the held index.
     fn thread_trees(&self) -> ThreadTrees<'_> {
         (
             &self.pages,
@@ -681,6 +744,7 @@ impl SledStore {
             &self.index,
             &self.replies,
             &self.changes,
+            &self.held,
         )
     }
 
@@ -735,7 +799,7 @@ impl Maintenance for SledStore {
         let ids = self.page_comment_ids(page.id)?;
         let _writer = self.writer()?;
         tx_result(self.thread_trees().transaction(
-            |(pages, page_ids, comments, index, replies, changes)| {
+            |(pages, page_ids, comments, index, replies, changes, held)| {
                 let Some(bytes) = pages.get(&key)? else {
                     return Err(abort(Error::page_not_found(site, page_key)));
                 };
@@ -754,6 +818,7 @@ impl Maintenance for SledStore {
                     if let Some(root) = rec.root {
                         replies.remove(&index_key(page.id, root, id))?;
                     }
+                    rehold(held, id, rec.status, Status::Deleted)?;
                 }
                 pages.remove(key.as_slice())?;
                 page_ids.remove(&page.id.to_be_bytes())?;
@@ -812,7 +877,7 @@ impl Maintenance for SledStore {
         let (from_key, to_key) = (page_key_bytes(site, from), page_key_bytes(site, to));
         let _writer = self.writer()?;
         tx_result(self.thread_trees().transaction(
-            |(pages, page_ids, comments, index, replies, changes)| {
+            |(pages, page_ids, comments, index, replies, changes, _held)| {
                 let Some(current) = pages
                     .get(from_key.as_slice())?
                     .map(|b| decode::<PageRecord>(&b))

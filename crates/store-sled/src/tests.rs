@@ -111,6 +111,32 @@ fn an_older_database_is_upgraded_when_opened() {
 }
 
 #[test]
+fn a_level_2_database_gains_its_moderation_queue_when_opened() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = StoreOptions::default();
+    let held = {
+        let store = SledStore::open(dir.path(), &options).unwrap();
+        insert(&store, "/p", None, "shown");
+        let mut new = new_comment("/p", None, "held");
+        new.status = Status::Pending;
+        let held = store.insert_comment(new).unwrap().0.id;
+        store.held.clear().unwrap();
+        store.meta.insert("level", &[2]).unwrap();
+        store.db.flush().unwrap();
+        held
+    };
+    let store = reopen(dir.path());
+    let queue = store
+        .list_comments(&CommentQuery {
+            statuses: vec![Status::Pending],
+            ..CommentQuery::default()
+        })
+        .unwrap();
+    let ids: Vec<u64> = queue.items.iter().map(|l| l.comment.id).collect();
+    assert_eq!(ids, [held]);
+}
+
+#[test]
 fn the_change_log_survives_reopening_and_continues_its_sequence() {
     let dir = tempfile::tempdir().unwrap();
     {

@@ -30,7 +30,10 @@ macro_rules! conformance_suite {
             refused_writes_append_no_change,
             concurrent_writes_get_gapless_sequence_numbers,
             a_consumer_that_resumes_misses_nothing_and_sees_nothing_twice,
-            pruned_changes_are_reported_not_skipped
+            pruned_changes_are_reported_not_skipped,
+            status_changes_keep_counts_the_queue_and_the_log_exact,
+            listings_are_newest_first_filtered_and_keyset_paged,
+            accounts_sessions_and_the_audit_log_story
         );
     };
     (@each $make:expr; $($story:ident),* $(,)?) => {
@@ -62,6 +65,7 @@ pub fn new_comment(page: &str, parent: Option<u64>, author: &str) -> NewComment 
         edited: None,
         source: None,
         ip: None,
+        held_for: Vec::new(),
     }
 }
 
@@ -711,4 +715,261 @@ pub fn pruned_changes_are_reported_not_skipped(store: Arc<dyn Store>) {
     let after = store.changes_after(5, 10).unwrap();
     assert_eq!(after.len(), 1);
     assert_eq!((after[0].seq, after[0].comment), (6, Some(newer)));
+}
+
+fn held(page: &str, author: &str, status: Status) -> NewComment {
+    NewComment {
+        status,
+        held_for: vec!["moderation_all".into()],
+        ip: Some("203.0.113.9".into()),
+        ..new_comment(page, None, author)
+    }
+}
+
+fn listed(store: &dyn Store, query: &CommentQuery) -> (Vec<String>, Option<u64>) {
+    let list = store.list_comments(query).unwrap();
+    (
+        list.items.iter().map(|l| l.comment.author.clone()).collect(),
+        list.next_before,
+    )
+}
+
+fn queue() -> CommentQuery {
+    CommentQuery {
+        statuses: vec![Status::Pending, Status::Spam],
+        ..CommentQuery::default()
+    }
+}
+
+pub fn status_changes_keep_counts_the_queue_and_the_log_exact(store: Arc<dyn Store>) {
+    store.ensure_site("blog").unwrap();
+    let shown = insert(&*store, "/post", None, "shown");
+    let p1 = store
+        .insert_comment(held("/post", "p1", Status::Pending))
+        .unwrap()
+        .0;
+    let p2 = store
+        .insert_comment(held("/post", "p2", Status::Pending))
+        .unwrap()
+        .0
+        .id;
+    let s1 = store
+        .insert_comment(held("/other", "s1", Status::Spam))
+        .unwrap()
+        .0
+        .id;
+    assert_eq!(p1.held_for, vec!["moderation_all".to_owned()]);
+    assert_eq!(p1.ip.as_deref(), Some("203.0.113.9"));
+    let count = |key: &str| store.page("blog", key).unwrap().map_or(0, |p| p.count);
+    assert_eq!((count("/post"), count("/other")), (1, 0));
+    assert_eq!(listed(&*store, &queue()).0, ["s1", "p2", "p1"]);
+
+    let before = store.last_change().unwrap();
+    let (approved, seq) = store.set_status(p1.id, Status::Approved).unwrap();
+    store.flush_through(seq).unwrap();
+    assert_eq!(approved.status, Status::Approved);
+    assert!(approved.held_for.is_empty(), "an approved comment is no longer held");
+    assert_eq!(count("/post"), 2);
+    let thread = store
+        .thread_page("blog", "/post", Order::OldestFirst, 10, None, 10)
+        .unwrap();
+    assert_eq!(authors(&thread).0, ["shown", "p1"]);
+    assert_eq!(listed(&*store, &queue()).0, ["s1", "p2"]);
+    assert_eq!(
+        changes(&*store, before),
+        [(
+            before + 1,
+            Some(p1.id),
+            "/post".to_owned(),
+            ChangeKind::StatusChanged {
+                status: Status::Approved,
+                was: Status::Pending
+            }
+        )]
+    );
+
+    // The same status again changes nothing and logs nothing.
+    store.set_status(p1.id, Status::Approved).unwrap();
+    assert_eq!(store.last_change().unwrap(), before + 1);
+
+    // Approved → spam takes it off the page and into the spam view; spam → pending back.
+    store.set_status(shown, Status::Spam).unwrap();
+    assert_eq!(count("/post"), 1);
+    let spam_only = CommentQuery {
+        statuses: vec![Status::Spam],
+        ..CommentQuery::default()
+    };
+    assert_eq!(listed(&*store, &spam_only).0, ["s1", "shown"]);
+    store.set_status(s1, Status::Pending).unwrap();
+    assert_eq!(listed(&*store, &spam_only).0, ["shown"]);
+    assert_eq!(count("/other"), 0);
+
+    // Deleted comments leave the queue; whole pages too.
+    store.delete_comment(p2).unwrap();
+    assert_eq!(listed(&*store, &queue()).0, ["s1", "shown"]);
+    store.delete_page("blog", "/other").unwrap();
+    assert_eq!(listed(&*store, &queue()).0, ["shown"]);
+    assert!(matches!(
+        store.set_status(p2, Status::Approved),
+        Err(Error::NotFound(Missing::Comment(id))) if id == p2
+    ));
+    assert!(store.set_status(p1.id, Status::Deleted).is_err());
+    assert_eq!(store.counts("blog", &["/post"]).unwrap(), vec![1]);
+}
+
+pub fn listings_are_newest_first_filtered_and_keyset_paged(store: Arc<dyn Store>) {
+    store.ensure_site("blog").unwrap();
+    store.ensure_site("news").unwrap();
+    for i in 0..7 {
+        let mut new = new_comment(&format!("/p{}", i % 2), None, &format!("a{i}"));
+        new.body_source = if i % 3 == 0 {
+            format!("Cheap WATCHES number {i}")
+        } else {
+            format!("a thoughtful remark {i}")
+        };
+        new.created = 1_000 + i;
+        store.insert_comment(new).unwrap();
+    }
+    let mut other = new_comment("/n", None, "n0");
+    other.site = "news".into();
+    other.body_source = "cheap watches elsewhere".into();
+    store.insert_comment(other).unwrap();
+
+    let all = CommentQuery::default();
+    assert_eq!(
+        listed(&*store, &all).0,
+        ["n0", "a6", "a5", "a4", "a3", "a2", "a1", "a0"]
+    );
+    // Keyset paging: each page continues below the last id of the one before.
+    let mut query = CommentQuery {
+        limit: 3,
+        sites: Some(vec!["blog".into()]),
+        ..CommentQuery::default()
+    };
+    let mut pages = Vec::new();
+    loop {
+        let list = store.list_comments(&query).unwrap();
+        pages.push(
+            list.items
+                .iter()
+                .map(|l| l.comment.author.clone())
+                .collect::<Vec<_>>(),
+        );
+        match list.next_before {
+            Some(before) => query.before = Some(before),
+            None => break,
+        }
+    }
+    assert_eq!(pages.concat(), ["a6", "a5", "a4", "a3", "a2", "a1", "a0"]);
+    assert!(pages.iter().all(|p| p.len() <= 3));
+
+    // Words match case-insensitively, all of them, in the body, names or page key.
+    let search = |text: &str, sites: Option<Vec<String>>| {
+        listed(
+            &*store,
+            &CommentQuery {
+                text: Some(text.into()),
+                sites,
+                ..CommentQuery::default()
+            },
+        )
+        .0
+    };
+    assert_eq!(search("cheap watches", None), ["n0", "a6", "a3", "a0"]);
+    assert_eq!(search("watches", Some(vec!["blog".into()])), ["a6", "a3", "a0"]);
+    assert_eq!(search("A5", None), ["a5"]);
+    assert_eq!(search("a5@EXAMPLE.com", None), ["a5"]);
+    assert_eq!(search("/p1 remark", None), ["a5", "a1"]);
+    assert!(search("nothing-like-this", None).is_empty());
+
+    // Dates: from inclusive, to exclusive.
+    let dated = CommentQuery {
+        from: Some(1_002),
+        to: Some(1_005),
+        ..CommentQuery::default()
+    };
+    assert_eq!(listed(&*store, &dated).0, ["a4", "a3", "a2"]);
+
+    // A scan budget answers with what it found and where to go on.
+    let mut budget = CommentQuery {
+        text: Some("watches".into()),
+        scan_limit: 3,
+        ..CommentQuery::default()
+    };
+    let mut runs = Vec::new();
+    loop {
+        let (found, next) = listed(&*store, &budget);
+        runs.push(found);
+        match next {
+            Some(before) => budget.before = Some(before),
+            None => break,
+        }
+    }
+    assert_eq!(runs, [vec!["n0", "a6"], vec!["a3"], vec!["a0"]]);
+}
+
+pub fn accounts_sessions_and_the_audit_log_story(store: Arc<dyn Store>) {
+    let admin = |name: &str, role: Role| AdminRecord {
+        name: name.into(),
+        role,
+        sites: vec!["blog".into()],
+        password_hash: format!("hash of {name}"),
+        created: 1,
+        changed: 1,
+    };
+    store.put_admin(admin("zoe", Role::Owner)).unwrap();
+    store.put_admin(admin("mia", Role::Moderator)).unwrap();
+    let names: Vec<String> = store.admins().unwrap().into_iter().map(|a| a.name).collect();
+    assert_eq!(names, ["mia", "zoe"]);
+    let mia = store.admin("mia").unwrap().unwrap();
+    assert!(mia.may_see("blog") && !mia.may_see("news"));
+    assert!(store.admin("zoe").unwrap().unwrap().may_see("news"));
+    assert_eq!(store.admin("nobody").unwrap(), None);
+
+    let session = |hash: &str, admin: &str, seen: i64| SessionRecord {
+        id_hash: hash.into(),
+        admin: admin.into(),
+        csrf: format!("csrf-{hash}"),
+        created: seen,
+        seen,
+    };
+    store.put_session(session("s1", "mia", 10)).unwrap();
+    store.put_session(session("s2", "zoe", 20)).unwrap();
+    store.put_session(session("s3", "mia", 30)).unwrap();
+    assert_eq!(store.session("s1").unwrap().unwrap().csrf, "csrf-s1");
+    assert_eq!(store.prune_sessions(15).unwrap(), 1);
+    assert_eq!(store.session("s1").unwrap(), None);
+    store.remove_session("s2").unwrap();
+    assert_eq!(store.session("s2").unwrap(), None);
+    // Removing an account ends its sessions.
+    assert!(store.remove_admin("mia").unwrap());
+    assert!(!store.remove_admin("mia").unwrap());
+    assert_eq!(store.session("s3").unwrap(), None);
+
+    for (i, action) in ["sign_in", "approve", "spam"].iter().enumerate() {
+        let seq = store
+            .append_audit(AuditRecord {
+                seq: 0,
+                at: i as i64,
+                actor: "zoe".into(),
+                action: (*action).into(),
+                site: Some("blog".into()),
+                page_key: None,
+                comment: Some(i as u64),
+                before: Some(Status::Pending),
+                after: Some(Status::Approved),
+            })
+            .unwrap();
+        assert_eq!(seq, i as u64 + 1);
+    }
+    let actions = |before, limit| -> Vec<String> {
+        store
+            .audit_log(before, limit)
+            .unwrap()
+            .into_iter()
+            .map(|a| a.action)
+            .collect()
+    };
+    assert_eq!(actions(None, 10), ["spam", "approve", "sign_in"]);
+    assert_eq!(actions(Some(3), 1), ["approve"]);
 }

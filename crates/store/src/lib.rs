@@ -12,13 +12,18 @@
 //! gets, who may edit it) belong to the server's write path.
 
 mod error;
+mod query;
 mod records;
 
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 
 pub use error::{Error, Missing, ParentProblem, Result};
-pub use records::{Change, ChangeKind, CommentRecord, NewComment, PageRecord, Status};
+pub use query::{CommentList, CommentQuery, Listed};
+pub use records::{
+    AdminRecord, AuditRecord, Change, ChangeKind, CommentRecord, NewComment, PageRecord, Role,
+    SessionRecord, Status,
+};
 
 /// A position in the write log: pass it to [`Writes::flush_through`] before acknowledging the
 /// write that returned it.
@@ -177,7 +182,43 @@ pub trait ChangeLog: Send + Sync {
     fn prune_changes(&self, before_ms: i64) -> Result<usize>;
 }
 
-/// A complete backend: every facet.
-pub trait Store: Reads + Writes + Maintenance + Transfer + ChangeLog + 'static {}
+/// The moderator's reads and decisions.
+pub trait Moderation: Send + Sync {
+    /// Approves a comment, marks it spam or sends it back to pending, keeping counts exact
+    /// and appending [`ChangeKind::StatusChanged`] (nothing when the status is already that).
+    /// `NotFound` for tombstones; [`Status::Deleted`] is refused (use `delete_comment`).
+    fn set_status(&self, id: u64, status: Status) -> Result<(CommentRecord, WriteSeq)>;
+    /// Comments matching the query, newest first (see [`CommentQuery`]).
+    fn list_comments(&self, query: &CommentQuery) -> Result<CommentList>;
+}
 
-impl<T: Reads + Writes + Maintenance + Transfer + ChangeLog + 'static> Store for T {}
+/// Who may sign in, their sessions, and the audit log of what they did.
+pub trait Accounts: Send + Sync {
+    /// Creates or replaces an account.
+    fn put_admin(&self, admin: AdminRecord) -> Result<()>;
+    fn admin(&self, name: &str) -> Result<Option<AdminRecord>>;
+    /// Every account, by name.
+    fn admins(&self) -> Result<Vec<AdminRecord>>;
+    /// Removes an account and its sessions; false when there was none.
+    fn remove_admin(&self, name: &str) -> Result<bool>;
+    fn put_session(&self, session: SessionRecord) -> Result<()>;
+    fn session(&self, id_hash: &str) -> Result<Option<SessionRecord>>;
+    fn remove_session(&self, id_hash: &str) -> Result<()>;
+    /// Removes sessions last seen before `seen_before`; returns how many went.
+    fn prune_sessions(&self, seen_before: i64) -> Result<usize>;
+    /// Appends an entry under the next audit sequence number, which it returns.
+    fn append_audit(&self, entry: AuditRecord) -> Result<u64>;
+    /// Up to `limit` entries below sequence `before` (all when `None`), newest first.
+    fn audit_log(&self, before: Option<u64>, limit: usize) -> Result<Vec<AuditRecord>>;
+}
+
+/// A complete backend: every facet.
+pub trait Store:
+    Reads + Writes + Maintenance + Transfer + ChangeLog + Moderation + Accounts + 'static
+{
+}
+
+impl<T: Reads + Writes + Maintenance + Transfer + ChangeLog + Moderation + Accounts + 'static>
+    Store for T
+{
+}

@@ -74,9 +74,13 @@ pub struct CommentRecord {
     /// re-running an import adds nothing and a re-export keeps the same ids.
     #[serde(default)]
     pub source: Option<String>,
-    /// The author's IP address as an imported source recorded it (never sent to readers).
+    /// The author's client address: recorded when a reader posts, or as an imported source
+    /// had it. Shown to owners only, never sent to readers.
     #[serde(default)]
     pub ip: Option<String>,
+    /// Why the comment was held for moderation (stable reason codes), empty otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub held_for: Vec<String>,
 }
 
 /// What the server hands over to create a comment.
@@ -103,8 +107,10 @@ pub struct NewComment {
     /// Set by imports: the comment's id at its source; a second insert with the same source
     /// on the same site fails with [`crate::Error::Conflict`].
     pub source: Option<String>,
-    /// Set by imports: the author's IP address at the source.
+    /// The author's client address (a reader's, or the one an import source recorded).
     pub ip: Option<String>,
+    /// Why a held comment was held (reason codes).
+    pub held_for: Vec<String>,
 }
 
 impl CommentRecord {
@@ -144,10 +150,79 @@ pub enum ChangeKind {
     Edited { status: Status, was: Status },
     /// Deleted, or left as a tombstone because it has replies.
     Deleted { tombstone: bool },
+    /// A moderator changed the comment's status (approved, spam, back to pending).
+    StatusChanged { status: Status, was: Status },
     /// The owner deleted the page's whole thread.
     PageDeleted { comments: u32 },
     /// The owner corrected the page's title or URL.
     PageUpdated,
     /// The thread moved to another key (merged there if it had comments).
     PageMoved { to: String, comments: u32 },
+}
+
+/// What an account may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Every site, and the client addresses of commenters.
+    Owner,
+    /// Only the sites it was given.
+    Moderator,
+}
+
+/// A person who may sign in to moderate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdminRecord {
+    pub name: String,
+    pub role: Role,
+    /// The sites a moderator may see (owners see every site).
+    #[serde(default)]
+    pub sites: Vec<String>,
+    /// PHC string (argon2id).
+    pub password_hash: String,
+    pub created: i64,
+    /// When the password or the rights last changed: sessions signed in before are void.
+    pub changed: i64,
+}
+
+impl AdminRecord {
+    pub fn may_see(&self, site: &str) -> bool {
+        self.role == Role::Owner || self.sites.iter().any(|s| s == site)
+    }
+}
+
+/// A signed-in browser. Stored by the hash of its cookie value, never the value itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionRecord {
+    /// Hex SHA-256 of the cookie value.
+    pub id_hash: String,
+    pub admin: String,
+    /// The token every state change must carry (sent in a header, never in a cookie).
+    pub csrf: String,
+    pub created: i64,
+    /// Last request (for idle expiry; refreshed at most once a minute).
+    pub seen: i64,
+}
+
+/// One moderator action, kept for the owner to review.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditRecord {
+    /// 1, 2, 3 … given by the store.
+    #[serde(default)]
+    pub seq: u64,
+    pub at: i64,
+    /// The account (or `cli:NAME` for the command line).
+    pub actor: String,
+    /// What was done (`approve`, `spam`, `delete`, `sign_in`, …).
+    pub action: String,
+    #[serde(default)]
+    pub site: Option<String>,
+    #[serde(default)]
+    pub page_key: Option<String>,
+    #[serde(default)]
+    pub comment: Option<u64>,
+    #[serde(default)]
+    pub before: Option<Status>,
+    #[serde(default)]
+    pub after: Option<Status>,
 }

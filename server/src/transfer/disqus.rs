@@ -103,6 +103,7 @@ fn post(p: &El, report: &mut ImportReport) -> Option<(String, SourceComment)> {
         status,
         ip: p.text_of("ipAddress"),
         legacy_id: None,
+        held_for: Vec::new(),
     };
     Some((id, comment))
 }

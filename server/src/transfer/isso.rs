@@ -78,6 +78,7 @@ fn read(path: &Path, report: &mut ImportReport) -> rusqlite::Result<Vec<SourceTh
             status,
             ip: r.get(10)?,
             legacy_id: None,
+            held_for: Vec::new(),
         };
         match index.get(&tid) {
             Some(&i) => threads[i].1.comments.push(comment),

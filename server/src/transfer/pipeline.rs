@@ -46,6 +46,8 @@ pub struct SourceComment {
     /// since (WordPress ids are now qualified by their post): found on the same page, it
     /// counts as already present.
     pub legacy_id: Option<String>,
+    /// Why a held comment was held (reason codes), kept through exports.
+    pub held_for: Vec<String>,
 }
 
 /// A body in the form its source keeps it.
@@ -354,6 +356,13 @@ impl Run<'_, '_> {
                 .ip
                 .clone()
                 .filter(|ip| ip.len() <= 64 && ip.parse::<std::net::IpAddr>().is_ok()),
+            held_for: c
+                .held_for
+                .iter()
+                .filter(|r| r.len() <= 64)
+                .take(16)
+                .cloned()
+                .collect(),
         })
     }
 }

@@ -105,6 +105,7 @@ pub(crate) fn parse(bytes: &[u8], report: &mut ImportReport) -> Vec<SourceThread
             // Remark42 keeps a hash of the address, not the address.
             ip: None,
             legacy_id: None,
+            held_for: Vec::new(),
         };
         let thread = threads.entry(locator.url.clone()).or_insert_with(|| {
             order.push(locator.url.clone());

@@ -66,6 +66,9 @@ pub struct ExportComment {
     /// The author's IP address, when an import recorded one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ip: Option<String>,
+    /// Why a held comment was held (reason codes).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub held_for: Vec<String>,
 }
 
 /// Why an export or import failed as a whole.
@@ -99,6 +102,7 @@ pub fn export(service: &Service, site: &str) -> Result<String, TalkbackError> {
                 edited: c.edited,
                 status: c.status,
                 ip: c.ip.clone(),
+                held_for: c.held_for.clone(),
             })
             .collect();
         pages.push(ExportPage {
@@ -176,6 +180,7 @@ pub fn import_talkback(
                         status: c.status,
                         ip: c.ip,
                         legacy_id: None,
+                        held_for: c.held_for,
                     }
                 })
                 .collect(),

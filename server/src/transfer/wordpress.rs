@@ -125,6 +125,7 @@ fn thread(item: &El, report: &mut ImportReport) -> Option<SourceThread> {
             status,
             ip: c.text_of("wp:comment_author_IP"),
             legacy_id,
+            held_for: Vec::new(),
         });
     }
     Some(out)

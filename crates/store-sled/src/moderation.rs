@@ -1,0 +1,272 @@
+//! The moderator's facets on sled: status changes (with the held index), listings, accounts,
+//! sessions and the audit log.
+
+use std::collections::HashMap;
+
+use sled::transaction::Transactional;
+use talkback_store::{
+    Accounts, AdminRecord, AuditRecord, ChangeKind, CommentList, CommentQuery, CommentRecord,
+    Error, Listed, Moderation, PageRecord, Reads, Result, SessionRecord, Status, WriteSeq,
+};
+
+use crate::codec::{decode, encode};
+use crate::{
+    Db, LAST_SEQ, SledStore, abort, append_change, held_key, load_page, rehold, seq_of, tx_result,
+};
+
+impl Moderation for SledStore {
+    fn set_status(&self, id: u64, status: Status) -> Result<(CommentRecord, WriteSeq)> {
+        if !matches!(status, Status::Approved | Status::Pending | Status::Spam) {
+            return Err(Error::Internal(format!(
+                "set_status cannot set {status:?}; delete the comment instead"
+            )));
+        }
+        let _writer = self.writer()?;
+        let record = tx_result(
+            (
+                &self.pages,
+                &self.page_ids,
+                &self.comments,
+                &self.changes,
+                &self.held,
+            )
+                .transaction(|(pages, page_ids, comments, changes, held)| {
+                    let mut rec: CommentRecord = match comments.get(id.to_be_bytes())? {
+                        Some(bytes) => decode(&bytes).map_err(abort)?,
+                        None => return Err(abort(Error::comment_not_found(id))),
+                    };
+                    if rec.status == Status::Deleted {
+                        return Err(abort(Error::comment_not_found(id)));
+                    }
+                    let was = rec.status;
+                    if was == status {
+                        return Ok((rec, false));
+                    }
+                    let (key, mut page) = load_page(pages, page_ids, rec.page_id)?;
+                    if was == Status::Approved {
+                        page.count = page.count.saturating_sub(1);
+                    }
+                    if status == Status::Approved {
+                        page.count += 1;
+                        rec.held_for.clear();
+                    }
+                    rehold(held, id, was, status)?;
+                    rec.status = status;
+                    pages.insert(key, encode(&page).map_err(abort)?)?;
+                    comments.insert(&id.to_be_bytes(), encode(&rec).map_err(abort)?)?;
+                    append_change(
+                        changes,
+                        &page,
+                        Some(id),
+                        ChangeKind::StatusChanged { status, was },
+                    )?;
+                    Ok((rec, true))
+                }),
+        )?;
+        let (record, wrote) = record;
+        let seq = if wrote {
+            self.note_write()
+        } else {
+            WriteSeq(0)
+        };
+        Ok((record, seq))
+    }
+
+    fn list_comments(&self, query: &CommentQuery) -> Result<CommentList> {
+        let before = query.before.unwrap_or(u64::MAX);
+        let ids: Box<dyn Iterator<Item = Result<u64>>> = if query.only_held() {
+            Box::new(self.held_ids_before(&query.statuses, before))
+        } else {
+            Box::new(
+                self.comments
+                    .range(..before.to_be_bytes())
+                    .keys()
+                    .rev()
+                    .map(|k| {
+                        let k = k.db()?;
+                        <[u8; 8]>::try_from(k.as_ref())
+                            .map(u64::from_be_bytes)
+                            .map_err(|_| Error::Corrupt("bad comment key".into()))
+                    }),
+            )
+        };
+        let mut pages: HashMap<u64, Option<PageRecord>> = HashMap::new();
+        let mut items = Vec::new();
+        let mut scanned = 0usize;
+        let mut last = None;
+        for id in ids {
+            let id = id?;
+            if items.len() >= query.limit || scanned >= query.scan_limit {
+                return Ok(CommentList {
+                    items,
+                    next_before: last,
+                });
+            }
+            scanned += 1;
+            last = Some(id);
+            let Some(comment) = self.load_comment(id)? else {
+                continue;
+            };
+            let page = match pages.get(&comment.page_id) {
+                Some(page) => page.clone(),
+                None => {
+                    let page = self.page_by_id(comment.page_id)?;
+                    pages.insert(comment.page_id, page.clone());
+                    page
+                }
+            };
+            if let Some(page) = page
+                && query.matches(&comment, &page)
+            {
+                items.push(Listed { comment, page });
+            }
+        }
+        Ok(CommentList {
+            items,
+            next_before: None,
+        })
+    }
+}
+
+impl SledStore {
+    /// Ids of held comments with one of `statuses` below `before`, newest first (the held
+    /// index keeps one run per status; the runs are merged).
+    fn held_ids_before(
+        &self,
+        statuses: &[Status],
+        before: u64,
+    ) -> impl Iterator<Item = Result<u64>> + use<> {
+        let mut runs: Vec<std::iter::Peekable<Box<dyn Iterator<Item = Result<u64>>>>> = statuses
+            .iter()
+            .filter_map(|s| {
+                let start = held_key(*s, 0)?;
+                let end = held_key(*s, before)?;
+                let run: Box<dyn Iterator<Item = Result<u64>>> =
+                    Box::new(self.held.range(start..end).keys().rev().map(|k| {
+                        let k = k.db()?;
+                        k.get(1..9)
+                            .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                            .map(u64::from_be_bytes)
+                            .ok_or_else(|| Error::Corrupt("bad held key".into()))
+                    }));
+                Some(run.peekable())
+            })
+            .collect();
+        std::iter::from_fn(move || {
+            // The run whose next id is largest goes first; an error surfaces at once.
+            let mut best: Option<(usize, u64)> = None;
+            for (i, run) in runs.iter_mut().enumerate() {
+                match run.peek() {
+                    Some(Ok(id)) if best.is_none_or(|(_, b)| *id > b) => best = Some((i, *id)),
+                    Some(Err(_)) => return run.next(),
+                    _ => {}
+                }
+            }
+            let (i, _) = best?;
+            runs[i].next()
+        })
+    }
+
+}
+
+impl Accounts for SledStore {
+    fn put_admin(&self, admin: AdminRecord) -> Result<()> {
+        self.admins
+            .insert(admin.name.as_bytes(), encode(&admin)?)
+            .db()?;
+        self.db.flush().db()?;
+        Ok(())
+    }
+
+    fn admin(&self, name: &str) -> Result<Option<AdminRecord>> {
+        self.admins
+            .get(name.as_bytes())
+            .db()?
+            .map(|v| decode(&v))
+            .transpose()
+    }
+
+    fn admins(&self) -> Result<Vec<AdminRecord>> {
+        self.admins
+            .iter()
+            .values()
+            .map(|v| decode(&v.db()?))
+            .collect()
+    }
+
+    fn remove_admin(&self, name: &str) -> Result<bool> {
+        let existed = self.admins.remove(name.as_bytes()).db()?.is_some();
+        for entry in self.sessions.iter() {
+            let (key, value) = entry.db()?;
+            let session: SessionRecord = decode(&value)?;
+            if session.admin == name {
+                self.sessions.remove(key).db()?;
+            }
+        }
+        self.db.flush().db()?;
+        Ok(existed)
+    }
+
+    fn put_session(&self, session: SessionRecord) -> Result<()> {
+        self.sessions
+            .insert(session.id_hash.as_bytes(), encode(&session)?)
+            .db()?;
+        Ok(())
+    }
+
+    fn session(&self, id_hash: &str) -> Result<Option<SessionRecord>> {
+        self.sessions
+            .get(id_hash.as_bytes())
+            .db()?
+            .map(|v| decode(&v))
+            .transpose()
+    }
+
+    fn remove_session(&self, id_hash: &str) -> Result<()> {
+        self.sessions.remove(id_hash.as_bytes()).db()?;
+        self.db.flush().db()?;
+        Ok(())
+    }
+
+    fn prune_sessions(&self, seen_before: i64) -> Result<usize> {
+        let mut removed = 0;
+        for entry in self.sessions.iter() {
+            let (key, value) = entry.db()?;
+            let session: SessionRecord = decode(&value)?;
+            if session.seen < seen_before {
+                self.sessions.remove(key).db()?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
+    fn append_audit(&self, entry: AuditRecord) -> Result<u64> {
+        let seq = tx_result(self.audit.transaction(|audit| {
+            let last = match audit.get(LAST_SEQ)? {
+                Some(bytes) => seq_of(&bytes).map_err(abort)?,
+                None => 0,
+            };
+            let numbered = AuditRecord {
+                seq: last + 1,
+                ..entry.clone()
+            };
+            audit.insert(LAST_SEQ, &numbered.seq.to_be_bytes())?;
+            audit.insert(&numbered.seq.to_be_bytes(), encode(&numbered).map_err(abort)?)?;
+            Ok(numbered.seq)
+        }))?;
+        self.db.flush().db()?;
+        Ok(seq)
+    }
+
+    fn audit_log(&self, before: Option<u64>, limit: usize) -> Result<Vec<AuditRecord>> {
+        let end = before.unwrap_or(u64::MAX);
+        self.audit
+            .range(1u64.to_be_bytes()..end.to_be_bytes())
+            .values()
+            .rev()
+            .take(limit)
+            .map(|v| decode(&v.db()?))
+            .collect()
+    }
+}

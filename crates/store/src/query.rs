@@ -1,0 +1,104 @@
+//! The moderator's view of comments: which ones a listing asks for, and the one rule that
+//! decides whether a comment matches (every backend applies [`CommentQuery::matches`], or
+//! translates it exactly).
+
+use crate::{CommentRecord, PageRecord, Status};
+
+/// A listing of comments, newest first, continued with `before`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommentQuery {
+    /// `None`: every site.
+    pub sites: Option<Vec<String>>,
+    /// Empty: every status.
+    pub statuses: Vec<Status>,
+    /// Words that must all occur (case-insensitively) in the body, the author's name, e-mail,
+    /// website or client address, or the page's key or title.
+    pub text: Option<String>,
+    /// Created at or after (Unix ms).
+    pub from: Option<i64>,
+    /// Created before (Unix ms).
+    pub to: Option<i64>,
+    /// Continue below this comment id.
+    pub before: Option<u64>,
+    pub limit: usize,
+    /// At most this many comments are looked at per call, so a search that matches little
+    /// still answers quickly; the listing then says where to go on.
+    pub scan_limit: usize,
+}
+
+impl Default for CommentQuery {
+    fn default() -> Self {
+        Self {
+            sites: None,
+            statuses: Vec::new(),
+            text: None,
+            from: None,
+            to: None,
+            before: None,
+            limit: 50,
+            scan_limit: 20_000,
+        }
+    }
+}
+
+/// A comment with its page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    pub comment: CommentRecord,
+    pub page: PageRecord,
+}
+
+/// One page of a listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommentList {
+    pub items: Vec<Listed>,
+    /// Where the next page starts, when more comments may follow.
+    pub next_before: Option<u64>,
+}
+
+impl CommentQuery {
+    /// Statuses kept in a backend's held index: a listing of only these need not scan
+    /// every comment.
+    pub const HELD: [Status; 2] = [Status::Pending, Status::Spam];
+
+    /// True when the listing asks only for held comments (the moderation queue).
+    pub fn only_held(&self) -> bool {
+        !self.statuses.is_empty() && self.statuses.iter().all(|s| Self::HELD.contains(s))
+    }
+
+    /// Whether a comment of `page` belongs in the listing (the cursor aside).
+    pub fn matches(&self, comment: &CommentRecord, page: &PageRecord) -> bool {
+        if let Some(sites) = &self.sites
+            && !sites.iter().any(|s| *s == page.site)
+        {
+            return false;
+        }
+        if !self.statuses.is_empty() && !self.statuses.contains(&comment.status) {
+            return false;
+        }
+        if self.from.is_some_and(|from| comment.created < from)
+            || self.to.is_some_and(|to| comment.created >= to)
+        {
+            return false;
+        }
+        let Some(text) = self.text.as_deref().map(str::trim).filter(|t| !t.is_empty()) else {
+            return true;
+        };
+        let fields = [
+            Some(comment.body_source.as_str()),
+            Some(comment.author.as_str()),
+            comment.email.as_deref(),
+            comment.website.as_deref(),
+            comment.ip.as_deref(),
+            Some(page.key.as_str()),
+            page.title.as_deref(),
+        ];
+        text.split_whitespace().all(|word| {
+            let word = word.to_lowercase();
+            fields
+                .iter()
+                .flatten()
+                .any(|field| field.to_lowercase().contains(&word))
+        })
+    }
+}
