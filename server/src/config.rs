@@ -44,6 +44,10 @@ pub struct Config {
     /// Days the change log keeps its entries (what notifications, webhooks and live updates
     /// read); 0 keeps them for ever.
     pub change_log_days: u64,
+    /// A moderator's session ends after this many minutes without a request.
+    pub admin_idle_minutes: u64,
+    /// A moderator's session ends this many hours after signing in, however busy.
+    pub admin_session_hours: u64,
     /// The sites whose comments this server keeps.
     pub sites: Vec<SiteConfig>,
 }
@@ -112,6 +116,8 @@ pub enum Moderation {
     /// Comments appear at once.
     #[default]
     None,
+    /// Comments with links wait for approval; the others appear at once.
+    Links,
     /// Every comment waits for approval.
     All,
 }
@@ -133,6 +139,8 @@ impl Default for Config {
             backup_interval_secs: 24 * 60 * 60,
             backup_keep: 7,
             change_log_days: 30,
+            admin_idle_minutes: 60,
+            admin_session_hours: 12,
             sites: vec![SiteConfig::new(
                 "demo",
                 &["http://localhost:8080", "http://127.0.0.1:8080"],

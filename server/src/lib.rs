@@ -8,6 +8,7 @@
 //! `content` (Markdown, the tree builder, validation, the one renderer), `service` (the one
 //! write path, and reads as wire types), `transfer` (importers, Talkback's format, backups).
 
+mod admin;
 mod api;
 pub mod config;
 pub mod content;
@@ -36,7 +37,14 @@ pub struct AppState {
     pub assets: Assets,
     cache: Arc<cache::ThreadCache>,
     limits: limit::Limits,
+    sign_ins: admin::guard::SignInGuard,
+    /// The command line's credential for this run (see [`CLI_FILE`]).
+    cli_token: String,
 }
+
+/// Written into the database directory while the server runs: its address and a token with
+/// which the command line on this machine acts through the server (sled allows one process).
+pub const CLI_FILE: &str = "talkback-cli.json";
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -144,7 +152,13 @@ pub fn start(config: Config) -> Result<Running, StartError> {
     spawn_change_log_pruning(Arc::clone(&service));
     let assets = Assets::load(&config.assets_dir);
     let bind = config.bind.clone();
+    let cli_token = random_token().map_err(|source| StartError::Store {
+        path: config.database.display().to_string(),
+        source,
+    })?;
     let state = web::Data::new(AppState {
+        sign_ins: admin::guard::SignInGuard::default(),
+        cli_token: cli_token.clone(),
         service: Arc::clone(&service),
         assets,
         cache,
@@ -155,6 +169,7 @@ pub fn start(config: Config) -> Result<Running, StartError> {
         ),
         config,
     });
+    let shared = state.clone();
     let server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
@@ -173,11 +188,72 @@ pub fn start(config: Config) -> Result<Running, StartError> {
             addr: bind.clone(),
             source: std::io::ErrorKind::AddrNotAvailable.into(),
         })?;
+    write_cli_file(&shared.config, addr, &cli_token).map_err(|e| StartError::Store {
+        path: config_path(&shared.config),
+        source: talkback_store::Error::Backend(Box::new(e)),
+    })?;
+    spawn_session_pruning(Arc::clone(&service), shared.config.admin_idle_minutes);
     Ok(Running {
         server: server.run(),
         addr,
         service,
     })
+}
+
+fn config_path(config: &Config) -> String {
+    config.database.join(CLI_FILE).display().to_string()
+}
+
+fn random_token() -> Result<String, talkback_store::Error> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes)
+        .map_err(|e| talkback_store::Error::Internal(format!("no randomness: {e}")))?;
+    Ok(hex::encode(bytes))
+}
+
+/// Where the command line finds the running server, and the token it must send.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct CliAccess {
+    pub url: String,
+    pub token: String,
+}
+
+/// Writes [`CLI_FILE`] (readable by this user only), pointing at a loopback address of the
+/// listener.
+fn write_cli_file(config: &Config, addr: SocketAddr, token: &str) -> std::io::Result<()> {
+    let ip = match addr.ip() {
+        ip if ip.is_unspecified() && ip.is_ipv6() => std::net::Ipv6Addr::LOCALHOST.into(),
+        ip if ip.is_unspecified() => std::net::Ipv4Addr::LOCALHOST.into(),
+        ip => ip,
+    };
+    let access = CliAccess {
+        url: format!("http://{}", SocketAddr::new(ip, addr.port())),
+        token: token.to_owned(),
+    };
+    let text = serde_json::to_vec(&access).map_err(std::io::Error::other)?;
+    transfer::backup::write_private(&config.database.join(CLI_FILE), &text)
+}
+
+/// Removes [`CLI_FILE`] once the server has stopped.
+pub fn remove_cli_file(config: &Config) {
+    let _ = std::fs::remove_file(config.database.join(CLI_FILE));
+}
+
+/// Drops expired dashboard sessions hourly.
+fn spawn_session_pruning(service: Arc<Service>, idle_minutes: u64) {
+    actix_web::rt::spawn(async move {
+        let mut ticks = actix_web::rt::time::interval(std::time::Duration::from_secs(3600));
+        loop {
+            ticks.tick().await;
+            let service = Arc::clone(&service);
+            let idle = admin::guard::minutes_ms(idle_minutes);
+            match web::block(move || service.prune_sessions(idle)).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => tracing::error!(error = %e, "pruning sessions failed"),
+                Err(e) => tracing::error!(error = %e, "session pruning task failed"),
+            }
+        }
+    });
 }
 
 /// Prunes the change log hourly (and once at start) to `change_log_days`.
@@ -218,6 +294,7 @@ fn routes(cfg: &mut web::ServiceConfig, state: &web::Data<AppState>) {
             })),
     );
     http::assets::configure(cfg);
+    admin::configure(cfg);
     if !state.config.examples_dir.as_os_str().is_empty() && state.config.examples_dir.is_dir() {
         cfg.service(
             actix_files::Files::new("/", &state.config.examples_dir)

@@ -4,7 +4,12 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use talkback_api::admin::{
+    Account, AdminRole, ListQuery, ListResponse, ModAction, Moderate, ModerateResponse, PutAccount,
+};
+use talkback_server::CliAccess;
 use talkback_server::config::Config;
+use talkback_server::service::Actor;
 use talkback_server::transfer::{Format, import_file};
 
 #[derive(Parser)]
@@ -67,6 +72,16 @@ enum Command {
         #[arg(long)]
         url: Option<String>,
     },
+    /// Accounts that may sign in to the dashboard at /admin.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+    /// Moderate comments (through the running server when there is one).
+    Moderate {
+        #[command(subcommand)]
+        command: ModerateCommand,
+    },
     /// Move threads to new page keys (after a URL change), keeping replies and counts.
     Remap {
         #[arg(long)]
@@ -81,6 +96,63 @@ enum Command {
         #[arg(long)]
         csv: Option<PathBuf>,
     },
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Create an account (the password is read from standard input).
+    Add {
+        name: String,
+        #[arg(long, value_enum, default_value = "moderator")]
+        role: Role,
+        /// A site the moderator may moderate (repeat for more; owners see every site).
+        #[arg(long = "site")]
+        sites: Vec<String>,
+        /// Read the password from standard input (the only way: never on the command line).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+    /// Set a new password (read from standard input); signs the account out everywhere.
+    Passwd {
+        name: String,
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+    /// List the accounts.
+    List,
+    /// Remove an account and end its sessions.
+    Remove { name: String },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Role {
+    Owner,
+    Moderator,
+}
+
+#[derive(Subcommand)]
+enum ModerateCommand {
+    /// List comments, newest first: the queue (pending and spam) unless --status says otherwise.
+    List {
+        #[arg(long)]
+        site: Option<String>,
+        /// queue, pending, spam, approved or all.
+        #[arg(long, default_value = "queue")]
+        status: String,
+        /// Words to find in the text, names, e-mail, website, address or page.
+        #[arg(long)]
+        search: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+    /// Approve comments: they appear on their pages.
+    Approve { ids: Vec<u64> },
+    /// Mark comments as spam: they leave their pages.
+    Spam { ids: Vec<u64> },
+    /// Send comments back to the queue.
+    Pending { ids: Vec<u64> },
+    /// Delete comments (a tombstone stays where there are replies).
+    Delete { ids: Vec<u64> },
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -115,8 +187,13 @@ fn main() -> anyhow::Result<()> {
             print(&text)
         }
         Command::Export { site, out } => {
-            let service = talkback_server::open_service(&config)?;
-            let text = talkback_server::transfer::talkback::export(&service, &site)?;
+            let text = match Remote::find(&config)? {
+                Some(remote) => remote.get_text(&format!("/admin/api/export?site={}", query_value(&site)))?,
+                None => {
+                    let service = talkback_server::open_service(&config)?;
+                    talkback_server::transfer::talkback::export(&service, &site)?
+                }
+            };
             match out {
                 Some(path) => {
                     talkback_server::transfer::backup::write_private(&path, text.as_bytes())
@@ -138,6 +215,8 @@ fn main() -> anyhow::Result<()> {
             csv,
         } => remap(&config, &site, from, to, csv),
         Command::Delete { site, id, page } => delete(&config, &site, id, page),
+        Command::Admin { command } => admin(&config, command),
+        Command::Moderate { command } => moderate(&config, command),
         Command::Page {
             site,
             page,
@@ -153,6 +232,14 @@ fn delete(
     id: Option<u64>,
     page: Option<String>,
 ) -> anyhow::Result<()> {
+    if let Some(remote) = Remote::find(config)? {
+        let Some(id) = id else {
+            anyhow::bail!(
+                "deleting a whole page needs the server stopped for now; delete its comments by id (talkback moderate delete ID…)"
+            );
+        };
+        return moderate_ids(Some(remote), config, ModAction::Delete, vec![id]);
+    }
     let service = talkback_server::open_service(config)?;
     let outcome = service.delete_as_owner(site, id, page.as_deref())?;
     print(&format!("{outcome}\n"))
@@ -183,9 +270,11 @@ fn print(text: &str) -> anyhow::Result<()> {
 fn serve(config: Config) -> anyhow::Result<()> {
     let database = config.database.clone();
     actix_web::rt::System::new().block_on(async move {
-        let running = talkback_server::start(config)?;
+        let running = talkback_server::start(config.clone())?;
         tracing::info!(database = %database.display(), "listening on http://{}", running.addr);
-        running.server.await.context("server failed")?;
+        let served = running.server.await;
+        talkback_server::remove_cli_file(&config);
+        served.context("server failed")?;
         // Graceful shutdown: make sure nothing acknowledged or not is left in memory.
         running.service.flush_all().context("final flush failed")?;
         Ok(())
@@ -278,4 +367,296 @@ fn peak_rss_mib() -> f64 {
                 .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
         })
         .map_or(0.0, |kib| kib / 1024.0)
+}
+
+/// The running server, reached with the token it left in the database directory.
+struct Remote {
+    access: CliAccess,
+    agent: ureq::Agent,
+}
+
+impl Remote {
+    /// The running server, if one runs on this database; `None` when the database is free.
+    fn find(config: &Config) -> anyhow::Result<Option<Remote>> {
+        let path = config.database.join(talkback_server::CLI_FILE);
+        let Ok(text) = std::fs::read(&path) else {
+            return Ok(None);
+        };
+        let access: CliAccess = serde_json::from_slice(&text)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        let remote = Remote {
+            access,
+            agent: ureq::AgentBuilder::new()
+                .timeout(std::time::Duration::from_secs(300))
+                .build(),
+        };
+        match remote.call("GET", "/admin/api/session", None) {
+            Ok(_) => Ok(Some(remote)),
+            // Left behind by a server that is gone: the database is ours.
+            Err(RemoteError::Unreachable(_)) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> Result<String, RemoteError> {
+        let request = self
+            .agent
+            .request(method, &format!("{}{path}", self.access.url))
+            .set("Authorization", &format!("Bearer {}", self.access.token));
+        let answer = match body {
+            Some(body) => request.send_json(body),
+            None => request.call(),
+        };
+        match answer {
+            Ok(response) => response
+                .into_string()
+                .map_err(|e| RemoteError::Unreachable(e.to_string())),
+            Err(ureq::Error::Status(status, response)) => {
+                let text = response.into_string().unwrap_or_default();
+                let message = serde_json::from_str::<talkback_api::ErrorBody>(&text)
+                    .map(|b| b.message)
+                    .unwrap_or(text);
+                Err(RemoteError::Refused(status, message))
+            }
+            Err(e) => Err(RemoteError::Unreachable(e.to_string())),
+        }
+    }
+
+    fn get_text(&self, path: &str) -> anyhow::Result<String> {
+        Ok(self.call("GET", path, None)?)
+    }
+
+    fn json<T: serde::de::DeserializeOwned>(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> anyhow::Result<T> {
+        let text = self.call(method, path, body)?;
+        serde_json::from_str(&text).context("the server's answer is not what this version expects")
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+enum RemoteError {
+    #[error("the running server cannot be reached: {0}")]
+    Unreachable(String),
+    #[error("the server refused ({0}): {1}")]
+    Refused(u16, String),
+}
+
+/// A query-string value, percent-encoded.
+fn query_value(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn read_password() -> anyhow::Result<String> {
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut std::io::stdin().lock(), &mut text)
+        .context("cannot read the password from standard input")?;
+    Ok(text.trim_end_matches(['\r', '\n']).to_owned())
+}
+
+fn admin(config: &Config, command: AdminCommand) -> anyhow::Result<()> {
+    let remote = Remote::find(config)?;
+    let service = match remote {
+        Some(_) => None,
+        None => Some(talkback_server::open_service(config)?),
+    };
+    match command {
+        AdminCommand::Add {
+            name, role, sites, ..
+        } => {
+            let role = match role {
+                Role::Owner => AdminRole::Owner,
+                Role::Moderator => AdminRole::Moderator,
+            };
+            let password = read_password()?;
+            let account = put_account(remote.as_ref(), service.as_deref(), &name, role, sites, password)?;
+            print(&format!("{} ({:?}) can now sign in at /admin\n", account.name, account.role))
+        }
+        AdminCommand::Passwd { name, .. } => {
+            let accounts = list_accounts(remote.as_ref(), service.as_deref())?;
+            let Some(account) = accounts.into_iter().find(|a| a.name == name) else {
+                anyhow::bail!("there is no account called {name:?}");
+            };
+            let password = read_password()?;
+            put_account(remote.as_ref(), service.as_deref(), &name, account.role, account.sites, password)?;
+            print(&format!("{name}: password changed; every session of it has ended\n"))
+        }
+        AdminCommand::List => {
+            let mut out = String::new();
+            for a in list_accounts(remote.as_ref(), service.as_deref())? {
+                let sites = match a.role {
+                    AdminRole::Owner => "every site".to_owned(),
+                    AdminRole::Moderator => a.sites.join(", "),
+                };
+                out.push_str(&format!("{}\t{:?}\t{sites}\n", a.name, a.role));
+            }
+            print(&out)
+        }
+        AdminCommand::Remove { name } => {
+            let removed = match (&remote, &service) {
+                (Some(remote), _) => match remote.call("DELETE", &format!("/admin/api/accounts/{}", query_value(&name)), None) {
+                    Ok(_) => true,
+                    Err(RemoteError::Refused(404, _)) => false,
+                    Err(e) => return Err(e.into()),
+                },
+                (None, Some(service)) => service.remove_account(&name)?,
+                (None, None) => unreachable_service()?,
+            };
+            if !removed {
+                anyhow::bail!("there is no account called {name:?}");
+            }
+            print(&format!("{name} removed\n"))
+        }
+    }
+}
+
+fn unreachable_service<T>() -> anyhow::Result<T> {
+    anyhow::bail!("neither a running server nor the database is available")
+}
+
+fn put_account(
+    remote: Option<&Remote>,
+    service: Option<&talkback_server::service::Service>,
+    name: &str,
+    role: AdminRole,
+    sites: Vec<String>,
+    password: String,
+) -> anyhow::Result<Account> {
+    match (remote, service) {
+        (Some(remote), _) => remote.json(
+            "PUT",
+            &format!("/admin/api/accounts/{}", query_value(name)),
+            Some(serde_json::to_value(PutAccount { role, sites, password })?),
+        ),
+        (None, Some(service)) => Ok(service.put_account(name, role, &sites, &password)?),
+        (None, None) => unreachable_service(),
+    }
+}
+
+fn list_accounts(
+    remote: Option<&Remote>,
+    service: Option<&talkback_server::service::Service>,
+) -> anyhow::Result<Vec<Account>> {
+    match (remote, service) {
+        (Some(remote), _) => remote.json("GET", "/admin/api/accounts", None),
+        (None, Some(service)) => Ok(service.accounts()?),
+        (None, None) => unreachable_service(),
+    }
+}
+
+fn moderate(config: &Config, command: ModerateCommand) -> anyhow::Result<()> {
+    let remote = Remote::find(config)?;
+    let (action, ids) = match command {
+        ModerateCommand::List {
+            site,
+            status,
+            search,
+            limit,
+        } => {
+            let query = ListQuery {
+                status: Some(status),
+                site,
+                q: search,
+                limit: Some(limit),
+                ..ListQuery::default()
+            };
+            let list: ListResponse = match &remote {
+                Some(remote) => {
+                    let mut path = format!(
+                        "/admin/api/comments?status={}&limit={limit}",
+                        query_value(query.status.as_deref().unwrap_or_default())
+                    );
+                    if let Some(site) = &query.site {
+                        path.push_str(&format!("&site={}", query_value(site)));
+                    }
+                    if let Some(q) = &query.q {
+                        path.push_str(&format!("&q={}", query_value(q)));
+                    }
+                    remote.json("GET", &path, None)?
+                }
+                None => talkback_server::open_service(config)?
+                    .list_comments(&Actor::command_line(), &query)?,
+            };
+            let mut out = String::new();
+            for c in &list.comments {
+                let text: String = c.text.split_whitespace().collect::<Vec<_>>().join(" ");
+                let text: String = text.chars().take(80).collect();
+                let held: Vec<&str> = c.held_for.iter().map(|r| r.code.as_str()).collect();
+                out.push_str(&format!(
+                    "{}\t{:?}\t{}\t{}\t{} <{}>\t{text:?}\t{}\n",
+                    c.id,
+                    c.status,
+                    c.site,
+                    c.page,
+                    c.author,
+                    c.email.as_deref().unwrap_or(""),
+                    held.join(",")
+                ));
+            }
+            if list.comments.is_empty() {
+                out.push_str("nothing to moderate\n");
+            }
+            return print(&out);
+        }
+        ModerateCommand::Approve { ids } => (ModAction::Approve, ids),
+        ModerateCommand::Spam { ids } => (ModAction::Spam, ids),
+        ModerateCommand::Pending { ids } => (ModAction::Pending, ids),
+        ModerateCommand::Delete { ids } => (ModAction::Delete, ids),
+    };
+    moderate_ids(remote, config, action, ids)
+}
+
+fn moderate_ids(
+    remote: Option<Remote>,
+    config: &Config,
+    action: ModAction,
+    ids: Vec<u64>,
+) -> anyhow::Result<()> {
+    if ids.is_empty() {
+        anyhow::bail!("name at least one comment id");
+    }
+    let request = Moderate {
+        action,
+        ids: ids.into_iter().map(talkback_api::CommentId).collect(),
+    };
+    let done: ModerateResponse = match remote {
+        Some(remote) => remote.json(
+            "POST",
+            "/admin/api/moderate",
+            Some(serde_json::to_value(&request)?),
+        )?,
+        None => talkback_server::open_service(config)?.moderate(&Actor::command_line(), &request)?,
+    };
+    let mut out = String::new();
+    let mut failed = 0;
+    for r in &done.results {
+        match (&r.status, &r.error) {
+            (Some(status), _) => out.push_str(&format!("{}: {status:?}\n", r.id)),
+            (None, error) => {
+                failed += 1;
+                out.push_str(&format!("{}: not changed ({})\n", r.id, error.as_deref().unwrap_or("?")));
+            }
+        }
+    }
+    print(&out)?;
+    if failed > 0 {
+        anyhow::bail!("{failed} of {} comments were not changed", done.results.len());
+    }
+    Ok(())
 }

@@ -96,6 +96,28 @@ impl Nesting {
 }
 
 impl Block {
+    /// How many links the blocks hold (moderation rules hold comments with links).
+    pub fn link_count(blocks: &[Block]) -> usize {
+        fn inlines(list: &[Inline]) -> usize {
+            list.iter()
+                .map(|i| match i {
+                    Inline::Link { children, .. } => 1 + inlines(children),
+                    Inline::Emph(c) | Inline::Strong(c) | Inline::Strike(c) => inlines(c),
+                    Inline::Text(_) | Inline::Code(_) | Inline::LineBreak => 0,
+                })
+                .sum()
+        }
+        blocks
+            .iter()
+            .map(|b| match b {
+                Block::Paragraph(inl) | Block::Heading(inl) => inlines(inl),
+                Block::Quote(inner) => Block::link_count(inner),
+                Block::List { items, .. } => items.iter().map(|i| Block::link_count(&i.0)).sum(),
+                Block::CodeBlock(_) | Block::Rule => 0,
+            })
+            .sum()
+    }
+
     /// The plain text of a block, for summaries and accessibility labels.
     pub fn plain_text(blocks: &[Block]) -> String {
         let mut out = String::new();

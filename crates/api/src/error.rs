@@ -45,6 +45,16 @@ pub enum ErrorCode {
     UnsupportedEncoding,
     NotFound,
     MethodNotAllowed,
+    /// The moderation API: no valid session (signed out, expired, or the account changed).
+    SignInRequired,
+    /// Wrong name or password.
+    SignInFailed,
+    /// Too many failed sign-ins: wait (`Retry-After`).
+    SignInLocked,
+    /// A state change without the session's CSRF token, or from another origin.
+    CsrfRejected,
+    /// The account may not act on that site, or only an owner may do that.
+    NotPermitted,
     Internal,
     /// A code this build does not know yet (sent by a newer server).
     #[serde(other)]

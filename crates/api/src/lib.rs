@@ -5,6 +5,7 @@
 //! normalisation and thread assembly. This crate does no IO and depends only on serde, so it
 //! builds for wasm32 (CI checks that neither sled, actix nor tokio ever creep in).
 
+pub mod admin;
 mod doc;
 mod error;
 pub mod i18n;

@@ -21,6 +21,7 @@ pub(super) async fn create(
     let from = Provenance {
         from_site: http::request_from_site(&req, site),
         host: http::host_name(&req),
+        client: state.limits.client(&req)?,
     };
     let service = state.service.clone();
     let response = web::block(move || service.post(input, &from)).await??;

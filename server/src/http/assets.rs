@@ -28,6 +28,7 @@ fn content_type(name: &str) -> &'static str {
         Some("wasm") => "application/wasm",
         Some("css") => "text/css; charset=utf-8",
         Some("json") => "application/json",
+        Some("html") => "text/html; charset=utf-8",
         _ => "application/octet-stream",
     }
 }
@@ -66,7 +67,7 @@ impl Assets {
         Self { files }
     }
 
-    fn respond(&self, req: &HttpRequest, name: &str, cache: &'static str) -> HttpResponse {
+    pub(crate) fn respond(&self, req: &HttpRequest, name: &str, cache: &'static str) -> HttpResponse {
         let Some(asset) = self.files.get(name) else {
             return HttpResponse::NotFound()
                 .content_type("text/plain; charset=utf-8")

@@ -15,6 +15,9 @@ pub enum Error {
     /// Over a rate limit: `429` with `Retry-After`.
     #[error("{}", errors::EN.too_fast(*writes, *retry_after_secs))]
     RateLimited { retry_after_secs: u64, writes: bool },
+    /// Too many failed sign-ins from this client or for this account: `429` with `Retry-After`.
+    #[error("Too many failed sign-ins. Try again in {retry_after_secs} seconds.")]
+    Locked { retry_after_secs: u64 },
     #[error("worker pool: {0}")]
     Blocking(#[from] actix_web::error::BlockingError),
     #[error("encoding: {0}")]
@@ -47,6 +50,7 @@ impl Error {
         match self {
             Error::Client { code, .. } => *code,
             Error::RateLimited { .. } => ErrorCode::RateLimited,
+            Error::Locked { .. } => ErrorCode::SignInLocked,
             _ => ErrorCode::Internal,
         }
     }
@@ -62,7 +66,9 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         ErrorCode::OriginNotAllowed | ErrorCode::EditKeyInvalid | ErrorCode::EditWindowExpired => {
             StatusCode::FORBIDDEN
         }
-        ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+        ErrorCode::RateLimited | ErrorCode::SignInLocked => StatusCode::TOO_MANY_REQUESTS,
+        ErrorCode::SignInRequired | ErrorCode::SignInFailed => StatusCode::UNAUTHORIZED,
+        ErrorCode::CsrfRejected | ErrorCode::NotPermitted => StatusCode::FORBIDDEN,
         ErrorCode::UnsupportedEncoding => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         ErrorCode::Internal | ErrorCode::Unknown => StatusCode::INTERNAL_SERVER_ERROR,
@@ -89,6 +95,7 @@ impl Error {
                 retry_after_secs,
                 writes,
             } => texts.too_fast(*writes, *retry_after_secs),
+            Error::Locked { .. } => self.to_string(),
             other => {
                 if texts.lang == errors::EN.lang {
                     // Logged once: a localised response is the same error answered again.
@@ -101,7 +108,8 @@ impl Error {
         response.insert_header(("Cache-Control", "no-store"));
         if let Error::RateLimited {
             retry_after_secs, ..
-        } = self
+        }
+        | Error::Locked { retry_after_secs } = self
         {
             response.insert_header(("Retry-After", retry_after_secs.to_string()));
         }

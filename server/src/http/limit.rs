@@ -93,6 +93,28 @@ impl Limits {
         }
     }
 
+    /// Whether the client reached the server over HTTPS: TLS here, or a trusted proxy's
+    /// `X-Forwarded-Proto: https` (anyone else's header is ignored).
+    pub(crate) fn is_https(&self, req: &HttpRequest) -> bool {
+        if req.app_config().secure() {
+            return true;
+        }
+        let from_proxy = req
+            .peer_addr()
+            .is_some_and(|a| self.trusted.contains(&a.ip()));
+        from_proxy
+            && req
+                .headers()
+                .get_all("x-forwarded-proto")
+                .last()
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| {
+                    v.rsplit(',')
+                        .next()
+                        .is_some_and(|p| p.trim().eq_ignore_ascii_case("https"))
+                })
+    }
+
     /// The address a request comes from. A trusted proxy's last `X-Forwarded-For` hop must be
     /// an address: one the server cannot read is refused rather than counted against the
     /// proxy, where every client behind it would share one bucket.

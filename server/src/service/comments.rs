@@ -23,6 +23,18 @@ pub struct Provenance {
     pub from_site: bool,
     /// The request's `Host`: the server's own origin counts as one of every site's.
     pub host: Option<String>,
+    /// The client's address (through trusted proxies), kept with the comment for moderators.
+    pub client: Option<std::net::IpAddr>,
+}
+
+/// Why a new or edited comment must wait for approval on `site` (empty: it need not).
+fn hold_reasons(site: &crate::config::SiteConfig, tree: &[talkback_api::Block]) -> Vec<String> {
+    match site.moderation {
+        Moderation::None => Vec::new(),
+        Moderation::Links if talkback_api::Block::link_count(tree) == 0 => Vec::new(),
+        Moderation::Links => vec!["contains_links".into()],
+        Moderation::All => vec!["moderation_all".into()],
+    }
 }
 
 fn new_edit_key() -> Result<String> {
@@ -67,6 +79,7 @@ impl Service {
         let (body_source, tree) = validate::body(&input.body)?;
         let edit_key = new_edit_key()?;
         let created = now_ms();
+        let held_for = hold_reasons(site, &tree);
         let new = NewComment {
             site: site.id.clone(),
             page_key,
@@ -80,14 +93,16 @@ impl Service {
             body_source,
             body_tree: serde_json::to_string(&tree)?,
             created,
-            status: match site.moderation {
-                Moderation::None => Status::Approved,
-                Moderation::All => Status::Pending,
+            status: if held_for.is_empty() {
+                Status::Approved
+            } else {
+                Status::Pending
             },
             edit_key_hash: Some(hash_key(&edit_key)),
             edited: None,
             source: None,
-            ip: None,
+            ip: from.client.map(|ip| ip.to_string()),
+            held_for,
         };
         let mut batch = self.batch();
         let record = batch.insert(new)?;
@@ -105,15 +120,15 @@ impl Service {
         let before = self.authorised(id, key)?;
         let (source, tree) = validate::body(&input.body)?;
         let page = self.page_of(&before)?;
-        let moderated = self
+        let held = self
             .config
             .site(&page.site)
-            .is_some_and(|s| s.moderation == Moderation::All);
+            .is_some_and(|s| !hold_reasons(s, &tree).is_empty());
         let edit = Edit {
             body_source: source,
             body_tree: serde_json::to_string(&tree)?,
             edited_at: now_ms(),
-            status: (moderated && before.status == Status::Approved).then_some(Status::Pending),
+            status: (held && before.status == Status::Approved).then_some(Status::Pending),
         };
         let mut batch = self.batch();
         let (record, seq) = self.store.edit_comment(id, edit)?;
@@ -138,7 +153,7 @@ impl Service {
     }
 
     /// The page a comment belongs to (looked up before a write, which may remove it).
-    fn page_of(&self, record: &CommentRecord) -> Result<talkback_store::PageRecord> {
+    pub(super) fn page_of(&self, record: &CommentRecord) -> Result<talkback_store::PageRecord> {
         self.store.page_by_id(record.page_id)?.ok_or_else(|| {
             Error::Internal(format!("page {} of a comment is missing", record.page_id))
         })

@@ -11,8 +11,10 @@
 //! With `transfer/` and the composition root, this is the only part of the server that uses
 //! `talkback-store`; store records become wire types here (`convert`).
 
+mod accounts;
 mod comments;
 pub(crate) mod convert;
+mod moderation;
 mod owner;
 mod reads;
 
@@ -23,7 +25,10 @@ use talkback_api::ErrorCode;
 use talkback_store::{CommentRecord, NewComment, ParentProblem, Store, WriteSeq};
 use tokio::sync::watch;
 
+pub use accounts::{MIN_PASSWORD_CHARS, SignedIn, valid_name};
 pub use comments::{Provenance, unknown_site};
+pub use moderation::{Actor, MODERATE_LIMIT};
+pub(crate) use moderation::role as moderation_role;
 pub use owner::OwnerError;
 pub use reads::ThreadView;
 

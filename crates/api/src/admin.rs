@@ -1,0 +1,203 @@
+//! The moderation API (`/admin/api`), shared by the dashboard, the command line and the
+//! server: sign-in, listings, decisions, the audit log and accounts. Same-origin only; every
+//! state change carries the session's CSRF token in [`CSRF_HEADER`].
+
+use serde::{Deserialize, Serialize};
+
+use crate::CommentId;
+
+/// The header every state change of a signed-in browser must carry.
+pub const CSRF_HEADER: &str = "X-CSRF-Token";
+
+/// `POST /admin/api/session`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignIn {
+    pub name: String,
+    pub password: String,
+}
+
+/// What an account may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AdminRole {
+    /// Every site, and commenters' client addresses.
+    Owner,
+    /// Only the sites given.
+    Moderator,
+}
+
+/// `GET /admin/api/session`: who is signed in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionInfo {
+    pub name: String,
+    pub role: AdminRole,
+    /// The sites this account may moderate.
+    pub sites: Vec<String>,
+    /// Send back in [`CSRF_HEADER`] with every state change.
+    pub csrf: String,
+}
+
+/// A comment's moderation state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ModStatus {
+    Approved,
+    Pending,
+    Spam,
+    Deleted,
+    Pingback,
+}
+
+/// Query of `GET /admin/api/comments`, newest first.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListQuery {
+    /// `queue` (pending and spam, the default), `pending`, `spam`, `approved` or `all`.
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub site: Option<String>,
+    /// Words to find in the text, names, e-mail, website, client address or page.
+    #[serde(default)]
+    pub q: Option<String>,
+    /// Created on or after this day (`YYYY-MM-DD`, UTC).
+    #[serde(default)]
+    pub from: Option<String>,
+    /// Created on or before this day (`YYYY-MM-DD`, UTC).
+    #[serde(default)]
+    pub to: Option<String>,
+    /// The `next` of the previous page.
+    #[serde(default)]
+    pub before: Option<String>,
+    #[serde(default)]
+    pub limit: Option<u32>,
+}
+
+/// A comment as a moderator sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModComment {
+    pub id: CommentId,
+    pub site: String,
+    pub page: String,
+    #[serde(default)]
+    pub page_title: Option<String>,
+    #[serde(default)]
+    pub page_url: Option<String>,
+    /// The comment this one replies to.
+    #[serde(default)]
+    pub parent: Option<ParentExcerpt>,
+    pub author: String,
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub website: Option<String>,
+    /// Owners only.
+    #[serde(default)]
+    pub ip: Option<String>,
+    /// The Markdown source, shown as text.
+    pub text: String,
+    pub created: i64,
+    #[serde(default)]
+    pub edited: Option<i64>,
+    pub status: ModStatus,
+    /// Why it was held, in words.
+    #[serde(default)]
+    pub held_for: Vec<HeldReason>,
+}
+
+/// The start of the comment a held one replies to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ParentExcerpt {
+    pub id: CommentId,
+    pub author: String,
+    pub excerpt: String,
+}
+
+/// A reason a comment was held: a stable code and its explanation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeldReason {
+    pub code: String,
+    pub text: String,
+}
+
+/// `GET /admin/api/comments`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListResponse {
+    pub comments: Vec<ModComment>,
+    /// Pass as `before` for the next (older) page; absent at the end.
+    #[serde(default)]
+    pub next: Option<String>,
+}
+
+/// A decision on comments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ModAction {
+    Approve,
+    Spam,
+    /// Back to the queue.
+    Pending,
+    /// Removed (a tombstone stays when it has replies).
+    Delete,
+}
+
+/// `POST /admin/api/moderate`: one decision on one or many comments.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Moderate {
+    pub action: ModAction,
+    pub ids: Vec<CommentId>,
+}
+
+/// What happened to each comment of a [`Moderate`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModerateResponse {
+    pub results: Vec<ModResult>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModResult {
+    pub id: CommentId,
+    /// The status after the decision (`deleted` also when it was removed entirely).
+    #[serde(default)]
+    pub status: Option<ModStatus>,
+    /// Set when this comment was not changed: an error code (`comment_not_found`,
+    /// `not_permitted`).
+    #[serde(default)]
+    pub error: Option<String>,
+}
+
+/// One entry of `GET /admin/api/audit`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub seq: u64,
+    pub at: i64,
+    pub actor: String,
+    pub action: String,
+    #[serde(default)]
+    pub site: Option<String>,
+    #[serde(default)]
+    pub page: Option<String>,
+    #[serde(default)]
+    pub comment: Option<CommentId>,
+    #[serde(default)]
+    pub before: Option<ModStatus>,
+    #[serde(default)]
+    pub after: Option<ModStatus>,
+}
+
+/// `PUT /admin/api/accounts/{name}`: creates an account or replaces its password and rights.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PutAccount {
+    pub role: AdminRole,
+    #[serde(default)]
+    pub sites: Vec<String>,
+    pub password: String,
+}
+
+/// An account as listed (never its password hash).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Account {
+    pub name: String,
+    pub role: AdminRole,
+    pub sites: Vec<String>,
+    pub created: i64,
+}

@@ -1,0 +1,268 @@
+//! Who is asking: the session cookie (with the CSRF token and the `Origin` check on every
+//! state change), or the command line's bearer token from the server's own machine; and the
+//! back-off and lockout after failed sign-ins, per account and per client address.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Mutex;
+
+use actix_web::HttpRequest;
+use actix_web::http::header;
+use talkback_api::ErrorCode;
+use talkback_api::admin::CSRF_HEADER;
+
+use crate::AppState;
+use crate::config::is_own_origin;
+use crate::http::{Error, Result, limit};
+use crate::service::Actor;
+
+/// The session cookie; scoped to `/admin` so the blog's pages never see it.
+pub(crate) const COOKIE: &str = "tb_admin";
+
+/// Failures before the back-off starts.
+const FREE_FAILURES: u32 = 3;
+/// Failures after which the lockout is the longest.
+const LOCKOUT_FAILURES: u32 = 10;
+/// The longest wait, and how long failures are remembered.
+const LOCKOUT_MS: i64 = 15 * 60 * 1000;
+/// Clients and accounts remembered at most (oldest forgotten first when full).
+const MAX_TRACKED: usize = 100_000;
+
+/// Who asked, and how.
+pub(crate) struct Caller {
+    pub actor: Actor,
+    /// The cookie value, for signing out (none for the command line).
+    pub cookie: Option<String>,
+    pub csrf: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Failures {
+    count: u32,
+    last_ms: i64,
+    locked_until_ms: i64,
+}
+
+/// Failed sign-ins by account and by client address (IPv6 by /64).
+#[derive(Default)]
+pub(crate) struct SignInGuard {
+    failures: Mutex<HashMap<String, Failures>>,
+}
+
+fn keys(name: &str, client: Option<IpAddr>) -> Vec<String> {
+    let mut keys = vec![format!("account:{}", name.to_lowercase())];
+    if let Some(ip) = client {
+        keys.push(format!("client:{}", limit::bucket(ip)));
+    }
+    keys
+}
+
+impl SignInGuard {
+    /// Refuses while the account or the client is locked out.
+    pub(crate) fn check(&self, name: &str, client: Option<IpAddr>, now: i64) -> Result<()> {
+        let failures = self.lock()?;
+        let until = keys(name, client)
+            .iter()
+            .filter_map(|k| failures.get(k))
+            .map(|f| f.locked_until_ms)
+            .max()
+            .unwrap_or(0);
+        if until > now {
+            let secs = u64::try_from((until - now + 999) / 1000).unwrap_or(1);
+            return Err(Error::Locked {
+                retry_after_secs: secs.max(1),
+            });
+        }
+        Ok(())
+    }
+
+    /// Counts a failure: after the first few, each one doubles the wait (1 s, 2 s, 4 s …), up
+    /// to the full lockout.
+    pub(crate) fn failed(&self, name: &str, client: Option<IpAddr>, now: i64) -> Result<()> {
+        let mut failures = self.lock()?;
+        if failures.len() >= MAX_TRACKED {
+            failures.retain(|_, f| now - f.last_ms < LOCKOUT_MS);
+            if failures.len() >= MAX_TRACKED {
+                failures.clear();
+            }
+        }
+        for key in keys(name, client) {
+            let f = failures.entry(key).or_default();
+            if now - f.last_ms > LOCKOUT_MS {
+                *f = Failures::default();
+            }
+            f.count += 1;
+            f.last_ms = now;
+            if f.count >= LOCKOUT_FAILURES {
+                f.locked_until_ms = now + LOCKOUT_MS;
+            } else if f.count > FREE_FAILURES {
+                let wait = 1000i64 << (f.count - FREE_FAILURES - 1).min(20);
+                f.locked_until_ms = now + wait.min(LOCKOUT_MS);
+            }
+        }
+        Ok(())
+    }
+
+    /// A successful sign-in forgets the account's failures (the client's stay).
+    pub(crate) fn succeeded(&self, name: &str) -> Result<()> {
+        self.lock()?
+            .remove(&format!("account:{}", name.to_lowercase()));
+        Ok(())
+    }
+
+    fn lock(&self) -> Result<std::sync::MutexGuard<'_, HashMap<String, Failures>>> {
+        self.failures
+            .lock()
+            .map_err(|_| Error::Internal("sign-in guard poisoned".into()))
+    }
+}
+
+/// Byte strings compared in time that depends on their length only.
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The browser's request comes from the server's own origin (`Origin` must be sent: every
+/// browser sends it with a POST, PUT or DELETE).
+pub(crate) fn same_origin(req: &HttpRequest) -> Result<()> {
+    let host = req.headers().get(header::HOST).map(|h| h.as_bytes());
+    match req.headers().get(header::ORIGIN) {
+        Some(origin) if is_own_origin(origin.as_bytes(), host) => Ok(()),
+        _ => Err(Error::client(
+            ErrorCode::CsrfRejected,
+            "This request did not come from the dashboard's own page.",
+        )),
+    }
+}
+
+fn is_loopback(req: &HttpRequest) -> bool {
+    req.peer_addr().is_some_and(|a| a.ip().is_loopback())
+}
+
+/// What a request presents, read off it on the async worker (a request cannot travel to the
+/// blocking pool); `resolve` then looks the session up.
+pub(crate) enum Credentials {
+    /// The command line's bearer token, from a loopback peer.
+    CommandLine(String),
+    /// A session cookie and, for a state change, the CSRF token sent.
+    Cookie { cookie: String, csrf: Option<Vec<u8>> },
+    None,
+}
+
+/// Reads the caller's credentials; `changes` for every state change, which then must come from
+/// the server's own origin and carry the CSRF token.
+pub(crate) fn credentials(req: &HttpRequest, changes: bool) -> Result<Credentials> {
+    if let Some(auth) = req.headers().get(header::AUTHORIZATION) {
+        let token = auth
+            .to_str()
+            .ok()
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or_default();
+        if !is_loopback(req) || token.is_empty() {
+            return Err(signed_out());
+        }
+        return Ok(Credentials::CommandLine(token.to_owned()));
+    }
+    let Some(cookie) = req.cookie(COOKIE).map(|c| c.value().to_owned()) else {
+        return Ok(Credentials::None);
+    };
+    let csrf = if changes {
+        same_origin(req)?;
+        Some(
+            req.headers()
+                .get(CSRF_HEADER)
+                .map(|v| v.as_bytes().to_vec())
+                .unwrap_or_default(),
+        )
+    } else {
+        None
+    };
+    Ok(Credentials::Cookie { cookie, csrf })
+}
+
+/// The caller the credentials name, if they are valid.
+pub(crate) fn resolve(state: &AppState, credentials: Credentials) -> Result<Caller> {
+    let (cookie, csrf) = match credentials {
+        Credentials::CommandLine(token) if same(token.as_bytes(), state.cli_token.as_bytes()) => {
+            return Ok(Caller {
+                actor: Actor::command_line(),
+                cookie: None,
+                csrf: None,
+            });
+        }
+        Credentials::CommandLine(_) | Credentials::None => return Err(signed_out()),
+        Credentials::Cookie { cookie, csrf } => (cookie, csrf),
+    };
+    let config = &state.config;
+    let idle_ms = minutes_ms(config.admin_idle_minutes);
+    let max_ms = minutes_ms(config.admin_session_hours.saturating_mul(60));
+    let Some((session, admin)) = state.service.session(&cookie, idle_ms, max_ms)? else {
+        return Err(signed_out());
+    };
+    if let Some(sent) = csrf
+        && !same(&sent, session.csrf.as_bytes())
+    {
+        return Err(Error::client(
+            ErrorCode::CsrfRejected,
+            "This request lacks the dashboard's security token; reload the page.",
+        ));
+    }
+    Ok(Caller {
+        actor: Actor::of(&admin),
+        cookie: Some(cookie),
+        csrf: Some(session.csrf),
+    })
+}
+
+pub(crate) fn minutes_ms(minutes: u64) -> i64 {
+    i64::try_from(minutes.saturating_mul(60_000)).unwrap_or(i64::MAX)
+}
+
+pub(crate) fn signed_out() -> Error {
+    Error::client(
+        ErrorCode::SignInRequired,
+        "You are signed out (or your session expired). Sign in again.",
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_back_off_then_lock_out_per_account_and_client() {
+        let guard = SignInGuard::default();
+        let ip: IpAddr = "2001:db8:1:2::7".parse().unwrap();
+        let neighbour: IpAddr = "2001:db8:1:2::8".parse().unwrap();
+        let t = 1_000_000;
+        for _ in 0..FREE_FAILURES {
+            guard.check("zoe", Some(ip), t).unwrap();
+            guard.failed("zoe", Some(ip), t).unwrap();
+        }
+        guard.check("zoe", Some(ip), t).unwrap();
+        guard.failed("zoe", Some(ip), t).unwrap();
+        // The fourth failure costs a second, for the account and for the /64 alike.
+        assert!(matches!(
+            guard.check("zoe", None, t),
+            Err(Error::Locked { retry_after_secs: 1 })
+        ));
+        assert!(guard.check("other", Some(neighbour), t).is_err());
+        assert!(guard.check("other", None, t).is_ok());
+        guard.check("zoe", Some(ip), t + 1000).unwrap();
+        let mut now = t + 1000;
+        for _ in FREE_FAILURES + 1..LOCKOUT_FAILURES {
+            guard.failed("zoe", Some(ip), now).unwrap();
+            now += 1;
+        }
+        match guard.check("zoe", None, now) {
+            Err(Error::Locked { retry_after_secs }) => assert_eq!(retry_after_secs, 900),
+            other => panic!("expected the full lockout, got {other:?}"),
+        }
+        // A success forgets the account's failures, not the client's.
+        guard.succeeded("zoe").unwrap();
+        assert!(guard.check("zoe", None, now).is_ok());
+        assert!(guard.check("zoe", Some(ip), now).is_err());
+        // After the lockout, failures are forgotten.
+        assert!(guard.check("zoe", Some(ip), now + LOCKOUT_MS).is_ok());
+    }
+}

@@ -1,0 +1,285 @@
+//! The blogger's side over HTTP: the dashboard's page at `/admin` and its JSON API under
+//! `/admin/api` (sign-in, listings, decisions, the audit log, accounts, exports), used by the
+//! dashboard with a session cookie and by the command line with the running server's token.
+//! Same-origin only (no CORS); nothing changes on GET; every answer is `no-store`.
+
+pub(crate) mod guard;
+
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::{HttpRequest, HttpResponse, middleware, web};
+use serde::Deserialize;
+use talkback_api::ErrorCode;
+use talkback_api::admin::{ListQuery, Moderate, PutAccount, SessionInfo, SignIn};
+
+use crate::AppState;
+use crate::http::{Error, Result};
+use crate::service::{Actor, moderation_role};
+use guard::{COOKIE, Caller};
+
+pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/admin", web::get().to(page))
+        .route("/admin/", web::get().to(page))
+        .service(
+            web::scope("/admin/api")
+                .wrap(
+                    middleware::DefaultHeaders::new()
+                        .add(("Cache-Control", "no-store"))
+                        .add(("X-Content-Type-Options", "nosniff")),
+                )
+                .app_data(crate::http::json_config())
+                .app_data(crate::http::query_config())
+                .app_data(crate::http::path_config())
+                .route("/session", web::post().to(sign_in))
+                .route("/session", web::get().to(session))
+                .route("/session", web::delete().to(sign_out))
+                .route("/comments", web::get().to(list))
+                .route("/moderate", web::post().to(moderate))
+                .route("/audit", web::get().to(audit))
+                .route("/accounts", web::get().to(accounts))
+                .route("/accounts/{name}", web::put().to(put_account))
+                .route("/accounts/{name}", web::delete().to(remove_account))
+                .route("/export", web::get().to(export))
+                .default_service(web::to(|| async {
+                    Err::<HttpResponse, _>(Error::client(
+                        ErrorCode::NotFound,
+                        "No such dashboard endpoint.",
+                    ))
+                })),
+        );
+}
+
+/// The dashboard's page: the app shell the build wrote, under a strict content policy.
+async fn page(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
+    let mut response = state.assets.respond(&req, "admin.html", "no-store");
+    let headers = response.headers_mut();
+    for (name, value) in [
+        (
+            "content-security-policy",
+            "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; connect-src 'self'; \
+             style-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'self'; \
+             frame-ancestors 'none'",
+        ),
+        ("x-frame-options", "DENY"),
+        ("referrer-policy", "no-referrer"),
+        ("x-content-type-options", "nosniff"),
+    ] {
+        headers.insert(
+            actix_web::http::header::HeaderName::from_static(name),
+            actix_web::http::header::HeaderValue::from_static(value),
+        );
+    }
+    // The page is served whatever the asset map says about CORS.
+    headers.remove("access-control-allow-origin");
+    response
+}
+
+fn info(caller: &Caller, actor: &Actor, state: &AppState) -> SessionInfo {
+    SessionInfo {
+        name: actor.name.clone(),
+        role: moderation_role(actor.role),
+        sites: if actor.is_owner() {
+            state.config.sites.iter().map(|s| s.id.clone()).collect()
+        } else {
+            actor.sites.clone()
+        },
+        csrf: caller.csrf.clone().unwrap_or_default(),
+    }
+}
+
+fn session_cookie(state: &AppState, req: &HttpRequest, value: String) -> Cookie<'static> {
+    Cookie::build(COOKIE, value)
+        .path("/admin")
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .secure(state.limits.is_https(req))
+        .finish()
+}
+
+async fn sign_in(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Json<SignIn>,
+) -> Result<HttpResponse> {
+    guard::same_origin(&req)?;
+    let SignIn { name, password } = body.into_inner();
+    let client = state.limits.client(&req)?;
+    let now = crate::service::now_ms();
+    state.sign_ins.check(&name, client, now)?;
+    let service = state.service.clone();
+    let attempt = name.clone();
+    let signed = web::block(move || service.sign_in(&attempt, &password)).await??;
+    let Some(signed) = signed else {
+        state.sign_ins.failed(&name, client, now)?;
+        tracing::warn!(account = %name, client = ?client, "failed sign-in");
+        return Err(Error::client(
+            ErrorCode::SignInFailed,
+            "That name and password do not match an account.",
+        ));
+    };
+    state.sign_ins.succeeded(&name)?;
+    let caller = Caller {
+        actor: Actor::of(&signed.admin),
+        cookie: None,
+        csrf: Some(signed.session.csrf.clone()),
+    };
+    let body = info(&caller, &caller.actor, &state);
+    Ok(HttpResponse::Ok()
+        .cookie(session_cookie(&state, &req, signed.cookie))
+        .json(body))
+}
+
+async fn session(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse> {
+    let caller = blocking_caller(&state, &req, false).await?;
+    Ok(HttpResponse::Ok().json(info(&caller, &caller.actor, &state)))
+}
+
+async fn sign_out(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse> {
+    let caller = blocking_caller(&state, &req, true).await?;
+    if let Some(cookie) = caller.cookie {
+        let service = state.service.clone();
+        let name = caller.actor.name.clone();
+        web::block(move || service.sign_out(&cookie, &name)).await??;
+    }
+    let mut gone = session_cookie(&state, &req, String::new());
+    gone.make_removal();
+    Ok(HttpResponse::NoContent().cookie(gone).finish())
+}
+
+/// The caller, looked up off the async workers (the session is in the store).
+async fn blocking_caller(
+    state: &web::Data<AppState>,
+    req: &HttpRequest,
+    changes: bool,
+) -> Result<Caller> {
+    let credentials = guard::credentials(req, changes)?;
+    let state = state.clone();
+    web::block(move || guard::resolve(&state, credentials)).await?
+}
+
+async fn list(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse> {
+    let caller = blocking_caller(&state, &req, false).await?;
+    let service = state.service.clone();
+    let list = web::block(move || service.list_comments(&caller.actor, &query)).await??;
+    Ok(HttpResponse::Ok().json(list))
+}
+
+async fn moderate(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Json<Moderate>,
+) -> Result<HttpResponse> {
+    let caller = blocking_caller(&state, &req, true).await?;
+    let service = state.service.clone();
+    let done = web::block(move || service.moderate(&caller.actor, &body)).await??;
+    Ok(HttpResponse::Ok().json(done))
+}
+
+#[derive(Deserialize)]
+struct AuditQuery {
+    #[serde(default)]
+    before: Option<u64>,
+}
+
+async fn audit(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    query: web::Query<AuditQuery>,
+) -> Result<HttpResponse> {
+    let caller = blocking_caller(&state, &req, false).await?;
+    let service = state.service.clone();
+    let entries = web::block(move || service.audit_log(&caller.actor, query.before)).await??;
+    Ok(HttpResponse::Ok().json(entries))
+}
+
+fn owner_only(caller: &Caller) -> Result<()> {
+    if caller.actor.is_owner() {
+        Ok(())
+    } else {
+        Err(Error::client(
+            ErrorCode::NotPermitted,
+            "Only an owner may manage accounts.",
+        ))
+    }
+}
+
+async fn accounts(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse> {
+    let caller = blocking_caller(&state, &req, false).await?;
+    owner_only(&caller)?;
+    let service = state.service.clone();
+    let list = web::block(move || service.accounts()).await??;
+    Ok(HttpResponse::Ok().json(list))
+}
+
+async fn put_account(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    name: web::Path<String>,
+    body: web::Json<PutAccount>,
+) -> Result<HttpResponse> {
+    let caller = blocking_caller(&state, &req, true).await?;
+    owner_only(&caller)?;
+    let service = state.service.clone();
+    let account = web::block(move || {
+        let account = service.put_account(&name, body.role, &body.sites, &body.password)?;
+        service.audit_event(&caller.actor.name, &format!("put_account {name}"))?;
+        Ok::<_, Error>(account)
+    })
+    .await??;
+    Ok(HttpResponse::Ok().json(account))
+}
+
+async fn remove_account(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    name: web::Path<String>,
+) -> Result<HttpResponse> {
+    let caller = blocking_caller(&state, &req, true).await?;
+    owner_only(&caller)?;
+    let service = state.service.clone();
+    let removed = web::block(move || {
+        let removed = service.remove_account(&name)?;
+        if removed {
+            service.audit_event(&caller.actor.name, &format!("remove_account {name}"))?;
+        }
+        Ok::<_, Error>(removed)
+    })
+    .await??;
+    if !removed {
+        return Err(Error::client(ErrorCode::NotFound, "There is no such account."));
+    }
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Deserialize)]
+struct ExportQuery {
+    site: String,
+}
+
+/// Talkback's export of one site, as `talkback export` writes it.
+async fn export(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    query: web::Query<ExportQuery>,
+) -> Result<HttpResponse> {
+    let caller = blocking_caller(&state, &req, false).await?;
+    if state.config.site(&query.site).is_none() {
+        return Err(crate::service::unknown_site(&query.site));
+    }
+    if !caller.actor.may_see(&query.site) {
+        return Err(Error::client(
+            ErrorCode::NotPermitted,
+            "Your account may not export that site.",
+        ));
+    }
+    let service = state.service.clone();
+    let text = web::block(move || crate::transfer::talkback::export(&service, &query.site))
+        .await?
+        .map_err(|e| Error::Internal(e.to_string()))?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .body(text))
+}
