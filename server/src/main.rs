@@ -188,7 +188,9 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Export { site, out } => {
             let text = match Remote::find(&config)? {
-                Some(remote) => remote.get_text(&format!("/admin/api/export?site={}", query_value(&site)))?,
+                Some(remote) => {
+                    remote.get_text(&format!("/admin/api/export?site={}", query_value(&site)))?
+                }
                 None => {
                     let service = talkback_server::open_service(&config)?;
                     talkback_server::transfer::talkback::export(&service, &site)?
@@ -485,8 +487,18 @@ fn admin(config: &Config, command: AdminCommand) -> anyhow::Result<()> {
                 Role::Moderator => AdminRole::Moderator,
             };
             let password = read_password()?;
-            let account = put_account(remote.as_ref(), service.as_deref(), &name, role, sites, password)?;
-            print(&format!("{} ({:?}) can now sign in at /admin\n", account.name, account.role))
+            let account = put_account(
+                remote.as_ref(),
+                service.as_deref(),
+                &name,
+                role,
+                sites,
+                password,
+            )?;
+            print(&format!(
+                "{} ({:?}) can now sign in at /admin\n",
+                account.name, account.role
+            ))
         }
         AdminCommand::Passwd { name, .. } => {
             let accounts = list_accounts(remote.as_ref(), service.as_deref())?;
@@ -494,8 +506,17 @@ fn admin(config: &Config, command: AdminCommand) -> anyhow::Result<()> {
                 anyhow::bail!("there is no account called {name:?}");
             };
             let password = read_password()?;
-            put_account(remote.as_ref(), service.as_deref(), &name, account.role, account.sites, password)?;
-            print(&format!("{name}: password changed; every session of it has ended\n"))
+            put_account(
+                remote.as_ref(),
+                service.as_deref(),
+                &name,
+                account.role,
+                account.sites,
+                password,
+            )?;
+            print(&format!(
+                "{name}: password changed; every session of it has ended\n"
+            ))
         }
         AdminCommand::List => {
             let mut out = String::new();
@@ -510,7 +531,11 @@ fn admin(config: &Config, command: AdminCommand) -> anyhow::Result<()> {
         }
         AdminCommand::Remove { name } => {
             let removed = match (&remote, &service) {
-                (Some(remote), _) => match remote.call("DELETE", &format!("/admin/api/accounts/{}", query_value(&name)), None) {
+                (Some(remote), _) => match remote.call(
+                    "DELETE",
+                    &format!("/admin/api/accounts/{}", query_value(&name)),
+                    None,
+                ) {
                     Ok(_) => true,
                     Err(RemoteError::Refused(404, _)) => false,
                     Err(e) => return Err(e.into()),
@@ -542,7 +567,11 @@ fn put_account(
         (Some(remote), _) => remote.json(
             "PUT",
             &format!("/admin/api/accounts/{}", query_value(name)),
-            Some(serde_json::to_value(PutAccount { role, sites, password })?),
+            Some(serde_json::to_value(PutAccount {
+                role,
+                sites,
+                password,
+            })?),
         ),
         (None, Some(service)) => Ok(service.put_account(name, role, &sites, &password)?),
         (None, None) => unreachable_service(),
@@ -641,7 +670,9 @@ fn moderate_ids(
             "/admin/api/moderate",
             Some(serde_json::to_value(&request)?),
         )?,
-        None => talkback_server::open_service(config)?.moderate(&Actor::command_line(), &request)?,
+        None => {
+            talkback_server::open_service(config)?.moderate(&Actor::command_line(), &request)?
+        }
     };
     let mut out = String::new();
     let mut failed = 0;
@@ -650,13 +681,20 @@ fn moderate_ids(
             (Some(status), _) => out.push_str(&format!("{}: {status:?}\n", r.id)),
             (None, error) => {
                 failed += 1;
-                out.push_str(&format!("{}: not changed ({})\n", r.id, error.as_deref().unwrap_or("?")));
+                out.push_str(&format!(
+                    "{}: not changed ({})\n",
+                    r.id,
+                    error.as_deref().unwrap_or("?")
+                ));
             }
         }
     }
     print(&out)?;
     if failed > 0 {
-        anyhow::bail!("{failed} of {} comments were not changed", done.results.len());
+        anyhow::bail!(
+            "{failed} of {} comments were not changed",
+            done.results.len()
+        );
     }
     Ok(())
 }

@@ -527,8 +527,14 @@ impl Writes for SledStore {
     fn edit_comment(&self, id: u64, edit: Edit) -> Result<(CommentRecord, WriteSeq)> {
         let _writer = self.writer()?;
         let record = tx_result(
-            (&self.pages, &self.page_ids, &self.comments, &self.changes, &self.held).transaction(
-                |(pages, page_ids, comments, changes, held)| {
+            (
+                &self.pages,
+                &self.page_ids,
+                &self.comments,
+                &self.changes,
+                &self.held,
+            )
+                .transaction(|(pages, page_ids, comments, changes, held)| {
                     let mut rec: CommentRecord = match comments.get(id.to_be_bytes())? {
                         Some(bytes) => decode(&bytes).map_err(abort)?,
                         None => return Err(abort(Error::comment_not_found(id))),
@@ -563,8 +569,7 @@ impl Writes for SledStore {
                         },
                     )?;
                     Ok(rec)
-                },
-            ),
+                }),
         )?;
         Ok((record, self.note_write()))
     }

@@ -166,7 +166,6 @@ impl SledStore {
             runs[i].next()
         })
     }
-
 }
 
 impl Accounts for SledStore {
@@ -252,7 +251,10 @@ impl Accounts for SledStore {
                 ..entry.clone()
             };
             audit.insert(LAST_SEQ, &numbered.seq.to_be_bytes())?;
-            audit.insert(&numbered.seq.to_be_bytes(), encode(&numbered).map_err(abort)?)?;
+            audit.insert(
+                &numbered.seq.to_be_bytes(),
+                encode(&numbered).map_err(abort)?,
+            )?;
             Ok(numbered.seq)
         }))?;
         self.db.flush().db()?;

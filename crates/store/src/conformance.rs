@@ -729,7 +729,10 @@ fn held(page: &str, author: &str, status: Status) -> NewComment {
 fn listed(store: &dyn Store, query: &CommentQuery) -> (Vec<String>, Option<u64>) {
     let list = store.list_comments(query).unwrap();
     (
-        list.items.iter().map(|l| l.comment.author.clone()).collect(),
+        list.items
+            .iter()
+            .map(|l| l.comment.author.clone())
+            .collect(),
         list.next_before,
     )
 }
@@ -768,7 +771,10 @@ pub fn status_changes_keep_counts_the_queue_and_the_log_exact(store: Arc<dyn Sto
     let (approved, seq) = store.set_status(p1.id, Status::Approved).unwrap();
     store.flush_through(seq).unwrap();
     assert_eq!(approved.status, Status::Approved);
-    assert!(approved.held_for.is_empty(), "an approved comment is no longer held");
+    assert!(
+        approved.held_for.is_empty(),
+        "an approved comment is no longer held"
+    );
     assert_eq!(count("/post"), 2);
     let thread = store
         .thread_page("blog", "/post", Order::OldestFirst, 10, None, 10)
@@ -876,7 +882,10 @@ pub fn listings_are_newest_first_filtered_and_keyset_paged(store: Arc<dyn Store>
         .0
     };
     assert_eq!(search("cheap watches", None), ["n0", "a6", "a3", "a0"]);
-    assert_eq!(search("watches", Some(vec!["blog".into()])), ["a6", "a3", "a0"]);
+    assert_eq!(
+        search("watches", Some(vec!["blog".into()])),
+        ["a6", "a3", "a0"]
+    );
     assert_eq!(search("A5", None), ["a5"]);
     assert_eq!(search("a5@EXAMPLE.com", None), ["a5"]);
     assert_eq!(search("/p1 remark", None), ["a5", "a1"]);
@@ -919,7 +928,12 @@ pub fn accounts_sessions_and_the_audit_log_story(store: Arc<dyn Store>) {
     };
     store.put_admin(admin("zoe", Role::Owner)).unwrap();
     store.put_admin(admin("mia", Role::Moderator)).unwrap();
-    let names: Vec<String> = store.admins().unwrap().into_iter().map(|a| a.name).collect();
+    let names: Vec<String> = store
+        .admins()
+        .unwrap()
+        .into_iter()
+        .map(|a| a.name)
+        .collect();
     assert_eq!(names, ["mia", "zoe"]);
     let mia = store.admin("mia").unwrap().unwrap();
     assert!(mia.may_see("blog") && !mia.may_see("news"));

@@ -218,7 +218,7 @@ pub trait Store:
 {
 }
 
-impl<T: Reads + Writes + Maintenance + Transfer + ChangeLog + Moderation + Accounts + 'static>
-    Store for T
+impl<T: Reads + Writes + Maintenance + Transfer + ChangeLog + Moderation + Accounts + 'static> Store
+    for T
 {
 }

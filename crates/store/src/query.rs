@@ -81,7 +81,12 @@ impl CommentQuery {
         {
             return false;
         }
-        let Some(text) = self.text.as_deref().map(str::trim).filter(|t| !t.is_empty()) else {
+        let Some(text) = self
+            .text
+            .as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+        else {
             return true;
         };
         let fields = [

@@ -145,7 +145,10 @@ pub(crate) enum Credentials {
     /// The command line's bearer token, from a loopback peer.
     CommandLine(String),
     /// A session cookie and, for a state change, the CSRF token sent.
-    Cookie { cookie: String, csrf: Option<Vec<u8>> },
+    Cookie {
+        cookie: String,
+        csrf: Option<Vec<u8>>,
+    },
     None,
 }
 
@@ -244,7 +247,9 @@ mod tests {
         // The fourth failure costs a second, for the account and for the /64 alike.
         assert!(matches!(
             guard.check("zoe", None, t),
-            Err(Error::Locked { retry_after_secs: 1 })
+            Err(Error::Locked {
+                retry_after_secs: 1
+            })
         ));
         assert!(guard.check("other", Some(neighbour), t).is_err());
         assert!(guard.check("other", None, t).is_ok());

@@ -249,7 +249,10 @@ async fn remove_account(
     })
     .await??;
     if !removed {
-        return Err(Error::client(ErrorCode::NotFound, "There is no such account."));
+        return Err(Error::client(
+            ErrorCode::NotFound,
+            "There is no such account.",
+        ));
     }
     Ok(HttpResponse::NoContent().finish())
 }

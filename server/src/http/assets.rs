@@ -67,7 +67,12 @@ impl Assets {
         Self { files }
     }
 
-    pub(crate) fn respond(&self, req: &HttpRequest, name: &str, cache: &'static str) -> HttpResponse {
+    pub(crate) fn respond(
+        &self,
+        req: &HttpRequest,
+        name: &str,
+        cache: &'static str,
+    ) -> HttpResponse {
         let Some(asset) = self.files.get(name) else {
             return HttpResponse::NotFound()
                 .content_type("text/plain; charset=utf-8")

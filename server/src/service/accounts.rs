@@ -2,8 +2,8 @@
 //! their cookie, with idle and absolute expiry) and the audit entries of signing in and out.
 //! Per-client back-off and lockout are the HTTP layer's (`admin::guard`).
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use talkback_api::ErrorCode;
 use talkback_api::admin::{Account, AdminRole};
 use talkback_store::{AdminRecord, Role, SessionRecord};

@@ -27,8 +27,8 @@ use tokio::sync::watch;
 
 pub use accounts::{MIN_PASSWORD_CHARS, SignedIn, valid_name};
 pub use comments::{Provenance, unknown_site};
-pub use moderation::{Actor, MODERATE_LIMIT};
 pub(crate) use moderation::role as moderation_role;
+pub use moderation::{Actor, MODERATE_LIMIT};
 pub use owner::OwnerError;
 pub use reads::ThreadView;
 

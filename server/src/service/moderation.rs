@@ -138,10 +138,9 @@ impl Service {
         }
         let before = match query.before.as_deref() {
             None | Some("") => None,
-            Some(b) => Some(
-                b.parse::<u64>()
-                    .map_err(|_| Error::reader(ErrorCode::InvalidCursor))?,
-            ),
+            Some(b) => Some(b.parse::<u64>().map_err(|_| {
+                Error::client(ErrorCode::InvalidCursor, "That page cursor is not valid.")
+            })?),
         };
         let day = |d: &Option<String>, next| {
             d.as_deref()
@@ -345,7 +344,11 @@ pub(crate) fn not_permitted() -> Error {
 
 /// The first characters of a comment's text, on one line.
 fn excerpt(c: &CommentRecord) -> String {
-    let flat: String = c.body_source.split_whitespace().collect::<Vec<_>>().join(" ");
+    let flat: String = c
+        .body_source
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
     match flat.char_indices().nth(EXCERPT_CHARS) {
         Some((cut, _)) => format!("{}…", &flat[..cut]),
         None => flat,

@@ -50,6 +50,7 @@ fn new_record(
         edited: None,
         source: None,
         ip: None,
+        held_for: Vec::new(),
     }
 }
 

@@ -7,5 +7,6 @@ mod crash;
 mod hardening;
 mod import;
 mod migrate;
+mod moderation;
 mod support;
 mod write_path;

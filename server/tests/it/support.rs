@@ -164,7 +164,16 @@ pub struct ServerProcess {
 
 impl ServerProcess {
     pub fn spawn(database: &std::path::Path) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_talkback"))
+        Self::spawn_with(database, None)
+    }
+
+    /// The server with a configuration file (the environment still sets its database).
+    pub fn spawn_with(database: &std::path::Path, config: Option<&std::path::Path>) -> Self {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_talkback"));
+        if let Some(config) = config {
+            command.arg("--config").arg(config);
+        }
+        let mut child = command
             .arg("serve")
             .env("TALKBACK_BIND", "127.0.0.1:0")
             .env("TALKBACK_DATABASE", database)

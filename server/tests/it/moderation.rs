@@ -1,0 +1,653 @@
+//! The blogger's side over HTTP: signing in to the moderation API, its CSRF and origin checks,
+//! back-off and lockout, session expiry, every decision alone and in bulk, moderators kept to
+//! their sites, the audit log, and the command line acting through the running server.
+
+use std::process::{Command, Stdio};
+
+use serde_json::{Value, json};
+use talkback_api::admin::AdminRole;
+
+use crate::support::*;
+
+const PASSWORD: &str = "correct horse battery";
+
+/// Accounts: `zoe` owns everything, `mia` moderates `blog` only.
+fn with_accounts(server: &TestServer) {
+    server
+        .service
+        .put_account("zoe", AdminRole::Owner, &[], PASSWORD)
+        .unwrap();
+    server
+        .service
+        .put_account("mia", AdminRole::Moderator, &["blog".into()], PASSWORD)
+        .unwrap();
+}
+
+/// A signed-in browser: its cookie header and CSRF token.
+struct Browser {
+    base: String,
+    cookie: String,
+    csrf: String,
+}
+
+fn own_origin(base: &str) -> String {
+    base.to_owned()
+}
+
+fn sign_in_reply(base: &str, name: &str, password: &str) -> Reply {
+    call(
+        base,
+        "POST",
+        "/admin/api/session",
+        Some(&json!({"name": name, "password": password}).to_string()),
+        &[("Origin", &own_origin(base))],
+    )
+}
+
+fn sign_in(base: &str, name: &str) -> Browser {
+    let reply = sign_in_reply(base, name, PASSWORD);
+    assert_eq!(reply.status, 200, "{reply:?}");
+    let set = reply.header("set-cookie").unwrap().to_owned();
+    Browser {
+        base: base.to_owned(),
+        cookie: set.split(';').next().unwrap().to_owned(),
+        csrf: reply.body["csrf"].as_str().unwrap().to_owned(),
+    }
+}
+
+impl Browser {
+    fn get(&self, path: &str) -> Reply {
+        call(&self.base, "GET", path, None, &[("Cookie", &self.cookie)])
+    }
+
+    fn send(&self, method: &str, path: &str, body: Option<Value>) -> Reply {
+        call(
+            &self.base,
+            method,
+            path,
+            body.map(|b| b.to_string()).as_deref(),
+            &[
+                ("Cookie", &self.cookie),
+                ("Origin", &own_origin(&self.base)),
+                ("X-CSRF-Token", &self.csrf),
+            ],
+        )
+    }
+
+    fn moderate(&self, action: &str, ids: &[u64]) -> Reply {
+        self.send(
+            "POST",
+            "/admin/api/moderate",
+            Some(json!({"action": action, "ids": ids})),
+        )
+    }
+
+    fn queue(&self, query: &str) -> Vec<Value> {
+        let reply = self.get(&format!("/admin/api/comments?{query}"));
+        assert_eq!(reply.status, 200, "{reply:?}");
+        reply.body["comments"].as_array().unwrap().clone()
+    }
+}
+
+fn post_on(base: &str, site: &str, author: &str, body: &str) -> Value {
+    let reply = post(
+        base,
+        "/api/v1/comments",
+        &json!({"site": site, "page": "/post", "title": "A Post", "author": author,
+                "email": format!("{author}@example.com"), "body": body}),
+    );
+    assert_eq!(reply.status, 201, "{reply:?}");
+    reply.body["comment"].clone()
+}
+
+fn thread_authors(base: &str, site: &str) -> (Vec<String>, u64) {
+    let reply = get(base, &format!("/api/v1/threads?site={site}&page=/post"));
+    let authors = reply.body["comments"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|c| c["author"].as_str().unwrap_or_default().to_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    (authors, reply.body["total"].as_u64().unwrap_or(0))
+}
+
+fn error_code(reply: &Reply) -> &str {
+    reply.body["error"].as_str().unwrap_or_default()
+}
+
+#[test]
+fn signing_in_sets_a_strict_cookie_and_wrong_passwords_are_refused_alike() {
+    let server = TestServer::start();
+    with_accounts(&server);
+    for (name, password) in [("zoe", "wrong password!"), ("nobody", PASSWORD)] {
+        let reply = sign_in_reply(&server.base, name, password);
+        assert_eq!(
+            (reply.status, error_code(&reply)),
+            (401, "sign_in_failed"),
+            "{reply:?}"
+        );
+        assert!(reply.header("set-cookie").is_none());
+    }
+    let reply = sign_in_reply(&server.base, "zoe", PASSWORD);
+    assert_eq!(reply.status, 200);
+    let cookie = reply.header("set-cookie").unwrap();
+    for part in ["tb_admin=", "HttpOnly", "SameSite=Strict", "Path=/admin"] {
+        assert!(cookie.contains(part), "{part} in {cookie}");
+    }
+    assert!(
+        !cookie.contains("Secure"),
+        "plain HTTP: no Secure ({cookie})"
+    );
+    assert_eq!(reply.header("cache-control"), Some("no-store"));
+    assert_eq!(reply.body["role"], "owner");
+    assert_eq!(reply.body["sites"], json!(["blog", "moderated"]));
+
+    // Signing in from another origin (login CSRF) is refused before any password is checked.
+    let foreign = call(
+        &server.base,
+        "POST",
+        "/admin/api/session",
+        Some(&json!({"name": "zoe", "password": PASSWORD}).to_string()),
+        &[("Origin", BLOG_ORIGIN)],
+    );
+    assert_eq!(
+        (foreign.status, error_code(&foreign)),
+        (403, "csrf_rejected")
+    );
+}
+
+#[test]
+fn state_changes_need_the_csrf_token_and_the_own_origin_and_gets_change_nothing() {
+    let server = TestServer::start();
+    with_accounts(&server);
+    let held = post_on(&server.base, "moderated", "ann", "hold me")["id"]
+        .as_u64()
+        .unwrap();
+    let browser = sign_in(&server.base, "zoe");
+    let body = json!({"action": "approve", "ids": [held]}).to_string();
+    let attempts: [&[(&str, &str)]; 3] = [
+        &[("Cookie", &browser.cookie), ("Origin", &server.base)],
+        &[
+            ("Cookie", &browser.cookie),
+            ("Origin", BLOG_ORIGIN),
+            ("X-CSRF-Token", &browser.csrf),
+        ],
+        &[("Cookie", &browser.cookie), ("X-CSRF-Token", &browser.csrf)],
+    ];
+    for headers in attempts {
+        let reply = call(
+            &server.base,
+            "POST",
+            "/admin/api/moderate",
+            Some(&body),
+            headers,
+        );
+        assert_eq!(
+            (reply.status, error_code(&reply)),
+            (403, "csrf_rejected"),
+            "{headers:?}"
+        );
+    }
+    // GET never decides anything.
+    let reply = browser.get(&format!("/admin/api/moderate?action=approve&ids={held}"));
+    assert_eq!(reply.status, 404, "{reply:?}");
+    assert_eq!(thread_authors(&server.base, "moderated"), (vec![], 0));
+    assert_eq!(browser.queue("").len(), 1);
+
+    // Without a session, nothing at all.
+    let anonymous = get(&server.base, "/admin/api/comments");
+    assert_eq!(
+        (anonymous.status, error_code(&anonymous)),
+        (401, "sign_in_required")
+    );
+
+    // Signing out ends the session for good.
+    assert_eq!(
+        browser.send("DELETE", "/admin/api/session", None).status,
+        204
+    );
+    let after = browser.get("/admin/api/session");
+    assert_eq!(
+        (after.status, error_code(&after)),
+        (401, "sign_in_required")
+    );
+}
+
+#[test]
+fn repeated_failures_back_off_then_lock_the_account_even_with_the_right_password() {
+    let server = TestServer::start();
+    with_accounts(&server);
+    for _ in 0..4 {
+        assert_eq!(
+            sign_in_reply(&server.base, "zoe", "not it at all").status,
+            401
+        );
+    }
+    let locked = sign_in_reply(&server.base, "zoe", PASSWORD);
+    assert_eq!(
+        (locked.status, error_code(&locked)),
+        (429, "sign_in_locked"),
+        "{locked:?}"
+    );
+    assert!(locked.header("retry-after").is_some());
+    assert!(locked.header("set-cookie").is_none());
+    // The client is held back too, whichever account it tries next.
+    let other = sign_in_reply(&server.base, "mia", PASSWORD);
+    assert_eq!(other.status, 429);
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    assert_eq!(sign_in_reply(&server.base, "zoe", PASSWORD).status, 200);
+}
+
+#[test]
+fn idle_sessions_expire_and_a_password_change_signs_out_everywhere() {
+    let server = TestServer::start_with(|c| c.admin_idle_minutes = 0);
+    with_accounts(&server);
+    let browser = sign_in(&server.base, "zoe");
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    let reply = browser.get("/admin/api/session");
+    assert_eq!(
+        (reply.status, error_code(&reply)),
+        (401, "sign_in_required")
+    );
+
+    let server = TestServer::start();
+    with_accounts(&server);
+    let browser = sign_in(&server.base, "mia");
+    assert_eq!(browser.get("/admin/api/session").status, 200);
+    std::thread::sleep(std::time::Duration::from_millis(2));
+    server
+        .service
+        .put_account(
+            "mia",
+            AdminRole::Moderator,
+            &["blog".into()],
+            "a new password!",
+        )
+        .unwrap();
+    assert_eq!(browser.get("/admin/api/session").status, 401);
+}
+
+#[test]
+fn the_cookie_is_secure_when_a_trusted_proxy_says_https() {
+    let server = TestServer::start_with(|c| c.trusted_proxies = vec!["127.0.0.1".parse().unwrap()]);
+    with_accounts(&server);
+    let body = json!({"name": "zoe", "password": PASSWORD}).to_string();
+    let through_proxy = call(
+        &server.base,
+        "POST",
+        "/admin/api/session",
+        Some(&body),
+        &[
+            ("Origin", &server.base),
+            ("X-Forwarded-For", "203.0.113.5"),
+            ("X-Forwarded-Proto", "https"),
+        ],
+    );
+    assert!(
+        through_proxy
+            .header("set-cookie")
+            .unwrap()
+            .contains("Secure")
+    );
+
+    let untrusted = TestServer::start();
+    with_accounts(&untrusted);
+    let claimed = call(
+        &untrusted.base,
+        "POST",
+        "/admin/api/session",
+        Some(&body),
+        &[("Origin", &untrusted.base), ("X-Forwarded-Proto", "https")],
+    );
+    assert!(!claimed.header("set-cookie").unwrap().contains("Secure"));
+}
+
+#[test]
+fn the_queue_shows_why_and_decisions_reach_the_page_the_counts_and_the_audit_log() {
+    let server = TestServer::start();
+    with_accounts(&server);
+    let shown = post_on(&server.base, "blog", "bea", "already shown")["id"]
+        .as_u64()
+        .unwrap();
+    let held = post_on(&server.base, "moderated", "ann", "please approve me");
+    assert_eq!(held["pending"], true);
+    let held = held["id"].as_u64().unwrap();
+    assert_eq!(thread_authors(&server.base, "moderated"), (vec![], 0));
+
+    let zoe = sign_in(&server.base, "zoe");
+    let queue = zoe.queue("");
+    assert_eq!(queue.len(), 1);
+    let item = &queue[0];
+    assert_eq!(item["id"].as_u64(), Some(held));
+    assert_eq!(item["status"], "pending");
+    assert_eq!(item["page"], "/post");
+    assert_eq!(item["page_title"], "A Post");
+    assert_eq!(item["email"], "ann@example.com");
+    assert_eq!(item["ip"], "127.0.0.1", "owners see the client address");
+    assert_eq!(item["held_for"][0]["code"], "moderation_all");
+    assert!(
+        item["held_for"][0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("waits for approval")
+    );
+
+    // A moderator of another site sees nothing of it and can change nothing.
+    let mia = sign_in(&server.base, "mia");
+    assert!(mia.queue("").is_empty());
+    let refused = mia.get("/admin/api/comments?site=moderated");
+    assert_eq!(
+        (refused.status, error_code(&refused)),
+        (403, "not_permitted")
+    );
+    let reply = mia.moderate("approve", &[held]);
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.body["results"][0]["error"], "not_permitted");
+    assert_eq!(thread_authors(&server.base, "moderated"), (vec![], 0));
+    // …and never sees client addresses.
+    let mine = mia.queue("status=approved");
+    assert_eq!(mine[0]["id"].as_u64(), Some(shown));
+    assert!(mine[0]["ip"].is_null());
+
+    // Approve: on the page at once, counted.
+    let reply = zoe.moderate("approve", &[held]);
+    assert_eq!(reply.body["results"][0]["status"], "approved", "{reply:?}");
+    assert_eq!(
+        thread_authors(&server.base, "moderated"),
+        (vec!["ann".into()], 1)
+    );
+    assert!(zoe.queue("").is_empty());
+    // Spam: off the page, uncounted, in the spam view; pending: back in the queue.
+    zoe.moderate("spam", &[held]);
+    assert_eq!(thread_authors(&server.base, "moderated"), (vec![], 0));
+    assert_eq!(zoe.queue("status=spam").len(), 1);
+    zoe.moderate("pending", &[held]);
+    assert_eq!(zoe.queue("status=pending").len(), 1);
+    // Delete: gone; deciding on it again says so.
+    let reply = zoe.moderate("delete", &[held]);
+    assert_eq!(reply.body["results"][0]["status"], "deleted");
+    let again = zoe.moderate("approve", &[held]);
+    assert_eq!(again.body["results"][0]["error"], "comment_not_found");
+
+    let audit = zoe.get("/admin/api/audit");
+    let entries: Vec<(String, String, String, String)> = audit
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["comment"].as_u64() == Some(held))
+        .map(|e| {
+            let s = |k: &str| e[k].as_str().unwrap_or_default().to_owned();
+            (s("actor"), s("action"), s("before"), s("after"))
+        })
+        .collect();
+    let row =
+        |a: &str, b: &str, c: &str| ("zoe".to_owned(), a.to_owned(), b.to_owned(), c.to_owned());
+    assert_eq!(
+        entries,
+        [
+            row("delete", "pending", "deleted"),
+            row("pending", "spam", "pending"),
+            row("spam", "approved", "spam"),
+            row("approve", "pending", "approved"),
+        ]
+    );
+    // The moderator's refused attempt changed nothing and left no decision behind.
+    assert!(
+        !audit
+            .body
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["actor"] == "mia" && e["comment"].is_u64())
+    );
+}
+
+#[test]
+fn bulk_decisions_apply_to_each_comment_and_report_each_one() {
+    let server = TestServer::start();
+    with_accounts(&server);
+    let ids: Vec<u64> = (0..5)
+        .map(|i| {
+            post_on(&server.base, "moderated", &format!("bot{i}"), "cheap pills")["id"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    let zoe = sign_in(&server.base, "zoe");
+    let mut asked = ids[..4].to_vec();
+    asked.push(999_999);
+    let reply = zoe.moderate("spam", &asked);
+    let results = reply.body["results"].as_array().unwrap();
+    assert_eq!(results.len(), 5);
+    assert!(results[..4].iter().all(|r| r["status"] == "spam"));
+    assert_eq!(results[4]["error"], "comment_not_found");
+    assert_eq!(zoe.queue("status=spam").len(), 4);
+    assert_eq!(zoe.queue("status=pending").len(), 1);
+
+    // Too many at once, or none: a clear error, nothing changed.
+    let none = zoe.moderate("approve", &[]);
+    assert_eq!((none.status, error_code(&none)), (400, "invalid_json"));
+    let junk = zoe.send(
+        "POST",
+        "/admin/api/moderate",
+        Some(json!({"action": "explode", "ids": [ids[4]]})),
+    );
+    assert_eq!((junk.status, error_code(&junk)), (400, "invalid_json"));
+    assert_eq!(zoe.queue("status=pending").len(), 1);
+}
+
+#[test]
+fn search_filters_by_words_site_status_and_date_and_pages_by_keyset() {
+    let server = TestServer::start();
+    with_accounts(&server);
+    for i in 0..7 {
+        let body = if i % 2 == 0 {
+            format!("Buy cheap WATCHES {i}")
+        } else {
+            format!("Lovely post {i}")
+        };
+        post_on(&server.base, "blog", &format!("reader{i}"), &body);
+    }
+    post_on(&server.base, "moderated", "held", "cheap watches, held");
+    let zoe = sign_in(&server.base, "zoe");
+    let authors = |items: &[Value]| -> Vec<String> {
+        items
+            .iter()
+            .map(|c| c["author"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(
+        authors(&zoe.queue("status=all&q=cheap%20watches")),
+        ["held", "reader6", "reader4", "reader2", "reader0"]
+    );
+    assert_eq!(
+        authors(&zoe.queue("status=all&q=watches&site=blog")),
+        ["reader6", "reader4", "reader2", "reader0"]
+    );
+    assert_eq!(
+        authors(&zoe.queue("status=all&q=reader3%40example.com")),
+        ["reader3"]
+    );
+    let today = jiff::Timestamp::now().strftime("%Y-%m-%d").to_string();
+    assert_eq!(
+        zoe.queue(&format!("status=all&from={today}&to={today}"))
+            .len(),
+        8
+    );
+    assert!(zoe.queue("status=all&to=2001-01-01").is_empty());
+
+    // Keyset pages of 3 cover everything once, newest first.
+    let mut seen = Vec::new();
+    let mut path = "/admin/api/comments?status=all&limit=3".to_owned();
+    loop {
+        let reply = zoe.get(&path);
+        seen.extend(authors(reply.body["comments"].as_array().unwrap()));
+        match reply.body["next"].as_str() {
+            Some(next) => path = format!("/admin/api/comments?status=all&limit=3&before={next}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 8);
+    assert_eq!(seen[0], "held");
+    assert_eq!(seen[7], "reader0");
+
+    for (query, code) in [
+        ("status=everything", "invalid_query"),
+        ("from=yesterday", "invalid_query"),
+        ("before=abc", "invalid_cursor"),
+        ("site=nosuch", "unknown_site"),
+    ] {
+        let reply = zoe.get(&format!("/admin/api/comments?{query}"));
+        assert_eq!(error_code(&reply), code, "{query}: {reply:?}");
+        assert!((400..500).contains(&reply.status));
+    }
+}
+
+fn talkback(
+    config: &std::path::Path,
+    args: &[&str],
+    stdin: Option<&str>,
+) -> (bool, String, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_talkback"))
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    if let Some(text) = stdin {
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(text.as_bytes())
+            .unwrap();
+    }
+    drop(child.stdin.take());
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn the_command_line_moderates_through_the_running_server_and_directly_when_none_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = dir.path().join("db");
+    let config = dir.path().join("talkback.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "database = {:?}\nbind = \"127.0.0.1:0\"\nexamples_dir = \"\"\nrate_limit_per_minute = 0\n\
+             [[sites]]\nid = \"blog\"\norigins = [\"{BLOG_ORIGIN}\"]\nmoderation = \"all\"\n",
+            database.display().to_string()
+        ),
+    )
+    .unwrap();
+    // No server yet: the account goes straight into the database.
+    let (ok, out, err) = talkback(
+        &config,
+        &["admin", "add", "zoe", "--role", "owner", "--password-stdin"],
+        Some(PASSWORD),
+    );
+    assert!(ok, "{out}{err}");
+    let weak = talkback(
+        &config,
+        &["admin", "add", "kim", "--site", "blog", "--password-stdin"],
+        Some("short"),
+    );
+    assert!(
+        !weak.0 && weak.2.contains("at least 10 characters"),
+        "{weak:?}"
+    );
+
+    let server = ServerProcess::spawn_with(&database, Some(&config));
+    let id = post_on(&server.base, "blog", "ann", "held for the command line")["id"]
+        .as_u64()
+        .unwrap();
+    let (ok, out, err) = talkback(&config, &["moderate", "list"], None);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains(&id.to_string())
+            && out.contains("ann <ann@example.com>")
+            && out.contains("moderation_all"),
+        "{out}"
+    );
+    let (ok, out, err) = talkback(&config, &["moderate", "approve", &id.to_string()], None);
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("Approved"), "{out}");
+    assert_eq!(
+        thread_authors(&server.base, "blog"),
+        (vec!["ann".into()], 1)
+    );
+    // Accounts and exports through the server too.
+    let (ok, _, err) = talkback(
+        &config,
+        &["admin", "add", "kim", "--site", "blog", "--password-stdin"],
+        Some("kim's long password"),
+    );
+    assert!(ok, "{err}");
+    let (_, out, _) = talkback(&config, &["admin", "list"], None);
+    assert!(
+        out.contains("kim\tModerator\tblog") && out.contains("zoe\tOwner\tevery site"),
+        "{out}"
+    );
+    let (ok, out, err) = talkback(&config, &["export", "--site", "blog"], None);
+    assert!(ok, "{err}");
+    assert!(out.contains("held for the command line"));
+    let (ok, out, _) = talkback(&config, &["moderate", "spam", "424242"], None);
+    assert!(!ok && out.contains("comment_not_found"), "{out}");
+    // The audit log names the command line.
+    let audit = server_audit(&server.base);
+    assert!(
+        audit
+            .iter()
+            .any(|e| e["actor"] == "cli" && e["action"] == "approve"),
+        "{audit:?}"
+    );
+    drop(server);
+
+    // The server is gone (killed, its file left behind): the command line opens the database.
+    let (ok, out, err) =
+        retry(|| talkback(&config, &["moderate", "list", "--status", "approved"], None));
+    assert!(ok, "{err}");
+    assert!(out.contains("held for the command line"), "{out}");
+}
+
+fn retry(mut run: impl FnMut() -> (bool, String, String)) -> (bool, String, String) {
+    for _ in 0..50 {
+        let result = run();
+        if result.0 || !result.2.contains("lock") {
+            return result;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    run()
+}
+
+fn server_audit(base: &str) -> Vec<Value> {
+    let reply = sign_in_reply(base, "zoe", PASSWORD);
+    let cookie = reply
+        .header("set-cookie")
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let audit = call(
+        base,
+        "GET",
+        "/admin/api/audit",
+        None,
+        &[("Cookie", &cookie)],
+    );
+    audit.body.as_array().unwrap().clone()
+}
