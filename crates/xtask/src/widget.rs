@@ -1,5 +1,6 @@
-//! The widget build: cargo → wasm32, wasm-bindgen in-process, content-hashed file names,
-//! precompressed brotli and gzip twins, and `embed.js` filled in with the names and the CSS.
+//! The widget and dashboard builds: cargo → wasm32, wasm-bindgen in-process, content-hashed
+//! file names, precompressed brotli and gzip twins, `embed.js` filled in with the widget's
+//! names and CSS, and `admin.html` naming the dashboard's files.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -22,15 +23,15 @@ pub(crate) struct Built {
     pub(crate) brotli: usize,
 }
 
-const WIDGET_BUILD: [&str; 8] = [
+/// `cargo build` of one of the WASM apps (the package name follows).
+const WASM_BUILD: [&str; 7] = [
     "build",
-    "-p",
-    "talkback-widget",
     "--lib",
     "--target",
     "wasm32-unknown-unknown",
     "--profile",
     "wasm-release",
+    "-p",
 ];
 
 /// Where the size build puts its artifacts: its own directory, because a standard library
@@ -44,12 +45,17 @@ const SIZE_TARGET_DIR: &str = "target/wasm-size";
 /// formatting a message. Measured on this widget: 14 KB less WASM after brotli (about 10 %).
 /// Without nightly (or with `TB_WIDGET_TOOLCHAIN=stable`) the stable build is used; it
 /// works the same, only larger.
-fn build_wasm(root: &Path) -> anyhow::Result<PathBuf> {
+fn build_wasm(root: &Path, package: &str) -> anyhow::Result<PathBuf> {
+    let wasm_path = format!(
+        "wasm32-unknown-unknown/wasm-release/{}.wasm",
+        package.replace('-', "_")
+    );
     let wanted = std::env::var("TB_WIDGET_TOOLCHAIN").unwrap_or_else(|_| "nightly".into());
     if wanted == "nightly" && ensure_nightly_for_size() {
         let built = run(Command::new("rustup")
             .args(["run", "nightly", "cargo"])
-            .args(WIDGET_BUILD)
+            .args(WASM_BUILD)
+            .arg(package)
             .args([
                 "-Zbuild-std=std,panic_abort",
                 "-Zbuild-std-features=optimize_for_size",
@@ -63,18 +69,39 @@ fn build_wasm(root: &Path) -> anyhow::Result<PathBuf> {
             ));
         match built {
             Ok(()) => {
-                return Ok(root.join(SIZE_TARGET_DIR).join(WASM_PATH));
+                return Ok(root.join(SIZE_TARGET_DIR).join(&wasm_path));
             }
             Err(e) => eprintln!("warning: the nightly size build failed ({e:#}); using stable"),
         }
     } else if wanted == "nightly" {
         eprintln!("note: no nightly toolchain with rust-src; building the (larger) stable widget");
     }
-    run(cargo().args(WIDGET_BUILD))?;
-    Ok(root.join("target").join(WASM_PATH))
+    run(cargo().args(WASM_BUILD).arg(package))?;
+    Ok(root.join("target").join(&wasm_path))
 }
 
-const WASM_PATH: &str = "wasm32-unknown-unknown/wasm-release/talkback_widget.wasm";
+/// wasm-bindgen's glue and module for a built WASM file.
+fn bindgen(root: &Path, wasm: &Path, name: &str) -> anyhow::Result<(Vec<u8>, Vec<u8>)> {
+    let scratch = root.join("target/talkback-bindgen").join(name);
+    let _ = std::fs::remove_dir_all(&scratch);
+    wasm_bindgen_cli_support::Bindgen::new()
+        .input_path(wasm)
+        .out_name(name)
+        .web(true)?
+        .typescript(false)
+        // TB_WASM_NAMES=1 keeps function names for size work with twiggy.
+        .remove_name_section(std::env::var_os("TB_WASM_NAMES").is_none())
+        .remove_producers_section(true)
+        .generate(&scratch)
+        .context("wasm-bindgen")?;
+    if scratch.join("snippets").exists() {
+        anyhow::bail!("{name} now uses JS snippets; teach xtask to hash and serve them");
+    }
+    Ok((
+        std::fs::read(scratch.join(format!("{name}.js")))?,
+        std::fs::read(scratch.join(format!("{name}_bg.wasm")))?,
+    ))
+}
 
 /// True when a nightly toolchain is installed; adds its rust-src and wasm32 parts if missing
 /// (both no-ops when present). Never installs or updates nightly itself.
@@ -105,24 +132,8 @@ fn ensure_nightly_for_size() -> bool {
 
 pub(crate) fn build(root: &Path) -> anyhow::Result<Vec<Built>> {
     let started = Instant::now();
-    let wasm = build_wasm(root)?;
-    let scratch = root.join("target/talkback-bindgen");
-    let _ = std::fs::remove_dir_all(&scratch);
-    wasm_bindgen_cli_support::Bindgen::new()
-        .input_path(&wasm)
-        .out_name("talkback")
-        .web(true)?
-        .typescript(false)
-        // TB_WASM_NAMES=1 keeps function names for size work with twiggy.
-        .remove_name_section(std::env::var_os("TB_WASM_NAMES").is_none())
-        .remove_producers_section(true)
-        .generate(&scratch)
-        .context("wasm-bindgen")?;
-    if scratch.join("snippets").exists() {
-        anyhow::bail!("the widget now uses JS snippets; teach xtask to hash and serve them");
-    }
-    let glue = std::fs::read(scratch.join("talkback.js"))?;
-    let module = std::fs::read(scratch.join("talkback_bg.wasm"))?;
+    let wasm = build_wasm(root, "talkback-widget")?;
+    let (glue, module) = bindgen(root, &wasm, "talkback")?;
 
     let out = root.join(OUT_DIR);
     let _ = std::fs::remove_dir_all(&out);
@@ -156,7 +167,39 @@ pub(crate) fn build(root: &Path) -> anyhow::Result<Vec<Built>> {
         out.join("manifest.json"),
         serde_json::to_vec_pretty(&manifest)?,
     )?;
-    report(&built, started);
+    report("widget", &built, started, "total (CSS is inside embed.js)");
+    build_dashboard(root, &out)?;
+    Ok(built)
+}
+
+/// The moderation dashboard: its WASM, glue, stylesheet and a boot module, content-hashed,
+/// and `admin.html`, the page the server serves at `/admin`, naming them.
+fn build_dashboard(root: &Path, out: &Path) -> anyhow::Result<Vec<Built>> {
+    let started = Instant::now();
+    let wasm = build_wasm(root, "talkback-dashboard")?;
+    let (glue, module) = bindgen(root, &wasm, "dashboard")?;
+    let css = std::fs::read(root.join("crates/dashboard/style/dashboard.css"))?;
+    let js_name = format!("dashboard-{}.js", short_hash(&glue));
+    let wasm_name = format!("dashboard-{}.wasm", short_hash(&module));
+    let css_name = format!("dashboard-{}.css", short_hash(&css));
+    let boot = format!(
+        "import init from \"./{js_name}\";\ninit({{ module_or_path: new URL(\"./{wasm_name}\", import.meta.url) }});\n"
+    );
+    let boot_name = format!("dashboard-boot-{}.js", short_hash(boot.as_bytes()));
+    let page = std::fs::read_to_string(root.join("crates/dashboard/admin.html"))?
+        .replace("__DASHBOARD_CSS__", &css_name)
+        .replace("__DASHBOARD_BOOT__", &boot_name);
+    let mut built = Vec::new();
+    for (name, bytes) in [
+        (js_name, glue),
+        (wasm_name, module),
+        (css_name, css),
+        (boot_name, boot.into_bytes()),
+        ("admin.html".to_owned(), page.into_bytes()),
+    ] {
+        built.push(write_with_twins(out, &name, &bytes)?);
+    }
+    report("dashboard", &built, started, "total (served at /admin)");
     Ok(built)
 }
 
@@ -189,9 +232,9 @@ fn write_with_twins(dir: &Path, name: &str, bytes: &[u8]) -> anyhow::Result<Buil
     })
 }
 
-fn report(built: &[Built], started: Instant) {
+fn report(what: &str, built: &[Built], started: Instant, total_label: &str) {
     eprintln!(
-        "widget assets in {OUT_DIR} ({:.1} s):",
+        "{what} assets in {OUT_DIR} ({:.1} s):",
         started.elapsed().as_secs_f64()
     );
     eprintln!(
@@ -207,7 +250,7 @@ fn report(built: &[Built], started: Instant) {
     let total = |f: fn(&Built) -> usize| built.iter().map(f).sum::<usize>();
     eprintln!(
         "  {:<28} {:>9} {:>9} {:>9}",
-        "total (CSS is inside embed.js)",
+        total_label,
         total(|b| b.raw),
         total(|b| b.gzip),
         total(|b| b.brotli)

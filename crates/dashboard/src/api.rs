@@ -1,0 +1,109 @@
+//! Calls to the moderation API (same origin, session cookie). Every state change carries the
+//! session's CSRF token; errors keep the server's message.
+
+use gloo_net::http::{Request, RequestBuilder};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use talkback_api::ErrorBody;
+use talkback_api::admin::{
+    CSRF_HEADER, ListQuery, ListResponse, Moderate, ModerateResponse, SessionInfo, SignIn,
+};
+
+/// Why a call failed, in words for the moderator; `signed_out` when the session is gone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Failure {
+    pub message: String,
+    pub signed_out: bool,
+}
+
+fn network() -> Failure {
+    Failure {
+        message: "The server cannot be reached. Check the connection and try again.".into(),
+        signed_out: false,
+    }
+}
+
+async fn send<T: DeserializeOwned>(request: Result<Request, gloo_net::Error>) -> Result<T, Failure> {
+    let request = request.map_err(|_| network())?;
+    let response = request.send().await.map_err(|_| network())?;
+    let status = response.status();
+    let text = response.text().await.map_err(|_| network())?;
+    if response.ok() {
+        if status == 204 {
+            return serde_json::from_str("null").map_err(|_| network());
+        }
+        return serde_json::from_str(&text).map_err(|_| Failure {
+            message: format!("The server answered something unexpected ({status})."),
+            signed_out: false,
+        });
+    }
+    let body: Option<ErrorBody> = serde_json::from_str(&text).ok();
+    Err(Failure {
+        signed_out: status == 401,
+        message: body.map_or_else(
+            || format!("The server refused the request ({status})."),
+            |b| b.message,
+        ),
+    })
+}
+
+fn with_json<T: Serialize>(builder: RequestBuilder, body: &T) -> Result<Request, gloo_net::Error> {
+    let text = serde_json::to_string(body).unwrap_or_default();
+    builder.header("Content-Type", "application/json").body(text)
+}
+
+pub(crate) async fn session() -> Result<SessionInfo, Failure> {
+    send(Request::get("/admin/api/session").build()).await
+}
+
+pub(crate) async fn sign_in(name: String, password: String) -> Result<SessionInfo, Failure> {
+    send(with_json(
+        Request::post("/admin/api/session"),
+        &SignIn { name, password },
+    ))
+    .await
+}
+
+pub(crate) async fn sign_out(csrf: &str) -> Result<(), Failure> {
+    send::<Option<()>>(
+        Request::delete("/admin/api/session")
+            .header(CSRF_HEADER, csrf)
+            .build(),
+    )
+    .await
+    .map(|_| ())
+}
+
+/// A query-string value, percent-encoded.
+fn encode(value: &str) -> String {
+    js_sys::encode_uri_component(value).into()
+}
+
+pub(crate) async fn list(query: &ListQuery) -> Result<ListResponse, Failure> {
+    let mut path = String::from("/admin/api/comments?");
+    let fields = [
+        ("status", &query.status),
+        ("site", &query.site),
+        ("q", &query.q),
+        ("from", &query.from),
+        ("to", &query.to),
+        ("before", &query.before),
+    ];
+    for (name, value) in fields {
+        if let Some(value) = value.as_deref().filter(|v| !v.is_empty()) {
+            path.push_str(&format!("{name}={}&", encode(value)));
+        }
+    }
+    if let Some(limit) = query.limit {
+        path.push_str(&format!("limit={limit}"));
+    }
+    send(Request::get(&path).build()).await
+}
+
+pub(crate) async fn moderate(csrf: &str, request: &Moderate) -> Result<ModerateResponse, Failure> {
+    send(with_json(
+        Request::post("/admin/api/moderate").header(CSRF_HEADER, csrf),
+        request,
+    ))
+    .await
+}

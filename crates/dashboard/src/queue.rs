@@ -1,0 +1,459 @@
+//! The signed-in dashboard: filters and search, the list of comments (newest first, keyset
+//! pages), decisions on the current or the selected comments, and the keyboard.
+
+#![allow(unreachable_pub, reason = "#[component] generates pub props structs")]
+
+use std::collections::BTreeSet;
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use talkback_api::CommentId;
+use talkback_api::admin::{ListQuery, ModAction, ModComment, ModStatus, Moderate, SessionInfo};
+use wasm_bindgen::JsCast;
+
+use crate::api;
+
+const PAGE_SIZE: u32 = 25;
+
+fn status_words(status: ModStatus) -> &'static str {
+    match status {
+        ModStatus::Approved => "Approved",
+        ModStatus::Pending => "Pending",
+        ModStatus::Spam => "Spam",
+        ModStatus::Deleted => "Deleted",
+        ModStatus::Pingback => "Pingback",
+    }
+}
+
+fn done_words(action: ModAction, n: usize) -> String {
+    let verb = match action {
+        ModAction::Approve => "Approved",
+        ModAction::Spam => "Marked as spam:",
+        ModAction::Pending => "Sent back to the queue:",
+        ModAction::Delete => "Deleted",
+    };
+    let noun = if n == 1 { "comment" } else { "comments" };
+    format!("{verb} {n} {noun}.")
+}
+
+fn local_time(ms: i64) -> String {
+    let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ms as f64));
+    date.to_locale_string("en-GB", &wasm_bindgen::JsValue::UNDEFINED)
+        .into()
+}
+
+/// True when a key press is typing into a field rather than a command.
+fn typing(ev: &web_sys::KeyboardEvent) -> bool {
+    ev.target()
+        .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+        .is_some_and(|el| matches!(el.tag_name().as_str(), "INPUT" | "TEXTAREA" | "SELECT"))
+}
+
+#[component]
+pub(crate) fn Dashboard(session: SessionInfo, on_signed_out: Callback<()>) -> impl IntoView {
+    let csrf = StoredValue::new(session.csrf.clone());
+    let status = RwSignal::new("queue".to_owned());
+    let site = RwSignal::new(String::new());
+    let search = RwSignal::new(String::new());
+    let from = RwSignal::new(String::new());
+    let to = RwSignal::new(String::new());
+    let items = RwSignal::new(Vec::<ModComment>::new());
+    let next = RwSignal::new(None::<String>);
+    // The `before` of every page shown so far, to go back to newer ones.
+    let trail = RwSignal::new(Vec::<Option<String>>::new());
+    let current = RwSignal::new(0usize);
+    let selected = RwSignal::new(BTreeSet::<u64>::new());
+    let message = RwSignal::new(String::new());
+    let loading = RwSignal::new(false);
+    let search_box = NodeRef::<leptos::html::Input>::new();
+
+    let failed = move |failure: api::Failure| {
+        if failure.signed_out {
+            on_signed_out.run(());
+        } else {
+            message.set(failure.message);
+        }
+    };
+
+    let load = move |before: Option<String>| {
+        loading.set(true);
+        let query = ListQuery {
+            status: Some(status.get_untracked()),
+            site: Some(site.get_untracked()),
+            q: Some(search.get_untracked()),
+            from: Some(from.get_untracked()),
+            to: Some(to.get_untracked()),
+            before,
+            limit: Some(PAGE_SIZE),
+        };
+        spawn_local(async move {
+            match api::list(&query).await {
+                Ok(list) => {
+                    let n = list.comments.len();
+                    items.set(list.comments);
+                    next.set(list.next);
+                    selected.set(BTreeSet::new());
+                    current.update(|c| *c = (*c).min(n.saturating_sub(1)));
+                }
+                Err(failure) => failed(failure),
+            }
+            loading.set(false);
+        });
+    };
+    let reload = move || {
+        let before = trail.with_untracked(|t| t.last().cloned().flatten());
+        load(before);
+    };
+    let first_page = move || {
+        trail.set(vec![None]);
+        current.set(0);
+        load(None);
+    };
+    first_page();
+
+    let act = move |action: ModAction| {
+        let chosen: Vec<u64> = selected.with_untracked(|s| s.iter().copied().collect());
+        let ids = if chosen.is_empty() {
+            items.with_untracked(|list| {
+                list.get(current.get_untracked())
+                    .map(|c| vec![c.id.0])
+                    .unwrap_or_default()
+            })
+        } else {
+            chosen
+        };
+        if ids.is_empty() {
+            return;
+        }
+        let request = Moderate {
+            action,
+            ids: ids.into_iter().map(CommentId).collect(),
+        };
+        let token = csrf.get_value();
+        spawn_local(async move {
+            match api::moderate(&token, &request).await {
+                Ok(done) => {
+                    let changed = done.results.iter().filter(|r| r.error.is_none()).count();
+                    let refused = done.results.len() - changed;
+                    let mut words = done_words(action, changed);
+                    if refused > 0 {
+                        words.push_str(&format!(" {refused} could not be changed."));
+                    }
+                    message.set(words);
+                    reload();
+                }
+                Err(failure) => failed(failure),
+            }
+        });
+    };
+
+    let toggle = move |id: u64| {
+        selected.update(|s| {
+            if !s.remove(&id) {
+                s.insert(id);
+            }
+        });
+    };
+
+    let scroll_to_current = move || {
+        let id = items.with_untracked(|list| list.get(current.get_untracked()).map(|c| c.id.0));
+        if let Some(el) = id.and_then(|id| {
+            document().get_element_by_id(&format!("tb-comment-{id}"))
+        }) {
+            let options = web_sys::ScrollIntoViewOptions::new();
+            options.set_block(web_sys::ScrollLogicalPosition::Nearest);
+            el.scroll_into_view_with_scroll_into_view_options(&options);
+        }
+    };
+
+    let keys = window_event_listener(leptos::ev::keydown, move |ev| {
+        if ev.ctrl_key() || ev.meta_key() || ev.alt_key() || typing(&ev) {
+            return;
+        }
+        let len = items.with_untracked(Vec::len);
+        match ev.key().as_str() {
+            "j" => {
+                current.update(|c| *c = (*c + 1).min(len.saturating_sub(1)));
+                scroll_to_current();
+            }
+            "k" => {
+                current.update(|c| *c = c.saturating_sub(1));
+                scroll_to_current();
+            }
+            "x" => {
+                if let Some(id) =
+                    items.with_untracked(|l| l.get(current.get_untracked()).map(|c| c.id.0))
+                {
+                    toggle(id);
+                }
+            }
+            "a" => act(ModAction::Approve),
+            "s" => act(ModAction::Spam),
+            "d" => act(ModAction::Delete),
+            "/" => {
+                ev.prevent_default();
+                if let Some(input) = search_box.get_untracked() {
+                    let _ = input.focus();
+                }
+            }
+            _ => return,
+        }
+    });
+    on_cleanup(move || keys.remove());
+
+    let sign_out = move |_| {
+        let token = csrf.get_value();
+        spawn_local(async move {
+            let _ = api::sign_out(&token).await;
+            on_signed_out.run(());
+        });
+    };
+
+    let all_selected = move || {
+        items.with(|list| {
+            !list.is_empty() && selected.with(|s| list.iter().all(|c| s.contains(&c.id.0)))
+        })
+    };
+    let select_all = move |_| {
+        if all_selected() {
+            selected.set(BTreeSet::new());
+        } else {
+            selected.set(items.with_untracked(|l| l.iter().map(|c| c.id.0).collect()));
+        }
+    };
+
+    let sites = session.sites.clone();
+    let role = match session.role {
+        talkback_api::admin::AdminRole::Owner => "owner",
+        talkback_api::admin::AdminRole::Moderator => "moderator",
+    };
+
+    view! {
+        <header class="tb-top">
+            <h1>"Talkback moderation"</h1>
+            <p class="tb-who">
+                "Signed in as " <strong>{session.name.clone()}</strong> " (" {role} ")"
+                <button type="button" class="tb-quiet" on:click=sign_out>"Sign out"</button>
+            </p>
+        </header>
+        <main>
+            <form
+                class="tb-filters"
+                role="search"
+                on:submit=move |ev: leptos::ev::SubmitEvent| {
+                    ev.prevent_default();
+                    first_page();
+                }
+            >
+                <label>
+                    "Show"
+                    <select
+                        prop:value=move || status.get()
+                        on:change=move |ev| {
+                            status.set(event_target_value(&ev));
+                            first_page();
+                        }
+                    >
+                        <option value="queue">"Queue (pending and spam)"</option>
+                        <option value="pending">"Pending"</option>
+                        <option value="spam">"Spam"</option>
+                        <option value="approved">"Approved"</option>
+                        <option value="all">"All comments"</option>
+                    </select>
+                </label>
+                <label>
+                    "Site"
+                    <select
+                        prop:value=move || site.get()
+                        on:change=move |ev| {
+                            site.set(event_target_value(&ev));
+                            first_page();
+                        }
+                    >
+                        <option value="">"All sites"</option>
+                        {sites
+                            .into_iter()
+                            .map(|s| view! { <option value=s.clone()>{s.clone()}</option> })
+                            .collect_view()}
+                    </select>
+                </label>
+                <label>
+                    "Search"
+                    <input
+                        type="search"
+                        id="tb-search"
+                        node_ref=search_box
+                        placeholder="Text, name, e-mail, address, page"
+                        prop:value=move || search.get()
+                        on:input=move |ev| search.set(event_target_value(&ev))
+                    />
+                </label>
+                <label>
+                    "From"
+                    <input
+                        type="date"
+                        prop:value=move || from.get()
+                        on:change=move |ev| from.set(event_target_value(&ev))
+                    />
+                </label>
+                <label>
+                    "To"
+                    <input
+                        type="date"
+                        prop:value=move || to.get()
+                        on:change=move |ev| to.set(event_target_value(&ev))
+                    />
+                </label>
+                <button type="submit">"Search"</button>
+            </form>
+            <div class="tb-bulk" role="toolbar" aria-label="Decisions">
+                <label class="tb-select-all">
+                    <input
+                        type="checkbox"
+                        prop:checked=all_selected
+                        on:change=select_all
+                    />
+                    "Select all on page"
+                </label>
+                <button type="button" on:click=move |_| act(ModAction::Approve)>"Approve"</button>
+                <button type="button" on:click=move |_| act(ModAction::Spam)>"Spam"</button>
+                <button type="button" class="tb-danger" on:click=move |_| act(ModAction::Delete)>
+                    "Delete"
+                </button>
+                <span class="tb-count">
+                    {move || {
+                        let n = selected.with(BTreeSet::len);
+                        if n == 0 { String::new() } else { format!("{n} selected") }
+                    }}
+                </span>
+            </div>
+            <p class="tb-message" role="status" aria-live="polite">{move || message.get()}</p>
+            <p class="tb-keys">
+                "Keys: " <kbd>"j"</kbd> "/" <kbd>"k"</kbd> " move, " <kbd>"x"</kbd> " select, "
+                <kbd>"a"</kbd> " approve, " <kbd>"s"</kbd> " spam, " <kbd>"d"</kbd> " delete, "
+                <kbd>"/"</kbd> " search"
+            </p>
+            <section class="tb-list" aria-label="Comments" aria-busy=move || loading.get().to_string()>
+                {move || {
+                    let list = items.get();
+                    if list.is_empty() && !loading.get() {
+                        return view! { <p class="tb-empty">"Nothing here. All caught up."</p> }
+                            .into_any();
+                    }
+                    let toggle = Callback::new(toggle);
+                    let act = Callback::new(act);
+                    list.into_iter()
+                        .enumerate()
+                        .map(|(i, c)| view! { <Item comment=c index=i current=current selected=selected toggle=toggle act=act /> })
+                        .collect_view()
+                        .into_any()
+                }}
+            </section>
+            <nav class="tb-pages" aria-label="Pages">
+                <button
+                    type="button"
+                    prop:disabled=move || trail.with(|t| t.len() <= 1)
+                    on:click=move |_| {
+                        trail.update(|t| {
+                            t.pop();
+                        });
+                        current.set(0);
+                        reload();
+                    }
+                >
+                    "Newer"
+                </button>
+                <button
+                    type="button"
+                    prop:disabled=move || next.with(Option::is_none)
+                    on:click=move |_| {
+                        let before = next.get_untracked();
+                        trail.update(|t| t.push(before.clone()));
+                        current.set(0);
+                        load(before);
+                    }
+                >
+                    "Older"
+                </button>
+            </nav>
+        </main>
+    }
+}
+
+#[component]
+fn Item(
+    comment: ModComment,
+    index: usize,
+    current: RwSignal<usize>,
+    selected: RwSignal<BTreeSet<u64>>,
+    toggle: Callback<u64>,
+    act: Callback<ModAction>,
+) -> impl IntoView {
+    let id = comment.id.0;
+    let author = comment.author.clone();
+    let is_current = move || current.get() == index;
+    let page_name = comment
+        .page_title
+        .clone()
+        .unwrap_or_else(|| comment.page.clone());
+    // Acting on this comment's own buttons makes it the current one first.
+    let act_here = move |action: ModAction| {
+        current.set(index);
+        selected.set(BTreeSet::new());
+        act.run(action);
+    };
+    let status = comment.status;
+    view! {
+        <article
+            id=format!("tb-comment-{id}")
+            class="tb-item"
+            class:tb-current=is_current
+            aria-current=move || if is_current() { "true" } else { "false" }
+            on:click=move |_| current.set(index)
+        >
+            <div class="tb-item-head">
+                <input
+                    type="checkbox"
+                    aria-label=format!("Select the comment by {author}")
+                    prop:checked=move || selected.with(|s| s.contains(&id))
+                    on:change=move |_| toggle.run(id)
+                />
+                <strong class="tb-author">{comment.author.clone()}</strong>
+                {comment.email.clone().map(|e| view! { <span class="tb-email">{e}</span> })}
+                {comment.website.clone().map(|w| view! { <span class="tb-website">{w}</span> })}
+                {comment.ip.clone().map(|ip| view! { <span class="tb-ip">{ip}</span> })}
+                <time>{local_time(comment.created)}</time>
+                <span class=format!("tb-status tb-status-{}", status_words(status).to_lowercase())>
+                    {status_words(status)}
+                </span>
+            </div>
+            <p class="tb-page">
+                "On "
+                {match comment.page_url.clone() {
+                    Some(url) => view! {
+                        <a href=url target="_blank" rel="noopener noreferrer">{page_name}</a>
+                    }
+                    .into_any(),
+                    None => view! { <span>{page_name}</span> }.into_any(),
+                }}
+                " · " {comment.site.clone()}
+            </p>
+            {comment.parent.clone().map(|p| view! {
+                <p class="tb-parent">"In reply to " <strong>{p.author}</strong> ": " {p.excerpt}</p>
+            })}
+            <p class="tb-text">{comment.text.clone()}</p>
+            {(!comment.held_for.is_empty()).then(|| view! {
+                <ul class="tb-reasons" aria-label="Why it was held">
+                    {comment.held_for.iter().map(|r| view! { <li>{r.text.clone()}</li> }).collect_view()}
+                </ul>
+            })}
+            <div class="tb-actions">
+                <button type="button" on:click=move |_| act_here(ModAction::Approve)>"Approve"</button>
+                <button type="button" on:click=move |_| act_here(ModAction::Spam)>"Spam"</button>
+                <button type="button" class="tb-danger" on:click=move |_| act_here(ModAction::Delete)>
+                    "Delete"
+                </button>
+            </div>
+        </article>
+    }
+}
