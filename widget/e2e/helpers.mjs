@@ -37,7 +37,12 @@ export function writeConfig({ dir, extraSites = "", editWindowSecs = 900 } = {})
 
 /** Runs a `talkback` command (import, remap, ...) against the data directory `dir`. */
 export function cli(dir, ...args) {
-  const out = spawnSync(BIN, ["--config", join(dir, "talkback.toml"), ...args], { encoding: "utf8", env: { ...process.env, RUST_LOG: "warn" } });
+  return cliWithInput(dir, "", ...args);
+}
+
+/** Runs a `talkback` command with `input` on its standard input (passwords). */
+export function cliWithInput(dir, input, ...args) {
+  const out = spawnSync(BIN, ["--config", join(dir, "talkback.toml"), ...args], { encoding: "utf8", input, env: { ...process.env, RUST_LOG: "warn" } });
   if (out.status !== 0) throw new Error(`talkback ${args.join(" ")} failed: ${out.stderr}`);
   return out.stdout;
 }

@@ -142,6 +142,21 @@ pub(crate) async fn delete(
         .await
 }
 
+pub(crate) async fn held(
+    cfg: &WidgetConfig,
+    comments: Vec<(CommentId, String)>,
+) -> Result<HeldResponse, FetchError> {
+    send(with_json(
+        api(Request::post, cfg, "/comments/held"),
+        &HeldQuery {
+            site: cfg.site.clone(),
+            page: cfg.page.clone(),
+            comments,
+        },
+    ))
+    .await
+}
+
 pub(crate) async fn preview(cfg: &WidgetConfig, body: &str) -> Result<PreviewResponse, FetchError> {
     send(with_json(
         api(Request::post, cfg, "/preview"),

@@ -162,6 +162,38 @@ impl ThreadState {
         }
     }
 
+    /// Shows the reader's own comments that still await moderation (they are in no thread
+    /// response), and forgets those a moderator has decided on.
+    pub(crate) fn show_held(self) {
+        let keys: Vec<(CommentId, String)> = self.own.with_untracked(|o| {
+            o.iter()
+                .filter(|c| c.held)
+                .map(|c| (CommentId(c.id), c.key.clone()))
+                .collect()
+        });
+        if keys.is_empty() {
+            return;
+        }
+        leptos::task::spawn_local(async move {
+            let Ok(held) = crate::client::held(&self.cfg(), keys).await else {
+                return;
+            };
+            self.own.update(|all| {
+                for c in all.iter_mut() {
+                    c.held = held.comments.iter().any(|h| h.id.0 == c.id);
+                }
+                storage::save_own_comments(
+                    &self.config.with_value(WidgetConfig::storage_scope),
+                    all,
+                );
+            });
+            // Never in a thread response, so never shown twice (a new sort reloads the list).
+            for comment in held.comments {
+                self.insert_new(comment);
+            }
+        });
+    }
+
     pub(crate) fn own_comment(&self, id: CommentId) -> Option<OwnComment> {
         self.own.with(|o| o.iter().find(|c| c.id == id.0).cloned())
     }

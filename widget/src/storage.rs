@@ -49,12 +49,15 @@ pub(crate) struct OwnComment {
     pub key: String,
     pub until: i64,
     pub source: String,
+    /// Held for moderation: remembered past the edit window, until a moderator decides.
+    #[serde(default)]
+    pub held: bool,
 }
 
 /// The reader's own comments on this page, without the expired ones.
 pub(crate) fn own_comments(scope: &str, now: i64) -> Vec<OwnComment> {
     let mut all: Vec<OwnComment> = load(&own_key(scope)).unwrap_or_default();
-    all.retain(|c| c.until > now);
+    all.retain(|c| c.until > now || c.held);
     all
 }
 

@@ -31,6 +31,9 @@ pub const REPLIES_PER_COMMENT: usize = 10;
 /// Replies per `GET /api/v1/replies` page.
 pub const REPLIES_PAGE_LIMIT: usize = 50;
 /// Header carrying the edit key for edit and delete requests.
+/// Held comments one browser asks about at once (`POST /api/v1/comments/held`).
+pub const HELD_QUERY_LIMIT: usize = 20;
+/// The header carrying a comment's edit key.
 pub const EDIT_KEY_HEADER: &str = "X-Talkback-Edit-Key";
 /// Replies nest visually this deep; deeper ones are listed flat with "in reply to NAME".
 pub const VISUAL_DEPTH: usize = 4;

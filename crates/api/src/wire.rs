@@ -173,6 +173,23 @@ pub struct DeleteCommentResponse {
     pub tombstone: bool,
 }
 
+/// Body of `POST /api/v1/comments/held`: the browser's own comments that were held for
+/// moderation, each with its edit key, so it can show them as awaiting moderation until a
+/// moderator decides. (A POST so the keys never appear in a URL.)
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeldQuery {
+    pub site: String,
+    pub page: String,
+    /// `[id, edit key]` pairs; at most [`crate::limits::HELD_QUERY_LIMIT`].
+    pub comments: Vec<(CommentId, String)>,
+}
+
+/// Response of `POST /api/v1/comments/held`: those still waiting (the others were decided).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeldResponse {
+    pub comments: Vec<Comment>,
+}
+
 /// Body of `POST /api/v1/counts`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

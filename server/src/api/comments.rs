@@ -3,7 +3,7 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use talkback_api::limits::EDIT_KEY_HEADER;
-use talkback_api::{CreateComment, EditComment};
+use talkback_api::{CreateComment, EditComment, HeldQuery};
 
 use super::writable_site;
 use crate::AppState;
@@ -32,6 +32,20 @@ pub(super) async fn create(
         ))
         .insert_header(("Cache-Control", "no-store"))
         .json(response))
+}
+
+/// The browser's own comments still awaiting moderation (a read, budgeted like one).
+pub(super) async fn held(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Json<HeldQuery>,
+) -> Result<HttpResponse> {
+    state.limits.read(&req)?;
+    let service = state.service.clone();
+    let held = web::block(move || service.held(&body)).await??;
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(held))
 }
 
 /// The edit key the browser that posted a comment keeps.

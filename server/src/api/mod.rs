@@ -19,6 +19,7 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
         .route("/threads/html", web::get().to(threads::read_html))
         .route("/replies", web::get().to(threads::replies))
         .route("/comments", web::post().to(comments::create))
+        .route("/comments/held", web::post().to(comments::held))
         .route("/comments/{id}", web::put().to(comments::edit))
         .route("/comments/{id}", web::delete().to(comments::delete))
         .route("/counts", web::post().to(counts::counts))

@@ -3,10 +3,10 @@
 
 use base64::Engine;
 use sha2::{Digest, Sha256};
-use talkback_api::limits::MAX_REPLY_DEPTH;
+use talkback_api::limits::{HELD_QUERY_LIMIT, MAX_REPLY_DEPTH};
 use talkback_api::{
     CreateComment, CreateCommentResponse, DeleteCommentResponse, EditComment, EditCommentResponse,
-    ErrorCode,
+    ErrorCode, HeldQuery, HeldResponse,
 };
 use talkback_store::{CommentRecord, Deleted, Edit, NewComment, Status};
 
@@ -150,6 +150,38 @@ impl Service {
         Ok(DeleteCommentResponse {
             tombstone: outcome == Deleted::Tombstone,
         })
+    }
+
+    /// The browser's own held comments that still wait for a decision: each must carry its
+    /// edit key and be on the page asked about (so ids cannot be probed). No edit window
+    /// applies: the author sees theirs until a moderator decides.
+    pub fn held(&self, query: &HeldQuery) -> Result<HeldResponse> {
+        let site = self
+            .config
+            .site(&query.site)
+            .ok_or_else(|| unknown_site(&query.site))?;
+        let page_key = validate::page_key(&query.page, site)?;
+        if query.comments.len() > HELD_QUERY_LIMIT {
+            return Err(Error::client(
+                ErrorCode::InvalidJson,
+                format!("Ask about at most {HELD_QUERY_LIMIT} comments at once."),
+            ));
+        }
+        let Some(page) = self.store.page(&site.id, &page_key)? else {
+            return Ok(HeldResponse { comments: vec![] });
+        };
+        let mut comments = Vec::new();
+        for (id, key) in &query.comments {
+            let Some(record) = self.store.comment(id.0)? else {
+                continue;
+            };
+            let theirs = !key.is_empty()
+                && record.edit_key_hash.as_deref() == Some(hash_key(key).as_str());
+            if theirs && record.page_id == page.id && record.status == Status::Pending {
+                comments.push(convert::comment(&record, &self.avatar_key));
+            }
+        }
+        Ok(HeldResponse { comments })
     }
 
     /// The page a comment belongs to (looked up before a write, which may remove it).

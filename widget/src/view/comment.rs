@@ -91,9 +91,11 @@ pub(crate) fn comment_view(node: Node) -> AnyView {
         spawn_local(async move {
             match client::edit(&st.cfg(), id, &own.key, &text).await {
                 Ok(response) => {
+                    own.held = response.comment.pending;
                     node.data.update(|d| {
                         d.body = response.comment.body;
                         d.edited = response.comment.edited;
+                        d.pending = own.held;
                     });
                     own.source = text;
                     st.remember_own(id, Some(own));

@@ -117,6 +117,7 @@ pub(crate) fn CommentForm(parent: Option<CommentId>) -> impl IntoView {
                             key: created.edit_key,
                             until: created.editable_until,
                             source,
+                            held: pending,
                         }),
                     );
                     st.insert_new(created.comment);

@@ -98,6 +98,7 @@ pub(crate) fn Thread(
                         st.append(thread.comments);
                     } else {
                         st.reset(thread.comments);
+                        st.show_held();
                     }
                 }
                 Err(e) => st

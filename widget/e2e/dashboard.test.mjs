@@ -1,0 +1,157 @@
+// The blogger's side in Chromium: a held comment awaits moderation for its author only, a
+// moderator signs in at /admin, finds it, approves it with the keyboard and another reader
+// then sees it; bulk decisions; search; accessibility in light and dark.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { startServer, launch, widgetReady, postComment, screenshot, axeSource, cliWithInput } from "./helpers.mjs";
+
+const PASSWORD = "correct horse battery";
+let browser;
+before(async () => { browser = await launch(); });
+after(async () => { await browser?.close(); });
+
+/** A server whose demo site holds every comment, with the owner account `zoe`. */
+function moderatedTest(name, body) {
+  test(name, async () => {
+    const server = await startServer({ extraSites: `moderation = "all"` });
+    try {
+      cliWithInput(server.dir, PASSWORD, "admin", "add", "zoe", "--role", "owner", "--password-stdin");
+      await body(server);
+    } finally {
+      await server.stop();
+    }
+  });
+}
+
+async function post(server, author, body) {
+  const res = await fetch(server.base + "/api/v1/comments", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ site: "demo", page: "/", author, email: `${author.toLowerCase()}@example.com`, body }),
+  });
+  assert.equal(res.status, 201);
+  return (await res.json()).comment;
+}
+
+async function signIn(page, server) {
+  await page.goto(`${server.base}/admin`);
+  await page.getByLabel("Username").fill("zoe");
+  await page.getByLabel("Password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("heading", { name: "Talkback moderation" }).waitFor();
+  await page.locator(".tb-list[aria-busy=false]").waitFor();
+}
+
+moderatedTest("a held comment awaits moderation for its author, is approved with the keyboard and then shows for everyone", async (server) => {
+  const author = await browser.newContext();
+  const page = await author.newPage();
+  await page.goto(`${server.base}/`);
+  await widgetReady(page);
+  await postComment(page, { name: "Hana", email: "hana@example.com", body: "Is this thing on?" });
+  const mine = page.locator(".tb-comment", { hasText: "Is this thing on?" });
+  await mine.locator(".tb-pending").waitFor();
+  // After a reload it is still there for its author, still marked.
+  await page.reload();
+  await widgetReady(page);
+  await mine.locator(".tb-pending").waitFor();
+  assert.match(await mine.locator(".tb-pending").innerText(), /awaiting moderation/i);
+  await screenshot(page, "widget-awaiting-moderation");
+
+  // Another reader sees nothing of it.
+  const other = await browser.newContext();
+  const reader = await other.newPage();
+  await reader.goto(`${server.base}/`);
+  await widgetReady(reader);
+  assert.equal(await reader.locator(".tb-comment", { hasText: "Is this thing on?" }).count(), 0);
+
+  // The moderator finds it in the queue, with why it was held, and approves it with "a".
+  const moderator = await browser.newContext();
+  const admin = await moderator.newPage();
+  await admin.goto(`${server.base}/admin`);
+  await admin.getByLabel("Username").waitFor();
+  await screenshot(admin, "dashboard-sign-in");
+  await signIn(admin, server);
+  const item = admin.locator(".tb-item", { hasText: "Is this thing on?" });
+  await item.waitFor();
+  assert.match(await item.innerText(), /hana@example\.com/);
+  assert.match(await item.innerText(), /Every comment on this site waits for approval/);
+  assert.equal(await admin.locator(".tb-item.tb-current").count(), 1);
+  await screenshot(admin, "dashboard-queue");
+  await admin.keyboard.press("a");
+  await admin.getByRole("status").filter({ hasText: "Approved 1 comment." }).waitFor();
+  await admin.getByText("Nothing here. All caught up.").waitFor();
+
+  // Now everyone sees it; its author no longer sees it as waiting.
+  await reader.reload();
+  await widgetReady(reader);
+  await reader.locator(".tb-comment", { hasText: "Is this thing on?" }).waitFor();
+  await page.reload();
+  await widgetReady(page);
+  await mine.waitFor();
+  assert.equal(await mine.locator(".tb-pending").count(), 0);
+  for (const c of [author, other, moderator]) await c.close();
+});
+
+moderatedTest("bulk spam from the keyboard and the buttons, then search across statuses", async (server) => {
+  for (const [who, text] of [["Bot1", "cheap watches here"], ["Bot2", "cheap watches there"], ["Bot3", "cheap pills"], ["Real", "A thoughtful question about the post"]]) {
+    await post(server, who, text);
+  }
+  const page = await browser.newPage();
+  await signIn(page, server);
+  assert.equal(await page.locator(".tb-item").count(), 4);
+  // j moves down, x selects: the three bots (newest first: Real, Bot3, Bot2, Bot1).
+  await page.keyboard.press("j");
+  for (let i = 0; i < 3; i++) {
+    await page.keyboard.press("x");
+    await page.keyboard.press("j");
+  }
+  await page.getByText("3 selected").waitFor();
+  await page.keyboard.press("s");
+  await page.getByRole("status").filter({ hasText: "Marked as spam: 3 comments." }).waitFor();
+  // Spam stays in the queue view, marked; approve the real one with its own button.
+  await page.locator(".tb-item", { hasText: "thoughtful" }).getByRole("button", { name: "Approve" }).click();
+  await page.getByRole("status").filter({ hasText: "Approved 1 comment." }).waitFor();
+  await page.locator(".tb-list[aria-busy=false]").waitFor();
+  assert.equal(await page.locator(".tb-item .tb-status-spam").count(), 3);
+
+  // "/" jumps to search; words match across every status.
+  await page.keyboard.press("/");
+  await page.keyboard.type("cheap watches");
+  await page.getByLabel("Show").selectOption("all");
+  await page.getByRole("button", { name: "Search" }).click();
+  await page.locator(".tb-list[aria-busy=false]").waitFor();
+  await page.waitForFunction(() => document.querySelectorAll(".tb-item").length === 2);
+  await screenshot(page, "dashboard-search");
+
+  // Select all on page, delete.
+  await page.getByLabel("Select all on page").check();
+  await page.getByRole("toolbar").getByRole("button", { name: "Delete" }).click();
+  await page.getByRole("status").filter({ hasText: "Deleted 2 comments." }).waitFor();
+  await page.getByText("Nothing here. All caught up.").waitFor();
+  await page.close();
+});
+
+moderatedTest("axe-core finds no serious or critical violations on the dashboard, light and dark", async (server) => {
+  await post(server, "Ann", "Waiting, with a [link](https://example.org)");
+  // axe is injected as an inline script, which the dashboard's own policy forbids.
+  const context = await browser.newContext({ bypassCSP: true });
+  const page = await context.newPage();
+  await page.goto(`${server.base}/admin`);
+  await page.getByLabel("Username").waitFor();
+  const check = async (what) => {
+    await page.addScriptTag({ content: axeSource() });
+    for (const scheme of ["light", "dark"]) {
+      await page.emulateMedia({ colorScheme: scheme });
+      const results = await page.evaluate(() => window.axe.run(document, { resultTypes: ["violations"] }));
+      const bad = results.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+      assert.deepEqual(bad.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`), [], `${what}, ${scheme}`);
+    }
+  };
+  await check("sign-in");
+  await signIn(page, server);
+  await page.locator(".tb-item").first().waitFor();
+  await check("queue");
+  await page.emulateMedia({ colorScheme: "dark" });
+  await screenshot(page, "dashboard-queue-dark");
+  await context.close();
+});
