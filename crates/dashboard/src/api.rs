@@ -23,7 +23,9 @@ fn network() -> Failure {
     }
 }
 
-async fn send<T: DeserializeOwned>(request: Result<Request, gloo_net::Error>) -> Result<T, Failure> {
+async fn send<T: DeserializeOwned>(
+    request: Result<Request, gloo_net::Error>,
+) -> Result<T, Failure> {
     let request = request.map_err(|_| network())?;
     let response = request.send().await.map_err(|_| network())?;
     let status = response.status();
@@ -49,7 +51,9 @@ async fn send<T: DeserializeOwned>(request: Result<Request, gloo_net::Error>) ->
 
 fn with_json<T: Serialize>(builder: RequestBuilder, body: &T) -> Result<Request, gloo_net::Error> {
     let text = serde_json::to_string(body).unwrap_or_default();
-    builder.header("Content-Type", "application/json").body(text)
+    builder
+        .header("Content-Type", "application/json")
+        .body(text)
 }
 
 pub(crate) async fn session() -> Result<SessionInfo, Failure> {

@@ -157,9 +157,9 @@ pub(crate) fn Dashboard(session: SessionInfo, on_signed_out: Callback<()>) -> im
 
     let scroll_to_current = move || {
         let id = items.with_untracked(|list| list.get(current.get_untracked()).map(|c| c.id.0));
-        if let Some(el) = id.and_then(|id| {
-            document().get_element_by_id(&format!("tb-comment-{id}"))
-        }) {
+        if let Some(el) =
+            id.and_then(|id| document().get_element_by_id(&format!("tb-comment-{id}")))
+        {
             let options = web_sys::ScrollIntoViewOptions::new();
             options.set_block(web_sys::ScrollLogicalPosition::Nearest);
             el.scroll_into_view_with_scroll_into_view_options(&options);
@@ -196,7 +196,7 @@ pub(crate) fn Dashboard(session: SessionInfo, on_signed_out: Callback<()>) -> im
                     let _ = input.focus();
                 }
             }
-            _ => return,
+            _ => {}
         }
     });
     on_cleanup(move || keys.remove());

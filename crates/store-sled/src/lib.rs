@@ -20,8 +20,8 @@
 //!   order with no gaps (sled retries a transaction that lost the race).
 //! - `held`: `status byte | comment id` → empty, for every pending or spam comment: the
 //!   moderation queue, newest first, without scanning every comment.
-//! - `admins`: name → [`AdminRecord`]; `sessions`: hash of the cookie → [`SessionRecord`];
-//!   `audit`: sequence number → [`AuditRecord`] (the empty key holds the last one).
+//! - `admins`: name → [`AdminRecord`](talkback_store::AdminRecord); `sessions`: hash of the cookie → [`SessionRecord`](talkback_store::SessionRecord);
+//!   `audit`: sequence number → [`AuditRecord`](talkback_store::AuditRecord) (the empty key holds the last one).
 
 use std::path::Path;
 use std::sync::Mutex;

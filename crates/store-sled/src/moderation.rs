@@ -92,9 +92,8 @@ impl Moderation for SledStore {
         };
         let mut pages: HashMap<u64, Option<PageRecord>> = HashMap::new();
         let mut items = Vec::new();
-        let mut scanned = 0usize;
         let mut last = None;
-        for id in ids {
+        for (scanned, id) in ids.enumerate() {
             let id = id?;
             if items.len() >= query.limit || scanned >= query.scan_limit {
                 return Ok(CommentList {
@@ -102,7 +101,6 @@ impl Moderation for SledStore {
                     next_before: last,
                 });
             }
-            scanned += 1;
             last = Some(id);
             let Some(comment) = self.load_comment(id)? else {
                 continue;

@@ -69,7 +69,7 @@ impl CommentQuery {
     /// Whether a comment of `page` belongs in the listing (the cursor aside).
     pub fn matches(&self, comment: &CommentRecord, page: &PageRecord) -> bool {
         if let Some(sites) = &self.sites
-            && !sites.iter().any(|s| *s == page.site)
+            && !sites.contains(&page.site)
         {
             return false;
         }

@@ -185,6 +185,8 @@ fn test(root: &Path) -> anyhow::Result<()> {
         "talkback-api",
         "-p",
         "talkback-widget",
+        "-p",
+        "talkback-dashboard",
         "--target",
         "wasm32-unknown-unknown",
         "--",

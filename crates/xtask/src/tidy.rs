@@ -171,12 +171,18 @@ fn the_servers_concerns_depend_on_each_other_in_one_direction() {
 fn stylesheets_lose_comments_and_layout_whitespace_but_not_meaning() {
     let cases = [
         ("a {\n  color: red;\n}\n", "a{color:red}"),
-        ("/* why */\n.x,\n.y { margin: 0 0 1rem; }", ".x,.y{margin:0 0 1rem}"),
+        (
+            "/* why */\n.x,\n.y { margin: 0 0 1rem; }",
+            ".x,.y{margin:0 0 1rem}",
+        ),
         (
             "@media (prefers-color-scheme: dark) {\n  .a .b:hover { color: rgb(1, 2, 3); }\n}",
             "@media (prefers-color-scheme:dark){.a .b:hover{color:rgb(1,2,3)}}",
         ),
-        ("a { font: 15px/1.5 system-ui,\n    sans-serif; }", "a{font:15px/1.5 system-ui,sans-serif}"),
+        (
+            "a { font: 15px/1.5 system-ui,\n    sans-serif; }",
+            "a{font:15px/1.5 system-ui,sans-serif}",
+        ),
     ];
     for (css, expected) in cases {
         assert_eq!(crate::widget::minify_css(css), expected, "{css:?}");

@@ -140,7 +140,9 @@ pub(crate) fn build(root: &Path) -> anyhow::Result<Vec<Built>> {
     std::fs::create_dir_all(&out)?;
     let js_name = format!("talkback-{}.js", short_hash(&glue));
     let wasm_name = format!("talkback-{}.wasm", short_hash(&module));
-    let css = minify_css(&std::fs::read_to_string(root.join("widget/style/talkback.css"))?);
+    let css = minify_css(&std::fs::read_to_string(
+        root.join("widget/style/talkback.css"),
+    )?);
     let loader = std::fs::read_to_string(root.join("widget/loader/embed.js"))?
         .replace("__TALKBACK_CSS__", &serde_json::to_string(&css)?)
         .replace("__TALKBACK_JS__", &js_name)

@@ -175,8 +175,8 @@ impl Service {
             let Some(record) = self.store.comment(id.0)? else {
                 continue;
             };
-            let theirs = !key.is_empty()
-                && record.edit_key_hash.as_deref() == Some(hash_key(key).as_str());
+            let theirs =
+                !key.is_empty() && record.edit_key_hash.as_deref() == Some(hash_key(key).as_str());
             if theirs && record.page_id == page.id && record.status == Status::Pending {
                 comments.push(convert::comment(&record, &self.avatar_key));
             }
