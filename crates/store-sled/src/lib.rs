@@ -20,6 +20,9 @@
 //!   order with no gaps (sled retries a transaction that lost the race).
 //! - `held`: `status byte | comment id` → empty, for every pending or spam comment: the
 //!   moderation queue, newest first, without scanning every comment.
+//! - `pins`: `page id | comment id` → empty, for every pinned top-level comment: read first.
+//! - `bans`: id → [`BanRecord`](talkback_store::BanRecord); `settings`: site → the server's
+//!   settings document for it.
 //! - `admins`: name → [`AdminRecord`](talkback_store::AdminRecord); `sessions`: hash of the cookie → [`SessionRecord`](talkback_store::SessionRecord);
 //!   `audit`: sequence number → [`AuditRecord`](talkback_store::AuditRecord) (the empty key holds the last one).
 
@@ -73,6 +76,9 @@ pub struct SledStore {
     pub(crate) meta: sled::Tree,
     pub(crate) changes: sled::Tree,
     pub(crate) held: sled::Tree,
+    pins: sled::Tree,
+    bans: sled::Tree,
+    settings: sled::Tree,
     admins: sled::Tree,
     sessions: sled::Tree,
     audit: sled::Tree,
@@ -202,6 +208,14 @@ fn held_key(status: Status, id: u64) -> Option<[u8; 9]> {
     Some(k)
 }
 
+/// The `pins` key of a pinned comment.
+fn pin_key(page: u64, id: u64) -> [u8; 16] {
+    let mut k = [0u8; 16];
+    k[..8].copy_from_slice(&page.to_be_bytes());
+    k[8..].copy_from_slice(&id.to_be_bytes());
+    k
+}
+
 /// Moves a comment's `held` entry from status `was` to `now`.
 fn rehold(held: &TransactionalTree, id: u64, was: Status, now: Status) -> Result<(), TxError> {
     if let Some(k) = held_key(was, id) {
@@ -257,6 +271,9 @@ impl SledStore {
             sources: tree("sources")?,
             changes: tree("changes")?,
             held: tree("held")?,
+            pins: tree("pins")?,
+            bans: tree("bans")?,
+            settings: tree("settings")?,
             admins: tree("admins")?,
             sessions: tree("sessions")?,
             audit: tree("audit")?,
@@ -458,6 +475,7 @@ impl Writes for SledStore {
                                     created: new.created,
                                     comments: 0,
                                     title_by_owner: false,
+                                    locked: false,
                                 }
                             }
                         };
@@ -500,6 +518,8 @@ impl Writes for SledStore {
                             source: new.source.clone(),
                             ip: new.ip.clone(),
                             held_for: new.held_for.clone(),
+                            pinned: false,
+                            moderator_edit: false,
                         };
                         if let Some(k) = held_key(new.status, id) {
                             held.insert(&k, &[])?;
@@ -546,6 +566,7 @@ impl Writes for SledStore {
                     rec.body_source.clone_from(&edit.body_source);
                     rec.body_tree.clone_from(&edit.body_tree);
                     rec.edited = Some(edit.edited_at);
+                    rec.moderator_edit = edit.by_moderator;
                     let (key, mut page) = load_page(pages, page_ids, rec.page_id)?;
                     if let Some(status) = edit.status.filter(|s| *s != rec.status) {
                         if rec.status == Status::Approved {
@@ -577,7 +598,7 @@ impl Writes for SledStore {
     fn delete_comment(&self, id: u64) -> Result<(Deleted, WriteSeq)> {
         let _writer = self.writer()?;
         let outcome = tx_result(self.thread_trees().transaction(
-            |(pages, page_ids, comments, index, replies, changes, held)| {
+            |(pages, page_ids, comments, index, replies, changes, held, pins)| {
                 let load = |id: u64| -> Result<Option<CommentRecord>, TxError> {
                     comments
                         .get(id.to_be_bytes())?
@@ -595,6 +616,10 @@ impl Writes for SledStore {
                     page.count = page.count.saturating_sub(1);
                 }
                 rehold(held, id, rec.status, Status::Deleted)?;
+                if rec.pinned {
+                    pins.remove(&pin_key(rec.page_id, id))?;
+                    rec.pinned = false;
+                }
                 if rec.children > 0 {
                     rec.status = Status::Deleted;
                     rec.author.clear();
@@ -737,10 +762,11 @@ type ThreadTrees<'a> = (
     &'a sled::Tree,
     &'a sled::Tree,
     &'a sled::Tree,
+    &'a sled::Tree,
 );
 
 impl SledStore {
-    /// Pages, page ids, comments, the index, replies, the change log and the held index.
+    /// Pages, page ids, comments, the index, replies, the change log, the held index and pins.
     fn thread_trees(&self) -> ThreadTrees<'_> {
         (
             &self.pages,
@@ -750,6 +776,7 @@ impl SledStore {
             &self.replies,
             &self.changes,
             &self.held,
+            &self.pins,
         )
     }
 
@@ -804,7 +831,7 @@ impl Maintenance for SledStore {
         let ids = self.page_comment_ids(page.id)?;
         let _writer = self.writer()?;
         tx_result(self.thread_trees().transaction(
-            |(pages, page_ids, comments, index, replies, changes, held)| {
+            |(pages, page_ids, comments, index, replies, changes, held, pins)| {
                 let Some(bytes) = pages.get(&key)? else {
                     return Err(abort(Error::page_not_found(site, page_key)));
                 };
@@ -824,6 +851,7 @@ impl Maintenance for SledStore {
                         replies.remove(&index_key(page.id, root, id))?;
                     }
                     rehold(held, id, rec.status, Status::Deleted)?;
+                    pins.remove(&pin_key(page.id, id))?;
                 }
                 pages.remove(key.as_slice())?;
                 page_ids.remove(&page.id.to_be_bytes())?;
@@ -882,7 +910,7 @@ impl Maintenance for SledStore {
         let (from_key, to_key) = (page_key_bytes(site, from), page_key_bytes(site, to));
         let _writer = self.writer()?;
         tx_result(self.thread_trees().transaction(
-            |(pages, page_ids, comments, index, replies, changes, _held)| {
+            |(pages, page_ids, comments, index, replies, changes, _held, pins)| {
                 let Some(current) = pages
                     .get(from_key.as_slice())?
                     .map(|b| decode::<PageRecord>(&b))
@@ -930,6 +958,10 @@ impl Maintenance for SledStore {
                     if let Some(root) = rec.root {
                         replies.remove(&index_key(source.id, root, id))?;
                         replies.insert(&index_key(target.id, root, id), &[])?;
+                    }
+                    if rec.pinned {
+                        pins.remove(&pin_key(source.id, id))?;
+                        pins.insert(&pin_key(target.id, id), &[])?;
                     }
                 }
                 target.count += current.count;
@@ -1025,11 +1057,29 @@ impl Reads for SledStore {
             Order::OldestFirst => Box::new(keys),
             Order::NewestFirst => Box::new(keys.rev()),
         };
+        // Pinned comments open the first page, in pin order; paging skips them.
+        let mut pinned = Vec::new();
+        if after.is_none() {
+            for key in self.pins.scan_prefix(page.id.to_be_bytes()).keys() {
+                let key = key.db()?;
+                let id = key
+                    .get(8..16)
+                    .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                    .map(u64::from_be_bytes)
+                    .ok_or_else(|| Error::Corrupt("short pin key".into()))?;
+                if let Some(rec) = self.load_comment(id)?
+                    && rec.is_visible()
+                {
+                    pinned.push(rec);
+                }
+            }
+        }
         let mut top_level = Vec::with_capacity(limit + 1);
         for key in keys {
             let id = id_from_index_key(&key.db()?)?;
             if let Some(rec) = self.load_comment(id)?
                 && rec.is_visible()
+                && !rec.pinned
             {
                 top_level.push(rec);
                 if top_level.len() > limit {
@@ -1043,6 +1093,10 @@ impl Reads for SledStore {
         } else {
             None
         };
+        if !pinned.is_empty() {
+            pinned.append(&mut top_level);
+            top_level = pinned;
+        }
         let mut replies = Vec::new();
         let mut more_replies = Vec::new();
         for top in top_level.iter().filter(|c| c.descendants > 0) {

@@ -5,13 +5,15 @@ use std::collections::HashMap;
 
 use sled::transaction::Transactional;
 use talkback_store::{
-    Accounts, AdminRecord, AuditRecord, ChangeKind, CommentList, CommentQuery, CommentRecord,
-    Error, Listed, Moderation, PageRecord, Reads, Result, SessionRecord, Status, WriteSeq,
+    Accounts, AdminRecord, AuditRecord, BanRecord, ChangeKind, CommentList, CommentQuery,
+    CommentRecord, Error, Listed, Moderation, PageRecord, Reads, Result,
+    SessionRecord, Status, WriteSeq,
 };
 
 use crate::codec::{decode, encode};
 use crate::{
-    Db, LAST_SEQ, SledStore, abort, append_change, held_key, load_page, rehold, seq_of, tx_result,
+    Db, LAST_SEQ, SledStore, abort, append_change, held_key, load_page, page_key_bytes, pin_key,
+    rehold, seq_of, tx_result,
 };
 
 impl Moderation for SledStore {
@@ -124,9 +126,111 @@ impl Moderation for SledStore {
             next_before: None,
         })
     }
+
+    fn set_pinned(&self, id: u64, pinned: bool) -> Result<(CommentRecord, WriteSeq)> {
+        self.pin_or_unpin(id, pinned)
+    }
+
+    fn set_locked(
+        &self,
+        site: &str,
+        page_key: &str,
+        locked: bool,
+    ) -> Result<(PageRecord, WriteSeq)> {
+        let key = page_key_bytes(site, page_key);
+        let _writer = self.writer()?;
+        let page = tx_result((&self.pages, &self.changes).transaction(|(pages, changes)| {
+            let Some(bytes) = pages.get(&key)? else {
+                return Err(abort(Error::page_not_found(site, page_key)));
+            };
+            let mut page: PageRecord = decode(&bytes).map_err(abort)?;
+            page.locked = locked;
+            pages.insert(key.as_slice(), encode(&page).map_err(abort)?)?;
+            append_change(changes, &page, None, ChangeKind::PageUpdated)?;
+            Ok(page)
+        }))?;
+        Ok((page, self.note_write()))
+    }
+
+    fn put_ban(&self, mut ban: BanRecord) -> Result<BanRecord> {
+        ban.id = self.db.generate_id().db()? + 1;
+        self.bans.insert(ban.id.to_be_bytes(), encode(&ban)?).db()?;
+        self.db.flush().db()?;
+        Ok(ban)
+    }
+
+    fn bans(&self) -> Result<Vec<BanRecord>> {
+        self.bans
+            .iter()
+            .values()
+            .map(|v| decode(&v.db()?))
+            .collect()
+    }
+
+    fn remove_ban(&self, id: u64) -> Result<bool> {
+        let existed = self.bans.remove(id.to_be_bytes()).db()?.is_some();
+        self.db.flush().db()?;
+        Ok(existed)
+    }
+
+    fn site_settings(&self, site: &str) -> Result<Option<String>> {
+        self.settings
+            .get(site.as_bytes())
+            .db()?
+            .map(|v| {
+                String::from_utf8(v.to_vec()).map_err(|_| Error::Corrupt("site settings".into()))
+            })
+            .transpose()
+    }
+
+    fn put_site_settings(&self, site: &str, settings: &str) -> Result<()> {
+        self.settings
+            .insert(site.as_bytes(), settings.as_bytes())
+            .db()?;
+        self.db.flush().db()?;
+        Ok(())
+    }
 }
 
 impl SledStore {
+    fn pin_or_unpin(&self, id: u64, pinned: bool) -> Result<(CommentRecord, WriteSeq)> {
+        let _writer = self.writer()?;
+        let (record, wrote) = tx_result(
+            (&self.pages, &self.page_ids, &self.comments, &self.changes, &self.pins).transaction(
+                |(pages, page_ids, comments, changes, pins)| {
+                    let mut rec: CommentRecord = match comments.get(id.to_be_bytes())? {
+                        Some(bytes) => decode(&bytes).map_err(abort)?,
+                        None => return Err(abort(Error::comment_not_found(id))),
+                    };
+                    if rec.status == Status::Deleted {
+                        return Err(abort(Error::comment_not_found(id)));
+                    }
+                    if rec.parent.is_some() && pinned {
+                        return Err(abort(Error::Internal(
+                            "only top-level comments can be pinned".into(),
+                        )));
+                    }
+                    if rec.pinned == pinned {
+                        return Ok((rec, false));
+                    }
+                    rec.pinned = pinned;
+                    let key = pin_key(rec.page_id, id);
+                    if pinned {
+                        pins.insert(&key, &[])?;
+                    } else {
+                        pins.remove(&key)?;
+                    }
+                    comments.insert(&id.to_be_bytes(), encode(&rec).map_err(abort)?)?;
+                    let (_, page) = load_page(pages, page_ids, rec.page_id)?;
+                    append_change(changes, &page, Some(id), ChangeKind::Pinned { pinned })?;
+                    Ok((rec, true))
+                },
+            ),
+        )?;
+        let seq = if wrote { self.note_write() } else { WriteSeq(0) };
+        Ok((record, seq))
+    }
+
     /// Ids of held comments with one of `statuses` below `before`, newest first (the held
     /// index keeps one run per status; the runs are merged).
     fn held_ids_before(

@@ -33,7 +33,9 @@ macro_rules! conformance_suite {
             pruned_changes_are_reported_not_skipped,
             status_changes_keep_counts_the_queue_and_the_log_exact,
             listings_are_newest_first_filtered_and_keyset_paged,
-            accounts_sessions_and_the_audit_log_story
+            accounts_sessions_and_the_audit_log_story,
+            pinned_comments_open_the_first_page_and_follow_their_thread,
+            locks_bans_settings_and_moderator_edits_are_kept
         );
     };
     (@each $make:expr; $($story:ident),* $(,)?) => {
@@ -83,6 +85,7 @@ fn edit(source: &str, tree: &str, at: i64, status: Option<Status>) -> Edit {
         body_tree: tree.into(),
         edited_at: at,
         status,
+        by_moderator: false,
     }
 }
 
@@ -986,4 +989,98 @@ pub fn accounts_sessions_and_the_audit_log_story(store: Arc<dyn Store>) {
     };
     assert_eq!(actions(None, 10), ["spam", "approve", "sign_in"]);
     assert_eq!(actions(Some(3), 1), ["approve"]);
+}
+
+pub fn pinned_comments_open_the_first_page_and_follow_their_thread(store: Arc<dyn Store>) {
+    store.ensure_site("blog").unwrap();
+    let ids: Vec<u64> = (0..5)
+        .map(|i| insert(&*store, "/post", None, &format!("c{i}")))
+        .collect();
+    let reply = insert(&*store, "/post", Some(ids[3]), "r");
+    let before = store.last_change().unwrap();
+    store.set_pinned(ids[3], true).unwrap();
+    assert_eq!(
+        changes(&*store, before)[0].3,
+        ChangeKind::Pinned { pinned: true }
+    );
+    // Pinning again changes and logs nothing; replies cannot be pinned.
+    store.set_pinned(ids[3], true).unwrap();
+    assert_eq!(store.last_change().unwrap(), before + 1);
+    assert!(store.set_pinned(reply, true).is_err());
+
+    let page = |order, after| {
+        store
+            .thread_page("blog", "/post", order, 2, after, 10)
+            .unwrap()
+    };
+    let first = page(Order::OldestFirst, None);
+    assert_eq!(authors(&first), (vec!["c3", "c0", "c1"], vec!["r"]));
+    let second = page(Order::OldestFirst, first.next_after);
+    assert_eq!(authors(&second).0, ["c2", "c4"], "paging skips the pinned one");
+    assert_eq!(authors(&page(Order::NewestFirst, None)).0, ["c3", "c4", "c2"]);
+    assert_eq!(store.counts("blog", &["/post"]).unwrap(), vec![6]);
+
+    // A pin follows its thread to a new key, and goes with the comment.
+    store.move_page("blog", "/post", "/moved").unwrap();
+    let moved = store
+        .thread_page("blog", "/moved", Order::OldestFirst, 10, None, 10)
+        .unwrap();
+    assert_eq!(moved.top_level[0].author, "c3");
+    assert!(moved.top_level[0].pinned);
+    store.set_pinned(ids[3], false).unwrap();
+    let unpinned = store
+        .thread_page("blog", "/moved", Order::OldestFirst, 10, None, 10)
+        .unwrap();
+    assert_eq!(authors(&unpinned).0, ["c0", "c1", "c2", "c3", "c4"]);
+    store.set_pinned(ids[0], true).unwrap();
+    store.delete_comment(ids[0]).unwrap();
+    let after_delete = store
+        .thread_page("blog", "/moved", Order::OldestFirst, 10, None, 10)
+        .unwrap();
+    assert_eq!(authors(&after_delete).0, ["c1", "c2", "c3", "c4"]);
+}
+
+pub fn locks_bans_settings_and_moderator_edits_are_kept(store: Arc<dyn Store>) {
+    store.ensure_site("blog").unwrap();
+    let id = insert(&*store, "/post", None, "ann");
+    let (page, _) = store.set_locked("blog", "/post", true).unwrap();
+    assert!(page.locked);
+    assert!(store.page("blog", "/post").unwrap().unwrap().locked);
+    // Locking keeps the title and counts; a comment added by an import still lands.
+    assert_eq!(page.count, 1);
+    assert!(!store.set_locked("blog", "/post", false).unwrap().0.locked);
+    assert!(matches!(
+        store.set_locked("blog", "/nothing", true),
+        Err(Error::NotFound(Missing::Page { .. }))
+    ));
+
+    let ban = |kind, value: &str| BanRecord {
+        id: 0,
+        kind,
+        value: value.into(),
+        created: 1,
+        until: Some(100),
+        by: "zoe".into(),
+    };
+    let a = store.put_ban(ban(BanKind::Email, "spam@example.com")).unwrap();
+    let b = store.put_ban(ban(BanKind::Ip, "2001:db8:1:2::")).unwrap();
+    assert_ne!(a.id, b.id);
+    assert_eq!(store.bans().unwrap(), vec![a.clone(), b.clone()]);
+    assert!(store.remove_ban(a.id).unwrap());
+    assert!(!store.remove_ban(a.id).unwrap());
+    assert_eq!(store.bans().unwrap(), vec![b]);
+
+    assert_eq!(store.site_settings("blog").unwrap(), None);
+    store.put_site_settings("blog", r#"{"read_only":true}"#).unwrap();
+    assert_eq!(
+        store.site_settings("blog").unwrap().as_deref(),
+        Some(r#"{"read_only":true}"#)
+    );
+
+    let mut by_moderator = edit("fixed by a moderator", "[]", 5, None);
+    by_moderator.by_moderator = true;
+    let (rec, _) = store.edit_comment(id, by_moderator).unwrap();
+    assert!(rec.moderator_edit);
+    let (rec, _) = store.edit_comment(id, edit("the author again", "[]", 6, None)).unwrap();
+    assert!(!rec.moderator_edit);
 }

@@ -21,8 +21,8 @@ pub mod conformance;
 pub use error::{Error, Missing, ParentProblem, Result};
 pub use query::{CommentList, CommentQuery, Listed};
 pub use records::{
-    AdminRecord, AuditRecord, Change, ChangeKind, CommentRecord, NewComment, PageRecord, Role,
-    SessionRecord, Status,
+    AdminRecord, AuditRecord, BanKind, BanRecord, Change, ChangeKind, CommentRecord, NewComment,
+    PageRecord, Role, SessionRecord, Status,
 };
 
 /// A position in the write log: pass it to [`Writes::flush_through`] before acknowledging the
@@ -93,6 +93,8 @@ pub struct Edit {
     pub edited_at: i64,
     /// A new status (counts follow), e.g. back to `Pending` on a moderated site.
     pub status: Option<Status>,
+    /// A moderator's edit, not the author's.
+    pub by_moderator: bool,
 }
 
 /// What readers see.
@@ -190,6 +192,21 @@ pub trait Moderation: Send + Sync {
     fn set_status(&self, id: u64, status: Status) -> Result<(CommentRecord, WriteSeq)>;
     /// Comments matching the query, newest first (see [`CommentQuery`]).
     fn list_comments(&self, query: &CommentQuery) -> Result<CommentList>;
+    /// Pins a top-level comment to the top of its thread (or unpins it), appending
+    /// [`ChangeKind::Pinned`]. `NotFound` for tombstones.
+    fn set_pinned(&self, id: u64, pinned: bool) -> Result<(CommentRecord, WriteSeq)>;
+    /// Locks a thread (readers may no longer comment) or unlocks it, appending
+    /// [`ChangeKind::PageUpdated`]. `NotFound` for no page.
+    fn set_locked(&self, site: &str, page_key: &str, locked: bool) -> Result<(PageRecord, WriteSeq)>;
+    /// Adds a ban; returns it with its id.
+    fn put_ban(&self, ban: BanRecord) -> Result<BanRecord>;
+    /// Every ban, ended ones included, by id.
+    fn bans(&self) -> Result<Vec<BanRecord>>;
+    /// False when there was no such ban.
+    fn remove_ban(&self, id: u64) -> Result<bool>;
+    /// A site's settings as the server stored them (an opaque document), if any.
+    fn site_settings(&self, site: &str) -> Result<Option<String>>;
+    fn put_site_settings(&self, site: &str, settings: &str) -> Result<()>;
 }
 
 /// Who may sign in, their sessions, and the audit log of what they did.

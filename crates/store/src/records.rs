@@ -35,6 +35,9 @@ pub struct PageRecord {
     /// The owner set the title: later comments no longer refresh it.
     #[serde(default)]
     pub title_by_owner: bool,
+    /// A moderator closed the thread: readers see a notice instead of the form.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub locked: bool,
 }
 
 /// A comment as stored.
@@ -81,6 +84,12 @@ pub struct CommentRecord {
     /// Why the comment was held for moderation (stable reason codes), empty otherwise.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub held_for: Vec<String>,
+    /// A top-level comment a moderator pinned to the top of its thread.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pinned: bool,
+    /// The last edit was a moderator's (readers are told).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub moderator_edit: bool,
 }
 
 /// What the server hands over to create a comment.
@@ -154,8 +163,10 @@ pub enum ChangeKind {
     StatusChanged { status: Status, was: Status },
     /// The owner deleted the page's whole thread.
     PageDeleted { comments: u32 },
-    /// The owner corrected the page's title or URL.
+    /// The owner corrected the page's title or URL, or locked or unlocked the thread.
     PageUpdated,
+    /// A moderator pinned or unpinned a top-level comment.
+    Pinned { pinned: bool },
     /// The thread moved to another key (merged there if it had comments).
     PageMoved { to: String, comments: u32 },
 }
@@ -225,4 +236,32 @@ pub struct AuditRecord {
     pub before: Option<Status>,
     #[serde(default)]
     pub after: Option<Status>,
+}
+
+/// What a ban matches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BanKind {
+    /// An e-mail address (compared case-insensitively).
+    Email,
+    /// An author name (compared case-insensitively).
+    Name,
+    /// A client address; an IPv6 value is its /64.
+    Ip,
+}
+
+/// A ban: comments matching it are refused, on every site, until it ends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BanRecord {
+    /// Given by the store.
+    #[serde(default)]
+    pub id: u64,
+    pub kind: BanKind,
+    /// Normalised by the server (lowercase e-mail or name; an address or a /64 prefix).
+    pub value: String,
+    pub created: i64,
+    /// Unix ms; `None` for ever.
+    #[serde(default)]
+    pub until: Option<i64>,
+    pub by: String,
 }

@@ -129,6 +129,7 @@ impl Service {
             body_tree: serde_json::to_string(&tree)?,
             edited_at: now_ms(),
             status: (held && before.status == Status::Approved).then_some(Status::Pending),
+            by_moderator: false,
         };
         let mut batch = self.batch();
         let (record, seq) = self.store.edit_comment(id, edit)?;
