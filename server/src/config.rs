@@ -109,18 +109,8 @@ pub fn is_own_origin(origin: &[u8], host: Option<&[u8]>) -> bool {
     rest.is_some_and(|r| r.as_bytes() == host)
 }
 
-/// Moderation mode of a site.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Moderation {
-    /// Comments appear at once.
-    #[default]
-    None,
-    /// Comments with links wait for approval; the others appear at once.
-    Links,
-    /// Every comment waits for approval.
-    All,
-}
+/// Moderation mode of a site (the wire's, so the dashboard and the config file agree).
+pub use talkback_api::admin::ModerationMode as Moderation;
 
 impl Default for Config {
     fn default() -> Self {

@@ -75,6 +75,10 @@ impl Listener for cache::ThreadCache {
             self.invalidate(&page.site, &page.key);
         }
     }
+
+    fn site_changed(&self, site: &str) {
+        self.invalidate_site(site);
+    }
 }
 
 /// Opens the configured store. The database directory is private to this user (0700, its

@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use talkback_api::admin::{
-    Account, AdminRole, ListQuery, ListResponse, ModAction, Moderate, ModerateResponse, PutAccount,
+    Account, AdminRole, Ban, BanBy, ListQuery, ListResponse, LockPage, ModAction, Moderate,
+    ModerateResponse, ModerationMode, NewBan, PutAccount, SiteSettings,
 };
 use talkback_server::CliAccess;
 use talkback_server::config::Config;
@@ -146,13 +147,79 @@ enum ModerateCommand {
         limit: u32,
     },
     /// Approve comments: they appear on their pages.
-    Approve { ids: Vec<u64> },
+    Approve {
+        ids: Vec<u64>,
+    },
     /// Mark comments as spam: they leave their pages.
-    Spam { ids: Vec<u64> },
+    Spam {
+        ids: Vec<u64>,
+    },
     /// Send comments back to the queue.
-    Pending { ids: Vec<u64> },
+    Pending {
+        ids: Vec<u64>,
+    },
     /// Delete comments (a tombstone stays where there are replies).
-    Delete { ids: Vec<u64> },
+    Delete {
+        ids: Vec<u64>,
+    },
+    /// Pin top-level comments to the top of their threads.
+    Pin {
+        ids: Vec<u64>,
+    },
+    Unpin {
+        ids: Vec<u64>,
+    },
+    /// Close a thread to new comments (readers see a notice instead of the form).
+    Lock {
+        #[arg(long)]
+        site: String,
+        /// The page key or URL.
+        #[arg(long)]
+        page: String,
+    },
+    /// Open a locked thread again.
+    Unlock {
+        #[arg(long)]
+        site: String,
+        #[arg(long)]
+        page: String,
+    },
+    /// Ban an e-mail address, a name or a client address (IPv6: its /64) on every site: their
+    /// comments go to spam.
+    Ban {
+        #[arg(long, group = "target")]
+        email: Option<String>,
+        #[arg(long, group = "target")]
+        name: Option<String>,
+        #[arg(long, group = "target")]
+        ip: Option<String>,
+        /// How long: 30d, 12h, 90m (default: for ever).
+        #[arg(long = "for")]
+        duration: Option<String>,
+    },
+    /// End a ban (its id from `moderate bans`).
+    Unban {
+        id: u64,
+    },
+    /// List the bans in force.
+    Bans,
+    /// Change a site's settings (kept in the database, over the config file's).
+    Site {
+        site: String,
+        #[arg(long, value_enum)]
+        moderation: Option<Mode>,
+        #[arg(long)]
+        edit_window_secs: Option<u64>,
+        #[arg(long)]
+        read_only: Option<bool>,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Mode {
+    None,
+    Links,
+    All,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -183,7 +250,8 @@ fn main() -> anyhow::Result<()> {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(config),
         Command::Config => {
-            let text = toml::to_string_pretty(&config).context("cannot print configuration")?;
+            let mut text = toml::to_string_pretty(&config).context("cannot print configuration")?;
+            text.push_str(&settings_in_force(&config));
             print(&text)
         }
         Command::Export { site, out } => {
@@ -647,8 +715,189 @@ fn moderate(config: &Config, command: ModerateCommand) -> anyhow::Result<()> {
         ModerateCommand::Spam { ids } => (ModAction::Spam, ids),
         ModerateCommand::Pending { ids } => (ModAction::Pending, ids),
         ModerateCommand::Delete { ids } => (ModAction::Delete, ids),
+        ModerateCommand::Pin { ids } => (ModAction::Pin, ids),
+        ModerateCommand::Unpin { ids } => (ModAction::Unpin, ids),
+        ModerateCommand::Lock { site, page } => return lock(remote, config, site, page, true),
+        ModerateCommand::Unlock { site, page } => return lock(remote, config, site, page, false),
+        ModerateCommand::Ban {
+            email,
+            name,
+            ip,
+            duration,
+        } => {
+            let (by, value) = match (email, name, ip) {
+                (Some(v), _, _) => (BanBy::Email, v),
+                (_, Some(v), _) => (BanBy::Name, v),
+                (_, _, Some(v)) => (BanBy::Ip, v),
+                _ => anyhow::bail!("give --email, --name or --ip"),
+            };
+            let ban = NewBan {
+                by,
+                value,
+                duration,
+            };
+            let made: Ban = match &remote {
+                Some(remote) => {
+                    remote.json("POST", "/admin/api/bans", Some(serde_json::to_value(&ban)?))?
+                }
+                None => {
+                    talkback_server::open_service(config)?.add_ban(&Actor::command_line(), &ban)?
+                }
+            };
+            return print(&format!(
+                "ban {}: {:?} {}{}\n",
+                made.id,
+                made.by,
+                made.value,
+                until_words(made.until)
+            ));
+        }
+        ModerateCommand::Unban { id } => {
+            let removed = match &remote {
+                Some(remote) => match remote.call("DELETE", &format!("/admin/api/bans/{id}"), None)
+                {
+                    Ok(_) => true,
+                    Err(RemoteError::Refused(404, _)) => false,
+                    Err(e) => return Err(e.into()),
+                },
+                None => {
+                    talkback_server::open_service(config)?.remove_ban(&Actor::command_line(), id)?
+                }
+            };
+            if !removed {
+                anyhow::bail!("there is no ban {id}");
+            }
+            return print(&format!("ban {id} ended\n"));
+        }
+        ModerateCommand::Bans => {
+            let list: Vec<Ban> = match &remote {
+                Some(remote) => remote.json("GET", "/admin/api/bans", None)?,
+                None => talkback_server::open_service(config)?.bans()?,
+            };
+            let mut out = String::new();
+            for b in &list {
+                out.push_str(&format!(
+                    "{}\t{:?}\t{}\tby {}{}\n",
+                    b.id,
+                    b.by,
+                    b.value,
+                    b.actor,
+                    until_words(b.until)
+                ));
+            }
+            if list.is_empty() {
+                out.push_str("no bans\n");
+            }
+            return print(&out);
+        }
+        ModerateCommand::Site {
+            site,
+            moderation,
+            edit_window_secs,
+            read_only,
+        } => {
+            let change = SiteSettings {
+                moderation: moderation.map(|m| match m {
+                    Mode::None => ModerationMode::None,
+                    Mode::Links => ModerationMode::Links,
+                    Mode::All => ModerationMode::All,
+                }),
+                edit_window_secs,
+                read_only,
+            };
+            let now: SiteSettings = match &remote {
+                Some(remote) => remote.json(
+                    "PUT",
+                    &format!("/admin/api/sites/{}", query_value(&site)),
+                    Some(serde_json::to_value(&change)?),
+                )?,
+                None => talkback_server::open_service(config)?.change_settings(
+                    &Actor::command_line(),
+                    &site,
+                    &change,
+                )?,
+            };
+            return print(&settings_words(&site, &now));
+        }
     };
     moderate_ids(remote, config, action, ids)
+}
+
+/// What each site obeys now, changes from the dashboard included, as TOML comments (empty
+/// when neither a running server nor the database can be asked).
+fn settings_in_force(config: &Config) -> String {
+    if !config.database.exists() {
+        return String::new();
+    }
+    let remote = Remote::find(config).ok().flatten();
+    let service = match remote {
+        Some(_) => None,
+        None => talkback_server::open_service(config).ok(),
+    };
+    let mut out = String::from(
+        "\n# In force now (the values above, with changes made at /admin or by `talkback moderate site`):\n",
+    );
+    for site in &config.sites {
+        let now = match (&remote, &service) {
+            (Some(remote), _) => remote
+                .json::<SiteSettings>(
+                    "GET",
+                    &format!("/admin/api/sites/{}", query_value(&site.id)),
+                    None,
+                )
+                .ok(),
+            (None, Some(service)) => service.site_settings(&Actor::command_line(), &site.id).ok(),
+            (None, None) => None,
+        };
+        match now {
+            Some(now) => out.push_str(&format!("# {}", settings_words(&site.id, &now))),
+            None => return String::new(),
+        }
+    }
+    out
+}
+
+fn until_words(until: Option<i64>) -> String {
+    match until.and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok()) {
+        Some(t) => format!(" until {}", t.strftime("%Y-%m-%d %H:%M UTC")),
+        None => " for ever".into(),
+    }
+}
+
+fn settings_words(site: &str, s: &SiteSettings) -> String {
+    format!(
+        "{site}: moderation = {:?}, edit_window_secs = {}, read_only = {}\n",
+        s.moderation.unwrap_or_default(),
+        s.edit_window_secs.unwrap_or_default(),
+        s.read_only.unwrap_or_default()
+    )
+}
+
+fn lock(
+    remote: Option<Remote>,
+    config: &Config,
+    site: String,
+    page: String,
+    locked: bool,
+) -> anyhow::Result<()> {
+    let request = LockPage { site, page, locked };
+    match &remote {
+        Some(remote) => {
+            remote.call(
+                "POST",
+                "/admin/api/pages/lock",
+                Some(serde_json::to_value(&request)?),
+            )?;
+        }
+        None => {
+            talkback_server::open_service(config)?.lock_page(&Actor::command_line(), &request)?
+        }
+    }
+    print(&format!(
+        "{} {}\n",
+        request.page,
+        if locked { "locked" } else { "unlocked" }
+    ))
 }
 
 fn moderate_ids(

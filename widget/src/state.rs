@@ -27,6 +27,8 @@ pub(crate) struct ThreadState {
     pub total: RwSignal<u32>,
     pub title: RwSignal<Option<String>>,
     pub next_cursor: RwSignal<Option<String>>,
+    /// No new comments (locked thread or read-only site).
+    pub closed: RwSignal<bool>,
     pub sort: RwSignal<Sort>,
     pub loading: RwSignal<bool>,
     pub load_error: RwSignal<Option<String>>,
@@ -54,6 +56,7 @@ impl ThreadState {
             top: RwSignal::new(Vec::new()),
             total: RwSignal::new(0),
             next_cursor: RwSignal::new(None),
+            closed: RwSignal::new(false),
             sort: RwSignal::new(Sort::Oldest),
             loading: RwSignal::new(true),
             load_error: RwSignal::new(None),

@@ -138,6 +138,9 @@ pub enum ModAction {
     Pending,
     /// Removed (a tombstone stays when it has replies).
     Delete,
+    /// To the top of its thread, marked (top-level comments only).
+    Pin,
+    Unpin,
 }
 
 /// `POST /admin/api/moderate`: one decision on one or many comments.
@@ -200,4 +203,77 @@ pub struct Account {
     pub role: AdminRole,
     pub sites: Vec<String>,
     pub created: i64,
+}
+
+/// Whether new comments on a site wait for approval.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ModerationMode {
+    /// Comments appear at once.
+    #[default]
+    None,
+    /// Comments with links wait for approval; the others appear at once.
+    Links,
+    /// Every comment waits for approval.
+    All,
+}
+
+/// `GET`/`PUT /admin/api/sites/{site}`: a site's settings in force (the config file's, with
+/// what the dashboard or the command line changed on top). A `PUT` may leave fields out.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SiteSettings {
+    #[serde(default)]
+    pub moderation: Option<ModerationMode>,
+    /// How long readers may edit or delete their comments, in seconds.
+    #[serde(default)]
+    pub edit_window_secs: Option<u64>,
+    /// No new comments on any page of the site.
+    #[serde(default)]
+    pub read_only: Option<bool>,
+}
+
+/// `POST /admin/api/pages/lock`: close a thread to new comments, or open it again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockPage {
+    pub site: String,
+    pub page: String,
+    pub locked: bool,
+}
+
+/// `POST /admin/api/comments/{id}/edit`: a moderator's new text for a comment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModEdit {
+    pub body: String,
+}
+
+/// What a ban matches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BanBy {
+    Email,
+    Name,
+    /// A client address; for IPv6 its whole /64.
+    Ip,
+}
+
+/// `POST /admin/api/bans`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewBan {
+    pub by: BanBy,
+    pub value: String,
+    /// How long, e.g. `30d`, `12h`, `90m`; absent for ever.
+    #[serde(default)]
+    pub duration: Option<String>,
+}
+
+/// A ban as listed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ban {
+    pub id: u64,
+    pub by: BanBy,
+    pub value: String,
+    pub created: i64,
+    #[serde(default)]
+    pub until: Option<i64>,
+    pub actor: String,
 }

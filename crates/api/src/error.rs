@@ -45,6 +45,8 @@ pub enum ErrorCode {
     UnsupportedEncoding,
     NotFound,
     MethodNotAllowed,
+    /// The thread is locked or the site read-only: no new comments.
+    CommentsClosed,
     // The moderation API's codes (`/admin/api`). They are sent like every code but read back
     // as `Unknown` by this crate: the reader's widget never receives them, and leaving them
     // out of its deserializer keeps the WASM within its size budget (measured: 226 bytes

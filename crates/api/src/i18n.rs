@@ -55,6 +55,12 @@ pub struct Strings {
     /// Who a reply to a deleted comment answers ("in reply to a deleted comment").
     pub deleted_author: &'static str,
     pub awaiting_moderation: &'static str,
+    /// Shown instead of the form when the thread is locked or the site read-only.
+    pub comments_closed: &'static str,
+    /// The mark of a comment a moderator pinned to the top.
+    pub pinned: &'static str,
+    /// Instead of `edited` when the last edit was a moderator's.
+    pub edited_by_moderator: &'static str,
     pub just_now: &'static str,
     pub minutes_ago_one: &'static str,
     pub minutes_ago: &'static str,
@@ -115,6 +121,9 @@ pub const EN: Strings = Strings {
     anonymous: "Anonymous",
     deleted_author: "a deleted comment",
     awaiting_moderation: "Your comment is awaiting moderation.",
+    comments_closed: "Comments are closed.",
+    pinned: "Pinned",
+    edited_by_moderator: "edited by a moderator",
     just_now: "just now",
     minutes_ago_one: "1 minute ago",
     minutes_ago: "{n} minutes ago",
@@ -175,6 +184,9 @@ pub const DE: Strings = Strings {
     anonymous: "Anonym",
     deleted_author: "einen gelöschten Kommentar",
     awaiting_moderation: "Dein Kommentar wartet auf Freischaltung.",
+    comments_closed: "Die Kommentare sind geschlossen.",
+    pinned: "Angeheftet",
+    edited_by_moderator: "von der Moderation bearbeitet",
     just_now: "gerade eben",
     minutes_ago_one: "vor 1 Minute",
     minutes_ago: "vor {n} Minuten",
@@ -235,6 +247,9 @@ pub const FR: Strings = Strings {
     anonymous: "Anonyme",
     deleted_author: "un commentaire supprimé",
     awaiting_moderation: "Votre commentaire est en attente de modération.",
+    comments_closed: "Les commentaires sont fermés.",
+    pinned: "Épinglé",
+    edited_by_moderator: "modifié par la modération",
     just_now: "à l’instant",
     minutes_ago_one: "il y a 1 minute",
     minutes_ago: "il y a {n} minutes",
@@ -295,6 +310,9 @@ pub const ES: Strings = Strings {
     anonymous: "Anónimo",
     deleted_author: "un comentario borrado",
     awaiting_moderation: "Tu comentario está pendiente de moderación.",
+    comments_closed: "Los comentarios están cerrados.",
+    pinned: "Fijado",
+    edited_by_moderator: "editado por la moderación",
     just_now: "ahora mismo",
     minutes_ago_one: "hace 1 minuto",
     minutes_ago: "hace {n} minutos",
@@ -322,6 +340,15 @@ impl Strings {
             .copied()
             .find(|s| s.lang == primary)
             .unwrap_or(&EN)
+    }
+
+    /// The note after an edited comment's time: who edited it matters to readers.
+    pub fn edited_label(&self, by_moderator: bool) -> &'static str {
+        if by_moderator {
+            self.edited_by_moderator
+        } else {
+            self.edited
+        }
     }
 
     /// The thread header: "16 Responses to “Title”", with zero and one forms.

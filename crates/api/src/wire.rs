@@ -44,6 +44,12 @@ pub struct Comment {
     /// Held for moderation: only ever seen by its author, in the response to posting it.
     #[serde(default)]
     pub pending: bool,
+    /// Pinned to the top of the thread by a moderator.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pinned: bool,
+    /// The last edit was a moderator's.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub moderator_edit: bool,
     #[serde(default)]
     pub replies: Vec<Comment>,
     /// On a top-level comment: replies below it that this response leaves out (at most this
@@ -95,6 +101,10 @@ pub struct ThreadResponse {
     /// Pass as `cursor` to read the next page; `None` on the last page.
     #[serde(default)]
     pub next_cursor: Option<String>,
+    /// Closed to new comments (the thread is locked, or the site read-only): show a notice
+    /// instead of the form.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub closed: bool,
 }
 
 /// Query of `GET /api/v1/replies`: the next replies under one top-level comment.

@@ -31,6 +31,8 @@ fn done_words(action: ModAction, n: usize) -> String {
         ModAction::Spam => "Marked as spam:",
         ModAction::Pending => "Sent back to the queue:",
         ModAction::Delete => "Deleted",
+        ModAction::Pin => "Pinned",
+        ModAction::Unpin => "Unpinned",
     };
     let noun = if n == 1 { "comment" } else { "comments" };
     format!("{verb} {n} {noun}.")

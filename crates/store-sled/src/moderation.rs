@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use sled::transaction::Transactional;
 use talkback_store::{
     Accounts, AdminRecord, AuditRecord, BanRecord, ChangeKind, CommentList, CommentQuery,
-    CommentRecord, Error, Listed, Moderation, PageRecord, Reads, Result,
-    SessionRecord, Status, WriteSeq,
+    CommentRecord, Error, Listed, Moderation, PageRecord, Reads, Result, SessionRecord, Status,
+    WriteSeq,
 };
 
 use crate::codec::{decode, encode};
@@ -139,16 +139,18 @@ impl Moderation for SledStore {
     ) -> Result<(PageRecord, WriteSeq)> {
         let key = page_key_bytes(site, page_key);
         let _writer = self.writer()?;
-        let page = tx_result((&self.pages, &self.changes).transaction(|(pages, changes)| {
-            let Some(bytes) = pages.get(&key)? else {
-                return Err(abort(Error::page_not_found(site, page_key)));
-            };
-            let mut page: PageRecord = decode(&bytes).map_err(abort)?;
-            page.locked = locked;
-            pages.insert(key.as_slice(), encode(&page).map_err(abort)?)?;
-            append_change(changes, &page, None, ChangeKind::PageUpdated)?;
-            Ok(page)
-        }))?;
+        let page = tx_result(
+            (&self.pages, &self.changes).transaction(|(pages, changes)| {
+                let Some(bytes) = pages.get(&key)? else {
+                    return Err(abort(Error::page_not_found(site, page_key)));
+                };
+                let mut page: PageRecord = decode(&bytes).map_err(abort)?;
+                page.locked = locked;
+                pages.insert(key.as_slice(), encode(&page).map_err(abort)?)?;
+                append_change(changes, &page, None, ChangeKind::PageUpdated)?;
+                Ok(page)
+            }),
+        )?;
         Ok((page, self.note_write()))
     }
 
@@ -196,8 +198,14 @@ impl SledStore {
     fn pin_or_unpin(&self, id: u64, pinned: bool) -> Result<(CommentRecord, WriteSeq)> {
         let _writer = self.writer()?;
         let (record, wrote) = tx_result(
-            (&self.pages, &self.page_ids, &self.comments, &self.changes, &self.pins).transaction(
-                |(pages, page_ids, comments, changes, pins)| {
+            (
+                &self.pages,
+                &self.page_ids,
+                &self.comments,
+                &self.changes,
+                &self.pins,
+            )
+                .transaction(|(pages, page_ids, comments, changes, pins)| {
                     let mut rec: CommentRecord = match comments.get(id.to_be_bytes())? {
                         Some(bytes) => decode(&bytes).map_err(abort)?,
                         None => return Err(abort(Error::comment_not_found(id))),
@@ -224,10 +232,13 @@ impl SledStore {
                     let (_, page) = load_page(pages, page_ids, rec.page_id)?;
                     append_change(changes, &page, Some(id), ChangeKind::Pinned { pinned })?;
                     Ok((rec, true))
-                },
-            ),
+                }),
         )?;
-        let seq = if wrote { self.note_write() } else { WriteSeq(0) };
+        let seq = if wrote {
+            self.note_write()
+        } else {
+            WriteSeq(0)
+        };
         Ok((record, seq))
     }
 

@@ -1016,8 +1016,15 @@ pub fn pinned_comments_open_the_first_page_and_follow_their_thread(store: Arc<dy
     let first = page(Order::OldestFirst, None);
     assert_eq!(authors(&first), (vec!["c3", "c0", "c1"], vec!["r"]));
     let second = page(Order::OldestFirst, first.next_after);
-    assert_eq!(authors(&second).0, ["c2", "c4"], "paging skips the pinned one");
-    assert_eq!(authors(&page(Order::NewestFirst, None)).0, ["c3", "c4", "c2"]);
+    assert_eq!(
+        authors(&second).0,
+        ["c2", "c4"],
+        "paging skips the pinned one"
+    );
+    assert_eq!(
+        authors(&page(Order::NewestFirst, None)).0,
+        ["c3", "c4", "c2"]
+    );
     assert_eq!(store.counts("blog", &["/post"]).unwrap(), vec![6]);
 
     // A pin follows its thread to a new key, and goes with the comment.
@@ -1062,7 +1069,9 @@ pub fn locks_bans_settings_and_moderator_edits_are_kept(store: Arc<dyn Store>) {
         until: Some(100),
         by: "zoe".into(),
     };
-    let a = store.put_ban(ban(BanKind::Email, "spam@example.com")).unwrap();
+    let a = store
+        .put_ban(ban(BanKind::Email, "spam@example.com"))
+        .unwrap();
     let b = store.put_ban(ban(BanKind::Ip, "2001:db8:1:2::")).unwrap();
     assert_ne!(a.id, b.id);
     assert_eq!(store.bans().unwrap(), vec![a.clone(), b.clone()]);
@@ -1071,7 +1080,9 @@ pub fn locks_bans_settings_and_moderator_edits_are_kept(store: Arc<dyn Store>) {
     assert_eq!(store.bans().unwrap(), vec![b]);
 
     assert_eq!(store.site_settings("blog").unwrap(), None);
-    store.put_site_settings("blog", r#"{"read_only":true}"#).unwrap();
+    store
+        .put_site_settings("blog", r#"{"read_only":true}"#)
+        .unwrap();
     assert_eq!(
         store.site_settings("blog").unwrap().as_deref(),
         Some(r#"{"read_only":true}"#)
@@ -1081,6 +1092,8 @@ pub fn locks_bans_settings_and_moderator_edits_are_kept(store: Arc<dyn Store>) {
     by_moderator.by_moderator = true;
     let (rec, _) = store.edit_comment(id, by_moderator).unwrap();
     assert!(rec.moderator_edit);
-    let (rec, _) = store.edit_comment(id, edit("the author again", "[]", 6, None)).unwrap();
+    let (rec, _) = store
+        .edit_comment(id, edit("the author again", "[]", 6, None))
+        .unwrap();
     assert!(!rec.moderator_edit);
 }

@@ -197,7 +197,12 @@ pub trait Moderation: Send + Sync {
     fn set_pinned(&self, id: u64, pinned: bool) -> Result<(CommentRecord, WriteSeq)>;
     /// Locks a thread (readers may no longer comment) or unlocks it, appending
     /// [`ChangeKind::PageUpdated`]. `NotFound` for no page.
-    fn set_locked(&self, site: &str, page_key: &str, locked: bool) -> Result<(PageRecord, WriteSeq)>;
+    fn set_locked(
+        &self,
+        site: &str,
+        page_key: &str,
+        locked: bool,
+    ) -> Result<(PageRecord, WriteSeq)>;
     /// Adds a ban; returns it with its id.
     fn put_ban(&self, ban: BanRecord) -> Result<BanRecord>;
     /// Every ban, ended ones included, by id.

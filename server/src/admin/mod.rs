@@ -9,7 +9,9 @@ use actix_web::cookie::{Cookie, SameSite};
 use actix_web::{HttpRequest, HttpResponse, middleware, web};
 use serde::Deserialize;
 use talkback_api::ErrorCode;
-use talkback_api::admin::{ListQuery, Moderate, PutAccount, SessionInfo, SignIn};
+use talkback_api::admin::{
+    ListQuery, LockPage, ModEdit, Moderate, NewBan, PutAccount, SessionInfo, SignIn, SiteSettings,
+};
 
 use crate::AppState;
 use crate::http::{Error, Result};
@@ -39,6 +41,13 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
                 .route("/accounts/{name}", web::put().to(put_account))
                 .route("/accounts/{name}", web::delete().to(remove_account))
                 .route("/export", web::get().to(export))
+                .route("/comments/{id}/edit", web::post().to(edit))
+                .route("/pages/lock", web::post().to(lock))
+                .route("/sites/{site}", web::get().to(settings))
+                .route("/sites/{site}", web::put().to(change_settings))
+                .route("/bans", web::get().to(bans))
+                .route("/bans", web::post().to(add_ban))
+                .route("/bans/{id}", web::delete().to(remove_ban))
                 .default_service(web::to(|| async {
                     Err::<HttpResponse, _>(Error::client(
                         ErrorCode::NotFound,
@@ -285,4 +294,85 @@ async fn export(
     Ok(HttpResponse::Ok()
         .content_type("application/json")
         .body(text))
+}
+
+async fn edit(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<u64>,
+    body: web::Json<ModEdit>,
+) -> Result<HttpResponse> {
+    let caller = blocking_caller(&state, &req, true).await?;
+    let service = state.service.clone();
+    let id = id.into_inner();
+    let edited =
+        web::block(move || service.edit_as_moderator(&caller.actor, id, &body.body)).await??;
+    Ok(HttpResponse::Ok().json(edited))
+}
+
+async fn lock(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Json<LockPage>,
+) -> Result<HttpResponse> {
+    let caller = blocking_caller(&state, &req, true).await?;
+    let service = state.service.clone();
+    web::block(move || service.lock_page(&caller.actor, &body)).await??;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+async fn settings(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    site: web::Path<String>,
+) -> Result<HttpResponse> {
+    let caller = blocking_caller(&state, &req, false).await?;
+    let service = state.service.clone();
+    let now = web::block(move || service.site_settings(&caller.actor, &site)).await??;
+    Ok(HttpResponse::Ok().json(now))
+}
+
+async fn change_settings(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    site: web::Path<String>,
+    body: web::Json<SiteSettings>,
+) -> Result<HttpResponse> {
+    let caller = blocking_caller(&state, &req, true).await?;
+    let service = state.service.clone();
+    let now = web::block(move || service.change_settings(&caller.actor, &site, &body)).await??;
+    Ok(HttpResponse::Ok().json(now))
+}
+
+async fn bans(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse> {
+    blocking_caller(&state, &req, false).await?;
+    let service = state.service.clone();
+    let list = web::block(move || service.bans()).await??;
+    Ok(HttpResponse::Ok().json(list))
+}
+
+async fn add_ban(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Json<NewBan>,
+) -> Result<HttpResponse> {
+    let caller = blocking_caller(&state, &req, true).await?;
+    let service = state.service.clone();
+    let ban = web::block(move || service.add_ban(&caller.actor, &body)).await??;
+    Ok(HttpResponse::Created().json(ban))
+}
+
+async fn remove_ban(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<u64>,
+) -> Result<HttpResponse> {
+    let caller = blocking_caller(&state, &req, true).await?;
+    let service = state.service.clone();
+    let id = id.into_inner();
+    let removed = web::block(move || service.remove_ban(&caller.actor, id)).await??;
+    if !removed {
+        return Err(Error::client(ErrorCode::NotFound, "There is no such ban."));
+    }
+    Ok(HttpResponse::NoContent().finish())
 }

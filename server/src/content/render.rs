@@ -164,9 +164,14 @@ fn comment_html(
         out.push_str("\">");
         escape(&strings.relative_time(now_ms, c.created), out);
         out.push_str("</time>");
+        if c.pinned {
+            out.push_str(" <span class=\"tb-pinned\">");
+            escape(strings.pinned, out);
+            out.push_str("</span>");
+        }
         if c.edited.is_some() {
             out.push_str(" <span class=\"tb-edited\">");
-            escape(strings.edited, out);
+            escape(strings.edited_label(c.moderator_edit), out);
             out.push_str("</span>");
         }
         if let Some(parent) = in_reply_to {

@@ -246,6 +246,25 @@ impl ThreadCache {
         }
     }
 
+    /// Drops every page of a site (its settings changed, e.g. it became read-only).
+    pub(crate) fn invalidate_site(&self, site: &str) {
+        let mut inner = self.lock();
+        inner.generation += 1;
+        let keys: Vec<(String, String)> = inner
+            .pages
+            .iter()
+            .filter(|((s, _), _)| s == site)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in keys {
+            if let Some(entry) = inner.pages.pop(&key) {
+                inner.bytes = inner
+                    .bytes
+                    .saturating_sub(entry.bytes + key.0.len() + key.1.len() + ENTRY_OVERHEAD);
+            }
+        }
+    }
+
     /// Bytes held now (bodies, twins and bookkeeping).
     #[cfg(test)]
     pub(crate) fn bytes(&self) -> usize {

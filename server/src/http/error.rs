@@ -63,9 +63,10 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         ErrorCode::UnknownSite | ErrorCode::CommentNotFound | ErrorCode::NotFound => {
             StatusCode::NOT_FOUND
         }
-        ErrorCode::OriginNotAllowed | ErrorCode::EditKeyInvalid | ErrorCode::EditWindowExpired => {
-            StatusCode::FORBIDDEN
-        }
+        ErrorCode::OriginNotAllowed
+        | ErrorCode::EditKeyInvalid
+        | ErrorCode::EditWindowExpired
+        | ErrorCode::CommentsClosed => StatusCode::FORBIDDEN,
         ErrorCode::RateLimited | ErrorCode::SignInLocked => StatusCode::TOO_MANY_REQUESTS,
         ErrorCode::SignInRequired | ErrorCode::SignInFailed => StatusCode::UNAUTHORIZED,
         ErrorCode::CsrfRejected | ErrorCode::NotPermitted => StatusCode::FORBIDDEN,

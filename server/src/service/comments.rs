@@ -27,9 +27,9 @@ pub struct Provenance {
     pub client: Option<std::net::IpAddr>,
 }
 
-/// Why a new or edited comment must wait for approval on `site` (empty: it need not).
-fn hold_reasons(site: &crate::config::SiteConfig, tree: &[talkback_api::Block]) -> Vec<String> {
-    match site.moderation {
+/// Why a new or edited comment must wait for approval under `settings` (empty: it need not).
+fn hold_reasons(settings: &super::Settings, tree: &[talkback_api::Block]) -> Vec<String> {
+    match settings.moderation {
         Moderation::None => Vec::new(),
         Moderation::Links if talkback_api::Block::link_count(tree) == 0 => Vec::new(),
         Moderation::Links => vec!["contains_links".into()],
@@ -55,6 +55,16 @@ impl Service {
             .site(&input.site)
             .ok_or_else(|| unknown_site(&input.site))?;
         let page_key = validate::page_key(&input.page, site)?;
+        let settings = self.settings(site)?;
+        let locked = || -> Result<bool> {
+            Ok(self
+                .store
+                .page(&site.id, &page_key)?
+                .is_some_and(|p| p.locked))
+        };
+        if settings.read_only || locked()? {
+            return Err(Error::reader(ErrorCode::CommentsClosed));
+        }
         let page_title = validate::title(input.title.as_deref())?;
         let page_url = validate::page_url(input.url.as_deref(), site)?;
         if let Some(url) = &page_url {
@@ -79,7 +89,12 @@ impl Service {
         let (body_source, tree) = validate::body(&input.body)?;
         let edit_key = new_edit_key()?;
         let created = now_ms();
-        let held_for = hold_reasons(site, &tree);
+        let banned = self.banned(email.as_deref(), &author, from.client)?;
+        let held_for = if banned {
+            vec!["banned".to_owned()]
+        } else {
+            hold_reasons(&settings, &tree)
+        };
         let new = NewComment {
             site: site.id.clone(),
             page_key,
@@ -93,10 +108,10 @@ impl Service {
             body_source,
             body_tree: serde_json::to_string(&tree)?,
             created,
-            status: if held_for.is_empty() {
-                Status::Approved
-            } else {
-                Status::Pending
+            status: match (banned, held_for.is_empty()) {
+                (true, _) => Status::Spam,
+                (false, true) => Status::Approved,
+                (false, false) => Status::Pending,
             },
             edit_key_hash: Some(hash_key(&edit_key)),
             edited: None,
@@ -110,7 +125,7 @@ impl Service {
         Ok(CreateCommentResponse {
             comment: convert::comment(&record, &self.avatar_key),
             edit_key,
-            editable_until: created.saturating_add(self.edit_window_ms()),
+            editable_until: created.saturating_add(settings.edit_window_ms()),
         })
     }
 
@@ -120,10 +135,10 @@ impl Service {
         let before = self.authorised(id, key)?;
         let (source, tree) = validate::body(&input.body)?;
         let page = self.page_of(&before)?;
-        let held = self
-            .config
-            .site(&page.site)
-            .is_some_and(|s| !hold_reasons(s, &tree).is_empty());
+        let held = match self.config.site(&page.site) {
+            Some(site) => !hold_reasons(&self.settings(site)?, &tree).is_empty(),
+            None => false,
+        };
         let edit = Edit {
             body_source: source,
             body_tree: serde_json::to_string(&tree)?,
@@ -208,7 +223,15 @@ impl Service {
             }
             _ => return Err(Error::reader(ErrorCode::EditKeyInvalid)),
         };
-        if now_ms() > record.created.saturating_add(self.edit_window_ms()) {
+        let window = match self
+            .store
+            .page_by_id(record.page_id)?
+            .and_then(|p| self.config.site(&p.site))
+        {
+            Some(site) => self.settings(site)?.edit_window_ms(),
+            None => self.edit_window_ms(),
+        };
+        if now_ms() > record.created.saturating_add(window) {
             return Err(Error::reader(ErrorCode::EditWindowExpired));
         }
         Ok(record)

@@ -32,7 +32,10 @@ pub(crate) fn comment(record: &CommentRecord, key: &AvatarKey) -> Comment {
         created: record.created,
         edited: record.edited,
         deleted,
-        pending: record.status == Status::Pending,
+        // Spam (a ban, say) looks to its author just like a comment awaiting moderation.
+        pending: matches!(record.status, Status::Pending | Status::Spam),
+        pinned: record.pinned,
+        moderator_edit: record.moderator_edit,
         replies: Vec::new(),
         more_replies: 0,
         replies_cursor: None,

@@ -12,11 +12,13 @@
 //! `talkback-store`; store records become wire types here (`convert`).
 
 mod accounts;
+mod bans;
 mod comments;
 pub(crate) mod convert;
 mod moderation;
 mod owner;
 mod reads;
+mod settings;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -26,11 +28,13 @@ use talkback_store::{CommentRecord, NewComment, ParentProblem, Store, WriteSeq};
 use tokio::sync::watch;
 
 pub use accounts::{MIN_PASSWORD_CHARS, SignedIn, valid_name};
+pub use bans::parse_duration;
 pub use comments::{Provenance, unknown_site};
 pub(crate) use moderation::role as moderation_role;
 pub use moderation::{Actor, MODERATE_LIMIT};
 pub use owner::OwnerError;
 pub use reads::ThreadView;
+pub use settings::Settings;
 
 use crate::config::Config;
 use crate::http::Error;
@@ -46,6 +50,8 @@ pub struct PageRef {
 /// Hears which pages changed, once the change is on disk and before it is acknowledged.
 pub trait Listener: Send + Sync {
     fn pages_changed(&self, pages: &[PageRef]);
+    /// Something true of every page of the site changed (its settings).
+    fn site_changed(&self, site: &str);
 }
 
 /// The server's comments: every write and every read of them.

@@ -4,13 +4,16 @@
 //! flushed and published like any write, and entered in the audit log.
 
 use talkback_api::admin::{
-    AdminRole, AuditEntry, HeldReason, ListQuery, ListResponse, ModAction, ModComment, ModResult,
-    ModStatus, Moderate, ModerateResponse, ParentExcerpt,
+    AdminRole, AuditEntry, HeldReason, ListQuery, ListResponse, LockPage, ModAction, ModComment,
+    ModResult, ModStatus, Moderate, ModerateResponse, ParentExcerpt,
 };
 use talkback_api::{CommentId, ErrorCode};
-use talkback_store::{AdminRecord, AuditRecord, CommentQuery, CommentRecord, Listed, Role, Status};
+use talkback_store::{
+    AdminRecord, AuditRecord, CommentQuery, CommentRecord, Edit, Listed, Role, Status,
+};
 
 use super::{Service, now_ms};
+use crate::content::validate;
 use crate::http::{Error, Result};
 
 /// Who is acting: a signed-in account, or the command line through the running server.
@@ -79,6 +82,7 @@ fn held_reason(code: &str) -> HeldReason {
         "moderation_all" => "Every comment on this site waits for approval.",
         "contains_links" => "It contains links, and this site holds comments with links.",
         "edited" => "Its author edited it, and edits on this site wait for approval.",
+        "banned" => "Its author's e-mail, name or address is banned.",
         _ => "Held by a rule of this site.",
     };
     HeldReason {
@@ -211,28 +215,34 @@ impl Service {
         let mut results = Vec::with_capacity(request.ids.len());
         let mut audit = Vec::new();
         for &CommentId(id) in &request.ids {
-            let failed = |code: ErrorCode| ModResult {
+            let failed = |code: &str| ModResult {
                 id: CommentId(id),
                 status: None,
-                error: Some(code_str(code)),
+                error: Some(code.to_owned()),
             };
             let Some(before) = self
                 .store
                 .comment(id)?
                 .filter(|c| c.status != Status::Deleted)
             else {
-                results.push(failed(ErrorCode::CommentNotFound));
+                results.push(failed("comment_not_found"));
                 continue;
             };
             let page = self.page_of(&before)?;
             if !actor.may_see(&page.site) {
-                results.push(failed(ErrorCode::NotPermitted));
+                results.push(failed("not_permitted"));
+                continue;
+            }
+            if matches!(request.action, ModAction::Pin) && before.parent.is_some() {
+                results.push(failed("not_top_level"));
                 continue;
             }
             let outcome = match request.action {
                 ModAction::Approve => self.store.set_status(id, Status::Approved),
                 ModAction::Spam => self.store.set_status(id, Status::Spam),
                 ModAction::Pending => self.store.set_status(id, Status::Pending),
+                ModAction::Pin => self.store.set_pinned(id, true),
+                ModAction::Unpin => self.store.set_pinned(id, false),
                 ModAction::Delete => self.store.delete_comment(id).map(|(_, seq)| {
                     let gone = CommentRecord {
                         status: Status::Deleted,
@@ -247,7 +257,7 @@ impl Service {
                     record.status
                 }
                 Err(talkback_store::Error::NotFound(_)) => {
-                    results.push(failed(ErrorCode::CommentNotFound));
+                    results.push(failed("comment_not_found"));
                     continue;
                 }
                 Err(e) => return Err(e.into()),
@@ -274,6 +284,76 @@ impl Service {
             self.store.append_audit(entry)?;
         }
         Ok(ModerateResponse { results })
+    }
+
+    /// A moderator's new text for a comment (readers see "edited by a moderator"); its status
+    /// stays as it is.
+    pub fn edit_as_moderator(&self, actor: &Actor, id: u64, body: &str) -> Result<ModComment> {
+        let Some(before) = self
+            .store
+            .comment(id)?
+            .filter(|c| c.status != Status::Deleted)
+        else {
+            return Err(Error::reader(ErrorCode::CommentNotFound));
+        };
+        let page = self.page_of(&before)?;
+        if !actor.may_see(&page.site) {
+            return Err(not_permitted());
+        }
+        let (source, tree) = validate::body(body)?;
+        let mut batch = self.batch();
+        let (record, seq) = self.store.edit_comment(
+            id,
+            Edit {
+                body_source: source,
+                body_tree: serde_json::to_string(&tree)?,
+                edited_at: now_ms(),
+                status: None,
+                by_moderator: true,
+            },
+        )?;
+        batch.wrote(seq, &page.site, &page.key);
+        batch.commit()?;
+        self.store.append_audit(AuditRecord {
+            seq: 0,
+            at: now_ms(),
+            actor: actor.name.clone(),
+            action: "edit".into(),
+            site: Some(page.site.clone()),
+            page_key: Some(page.key.clone()),
+            comment: Some(id),
+            before: Some(before.status),
+            after: Some(record.status),
+        })?;
+        self.mod_comment(
+            actor,
+            &Listed {
+                comment: record,
+                page,
+            },
+        )
+    }
+
+    /// Closes a thread to new comments (readers see a notice instead of the form), or opens it.
+    pub fn lock_page(&self, actor: &Actor, request: &LockPage) -> Result<()> {
+        let site = self.moderated_site(actor, &request.site)?;
+        let key = validate::page_key(&request.page, site)?;
+        let mut batch = self.batch();
+        let (page, seq) = self.store.set_locked(&site.id, &key, request.locked)?;
+        batch.wrote(seq, &page.site, &page.key);
+        batch.commit()?;
+        self.store.append_audit(AuditRecord {
+            seq: 0,
+            at: now_ms(),
+            actor: actor.name.clone(),
+            action: if request.locked { "lock" } else { "unlock" }.into(),
+            site: Some(page.site),
+            page_key: Some(page.key),
+            comment: None,
+            before: None,
+            after: None,
+        })?;
+        Ok(())
     }
 
     /// Enters an action that is not a decision on a comment (signing in, account changes).
@@ -324,15 +404,9 @@ fn action_name(action: ModAction) -> &'static str {
         ModAction::Spam => "spam",
         ModAction::Pending => "pending",
         ModAction::Delete => "delete",
+        ModAction::Pin => "pin",
+        ModAction::Unpin => "unpin",
     }
-}
-
-/// An error code as its wire string.
-fn code_str(code: ErrorCode) -> String {
-    serde_json::to_value(code)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
 }
 
 pub(crate) fn not_permitted() -> Error {

@@ -58,6 +58,11 @@ impl Service {
             }
         }
         let exists = page.page.is_some();
+        let read_only = match self.config.site(&view.site) {
+            Some(site) => self.settings(site)?.read_only,
+            None => false,
+        };
+        let closed = read_only || page.page.as_ref().is_some_and(|p| p.locked);
         Ok((
             ThreadResponse {
                 page: view.page.clone(),
@@ -65,6 +70,7 @@ impl Service {
                 total: page.page.as_ref().map_or(0, |p| p.count),
                 comments,
                 next_cursor: page.next_after.map(|id| id.to_string()),
+                closed,
             },
             exists,
         ))

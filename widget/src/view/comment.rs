@@ -168,7 +168,8 @@ pub(crate) fn comment_view(node: Node) -> AnyView {
                     <time class="tb-time" datetime=talkback_api::i18n::rfc3339(created) title=exact_time(created, lang)>
                         {move || strings.relative_time(st.now.get(), created)}
                     </time>
-                    {d.edited.map(|_| note(strings.edited.to_owned(), "tb-edited"))}
+                    {d.pinned.then(|| note(strings.pinned.to_owned(), "tb-pinned"))}
+                    {d.edited.map(|_| note(strings.edited_label(d.moderator_edit).to_owned(), "tb-edited"))}
                     {reply_label.clone().map(|p| note(fill(strings.in_reply_to, &[("name", &p)]), "tb-inreply"))}
                     {d.pending.then(|| note(strings.awaiting_moderation.to_owned(), "tb-pending"))}
                 </header>
@@ -186,7 +187,7 @@ pub(crate) fn comment_view(node: Node) -> AnyView {
                     <div class="tb-body" part="body">{body.with_value(|b| body::blocks(b))}</div>
                 }.into_any())}
                 <footer class="tb-actions">
-                    <button type="button" class="tb-btn tb-link" aria-expanded=move || (st.replying_to.get() == Some(id)).to_string()
+                    <button type="button" class="tb-btn tb-link tb-reply" aria-expanded=move || (st.replying_to.get() == Some(id)).to_string()
                         on:click=move |_| st.replying_to.set(if st.replying_to.get_untracked() == Some(id) { None } else { Some(id) })>
                         {strings.reply}
                     </button>

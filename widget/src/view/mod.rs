@@ -94,6 +94,7 @@ pub(crate) fn Thread(
                         st.title.set(thread.title);
                     }
                     st.next_cursor.set(thread.next_cursor);
+                    st.closed.set(thread.closed);
                     if more {
                         st.append(thread.comments);
                     } else {
@@ -125,7 +126,7 @@ pub(crate) fn Thread(
     };
 
     view! {
-        <section class="tb-thread" aria-label=strings.comments_region>
+        <section class="tb-thread" class:tb-closed=move || st.closed.get() aria-label=strings.comments_region>
             <header class="tb-head" part="header">
                 <h2 class="tb-count">{heading}</h2>
                 <label class="tb-sort">
@@ -146,7 +147,9 @@ pub(crate) fn Thread(
                     </button>
                 </p>
             }.into_any())}
-            <form::CommentForm parent=None />
+            {either(move || st.closed.get(), move || view! {
+                <p class="tb-notice" role="status">{strings.comments_closed}</p>
+            }.into_any(), move || view! { <form::CommentForm parent=None /> }.into_any())}
         </section>
     }
 }

@@ -25,6 +25,7 @@ pub struct ErrorTexts {
     pub comment_not_found: &'static str,
     pub edit_key_invalid: &'static str,
     pub edit_window_expired: &'static str,
+    pub comments_closed: &'static str,
     /// Over the budget for posting, editing and deleting.
     pub writing_too_fast: &'static str,
     /// Over the budget for expensive reads (previews, counts, uncached threads).
@@ -46,6 +47,7 @@ pub const EN: ErrorTexts = ErrorTexts {
     comment_not_found: "There is no such comment.",
     edit_key_invalid: "This comment can only be changed from the browser that posted it.",
     edit_window_expired: "The time to edit or delete this comment has passed.",
+    comments_closed: "Comments are closed.",
     writing_too_fast: "You are commenting too fast. Please wait {n} seconds and try again.",
     reading_too_fast: "You are sending requests too fast. Please wait {n} seconds and try again.",
     internal: "Something went wrong on the server. Please try again.",
@@ -65,6 +67,7 @@ pub const DE: ErrorTexts = ErrorTexts {
     comment_not_found: "Diesen Kommentar gibt es nicht.",
     edit_key_invalid: "Dieser Kommentar lässt sich nur in dem Browser ändern, in dem er geschrieben wurde.",
     edit_window_expired: "Die Zeit zum Bearbeiten oder Löschen dieses Kommentars ist abgelaufen.",
+    comments_closed: "Die Kommentare sind geschlossen.",
     writing_too_fast: "Du kommentierst zu schnell. Bitte warte {n} Sekunden und versuch es noch einmal.",
     reading_too_fast: "Zu viele Anfragen. Bitte warte {n} Sekunden und versuch es noch einmal.",
     internal: "Auf dem Server ist etwas schiefgegangen. Bitte versuch es noch einmal.",
@@ -84,6 +87,7 @@ pub const FR: ErrorTexts = ErrorTexts {
     comment_not_found: "Ce commentaire n’existe pas.",
     edit_key_invalid: "Ce commentaire ne peut être modifié que depuis le navigateur qui l’a publié.",
     edit_window_expired: "Le délai pour modifier ou supprimer ce commentaire est passé.",
+    comments_closed: "Les commentaires sont fermés.",
     writing_too_fast: "Vous commentez trop vite. Attendez {n} secondes et réessayez.",
     reading_too_fast: "Trop de requêtes. Attendez {n} secondes et réessayez.",
     internal: "Une erreur s’est produite sur le serveur. Veuillez réessayer.",
@@ -103,6 +107,7 @@ pub const ES: ErrorTexts = ErrorTexts {
     comment_not_found: "Ese comentario no existe.",
     edit_key_invalid: "Este comentario solo se puede cambiar desde el navegador en el que se publicó.",
     edit_window_expired: "Ya pasó el tiempo para editar o borrar este comentario.",
+    comments_closed: "Los comentarios están cerrados.",
     writing_too_fast: "Estás comentando demasiado rápido. Espera {n} segundos y vuelve a intentarlo.",
     reading_too_fast: "Demasiadas solicitudes. Espera {n} segundos y vuelve a intentarlo.",
     internal: "Algo salió mal en el servidor. Inténtalo de nuevo.",
@@ -135,6 +140,7 @@ impl ErrorTexts {
             ErrorCode::CommentNotFound => (self.comment_not_found, 0),
             ErrorCode::EditKeyInvalid => (self.edit_key_invalid, 0),
             ErrorCode::EditWindowExpired => (self.edit_window_expired, 0),
+            ErrorCode::CommentsClosed => (self.comments_closed, 0),
             ErrorCode::Internal => (self.internal, 0),
             _ => return None,
         };

@@ -1,0 +1,177 @@
+//! Bans by e-mail, name or client address (an IPv6 address bans its /64), for a while or for
+//! ever. A banned reader's comment is not refused: it is kept as spam with the reason
+//! `banned` (its author sees it as awaiting moderation), so a ban tells a spammer nothing and
+//! a mistaken one loses nothing.
+
+use std::net::IpAddr;
+
+use talkback_api::ErrorCode;
+use talkback_api::admin::{Ban, BanBy, NewBan};
+use talkback_store::{BanKind, BanRecord};
+
+use super::{Actor, Service, now_ms};
+use crate::http::{Error, Result, limit};
+
+fn invalid(message: impl Into<String>) -> Error {
+    Error::client(ErrorCode::InvalidJson, message)
+}
+
+/// `30d`, `12h`, `90m` or `45s` as milliseconds.
+pub fn parse_duration(text: &str) -> Option<i64> {
+    let text = text.trim();
+    let split = text.len().checked_sub(1)?;
+    let (number, unit) = text.split_at(split);
+    let n: i64 = number.parse().ok().filter(|n| *n > 0)?;
+    let unit_ms = match unit {
+        "s" => 1_000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        "w" => 7 * 86_400_000,
+        _ => return None,
+    };
+    n.checked_mul(unit_ms)
+}
+
+/// The value a ban stores: what every comment's value is compared with.
+fn normalised(by: BanBy, value: &str) -> Result<String> {
+    let value = value.trim();
+    if value.is_empty() || value.len() > 320 {
+        return Err(invalid("A ban needs a value of at most 320 bytes."));
+    }
+    Ok(match by {
+        BanBy::Email | BanBy::Name => value.to_lowercase(),
+        BanBy::Ip => {
+            let ip: IpAddr = value
+                .parse()
+                .map_err(|_| invalid("That is not an IP address (2001:db8::1 or 192.0.2.7)."))?;
+            limit::bucket(ip).to_string()
+        }
+    })
+}
+
+fn kind(by: BanBy) -> BanKind {
+    match by {
+        BanBy::Email => BanKind::Email,
+        BanBy::Name => BanKind::Name,
+        BanBy::Ip => BanKind::Ip,
+    }
+}
+
+fn wire(ban: BanRecord) -> Ban {
+    Ban {
+        id: ban.id,
+        by: match ban.kind {
+            BanKind::Email => BanBy::Email,
+            BanKind::Name => BanBy::Name,
+            BanKind::Ip => BanBy::Ip,
+        },
+        value: ban.value,
+        created: ban.created,
+        until: ban.until,
+        actor: ban.by,
+    }
+}
+
+impl Service {
+    /// Bans on every site (bans are the owner's; moderators may add them too, since spammers
+    /// rarely keep to one blog).
+    pub fn add_ban(&self, actor: &Actor, ban: &NewBan) -> Result<Ban> {
+        let value = normalised(ban.by, &ban.value)?;
+        let now = now_ms();
+        let until = match ban.duration.as_deref().filter(|d| !d.is_empty()) {
+            None => None,
+            Some(d) => Some(
+                now.saturating_add(
+                    parse_duration(d)
+                        .ok_or_else(|| invalid("A duration looks like 30d, 12h, 90m or 45s."))?,
+                ),
+            ),
+        };
+        let stored = self.store.put_ban(BanRecord {
+            id: 0,
+            kind: kind(ban.by),
+            value,
+            created: now,
+            until,
+            by: actor.name.clone(),
+        })?;
+        self.audit_event(
+            &actor.name,
+            &format!("ban {:?} {}", stored.kind, stored.value),
+        )?;
+        Ok(wire(stored))
+    }
+
+    /// Bans still in force.
+    pub fn bans(&self) -> Result<Vec<Ban>> {
+        let now = now_ms();
+        Ok(self
+            .store
+            .bans()?
+            .into_iter()
+            .filter(|b| b.until.is_none_or(|u| u > now))
+            .map(wire)
+            .collect())
+    }
+
+    pub fn remove_ban(&self, actor: &Actor, id: u64) -> Result<bool> {
+        let removed = self.store.remove_ban(id)?;
+        if removed {
+            self.audit_event(&actor.name, &format!("unban {id}"))?;
+        }
+        Ok(removed)
+    }
+
+    /// Whether a comment by this e-mail, name or client address is banned now.
+    pub(super) fn banned(
+        &self,
+        email: Option<&str>,
+        name: &str,
+        client: Option<IpAddr>,
+    ) -> Result<bool> {
+        let bans = self.store.bans()?;
+        if bans.is_empty() {
+            return Ok(false);
+        }
+        let now = now_ms();
+        let email = email.map(str::to_lowercase);
+        let name = name.to_lowercase();
+        let net = client.map(|ip| limit::bucket(ip).to_string());
+        Ok(bans.iter().any(|b| {
+            b.until.is_none_or(|u| u > now)
+                && match b.kind {
+                    BanKind::Email => email.as_deref() == Some(b.value.as_str()),
+                    BanKind::Name => !name.is_empty() && name == b.value,
+                    BanKind::Ip => net.as_deref() == Some(b.value.as_str()),
+                }
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_like_people_write_them() {
+        let cases = [
+            ("30d", Some(30 * 86_400_000)),
+            ("12h", Some(12 * 3_600_000)),
+            ("90m", Some(90 * 60_000)),
+            ("45s", Some(45_000)),
+            ("2w", Some(14 * 86_400_000)),
+            (" 1d ", Some(86_400_000)),
+            ("0d", None),
+            ("-1d", None),
+            ("d", None),
+            ("10", None),
+            ("1y", None),
+            ("99999999999999999d", None),
+            ("", None),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(parse_duration(text), expected, "{text:?}");
+        }
+    }
+}
