@@ -10,10 +10,10 @@ let browser;
 before(async () => { browser = await launch(); });
 after(async () => { await browser?.close(); });
 
-/** A server whose demo site holds every comment, with the owner account `zoe`. */
-function moderatedTest(name, body) {
+/** A server whose demo site holds every comment (or, with `open`, none), with the owner `zoe`. */
+function moderatedTest(name, body, { open = false } = {}) {
   test(name, async () => {
-    const server = await startServer({ extraSites: `moderation = "all"` });
+    const server = await startServer({ extraSites: open ? `moderation = "none"` : `moderation = "all"` });
     try {
       cliWithInput(server.dir, PASSWORD, "admin", "add", "zoe", "--role", "owner", "--password-stdin");
       await body(server);
@@ -155,3 +155,60 @@ moderatedTest("axe-core finds no serious or critical violations on the dashboard
   await screenshot(page, "dashboard-queue-dark");
   await context.close();
 });
+
+moderatedTest("pin, edit, lock and ban from the dashboard reach the reader's widget", async (server) => {
+  await post(server, "Ann", "The first comment");
+  await post(server, "Bob", "Call me on 555-1234");
+  await post(server, "Eve", "Buy cheap watches");
+  const context = await browser.newContext();
+  const admin = await context.newPage();
+  await signIn(admin, server);
+  await admin.getByLabel("Show").selectOption("approved");
+  await admin.locator(".tb-item").nth(2).waitFor();
+  const item = (text) => admin.locator(".tb-item", { hasText: text });
+
+  await item("555-1234").getByRole("button", { name: "Pin to top" }).click();
+  await admin.getByRole("status").filter({ hasText: "Pinned 1 comment." }).waitFor();
+  // The list reloads after a decision: wait for the reloaded item before using it.
+  await item("555-1234").locator(".tb-flag", { hasText: "Pinned" }).waitFor();
+  await item("555-1234").getByRole("button", { name: "Edit" }).click();
+  // While editing, the text is the textarea's value, not the item's text: find it by author.
+  await item("bob@example.com").getByLabel("New text").fill("Call me on [removed]");
+  await item("bob@example.com").getByRole("button", { name: "Save" }).click();
+  await admin.getByRole("status").filter({ hasText: "edited by a moderator" }).waitFor();
+  await item("[removed]").locator(".tb-text").waitFor();
+  await item("cheap watches").getByRole("button", { name: "Ban…" }).click();
+  await item("cheap watches").getByLabel("Ban by").selectOption("email");
+  await item("cheap watches").getByRole("button", { name: "Ban", exact: true }).click();
+  await admin.getByRole("status").filter({ hasText: "Banned eve@example.com" }).waitFor();
+  await item("The first comment").getByRole("button", { name: "Lock thread" }).click();
+  await admin.getByRole("status").filter({ hasText: "Thread locked." }).waitFor();
+  await item("The first comment").locator(".tb-flag", { hasText: "Thread locked" }).waitFor();
+  await screenshot(admin, "dashboard-tools");
+
+  const reader = await browser.newPage();
+  await reader.goto(`${server.base}/`);
+  await reader.locator(".tb-app:not([hidden]) .tb-notice").waitFor();
+  assert.equal(await reader.locator(".tb-notice").innerText(), "Comments are closed.");
+  assert.equal(await reader.locator("form.tb-form").count(), 0, "no form on a locked thread");
+  assert.equal(await reader.locator(".tb-reply").first().isVisible(), false, "no Reply buttons either");
+  const first = reader.locator(".tb-list > .tb-comment").first();
+  assert.match(await first.innerText(), /Pinned/);
+  assert.match(await first.innerText(), /Call me on \[removed\]/);
+  assert.match(await first.innerText(), /edited by a moderator/);
+  await screenshot(reader, "widget-pinned-and-closed");
+
+  // A banned address's next comment goes quietly to spam.
+  const res = await fetch(server.base + "/api/v1/comments", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ site: "demo", page: "/other", author: "Eve", email: "EVE@example.com", body: "again" }),
+  });
+  assert.equal(res.status, 201);
+  assert.equal((await res.json()).comment.pending, true);
+  await admin.getByLabel("Show").selectOption("spam");
+  await item("again").waitFor();
+  assert.match(await item("again").innerText(), /banned/);
+  await context.close();
+  await reader.close();
+}, { open: true });

@@ -102,6 +102,11 @@ pub struct ModComment {
     /// Why it was held, in words.
     #[serde(default)]
     pub held_for: Vec<HeldReason>,
+    #[serde(default)]
+    pub pinned: bool,
+    /// Its thread is locked.
+    #[serde(default)]
+    pub locked: bool,
 }
 
 /// The start of the comment a held one replies to.

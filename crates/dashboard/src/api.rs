@@ -6,7 +6,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use talkback_api::ErrorBody;
 use talkback_api::admin::{
-    CSRF_HEADER, ListQuery, ListResponse, Moderate, ModerateResponse, SessionInfo, SignIn,
+    Ban, CSRF_HEADER, ListQuery, ListResponse, LockPage, ModComment, ModEdit, Moderate,
+    ModerateResponse, NewBan, SessionInfo, SignIn, SiteSettings,
 };
 
 /// Why a call failed, in words for the moderator; `signed_out` when the session is gone.
@@ -108,6 +109,47 @@ pub(crate) async fn moderate(csrf: &str, request: &Moderate) -> Result<ModerateR
     send(with_json(
         Request::post("/admin/api/moderate").header(CSRF_HEADER, csrf),
         request,
+    ))
+    .await
+}
+
+pub(crate) async fn edit(csrf: &str, id: u64, body: String) -> Result<ModComment, Failure> {
+    send(with_json(
+        Request::post(&format!("/admin/api/comments/{id}/edit")).header(CSRF_HEADER, csrf),
+        &ModEdit { body },
+    ))
+    .await
+}
+
+pub(crate) async fn lock(csrf: &str, request: &LockPage) -> Result<(), Failure> {
+    send::<Option<()>>(with_json(
+        Request::post("/admin/api/pages/lock").header(CSRF_HEADER, csrf),
+        request,
+    ))
+    .await
+    .map(|_| ())
+}
+
+pub(crate) async fn ban(csrf: &str, request: &NewBan) -> Result<Ban, Failure> {
+    send(with_json(
+        Request::post("/admin/api/bans").header(CSRF_HEADER, csrf),
+        request,
+    ))
+    .await
+}
+
+pub(crate) async fn settings(site: &str) -> Result<SiteSettings, Failure> {
+    send(Request::get(&format!("/admin/api/sites/{}", encode(site))).build()).await
+}
+
+pub(crate) async fn change_settings(
+    csrf: &str,
+    site: &str,
+    change: &SiteSettings,
+) -> Result<SiteSettings, Failure> {
+    send(with_json(
+        Request::put(&format!("/admin/api/sites/{}", encode(site))).header(CSRF_HEADER, csrf),
+        change,
     ))
     .await
 }

@@ -8,7 +8,10 @@ use std::collections::BTreeSet;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use talkback_api::CommentId;
-use talkback_api::admin::{ListQuery, ModAction, ModComment, ModStatus, Moderate, SessionInfo};
+use talkback_api::admin::{
+    BanBy, ListQuery, LockPage, ModAction, ModComment, ModStatus, Moderate, ModerationMode, NewBan,
+    SessionInfo, SiteSettings,
+};
 use wasm_bindgen::JsCast;
 
 use crate::api;
@@ -329,6 +332,7 @@ pub(crate) fn Dashboard(session: SessionInfo, on_signed_out: Callback<()>) -> im
                     }}
                 </span>
             </div>
+            <SettingsPanel sites=session.sites.clone() csrf=csrf message=message failed=Callback::new(failed) />
             <p class="tb-message" role="status" aria-live="polite">{move || message.get()}</p>
             <p class="tb-keys">
                 "Keys: " <kbd>"j"</kbd> "/" <kbd>"k"</kbd> " move, " <kbd>"x"</kbd> " select, "
@@ -344,9 +348,15 @@ pub(crate) fn Dashboard(session: SessionInfo, on_signed_out: Callback<()>) -> im
                     }
                     let toggle = Callback::new(toggle);
                     let act = Callback::new(act);
+                    let tools = Tools {
+                        csrf,
+                        message,
+                        failed: Callback::new(failed),
+                        reload: Callback::new(move |()| reload()),
+                    };
                     list.into_iter()
                         .enumerate()
-                        .map(|(i, c)| view! { <Item comment=c index=i current=current selected=selected toggle=toggle act=act /> })
+                        .map(|(i, c)| view! { <Item comment=c index=i current=current selected=selected toggle=toggle act=act tools=tools /> })
                         .collect_view()
                         .into_any()
                 }}
@@ -382,6 +392,100 @@ pub(crate) fn Dashboard(session: SessionInfo, on_signed_out: Callback<()>) -> im
     }
 }
 
+/// What an item's own tools (edit, lock, ban) need from the dashboard.
+#[derive(Clone, Copy)]
+struct Tools {
+    csrf: StoredValue<String>,
+    message: RwSignal<String>,
+    failed: Callback<api::Failure>,
+    reload: Callback<()>,
+}
+
+#[component]
+fn SettingsPanel(
+    sites: Vec<String>,
+    csrf: StoredValue<String>,
+    message: RwSignal<String>,
+    failed: Callback<api::Failure>,
+) -> impl IntoView {
+    let site = RwSignal::new(sites.first().cloned().unwrap_or_default());
+    let mode = RwSignal::new("none".to_owned());
+    let window = RwSignal::new(String::new());
+    let read_only = RwSignal::new(false);
+    let load = move || {
+        let id = site.get_untracked();
+        spawn_local(async move {
+            match api::settings(&id).await {
+                Ok(now) => {
+                    mode.set(mode_name(now.moderation.unwrap_or_default()).to_owned());
+                    window.set(now.edit_window_secs.unwrap_or_default().to_string());
+                    read_only.set(now.read_only.unwrap_or_default());
+                }
+                Err(f) => failed.run(f),
+            }
+        });
+    };
+    load();
+    let save = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let id = site.get_untracked();
+        let change = SiteSettings {
+            moderation: Some(match mode.get_untracked().as_str() {
+                "links" => ModerationMode::Links,
+                "all" => ModerationMode::All,
+                _ => ModerationMode::None,
+            }),
+            edit_window_secs: window.get_untracked().trim().parse().ok(),
+            read_only: Some(read_only.get_untracked()),
+        };
+        let token = csrf.get_value();
+        spawn_local(async move {
+            match api::change_settings(&token, &id, &change).await {
+                Ok(_) => message.set(format!("Settings of {id} saved.")),
+                Err(f) => failed.run(f),
+            }
+        });
+    };
+    view! {
+        <details class="tb-settings">
+            <summary>"Site settings"</summary>
+            <form on:submit=save>
+                <label>
+                    "Site"
+                    <select prop:value=move || site.get() on:change=move |ev| { site.set(event_target_value(&ev)); load(); }>
+                        {sites.into_iter().map(|s| view! { <option value=s.clone()>{s.clone()}</option> }).collect_view()}
+                    </select>
+                </label>
+                <label>
+                    "New comments"
+                    <select prop:value=move || mode.get() on:change=move |ev| mode.set(event_target_value(&ev))>
+                        <option value="none">"Appear at once"</option>
+                        <option value="links">"Wait for approval when they have links"</option>
+                        <option value="all">"All wait for approval"</option>
+                    </select>
+                </label>
+                <label>
+                    "Edit window (seconds)"
+                    <input type="number" min="0" prop:value=move || window.get() on:input=move |ev| window.set(event_target_value(&ev)) />
+                </label>
+                <label class="tb-check">
+                    <input type="checkbox" prop:checked=move || read_only.get() on:change=move |ev| read_only.set(event_target_checked(&ev)) />
+                    "Read-only: no new comments on any page"
+                </label>
+                <button type="submit">"Save settings"</button>
+            </form>
+        </details>
+    }
+}
+
+fn mode_name(mode: ModerationMode) -> &'static str {
+    match mode {
+        ModerationMode::None => "none",
+        ModerationMode::Links => "links",
+        ModerationMode::All => "all",
+    }
+}
+
 #[component]
 fn Item(
     comment: ModComment,
@@ -390,8 +494,100 @@ fn Item(
     selected: RwSignal<BTreeSet<u64>>,
     toggle: Callback<u64>,
     act: Callback<ModAction>,
+    tools: Tools,
 ) -> impl IntoView {
     let id = comment.id.0;
+    let editing = RwSignal::new(false);
+    let draft = RwSignal::new(comment.text.clone());
+    let banning = RwSignal::new(false);
+    let ban_by = RwSignal::new("email".to_owned());
+    let ban_for = RwSignal::new("30d".to_owned());
+    let top_level = comment.parent.is_none();
+    let pinned = comment.pinned;
+    let locked = comment.locked;
+    let (site, page) = (comment.site.clone(), comment.page.clone());
+    let (email, name, ip) = (
+        comment.email.clone(),
+        comment.author.clone(),
+        comment.ip.clone(),
+    );
+    let save_edit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let token = tools.csrf.get_value();
+        let body = draft.get_untracked();
+        spawn_local(async move {
+            match api::edit(&token, id, body).await {
+                Ok(_) => {
+                    editing.set(false);
+                    tools
+                        .message
+                        .set("Saved: readers see it was edited by a moderator.".into());
+                    tools.reload.run(());
+                }
+                Err(f) => tools.failed.run(f),
+            }
+        });
+    };
+    let toggle_lock = move |_| {
+        let token = tools.csrf.get_value();
+        let request = LockPage {
+            site: site.clone(),
+            page: page.clone(),
+            locked: !locked,
+        };
+        spawn_local(async move {
+            match api::lock(&token, &request).await {
+                Ok(()) => {
+                    tools.message.set(
+                        if request.locked {
+                            "Thread locked."
+                        } else {
+                            "Thread unlocked."
+                        }
+                        .into(),
+                    );
+                    tools.reload.run(());
+                }
+                Err(f) => tools.failed.run(f),
+            }
+        });
+    };
+    let ban = Callback::new(move |()| {
+        let (by, value) = match ban_by.get_untracked().as_str() {
+            "name" => (BanBy::Name, Some(name.clone())),
+            "ip" => (BanBy::Ip, ip.clone()),
+            _ => (BanBy::Email, email.clone()),
+        };
+        let Some(value) = value.filter(|v| !v.is_empty()) else {
+            tools
+                .message
+                .set("This comment has nothing of that kind to ban.".into());
+            return;
+        };
+        let duration = Some(ban_for.get_untracked()).filter(|d| d != "ever");
+        let token = tools.csrf.get_value();
+        spawn_local(async move {
+            match api::ban(
+                &token,
+                &NewBan {
+                    by,
+                    value,
+                    duration,
+                },
+            )
+            .await
+            {
+                Ok(b) => {
+                    banning.set(false);
+                    tools.message.set(format!(
+                        "Banned {}: their new comments go to spam.",
+                        b.value
+                    ));
+                }
+                Err(f) => tools.failed.run(f),
+            }
+        });
+    });
     let author = comment.author.clone();
     let is_current = move || current.get() == index;
     let page_name = comment
@@ -425,6 +621,8 @@ fn Item(
                 {comment.website.clone().map(|w| view! { <span class="tb-website">{w}</span> })}
                 {comment.ip.clone().map(|ip| view! { <span class="tb-ip">{ip}</span> })}
                 <time>{local_time(comment.created)}</time>
+                {pinned.then(|| view! { <span class="tb-flag">"Pinned"</span> })}
+                {locked.then(|| view! { <span class="tb-flag">"Thread locked"</span> })}
                 <span class=format!("tb-status tb-status-{}", status_words(status).to_lowercase())>
                     {status_words(status)}
                 </span>
@@ -443,7 +641,18 @@ fn Item(
             {comment.parent.clone().map(|p| view! {
                 <p class="tb-parent">"In reply to " <strong>{p.author}</strong> ": " {p.excerpt}</p>
             })}
-            <p class="tb-text">{comment.text.clone()}</p>
+            {move || if editing.get() {
+                view! {
+                    <form class="tb-edit" on:submit=save_edit>
+                        <label for=format!("tb-edit-{id}")>"New text"</label>
+                        <textarea id=format!("tb-edit-{id}") rows="4" prop:value=move || draft.get() on:input=move |ev| draft.set(event_target_value(&ev))></textarea>
+                        <button type="submit">"Save"</button>
+                        <button type="button" class="tb-quiet" on:click=move |_| editing.set(false)>"Cancel"</button>
+                    </form>
+                }.into_any()
+            } else {
+                view! { <p class="tb-text">{draft.get()}</p> }.into_any()
+            }}
             {(!comment.held_for.is_empty()).then(|| view! {
                 <ul class="tb-reasons" aria-label="Why it was held">
                     {comment.held_for.iter().map(|r| view! { <li>{r.text.clone()}</li> }).collect_view()}
@@ -455,7 +664,39 @@ fn Item(
                 <button type="button" class="tb-danger" on:click=move |_| act_here(ModAction::Delete)>
                     "Delete"
                 </button>
+                {top_level.then(|| view! {
+                    <button type="button" class="tb-quiet" on:click=move |_| act_here(if pinned { ModAction::Unpin } else { ModAction::Pin })>
+                        {if pinned { "Unpin" } else { "Pin to top" }}
+                    </button>
+                })}
+                <button type="button" class="tb-quiet" on:click=move |_| editing.set(true)>"Edit"</button>
+                <button type="button" class="tb-quiet" on:click=toggle_lock>
+                    {if locked { "Unlock thread" } else { "Lock thread" }}
+                </button>
+                <button type="button" class="tb-quiet" aria-expanded=move || banning.get().to_string() on:click=move |_| banning.update(|b| *b = !*b)>"Ban…"</button>
             </div>
+            {move || banning.get().then(|| view! {
+                <form class="tb-ban" on:submit=move |ev: leptos::ev::SubmitEvent| { ev.prevent_default(); ban.run(()); }>
+                    <label>
+                        "Ban by"
+                        <select prop:value=move || ban_by.get() on:change=move |ev| ban_by.set(event_target_value(&ev))>
+                            <option value="email">"E-mail"</option>
+                            <option value="name">"Name"</option>
+                            <option value="ip">"Address (IPv6: its /64)"</option>
+                        </select>
+                    </label>
+                    <label>
+                        "For"
+                        <select prop:value=move || ban_for.get() on:change=move |ev| ban_for.set(event_target_value(&ev))>
+                            <option value="1d">"A day"</option>
+                            <option value="7d">"A week"</option>
+                            <option value="30d">"30 days"</option>
+                            <option value="ever">"Ever"</option>
+                        </select>
+                    </label>
+                    <button type="submit" class="tb-danger">"Ban"</button>
+                </form>
+            })}
         </article>
     }
 }

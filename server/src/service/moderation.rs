@@ -199,6 +199,8 @@ impl Service {
             edited: c.edited,
             status: mod_status(c.status),
             held_for: c.held_for.iter().map(|r| held_reason(r)).collect(),
+            pinned: c.pinned,
+            locked: page.locked,
         })
     }
 

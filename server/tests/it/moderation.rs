@@ -605,6 +605,49 @@ fn the_command_line_moderates_through_the_running_server_and_directly_when_none_
     assert!(out.contains("held for the command line"));
     let (ok, out, _) = talkback(&config, &["moderate", "spam", "424242"], None);
     assert!(!ok && out.contains("comment_not_found"), "{out}");
+    // Pin, lock, ban and settings through the server too.
+    let (ok, out, err) = talkback(&config, &["moderate", "pin", &id.to_string()], None);
+    assert!(ok, "{out}{err}");
+    let (ok, _, err) = talkback(
+        &config,
+        &["moderate", "lock", "--site", "blog", "--page", "/post"],
+        None,
+    );
+    assert!(ok, "{err}");
+    let closed = get(&server.base, "/api/v1/threads?site=blog&page=/post").body;
+    assert_eq!(
+        (
+            closed["closed"].clone(),
+            closed["comments"][0]["pinned"].clone()
+        ),
+        (json!(true), json!(true))
+    );
+    let (ok, out, err) = talkback(
+        &config,
+        &[
+            "moderate",
+            "ban",
+            "--email",
+            "bad@example.com",
+            "--for",
+            "7d",
+        ],
+        None,
+    );
+    assert!(
+        ok && out.contains("Email bad@example.com until"),
+        "{out}{err}"
+    );
+    let (_, out, _) = talkback(&config, &["moderate", "bans"], None);
+    assert!(out.contains("bad@example.com	by cli"), "{out}");
+    let (ok, out, err) = talkback(
+        &config,
+        &["moderate", "site", "blog", "--moderation", "links"],
+        None,
+    );
+    assert!(ok && out.contains("moderation = Links"), "{out}{err}");
+    let (_, out, _) = talkback(&config, &["config"], None);
+    assert!(out.contains("# blog: moderation = Links"), "{out}");
     // The audit log names the command line.
     let audit = server_audit(&server.base);
     assert!(
@@ -650,4 +693,317 @@ fn server_audit(base: &str) -> Vec<Value> {
         &[("Cookie", &cookie)],
     );
     audit.body.as_array().unwrap().clone()
+}
+
+fn thread(base: &str, site: &str) -> Value {
+    get(base, &format!("/api/v1/threads?site={site}&page=/post")).body
+}
+
+#[test]
+fn pinned_comments_lead_their_thread_with_a_mark_in_the_json_and_the_first_paint() {
+    let server = TestServer::start();
+    with_accounts(&server);
+    let ids: Vec<u64> = ["first", "second", "third"]
+        .iter()
+        .map(|a| {
+            post_on(&server.base, "blog", a, &format!("{a} words"))["id"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    let zoe = sign_in(&server.base, "zoe");
+    // Warm the cache: the pin must invalidate it.
+    assert_eq!(
+        thread_authors(&server.base, "blog").0,
+        ["first", "second", "third"]
+    );
+    let reply = zoe.moderate("pin", &[ids[2]]);
+    assert_eq!(reply.body["results"][0]["status"], "approved", "{reply:?}");
+    let body = thread(&server.base, "blog");
+    assert_eq!(
+        thread_authors(&server.base, "blog").0,
+        ["third", "first", "second"]
+    );
+    assert_eq!(body["comments"][0]["pinned"], true);
+    assert!(
+        body["comments"][1].get("pinned").is_none(),
+        "unpinned comments keep their JSON"
+    );
+    let (_, html) = raw_get(
+        &server.base,
+        "/api/v1/threads/html?site=blog&page=/post&lang=de",
+    );
+    assert!(
+        html.contains("<span class=\"tb-pinned\">Angeheftet</span>"),
+        "{html}"
+    );
+    // Replies cannot be pinned.
+    let answer = post(
+        &server.base,
+        "/api/v1/comments",
+        &json!({"site": "blog", "page": "/post", "author": "r", "body": "a reply", "parent": ids[0]}),
+    );
+    let reply_id = answer.body["comment"]["id"].as_u64().unwrap();
+    assert_eq!(
+        zoe.moderate("pin", &[reply_id]).body["results"][0]["error"],
+        "not_top_level"
+    );
+    zoe.moderate("unpin", &[ids[2]]);
+    assert_eq!(
+        thread_authors(&server.base, "blog").0,
+        ["first", "second", "third"]
+    );
+}
+
+#[test]
+fn a_locked_thread_and_a_read_only_site_refuse_new_comments_and_say_so() {
+    let server = TestServer::start();
+    with_accounts(&server);
+    post_on(&server.base, "blog", "ann", "before the lock");
+    let zoe = sign_in(&server.base, "zoe");
+    assert!(thread(&server.base, "blog").get("closed").is_none());
+    let reply = zoe.send(
+        "POST",
+        "/admin/api/pages/lock",
+        Some(json!({"site": "blog", "page": "/post", "locked": true})),
+    );
+    assert_eq!(reply.status, 204, "{reply:?}");
+    assert_eq!(thread(&server.base, "blog")["closed"], true);
+    let refused = call(
+        &server.base,
+        "POST",
+        "/api/v1/comments",
+        Some(&json!({"site": "blog", "page": "/post", "body": "after"}).to_string()),
+        &[("Origin", BLOG_ORIGIN), ("Accept-Language", "fr")],
+    );
+    assert_eq!(
+        (refused.status, error_code(&refused)),
+        (403, "comments_closed")
+    );
+    assert_eq!(refused.body["message"], "Les commentaires sont fermés.");
+    // Other pages are open; unlocking opens this one again.
+    let other = post(
+        &server.base,
+        "/api/v1/comments",
+        &json!({"site": "blog", "page": "/other", "body": "fine"}),
+    );
+    assert_eq!(other.status, 201);
+    zoe.send(
+        "POST",
+        "/admin/api/pages/lock",
+        Some(json!({"site": "blog", "page": "/post", "locked": false})),
+    );
+    post_on(&server.base, "blog", "bea", "after the lock");
+
+    // Read-only: every page of the site, cached ones included; other sites unaffected.
+    assert!(thread(&server.base, "blog").get("closed").is_none());
+    let reply = zoe.send(
+        "PUT",
+        "/admin/api/sites/blog",
+        Some(json!({"read_only": true})),
+    );
+    assert_eq!(reply.body["read_only"], true, "{reply:?}");
+    assert_eq!(
+        reply.body["moderation"], "none",
+        "unchanged settings stay as they were"
+    );
+    assert_eq!(thread(&server.base, "blog")["closed"], true);
+    let refused = post(
+        &server.base,
+        "/api/v1/comments",
+        &json!({"site": "blog", "page": "/new", "body": "x"}),
+    );
+    assert_eq!(error_code(&refused), "comments_closed");
+    post_on(
+        &server.base,
+        "moderated",
+        "cid",
+        "another site still takes comments",
+    );
+    // A moderator of another site may not change this one.
+    let mia = sign_in(&server.base, "mia");
+    let denied = mia.send(
+        "PUT",
+        "/admin/api/sites/moderated",
+        Some(json!({"read_only": true})),
+    );
+    assert_eq!((denied.status, error_code(&denied)), (403, "not_permitted"));
+    let junk = zoe.send(
+        "PUT",
+        "/admin/api/sites/blog",
+        Some(json!({"edit_window_secs": 999_999_999})),
+    );
+    assert_eq!(error_code(&junk), "invalid_json");
+}
+
+#[test]
+fn settings_from_the_dashboard_change_moderation_and_the_edit_window() {
+    let server = TestServer::start();
+    with_accounts(&server);
+    let zoe = sign_in(&server.base, "zoe");
+    let reply = zoe.send(
+        "PUT",
+        "/admin/api/sites/blog",
+        Some(json!({"moderation": "links", "edit_window_secs": 60})),
+    );
+    assert_eq!(
+        reply.body,
+        json!({"moderation": "links", "edit_window_secs": 60, "read_only": false})
+    );
+    let plain = post_on(&server.base, "blog", "ann", "no links here");
+    assert_eq!(plain["pending"], false);
+    let linked = post(
+        &server.base,
+        "/api/v1/comments",
+        &json!({"site": "blog", "page": "/post", "author": "bob", "body": "see [this](https://example.org)"}),
+    );
+    assert_eq!(linked.body["comment"]["pending"], true);
+    let until = linked.body["editable_until"].as_i64().unwrap()
+        - linked.body["comment"]["created"].as_i64().unwrap();
+    assert_eq!(until, 60_000);
+    let queue = zoe.queue("");
+    assert_eq!(queue[0]["held_for"][0]["code"], "contains_links");
+    assert_eq!(zoe.get("/admin/api/sites/blog").body["moderation"], "links");
+}
+
+#[test]
+fn banned_authors_land_in_spam_quietly_by_email_name_or_network() {
+    let server = TestServer::start();
+    with_accounts(&server);
+    let zoe = sign_in(&server.base, "zoe");
+    for (by, value) in [("email", "Spam@Example.com"), ("name", "Buy Now")] {
+        let reply = zoe.send(
+            "POST",
+            "/admin/api/bans",
+            Some(json!({"by": by, "value": value, "duration": "30d"})),
+        );
+        assert_eq!(reply.status, 201, "{reply:?}");
+        assert!(reply.body["until"].as_i64().unwrap() > jiff::Timestamp::now().as_millisecond());
+    }
+    let banned = post(
+        &server.base,
+        "/api/v1/comments",
+        &json!({"site": "blog", "page": "/post", "author": "x", "email": "spam@example.com", "body": "hi"}),
+    );
+    assert_eq!(banned.status, 201);
+    assert_eq!(
+        banned.body["comment"]["pending"], true,
+        "the author sees it as waiting"
+    );
+    let named = post(
+        &server.base,
+        "/api/v1/comments",
+        &json!({"site": "blog", "page": "/post", "author": "BUY NOW", "body": "hi"}),
+    );
+    assert_eq!(named.body["comment"]["pending"], true);
+    post_on(&server.base, "blog", "fine", "a real reader");
+    assert_eq!(
+        thread_authors(&server.base, "blog"),
+        (vec!["fine".into()], 1)
+    );
+    let spam = zoe.queue("status=spam");
+    assert_eq!(spam.len(), 2);
+    assert!(spam.iter().all(|c| c["held_for"][0]["code"] == "banned"));
+
+    // An address ban covers its whole IPv6 /64; this client (127.0.0.1) is caught by its own.
+    let ip = zoe.send(
+        "POST",
+        "/admin/api/bans",
+        Some(json!({"by": "ip", "value": "127.0.0.1"})),
+    );
+    assert!(ip.body["until"].is_null(), "no duration: for ever");
+    post_on(&server.base, "blog", "someone", "from the banned address");
+    assert_eq!(zoe.queue("status=spam").len(), 3);
+    let wide = zoe.send(
+        "POST",
+        "/admin/api/bans",
+        Some(json!({"by": "ip", "value": "2001:db8:1:2::99"})),
+    );
+    assert_eq!(wide.body["value"], "2001:db8:1:2::");
+
+    for (body, why) in [
+        (
+            json!({"by": "ip", "value": "not an address"}),
+            "bad address",
+        ),
+        (
+            json!({"by": "email", "value": "a@b.c", "duration": "forever"}),
+            "bad duration",
+        ),
+        (json!({"by": "email", "value": " "}), "empty"),
+    ] {
+        let reply = zoe.send("POST", "/admin/api/bans", Some(body));
+        assert_eq!(
+            (reply.status, error_code(&reply)),
+            (400, "invalid_json"),
+            "{why}"
+        );
+    }
+    let bans = zoe.get("/admin/api/bans").body;
+    assert_eq!(bans.as_array().unwrap().len(), 4);
+    let ip_ban = ip.body["id"].as_u64().unwrap();
+    assert_eq!(
+        zoe.send("DELETE", &format!("/admin/api/bans/{ip_ban}"), None)
+            .status,
+        204
+    );
+    assert_eq!(
+        zoe.send("DELETE", &format!("/admin/api/bans/{ip_ban}"), None)
+            .status,
+        404
+    );
+    post_on(&server.base, "blog", "again", "welcome back");
+    assert_eq!(thread_authors(&server.base, "blog").0, ["fine", "again"]);
+}
+
+#[test]
+fn a_moderators_edit_keeps_the_status_and_tells_readers() {
+    let server = TestServer::start();
+    with_accounts(&server);
+    let id = post_on(&server.base, "blog", "ann", "my number is 555-1234")["id"]
+        .as_u64()
+        .unwrap();
+    let zoe = sign_in(&server.base, "zoe");
+    let reply = zoe.send(
+        "POST",
+        &format!("/admin/api/comments/{id}/edit"),
+        Some(json!({"body": "my number is [removed]"})),
+    );
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert_eq!(reply.body["status"], "approved");
+    let body = thread(&server.base, "blog");
+    assert_eq!(body["comments"][0]["moderator_edit"], true);
+    assert_eq!(
+        body["comments"][0]["body"][0]["paragraph"][0]["text"],
+        "my number is [removed]"
+    );
+    let (_, html) = raw_get(
+        &server.base,
+        "/api/v1/threads/html?site=blog&page=/post&lang=en",
+    );
+    assert!(html.contains("edited by a moderator"), "{html}");
+    let empty = zoe.send(
+        "POST",
+        &format!("/admin/api/comments/{id}/edit"),
+        Some(json!({"body": "  "})),
+    );
+    assert_eq!(error_code(&empty), "body_empty");
+    let mia_on_other = sign_in(&server.base, "mia");
+    let held = post_on(&server.base, "moderated", "x", "held")["id"]
+        .as_u64()
+        .unwrap();
+    let denied = mia_on_other.send(
+        "POST",
+        &format!("/admin/api/comments/{held}/edit"),
+        Some(json!({"body": "mine now"})),
+    );
+    assert_eq!(error_code(&denied), "not_permitted");
+    let audit = zoe.get("/admin/api/audit").body;
+    assert!(
+        audit
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["action"] == "edit" && e["comment"].as_u64() == Some(id))
+    );
 }
