@@ -304,9 +304,13 @@ fn delete(
 ) -> anyhow::Result<()> {
     if let Some(remote) = Remote::find(config)? {
         let Some(id) = id else {
-            anyhow::bail!(
-                "deleting a whole page needs the server stopped for now; delete its comments by id (talkback moderate delete ID…)"
-            );
+            let page = page.unwrap_or_default();
+            let done: serde_json::Value = remote.json(
+                "POST",
+                "/admin/api/pages/delete",
+                Some(serde_json::json!({"site": site, "page": page})),
+            )?;
+            return print(&format!("{}\n", done["done"].as_str().unwrap_or_default()));
         };
         return moderate_ids(Some(remote), config, ModAction::Delete, vec![id]);
     }
@@ -369,8 +373,20 @@ fn import(
         ImportFormat::Talkback => Format::Talkback,
     };
     let started = std::time::Instant::now();
-    let service = talkback_server::open_service(config)?;
-    let report = import_file(&service, site, format, file, dry_run)?;
+    let report = match Remote::find(config)? {
+        Some(remote) => remote.upload(
+            &format!(
+                "/admin/api/import?site={}&format={}&dry_run={dry_run}",
+                query_value(&site.id),
+                serde_json::to_value(format)?.as_str().unwrap_or_default()
+            ),
+            file,
+        )?,
+        None => {
+            let service = talkback_server::open_service(config)?;
+            import_file(&service, site, format, file, dry_run)?
+        }
+    };
     for problem in &report.problems {
         tracing::warn!("file: {problem}");
     }
@@ -495,6 +511,34 @@ impl Remote {
             }
             Err(e) => Err(RemoteError::Unreachable(e.to_string())),
         }
+    }
+
+    /// Sends a file as the body (an import) and reads the JSON answer.
+    fn upload<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        file: &std::path::Path,
+    ) -> anyhow::Result<T> {
+        let body =
+            std::fs::File::open(file).with_context(|| format!("cannot read {}", file.display()))?;
+        let answer = self
+            .agent
+            .post(&format!("{}{path}", self.access.url))
+            .set("Authorization", &format!("Bearer {}", self.access.token))
+            .set("Content-Type", "application/octet-stream")
+            .send(body);
+        let text = match answer {
+            Ok(response) => response.into_string()?,
+            Err(ureq::Error::Status(status, response)) => {
+                let text = response.into_string().unwrap_or_default();
+                let message = serde_json::from_str::<talkback_api::ErrorBody>(&text)
+                    .map(|b| b.message)
+                    .unwrap_or(text);
+                return Err(RemoteError::Refused(status, message).into());
+            }
+            Err(e) => return Err(RemoteError::Unreachable(e.to_string()).into()),
+        };
+        serde_json::from_str(&text).context("the server's answer is not what this version expects")
     }
 
     fn get_text(&self, path: &str) -> anyhow::Result<String> {

@@ -110,6 +110,8 @@ fn comment(id: u64, parent: Option<u64>) -> Comment {
         edited: None,
         deleted: false,
         pending: false,
+        pinned: false,
+        moderator_edit: false,
         replies: vec![],
         more_replies: 0,
         replies_cursor: None,

@@ -48,6 +48,12 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
                 .route("/bans", web::get().to(bans))
                 .route("/bans", web::post().to(add_ban))
                 .route("/bans/{id}", web::delete().to(remove_ban))
+                .route("/pages/delete", web::post().to(delete_page))
+                .service(
+                    web::resource("/import")
+                        .app_data(web::PayloadConfig::new(MAX_IMPORT_BYTES))
+                        .route(web::post().to(import)),
+                )
                 .default_service(web::to(|| async {
                     Err::<HttpResponse, _>(Error::client(
                         ErrorCode::NotFound,
@@ -375,4 +381,93 @@ async fn remove_ban(
         return Err(Error::client(ErrorCode::NotFound, "There is no such ban."));
     }
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// The largest import file the running server takes (the command line sends the file).
+const MAX_IMPORT_BYTES: usize = 512 * 1024 * 1024;
+
+#[derive(Deserialize)]
+struct ImportQuery {
+    site: String,
+    format: crate::transfer::Format,
+    #[serde(default)]
+    dry_run: bool,
+}
+
+/// `talkback import` while the server runs: the file comes as the body, is kept in the
+/// database directory (private) while it is read, and is removed afterwards.
+async fn import(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    query: web::Query<ImportQuery>,
+    body: web::Bytes,
+) -> Result<HttpResponse> {
+    let caller = blocking_caller(&state, &req, true).await?;
+    owner_only(&caller)?;
+    let Some(site) = state.config.site(&query.site).cloned() else {
+        return Err(crate::service::unknown_site(&query.site));
+    };
+    let service = state.service.clone();
+    let dir = state.config.database.clone();
+    let report = web::block(move || {
+        let mut name = [0u8; 12];
+        getrandom::fill(&mut name).map_err(|e| Error::Internal(format!("no randomness: {e}")))?;
+        let path = dir.join(format!("import-{}.upload", hex::encode(name)));
+        crate::transfer::backup::write_private(&path, &body)
+            .map_err(|e| Error::Internal(format!("cannot keep the upload: {e}")))?;
+        let report =
+            crate::transfer::import_file(&service, &site, query.format, &path, query.dry_run);
+        let _ = std::fs::remove_file(&path);
+        service.audit_event(
+            &caller.actor.name,
+            &format!("import {:?} into {}", query.format, site.id),
+        )?;
+        report.map_err(|e| Error::client(ErrorCode::InvalidJson, e.to_string()))
+    })
+    .await??;
+    Ok(HttpResponse::Ok().json(report))
+}
+
+#[derive(Deserialize)]
+struct DeletePage {
+    site: String,
+    page: String,
+}
+
+/// `talkback delete --page` while the server runs.
+async fn delete_page(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Json<DeletePage>,
+) -> Result<HttpResponse> {
+    let caller = blocking_caller(&state, &req, true).await?;
+    if !caller.actor.may_see(&body.site) {
+        return Err(Error::client(
+            ErrorCode::NotPermitted,
+            "Your account may not moderate that site.",
+        ));
+    }
+    let service = state.service.clone();
+    let said = web::block(move || {
+        let said = service
+            .delete_as_owner(&body.site, None, Some(&body.page))
+            .map_err(|e| {
+                use crate::service::OwnerError as O;
+                match e {
+                    O::NoPage(..) | O::NoComment(..) => {
+                        Error::client(ErrorCode::NotFound, e.to_string())
+                    }
+                    O::UnknownSite(site) => crate::service::unknown_site(&site),
+                    O::Invalid(message) => Error::client(ErrorCode::InvalidPage, message),
+                    O::Store(e) => e.into(),
+                }
+            })?;
+        service.audit_event(
+            &caller.actor.name,
+            &format!("delete page {} of {}", body.page, body.site),
+        )?;
+        Ok::<_, Error>(said)
+    })
+    .await??;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "done": said })))
 }

@@ -24,7 +24,8 @@ use crate::config::SiteConfig;
 use crate::service::Service;
 
 /// The formats `talkback import` reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Format {
     Wordpress,
     Disqus,

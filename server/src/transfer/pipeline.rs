@@ -63,7 +63,7 @@ pub enum SourceBody {
 }
 
 /// What an import did, item by item.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ImportReport {
     pub pages: usize,
     /// Comments found in the file: `imported + already_present + skipped.len()` adds up to it.

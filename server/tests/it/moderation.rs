@@ -603,6 +603,35 @@ fn the_command_line_moderates_through_the_running_server_and_directly_when_none_
     let (ok, out, err) = talkback(&config, &["export", "--site", "blog"], None);
     assert!(ok, "{err}");
     assert!(out.contains("held for the command line"));
+    // Import through the server (the file is sent to it): a dry run writes nothing, and a
+    // second run adds nothing.
+    let file = dir.path().join("blog.json");
+    std::fs::write(
+        &file,
+        out.replace("held for the command line", "imported copy"),
+    )
+    .unwrap();
+    let file_arg = file.to_str().unwrap();
+    let import = |extra: &[&str]| {
+        let mut args = vec!["import", "--format", "talkback", file_arg, "--site", "blog"];
+        args.extend_from_slice(extra);
+        talkback(&config, &args, None)
+    };
+    let (ok, said, err) = import(&["--dry-run"]);
+    assert!(
+        ok && said.contains("would import 1 comments"),
+        "{said}{err}"
+    );
+    let (ok, said, err) = import(&[]);
+    assert!(
+        ok && said.contains("imported 1 comments, 0 already present"),
+        "{said}{err}"
+    );
+    let (ok, said, err) = import(&[]);
+    assert!(
+        ok && said.contains("imported 0 comments, 1 already present"),
+        "{said}{err}"
+    );
     let (ok, out, _) = talkback(&config, &["moderate", "spam", "424242"], None);
     assert!(!ok && out.contains("comment_not_found"), "{out}");
     // Pin, lock, ban and settings through the server too.
@@ -648,6 +677,23 @@ fn the_command_line_moderates_through_the_running_server_and_directly_when_none_
     assert!(ok && out.contains("moderation = Links"), "{out}{err}");
     let (_, out, _) = talkback(&config, &["config"], None);
     assert!(out.contains("# blog: moderation = Links"), "{out}");
+    // Deleting a whole page through the server.
+    let extra = post(
+        &server.base,
+        "/api/v1/comments",
+        &json!({"site": "blog", "page": "/gone", "body": "bye"}),
+    );
+    assert_eq!(extra.status, 201);
+    let (ok, out, err) = talkback(
+        &config,
+        &["delete", "--site", "blog", "--page", "/gone"],
+        None,
+    );
+    assert!(ok, "{out}{err}");
+    assert_eq!(
+        get(&server.base, "/api/v1/threads?site=blog&page=/gone").body["total"],
+        0
+    );
     // The audit log names the command line.
     let audit = server_audit(&server.base);
     assert!(
