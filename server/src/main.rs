@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use talkback_api::admin::{
-    Account, AdminRole, Ban, BanBy, ListQuery, ListResponse, LockPage, ModAction, Moderate,
-    ModerateResponse, ModerationMode, NewBan, PutAccount, SiteSettings,
+    Account, AdminRole, Ban, BanBy, Done, ListQuery, ListResponse, LockPage, ModAction, Moderate,
+    ModerateResponse, ModerationMode, MovePages, NewBan, PageMeta, PutAccount, SiteSettings,
 };
 use talkback_server::CliAccess;
 use talkback_server::config::Config;
@@ -218,6 +218,7 @@ enum ModerateCommand {
 #[derive(Clone, Copy, clap::ValueEnum)]
 enum Mode {
     None,
+    FirstTime,
     Links,
     All,
 }
@@ -305,12 +306,12 @@ fn delete(
     if let Some(remote) = Remote::find(config)? {
         let Some(id) = id else {
             let page = page.unwrap_or_default();
-            let done: serde_json::Value = remote.json(
+            let done: Done = remote.json(
                 "POST",
                 "/admin/api/pages/delete",
                 Some(serde_json::json!({"site": site, "page": page})),
             )?;
-            return print(&format!("{}\n", done["done"].as_str().unwrap_or_default()));
+            return print(&format!("{}\n", done.done.join("\n")));
         };
         return moderate_ids(Some(remote), config, ModAction::Delete, vec![id]);
     }
@@ -326,6 +327,20 @@ fn page_meta(
     title: Option<String>,
     url: Option<String>,
 ) -> anyhow::Result<()> {
+    if let Some(remote) = Remote::find(config)? {
+        let request = PageMeta {
+            site: site.to_owned(),
+            page: page.to_owned(),
+            title,
+            url,
+        };
+        let done: Done = remote.json(
+            "POST",
+            "/admin/api/pages/meta",
+            Some(serde_json::to_value(&request)?),
+        )?;
+        return print(&format!("{}\n", done.done.join("\n")));
+    }
     let service = talkback_server::open_service(config)?;
     let record = service.set_page_meta(site, page, title, url)?;
     print(&format!(
@@ -434,9 +449,23 @@ fn remap(
             .collect::<anyhow::Result<_>>()?,
         _ => anyhow::bail!("give --from and --to, or --csv"),
     };
-    let service = talkback_server::open_service(config)?;
+    let lines = match Remote::find(config)? {
+        Some(remote) => {
+            let request = MovePages {
+                site: site.to_owned(),
+                moves: pairs,
+            };
+            let done: Done = remote.json(
+                "POST",
+                "/admin/api/pages/move",
+                Some(serde_json::to_value(&request)?),
+            )?;
+            done.done
+        }
+        None => talkback_server::open_service(config)?.move_pages(site, &pairs)?,
+    };
     let mut out = String::new();
-    for line in service.move_pages(site, &pairs)? {
+    for line in lines {
         out.push_str(&line);
         out.push('\n');
     }
@@ -843,6 +872,7 @@ fn moderate(config: &Config, command: ModerateCommand) -> anyhow::Result<()> {
             let change = SiteSettings {
                 moderation: moderation.map(|m| match m {
                     Mode::None => ModerationMode::None,
+                    Mode::FirstTime => ModerationMode::FirstTime,
                     Mode::Links => ModerationMode::Links,
                     Mode::All => ModerationMode::All,
                 }),

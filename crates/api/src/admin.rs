@@ -217,6 +217,9 @@ pub enum ModerationMode {
     /// Comments appear at once.
     #[default]
     None,
+    /// A commenter's first comment waits; once one is approved, their comments (same e-mail
+    /// and name) appear at once.
+    FirstTime,
     /// Comments with links wait for approval; the others appear at once.
     Links,
     /// Every comment waits for approval.
@@ -281,4 +284,29 @@ pub struct Ban {
     #[serde(default)]
     pub until: Option<i64>,
     pub actor: String,
+}
+
+/// `POST /admin/api/pages/meta`: correct a page's title (kept from then on) or URL.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PageMeta {
+    pub site: String,
+    pub page: String,
+    #[serde(default)]
+    pub title: Option<String>,
+    #[serde(default)]
+    pub url: Option<String>,
+}
+
+/// `POST /admin/api/pages/move`: move threads to new page keys (merged where one exists).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MovePages {
+    pub site: String,
+    /// `[from, to]` pairs, keys or URLs.
+    pub moves: Vec<(String, String)>,
+}
+
+/// What a page operation did, in words.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Done {
+    pub done: Vec<String>,
 }

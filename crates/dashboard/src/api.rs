@@ -6,8 +6,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use talkback_api::ErrorBody;
 use talkback_api::admin::{
-    Ban, CSRF_HEADER, ListQuery, ListResponse, LockPage, ModComment, ModEdit, Moderate,
-    ModerateResponse, NewBan, SessionInfo, SignIn, SiteSettings,
+    AuditEntry, Ban, CSRF_HEADER, Done, ListQuery, ListResponse, LockPage, ModComment, ModEdit,
+    Moderate, ModerateResponse, MovePages, NewBan, PageMeta, SessionInfo, SignIn, SiteSettings,
 };
 
 /// Why a call failed, in words for the moderator; `signed_out` when the session is gone.
@@ -152,4 +152,24 @@ pub(crate) async fn change_settings(
         change,
     ))
     .await
+}
+
+pub(crate) async fn page_meta(csrf: &str, request: &PageMeta) -> Result<Done, Failure> {
+    send(with_json(
+        Request::post("/admin/api/pages/meta").header(CSRF_HEADER, csrf),
+        request,
+    ))
+    .await
+}
+
+pub(crate) async fn move_pages(csrf: &str, request: &MovePages) -> Result<Done, Failure> {
+    send(with_json(
+        Request::post("/admin/api/pages/move").header(CSRF_HEADER, csrf),
+        request,
+    ))
+    .await
+}
+
+pub(crate) async fn audit() -> Result<Vec<AuditEntry>, Failure> {
+    send(Request::get("/admin/api/audit").build()).await
 }

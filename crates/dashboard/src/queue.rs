@@ -9,8 +9,8 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use talkback_api::CommentId;
 use talkback_api::admin::{
-    BanBy, ListQuery, LockPage, ModAction, ModComment, ModStatus, Moderate, ModerationMode, NewBan,
-    SessionInfo, SiteSettings,
+    BanBy, ListQuery, LockPage, ModAction, ModComment, ModStatus, Moderate, ModerationMode,
+    MovePages, NewBan, PageMeta, SessionInfo, SiteSettings,
 };
 use wasm_bindgen::JsCast;
 
@@ -333,6 +333,8 @@ pub(crate) fn Dashboard(session: SessionInfo, on_signed_out: Callback<()>) -> im
                 </span>
             </div>
             <SettingsPanel sites=session.sites.clone() csrf=csrf message=message failed=Callback::new(failed) />
+            <PagesPanel sites=session.sites.clone() csrf=csrf message=message failed=Callback::new(failed) />
+            <AuditPanel failed=Callback::new(failed) />
             <p class="tb-message" role="status" aria-live="polite">{move || message.get()}</p>
             <p class="tb-keys">
                 "Keys: " <kbd>"j"</kbd> "/" <kbd>"k"</kbd> " move, " <kbd>"x"</kbd> " select, "
@@ -431,6 +433,7 @@ fn SettingsPanel(
         let id = site.get_untracked();
         let change = SiteSettings {
             moderation: Some(match mode.get_untracked().as_str() {
+                "first_time" => ModerationMode::FirstTime,
                 "links" => ModerationMode::Links,
                 "all" => ModerationMode::All,
                 _ => ModerationMode::None,
@@ -460,6 +463,7 @@ fn SettingsPanel(
                     "New comments"
                     <select prop:value=move || mode.get() on:change=move |ev| mode.set(event_target_value(&ev))>
                         <option value="none">"Appear at once"</option>
+                        <option value="first_time">"A commenter's first comment waits for approval"</option>
                         <option value="links">"Wait for approval when they have links"</option>
                         <option value="all">"All wait for approval"</option>
                     </select>
@@ -478,9 +482,121 @@ fn SettingsPanel(
     }
 }
 
+/// Correcting a page's title or URL, and moving a thread to a new page key (merged there).
+#[component]
+fn PagesPanel(
+    sites: Vec<String>,
+    csrf: StoredValue<String>,
+    message: RwSignal<String>,
+    failed: Callback<api::Failure>,
+) -> impl IntoView {
+    let site = RwSignal::new(sites.first().cloned().unwrap_or_default());
+    let page = RwSignal::new(String::new());
+    let title = RwSignal::new(String::new());
+    let url = RwSignal::new(String::new());
+    let to = RwSignal::new(String::new());
+    let some = |s: String| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
+    let correct = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let request = PageMeta {
+            site: site.get_untracked(),
+            page: page.get_untracked(),
+            title: some(title.get_untracked()),
+            url: some(url.get_untracked()),
+        };
+        let token = csrf.get_value();
+        spawn_local(async move {
+            match api::page_meta(&token, &request).await {
+                Ok(done) => message.set(format!("Saved. {}", done.done.join(" "))),
+                Err(f) => failed.run(f),
+            }
+        });
+    };
+    let move_thread = move |_| {
+        let request = MovePages {
+            site: site.get_untracked(),
+            moves: vec![(page.get_untracked(), to.get_untracked())],
+        };
+        let token = csrf.get_value();
+        spawn_local(async move {
+            match api::move_pages(&token, &request).await {
+                Ok(done) => message.set(done.done.join(" ")),
+                Err(f) => failed.run(f),
+            }
+        });
+    };
+    view! {
+        <details class="tb-settings">
+            <summary>"Pages"</summary>
+            <form on:submit=correct>
+                <label>
+                    "Site"
+                    <select prop:value=move || site.get() on:change=move |ev| site.set(event_target_value(&ev))>
+                        {sites.into_iter().map(|s| view! { <option value=s.clone()>{s.clone()}</option> }).collect_view()}
+                    </select>
+                </label>
+                <label>
+                    "Page (key or URL)"
+                    <input required prop:value=move || page.get() on:input=move |ev| page.set(event_target_value(&ev)) />
+                </label>
+                <label>
+                    "New title"
+                    <input prop:value=move || title.get() on:input=move |ev| title.set(event_target_value(&ev)) />
+                </label>
+                <label>
+                    "New URL"
+                    <input type="url" prop:value=move || url.get() on:input=move |ev| url.set(event_target_value(&ev)) />
+                </label>
+                <button type="submit">"Correct the page"</button>
+                <label>
+                    "Move its thread to (key or URL)"
+                    <input prop:value=move || to.get() on:input=move |ev| to.set(event_target_value(&ev)) />
+                </label>
+                <button type="button" on:click=move_thread>"Move the thread"</button>
+            </form>
+        </details>
+    }
+}
+
+/// The newest entries of the audit log: who did what, when, status before and after.
+#[component]
+fn AuditPanel(failed: Callback<api::Failure>) -> impl IntoView {
+    let entries = RwSignal::new(Vec::<talkback_api::admin::AuditEntry>::new());
+    let load = move |_| {
+        spawn_local(async move {
+            match api::audit().await {
+                Ok(list) => entries.set(list),
+                Err(f) => failed.run(f),
+            }
+        });
+    };
+    let words = |s: Option<ModStatus>| s.map(status_words).unwrap_or("");
+    view! {
+        <details class="tb-settings" on:toggle=load>
+            <summary>"Audit log"</summary>
+            <table class="tb-audit">
+                <thead><tr><th>"When"</th><th>"Who"</th><th>"What"</th><th>"Comment"</th><th>"Before"</th><th>"After"</th></tr></thead>
+                <tbody>
+                    {move || entries.get().into_iter().map(|e| view! {
+                        <tr>
+                            <td>{local_time(e.at)}</td>
+                            <td>{e.actor}</td>
+                            <td>{e.action}</td>
+                            <td>{e.comment.map(|c| c.to_string()).unwrap_or_default()}</td>
+                            <td>{words(e.before)}</td>
+                            <td>{words(e.after)}</td>
+                        </tr>
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </details>
+    }
+}
+
 fn mode_name(mode: ModerationMode) -> &'static str {
     match mode {
         ModerationMode::None => "none",
+        ModerationMode::FirstTime => "first_time",
         ModerationMode::Links => "links",
         ModerationMode::All => "all",
     }

@@ -18,8 +18,11 @@
 //! - `changes`: sequence number → [`Change`]; the empty key holds the last sequence number
 //!   given out. Every write transaction reads and bumps it, so sequence numbers follow commit
 //!   order with no gaps (sled retries a transaction that lost the race).
-//! - `held`: `status byte | comment id` → empty, for every pending or spam comment: the
-//!   moderation queue, newest first, without scanning every comment.
+//! - `held`, the moderation indexes: `status byte | comment id` → empty, for every pending
+//!   or spam comment (the queue, newest first, without scanning every comment); and
+//!   `0x10 | site \0 e-mail \0 name` (both lowercase) → how many approved comments that author
+//!   has on the site (u32), for first-time moderation. Every status change updates both in
+//!   its transaction.
 //! - `pins`: `page id | comment id` → empty, for every pinned top-level comment: read first.
 //! - `bans`: id → [`BanRecord`](talkback_store::BanRecord); `settings`: site → the server's
 //!   settings document for it.
@@ -45,8 +48,9 @@ mod codec;
 mod moderation;
 
 /// Level 2 added the `replies` tree, `root` and `descendants` on comments and `comments` on
-/// pages; level 3 the `held` tree. A database written before them is upgraded once when opened.
-const UPGRADE_LEVEL: u8 = 3;
+/// pages; level 3 the `held` tree; level 4 the approved-author counts in it. A database
+/// written before them is upgraded once when opened.
+const UPGRADE_LEVEL: u8 = 4;
 
 /// How to open the store.
 #[derive(Debug, Clone)]
@@ -208,6 +212,54 @@ fn held_key(status: Status, id: u64) -> Option<[u8; 9]> {
     Some(k)
 }
 
+/// The `held` key counting an author's approved comments on a site (none without an e-mail).
+pub(crate) fn approved_key(site: &str, email: Option<&str>, name: &str) -> Option<Vec<u8>> {
+    let email = email?.trim().to_lowercase();
+    let name = name.trim().to_lowercase();
+    let mut k = Vec::with_capacity(site.len() + email.len() + name.len() + 3);
+    k.push(APPROVED_TAG);
+    k.extend_from_slice(site.as_bytes());
+    k.push(0);
+    k.extend_from_slice(email.as_bytes());
+    k.push(0);
+    k.extend_from_slice(name.as_bytes());
+    Some(k)
+}
+
+const APPROVED_TAG: u8 = 0x10;
+
+/// Counts a status change from `was` to `now` in the author's approved comments on `site`.
+fn count_approval(
+    held: &TransactionalTree,
+    site: &str,
+    rec: &CommentRecord,
+    was: Option<Status>,
+    now: Option<Status>,
+) -> Result<(), TxError> {
+    let (before, after) = (was == Some(Status::Approved), now == Some(Status::Approved));
+    if before == after {
+        return Ok(());
+    }
+    let Some(key) = approved_key(site, rec.email.as_deref(), &rec.author) else {
+        return Ok(());
+    };
+    let n = held
+        .get(&key)?
+        .and_then(|v| <[u8; 4]>::try_from(v.as_ref()).ok())
+        .map_or(0, u32::from_be_bytes);
+    let n = if after {
+        n.saturating_add(1)
+    } else {
+        n.saturating_sub(1)
+    };
+    if n == 0 {
+        held.remove(key)?;
+    } else {
+        held.insert(key, &n.to_be_bytes())?;
+    }
+    Ok(())
+}
+
 /// The `pins` key of a pinned comment.
 fn pin_key(page: u64, id: u64) -> [u8; 16] {
     let mut k = [0u8; 16];
@@ -308,11 +360,31 @@ impl SledStore {
             self.upgrade_to_2()?;
         }
         self.held.clear().db()?;
+        let mut authors: std::collections::HashMap<Vec<u8>, u32> = Default::default();
+        let mut sites: std::collections::HashMap<u64, Option<String>> = Default::default();
         for entry in self.comments.iter().values() {
             let rec: CommentRecord = decode(&entry.db()?)?;
             if let Some(k) = held_key(rec.status, rec.id) {
                 self.held.insert(k, &[]).db()?;
             }
+            if rec.status == Status::Approved {
+                let site = match sites.get(&rec.page_id) {
+                    Some(site) => site.clone(),
+                    None => {
+                        let site = self.page_by_id(rec.page_id)?.map(|p| p.site);
+                        sites.insert(rec.page_id, site.clone());
+                        site
+                    }
+                };
+                if let Some(key) =
+                    site.and_then(|s| approved_key(&s, rec.email.as_deref(), &rec.author))
+                {
+                    *authors.entry(key).or_default() += 1;
+                }
+            }
+        }
+        for (key, n) in authors {
+            self.held.insert(key, &n.to_be_bytes()).db()?;
         }
         self.db.flush().db()?;
         self.meta.insert("level", &[UPGRADE_LEVEL]).db()?;
@@ -421,7 +493,7 @@ impl SledStore {
             seen += 1;
             last = id;
             if let Some(rec) = self.load_comment(id)?
-                && rec.is_visible()
+                && rec.in_thread()
             {
                 replies.push(rec);
             }
@@ -479,6 +551,10 @@ impl Writes for SledStore {
                                 }
                             }
                         };
+                        // Checked here too, so a lock racing a reader's post always wins.
+                        if page.locked && new.source.is_none() {
+                            return Err(abort(Error::Locked));
+                        }
                         if new.page_title.is_some() && !page.title_by_owner {
                             page.title.clone_from(&new.page_title);
                         }
@@ -524,6 +600,7 @@ impl Writes for SledStore {
                         if let Some(k) = held_key(new.status, id) {
                             held.insert(&k, &[])?;
                         }
+                        count_approval(held, &page.site, &record, None, Some(new.status))?;
                         pages.insert(page_key.as_slice(), encode(&page).map_err(abort)?)?;
                         comments.insert(&id.to_be_bytes(), encode(&record).map_err(abort)?)?;
                         index.insert(&index_key(page.id, new.parent.unwrap_or(0), id), &[])?;
@@ -576,6 +653,7 @@ impl Writes for SledStore {
                             page.count += 1;
                         }
                         rehold(held, id, rec.status, status)?;
+                        count_approval(held, &page.site, &rec, Some(rec.status), Some(status))?;
                         rec.status = status;
                         pages.insert(key, encode(&page).map_err(abort)?)?;
                     }
@@ -616,6 +694,7 @@ impl Writes for SledStore {
                     page.count = page.count.saturating_sub(1);
                 }
                 rehold(held, id, rec.status, Status::Deleted)?;
+                count_approval(held, &page.site, &rec, Some(rec.status), None)?;
                 if rec.pinned {
                     pins.remove(&pin_key(rec.page_id, id))?;
                     rec.pinned = false;
@@ -851,6 +930,7 @@ impl Maintenance for SledStore {
                         replies.remove(&index_key(page.id, root, id))?;
                     }
                     rehold(held, id, rec.status, Status::Deleted)?;
+                    count_approval(held, &page.site, &rec, Some(rec.status), None)?;
                     pins.remove(&pin_key(page.id, id))?;
                 }
                 pages.remove(key.as_slice())?;
@@ -1068,7 +1148,7 @@ impl Reads for SledStore {
                     .map(u64::from_be_bytes)
                     .ok_or_else(|| Error::Corrupt("short pin key".into()))?;
                 if let Some(rec) = self.load_comment(id)?
-                    && rec.is_visible()
+                    && rec.in_thread()
                 {
                     pinned.push(rec);
                 }
@@ -1078,7 +1158,7 @@ impl Reads for SledStore {
         for key in keys {
             let id = id_from_index_key(&key.db()?)?;
             if let Some(rec) = self.load_comment(id)?
-                && rec.is_visible()
+                && rec.in_thread()
                 && !rec.pinned
             {
                 top_level.push(rec);
@@ -1131,7 +1211,7 @@ impl Reads for SledStore {
             return Ok(empty);
         };
         match self.load_comment(root)? {
-            Some(top) if top.page_id == page.id && top.parent.is_none() && top.is_visible() => {
+            Some(top) if top.page_id == page.id && top.parent.is_none() && top.in_thread() => {
                 self.replies_after(&top, after, seen, limit)
             }
             _ => Ok(empty),

@@ -12,8 +12,8 @@ use talkback_store::{
 
 use crate::codec::{decode, encode};
 use crate::{
-    Db, LAST_SEQ, SledStore, abort, append_change, held_key, load_page, page_key_bytes, pin_key,
-    rehold, seq_of, tx_result,
+    Db, LAST_SEQ, SledStore, abort, append_change, approved_key, count_approval, held_key,
+    load_page, page_key_bytes, pin_key, rehold, seq_of, tx_result,
 };
 
 impl Moderation for SledStore {
@@ -53,6 +53,7 @@ impl Moderation for SledStore {
                         rec.held_for.clear();
                     }
                     rehold(held, id, was, status)?;
+                    count_approval(held, &page.site, &rec, Some(was), Some(status))?;
                     rec.status = status;
                     pages.insert(key, encode(&page).map_err(abort)?)?;
                     comments.insert(&id.to_be_bytes(), encode(&rec).map_err(abort)?)?;
@@ -125,6 +126,18 @@ impl Moderation for SledStore {
             items,
             next_before: None,
         })
+    }
+
+    fn approved_comments_by(&self, site: &str, email: &str, name: &str) -> Result<u32> {
+        let Some(key) = approved_key(site, Some(email), name) else {
+            return Ok(0);
+        };
+        Ok(self
+            .held
+            .get(key)
+            .db()?
+            .and_then(|v| <[u8; 4]>::try_from(v.as_ref()).ok())
+            .map_or(0, u32::from_be_bytes))
     }
 
     fn set_pinned(&self, id: u64, pinned: bool) -> Result<(CommentRecord, WriteSeq)> {

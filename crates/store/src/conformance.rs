@@ -35,7 +35,8 @@ macro_rules! conformance_suite {
             listings_are_newest_first_filtered_and_keyset_paged,
             accounts_sessions_and_the_audit_log_story,
             pinned_comments_open_the_first_page_and_follow_their_thread,
-            locks_bans_settings_and_moderator_edits_are_kept
+            locks_bans_settings_and_moderator_edits_are_kept,
+            approved_authors_are_counted_exactly_through_every_status_change
         );
     };
     (@each $make:expr; $($story:ident),* $(,)?) => {
@@ -813,6 +814,19 @@ pub fn status_changes_keep_counts_the_queue_and_the_log_exact(store: Arc<dyn Sto
     assert_eq!(listed(&*store, &spam_only).0, ["shown"]);
     assert_eq!(count("/other"), 0);
 
+    // A hidden comment with replies stays in its thread's structure (the server shows a
+    // placeholder), so its approved replies keep their place and their count.
+    let answer = insert(&*store, "/post", Some(p1.id), "answer");
+    store.set_status(p1.id, Status::Spam).unwrap();
+    let thread = store
+        .thread_page("blog", "/post", Order::OldestFirst, 10, None, 10)
+        .unwrap();
+    assert_eq!(authors(&thread), (vec!["p1"], vec!["answer"]));
+    assert_eq!(thread.top_level[0].status, Status::Spam);
+    assert_eq!(count("/post"), 1);
+    store.delete_comment(answer).unwrap();
+    store.set_status(p1.id, Status::Approved).unwrap();
+
     // Deleted comments leave the queue; whole pages too.
     store.delete_comment(p2).unwrap();
     assert_eq!(listed(&*store, &queue()).0, ["s1", "shown"]);
@@ -1053,8 +1067,17 @@ pub fn locks_bans_settings_and_moderator_edits_are_kept(store: Arc<dyn Store>) {
     let (page, _) = store.set_locked("blog", "/post", true).unwrap();
     assert!(page.locked);
     assert!(store.page("blog", "/post").unwrap().unwrap().locked);
-    // Locking keeps the title and counts; a comment added by an import still lands.
+    // Locking keeps the title and counts; a reader's comment is refused, an import still lands.
     assert_eq!(page.count, 1);
+    assert!(matches!(
+        store.insert_comment(new_comment("/post", None, "late")),
+        Err(Error::Locked)
+    ));
+    let imported = NewComment {
+        source: Some("wp:9".into()),
+        ..new_comment("/post", None, "imported")
+    };
+    store.insert_comment(imported).unwrap();
     assert!(!store.set_locked("blog", "/post", false).unwrap().0.locked);
     assert!(matches!(
         store.set_locked("blog", "/nothing", true),
@@ -1096,4 +1119,70 @@ pub fn locks_bans_settings_and_moderator_edits_are_kept(store: Arc<dyn Store>) {
         .edit_comment(id, edit("the author again", "[]", 6, None))
         .unwrap();
     assert!(!rec.moderator_edit);
+}
+
+pub fn approved_authors_are_counted_exactly_through_every_status_change(store: Arc<dyn Store>) {
+    store.ensure_site("blog").unwrap();
+    let count = || {
+        store
+            .approved_comments_by("blog", " ANN@example.com", "Ann ")
+            .unwrap()
+    };
+    let by_ann = |page: &str, status| NewComment {
+        status,
+        email: Some("ann@example.com".into()),
+        ..new_comment(page, None, "ann")
+    };
+    assert_eq!(count(), 0);
+    let pending = store
+        .insert_comment(by_ann("/a", Status::Pending))
+        .unwrap()
+        .0
+        .id;
+    assert_eq!(count(), 0, "pending comments do not count");
+    let approved = store
+        .insert_comment(by_ann("/a", Status::Approved))
+        .unwrap()
+        .0
+        .id;
+    assert_eq!(count(), 1);
+    store.set_status(pending, Status::Approved).unwrap();
+    assert_eq!(count(), 2);
+    store.set_status(pending, Status::Spam).unwrap();
+    assert_eq!(count(), 1);
+    store
+        .edit_comment(pending, edit("x", "[]", 2, Some(Status::Approved)))
+        .unwrap();
+    assert_eq!(count(), 2);
+    store
+        .insert_comment(by_ann("/b", Status::Approved))
+        .unwrap();
+    assert_eq!(count(), 3);
+    // A tombstone no longer counts; a deleted page takes its comments' counts with it.
+    insert(&*store, "/a", Some(approved), "bob");
+    store.delete_comment(approved).unwrap();
+    assert_eq!(count(), 2);
+    store.delete_page("blog", "/b").unwrap();
+    assert_eq!(count(), 1);
+    // Another site, another name or no e-mail: counted apart.
+    assert_eq!(
+        store
+            .approved_comments_by("news", "ann@example.com", "ann")
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        store
+            .approved_comments_by("blog", "ann@example.com", "anna")
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        store
+            .approved_comments_by("blog", "bob@example.com", "bob")
+            .unwrap(),
+        1
+    );
+    store.delete_comment(pending).unwrap();
+    assert_eq!(count(), 0);
 }

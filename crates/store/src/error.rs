@@ -33,6 +33,9 @@ pub enum Error {
     Conflict,
     #[error("parent comment refused: {0:?}")]
     Parent(ParentProblem),
+    /// The thread is locked: a reader's comment (one with no import source) is refused.
+    #[error("the thread is locked")]
+    Locked,
     /// The change log no longer holds the changes after the cursor.
     #[error("changes up to {through} were pruned")]
     Pruned { through: u64 },

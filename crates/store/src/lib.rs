@@ -42,8 +42,10 @@ pub enum Order {
     NewestFirst,
 }
 
-/// One page of a thread as stored: visible top-level comments in order, and the first visible
-/// replies below each of them (flat, oldest first, so a parent always precedes its replies).
+/// One page of a thread as stored: top-level comments in order, and the first replies below
+/// each of them (flat, oldest first, so a parent always precedes its replies). Only comments
+/// `in_thread` are read: visible ones, and hidden ones with replies, which the server shows as
+/// placeholders.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ThreadPage {
     pub page: Option<PageRecord>,
@@ -131,6 +133,7 @@ pub trait Reads: Send + Sync {
 /// Comment writes. Each is one transaction that also appends its [`Change`].
 pub trait Writes: Send + Sync {
     /// Stores a new comment, creating its page on first use and updating counts.
+    /// [`Error::Locked`] on a locked thread, unless it comes from an import (`source`).
     fn insert_comment(&self, new: NewComment) -> Result<(CommentRecord, WriteSeq)>;
     /// Replaces a comment's body (and, with `status`, its status, keeping counts exact);
     /// `NotFound` for deleted comments.
@@ -192,6 +195,9 @@ pub trait Moderation: Send + Sync {
     fn set_status(&self, id: u64, status: Status) -> Result<(CommentRecord, WriteSeq)>;
     /// Comments matching the query, newest first (see [`CommentQuery`]).
     fn list_comments(&self, query: &CommentQuery) -> Result<CommentList>;
+    /// How many approved comments the author with this e-mail and name (both compared
+    /// case-insensitively) has on `site`, kept exact through every status change.
+    fn approved_comments_by(&self, site: &str, email: &str, name: &str) -> Result<u32>;
     /// Pins a top-level comment to the top of its thread (or unpins it), appending
     /// [`ChangeKind::Pinned`]. `NotFound` for tombstones.
     fn set_pinned(&self, id: u64, pinned: bool) -> Result<(CommentRecord, WriteSeq)>;

@@ -127,6 +127,12 @@ impl CommentRecord {
     pub fn is_visible(&self) -> bool {
         matches!(self.status, Status::Approved | Status::Deleted)
     }
+
+    /// Read into a thread: visible, or hidden (pending, spam) but with replies, which the
+    /// server shows as a placeholder so the replies keep their place.
+    pub fn in_thread(&self) -> bool {
+        self.is_visible() || self.children > 0
+    }
 }
 
 /// One entry of the change log: what a write did, to which page.

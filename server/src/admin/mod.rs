@@ -10,7 +10,8 @@ use actix_web::{HttpRequest, HttpResponse, middleware, web};
 use serde::Deserialize;
 use talkback_api::ErrorCode;
 use talkback_api::admin::{
-    ListQuery, LockPage, ModEdit, Moderate, NewBan, PutAccount, SessionInfo, SignIn, SiteSettings,
+    Done, ListQuery, LockPage, ModEdit, Moderate, MovePages, NewBan, PageMeta, PutAccount,
+    SessionInfo, SignIn, SiteSettings,
 };
 
 use crate::AppState;
@@ -49,6 +50,8 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
                 .route("/bans", web::post().to(add_ban))
                 .route("/bans/{id}", web::delete().to(remove_ban))
                 .route("/pages/delete", web::post().to(delete_page))
+                .route("/pages/meta", web::post().to(page_meta))
+                .route("/pages/move", web::post().to(move_pages))
                 .service(
                     web::resource("/import")
                         .app_data(web::PayloadConfig::new(MAX_IMPORT_BYTES))
@@ -451,17 +454,7 @@ async fn delete_page(
     let said = web::block(move || {
         let said = service
             .delete_as_owner(&body.site, None, Some(&body.page))
-            .map_err(|e| {
-                use crate::service::OwnerError as O;
-                match e {
-                    O::NoPage(..) | O::NoComment(..) => {
-                        Error::client(ErrorCode::NotFound, e.to_string())
-                    }
-                    O::UnknownSite(site) => crate::service::unknown_site(&site),
-                    O::Invalid(message) => Error::client(ErrorCode::InvalidPage, message),
-                    O::Store(e) => e.into(),
-                }
-            })?;
+            .map_err(owner_error)?;
         service.audit_event(
             &caller.actor.name,
             &format!("delete page {} of {}", body.page, body.site),
@@ -469,5 +462,90 @@ async fn delete_page(
         Ok::<_, Error>(said)
     })
     .await??;
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "done": said })))
+    Ok(HttpResponse::Ok().json(Done { done: vec![said] }))
+}
+
+/// The owner's operations' errors as API errors.
+fn owner_error(e: crate::service::OwnerError) -> Error {
+    use crate::service::OwnerError as O;
+    match e {
+        O::NoPage(..) | O::NoComment(..) => Error::client(ErrorCode::NotFound, e.to_string()),
+        O::UnknownSite(site) => crate::service::unknown_site(&site),
+        O::Invalid(message) => Error::client(ErrorCode::InvalidPage, message),
+        O::Store(e) => e.into(),
+    }
+}
+
+fn may_moderate(caller: &Caller, site: &str) -> Result<()> {
+    if caller.actor.may_see(site) {
+        Ok(())
+    } else {
+        Err(Error::client(
+            ErrorCode::NotPermitted,
+            "Your account may not moderate that site.",
+        ))
+    }
+}
+
+/// `talkback page` and the dashboard's page corrections.
+async fn page_meta(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Json<PageMeta>,
+) -> Result<HttpResponse> {
+    let caller = blocking_caller(&state, &req, true).await?;
+    may_moderate(&caller, &body.site)?;
+    let service = state.service.clone();
+    let done = web::block(move || {
+        let PageMeta {
+            site,
+            page,
+            title,
+            url,
+        } = body.into_inner();
+        let record = service
+            .set_page_meta(&site, &page, title, url)
+            .map_err(owner_error)?;
+        service.audit_event(
+            &caller.actor.name,
+            &format!("page {} of {site}", record.key),
+        )?;
+        Ok::<_, Error>(format!(
+            "{}: title {:?}, url {:?}",
+            record.key,
+            record.title.unwrap_or_default(),
+            record.url.unwrap_or_default()
+        ))
+    })
+    .await??;
+    Ok(HttpResponse::Ok().json(Done { done: vec![done] }))
+}
+
+/// `talkback remap` and the dashboard's thread moves.
+async fn move_pages(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Json<MovePages>,
+) -> Result<HttpResponse> {
+    let caller = blocking_caller(&state, &req, true).await?;
+    may_moderate(&caller, &body.site)?;
+    if body.moves.is_empty() || body.moves.len() > 10_000 {
+        return Err(Error::client(
+            ErrorCode::InvalidJson,
+            "Name between 1 and 10,000 moves.",
+        ));
+    }
+    let service = state.service.clone();
+    let done = web::block(move || {
+        let done = service
+            .move_pages(&body.site, &body.moves)
+            .map_err(owner_error)?;
+        service.audit_event(
+            &caller.actor.name,
+            &format!("move {} threads of {}", body.moves.len(), body.site),
+        )?;
+        Ok::<_, Error>(done)
+    })
+    .await??;
+    Ok(HttpResponse::Ok().json(Done { done }))
 }

@@ -27,10 +27,17 @@ pub struct Provenance {
     pub client: Option<std::net::IpAddr>,
 }
 
-/// Why a new or edited comment must wait for approval under `settings` (empty: it need not).
-fn hold_reasons(settings: &super::Settings, tree: &[talkback_api::Block]) -> Vec<String> {
+/// Why a new or edited comment must wait for approval under `settings` (empty: it need not);
+/// `known`: its author already has an approved comment on the site.
+fn hold_reasons(
+    settings: &super::Settings,
+    tree: &[talkback_api::Block],
+    known: bool,
+) -> Vec<String> {
     match settings.moderation {
         Moderation::None => Vec::new(),
+        Moderation::FirstTime if known => Vec::new(),
+        Moderation::FirstTime => vec!["first_time".into()],
         Moderation::Links if talkback_api::Block::link_count(tree) == 0 => Vec::new(),
         Moderation::Links => vec!["contains_links".into()],
         Moderation::All => vec!["moderation_all".into()],
@@ -90,10 +97,15 @@ impl Service {
         let edit_key = new_edit_key()?;
         let created = now_ms();
         let banned = self.banned(email.as_deref(), &author, from.client)?;
+        let known = settings.moderation == Moderation::FirstTime
+            && match &email {
+                Some(email) => self.store.approved_comments_by(&site.id, email, &author)? > 0,
+                None => false,
+            };
         let held_for = if banned {
             vec!["banned".to_owned()]
         } else {
-            hold_reasons(&settings, &tree)
+            hold_reasons(&settings, &tree, known)
         };
         let new = NewComment {
             site: site.id.clone(),
@@ -136,7 +148,8 @@ impl Service {
         let (source, tree) = validate::body(&input.body)?;
         let page = self.page_of(&before)?;
         let held = match self.config.site(&page.site) {
-            Some(site) => !hold_reasons(&self.settings(site)?, &tree).is_empty(),
+            // Only an approved comment can go back to the queue, and its author is known.
+            Some(site) => !hold_reasons(&self.settings(site)?, &tree, true).is_empty(),
             None => false,
         };
         let edit = Edit {

@@ -42,6 +42,26 @@ pub(crate) fn comment(record: &CommentRecord, key: &AvatarKey) -> Comment {
     }
 }
 
+/// A comment as a thread shows it: a hidden one (pending or spam, read only because it has
+/// replies) becomes a placeholder like a tombstone, so nothing of it reaches readers.
+pub(crate) fn shown(record: &CommentRecord, key: &AvatarKey) -> Comment {
+    if record.is_visible() {
+        return comment(record, key);
+    }
+    Comment {
+        author: String::new(),
+        website: None,
+        avatar: String::new(),
+        body: Vec::new(),
+        edited: None,
+        deleted: true,
+        pending: false,
+        pinned: false,
+        moderator_edit: false,
+        ..comment(record, key)
+    }
+}
+
 /// The stored tree, or, when it cannot be decoded (a record written by a buggy or foreign
 /// build), a placeholder for this one comment: one bad record never fails a whole page.
 fn body_or_placeholder(record: &CommentRecord) -> Vec<Block> {

@@ -191,6 +191,7 @@ impl From<talkback_store::Error> for Error {
                 Error::client(ErrorCode::NotFound, "There is no such page.")
             }
             S::Parent(problem) => parent_error(problem),
+            S::Locked => Error::reader(ErrorCode::CommentsClosed),
             other => Error::Internal(format!("storage: {other}")),
         }
     }

@@ -81,6 +81,7 @@ fn held_reason(code: &str) -> HeldReason {
     let text = match code {
         "moderation_all" => "Every comment on this site waits for approval.",
         "contains_links" => "It contains links, and this site holds comments with links.",
+        "first_time" => "Its author has no approved comment on this site yet.",
         "edited" => "Its author edited it, and edits on this site wait for approval.",
         "banned" => "Its author's e-mail, name or address is banned.",
         _ => "Held by a rule of this site.",

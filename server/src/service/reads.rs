@@ -43,12 +43,12 @@ impl Service {
         let top = page
             .top_level
             .iter()
-            .map(|r| convert::comment(r, key))
+            .map(|r| convert::shown(r, key))
             .collect();
         let replies = page
             .replies
             .iter()
-            .map(|r| convert::comment(r, key))
+            .map(|r| convert::shown(r, key))
             .collect();
         let mut comments = assemble_thread(top, replies);
         for more in &page.more_replies {
@@ -92,7 +92,7 @@ impl Service {
         let replies = run
             .replies
             .iter()
-            .map(|r| convert::comment(r, &self.avatar_key))
+            .map(|r| convert::shown(r, &self.avatar_key))
             .collect();
         Ok((
             RepliesResponse {

@@ -677,6 +677,33 @@ fn the_command_line_moderates_through_the_running_server_and_directly_when_none_
     assert!(ok && out.contains("moderation = Links"), "{out}{err}");
     let (_, out, _) = talkback(&config, &["config"], None);
     assert!(out.contains("# blog: moderation = Links"), "{out}");
+    // Page corrections and moves through the server.
+    let (ok, out, err) = talkback(
+        &config,
+        &[
+            "page",
+            "--site",
+            "blog",
+            "--page",
+            "/post",
+            "--title",
+            "Fixed Title",
+        ],
+        None,
+    );
+    assert!(ok && out.contains("Fixed Title"), "{out}{err}");
+    let (ok, out, err) = talkback(
+        &config,
+        &[
+            "remap", "--site", "blog", "--from", "/post", "--to", "/renamed",
+        ],
+        None,
+    );
+    assert!(ok, "{out}{err}");
+    assert_eq!(
+        get(&server.base, "/api/v1/threads?site=blog&page=/renamed").body["title"],
+        "Fixed Title"
+    );
     // Deleting a whole page through the server.
     let extra = post(
         &server.base,
@@ -1052,4 +1079,123 @@ fn a_moderators_edit_keeps_the_status_and_tells_readers() {
             .iter()
             .any(|e| e["action"] == "edit" && e["comment"].as_u64() == Some(id))
     );
+}
+
+#[test]
+fn first_time_mode_holds_a_commenter_until_one_comment_is_approved() {
+    let server = TestServer::start();
+    with_accounts(&server);
+    let zoe = sign_in(&server.base, "zoe");
+    zoe.send(
+        "PUT",
+        "/admin/api/sites/blog",
+        Some(json!({"moderation": "first_time"})),
+    );
+    let first = post_on(&server.base, "blog", "ann", "my first words here");
+    assert_eq!(first["pending"], true);
+    assert_eq!(zoe.queue("")[0]["held_for"][0]["code"], "first_time");
+    // Until then every comment of hers waits; approving one lets the next ones through.
+    assert_eq!(
+        post_on(&server.base, "blog", "ann", "still waiting")["pending"],
+        true
+    );
+    zoe.moderate("approve", &[first["id"].as_u64().unwrap()]);
+    assert_eq!(
+        post_on(&server.base, "blog", "Ann", "now at once")["pending"],
+        false
+    );
+    // Same e-mail with another name, or no e-mail at all, is someone new.
+    let other_name = post(
+        &server.base,
+        "/api/v1/comments",
+        &json!({"site": "blog", "page": "/post", "author": "not ann", "email": "ann@example.com", "body": "x"}),
+    );
+    assert_eq!(other_name.body["comment"]["pending"], true);
+    let no_email = post(
+        &server.base,
+        "/api/v1/comments",
+        &json!({"site": "blog", "page": "/post", "author": "ann", "body": "x"}),
+    );
+    assert_eq!(no_email.body["comment"]["pending"], true);
+    // Trust rests on approved comments: marking one spam leaves the other standing.
+    zoe.moderate("spam", &[first["id"].as_u64().unwrap()]);
+    let later = post_on(&server.base, "blog", "ann", "after the spam mark");
+    assert_eq!(
+        later["pending"], false,
+        "one approved comment (\"now at once\") is still there"
+    );
+}
+
+#[test]
+fn hiding_a_comment_with_replies_leaves_a_placeholder_and_honest_counts() {
+    let server = TestServer::start();
+    with_accounts(&server);
+    let parent = post_on(&server.base, "blog", "spammer", "visit my shop")["id"]
+        .as_u64()
+        .unwrap();
+    let reply = post(
+        &server.base,
+        "/api/v1/comments",
+        &json!({"site": "blog", "page": "/post", "author": "bea", "body": "please no", "parent": parent}),
+    );
+    assert_eq!(reply.status, 201);
+    let zoe = sign_in(&server.base, "zoe");
+    zoe.moderate("spam", &[parent]);
+    let body = thread(&server.base, "blog");
+    let top = &body["comments"][0];
+    assert_eq!(top["deleted"], true, "{body}");
+    assert_eq!(top["author"], "");
+    assert_eq!(top["body"], json!([]));
+    assert_eq!(top["replies"][0]["author"], "bea");
+    assert_eq!(body["total"], 1, "the reply is counted and shown");
+    let (_, html) = raw_get(&server.base, "/api/v1/threads/html?site=blog&page=/post");
+    assert!(
+        !html.contains("visit my shop") && !html.contains("spammer"),
+        "{html}"
+    );
+    assert!(html.contains("please no"));
+}
+
+#[test]
+fn pages_are_corrected_and_moved_through_the_api_by_their_site_moderators() {
+    let server = TestServer::start();
+    with_accounts(&server);
+    post_on(&server.base, "blog", "ann", "on the old slug");
+    let mia = sign_in(&server.base, "mia");
+    let reply = mia.send(
+        "POST",
+        "/admin/api/pages/meta",
+        Some(json!({"site": "blog", "page": "/post", "title": "The Right Title"})),
+    );
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert_eq!(thread(&server.base, "blog")["title"], "The Right Title");
+    let moved = mia.send(
+        "POST",
+        "/admin/api/pages/move",
+        Some(json!({"site": "blog", "moves": [["/post", "/new-slug"]]})),
+    );
+    assert_eq!(moved.status, 200, "{moved:?}");
+    assert_eq!(
+        get(&server.base, "/api/v1/threads?site=blog&page=/new-slug").body["total"],
+        1
+    );
+    assert_eq!(thread(&server.base, "blog")["total"], 0);
+    let denied = mia.send(
+        "POST",
+        "/admin/api/pages/meta",
+        Some(json!({"site": "moderated", "page": "/post", "title": "x"})),
+    );
+    assert_eq!(error_code(&denied), "not_permitted");
+    let missing = mia.send(
+        "POST",
+        "/admin/api/pages/meta",
+        Some(json!({"site": "blog", "page": "/nothing", "title": "x"})),
+    );
+    assert_eq!((missing.status, error_code(&missing)), (404, "not_found"));
+    let none = mia.send(
+        "POST",
+        "/admin/api/pages/move",
+        Some(json!({"site": "blog", "moves": []})),
+    );
+    assert_eq!(error_code(&none), "invalid_json");
 }
