@@ -185,11 +185,26 @@ moderatedTest("pin, edit, lock and ban from the dashboard reach the reader's wid
   await admin.getByRole("status").filter({ hasText: "Thread locked." }).waitFor();
   await item("The first comment").locator(".tb-flag", { hasText: "Thread locked" }).waitFor();
   await screenshot(admin, "dashboard-tools");
+  // The audit log names each of those decisions; the pages panel corrects the post's title.
+  await admin.getByText("Audit log").click();
+  const audit = admin.locator(".tb-audit tbody");
+  await audit.locator("tr", { hasText: "lock" }).waitFor();
+  for (const action of ["pin", "edit", "ban Email eve@example.com"]) {
+    await audit.locator("td", { hasText: action }).first().waitFor();
+  }
+  await admin.getByText("Pages", { exact: true }).click();
+  await admin.getByLabel("Page (key or URL)").fill("/");
+  await admin.getByLabel("New title").fill("A Corrected Title");
+  await admin.getByRole("button", { name: "Correct the page" }).click();
+  await admin.getByRole("status").filter({ hasText: "Saved." }).waitFor();
+  await screenshot(admin, "dashboard-audit-and-pages");
 
   const reader = await browser.newPage();
   await reader.goto(`${server.base}/`);
   await reader.locator(".tb-app:not([hidden]) .tb-notice").waitFor();
   assert.equal(await reader.locator(".tb-notice").innerText(), "Comments are closed.");
+  const stored = await (await fetch(`${server.base}/api/v1/threads?site=demo&page=/`)).json();
+  assert.equal(stored.title, "A Corrected Title", "the page's title as the owner corrected it");
   assert.equal(await reader.locator("form.tb-form").count(), 0, "no form on a locked thread");
   assert.equal(await reader.locator(".tb-reply").first().isVisible(), false, "no Reply buttons either");
   const first = reader.locator(".tb-list > .tb-comment").first();
