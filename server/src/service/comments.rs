@@ -63,13 +63,8 @@ impl Service {
             .ok_or_else(|| unknown_site(&input.site))?;
         let page_key = validate::page_key(&input.page, site)?;
         let settings = self.settings(site)?;
-        let locked = || -> Result<bool> {
-            Ok(self
-                .store
-                .page(&site.id, &page_key)?
-                .is_some_and(|p| p.locked))
-        };
-        if settings.read_only || locked()? {
+        // A locked thread is refused by the store, inside the insert's transaction.
+        if settings.read_only {
             return Err(Error::reader(ErrorCode::CommentsClosed));
         }
         let page_title = validate::title(input.title.as_deref())?;
