@@ -75,6 +75,7 @@ impl Pipeline {
             page: "/fuzz".into(),
             title: Some("Fuzz".into()),
             url: None,
+            locked: false,
             comments: vec![SourceComment {
                 id: "fz:1".into(),
                 parent: None,
@@ -88,6 +89,8 @@ impl Pipeline {
                 ip: None,
                 legacy_id: None,
                 held_for: Vec::new(),
+                pinned: false,
+                moderator_edit: false,
             }],
         };
         let target = SiteConfig::new(&site, &[]);

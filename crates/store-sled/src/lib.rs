@@ -523,9 +523,10 @@ impl Writes for SledStore {
                 &self.replies,
                 &self.changes,
                 &self.held,
+                &self.pins,
             )
                 .transaction(
-                    |(pages, page_ids, comments, index, sources, replies, changes, held)| {
+                    |(pages, page_ids, comments, index, sources, replies, changes, held, pins)| {
                         if let Some(key) = &source_key {
                             if sources.get(key)?.is_some() {
                                 return Err(abort(Error::Conflict));
@@ -594,9 +595,12 @@ impl Writes for SledStore {
                             source: new.source.clone(),
                             ip: new.ip.clone(),
                             held_for: new.held_for.clone(),
-                            pinned: false,
-                            moderator_edit: false,
+                            pinned: new.pinned && new.parent.is_none(),
+                            moderator_edit: new.moderator_edit,
                         };
+                        if record.pinned {
+                            pins.insert(&pin_key(page.id, id), &[])?;
+                        }
                         if let Some(k) = held_key(new.status, id) {
                             held.insert(&k, &[])?;
                         }

@@ -69,6 +69,8 @@ pub fn new_comment(page: &str, parent: Option<u64>, author: &str) -> NewComment 
         source: None,
         ip: None,
         held_for: Vec::new(),
+        pinned: false,
+        moderator_edit: false,
     }
 }
 

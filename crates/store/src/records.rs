@@ -120,6 +120,10 @@ pub struct NewComment {
     pub ip: Option<String>,
     /// Why a held comment was held (reason codes).
     pub held_for: Vec<String>,
+    /// Set by imports: pinned at the source (top-level comments only).
+    pub pinned: bool,
+    /// Set by imports: the last edit was a moderator's.
+    pub moderator_edit: bool,
 }
 
 impl CommentRecord {

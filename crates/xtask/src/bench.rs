@@ -615,40 +615,7 @@ pub(crate) fn bench_import(root: &Path) -> anyhow::Result<()> {
     build_release_server()?;
     let dir = tempfile::tempdir()?;
     let wxr = dir.path().join("wxr-50k.xml");
-    let mut out = std::io::BufWriter::new(std::fs::File::create(&wxr)?);
-    writeln!(
-        out,
-        r#"<?xml version="1.0" encoding="UTF-8"?><rss version="2.0" xmlns:wp="http://wordpress.org/export/1.2/"><channel><title>Bench</title>"#
-    )?;
-    let mut id = 0u64;
-    for post in 0..500 {
-        writeln!(
-            out,
-            "<item><title>Post {post} &amp; friends</title><link>https://bench.example/{post}/</link><wp:post_id>{post}</wp:post_id>"
-        )?;
-        let first = id + 1;
-        for n in 0..100u64 {
-            id += 1;
-            // 40 top-level comments, then replies to earlier ones (two and three levels deep).
-            let parent = match n {
-                0..=39 => 0,
-                40..=79 => first + (n - 40),
-                _ => first + 40 + (n - 80),
-            };
-            let (day, minute) = (1 + n / 60, n % 60);
-            writeln!(
-                out,
-                "<wp:comment><wp:comment_id>{id}</wp:comment_id><wp:comment_author><![CDATA[Reader {n} Ünïcode]]></wp:comment_author>\
-                 <wp:comment_author_email>r{n}@example.com</wp:comment_author_email><wp:comment_author_url>https://r{n}.example</wp:comment_author_url>\
-                 <wp:comment_date_gmt>2024-03-{day:02} 10:{minute:02}:00</wp:comment_date_gmt>\
-                 <wp:comment_content><![CDATA[<p>Comment {n} on post {post} with <strong>bold</strong> &amp; a <a href=\"https://example.org/{n}\">link</a>.</p>\n\nA second paragraph.]]></wp:comment_content>\
-                 <wp:comment_approved>1</wp:comment_approved><wp:comment_type>comment</wp:comment_type><wp:comment_parent>{parent}</wp:comment_parent></wp:comment>"
-            )?;
-        }
-        writeln!(out, "</item>")?;
-    }
-    writeln!(out, "</channel></rss>")?;
-    drop(out);
+    let id = synthetic_wxr(&wxr, 500, false)?;
     let size = std::fs::metadata(&wxr)?.len();
     let config = dir.path().join("talkback.toml");
     std::fs::write(
@@ -689,6 +656,237 @@ pub(crate) fn bench_import(root: &Path) -> anyhow::Result<()> {
             bail!("import failed: {log}");
         }
     }
+    Ok(())
+}
+
+/// Writes a WordPress export of `posts` posts with 100 comments each (40 top-level, then
+/// replies two and three levels deep; HTML bodies with entities); returns how many comments.
+/// With `held`, every 50th comment is pending and every 200th spam, and one comment holds
+/// the rare word "zebra".
+fn synthetic_wxr(path: &Path, posts: u64, held: bool) -> anyhow::Result<u64> {
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
+    writeln!(
+        out,
+        r#"<?xml version="1.0" encoding="UTF-8"?><rss version="2.0" xmlns:wp="http://wordpress.org/export/1.2/"><channel><title>Bench</title>"#
+    )?;
+    let mut id = 0u64;
+    for post in 0..posts {
+        writeln!(
+            out,
+            "<item><title>Post {post} &amp; friends</title><link>https://bench.example/{post}/</link><wp:post_id>{post}</wp:post_id>"
+        )?;
+        let first = id + 1;
+        for n in 0..100u64 {
+            id += 1;
+            // 40 top-level comments, then replies to earlier ones (two and three levels deep).
+            let parent = match n {
+                0..=39 => 0,
+                40..=79 => first + (n - 40),
+                _ => first + 40 + (n - 80),
+            };
+            let (day, minute) = (1 + n / 60, n % 60);
+            let approved = match (held, id % 200, id % 50) {
+                (true, 0, _) => "spam",
+                (true, _, 0) => "0",
+                _ => "1",
+            };
+            let rare = if held && id == posts * 50 {
+                " zebra"
+            } else {
+                ""
+            };
+            writeln!(
+                out,
+                "<wp:comment><wp:comment_id>{id}</wp:comment_id><wp:comment_author><![CDATA[Reader {n} Ünïcode]]></wp:comment_author>\
+                 <wp:comment_author_email>r{n}@example.com</wp:comment_author_email><wp:comment_author_url>https://r{n}.example</wp:comment_author_url>\
+                 <wp:comment_date_gmt>2024-03-{day:02} 10:{minute:02}:00</wp:comment_date_gmt>\
+                 <wp:comment_content><![CDATA[<p>Comment {n} on post {post} with <strong>bold</strong> &amp; a <a href=\"https://example.org/{n}\">link</a>{rare}.</p>\n\nA second paragraph.]]></wp:comment_content>\
+                 <wp:comment_approved>{approved}</wp:comment_approved><wp:comment_type>comment</wp:comment_type><wp:comment_parent>{parent}</wp:comment_parent></wp:comment>"
+            )?;
+        }
+        writeln!(out, "</item>")?;
+    }
+    writeln!(out, "</channel></rss>")?;
+    out.flush()?;
+    Ok(id)
+}
+
+/// `cargo xtask bench --moderation`: the moderation API over 100,000 imported comments
+/// (2,500 of them held), signed in as an owner: the queue's first page and a deep one, the
+/// last page of every comment by keyset, and searches (one rare word, one in every comment),
+/// beside the reader's cached thread read in the same run. Prints figures; asserts nothing.
+pub(crate) fn bench_moderation(root: &Path, seconds: u32) -> anyhow::Result<()> {
+    build_release_server()?;
+    let dir = tempfile::tempdir()?;
+    let wxr = dir.path().join("wxr-100k.xml");
+    let count = synthetic_wxr(&wxr, 1000, true)?;
+    let port = free_port()?;
+    let config = dir.path().join("talkback.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "bind = \"127.0.0.1:{port}\"\ndatabase = {:?}\nexamples_dir = \"\"\nrate_limit_per_minute = 0\nread_rate_limit_per_minute = 0\n[[sites]]\nid = \"demo\"\n",
+            dir.path().join("db")
+        ),
+    )?;
+    let bin = root.join("target/release/talkback");
+    let started = Instant::now();
+    let imported = Command::new(&bin)
+        .arg("--config")
+        .arg(&config)
+        .args(["import", "--format", "wordpress"])
+        .arg(&wxr)
+        .args(["--site", "demo"])
+        .env("RUST_LOG", "warn")
+        .output()?;
+    if !imported.status.success() {
+        bail!(
+            "import failed: {}",
+            String::from_utf8_lossy(&imported.stderr)
+        );
+    }
+    eprintln!(
+        "imported {count} comments in {:.1} s: {}",
+        started.elapsed().as_secs_f64(),
+        String::from_utf8_lossy(&imported.stdout).trim()
+    );
+    let password = "bench password 123";
+    let mut add = Command::new(&bin)
+        .arg("--config")
+        .arg(&config)
+        .args([
+            "admin",
+            "add",
+            "owner",
+            "--role",
+            "owner",
+            "--password-stdin",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()?;
+    add.stdin
+        .take()
+        .context("stdin")?
+        .write_all(password.as_bytes())?;
+    if !add.wait()?.success() {
+        bail!("admin add failed");
+    }
+    let base = format!("http://127.0.0.1:{port}");
+    let child = Command::new(&bin)
+        .arg("--config")
+        .arg(&config)
+        .arg("serve")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()?;
+    let proc = Proc(child);
+    wait_ready(
+        &format!("{base}/api/v1/threads?site=demo&page=/500"),
+        Instant::now(),
+        Duration::from_secs(20),
+    )?;
+    let signed = agent()
+        .post(&format!("{base}/admin/api/session"))
+        .set("Origin", &base)
+        .send_json(json!({"name": "owner", "password": password}))?;
+    let cookie = signed
+        .header("set-cookie")
+        .and_then(|c| c.split(';').next())
+        .context("no session cookie")?
+        .to_owned();
+    let list = |query: &str| -> anyhow::Result<Value> {
+        Ok(agent()
+            .get(&format!("{base}/admin/api/comments?{query}"))
+            .set("Cookie", &cookie)
+            .call()?
+            .into_json()?)
+    };
+    // The deepest keyset cursors: follow `next` to the end of the queue and of everything.
+    let last_cursor = |query: &str| -> anyhow::Result<(String, usize)> {
+        let mut cursor = String::new();
+        let mut pages = 0;
+        loop {
+            let page = list(&format!("{query}&limit=100&before={cursor}"))?;
+            pages += 1;
+            match page["next"].as_str() {
+                Some(next) => cursor = next.to_owned(),
+                None => return Ok((cursor, pages)),
+            }
+        }
+    };
+    let (queue_last, queue_pages) = last_cursor("status=queue")?;
+    let (all_last, all_pages) = last_cursor("status=all")?;
+    eprintln!(
+        "queue: {queue_pages} pages of 100; every comment: {all_pages} pages of 100 (keyset)"
+    );
+    let script = |name: &str| -> anyhow::Result<PathBuf> {
+        let path = dir.path().join(format!("{name}.lua"));
+        std::fs::write(&path, format!("wrk.headers[\"Cookie\"] = \"{cookie}\"\n"))?;
+        Ok(path)
+    };
+    let cookie_script = script("cookie")?;
+    let scenarios: Vec<(&str, String, Option<&Path>)> = vec![
+        (
+            "reader: cached thread (100 comments)",
+            format!("{base}/api/v1/threads?site=demo&page=/500"),
+            None,
+        ),
+        (
+            "queue, first page of 50",
+            format!("{base}/admin/api/comments?status=queue&limit=50"),
+            Some(&cookie_script),
+        ),
+        (
+            "queue, last page (keyset)",
+            format!("{base}/admin/api/comments?status=queue&limit=100&before={queue_last}"),
+            Some(&cookie_script),
+        ),
+        (
+            "all 100k, last page (keyset)",
+            format!("{base}/admin/api/comments?status=all&limit=100&before={all_last}"),
+            Some(&cookie_script),
+        ),
+        (
+            "search a word in every comment",
+            format!("{base}/admin/api/comments?status=all&q=bold&limit=50"),
+            Some(&cookie_script),
+        ),
+        (
+            "search a rare word (scans 20k)",
+            format!("{base}/admin/api/comments?status=all&q=zebra&limit=50"),
+            Some(&cookie_script),
+        ),
+    ];
+    let rare = list("status=all&q=zebra&limit=50")?;
+    eprintln!(
+        "rare word: {} found in the first 20,000 looked at; continue with before={}",
+        rare["comments"].as_array().map_or(0, Vec::len),
+        rare["next"].as_str().unwrap_or("-")
+    );
+    eprintln!(
+        "\n{:<38} {:>9} {:>9} {:>9}",
+        "scenario (4 connections)", "req/s", "p50 ms", "p99 ms"
+    );
+    for (name, url, script) in scenarios {
+        let f = wrk(&url, script, 4, seconds)?;
+        eprintln!(
+            "{name:<38} {:>9.0} {:>9.2} {:>9.2}{}",
+            f.rps,
+            f.p50_ms,
+            f.p99_ms,
+            if f.errors > 0 {
+                format!("  ({} errors)", f.errors)
+            } else {
+                String::new()
+            }
+        );
+    }
+    eprintln!(
+        "server RSS after the run: {:.1} MiB",
+        rss_kib(proc.0.id()) as f64 / 1024.0
+    );
     Ok(())
 }
 

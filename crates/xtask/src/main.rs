@@ -54,6 +54,9 @@ enum Cmd {
         /// junk pages); prints the server's RSS.
         #[arg(long)]
         attack: bool,
+        /// Instead: the moderation API (queue, keyset pages, search) over 100,000 comments.
+        #[arg(long)]
+        moderation: bool,
     },
 }
 
@@ -67,6 +70,11 @@ fn main() -> anyhow::Result<()> {
         Cmd::E2e => e2e(&root),
         Cmd::Bench { import: true, .. } => bench::bench_import(&root),
         Cmd::Bench { attack: true, .. } => bench::bench_attack(&root),
+        Cmd::Bench {
+            moderation: true,
+            seconds,
+            ..
+        } => bench::bench_moderation(&root, seconds),
         Cmd::Bench {
             seconds,
             no_isso,

@@ -125,6 +125,8 @@ impl Service {
             source: None,
             ip: from.client.map(|ip| ip.to_string()),
             held_for,
+            pinned: false,
+            moderator_edit: false,
         };
         let mut batch = self.batch();
         let record = batch.insert(new)?;

@@ -160,6 +160,19 @@ impl Batch<'_> {
         Ok(record)
     }
 
+    /// Locks a thread that was imported locked (the page exists once a comment landed).
+    pub fn lock(&mut self, site: &str, key: &str) -> talkback_store::Result<()> {
+        match self.service.store.set_locked(site, key, true) {
+            Ok((_, seq)) => {
+                self.wrote(seq, site, key);
+                Ok(())
+            }
+            // Every comment of the page was skipped: there is no thread to lock.
+            Err(talkback_store::Error::NotFound(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Makes every write of the batch durable, then invalidates and publishes.
     pub fn commit(self) -> Result<(), talkback_store::Error> {
         let Some(seq) = self.seq else {

@@ -31,6 +31,7 @@ pub(crate) fn parse(text: &str, report: &mut ImportReport) -> Vec<SourceThread> 
                 page: link.clone(),
                 title: t.text_of("title"),
                 url: Some(link),
+                locked: false,
                 comments: Vec::new(),
             },
         );
@@ -104,6 +105,8 @@ fn post(p: &El, report: &mut ImportReport) -> Option<(String, SourceComment)> {
         ip: p.text_of("ipAddress"),
         legacy_id: None,
         held_for: Vec::new(),
+        pinned: false,
+        moderator_edit: false,
     };
     Some((id, comment))
 }

@@ -31,6 +31,7 @@ fn read(path: &Path, report: &mut ImportReport) -> rusqlite::Result<Vec<SourceTh
                     page: uri,
                     title: r.get(2)?,
                     url: None,
+                    locked: false,
                     comments: Vec::new(),
                 },
             ))
@@ -79,6 +80,8 @@ fn read(path: &Path, report: &mut ImportReport) -> rusqlite::Result<Vec<SourceTh
             ip: r.get(10)?,
             legacy_id: None,
             held_for: Vec::new(),
+            pinned: false,
+            moderator_edit: false,
         };
         match index.get(&tid) {
             Some(&i) => threads[i].1.comments.push(comment),

@@ -24,6 +24,8 @@ pub struct SourceThread {
     pub page: String,
     pub title: Option<String>,
     pub url: Option<String>,
+    /// Closed to new comments (Talkback's own exports).
+    pub locked: bool,
     pub comments: Vec<SourceComment>,
 }
 
@@ -48,6 +50,10 @@ pub struct SourceComment {
     pub legacy_id: Option<String>,
     /// Why a held comment was held (reason codes), kept through exports.
     pub held_for: Vec<String>,
+    /// Pinned to the top of its thread (Talkback's own exports).
+    pub pinned: bool,
+    /// The last edit was a moderator's (Talkback's own exports).
+    pub moderator_edit: bool,
 }
 
 /// A body in the form its source keeps it.
@@ -139,6 +145,9 @@ pub fn import(
                 continue;
             }
             run.place(c, &by_id, report)?;
+        }
+        if thread.locked && !dry_run {
+            batch.lock(&site.id, &key)?;
         }
     }
     batch.commit()
@@ -363,6 +372,8 @@ impl Run<'_, '_> {
                 .take(16)
                 .cloned()
                 .collect(),
+            pinned: c.pinned && parent.is_none(),
+            moderator_edit: c.moderator_edit,
         })
     }
 }

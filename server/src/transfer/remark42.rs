@@ -106,6 +106,8 @@ pub(crate) fn parse(bytes: &[u8], report: &mut ImportReport) -> Vec<SourceThread
             ip: None,
             legacy_id: None,
             held_for: Vec::new(),
+            pinned: false,
+            moderator_edit: false,
         };
         let thread = threads.entry(locator.url.clone()).or_insert_with(|| {
             order.push(locator.url.clone());
@@ -113,6 +115,7 @@ pub(crate) fn parse(bytes: &[u8], report: &mut ImportReport) -> Vec<SourceThread
                 page: locator.url.clone(),
                 title: None,
                 url: Some(locator.url.clone()),
+                locked: false,
                 comments: Vec::new(),
             }
         });

@@ -40,6 +40,9 @@ pub struct ExportPage {
     pub title: Option<String>,
     #[serde(default)]
     pub url: Option<String>,
+    /// Closed to new comments.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub locked: bool,
     /// Oldest first; a parent always comes before its replies.
     pub comments: Vec<ExportComment>,
 }
@@ -69,6 +72,12 @@ pub struct ExportComment {
     /// Why a held comment was held (reason codes).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub held_for: Vec<String>,
+    /// Pinned to the top of its thread.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pinned: bool,
+    /// The last edit was a moderator's.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub moderator_edit: bool,
 }
 
 /// Why an export or import failed as a whole.
@@ -103,12 +112,15 @@ pub fn export(service: &Service, site: &str) -> Result<String, TalkbackError> {
                 status: c.status,
                 ip: c.ip.clone(),
                 held_for: c.held_for.clone(),
+                pinned: c.pinned,
+                moderator_edit: c.moderator_edit,
             })
             .collect();
         pages.push(ExportPage {
             key: page.key,
             title: page.title,
             url: page.url,
+            locked: page.locked,
             comments,
         });
     }
@@ -155,6 +167,7 @@ pub fn import_talkback(
             page: page.key,
             title: page.title,
             url: page.url,
+            locked: page.locked,
             comments: page
                 .comments
                 .into_iter()
@@ -181,6 +194,8 @@ pub fn import_talkback(
                         ip: c.ip,
                         legacy_id: None,
                         held_for: c.held_for,
+                        pinned: c.pinned,
+                        moderator_edit: c.moderator_edit,
                     }
                 })
                 .collect(),

@@ -57,6 +57,7 @@ fn thread(item: &El, report: &mut ImportReport) -> Option<SourceThread> {
         page: link.clone(),
         title: item.text_of("title"),
         url: Some(link),
+        locked: false,
         comments: Vec::new(),
     };
     for c in comments {
@@ -126,6 +127,8 @@ fn thread(item: &El, report: &mut ImportReport) -> Option<SourceThread> {
             ip: c.text_of("wp:comment_author_IP"),
             legacy_id,
             held_for: Vec::new(),
+            pinned: false,
+            moderator_edit: false,
         });
     }
     Some(out)

@@ -51,6 +51,8 @@ fn new_record(
         source: None,
         ip: None,
         held_for: Vec::new(),
+        pinned: false,
+        moderator_edit: false,
     }
 }
 

@@ -40,11 +40,30 @@ fn populated(dir: &std::path::Path) -> String {
         "/api/v1/comments",
         &json!({"site": "moderated", "page": "/p", "body": "held"}),
     );
-    post(
+    let second = post(
         base,
         "/api/v1/comments",
         &json!({"site": "blog", "page": "/second", "title": "Second", "body": "other page"}),
     );
+    // What moderators did travels too: a pin, a moderator's edit, a locked thread.
+    use talkback_api::admin::{LockPage, ModAction, Moderate};
+    let owner = talkback_server::service::Actor::command_line();
+    let service = &server.service;
+    let pin = Moderate {
+        action: ModAction::Pin,
+        ids: vec![talkback_api::CommentId(a_id)],
+    };
+    service.moderate(&owner, &pin).unwrap();
+    let second_id = second.body["comment"]["id"].as_u64().unwrap();
+    service
+        .edit_as_moderator(&owner, second_id, "other page, tidied")
+        .unwrap();
+    let lock = LockPage {
+        site: "blog".into(),
+        page: "/second".into(),
+        locked: true,
+    };
+    service.lock_page(&owner, &lock).unwrap();
     base.clone()
 }
 
@@ -64,6 +83,13 @@ fn export_import_export_is_byte_identical_and_imports_are_idempotent() {
     let first = export(store.as_ref(), "blog").unwrap();
     assert!(first.contains("\"format\": \"talkback-export\""));
     assert!(first.contains("Ädа-Ünïcode") && first.contains("\"status\": \"deleted\""));
+    for kept in [
+        "\"pinned\": true",
+        "\"moderator_edit\": true",
+        "\"locked\": true",
+    ] {
+        assert!(first.contains(kept), "{kept} in the export");
+    }
 
     let empty = tempfile::tempdir().unwrap();
     let config = test_config(empty.path());

@@ -241,7 +241,7 @@ fn repeated_failures_back_off_then_lock_the_account_even_with_the_right_password
 }
 
 #[test]
-fn idle_sessions_expire_and_a_password_change_signs_out_everywhere() {
+fn idle_and_old_sessions_expire_and_a_password_change_signs_out_everywhere() {
     let server = TestServer::start_with(|c| c.admin_idle_minutes = 0);
     with_accounts(&server);
     let browser = sign_in(&server.base, "zoe");
@@ -251,6 +251,13 @@ fn idle_sessions_expire_and_a_password_change_signs_out_everywhere() {
         (reply.status, error_code(&reply)),
         (401, "sign_in_required")
     );
+
+    // However busy: a session older than `admin_session_hours` ends too.
+    let server = TestServer::start_with(|c| c.admin_session_hours = 0);
+    with_accounts(&server);
+    let browser = sign_in(&server.base, "zoe");
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    assert_eq!(browser.get("/admin/api/session").status, 401);
 
     let server = TestServer::start();
     with_accounts(&server);
