@@ -17,6 +17,8 @@ use wasm_bindgen::JsCast;
 use crate::api;
 
 const PAGE_SIZE: u32 = 25;
+/// Calls one search may make before it shows what it found (each looks at up to 20,000).
+const SEARCH_ROUNDS: usize = 10;
 
 fn status_words(status: ModStatus) -> &'static str {
     match status {
@@ -92,16 +94,34 @@ pub(crate) fn Dashboard(session: SessionInfo, on_signed_out: Callback<()>) -> im
             limit: Some(PAGE_SIZE),
         };
         spawn_local(async move {
-            match api::list(&query).await {
-                Ok(list) => {
-                    let n = list.comments.len();
-                    items.set(list.comments);
-                    next.set(list.next);
-                    selected.set(BTreeSet::new());
-                    current.update(|c| *c = (*c).min(n.saturating_sub(1)));
+            // The server looks at a bounded number of comments per call; a search that found
+            // little goes on by itself for a while, so one search covers a large site.
+            let searching = query.q.as_deref().is_some_and(|q| !q.trim().is_empty());
+            let mut query = query;
+            let mut found = Vec::new();
+            let mut more = None;
+            for _ in 0..SEARCH_ROUNDS {
+                match api::list(&query).await {
+                    Ok(list) => {
+                        found.extend(list.comments);
+                        more = list.next;
+                    }
+                    Err(failure) => {
+                        failed(failure);
+                        loading.set(false);
+                        return;
+                    }
                 }
-                Err(failure) => failed(failure),
+                if !searching || found.len() >= PAGE_SIZE as usize || more.is_none() {
+                    break;
+                }
+                query.before = more.clone();
             }
+            let n = found.len();
+            items.set(found);
+            next.set(more);
+            selected.set(BTreeSet::new());
+            current.update(|c| *c = (*c).min(n.saturating_sub(1)));
             loading.set(false);
         });
     };

@@ -77,27 +77,33 @@ impl Moderation for SledStore {
 
     fn list_comments(&self, query: &CommentQuery) -> Result<CommentList> {
         let before = query.before.unwrap_or(u64::MAX);
-        let ids: Box<dyn Iterator<Item = Result<u64>>> = if query.only_held() {
-            Box::new(self.held_ids_before(&query.statuses, before))
-        } else {
-            Box::new(
-                self.comments
-                    .range(..before.to_be_bytes())
-                    .keys()
-                    .rev()
-                    .map(|k| {
-                        let k = k.db()?;
-                        <[u8; 8]>::try_from(k.as_ref())
-                            .map(u64::from_be_bytes)
-                            .map_err(|_| Error::Corrupt("bad comment key".into()))
-                    }),
-            )
-        };
+        // Held comments by their index; everything else by one reverse pass over the records
+        // themselves (no second lookup per comment).
+        let records: Box<dyn Iterator<Item = Result<(u64, Option<CommentRecord>)>>> =
+            if query.only_held() {
+                Box::new(
+                    self.held_ids_before(&query.statuses, before)
+                        .map(|id| id.and_then(|id| Ok((id, self.load_comment(id)?)))),
+                )
+            } else {
+                Box::new(
+                    self.comments
+                        .range(..before.to_be_bytes())
+                        .rev()
+                        .map(|entry| {
+                            let (key, value) = entry.db()?;
+                            let id = <[u8; 8]>::try_from(key.as_ref())
+                                .map(u64::from_be_bytes)
+                                .map_err(|_| Error::Corrupt("bad comment key".into()))?;
+                            Ok((id, Some(decode(&value)?)))
+                        }),
+                )
+            };
         let mut pages: HashMap<u64, Option<PageRecord>> = HashMap::new();
         let mut items = Vec::new();
         let mut last = None;
-        for (scanned, id) in ids.enumerate() {
-            let id = id?;
+        for (scanned, entry) in records.enumerate() {
+            let (id, comment) = entry?;
             if items.len() >= query.limit || scanned >= query.scan_limit {
                 return Ok(CommentList {
                     items,
@@ -105,7 +111,7 @@ impl Moderation for SledStore {
                 });
             }
             last = Some(id);
-            let Some(comment) = self.load_comment(id)? else {
+            let Some(comment) = comment else {
                 continue;
             };
             let page = match pages.get(&comment.page_id) {

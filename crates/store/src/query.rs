@@ -89,6 +89,8 @@ impl CommentQuery {
         else {
             return true;
         };
+        // One lowercase copy of everything searchable (fields apart, so no word spans two),
+        // then each word is one substring search.
         let fields = [
             Some(comment.body_source.as_str()),
             Some(comment.author.as_str()),
@@ -98,12 +100,17 @@ impl CommentQuery {
             Some(page.key.as_str()),
             page.title.as_deref(),
         ];
+        let mut haystack = String::with_capacity(comment.body_source.len() + 256);
+        for field in fields.into_iter().flatten() {
+            haystack.extend(field.chars().flat_map(char::to_lowercase));
+            haystack.push('\n');
+        }
         text.split_whitespace().all(|word| {
-            let word = word.to_lowercase();
-            fields
-                .iter()
-                .flatten()
-                .any(|field| field.to_lowercase().contains(&word))
+            if word.chars().any(char::is_uppercase) {
+                haystack.contains(&word.to_lowercase())
+            } else {
+                haystack.contains(word)
+            }
         })
     }
 }
