@@ -199,6 +199,21 @@ fn load_page(
     }
 }
 
+/// A comment that is not a tombstone, inside a transaction (`NotFound` otherwise).
+pub(crate) fn live_comment(
+    comments: &TransactionalTree,
+    id: u64,
+) -> Result<CommentRecord, TxError> {
+    let rec: CommentRecord = match comments.get(id.to_be_bytes())? {
+        Some(bytes) => decode(&bytes).map_err(abort)?,
+        None => return Err(abort(Error::comment_not_found(id))),
+    };
+    if rec.status == Status::Deleted {
+        return Err(abort(Error::comment_not_found(id)));
+    }
+    Ok(rec)
+}
+
 /// The `held` key of a comment with this status, if the status is held.
 fn held_key(status: Status, id: u64) -> Option<[u8; 9]> {
     let tag = match status {
@@ -636,13 +651,7 @@ impl Writes for SledStore {
                 &self.held,
             )
                 .transaction(|(pages, page_ids, comments, changes, held)| {
-                    let mut rec: CommentRecord = match comments.get(id.to_be_bytes())? {
-                        Some(bytes) => decode(&bytes).map_err(abort)?,
-                        None => return Err(abort(Error::comment_not_found(id))),
-                    };
-                    if rec.status == Status::Deleted {
-                        return Err(abort(Error::comment_not_found(id)));
-                    }
+                    let mut rec = live_comment(comments, id)?;
                     let was = rec.status;
                     rec.body_source.clone_from(&edit.body_source);
                     rec.body_tree.clone_from(&edit.body_tree);

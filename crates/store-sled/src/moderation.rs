@@ -13,7 +13,7 @@ use talkback_store::{
 use crate::codec::{decode, encode};
 use crate::{
     Db, LAST_SEQ, SledStore, abort, append_change, approved_key, count_approval, held_key,
-    load_page, page_key_bytes, pin_key, rehold, seq_of, tx_result,
+    live_comment, load_page, page_key_bytes, pin_key, rehold, seq_of, tx_result,
 };
 
 impl Moderation for SledStore {
@@ -33,13 +33,7 @@ impl Moderation for SledStore {
                 &self.held,
             )
                 .transaction(|(pages, page_ids, comments, changes, held)| {
-                    let mut rec: CommentRecord = match comments.get(id.to_be_bytes())? {
-                        Some(bytes) => decode(&bytes).map_err(abort)?,
-                        None => return Err(abort(Error::comment_not_found(id))),
-                    };
-                    if rec.status == Status::Deleted {
-                        return Err(abort(Error::comment_not_found(id)));
-                    }
+                    let mut rec = live_comment(comments, id)?;
                     let was = rec.status;
                     if was == status {
                         return Ok((rec, false));
@@ -225,13 +219,7 @@ impl SledStore {
                 &self.pins,
             )
                 .transaction(|(pages, page_ids, comments, changes, pins)| {
-                    let mut rec: CommentRecord = match comments.get(id.to_be_bytes())? {
-                        Some(bytes) => decode(&bytes).map_err(abort)?,
-                        None => return Err(abort(Error::comment_not_found(id))),
-                    };
-                    if rec.status == Status::Deleted {
-                        return Err(abort(Error::comment_not_found(id)));
-                    }
+                    let mut rec = live_comment(comments, id)?;
                     if rec.parent.is_some() && pinned {
                         return Err(abort(Error::Internal(
                             "only top-level comments can be pinned".into(),
