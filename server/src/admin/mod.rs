@@ -444,12 +444,7 @@ async fn delete_page(
     body: web::Json<DeletePage>,
 ) -> Result<HttpResponse> {
     let caller = blocking_caller(&state, &req, true).await?;
-    if !caller.actor.may_see(&body.site) {
-        return Err(Error::client(
-            ErrorCode::NotPermitted,
-            "Your account may not moderate that site.",
-        ));
-    }
+    may_moderate(&caller, &body.site)?;
     let service = state.service.clone();
     let said = web::block(move || {
         let said = service
@@ -480,10 +475,7 @@ fn may_moderate(caller: &Caller, site: &str) -> Result<()> {
     if caller.actor.may_see(site) {
         Ok(())
     } else {
-        Err(Error::client(
-            ErrorCode::NotPermitted,
-            "Your account may not moderate that site.",
-        ))
+        Err(crate::service::not_permitted())
     }
 }
 

@@ -30,6 +30,7 @@ use tokio::sync::watch;
 pub use accounts::{MIN_PASSWORD_CHARS, SignedIn, valid_name};
 pub use bans::parse_duration;
 pub use comments::{Provenance, unknown_site};
+pub(crate) use moderation::not_permitted;
 pub(crate) use moderation::role as moderation_role;
 pub use moderation::{Actor, MODERATE_LIMIT};
 pub use owner::OwnerError;
