@@ -28,6 +28,7 @@
 //!   settings document for it.
 //! - `admins`: name → [`AdminRecord`](talkback_store::AdminRecord); `sessions`: hash of the cookie → [`SessionRecord`](talkback_store::SessionRecord);
 //!   `audit`: sequence number → [`AuditRecord`](talkback_store::AuditRecord) (the empty key holds the last one).
+//! - `spam`, `trained` and `meta`'s `spam:cursor`: the spam filter's learned state (`spam.rs`).
 
 use std::path::Path;
 use std::sync::Mutex;
@@ -46,6 +47,7 @@ use crate::codec::{FORMAT_VERSION, decode, encode};
 
 mod codec;
 mod moderation;
+mod spam;
 
 /// Level 2 added the `replies` tree, `root` and `descendants` on comments and `comments` on
 /// pages; level 3 the `held` tree; level 4 the approved-author counts in it. A database
@@ -86,6 +88,8 @@ pub struct SledStore {
     admins: sled::Tree,
     sessions: sled::Tree,
     audit: sled::Tree,
+    spam: sled::Tree,
+    trained: sled::Tree,
     flush: GroupCommit,
     /// Held while a write transaction runs: every one bumps the change log's sequence, so
     /// concurrent ones would only conflict and retry; in turn, they run in microseconds.
@@ -344,6 +348,8 @@ impl SledStore {
             admins: tree("admins")?,
             sessions: tree("sessions")?,
             audit: tree("audit")?,
+            spam: tree("spam")?,
+            trained: tree("trained")?,
             meta,
             db,
             flush: GroupCommit::default(),

@@ -36,7 +36,8 @@ macro_rules! conformance_suite {
             accounts_sessions_and_the_audit_log_story,
             pinned_comments_open_the_first_page_and_follow_their_thread,
             locks_bans_settings_and_moderator_edits_are_kept,
-            approved_authors_are_counted_exactly_through_every_status_change
+            approved_authors_are_counted_exactly_through_every_status_change,
+            the_spam_filter_learns_each_decision_once_and_unlearns_reversals
         );
     };
     (@each $make:expr; $($story:ident),* $(,)?) => {
@@ -1187,4 +1188,49 @@ pub fn approved_authors_are_counted_exactly_through_every_status_change(store: A
     );
     store.delete_comment(pending).unwrap();
     assert_eq!(count(), 0);
+}
+
+pub fn the_spam_filter_learns_each_decision_once_and_unlearns_reversals(store: Arc<dyn Store>) {
+    let words = |w: &[&str]| w.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+    let ask = words(&["cheap", "pills", "garden", "unseen"]);
+    assert_eq!(store.training_cursor().unwrap(), 0);
+    assert_eq!(
+        store.token_counts(&ask).unwrap(),
+        TokenCounts {
+            tokens: vec![(0, 0); 4],
+            spam_docs: 0,
+            ham_docs: 0
+        }
+    );
+    store
+        .train(1, &words(&["cheap", "pills"]), Some(Label::Spam), 3)
+        .unwrap();
+    store
+        .train(2, &words(&["garden", "cheap"]), Some(Label::Ham), 5)
+        .unwrap();
+    // The same decision seen again (a consumer resuming) teaches nothing more.
+    store
+        .train(1, &words(&["cheap", "pills"]), Some(Label::Spam), 6)
+        .unwrap();
+    let counts = store.token_counts(&ask).unwrap();
+    assert_eq!(counts.tokens, vec![(1, 1), (1, 0), (0, 1), (0, 0)]);
+    assert_eq!((counts.spam_docs, counts.ham_docs), (1, 1));
+    assert_eq!(store.training_cursor().unwrap(), 6);
+
+    // The blogger changes their mind: comment 1 was not spam after all.
+    store
+        .train(1, &words(&["cheap", "pills"]), Some(Label::Ham), 7)
+        .unwrap();
+    let counts = store.token_counts(&ask).unwrap();
+    assert_eq!(counts.tokens, vec![(0, 2), (0, 1), (0, 1), (0, 0)]);
+    assert_eq!((counts.spam_docs, counts.ham_docs), (0, 2));
+
+    // Forgetting a comment removes what it taught; forgetting one never learned is a no-op.
+    store.train(2, &[], None, 8).unwrap();
+    store.train(99, &[], None, 9).unwrap();
+    let counts = store.token_counts(&ask).unwrap();
+    assert_eq!(counts.tokens, vec![(0, 1), (0, 1), (0, 0), (0, 0)]);
+    assert_eq!((counts.spam_docs, counts.ham_docs), (0, 1));
+    store.set_training_cursor(12).unwrap();
+    assert_eq!(store.training_cursor().unwrap(), 12);
 }

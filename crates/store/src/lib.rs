@@ -21,8 +21,8 @@ pub mod conformance;
 pub use error::{Error, Missing, ParentProblem, Result};
 pub use query::{CommentList, CommentQuery, Listed};
 pub use records::{
-    AdminRecord, AuditRecord, BanKind, BanRecord, Change, ChangeKind, CommentRecord, NewComment,
-    PageRecord, Role, SessionRecord, Status,
+    AdminRecord, AuditRecord, BanKind, BanRecord, Change, ChangeKind, CommentRecord, Label,
+    NewComment, PageRecord, Role, SessionRecord, Status, TokenCounts,
 };
 
 /// A position in the write log: pass it to [`Writes::flush_through`] before acknowledging the
@@ -240,13 +240,45 @@ pub trait Accounts: Send + Sync {
     fn audit_log(&self, before: Option<u64>, limit: usize) -> Result<Vec<AuditRecord>>;
 }
 
-/// A complete backend: every facet.
+/// The spam filter's learned state: how often each token appeared in comments the blogger
+/// called spam or approved, trained by one consumer of the change log whose cursor moves in
+/// the same transaction as the counts, so a decision is learned exactly once.
+pub trait SpamFilter: Send + Sync {
+    /// Learns (or, with `label: None`, forgets) one comment's tokens under its label, undoing
+    /// what the same comment taught before (a decision the blogger reversed), and moves the
+    /// trainer's cursor to `cursor`; all in one transaction. Learning a comment again under
+    /// the label it already has changes no count.
+    fn train(
+        &self,
+        comment: u64,
+        tokens: &[String],
+        label: Option<Label>,
+        cursor: u64,
+    ) -> Result<()>;
+    /// Moves the trainer's cursor past changes that teach nothing.
+    fn set_training_cursor(&self, cursor: u64) -> Result<()>;
+    /// The last change the trainer handled (0 before the first).
+    fn training_cursor(&self) -> Result<u64>;
+    /// Learned counts of each token (in the order asked) and of documents.
+    fn token_counts(&self, tokens: &[String]) -> Result<TokenCounts>;
+}
+
+/// A store that implements every facet.
 pub trait Store:
-    Reads + Writes + Maintenance + Transfer + ChangeLog + Moderation + Accounts + 'static
+    Reads + Writes + Maintenance + Transfer + ChangeLog + Moderation + Accounts + SpamFilter + 'static
 {
 }
 
-impl<T: Reads + Writes + Maintenance + Transfer + ChangeLog + Moderation + Accounts + 'static> Store
-    for T
+impl<
+    T: Reads
+        + Writes
+        + Maintenance
+        + Transfer
+        + ChangeLog
+        + Moderation
+        + Accounts
+        + SpamFilter
+        + 'static,
+> Store for T
 {
 }

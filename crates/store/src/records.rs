@@ -275,3 +275,20 @@ pub struct BanRecord {
     pub until: Option<i64>,
     pub by: String,
 }
+
+/// What the blogger decided a comment is, as the spam filter learns it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Label {
+    Spam,
+    Ham,
+}
+
+/// Learned counts for some tokens: per token, in how many spam and ham comments it appeared;
+/// and how many spam and ham comments were learned in all.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TokenCounts {
+    pub tokens: Vec<(u32, u32)>,
+    pub spam_docs: u32,
+    pub ham_docs: u32,
+}
