@@ -70,6 +70,82 @@ pub struct SiteConfig {
     /// from page keys. `[]` keys pages by their path alone.
     #[serde(default = "default_page_params")]
     pub page_params: Vec<String>,
+    /// How the site keeps spam out (`[sites.spam]`).
+    #[serde(default)]
+    pub spam: SpamRules,
+}
+
+/// A site's spam defences. Every check runs on the server; readers never solve a puzzle.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SpamRules {
+    /// Comments from the widget carry a proof of work its browser computed while the reader
+    /// typed; a comment sent without one (a script posting JSON directly) goes to spam.
+    pub proof_of_work: bool,
+    /// The proof's difficulty when the site is quiet: the browser tries up to this many hashes,
+    /// half of them on average. It grows with the site's write load and for clients whose
+    /// recent comments were spam.
+    pub pow_max_number: u32,
+    /// A comment sent sooner than this many seconds after its form was loaded is held: people
+    /// take longer to write one.
+    pub min_fill_secs: u64,
+    /// Hours a form (its signed token and challenge) stays valid; a comment sent with an
+    /// expired one is held.
+    pub form_token_hours: u64,
+    /// A comment with more links than this is held.
+    pub max_links: u32,
+    /// The same text posted again anywhere on the site within this many minutes is refused
+    /// (and kept as spam); 0 turns the rule off.
+    pub duplicate_minutes: u64,
+    /// Comments containing any of these words or phrases (case-insensitive) go to spam.
+    pub blocked_words: Vec<String>,
+    /// Comments from these e-mail addresses, or any address at `@domain`, go to spam.
+    pub blocked_emails: Vec<String>,
+    /// Comments from these client addresses or networks (`203.0.113.7`, `2001:db8:1:2::/64`)
+    /// go to spam.
+    pub blocked_addresses: Vec<String>,
+    /// Comments whose website or links are on these domains (or below them) go to spam.
+    pub blocked_domains: Vec<String>,
+    /// The learning filter holds a comment it finds at least this likely spam, in percent;
+    /// 0 turns it off.
+    pub filter_threshold_percent: u8,
+    /// New comments one page takes per minute from everybody together (a burst is refused
+    /// with 429); 0 for no limit.
+    pub page_burst_per_minute: u32,
+}
+
+impl Default for SpamRules {
+    fn default() -> Self {
+        Self {
+            proof_of_work: true,
+            pow_max_number: 50_000,
+            min_fill_secs: 3,
+            form_token_hours: 24,
+            max_links: 2,
+            duplicate_minutes: 24 * 60,
+            blocked_words: Vec::new(),
+            blocked_emails: Vec::new(),
+            blocked_addresses: Vec::new(),
+            blocked_domains: Vec::new(),
+            filter_threshold_percent: 90,
+            page_burst_per_minute: 10,
+        }
+    }
+}
+
+impl SpamRules {
+    /// Every check off (tests of other features, and sites that want none).
+    pub fn off() -> Self {
+        Self {
+            proof_of_work: false,
+            min_fill_secs: 0,
+            max_links: u32::MAX,
+            duplicate_minutes: 0,
+            filter_threshold_percent: 0,
+            page_burst_per_minute: 0,
+            ..Self::default()
+        }
+    }
 }
 
 fn default_page_params() -> Vec<String> {
@@ -87,6 +163,7 @@ impl SiteConfig {
             origins: origins.iter().map(|o| (*o).to_owned()).collect(),
             moderation: Moderation::None,
             page_params: default_page_params(),
+            spam: SpamRules::default(),
         }
     }
 
@@ -150,6 +227,8 @@ pub enum ConfigError {
     BadOrigin(String),
     #[error("origin \"*\" is not allowed: list the blog's origins")]
     Wildcard,
+    #[error("blocked address {0:?} must be an IP address or a network like 2001:db8::/64")]
+    BadBlockedAddress(String),
 }
 
 impl Config {
@@ -195,6 +274,11 @@ impl Config {
                 match talkback_api::links::after_web_scheme(origin) {
                     Some(host) if !host.is_empty() && !host.contains('/') => {}
                     _ => return Err(ConfigError::BadOrigin(origin.clone())),
+                }
+            }
+            for address in &site.spam.blocked_addresses {
+                if crate::service::antispam::parse_network(address).is_none() {
+                    return Err(ConfigError::BadBlockedAddress(address.clone()));
                 }
             }
         }

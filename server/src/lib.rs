@@ -154,6 +154,7 @@ pub fn start(config: Config) -> Result<Running, StartError> {
     let service = service_over(store, &config, listeners)?;
     transfer::backup::spawn(Arc::clone(&service), &config);
     spawn_change_log_pruning(Arc::clone(&service));
+    spawn_spam_training(Arc::clone(&service));
     let assets = Assets::load(&config.assets_dir);
     let bind = config.bind.clone();
     let cli_token = random_token().map_err(|source| StartError::Store {
@@ -273,6 +274,34 @@ fn spawn_change_log_pruning(service: Arc<Service>) {
                 Ok(Ok(n)) => tracing::info!(count = n, "old change-log entries pruned"),
                 Ok(Err(e)) => tracing::error!(error = %e, "pruning the change log failed"),
                 Err(e) => tracing::error!(error = %e, "pruning task failed"),
+            }
+        }
+    });
+}
+
+/// Teaches the spam filter every moderator's decision: a consumer of the change log that
+/// catches up at start and after every published write.
+fn spawn_spam_training(service: Arc<Service>) {
+    actix_web::rt::spawn(async move {
+        let mut published = service.changes();
+        loop {
+            loop {
+                let service = Arc::clone(&service);
+                match web::block(move || service.train_spam_filter(500)).await {
+                    Ok(Ok(0)) => break,
+                    Ok(Ok(_)) => {}
+                    Ok(Err(e)) => {
+                        tracing::error!(error = %e, "training the spam filter failed");
+                        break;
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "spam filter training task failed");
+                        break;
+                    }
+                }
+            }
+            if published.changed().await.is_err() {
+                return;
             }
         }
     });

@@ -83,6 +83,13 @@ enum Command {
         #[command(subcommand)]
         command: ModerateCommand,
     },
+    /// Measure the built-in spam filter on the fifth of its corpus it was not seeded with.
+    SpamFilter {
+        /// Hold comments at least this likely spam, in percent (a site's
+        /// `filter_threshold_percent`).
+        #[arg(long, default_value_t = 90)]
+        threshold: u8,
+    },
     /// Move threads to new page keys (after a URL change), keeping replies and counts.
     Remap {
         #[arg(long)]
@@ -250,6 +257,26 @@ fn main() -> anyhow::Result<()> {
     let config = Config::load(cli.config.as_deref()).context("invalid configuration")?;
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(config),
+        Command::SpamFilter { threshold } => {
+            let (caught, missed, held, passed) =
+                talkback_server::service::antispam::evaluate(threshold);
+            let ratio = |a: u32, b: u32| {
+                if a + b == 0 {
+                    0.0
+                } else {
+                    f64::from(a) / f64::from(a + b)
+                }
+            };
+            print(&format!(
+                "held-back corpus: {} spam, {} ham comments; at {threshold} %:\n\
+                 spam held {caught}, missed {missed} (recall {:.3})\n\
+                 ham held {held}, passed {passed} (precision {:.3})\n",
+                caught + missed,
+                held + passed,
+                ratio(caught, missed),
+                ratio(caught, held),
+            ))
+        }
         Command::Config => {
             let mut text = toml::to_string_pretty(&config).context("cannot print configuration")?;
             text.push_str(&settings_in_force(&config));

@@ -4,6 +4,8 @@
  * 3. Shows the server's HTML rendering of the thread at once (first paint without WASM):
  *    that HTML comes from the server's one escaping renderer, never from reader input.
  * 4. Loads the WASM widget, which takes over without a jump.
+ * 5. Once the reader starts on the form, fetches a signed challenge and solves its proof of work
+ *    in a Web Worker (plain JS, WebCrypto) while they type; the widget sends the answer.
  * The build (cargo xtask build-widget) fills in the hashed asset names and the CSS. */
 (function () {
   "use strict";
@@ -72,6 +74,53 @@
     .then(function (r) { return r.ok ? r.text() : ""; })
     .then(function (markup) { if (pre.isConnected && markup) pre.innerHTML = markup; })
     .catch(function () {});
+
+  // The proof of work: find n in 0..max with SHA-256(salt + n) = challenge. Self-contained, as
+  // it is also the worker's source; batches of digests keep WebCrypto busy, and each await
+  // yields, so the page stays responsive where no worker can run.
+  function find(c) {
+    var enc = new TextEncoder(), n = 0, lead = parseInt(c.challenge.slice(0, 2), 16);
+    function next() {
+      var batch = [], first = n;
+      for (; batch.length < 400 && n <= c.max; n++) batch.push(crypto.subtle.digest("SHA-256", enc.encode(c.salt + n)));
+      return Promise.all(batch).then(function (hashes) {
+        for (var j = 0; j < hashes.length; j++) {
+          var b = new Uint8Array(hashes[j]);
+          if (b[0] === lead && Array.prototype.map.call(b, function (x) { return (x + 256).toString(16).slice(1); }).join("") === c.challenge) return first + j;
+        }
+        return n > c.max ? -1 : next();
+      });
+    }
+    return next();
+  }
+  function solve(c) {
+    return new Promise(function (done) {
+      var w;
+      try {
+        w = new Worker(URL.createObjectURL(new Blob(["onmessage=function(e){(" + find + ")(e.data).then(postMessage)}"])));
+      } catch (e) { return done(find(c)); }
+      w.onmessage = function (e) { w.terminate(); done(e.data); };
+      // A page whose CSP forbids blob: workers: solve here.
+      w.onerror = function () { w.terminate(); done(find(c)); };
+      w.postMessage(c);
+    });
+  }
+  function challenge() {
+    var p = fetch(base + "/api/v1/challenge?site=" + encodeURIComponent(site) + "&page=" + encodeURIComponent(config.page))
+      .then(function (r) { return r.json(); })
+      .then(function (c) { return solve(c).then(function (n) { return { p: c.token + "." + n, e: c.expires }; }); });
+    p.catch(function () {});
+    return p;
+  }
+  var pending = null;
+  root.addEventListener("focusin", function () { if (!pending) pending = challenge(); });
+  // The widget asks for a proof when it posts; each is used once.
+  root.tbProof = function () {
+    var p = pending || challenge();
+    pending = null;
+    return p.then(function (s) { return s.e - Date.now() > 6e4 ? s : challenge(); })
+      .then(function (s) { return s.p; }, function () { return ""; });
+  };
 
   import(base + "/assets/__TALKBACK_JS__")
     .then(function (m) {

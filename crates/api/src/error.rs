@@ -47,6 +47,11 @@ pub enum ErrorCode {
     MethodNotAllowed,
     /// The thread is locked or the site read-only: no new comments.
     CommentsClosed,
+    /// The same text was posted on the site a short while ago (kept as spam, not shown).
+    /// The widget shows the server's message, so its deserializer leaves the code out
+    /// (read back as `Unknown`, like the moderation codes below).
+    #[serde(skip_deserializing)]
+    DuplicateComment,
     // The moderation API's codes (`/admin/api`). They are sent like every code but read back
     // as `Unknown` by this crate: the reader's widget never receives them, and leaving them
     // out of its deserializer keeps the WASM within its size budget (measured: 226 bytes

@@ -151,6 +151,34 @@ pub struct CreateComment {
     pub website: Option<String>,
     /// Markdown source.
     pub body: String,
+    /// The solved challenge of `GET /api/v1/challenge`: its `token`, a dot, and the number
+    /// found. Without one, a comment counts as sent by a script.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proof: Option<String>,
+    /// The form's hidden field that people never see and bots fill in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trap: Option<String>,
+}
+
+/// Query of `GET /api/v1/challenge`: a form for this page is about to be filled in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChallengeQuery {
+    pub site: String,
+    pub page: String,
+}
+
+/// Response of `GET /api/v1/challenge`: a signed, single-use form token bound to the site and
+/// page, and its proof-of-work puzzle. The browser finds the number `n` in `0..=max` for which
+/// SHA-256 of `salt` followed by `n` in decimal is `challenge` (hex), then sends
+/// `token.n` as the comment's `proof`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChallengeResponse {
+    pub token: String,
+    pub salt: String,
+    pub challenge: String,
+    pub max: u32,
+    /// Milliseconds since the Unix epoch after which the token is refused.
+    pub expires: i64,
 }
 
 /// Response of `POST /api/v1/comments` (201).

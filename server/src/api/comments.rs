@@ -22,6 +22,7 @@ pub(super) async fn create(
         from_site: http::request_from_site(&req, site),
         host: http::host_name(&req),
         client: state.limits.client(&req)?,
+        path: crate::service::antispam::Path::Widget,
     };
     let service = state.service.clone();
     let response = web::block(move || service.post(input, &from)).await??;

@@ -2,6 +2,7 @@
 //! (origins, rate limits, caching, status codes and headers) and hand everything else to the
 //! service: they never see the store.
 
+mod challenge;
 mod comments;
 mod counts;
 mod preview;
@@ -18,6 +19,7 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/threads", web::get().to(threads::read))
         .route("/threads/html", web::get().to(threads::read_html))
         .route("/replies", web::get().to(threads::replies))
+        .route("/challenge", web::get().to(challenge::issue))
         .route("/comments", web::post().to(comments::create))
         .route("/comments/held", web::post().to(comments::held))
         .route("/comments/{id}", web::put().to(comments::edit))

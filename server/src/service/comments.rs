@@ -5,11 +5,12 @@ use base64::Engine;
 use sha2::{Digest, Sha256};
 use talkback_api::limits::{HELD_QUERY_LIMIT, MAX_REPLY_DEPTH};
 use talkback_api::{
-    CreateComment, CreateCommentResponse, DeleteCommentResponse, EditComment, EditCommentResponse,
-    ErrorCode, HeldQuery, HeldResponse,
+    ChallengeQuery, ChallengeResponse, CreateComment, CreateCommentResponse,
+    DeleteCommentResponse, EditComment, EditCommentResponse, ErrorCode, HeldQuery, HeldResponse,
 };
 use talkback_store::{CommentRecord, Deleted, Edit, NewComment, Status};
 
+use super::antispam::{Candidate, Path, Verdict};
 use super::{Service, convert, now_ms};
 use crate::config::Moderation;
 use crate::content::validate;
@@ -25,7 +26,10 @@ pub struct Provenance {
     pub host: Option<String>,
     /// The client's address (through trusted proxies), kept with the comment for moderators.
     pub client: Option<std::net::IpAddr>,
+    /// How the comment was sent (the widget proves work; a plain form cannot).
+    pub path: Path,
 }
+
 
 /// Why a new or edited comment must wait for approval under `settings` (empty: it need not);
 /// `known`: its author already has an approved comment on the site.
@@ -97,11 +101,39 @@ impl Service {
                 Some(email) => self.store.approved_comments_by(&site.id, email, &author)? > 0,
                 None => false,
             };
-        let held_for = if banned {
-            vec!["banned".to_owned()]
-        } else {
-            hold_reasons(&settings, &tree, known)
+        let candidate = Candidate {
+            site: &site.id,
+            page_key: &page_key,
+            path: from.path,
+            proof: input.proof.as_deref(),
+            trap: input.trap.as_deref(),
+            author: &author,
+            email: email.as_deref(),
+            website: website.as_deref(),
+            body_source: &body_source,
+            tree: &tree,
+            client: from.client,
+            now_ms: created,
         };
+        let judged = self.antispam.judge(&candidate, &site.spam, |tokens| {
+            Ok(self.store.token_counts(tokens)?)
+        })?;
+        let moderation = hold_reasons(&settings, &tree, known);
+        let verdict = judged
+            .and(if moderation.is_empty() {
+                Verdict::Accept
+            } else {
+                Verdict::Hold {
+                    reasons: moderation,
+                    spam: false,
+                }
+            })
+            .and(if banned {
+                Verdict::spam("banned")
+            } else {
+                Verdict::Accept
+            });
+        let held_for = verdict.reasons();
         let new = NewComment {
             site: site.id.clone(),
             page_key,
@@ -115,10 +147,10 @@ impl Service {
             body_source,
             body_tree: serde_json::to_string(&tree)?,
             created,
-            status: match (banned, held_for.is_empty()) {
-                (true, _) => Status::Spam,
-                (false, true) => Status::Approved,
-                (false, false) => Status::Pending,
+            status: match &verdict {
+                Verdict::Accept => Status::Approved,
+                Verdict::Hold { spam: false, .. } => Status::Pending,
+                Verdict::Hold { spam: true, .. } | Verdict::Reject { .. } => Status::Spam,
             },
             edit_key_hash: Some(hash_key(&edit_key)),
             edited: None,
@@ -131,11 +163,39 @@ impl Service {
         let mut batch = self.batch();
         let record = batch.insert(new)?;
         batch.commit()?;
+        self.antispam
+            .remember_body(&site.id, &record.body_source, created, &site.spam);
+        self.antispam
+            .record(&site.id, &verdict, from.client, created);
+        if let Verdict::Reject { code, .. } = verdict {
+            return Err(Error::reader(code));
+        }
         Ok(CreateCommentResponse {
             comment: convert::comment(&record, &self.avatar_key),
             edit_key,
             editable_until: created.saturating_add(settings.edit_window_ms()),
         })
+    }
+
+    /// A form token and proof-of-work puzzle for a reader about to write on a page; harder
+    /// when the site is busy or the client's recent comments were spam.
+    pub fn challenge(
+        &self,
+        query: &ChallengeQuery,
+        client: Option<std::net::IpAddr>,
+    ) -> Result<ChallengeResponse> {
+        let site = self
+            .config
+            .site(&query.site)
+            .ok_or_else(|| unknown_site(&query.site))?;
+        let page_key = validate::page_key(&query.page, site)?;
+        let now = now_ms();
+        let max = self.antispam.difficulty(&site.id, &site.spam, client, now);
+        let lifetime =
+            i64::try_from(site.spam.form_token_hours.saturating_mul(3_600_000)).unwrap_or(i64::MAX);
+        self.antispam
+            .challenges
+            .issue(&site.id, &page_key, max, lifetime, now)
     }
 
     /// Replaces the body of a reader's own comment (on a moderated site it goes back to the

@@ -12,6 +12,7 @@
 //! `talkback-store`; store records become wire types here (`convert`).
 
 mod accounts;
+pub mod antispam;
 mod bans;
 mod comments;
 pub(crate) mod convert;
@@ -62,6 +63,7 @@ pub struct Service {
     avatar_key: AvatarKey,
     listeners: Vec<Arc<dyn Listener>>,
     published: watch::Sender<u64>,
+    antispam: antispam::Antispam,
 }
 
 impl Service {
@@ -80,6 +82,11 @@ impl Service {
             talkback_store::Error::Internal(format!("no randomness for a secret: {e}"))
         })?;
         let avatar_key = AvatarKey(store.secret("avatar", &fresh)?);
+        getrandom::fill(&mut fresh).map_err(|e| {
+            talkback_store::Error::Internal(format!("no randomness for a secret: {e}"))
+        })?;
+        let form_secret = store.secret("form", &fresh)?;
+        let antispam = antispam::Antispam::new(&form_secret, antispam::Seed::builtin())?;
         let (published, _) = watch::channel(store.last_change()?);
         Ok(Self {
             store,
@@ -87,11 +94,17 @@ impl Service {
             avatar_key,
             listeners,
             published,
+            antispam,
         })
     }
 
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// Outcomes of the anti-spam layers since the server started, by outcome and reason.
+    pub fn spam_counts(&self) -> std::collections::BTreeMap<String, u64> {
+        self.antispam.counts()
     }
 
     /// The store, for reads (exports, import bookkeeping, tests); writes go through

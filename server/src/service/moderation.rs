@@ -76,14 +76,34 @@ pub const MODERATE_LIMIT: usize = 500;
 /// Characters of a parent comment shown as its excerpt.
 const EXCERPT_CHARS: usize = 160;
 
-/// Words for a held reason's code (codes come from the write path and, later, anti-spam).
+/// Words for a held reason's code (from the write path's moderation and anti-spam layers;
+/// the filter's carries its score, `filter:97`).
 fn held_reason(code: &str) -> HeldReason {
+    if let Some(score) = code.strip_prefix("filter:") {
+        return HeldReason {
+            code: code.to_owned(),
+            text: format!("The spam filter finds it {score} % likely to be spam."),
+        };
+    }
     let text = match code {
         "moderation_all" => "Every comment on this site waits for approval.",
         "contains_links" => "It contains links, and this site holds comments with links.",
         "first_time" => "Its author has no approved comment on this site yet.",
         "edited" => "Its author edited it, and edits on this site wait for approval.",
         "banned" => "Its author's e-mail, name or address is banned.",
+        "proof_missing" => "It was sent without the widget's proof of work (a script posting directly).",
+        "proof_invalid" => "Its proof of work was forged or wrong.",
+        "token_other_page" => "Its form token was issued for another page.",
+        "token_reused" => "Its form token was used before (a replayed request).",
+        "token_expired" => "Its form had expired (the page was open a long time).",
+        "too_fast" => "It was sent seconds after the form loaded, faster than people write.",
+        "honeypot" => "It filled in the form's hidden field, which people never see.",
+        "too_many_links" => "It has more links than this site allows.",
+        "duplicate" => "The same text was posted on this site shortly before (refused).",
+        "blocked_word" => "It contains a blocked word.",
+        "blocked_email" => "Its e-mail address is blocked.",
+        "blocked_address" => "It came from a blocked address.",
+        "blocked_domain" => "Its website or a link is on a blocked domain.",
         _ => "Held by a rule of this site.",
     };
     HeldReason {

@@ -554,7 +554,7 @@ fn the_command_line_moderates_through_the_running_server_and_directly_when_none_
         &config,
         format!(
             "database = {:?}\nbind = \"127.0.0.1:0\"\nexamples_dir = \"\"\nrate_limit_per_minute = 0\n\
-             [[sites]]\nid = \"blog\"\norigins = [\"{BLOG_ORIGIN}\"]\nmoderation = \"all\"\n",
+             [[sites]]\nid = \"blog\"\norigins = [\"{BLOG_ORIGIN}\"]\nmoderation = \"all\"\n{SPAM_OFF_TOML}",
             database.display().to_string()
         ),
     )

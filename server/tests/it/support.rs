@@ -6,7 +6,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use serde_json::Value;
-use talkback_server::config::{Config, Moderation, SiteConfig};
+use talkback_server::config::{Config, Moderation, SiteConfig, SpamRules};
 
 pub const BLOG_ORIGIN: &str = "https://blog.example";
 
@@ -29,6 +29,7 @@ pub fn test_config(dir: &std::path::Path) -> Config {
             blog_site(),
             SiteConfig {
                 moderation: Moderation::All,
+                spam: SpamRules::off(),
                 ..SiteConfig::new("moderated", &[BLOG_ORIGIN])
             },
         ],
@@ -36,10 +37,19 @@ pub fn test_config(dir: &std::path::Path) -> Config {
     }
 }
 
-/// The `blog` site of [`test_config`].
+/// The `blog` site of [`test_config`]. Its anti-spam layers are off: tests of other features
+/// post JSON straight to the API, as a script would (the anti-spam tests turn them on).
 pub fn blog_site() -> SiteConfig {
-    SiteConfig::new("blog", &[BLOG_ORIGIN])
+    SiteConfig {
+        spam: SpamRules::off(),
+        ..SiteConfig::new("blog", &[BLOG_ORIGIN])
+    }
 }
+
+/// `[sites.spam]` with every layer off, for configuration files of tests of other features.
+pub const SPAM_OFF_TOML: &str = "[sites.spam]\nproof_of_work = false\nmin_fill_secs = 0\n\
+    max_links = 4294967295\nduplicate_minutes = 0\nfilter_threshold_percent = 0\n\
+    page_burst_per_minute = 0\n";
 
 impl TestServer {
     pub fn start() -> Self {
@@ -170,9 +180,20 @@ impl ServerProcess {
     /// The server with a configuration file (the environment still sets its database).
     pub fn spawn_with(database: &std::path::Path, config: Option<&std::path::Path>) -> Self {
         let mut command = Command::new(env!("CARGO_BIN_EXE_talkback"));
-        if let Some(config) = config {
-            command.arg("--config").arg(config);
-        }
+        let default_config = database.with_extension("toml");
+        let config = match config {
+            Some(config) => config,
+            None => {
+                // The default `demo` site, with anti-spam off (these tests post as scripts).
+                std::fs::write(
+                    &default_config,
+                    format!("[[sites]]\nid = \"demo\"\norigins = [\"http://localhost:8080\", \"http://127.0.0.1:8080\"]\n{SPAM_OFF_TOML}"),
+                )
+                .expect("test config written");
+                &default_config
+            }
+        };
+        command.arg("--config").arg(config);
         let mut child = command
             .arg("serve")
             .env("TALKBACK_BIND", "127.0.0.1:0")

@@ -12,6 +12,23 @@ use crate::client::{self, FetchError};
 use crate::state::ThreadState;
 use crate::storage::{self, Draft, IDENTITY_KEY, Identity, OwnComment};
 
+/// The proof of work the embed script solved while the reader typed (it hangs `tbProof` on the
+/// widget's root); `None` where nothing solves one (then the server counts the comment as a
+/// script's).
+async fn proof(form: Option<web_sys::HtmlFormElement>) -> Option<String> {
+    use wasm_bindgen::JsCast;
+    let root = form?.closest(".tb-root").ok()??;
+    let solve: js_sys::Function = js_sys::Reflect::get(&root, &"tbProof".into())
+        .ok()?
+        .dyn_into()
+        .ok()?;
+    let solving: js_sys::Promise = solve.call0(&root).ok()?.dyn_into().ok()?;
+    wasm_bindgen_futures::JsFuture::from(solving)
+        .await
+        .ok()?
+        .as_string()
+}
+
 #[component]
 pub(crate) fn CommentForm(parent: Option<CommentId>) -> impl IntoView {
     let st = expect_context::<ThreadState>();
@@ -77,6 +94,8 @@ pub(crate) fn CommentForm(parent: Option<CommentId>) -> impl IntoView {
         other => form_err.set(Some(other.to_string())),
     };
 
+    let form_ref = NodeRef::<leptos::html::Form>::new();
+    let trap_ref = NodeRef::<leptos::html::Input>::new();
     let submit = move || {
         if busy.get_untracked() {
             return;
@@ -90,7 +109,9 @@ pub(crate) fn CommentForm(parent: Option<CommentId>) -> impl IntoView {
         let source = text.get_untracked();
         let id = identity();
         let some = |s: String| (!s.trim().is_empty()).then_some(s);
-        let request = CreateComment {
+        let form = form_ref.get_untracked();
+        let trap = trap_ref.get_untracked().map(|t| t.value());
+        let mut request = CreateComment {
             site: cfg.site.clone(),
             page: cfg.page.clone(),
             title: st.title.get_untracked().or_else(|| cfg.title.clone()),
@@ -100,8 +121,11 @@ pub(crate) fn CommentForm(parent: Option<CommentId>) -> impl IntoView {
             email: some(id.email.clone()),
             website: some(id.website.clone()),
             body: source.clone(),
+            proof: None,
+            trap: trap.and_then(some),
         };
         spawn_local(async move {
+            request.proof = proof(form).await;
             match client::create(&cfg, &request).await {
                 Ok(created) => {
                     let new_id = created.comment.id;
@@ -215,7 +239,7 @@ pub(crate) fn CommentForm(parent: Option<CommentId>) -> impl IntoView {
     };
 
     view! {
-        <form class=if parent.is_some() { "tb-form tb-form-inline" } else { "tb-form" } part="form" novalidate
+        <form node_ref=form_ref class=if parent.is_some() { "tb-form tb-form-inline" } else { "tb-form" } part="form" novalidate
             on:submit=move |ev| { ev.prevent_default(); submit(); }>
             <div class="tb-form-head">
                 <h3 class="tb-form-title">{heading}</h3>
@@ -252,6 +276,10 @@ pub(crate) fn CommentForm(parent: Option<CommentId>) -> impl IntoView {
                 {input(strings.name, None, "text", name, name_err, "name", "name")}
                 {input(strings.email, Some(strings.email_note), "email", email, email_err, "email", "email")}
                 {input(strings.website, None, "url", website, website_err, "website", "url")}
+            </div>
+            // The honeypot: off screen, hidden from screen readers, out of the tab order.
+            <div class="tb-trap" aria-hidden="true">
+                <input node_ref=trap_ref name="url" tabindex="-1" autocomplete="off" />
             </div>
             {move || form_err.get().map_or_else(|| ().into_any(), |e| view! {
                 <p class="tb-error" role="alert">

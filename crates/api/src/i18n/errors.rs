@@ -26,6 +26,7 @@ pub struct ErrorTexts {
     pub edit_key_invalid: &'static str,
     pub edit_window_expired: &'static str,
     pub comments_closed: &'static str,
+    pub duplicate_comment: &'static str,
     /// Over the budget for posting, editing and deleting.
     pub writing_too_fast: &'static str,
     /// Over the budget for expensive reads (previews, counts, uncached threads).
@@ -48,6 +49,7 @@ pub const EN: ErrorTexts = ErrorTexts {
     edit_key_invalid: "This comment can only be changed from the browser that posted it.",
     edit_window_expired: "The time to edit or delete this comment has passed.",
     comments_closed: "Comments are closed.",
+    duplicate_comment: "You posted this comment already. Write something new, or wait for an answer.",
     writing_too_fast: "You are commenting too fast. Please wait {n} seconds and try again.",
     reading_too_fast: "You are sending requests too fast. Please wait {n} seconds and try again.",
     internal: "Something went wrong on the server. Please try again.",
@@ -68,6 +70,7 @@ pub const DE: ErrorTexts = ErrorTexts {
     edit_key_invalid: "Dieser Kommentar lässt sich nur in dem Browser ändern, in dem er geschrieben wurde.",
     edit_window_expired: "Die Zeit zum Bearbeiten oder Löschen dieses Kommentars ist abgelaufen.",
     comments_closed: "Die Kommentare sind geschlossen.",
+    duplicate_comment: "Diesen Kommentar hast du schon geschrieben. Schreib etwas Neues oder warte auf eine Antwort.",
     writing_too_fast: "Du kommentierst zu schnell. Bitte warte {n} Sekunden und versuch es noch einmal.",
     reading_too_fast: "Zu viele Anfragen. Bitte warte {n} Sekunden und versuch es noch einmal.",
     internal: "Auf dem Server ist etwas schiefgegangen. Bitte versuch es noch einmal.",
@@ -88,6 +91,7 @@ pub const FR: ErrorTexts = ErrorTexts {
     edit_key_invalid: "Ce commentaire ne peut être modifié que depuis le navigateur qui l’a publié.",
     edit_window_expired: "Le délai pour modifier ou supprimer ce commentaire est passé.",
     comments_closed: "Les commentaires sont fermés.",
+    duplicate_comment: "Vous avez déjà publié ce commentaire. Écrivez autre chose ou attendez une réponse.",
     writing_too_fast: "Vous commentez trop vite. Attendez {n} secondes et réessayez.",
     reading_too_fast: "Trop de requêtes. Attendez {n} secondes et réessayez.",
     internal: "Une erreur s’est produite sur le serveur. Veuillez réessayer.",
@@ -108,6 +112,7 @@ pub const ES: ErrorTexts = ErrorTexts {
     edit_key_invalid: "Este comentario solo se puede cambiar desde el navegador en el que se publicó.",
     edit_window_expired: "Ya pasó el tiempo para editar o borrar este comentario.",
     comments_closed: "Los comentarios están cerrados.",
+    duplicate_comment: "Ya publicaste este comentario. Escribe algo nuevo o espera una respuesta.",
     writing_too_fast: "Estás comentando demasiado rápido. Espera {n} segundos y vuelve a intentarlo.",
     reading_too_fast: "Demasiadas solicitudes. Espera {n} segundos y vuelve a intentarlo.",
     internal: "Algo salió mal en el servidor. Inténtalo de nuevo.",
@@ -141,6 +146,7 @@ impl ErrorTexts {
             ErrorCode::EditKeyInvalid => (self.edit_key_invalid, 0),
             ErrorCode::EditWindowExpired => (self.edit_window_expired, 0),
             ErrorCode::CommentsClosed => (self.comments_closed, 0),
+            ErrorCode::DuplicateComment => (self.duplicate_comment, 0),
             ErrorCode::Internal => (self.internal, 0),
             _ => return None,
         };

@@ -1,0 +1,23 @@
+//! `GET /api/v1/challenge`: a signed form token and proof-of-work puzzle for a reader about to
+//! write on a page. Issuing one changes nothing stored (the token is signed, not recorded); it
+//! costs an expensive read's budget, so nobody can stockpile them.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use talkback_api::ChallengeQuery;
+
+use crate::AppState;
+use crate::http::Result;
+
+pub(super) async fn issue(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    query: web::Query<ChallengeQuery>,
+) -> Result<HttpResponse> {
+    super::site(&state, &query.site)?;
+    state.limits.read(&req)?;
+    let client = state.limits.client(&req)?;
+    let challenge = state.service.challenge(&query, client)?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(challenge))
+}

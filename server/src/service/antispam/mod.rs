@@ -1,0 +1,347 @@
+//! Keeping spam out without a third party. Each layer is a module of its own that looks at a
+//! comment about to be written and returns a [`Verdict`]: the proof of work (`pow`), the signed
+//! form token (`form`, both carried by one `challenge`), the honeypot (`honeypot`), the site's
+//! content rules and blocklists (`rules`), and the learning filter (`filter`). [`Antispam::judge`]
+//! is the one place that runs them and combines their verdicts; the write path stores the
+//! comment with the combined status and reasons (nothing is dropped: refused and spam comments
+//! land in the spam view) and [`Antispam::record`] logs and counts every outcome by reason.
+//!
+//! Per-process state (used tokens, recent bodies, clients' recent spam, the site's write load,
+//! page bursts) is bounded: every map is swept when it grows, and what it holds expires.
+
+mod challenge;
+mod filter;
+mod form;
+mod honeypot;
+mod pow;
+mod rules;
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::sync::Mutex;
+
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use talkback_api::{Block, ErrorCode};
+
+use crate::config::SpamRules;
+use crate::http::Error;
+
+pub use challenge::Challenges;
+pub use filter::{Filter, Seed, evaluate};
+pub use rules::parse_network;
+
+/// What one layer, or all of them together, decided about a comment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    Accept,
+    /// Stored, but not shown until a moderator approves it; `spam`: into the spam view rather
+    /// than the queue.
+    Hold { reasons: Vec<String>, spam: bool },
+    /// Refused with an error code the reader sees; the comment is still kept as spam with the
+    /// reason, so nothing vanishes without a trace.
+    Reject { code: ErrorCode, reason: String },
+}
+
+impl Verdict {
+    pub fn hold(reason: &str) -> Self {
+        Verdict::Hold {
+            reasons: vec![reason.to_owned()],
+            spam: false,
+        }
+    }
+
+    pub fn spam(reason: &str) -> Self {
+        Verdict::Hold {
+            reasons: vec![reason.to_owned()],
+            spam: true,
+        }
+    }
+
+    /// The stricter of two verdicts, with the reasons of both: a refusal wins, then spam, then
+    /// a hold.
+    pub fn and(self, other: Verdict) -> Verdict {
+        use Verdict::*;
+        match (self, other) {
+            (Accept, v) | (v, Accept) => v,
+            (r @ Reject { .. }, _) | (_, r @ Reject { .. }) => r,
+            (
+                Hold {
+                    mut reasons,
+                    spam: a,
+                },
+                Hold {
+                    reasons: more,
+                    spam: b,
+                },
+            ) => {
+                for r in more {
+                    if !reasons.contains(&r) {
+                        reasons.push(r);
+                    }
+                }
+                Hold {
+                    reasons,
+                    spam: a || b,
+                }
+            }
+        }
+    }
+
+    /// The reasons kept with the comment.
+    pub fn reasons(&self) -> Vec<String> {
+        match self {
+            Verdict::Accept => Vec::new(),
+            Verdict::Hold { reasons, .. } => reasons.clone(),
+            Verdict::Reject { reason, .. } => vec![reason.clone()],
+        }
+    }
+}
+
+/// How the comment reached the server: the widget solves a proof of work; a plain HTML form
+/// (readers without JavaScript) cannot, so it skips that layer and is held more readily.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Path {
+    #[default]
+    Widget,
+    PlainForm,
+}
+
+/// A comment about to be written, as the layers see it.
+#[derive(Debug, Clone)]
+pub struct Candidate<'a> {
+    pub site: &'a str,
+    pub page_key: &'a str,
+    pub path: Path,
+    pub proof: Option<&'a str>,
+    pub trap: Option<&'a str>,
+    pub author: &'a str,
+    pub email: Option<&'a str>,
+    pub website: Option<&'a str>,
+    pub body_source: &'a str,
+    pub tree: &'a [Block],
+    pub client: Option<IpAddr>,
+    pub now_ms: i64,
+}
+
+/// Forget entries of a per-process map once it holds this many, keeping what has not expired.
+const SWEEP_ABOVE: usize = 20_000;
+/// How long a client's spam verdicts make its proofs of work harder.
+const HISTORY_MS: i64 = 60 * 60 * 1000;
+/// The window in which the site's write load is counted.
+const LOAD_WINDOW_MS: i64 = 60 * 1000;
+
+/// The anti-spam layers' shared state.
+pub struct Antispam {
+    pub challenges: Challenges,
+    pub filter: Filter,
+    /// Proof tokens already used (by salt), with when they expire.
+    used: Mutex<HashMap<[u8; 16], i64>>,
+    /// Recent bodies per site (normalised, hashed), with when they were posted.
+    recent: Mutex<HashMap<(String, [u8; 16]), i64>>,
+    /// Clients (IPv6 by /64) whose recent comments were spam or refused: when, and how many.
+    history: Mutex<HashMap<IpAddr, (i64, u32)>>,
+    /// Comments written per site in the current minute: (window start, count).
+    load: Mutex<HashMap<String, (i64, u32)>>,
+    /// New comments per page and minute, by everybody together.
+    bursts: Mutex<HashMap<(String, u32), DefaultKeyedRateLimiter<String>>>,
+    /// Outcomes so far, by reason (`accepted` for comments every layer let through).
+    counts: Mutex<BTreeMap<String, u64>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A panic while holding one of these maps leaves nothing half-done worth refusing over.
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Drops expired entries when `map` has grown past [`SWEEP_ABOVE`].
+fn sweep<K: Eq + std::hash::Hash, V>(map: &mut HashMap<K, V>, alive: impl Fn(&V) -> bool) {
+    if map.len() > SWEEP_ABOVE {
+        map.retain(|_, v| alive(v));
+    }
+}
+
+impl Antispam {
+    pub fn new(secret: &[u8], seed: Seed) -> Result<Self, talkback_store::Error> {
+        Ok(Self {
+            challenges: Challenges::new(secret)?,
+            filter: Filter::new(seed),
+            used: Mutex::default(),
+            recent: Mutex::default(),
+            history: Mutex::default(),
+            load: Mutex::default(),
+            bursts: Mutex::default(),
+            counts: Mutex::default(),
+        })
+    }
+
+    /// The proof-of-work difficulty for a client of `site` now: the site's own, doubled for
+    /// each ten comments the site took in the last minute and for each spam verdict its
+    /// client had in the last hour (each at most three times: at most 64 times harder).
+    pub fn difficulty(&self, site: &str, rules: &SpamRules, client: Option<IpAddr>, now: i64) -> u32 {
+        let busy = lock(&self.load)
+            .get(site)
+            .filter(|(start, _)| now - start < LOAD_WINDOW_MS)
+            .map_or(0, |(_, n)| (n / 10).min(3));
+        let suspect = client
+            .and_then(|ip| {
+                lock(&self.history)
+                    .get(&crate::http::limit::bucket(ip))
+                    .filter(|(at, _)| now - at < HISTORY_MS)
+                    .map(|(_, n)| (*n).min(3))
+            })
+            .unwrap_or(0);
+        rules
+            .pow_max_number
+            .max(1)
+            .saturating_mul(1 << (busy + suspect))
+    }
+
+    /// Runs every layer over a comment about to be written and combines their verdicts.
+    /// `learned` gives the filter what the store learned of the comment's tokens.
+    pub fn judge(
+        &self,
+        c: &Candidate<'_>,
+        rules: &SpamRules,
+        learned: impl FnOnce(&[String]) -> Result<talkback_store::TokenCounts, Error>,
+    ) -> Result<Verdict, Error> {
+        self.page_burst(c, rules)?;
+        let proof = match c.path {
+            Path::Widget if rules.proof_of_work => {
+                let checked = self.challenges.open(c.proof, c.now_ms);
+                pow::check(&checked).and(form::check(&checked, c, rules, |salt, expires| {
+                    self.first_use(salt, expires, c.now_ms)
+                }))
+            }
+            // Without a script there is no proof: a comment with any link waits for a moderator.
+            Path::PlainForm => rules::links(c.tree, c.body_source, 0),
+            Path::Widget => Verdict::Accept,
+        };
+        let verdict = proof
+            .and(honeypot::check(c.trap))
+            .and(rules::check(c, rules))
+            .and(self.duplicate(c, rules));
+        let filtered = match (rules.filter_threshold_percent, &verdict) {
+            (0, _) | (_, Verdict::Reject { .. }) => verdict,
+            (threshold, _) => {
+                let tokens = filter::tokens(c.author, c.website, c.body_source);
+                let counts = learned(&tokens)?;
+                let threshold = match c.path {
+                    Path::Widget => threshold,
+                    // Readers without a script proved nothing: the filter holds sooner.
+                    Path::PlainForm => threshold.saturating_sub(20),
+                };
+                verdict.and(self.filter.check(&tokens, &counts, threshold))
+            }
+        };
+        Ok(filtered)
+    }
+
+    /// Refuses a burst of new comments on one page (whoever sends them).
+    fn page_burst(&self, c: &Candidate<'_>, rules: &SpamRules) -> Result<(), Error> {
+        let Some(per_minute) = NonZeroU32::new(rules.page_burst_per_minute) else {
+            return Ok(());
+        };
+        let mut bursts = lock(&self.bursts);
+        let limiter = bursts
+            .entry((c.site.to_owned(), per_minute.get()))
+            .or_insert_with(|| RateLimiter::keyed(Quota::per_minute(per_minute)));
+        if limiter.len() > SWEEP_ABOVE {
+            limiter.retain_recent();
+        }
+        limiter.check_key(&c.page_key.to_owned()).map_err(|not_until| {
+            Error::RateLimited {
+                retry_after_secs: not_until
+                    .wait_time_from(DefaultClock::default().now())
+                    .as_secs()
+                    + 1,
+                writes: true,
+            }
+        })
+    }
+
+    /// True the first time a token's salt is seen (it is remembered until it expires).
+    fn first_use(&self, salt: [u8; 16], expires: i64, now: i64) -> bool {
+        let mut used = lock(&self.used);
+        sweep(&mut used, |until| *until > now);
+        used.insert(salt, expires).is_none()
+    }
+
+    /// Refuses a body the site took recently (the duplicate itself is then kept as spam).
+    fn duplicate(&self, c: &Candidate<'_>, rules: &SpamRules) -> Verdict {
+        if rules.duplicate_minutes == 0 {
+            return Verdict::Accept;
+        }
+        let window = i64::try_from(rules.duplicate_minutes.saturating_mul(60_000)).unwrap_or(i64::MAX);
+        let key = (c.site.to_owned(), rules::body_fingerprint(c.body_source));
+        let recent = lock(&self.recent);
+        match recent.get(&key) {
+            Some(at) if c.now_ms - at < window => Verdict::Reject {
+                code: ErrorCode::DuplicateComment,
+                reason: "duplicate".into(),
+            },
+            _ => Verdict::Accept,
+        }
+    }
+
+    /// Remembers a body the site took (after the comment is written), for the duplicate rule.
+    pub fn remember_body(&self, site: &str, body_source: &str, at: i64, rules: &SpamRules) {
+        if rules.duplicate_minutes == 0 {
+            return;
+        }
+        let window = i64::try_from(rules.duplicate_minutes.saturating_mul(60_000)).unwrap_or(i64::MAX);
+        let mut recent = lock(&self.recent);
+        sweep(&mut recent, |t| at - *t < window);
+        let key = (site.to_owned(), rules::body_fingerprint(body_source));
+        let newest = recent.get(&key).map_or(at, |t| (*t).max(at));
+        recent.insert(key, newest);
+    }
+
+    /// Logs and counts a combined verdict, and remembers a spam one against its client and
+    /// every written one against the site's load.
+    pub fn record(&self, site: &str, verdict: &Verdict, client: Option<IpAddr>, now: i64) {
+        let outcome = match verdict {
+            Verdict::Accept => "accepted",
+            Verdict::Hold { spam: false, .. } => "held",
+            Verdict::Hold { spam: true, .. } => "spam",
+            Verdict::Reject { .. } => "refused",
+        };
+        let reasons = verdict.reasons();
+        tracing::info!(target: "talkback::spam", site, outcome, reasons = ?reasons, "comment judged");
+        {
+            let mut counts = lock(&self.counts);
+            *counts.entry(outcome.to_owned()).or_default() += 1;
+            for reason in &reasons {
+                let code = reason.split(':').next().unwrap_or(reason);
+                *counts.entry(format!("{outcome}.{code}")).or_default() += 1;
+            }
+        }
+        {
+            let mut load = lock(&self.load);
+            let entry = load.entry(site.to_owned()).or_insert((now, 0));
+            if now - entry.0 >= LOAD_WINDOW_MS {
+                *entry = (now, 0);
+            }
+            entry.1 += 1;
+        }
+        let suspicious = matches!(verdict, Verdict::Reject { .. } | Verdict::Hold { spam: true, .. });
+        if let (true, Some(ip)) = (suspicious, client) {
+            let mut history = lock(&self.history);
+            sweep(&mut history, |(at, _)| now - at < HISTORY_MS);
+            let entry = history.entry(crate::http::limit::bucket(ip)).or_insert((now, 0));
+            if now - entry.0 >= HISTORY_MS {
+                entry.1 = 0;
+            }
+            *entry = (now, entry.1.saturating_add(1));
+        }
+    }
+
+    /// Outcomes and reasons counted since the server started.
+    pub fn counts(&self) -> BTreeMap<String, u64> {
+        lock(&self.counts).clone()
+    }
+}
+
+#[cfg(test)]
+mod tests;
