@@ -127,7 +127,7 @@ impl Default for SpamRules {
             blocked_emails: Vec::new(),
             blocked_addresses: Vec::new(),
             blocked_domains: Vec::new(),
-            filter_threshold_percent: 90,
+            filter_threshold_percent: 80,
             page_burst_per_minute: 10,
         }
     }

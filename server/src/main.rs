@@ -87,7 +87,7 @@ enum Command {
     SpamFilter {
         /// Hold comments at least this likely spam, in percent (a site's
         /// `filter_threshold_percent`).
-        #[arg(long, default_value_t = 90)]
+        #[arg(long, default_value_t = 80)]
         threshold: u8,
     },
     /// Move threads to new page keys (after a URL change), keeping replies and counts.

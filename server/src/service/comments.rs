@@ -5,8 +5,8 @@ use base64::Engine;
 use sha2::{Digest, Sha256};
 use talkback_api::limits::{HELD_QUERY_LIMIT, MAX_REPLY_DEPTH};
 use talkback_api::{
-    ChallengeQuery, ChallengeResponse, CreateComment, CreateCommentResponse,
-    DeleteCommentResponse, EditComment, EditCommentResponse, ErrorCode, HeldQuery, HeldResponse,
+    ChallengeQuery, ChallengeResponse, CreateComment, CreateCommentResponse, DeleteCommentResponse,
+    EditComment, EditCommentResponse, ErrorCode, HeldQuery, HeldResponse,
 };
 use talkback_store::{CommentRecord, Deleted, Edit, NewComment, Status};
 
@@ -29,7 +29,6 @@ pub struct Provenance {
     /// How the comment was sent (the widget proves work; a plain form cannot).
     pub path: Path,
 }
-
 
 /// Why a new or edited comment must wait for approval under `settings` (empty: it need not);
 /// `known`: its author already has an approved comment on the site.

@@ -91,7 +91,9 @@ fn held_reason(code: &str) -> HeldReason {
         "first_time" => "Its author has no approved comment on this site yet.",
         "edited" => "Its author edited it, and edits on this site wait for approval.",
         "banned" => "Its author's e-mail, name or address is banned.",
-        "proof_missing" => "It was sent without the widget's proof of work (a script posting directly).",
+        "proof_missing" => {
+            "It was sent without the widget's proof of work (a script posting directly)."
+        }
         "proof_invalid" => "Its proof of work was forged or wrong.",
         "token_other_page" => "Its form token was issued for another page.",
         "token_reused" => "Its form token was used before (a replayed request).",

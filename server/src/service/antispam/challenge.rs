@@ -111,7 +111,8 @@ impl Challenges {
             return Opened::Missing;
         };
         let mut parts = proof.splitn(3, '.');
-        let (Some(payload), Some(signature), Some(number)) = (parts.next(), parts.next(), parts.next())
+        let (Some(payload), Some(signature), Some(number)) =
+            (parts.next(), parts.next(), parts.next())
         else {
             return Opened::Forged;
         };

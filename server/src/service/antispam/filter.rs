@@ -16,8 +16,22 @@ use crate::service::Service;
 
 /// Tokens one comment contributes at most.
 const MAX_TOKENS: usize = 400;
-/// Tokens that decide.
-const TELLING: usize = 15;
+/// Tokens that decide at most: the most telling ones.
+const TELLING: usize = 150;
+/// A token whose probability is closer to ½ than this says nothing.
+const MIN_STRENGTH: f64 = 0.1;
+
+/// The chance that a chi-square variable with `freedom` (even) degrees is at least `x2`.
+fn chi2_q(x2: f64, freedom: usize) -> f64 {
+    let m = x2 / 2.0;
+    let mut term = (-m).exp();
+    let mut sum = term;
+    for i in 1..freedom / 2 {
+        term *= m / i as f64;
+        sum += term;
+    }
+    sum.min(1.0)
+}
 
 /// A comment's distinct tokens: words (2 to 30 letters or digits) of the text, `n:` words of
 /// the name, `h:` hosts (and their last two labels) of the website and links, and `links:`
@@ -74,20 +88,23 @@ const HAM: &str = include_str!("corpus/ham.tsv");
 const SPAM: &str = include_str!("corpus/spam.tsv");
 
 fn samples(text: &str) -> impl Iterator<Item = (usize, Sample)> + '_ {
-    text.lines().filter(|l| !l.trim().is_empty()).enumerate().map(|(i, line)| {
-        let mut fields = line.splitn(3, '\t');
-        let author = fields.next().unwrap_or_default().to_owned();
-        let website = fields.next().filter(|w| !w.is_empty()).map(str::to_owned);
-        let body = fields.next().unwrap_or_default().replace("\\n", "\n");
-        (
-            i,
-            Sample {
-                author,
-                website,
-                body,
-            },
-        )
-    })
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .enumerate()
+        .map(|(i, line)| {
+            let mut fields = line.splitn(3, '\t');
+            let author = fields.next().unwrap_or_default().to_owned();
+            let website = fields.next().filter(|w| !w.is_empty()).map(str::to_owned);
+            let body = fields.next().unwrap_or_default().replace("\\n", "\n");
+            (
+                i,
+                Sample {
+                    author,
+                    website,
+                    body,
+                },
+            )
+        })
 }
 
 /// Every fifth sample is held back from the seed, to measure the filter on comments it never saw.
@@ -154,19 +171,30 @@ impl Filter {
                 Some(f.clamp(0.01, 0.99))
             })
             .collect();
+        telling.retain(|f| (f - 0.5).abs() >= MIN_STRENGTH);
         telling.sort_by(|a, b| (b - 0.5).abs().total_cmp(&(a - 0.5).abs()));
         telling.truncate(TELLING);
         if telling.is_empty() {
             return 0.5;
         }
+        // Fisher's method (as SpamBayes): how unlikely the tokens' spam and ham evidence is
+        // by chance, each; a few tokens leave the answer near ½ rather than at an extreme.
+        let n = telling.len();
         let (ln_spam, ln_ham) = telling
             .iter()
-            .fold((0.0, 0.0), |(s, h), f| (s + f.ln(), h + (1.0 - f).ln()));
-        1.0 / (1.0 + (ln_ham - ln_spam).exp())
+            .fold((0.0, 0.0), |(s, h), f| (s + (1.0 - f).ln(), h + f.ln()));
+        let spam = 1.0 - chi2_q(-2.0 * ln_spam, 2 * n);
+        let ham = 1.0 - chi2_q(-2.0 * ln_ham, 2 * n);
+        (spam - ham + 1.0) / 2.0
     }
 
     /// Holds a comment at least `threshold_percent` likely spam, with its score as the reason.
-    pub fn check(&self, tokens: &[String], learned: &TokenCounts, threshold_percent: u8) -> Verdict {
+    pub fn check(
+        &self,
+        tokens: &[String],
+        learned: &TokenCounts,
+        threshold_percent: u8,
+    ) -> Verdict {
         let p = self.probability(tokens, learned);
         let percent = (p * 100.0).round();
         if threshold_percent > 0 && percent >= f64::from(threshold_percent) {
@@ -225,7 +253,11 @@ impl Service {
             Ok(changes) => changes,
             Err(talkback_store::Error::Pruned { .. }) => {
                 let last = self.store.last_change()?;
-                tracing::warn!(from = cursor, to = last, "spam filter skipped pruned changes");
+                tracing::warn!(
+                    from = cursor,
+                    to = last,
+                    "spam filter skipped pruned changes"
+                );
                 self.store.set_training_cursor(last)?;
                 return Ok(0);
             }

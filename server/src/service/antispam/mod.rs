@@ -38,10 +38,16 @@ pub enum Verdict {
     Accept,
     /// Stored, but not shown until a moderator approves it; `spam`: into the spam view rather
     /// than the queue.
-    Hold { reasons: Vec<String>, spam: bool },
+    Hold {
+        reasons: Vec<String>,
+        spam: bool,
+    },
     /// Refused with an error code the reader sees; the comment is still kept as spam with the
     /// reason, so nothing vanishes without a trace.
-    Reject { code: ErrorCode, reason: String },
+    Reject {
+        code: ErrorCode,
+        reason: String,
+    },
 }
 
 impl Verdict {
@@ -179,7 +185,13 @@ impl Antispam {
     /// The proof-of-work difficulty for a client of `site` now: the site's own, doubled for
     /// each ten comments the site took in the last minute and for each spam verdict its
     /// client had in the last hour (each at most three times: at most 64 times harder).
-    pub fn difficulty(&self, site: &str, rules: &SpamRules, client: Option<IpAddr>, now: i64) -> u32 {
+    pub fn difficulty(
+        &self,
+        site: &str,
+        rules: &SpamRules,
+        client: Option<IpAddr>,
+        now: i64,
+    ) -> u32 {
         let busy = lock(&self.load)
             .get(site)
             .filter(|(start, _)| now - start < LOAD_WINDOW_MS)
@@ -230,7 +242,7 @@ impl Antispam {
                 let threshold = match c.path {
                     Path::Widget => threshold,
                     // Readers without a script proved nothing: the filter holds sooner.
-                    Path::PlainForm => threshold.saturating_sub(20),
+                    Path::PlainForm => threshold.saturating_sub(10),
                 };
                 verdict.and(self.filter.check(&tokens, &counts, threshold))
             }
@@ -250,15 +262,15 @@ impl Antispam {
         if limiter.len() > SWEEP_ABOVE {
             limiter.retain_recent();
         }
-        limiter.check_key(&c.page_key.to_owned()).map_err(|not_until| {
-            Error::RateLimited {
+        limiter
+            .check_key(&c.page_key.to_owned())
+            .map_err(|not_until| Error::RateLimited {
                 retry_after_secs: not_until
                     .wait_time_from(DefaultClock::default().now())
                     .as_secs()
                     + 1,
                 writes: true,
-            }
-        })
+            })
     }
 
     /// True the first time a token's salt is seen (it is remembered until it expires).
@@ -273,7 +285,8 @@ impl Antispam {
         if rules.duplicate_minutes == 0 {
             return Verdict::Accept;
         }
-        let window = i64::try_from(rules.duplicate_minutes.saturating_mul(60_000)).unwrap_or(i64::MAX);
+        let window =
+            i64::try_from(rules.duplicate_minutes.saturating_mul(60_000)).unwrap_or(i64::MAX);
         let key = (c.site.to_owned(), rules::body_fingerprint(c.body_source));
         let recent = lock(&self.recent);
         match recent.get(&key) {
@@ -290,7 +303,8 @@ impl Antispam {
         if rules.duplicate_minutes == 0 {
             return;
         }
-        let window = i64::try_from(rules.duplicate_minutes.saturating_mul(60_000)).unwrap_or(i64::MAX);
+        let window =
+            i64::try_from(rules.duplicate_minutes.saturating_mul(60_000)).unwrap_or(i64::MAX);
         let mut recent = lock(&self.recent);
         sweep(&mut recent, |t| at - *t < window);
         let key = (site.to_owned(), rules::body_fingerprint(body_source));
@@ -325,11 +339,16 @@ impl Antispam {
             }
             entry.1 += 1;
         }
-        let suspicious = matches!(verdict, Verdict::Reject { .. } | Verdict::Hold { spam: true, .. });
+        let suspicious = matches!(
+            verdict,
+            Verdict::Reject { .. } | Verdict::Hold { spam: true, .. }
+        );
         if let (true, Some(ip)) = (suspicious, client) {
             let mut history = lock(&self.history);
             sweep(&mut history, |(at, _)| now - at < HISTORY_MS);
-            let entry = history.entry(crate::http::limit::bucket(ip)).or_insert((now, 0));
+            let entry = history
+                .entry(crate::http::limit::bucket(ip))
+                .or_insert((now, 0));
             if now - entry.0 >= HISTORY_MS {
                 entry.1 = 0;
             }

@@ -37,7 +37,11 @@ pub(super) fn web_hosts(text: &str) -> Vec<String> {
             .take_while(|c| c.is_alphanumeric() || "-.:@_%".contains(*c))
             .collect();
         let host = authority.rsplit('@').next().unwrap_or_default();
-        let host = host.split(':').next().unwrap_or_default().trim_end_matches('.');
+        let host = host
+            .split(':')
+            .next()
+            .unwrap_or_default()
+            .trim_end_matches('.');
         if !host.is_empty() && !hosts.iter().any(|h| h == host) {
             hosts.push(host.to_owned());
         }

@@ -15,7 +15,11 @@ fn reasons(v: &Verdict) -> String {
     match v {
         Verdict::Accept => "accept".into(),
         Verdict::Hold { reasons, spam } => {
-            format!("{} {}", if *spam { "spam" } else { "hold" }, reasons.join(","))
+            format!(
+                "{} {}",
+                if *spam { "spam" } else { "hold" },
+                reasons.join(",")
+            )
         }
         Verdict::Reject { code, reason } => format!("reject {code:?} {reason}"),
     }
@@ -34,11 +38,19 @@ fn verdicts_combine_to_the_strictest_with_every_reason() {
         (Verdict::hold("a"), Verdict::hold("a"), "hold a"),
         (Verdict::hold("a"), Verdict::spam("b"), "spam a,b"),
         (Verdict::spam("b"), Verdict::hold("a"), "spam b,a"),
-        (Verdict::spam("b"), dup(), "reject DuplicateComment duplicate"),
+        (
+            Verdict::spam("b"),
+            dup(),
+            "reject DuplicateComment duplicate",
+        ),
         (dup(), Verdict::Accept, "reject DuplicateComment duplicate"),
     ];
     for (a, b, expected) in cases {
-        assert_eq!(reasons(&a.clone().and(b.clone())), expected, "{a:?} and {b:?}");
+        assert_eq!(
+            reasons(&a.clone().and(b.clone())),
+            expected,
+            "{a:?} and {b:?}"
+        );
     }
 }
 
@@ -59,7 +71,9 @@ fn a_solved_challenge_opens_and_anything_else_does_not() {
     let number = solve(&issued.salt, &issued.challenge, issued.max).unwrap();
     let token = &issued.token;
     let (payload, signature) = token.split_once('.').unwrap();
-    let other = challenges().issue("blog", "/post", 2_000, 60_000, NOW).unwrap();
+    let other = challenges()
+        .issue("blog", "/post", 2_000, 60_000, NOW)
+        .unwrap();
     let cases: Vec<(Option<String>, &str)> = vec![
         (Some(format!("{token}.{number}")), "solved"),
         (Some(format!("{token}.{}", number + 1)), "unsolved"),
@@ -70,7 +84,13 @@ fn a_solved_challenge_opens_and_anything_else_does_not() {
         (Some(token.clone()), "forged"),
         (Some("a.b.1".into()), "forged"),
         // Another token's signature, or a payload changed under this one's.
-        (Some(format!("{payload}.{}.{number}", other.token.split_once('.').unwrap().1)), "forged"),
+        (
+            Some(format!(
+                "{payload}.{}.{number}",
+                other.token.split_once('.').unwrap().1
+            )),
+            "forged",
+        ),
         (Some(format!("{}x.{signature}.{number}", payload)), "forged"),
         (Some(format!("{token}.{number}.extra")), "unsolved"),
     ];
@@ -110,9 +130,27 @@ fn the_form_token_must_be_for_this_page_in_time_and_used_once() {
     let cases = [
         (10_000, ("blog", "/post"), 60_000, false, "accept"),
         (1_000, ("blog", "/post"), 60_000, false, "hold too_fast"),
-        (120_000, ("blog", "/post"), 60_000, false, "hold token_expired"),
-        (10_000, ("blog", "/other"), 60_000, false, "spam token_other_page"),
-        (10_000, ("news", "/post"), 60_000, false, "spam token_other_page"),
+        (
+            120_000,
+            ("blog", "/post"),
+            60_000,
+            false,
+            "hold token_expired",
+        ),
+        (
+            10_000,
+            ("blog", "/other"),
+            60_000,
+            false,
+            "spam token_other_page",
+        ),
+        (
+            10_000,
+            ("news", "/post"),
+            60_000,
+            false,
+            "spam token_other_page",
+        ),
         (10_000, ("blog", "/post"), 60_000, true, "spam token_reused"),
     ];
     for (age, (site, page), lifetime, seen, expected) in cases {
@@ -122,7 +160,11 @@ fn the_form_token_must_be_for_this_page_in_time_and_used_once() {
         let opened = c.open(Some(&proof), NOW);
         let body = "hello";
         let got = form::check(&opened, &candidate(body, &[]), &rules, |_, _| !seen);
-        assert_eq!(reasons(&got), expected, "age {age} {site}{page} seen {seen}");
+        assert_eq!(
+            reasons(&got),
+            expected,
+            "age {age} {site}{page} seen {seen}"
+        );
         assert_eq!(reasons(&pow::check(&opened)), "accept");
     }
 }
@@ -144,8 +186,14 @@ fn the_honeypot_catches_whatever_fills_it() {
 #[test]
 fn web_hosts_are_found_however_addresses_are_written() {
     let cases = [
-        ("see https://Example.com/x and http://a.b.example:8080/?q", "example.com a.b.example"),
-        ("[x](https://user@host.example) <http://host.example.>", "host.example"),
+        (
+            "see https://Example.com/x and http://a.b.example:8080/?q",
+            "example.com a.b.example",
+        ),
+        (
+            "[x](https://user@host.example) <http://host.example.>",
+            "host.example",
+        ),
         ("HTTPS://SHOUT.EXAMPLE", "shout.example"),
         ("no links, just http and https words", ""),
         ("www.bare.example", ""),
@@ -167,17 +215,65 @@ fn content_rules_and_blocklists() {
     };
     // (body, e-mail, website, client) → verdict
     let cases: [(&str, Option<&str>, Option<&str>, Option<&str>, &str); 11] = [
-        ("A fine comment.", Some("ann@example.com"), None, Some("198.51.100.1"), "accept"),
+        (
+            "A fine comment.",
+            Some("ann@example.com"),
+            None,
+            Some("198.51.100.1"),
+            "accept",
+        ),
         ("one https://a.example link", None, None, None, "accept"),
-        ("two https://a.example https://b.example", None, None, None, "hold too_many_links"),
+        (
+            "two https://a.example https://b.example",
+            None,
+            None,
+            None,
+            "hold too_many_links",
+        ),
         ("cheap VIAGRA here", None, None, None, "spam blocked_word"),
         ("try the Crypto  doubler", None, None, None, "accept"),
-        ("try the crypto doubler", None, None, None, "spam blocked_word"),
-        ("hi", Some("BAD@example.com"), None, None, "spam blocked_email"),
-        ("hi", Some("x@mail.spam.example"), None, None, "spam blocked_email"),
-        ("hi", None, None, Some("2001:db8:1:2:ffff::9"), "spam blocked_address"),
-        ("hi", None, Some("https://shop.pills.example/buy"), None, "spam blocked_domain"),
-        ("see https://notpills.example", None, None, Some("::ffff:203.0.113.7"), "spam blocked_address"),
+        (
+            "try the crypto doubler",
+            None,
+            None,
+            None,
+            "spam blocked_word",
+        ),
+        (
+            "hi",
+            Some("BAD@example.com"),
+            None,
+            None,
+            "spam blocked_email",
+        ),
+        (
+            "hi",
+            Some("x@mail.spam.example"),
+            None,
+            None,
+            "spam blocked_email",
+        ),
+        (
+            "hi",
+            None,
+            None,
+            Some("2001:db8:1:2:ffff::9"),
+            "spam blocked_address",
+        ),
+        (
+            "hi",
+            None,
+            Some("https://shop.pills.example/buy"),
+            None,
+            "spam blocked_domain",
+        ),
+        (
+            "see https://notpills.example",
+            None,
+            None,
+            Some("::ffff:203.0.113.7"),
+            "spam blocked_address",
+        ),
     ];
     for (body, email, website, client, expected) in cases {
         let c = Candidate {
@@ -220,8 +316,11 @@ fn the_seeded_filter_tells_spam_from_readers() {
     assert!(spam > 0.9, "spam scored {spam}");
     assert!(ham < 0.5, "ham scored {ham}");
     // On the held-back fifth of the corpus: few readers held, most spam caught.
-    let (caught, missed, held, passed) = evaluate(90);
-    assert!(caught + missed >= 30 && held + passed >= 30, "a held-back part exists");
+    let (caught, missed, held, passed) = evaluate(SpamRules::default().filter_threshold_percent);
+    assert!(
+        caught + missed >= 30 && held + passed >= 30,
+        "a held-back part exists"
+    );
     let recall = f64::from(caught) / f64::from(caught + missed);
     assert!(recall >= 0.7, "recall {recall}");
     assert!(held <= 1, "{held} of {} readers held", held + passed);
@@ -256,9 +355,15 @@ fn judging_combines_the_layers_and_remembers_what_it_must() {
     };
     let body = "I liked the part about the garden.";
     // No proof: a script.
-    assert_eq!(judge(&spam, &candidate(body, &[]), &rules), "spam proof_missing");
+    assert_eq!(
+        judge(&spam, &candidate(body, &[]), &rules),
+        "spam proof_missing"
+    );
     // A solved, fresh challenge, sent after the reader had time to write.
-    let issued = spam.challenges.issue("blog", "/post", 50, 60_000, NOW - 20_000).unwrap();
+    let issued = spam
+        .challenges
+        .issue("blog", "/post", 50, 60_000, NOW - 20_000)
+        .unwrap();
     let n = solve(&issued.salt, &issued.challenge, 50).unwrap();
     let proof = format!("{}.{n}", issued.token);
     let with_proof = Candidate {
@@ -285,7 +390,7 @@ fn judging_combines_the_layers_and_remembers_what_it_must() {
     let plain_ok = Candidate {
         path: Path::PlainForm,
         page_key: "/calm",
-        ..candidate("no links here, only words", &[])
+        ..candidate("I had the same problem with my tomatoes this summer.", &[])
     };
     assert_eq!(judge(&spam, &plain_ok, &rules), "accept");
 }
@@ -303,7 +408,10 @@ fn proofs_get_harder_for_busy_sites_and_suspect_clients() {
         spam.record("blog", &Verdict::spam("proof_missing"), Some(bot), NOW);
     }
     // Two spam verdicts: four times harder for the bot's /64, and the site took two comments.
-    assert_eq!(spam.difficulty("blog", &rules, Some(neighbour), NOW), base * 4);
+    assert_eq!(
+        spam.difficulty("blog", &rules, Some(neighbour), NOW),
+        base * 4
+    );
     assert_eq!(spam.difficulty("blog", &rules, Some(reader), NOW), base);
     for _ in 0..30 {
         spam.record("blog", &Verdict::Accept, Some(reader), NOW);
