@@ -17,8 +17,13 @@ const EXAMPLES = process.env.TB_E2E_EXAMPLES ?? join(ROOT, "examples");
 export const ARTIFACTS = join(here, "artifacts");
 mkdirSync(ARTIFACTS, { recursive: true });
 
+/** Spam rules for tests about something else: they seed threads by posting JSON as a script
+ * would, type faster than people and post many comments on one page. (The anti-spam test
+ * runs with the defaults.) An inline table, so that keys after it still belong to the site. */
+export const SCRIPTED_SEEDS = `spam = { proof_of_work = false, min_fill_secs = 0, page_burst_per_minute = 0, duplicate_minutes = 0, filter_threshold_percent = 0, max_links = 1000 }`;
+
 /** Writes the server's configuration into `dir` (a fresh temporary one by default). */
-export function writeConfig({ dir, extraSites = "", editWindowSecs = 900 } = {}) {
+export function writeConfig({ dir, extraSites = "", editWindowSecs = 900, spam = SCRIPTED_SEEDS } = {}) {
   dir ??= mkdtempSync(join(tmpdir(), "tb-e2e-"));
   const config = join(dir, "talkback.toml");
   writeFileSync(config, [
@@ -30,6 +35,7 @@ export function writeConfig({ dir, extraSites = "", editWindowSecs = 900 } = {})
     `rate_limit_per_minute = 0`,
     `[[sites]]`,
     `id = "demo"`,
+    spam,
     extraSites,
   ].join("\n"));
   return { dir, config };
@@ -49,7 +55,7 @@ export function cliWithInput(dir, input, ...args) {
 
 /** Starts `talkback serve` with a fresh (or given) data directory. */
 export async function startServer(options = {}) {
-  const { dir, config } = options.dir && !options.extraSites && !options.editWindowSecs && existsSync(join(options.dir, "talkback.toml"))
+  const { dir, config } = options.dir && !options.extraSites && !options.editWindowSecs && options.spam === undefined && existsSync(join(options.dir, "talkback.toml"))
     ? { dir: options.dir, config: join(options.dir, "talkback.toml") }
     : writeConfig(options);
   const child = spawn(BIN, ["--config", config, "serve"], { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, RUST_LOG: "warn,talkback=info" } });

@@ -2,7 +2,7 @@
 // retries, persistence, cross-origin embedding, languages, accessibility and XSS.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startServer, startBlog, launch, widgetReady, postComment, screenshot, axeSource } from "./helpers.mjs";
+import { startServer, startBlog, launch, widgetReady, postComment, screenshot, axeSource, SCRIPTED_SEEDS } from "./helpers.mjs";
 
 let browser;
 before(async () => { browser = await launch(); });
@@ -395,7 +395,7 @@ test("cross-origin embed: the loader finds its server, CORS admits only configur
     <body><h1>Elsewhere</h1><script src="${server.base}/embed.js" data-site="cross" data-page="/cross" data-title="Cross" defer></script></body></html>`;
   const blog = await startBlog(() => blogPage("de"));
   const other = await startBlog(() => blogPage("en"));
-  server = await startServer({ extraSites: `[[sites]]\nid = "cross"\norigins = ["${blog.origin}"]` });
+  server = await startServer({ extraSites: `[[sites]]\nid = "cross"\norigins = ["${blog.origin}"]\n${SCRIPTED_SEEDS}` });
   try {
     const page = await browser.newPage();
     await page.goto(blog.origin + "/");
@@ -426,7 +426,7 @@ test("odd language tags (en_US, fr_CA) fall back to a known language instead of 
   let server;
   const blog = await startBlog((req) => `<!DOCTYPE html><html><head><meta charset="utf-8"><title>Odd</title></head><body>
     <script src="${server.base}/embed.js" data-site="odd" data-page="/odd" data-lang="fr_CA" defer></script></body></html>`);
-  server = await startServer({ extraSites: `[[sites]]\nid = "odd"\norigins = ["${blog.origin}"]` });
+  server = await startServer({ extraSites: `[[sites]]\nid = "odd"\norigins = ["${blog.origin}"]\n${SCRIPTED_SEEDS}` });
   try {
     const page = await browser.newPage();
     const errors = [];

@@ -8,7 +8,6 @@
  *    in a Web Worker (plain JS, WebCrypto) while they type; the widget sends the answer.
  * The build (cargo xtask build-widget) fills in the hashed asset names and the CSS. */
 (function () {
-  "use strict";
   var script = document.currentScript;
   if (!script) return;
   var d = script.dataset;
@@ -112,20 +111,37 @@
     p.catch(function () {});
     return p;
   }
+  // The honeypot: a field people never see (off screen, hidden from screen readers, out of the
+  // tab order) that form-filling bots fill in. Static markup: nothing of a reader's.
+  function trap(form) {
+    if (!form.querySelector(".tb-trap")) {
+      form.insertAdjacentHTML("beforeend", '<p class="tb-trap" aria-hidden="true"><input name="url" tabindex="-1" autocomplete="off"></p>');
+    }
+    return form.querySelector(".tb-trap input").value;
+  }
   var pending = null;
-  root.addEventListener("focusin", function () { if (!pending) pending = challenge(); });
-  // The widget asks for a proof when it posts; each is used once.
-  root.tbProof = function () {
+  root.addEventListener("focusin", function (e) {
+    if (e.target.form) trap(e.target.form);
+    if (!pending) pending = challenge();
+  });
+  // The widget asks, from a form's text field, for a proof when it posts; each is used once,
+  // and ".1" follows it when the form's honeypot was filled in.
+  window.talkbackProof = function (field) {
+    var r = field.closest(".tb-root");
+    return r && r.tbProof ? r.tbProof(field.form) : Promise.resolve("");
+  };
+  root.tbProof = function (form) {
     var p = pending || challenge();
     pending = null;
     return p.then(function (s) { return s.e - Date.now() > 6e4 ? s : challenge(); })
-      .then(function (s) { return s.p; }, function () { return ""; });
+      .then(function (s) { return s.p + (form && trap(form) ? ".1" : ""); }, function () { return ""; });
   };
 
-  import(base + "/assets/__TALKBACK_JS__")
+  __TALKBACK_IMPORT__(base + "/assets/__TALKBACK_JS__")
     .then(function (m) {
       return m.default({ module_or_path: base + "/assets/__TALKBACK_WASM__" }).then(function () {
         m.mount(root, pre, config);
+        root.querySelectorAll("form").forEach(trap);
       });
     })
     .catch(function (e) { console.error("talkback: widget failed to load", e); });

@@ -310,3 +310,12 @@ pub struct MovePages {
 pub struct Done {
     pub done: Vec<String>,
 }
+
+/// Response of `GET /admin/api/spam`: what the anti-spam layers decided since the server
+/// started, by outcome (`accepted`, `held`, `spam`, `refused`) and by outcome and reason
+/// (`spam.honeypot`), added up over the caller's sites and per site.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SpamCounts {
+    pub counts: std::collections::BTreeMap<String, u64>,
+    pub sites: std::collections::BTreeMap<String, std::collections::BTreeMap<String, u64>>,
+}

@@ -143,7 +143,7 @@ pub(crate) fn build(root: &Path) -> anyhow::Result<Vec<Built>> {
     let css = minify_css(&std::fs::read_to_string(
         root.join("widget/style/talkback.css"),
     )?);
-    let loader = std::fs::read_to_string(root.join("widget/loader/embed.js"))?
+    let loader = minify_loader(&std::fs::read_to_string(root.join("widget/loader/embed.js"))?)?
         .replace("__TALKBACK_CSS__", &serde_json::to_string(&css)?)
         .replace("__TALKBACK_JS__", &js_name)
         .replace("__TALKBACK_WASM__", &wasm_name);
@@ -206,6 +206,18 @@ fn build_dashboard(root: &Path, out: &Path) -> anyhow::Result<Vec<Built>> {
     }
     report("dashboard", &built, started, "total (served at /admin)");
     Ok(built)
+}
+
+/// The embed script minified (it ships inside the widget's budget): names of its own
+/// variables shortened, comments and spacing gone. Placeholders such as `__TALKBACK_CSS__`
+/// are globals to the minifier, so they survive for the build to fill in. The minifier's
+/// parser does not know dynamic `import()`: the loader spells it `__TALKBACK_IMPORT__(`.
+pub(crate) fn minify_loader(js: &str) -> anyhow::Result<String> {
+    let session = minify_js::Session::new();
+    let mut out = Vec::new();
+    minify_js::minify(&session, minify_js::TopLevelMode::Global, js.as_bytes(), &mut out)
+        .map_err(|e| anyhow::anyhow!("embed.js does not parse: {e:?}"))?;
+    Ok(String::from_utf8(out)?.replace("__TALKBACK_IMPORT__(", "import("))
 }
 
 /// Our own stylesheets without comments and layout whitespace (they ship inside the
@@ -292,4 +304,28 @@ fn report(what: &str, built: &[Built], started: Instant, total_label: &str) {
         total(|b| b.gzip),
         total(|b| b.brotli)
     );
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_minified_loader_keeps_its_placeholders_and_dynamic_import() {
+        let source = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../widget/loader/embed.js"),
+        )
+        .unwrap();
+        let min = super::minify_loader(&source).unwrap();
+        assert!(min.len() * 2 < source.len(), "{} of {}", min.len(), source.len());
+        for kept in [
+            "__TALKBACK_CSS__",
+            "/assets/__TALKBACK_JS__",
+            "/assets/__TALKBACK_WASM__",
+            "import(",
+            "talkbackProof",
+            "/api/v1/challenge?site=",
+        ] {
+            assert!(min.contains(kept), "{kept} missing from {min}");
+        }
+        assert!(!min.contains("__TALKBACK_IMPORT__"));
+    }
 }

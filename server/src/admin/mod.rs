@@ -38,6 +38,7 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
                 .route("/comments", web::get().to(list))
                 .route("/moderate", web::post().to(moderate))
                 .route("/audit", web::get().to(audit))
+                .route("/spam", web::get().to(spam_counts))
                 .route("/accounts", web::get().to(accounts))
                 .route("/accounts/{name}", web::put().to(put_account))
                 .route("/accounts/{name}", web::delete().to(remove_account))
@@ -211,6 +212,12 @@ async fn audit(
     let service = state.service.clone();
     let entries = web::block(move || service.audit_log(&caller.actor, query.before)).await??;
     Ok(HttpResponse::Ok().json(entries))
+}
+
+/// What the anti-spam layers decided on the caller's sites since the server started.
+async fn spam_counts(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse> {
+    let caller = blocking_caller(&state, &req, false).await?;
+    Ok(HttpResponse::Ok().json(state.service.spam_counts(&caller.actor)))
 }
 
 fn owner_only(caller: &Caller) -> Result<()> {

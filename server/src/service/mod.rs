@@ -102,9 +102,20 @@ impl Service {
         &self.config
     }
 
-    /// Outcomes of the anti-spam layers since the server started, by outcome and reason.
-    pub fn spam_counts(&self) -> std::collections::BTreeMap<String, u64> {
-        self.antispam.counts()
+    /// Outcomes of the anti-spam layers since the server started, by outcome and reason, on
+    /// the sites `actor` may see: per site, and added up.
+    pub fn spam_counts(&self, actor: &Actor) -> talkback_api::admin::SpamCounts {
+        let mut out = talkback_api::admin::SpamCounts::default();
+        for (site, counts) in self.antispam.counts() {
+            if !actor.may_see(&site) {
+                continue;
+            }
+            for (key, n) in &counts {
+                *out.counts.entry(key.clone()).or_default() += n;
+            }
+            out.sites.insert(site, counts);
+        }
+        out
     }
 
     /// The store, for reads (exports, import bookkeeping, tests); writes go through

@@ -5,7 +5,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use serde_json::Value;
+use serde_json::{Value, json};
+use talkback_api::admin::AdminRole;
 use talkback_server::config::{Config, Moderation, SiteConfig, SpamRules};
 
 pub const BLOG_ORIGIN: &str = "https://blog.example";
@@ -299,3 +300,84 @@ pub fn assert_not_served(base: &str, paths: &[&str], leaks: &[&str]) {
         );
     }
 }
+
+pub const PASSWORD: &str = "correct horse battery";
+
+/// Accounts: `zoe` owns everything, `mia` moderates `blog` only.
+pub fn with_accounts(server: &TestServer) {
+    server
+        .service
+        .put_account("zoe", AdminRole::Owner, &[], PASSWORD)
+        .unwrap();
+    server
+        .service
+        .put_account("mia", AdminRole::Moderator, &["blog".into()], PASSWORD)
+        .unwrap();
+}
+
+/// A signed-in browser: its cookie header and CSRF token.
+pub struct Browser {
+    pub base: String,
+    pub cookie: String,
+    pub csrf: String,
+}
+
+pub fn own_origin(base: &str) -> String {
+    base.to_owned()
+}
+
+pub fn sign_in_reply(base: &str, name: &str, password: &str) -> Reply {
+    call(
+        base,
+        "POST",
+        "/admin/api/session",
+        Some(&json!({"name": name, "password": password}).to_string()),
+        &[("Origin", &own_origin(base))],
+    )
+}
+
+pub fn sign_in(base: &str, name: &str) -> Browser {
+    let reply = sign_in_reply(base, name, PASSWORD);
+    assert_eq!(reply.status, 200, "{reply:?}");
+    let set = reply.header("set-cookie").unwrap().to_owned();
+    Browser {
+        base: base.to_owned(),
+        cookie: set.split(';').next().unwrap().to_owned(),
+        csrf: reply.body["csrf"].as_str().unwrap().to_owned(),
+    }
+}
+
+impl Browser {
+    pub fn get(&self, path: &str) -> Reply {
+        call(&self.base, "GET", path, None, &[("Cookie", &self.cookie)])
+    }
+
+    pub fn send(&self, method: &str, path: &str, body: Option<Value>) -> Reply {
+        call(
+            &self.base,
+            method,
+            path,
+            body.map(|b| b.to_string()).as_deref(),
+            &[
+                ("Cookie", &self.cookie),
+                ("Origin", &own_origin(&self.base)),
+                ("X-CSRF-Token", &self.csrf),
+            ],
+        )
+    }
+
+    pub fn moderate(&self, action: &str, ids: &[u64]) -> Reply {
+        self.send(
+            "POST",
+            "/admin/api/moderate",
+            Some(json!({"action": action, "ids": ids})),
+        )
+    }
+
+    pub fn queue(&self, query: &str) -> Vec<Value> {
+        let reply = self.get(&format!("/admin/api/comments?{query}"));
+        assert_eq!(reply.status, 200, "{reply:?}");
+        reply.body["comments"].as_array().unwrap().clone()
+    }
+}
+

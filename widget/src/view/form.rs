@@ -12,17 +12,21 @@ use crate::client::{self, FetchError};
 use crate::state::ThreadState;
 use crate::storage::{self, Draft, IDENTITY_KEY, Identity, OwnComment};
 
-/// The proof of work the embed script solved while the reader typed (it hangs `tbProof` on the
-/// widget's root); `None` where nothing solves one (then the server counts the comment as a
-/// script's).
-async fn proof(form: Option<web_sys::HtmlFormElement>) -> Option<String> {
-    use wasm_bindgen::JsCast;
-    let root = form?.closest(".tb-root").ok()??;
-    let solve: js_sys::Function = js_sys::Reflect::get(&root, &"tbProof".into())
-        .ok()?
-        .dyn_into()
-        .ok()?;
-    let solving: js_sys::Promise = solve.call0(&root).ok()?.dyn_into().ok()?;
+// The embed script's side of anti-spam, found from the form's text field: the proof of work it
+// solved while the reader typed (each is used once), marked when the form's honeypot was
+// filled in.
+#[wasm_bindgen::prelude::wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(catch, js_name = talkbackProof)]
+    fn talkback_proof(
+        field: &web_sys::HtmlTextAreaElement,
+    ) -> Result<js_sys::Promise, wasm_bindgen::JsValue>;
+}
+
+/// The proof to send; `None` without the embed script (a Leptos app: the server then counts
+/// the comment as a script's).
+async fn proof(field: Option<web_sys::HtmlTextAreaElement>) -> Option<String> {
+    let solving = talkback_proof(&field?).ok()?;
     wasm_bindgen_futures::JsFuture::from(solving)
         .await
         .ok()?
@@ -94,8 +98,7 @@ pub(crate) fn CommentForm(parent: Option<CommentId>) -> impl IntoView {
         other => form_err.set(Some(other.to_string())),
     };
 
-    let form_ref = NodeRef::<leptos::html::Form>::new();
-    let trap_ref = NodeRef::<leptos::html::Input>::new();
+    let textarea = NodeRef::<leptos::html::Textarea>::new();
     let submit = move || {
         if busy.get_untracked() {
             return;
@@ -109,8 +112,7 @@ pub(crate) fn CommentForm(parent: Option<CommentId>) -> impl IntoView {
         let source = text.get_untracked();
         let id = identity();
         let some = |s: String| (!s.trim().is_empty()).then_some(s);
-        let form = form_ref.get_untracked();
-        let trap = trap_ref.get_untracked().map(|t| t.value());
+        let field = textarea.get_untracked();
         let mut request = CreateComment {
             site: cfg.site.clone(),
             page: cfg.page.clone(),
@@ -122,10 +124,10 @@ pub(crate) fn CommentForm(parent: Option<CommentId>) -> impl IntoView {
             website: some(id.website.clone()),
             body: source.clone(),
             proof: None,
-            trap: trap.and_then(some),
+            trap: None,
         };
         spawn_local(async move {
-            request.proof = proof(form).await;
+            request.proof = proof(field).await;
             match client::create(&cfg, &request).await {
                 Ok(created) => {
                     let new_id = created.comment.id;
@@ -192,7 +194,6 @@ pub(crate) fn CommentForm(parent: Option<CommentId>) -> impl IntoView {
         });
     };
 
-    let textarea = NodeRef::<leptos::html::Textarea>::new();
     if parent.is_some() {
         // An inline reply form takes the focus when it opens.
         Effect::new(move |_| {
@@ -239,7 +240,7 @@ pub(crate) fn CommentForm(parent: Option<CommentId>) -> impl IntoView {
     };
 
     view! {
-        <form node_ref=form_ref class=if parent.is_some() { "tb-form tb-form-inline" } else { "tb-form" } part="form" novalidate
+        <form class=if parent.is_some() { "tb-form tb-form-inline" } else { "tb-form" } part="form" novalidate
             on:submit=move |ev| { ev.prevent_default(); submit(); }>
             <div class="tb-form-head">
                 <h3 class="tb-form-title">{heading}</h3>
@@ -276,10 +277,6 @@ pub(crate) fn CommentForm(parent: Option<CommentId>) -> impl IntoView {
                 {input(strings.name, None, "text", name, name_err, "name", "name")}
                 {input(strings.email, Some(strings.email_note), "email", email, email_err, "email", "email")}
                 {input(strings.website, None, "url", website, website_err, "website", "url")}
-            </div>
-            // The honeypot: off screen, hidden from screen readers, out of the tab order.
-            <div class="tb-trap" aria-hidden="true">
-                <input node_ref=trap_ref name="url" tabindex="-1" autocomplete="off" />
             </div>
             {move || form_err.get().map_or_else(|| ().into_any(), |e| view! {
                 <p class="tb-error" role="alert">

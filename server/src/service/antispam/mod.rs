@@ -152,8 +152,9 @@ pub struct Antispam {
     load: Mutex<HashMap<String, (i64, u32)>>,
     /// New comments per page and minute, by everybody together.
     bursts: Mutex<HashMap<(String, u32), DefaultKeyedRateLimiter<String>>>,
-    /// Outcomes so far, by reason (`accepted` for comments every layer let through).
-    counts: Mutex<BTreeMap<String, u64>>,
+    /// Outcomes so far per site, by outcome (`accepted`, `held`, `spam`, `refused`) and by
+    /// outcome and reason (`spam.honeypot`).
+    counts: Mutex<BTreeMap<String, BTreeMap<String, u64>>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -324,7 +325,8 @@ impl Antispam {
         let reasons = verdict.reasons();
         tracing::info!(target: "talkback::spam", site, outcome, reasons = ?reasons, "comment judged");
         {
-            let mut counts = lock(&self.counts);
+            let mut all = lock(&self.counts);
+            let counts = all.entry(site.to_owned()).or_default();
             *counts.entry(outcome.to_owned()).or_default() += 1;
             for reason in &reasons {
                 let code = reason.split(':').next().unwrap_or(reason);
@@ -356,8 +358,8 @@ impl Antispam {
         }
     }
 
-    /// Outcomes and reasons counted since the server started.
-    pub fn counts(&self) -> BTreeMap<String, u64> {
+    /// Outcomes and reasons counted since the server started, per site.
+    pub fn counts(&self) -> BTreeMap<String, BTreeMap<String, u64>> {
         lock(&self.counts).clone()
     }
 }

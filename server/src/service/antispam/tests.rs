@@ -420,7 +420,7 @@ fn proofs_get_harder_for_busy_sites_and_suspect_clients() {
     // An hour later both are forgotten.
     let later = NOW + 3_600_001;
     assert_eq!(spam.difficulty("blog", &rules, Some(bot), later), base);
-    let counts = spam.counts();
+    let counts = &spam.counts()["blog"];
     assert_eq!(counts.get("spam.proof_missing"), Some(&2));
     assert_eq!(counts.get("accepted"), Some(&30));
 }
