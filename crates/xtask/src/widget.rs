@@ -315,7 +315,7 @@ mod tests {
         )
         .unwrap();
         let min = super::minify_loader(&source).unwrap();
-        assert!(min.len() * 2 < source.len(), "{} of {}", min.len(), source.len());
+        assert!(min.len() * 10 < source.len() * 6, "{} of {}", min.len(), source.len());
         for kept in [
             "__TALKBACK_CSS__",
             "/assets/__TALKBACK_JS__",
