@@ -143,10 +143,12 @@ pub(crate) fn build(root: &Path) -> anyhow::Result<Vec<Built>> {
     let css = minify_css(&std::fs::read_to_string(
         root.join("widget/style/talkback.css"),
     )?);
-    let loader = minify_loader(&std::fs::read_to_string(root.join("widget/loader/embed.js"))?)?
-        .replace("__TALKBACK_CSS__", &serde_json::to_string(&css)?)
-        .replace("__TALKBACK_JS__", &js_name)
-        .replace("__TALKBACK_WASM__", &wasm_name);
+    let loader = minify_loader(&std::fs::read_to_string(
+        root.join("widget/loader/embed.js"),
+    )?)?
+    .replace("__TALKBACK_CSS__", &serde_json::to_string(&css)?)
+    .replace("__TALKBACK_JS__", &js_name)
+    .replace("__TALKBACK_WASM__", &wasm_name);
     let mut built = Vec::new();
     for (name, bytes) in [
         ("embed.js".to_owned(), loader.into_bytes()),
@@ -215,8 +217,13 @@ fn build_dashboard(root: &Path, out: &Path) -> anyhow::Result<Vec<Built>> {
 pub(crate) fn minify_loader(js: &str) -> anyhow::Result<String> {
     let session = minify_js::Session::new();
     let mut out = Vec::new();
-    minify_js::minify(&session, minify_js::TopLevelMode::Global, js.as_bytes(), &mut out)
-        .map_err(|e| anyhow::anyhow!("embed.js does not parse: {e:?}"))?;
+    minify_js::minify(
+        &session,
+        minify_js::TopLevelMode::Global,
+        js.as_bytes(),
+        &mut out,
+    )
+    .map_err(|e| anyhow::anyhow!("embed.js does not parse: {e:?}"))?;
     Ok(String::from_utf8(out)?.replace("__TALKBACK_IMPORT__(", "import("))
 }
 
@@ -315,7 +322,12 @@ mod tests {
         )
         .unwrap();
         let min = super::minify_loader(&source).unwrap();
-        assert!(min.len() * 10 < source.len() * 6, "{} of {}", min.len(), source.len());
+        assert!(
+            min.len() * 10 < source.len() * 6,
+            "{} of {}",
+            min.len(),
+            source.len()
+        );
         for kept in [
             "__TALKBACK_CSS__",
             "/assets/__TALKBACK_JS__",

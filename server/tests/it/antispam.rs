@@ -30,7 +30,10 @@ fn solved(base: &str, page: &str) -> String {
     assert_eq!(reply.status, 200, "{reply:?}");
     assert_eq!(reply.header("cache-control"), Some("no-store"));
     let c = &reply.body;
-    let (salt, target) = (c["salt"].as_str().unwrap(), c["challenge"].as_str().unwrap());
+    let (salt, target) = (
+        c["salt"].as_str().unwrap(),
+        c["challenge"].as_str().unwrap(),
+    );
     let n = (0..=c["max"].as_u64().unwrap())
         .find(|n| hex::encode(Sha256::digest(format!("{salt}{n}"))) == target)
         .expect("the puzzle has an answer");
@@ -46,9 +49,18 @@ fn comment_json(page: &str, author: &str, body: &str, proof: Option<&str>) -> Va
 fn post_and_look(server: &TestServer, body: &Value, headers: &[(&str, &str)]) -> (u16, String) {
     let mut all = vec![("Origin", BLOG_ORIGIN)];
     all.extend_from_slice(headers);
-    let reply = call(&server.base, "POST", "/api/v1/comments", Some(&body.to_string()), &all);
+    let reply = call(
+        &server.base,
+        "POST",
+        "/api/v1/comments",
+        Some(&body.to_string()),
+        &all,
+    );
     let stored = latest(server);
-    (reply.status, format!("{} {}", reply.body["error"].as_str().unwrap_or("-"), stored))
+    (
+        reply.status,
+        format!("{} {}", reply.body["error"].as_str().unwrap_or("-"), stored),
+    )
 }
 
 /// The newest stored comment's status and reasons.
@@ -61,12 +73,16 @@ fn latest(server: &TestServer) -> String {
             ..talkback_store::CommentQuery::default()
         })
         .unwrap();
-    let c = &list.comments[0].comment;
+    let c = &list.items[0].comment;
     format!("{:?} {}", c.status, c.held_for.join(","))
 }
 
 fn visible(server: &TestServer, page: &str) -> u64 {
-    get(&server.base, &format!("/api/v1/threads?site=blog&page={page}")).body["total"]
+    get(
+        &server.base,
+        &format!("/api/v1/threads?site=blog&page={page}"),
+    )
+    .body["total"]
         .as_u64()
         .unwrap_or(0)
 }
@@ -76,7 +92,11 @@ fn scripts_land_in_spam_quietly_and_the_widgets_proof_is_shown_once() {
     let server = TestServer::start_with(defended);
     let text = "I tried the recipe this weekend and the crust came out much better.";
     // A script posting JSON directly: 201 like anyone, marked pending, nothing shown.
-    let reply = post(&server.base, "/api/v1/comments", &comment_json("/post", "Ann", text, None));
+    let reply = post(
+        &server.base,
+        "/api/v1/comments",
+        &comment_json("/post", "Ann", text, None),
+    );
     assert_eq!(reply.status, 201, "{reply:?}");
     assert_eq!(reply.body["comment"]["pending"], true);
     assert_eq!(latest(&server), "Spam proof_missing");
@@ -85,39 +105,62 @@ fn scripts_land_in_spam_quietly_and_the_widgets_proof_is_shown_once() {
     // The widget's way: a solved challenge, sent after the reader had time to write.
     let proof = solved(&server.base, "/post");
     std::thread::sleep(Duration::from_millis(1100));
-    let request = comment_json("/post", "Bob", "A different thought about the crust.", Some(&proof));
+    let request = comment_json(
+        "/post",
+        "Bob",
+        "A different thought about the crust.",
+        Some(&proof),
+    );
     let (status, stored) = post_and_look(&server, &request, &[]);
     assert_eq!((status, stored.as_str()), (201, "- Approved "));
     assert_eq!(visible(&server, "/post"), 1);
 
     // The captured request replayed: refused as a duplicate, kept as spam with both reasons.
     let (status, stored) = post_and_look(&server, &request, &[]);
-    assert_eq!((status, stored.as_str()), (409, "duplicate_comment Spam token_reused,duplicate"));
+    assert_eq!(
+        (status, stored.as_str()),
+        (409, "duplicate_comment Spam token_reused,duplicate")
+    );
     // Its token reused for a new text: spam, quietly.
     let reused = comment_json("/post", "Bob", "Yet another text.", Some(&proof));
-    assert_eq!(post_and_look(&server, &reused, &[]), (201, "- Spam token_reused".into()));
+    assert_eq!(
+        post_and_look(&server, &reused, &[]),
+        (201, "- Spam token_reused".into())
+    );
     // A token for another page, a forged one, a wrong answer.
     let elsewhere = solved(&server.base, "/other");
     std::thread::sleep(Duration::from_millis(1100));
     let cases = [
         (elsewhere.clone(), "Spam token_other_page"),
-        (format!("{}9", elsewhere), "Spam proof_invalid"),
+        (
+            format!("{}9", elsewhere),
+            "Spam proof_invalid,token_other_page",
+        ),
         ("eyJ9.c2ln.1".to_owned(), "Spam proof_invalid"),
     ];
     for (i, (proof, expected)) in cases.into_iter().enumerate() {
         let body = comment_json("/post", "Eve", &format!("try {i}"), Some(&proof));
-        assert_eq!(post_and_look(&server, &body, &[]), (201, format!("- {expected}")));
+        assert_eq!(
+            post_and_look(&server, &body, &[]),
+            (201, format!("- {expected}"))
+        );
     }
     // Too soon after the form loaded: held for a moderator, not spam.
     let quick = solved(&server.base, "/post");
     let body = comment_json("/post", "Cy", "Fast typist here.", Some(&quick));
-    assert_eq!(post_and_look(&server, &body, &[]), (201, "- Pending too_fast".into()));
+    assert_eq!(
+        post_and_look(&server, &body, &[]),
+        (201, "- Pending too_fast".into())
+    );
     // The honeypot filled in.
     let trap = solved(&server.base, "/post");
     std::thread::sleep(Duration::from_millis(1100));
     let mut body = comment_json("/post", "Bot", "Nice post.", Some(&trap));
     body["trap"] = json!("https://spam.example");
-    assert_eq!(post_and_look(&server, &body, &[]), (201, "- Spam honeypot".into()));
+    assert_eq!(
+        post_and_look(&server, &body, &[]),
+        (201, "- Spam honeypot".into())
+    );
     assert_eq!(visible(&server, "/post"), 1);
 
     // The moderation API lists every refused or held comment with its reasons in words.
@@ -129,10 +172,22 @@ fn scripts_land_in_spam_quietly_and_the_widgets_proof_is_shown_once() {
         .flat_map(|c| c["held_for"].as_array().unwrap())
         .map(|r| r["code"].as_str().unwrap())
         .collect();
-    for code in ["proof_missing", "duplicate", "token_reused", "token_other_page", "proof_invalid", "too_fast", "honeypot"] {
+    for code in [
+        "proof_missing",
+        "duplicate",
+        "token_reused",
+        "token_other_page",
+        "proof_invalid",
+        "too_fast",
+        "honeypot",
+    ] {
         assert!(codes.contains(&code), "{code} in {codes:?}");
     }
-    assert!(queue.iter().all(|c| !c["held_for"][0]["text"].as_str().unwrap().is_empty()));
+    assert!(
+        queue
+            .iter()
+            .all(|c| !c["held_for"][0]["text"].as_str().unwrap().is_empty())
+    );
     // …and counts every outcome by reason.
     let counts = zoe.get("/admin/api/spam");
     assert_eq!(counts.status, 200, "{counts:?}");
@@ -145,19 +200,36 @@ fn scripts_land_in_spam_quietly_and_the_widgets_proof_is_shown_once() {
 fn bad_challenge_requests_get_clear_errors() {
     let server = TestServer::start_with(defended);
     let cases = [
-        ("/api/v1/challenge?site=nope&page=/p", 400, "unknown_site"),
+        ("/api/v1/challenge?site=nope&page=/p", 404, "unknown_site"),
         ("/api/v1/challenge?site=blog", 400, "invalid_query"),
         ("/api/v1/challenge?site=blog&page=", 400, "invalid_page"),
     ];
     for (path, status, code) in cases {
         let reply = get(&server.base, path);
-        assert_eq!((reply.status, reply.body["error"].as_str()), (status, Some(code)), "{path}");
-        assert!(reply.body["message"].as_str().is_some_and(|m| !m.is_empty()));
+        assert_eq!(
+            (reply.status, reply.body["error"].as_str()),
+            (status, Some(code)),
+            "{path}"
+        );
+        assert!(
+            reply.body["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty())
+        );
     }
     // A challenge changes nothing and may not be posted to.
     assert_eq!(server.service.store().last_change().unwrap(), 0);
-    let reply = call(&server.base, "POST", "/api/v1/challenge?site=blog&page=/p", Some("{}"), &[]);
-    assert_eq!(reply.status, 405, "{reply:?}");
+    let reply = call(
+        &server.base,
+        "POST",
+        "/api/v1/challenge?site=blog&page=/p",
+        Some("{}"),
+        &[],
+    );
+    assert_eq!(
+        (reply.status, reply.body["error"].as_str()),
+        (404, Some("not_found"))
+    );
 }
 
 #[test]
@@ -180,7 +252,10 @@ fn a_burst_on_one_page_is_refused_and_rotating_addresses_buys_a_script_nothing()
     assert_eq!(visible(&server, "/hot"), 0);
     // Another page is not affected by the burst.
     let body = comment_json("/calm", "Bot", "cheap pills again", None);
-    assert_eq!(post_and_look(&server, &body, &[("X-Forwarded-For", "203.0.113.99")]).0, 201);
+    assert_eq!(
+        post_and_look(&server, &body, &[("X-Forwarded-For", "203.0.113.99")]).0,
+        201
+    );
 }
 
 #[test]
@@ -192,10 +267,18 @@ fn the_filter_learns_from_decisions_and_holds_what_looks_like_them() {
     let zoe = sign_in(&server.base, "zoe");
     let mut ids = Vec::new();
     for i in 0..4 {
-        let reply = post(&server.base, "/api/v1/comments", &comment_json("/post", "Zed", &format!("{spam_text} {i}"), None));
+        let reply = post(
+            &server.base,
+            "/api/v1/comments",
+            &comment_json("/post", "Zed", &format!("{spam_text} {i}"), None),
+        );
         ids.push(reply.body["comment"]["id"].as_u64().unwrap());
     }
-    let ham = post(&server.base, "/api/v1/comments", &comment_json("/post", "Ann", "My zorblax garden grew well", None));
+    let ham = post(
+        &server.base,
+        "/api/v1/comments",
+        &comment_json("/post", "Ann", "My zorblax garden grew well", None),
+    );
     let ham_id = ham.body["comment"]["id"].as_u64().unwrap();
     // They are spam already (no proof); the moderator approves one and confirms the others.
     assert_eq!(zoe.moderate("approve", &[ham_id]).status, 200);
@@ -211,7 +294,12 @@ fn the_filter_learns_from_decisions_and_holds_what_looks_like_them() {
     // A comment full of those words, with a solved proof, now waits for a moderator.
     let proof = solved(&server.base, "/post");
     std::thread::sleep(Duration::from_millis(1100));
-    let body = comment_json("/post", "New", "zorblax quantum wallet zorblax deposit", Some(&proof));
+    let body = comment_json(
+        "/post",
+        "New",
+        "zorblax quantum wallet zorblax deposit",
+        Some(&proof),
+    );
     let (status, stored) = post_and_look(&server, &body, &[]);
     assert_eq!(status, 201);
     assert!(stored.starts_with("- Pending filter:"), "{stored}");
@@ -240,11 +328,17 @@ fn lessons_survive_a_restart_and_none_is_learned_twice() {
             body: body.into(),
             ..Default::default()
         };
-        let a = service.post(input("zorblax cheap"), &Provenance::default()).unwrap();
-        let b = service.post(input("zorblax again"), &Provenance::default()).unwrap();
+        let a = service
+            .post(input("zorblax cheap"), &Provenance::default())
+            .unwrap();
+        let b = service
+            .post(input("zorblax again"), &Provenance::default())
+            .unwrap();
         let moderate = |action, ids: Vec<u64>| {
             let ids = ids.into_iter().map(talkback_api::CommentId).collect();
-            service.moderate(&Actor::command_line(), &Moderate { action, ids }).unwrap();
+            service
+                .moderate(&Actor::command_line(), &Moderate { action, ids })
+                .unwrap();
         };
         moderate(ModAction::Spam, vec![a.comment.id.0, b.comment.id.0]);
         // One change at a time, stopping half-way: the restart must not repeat the first lesson.
@@ -257,7 +351,10 @@ fn lessons_survive_a_restart_and_none_is_learned_twice() {
     let service = open_service(&config);
     while service.train_spam_filter(1).unwrap() > 0 {}
     let counts = service.store().token_counts(&tokens).unwrap();
-    assert_eq!((counts.spam_docs, counts.tokens.clone()), (2, vec![(2, 0), (1, 0)]));
+    assert_eq!(
+        (counts.spam_docs, counts.tokens.clone()),
+        (2, vec![(2, 0), (1, 0)])
+    );
     assert_eq!(service.train_spam_filter(100).unwrap(), 0);
 }
 

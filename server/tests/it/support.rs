@@ -380,4 +380,3 @@ impl Browser {
         reply.body["comments"].as_array().unwrap().clone()
     }
 }
-

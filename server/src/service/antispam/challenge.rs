@@ -3,7 +3,8 @@
 //! single-use) and the puzzle, all under an HMAC-SHA256 with the server's secret, so the
 //! server keeps nothing per issued token and checks one in microseconds.
 //!
-//! Token: `base64url(claims JSON) "." base64url(HMAC)`; proof: `token "." number`.
+//! Token: `base64url(claims JSON) "." base64url(HMAC)`; proof: `token "." number`, followed by
+//! `".1"` when the widget's script found the form's honeypot filled in.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
@@ -47,6 +48,8 @@ pub enum Opened {
         claims: Claims,
         salt: [u8; 16],
         solved: bool,
+        /// The widget's script says the form's honeypot was filled in.
+        trapped: bool,
     },
 }
 
@@ -106,16 +109,17 @@ impl Challenges {
 
     /// Opens a proof (`token.number`): checks the signature and whether the number solves the
     /// puzzle. Whether it is in time, for this page and unused is the form token's check.
-    pub fn open(&self, proof: Option<&str>, _now: i64) -> Opened {
+    pub fn open(&self, proof: Option<&str>) -> Opened {
         let Some(proof) = proof.filter(|p| !p.is_empty()) else {
             return Opened::Missing;
         };
-        let mut parts = proof.splitn(3, '.');
+        let mut parts = proof.splitn(4, '.');
         let (Some(payload), Some(signature), Some(number)) =
             (parts.next(), parts.next(), parts.next())
         else {
             return Opened::Forged;
         };
+        let trapped = parts.next().is_some_and(|mark| !mark.is_empty());
         let Ok(signature) = B64.decode(signature) else {
             return Opened::Forged;
         };
@@ -146,6 +150,7 @@ impl Challenges {
             claims,
             salt,
             solved,
+            trapped,
         }
     }
 }

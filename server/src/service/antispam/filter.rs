@@ -18,6 +18,8 @@ use crate::service::Service;
 const MAX_TOKENS: usize = 400;
 /// Tokens that decide at most: the most telling ones.
 const TELLING: usize = 150;
+/// How many telling tokens it takes to trust the verdict fully.
+const CONFIDENT_AT: f64 = 6.0;
 /// A token whose probability is closer to ½ than this says nothing.
 const MIN_STRENGTH: f64 = 0.1;
 
@@ -185,7 +187,9 @@ impl Filter {
             .fold((0.0, 0.0), |(s, h), f| (s + (1.0 - f).ln(), h + f.ln()));
         let spam = 1.0 - chi2_q(-2.0 * ln_spam, 2 * n);
         let ham = 1.0 - chi2_q(-2.0 * ln_ham, 2 * n);
-        (spam - ham + 1.0) / 2.0
+        // A comment of a few words says little either way: lean it towards unsure.
+        let confidence = (n as f64 / CONFIDENT_AT).min(1.0);
+        0.5 + (spam - ham) / 2.0 * confidence
     }
 
     /// Holds a comment at least `threshold_percent` likely spam, with its score as the reason.

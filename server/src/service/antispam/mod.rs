@@ -46,7 +46,7 @@ pub enum Verdict {
     /// reason, so nothing vanishes without a trace.
     Reject {
         code: ErrorCode,
-        reason: String,
+        reasons: Vec<String>,
     },
 }
 
@@ -65,44 +65,52 @@ impl Verdict {
         }
     }
 
-    /// The stricter of two verdicts, with the reasons of both: a refusal wins, then spam, then
-    /// a hold.
+    /// Refused with `code` for `reason`.
+    pub fn reject(code: ErrorCode, reason: &str) -> Self {
+        Verdict::Reject {
+            code,
+            reasons: vec![reason.to_owned()],
+        }
+    }
+
+    /// The stricter of two verdicts, with the reasons of both (this one's first): a refusal
+    /// wins, then spam, then a hold.
     pub fn and(self, other: Verdict) -> Verdict {
         use Verdict::*;
+        let reasons = merge(self.reasons(), other.reasons());
         match (self, other) {
-            (Accept, v) | (v, Accept) => v,
-            (r @ Reject { .. }, _) | (_, r @ Reject { .. }) => r,
-            (
-                Hold {
-                    mut reasons,
-                    spam: a,
-                },
-                Hold {
-                    reasons: more,
-                    spam: b,
-                },
-            ) => {
-                for r in more {
-                    if !reasons.contains(&r) {
-                        reasons.push(r);
-                    }
-                }
-                Hold {
-                    reasons,
-                    spam: a || b,
-                }
-            }
+            (Accept, Accept) => Accept,
+            (Reject { code, .. }, _) | (_, Reject { code, .. }) => Reject { code, reasons },
+            (a, b) => Hold {
+                reasons,
+                spam: a.is_spam() || b.is_spam(),
+            },
         }
+    }
+
+    fn is_spam(&self) -> bool {
+        matches!(
+            self,
+            Verdict::Hold { spam: true, .. } | Verdict::Reject { .. }
+        )
     }
 
     /// The reasons kept with the comment.
     pub fn reasons(&self) -> Vec<String> {
         match self {
             Verdict::Accept => Vec::new(),
-            Verdict::Hold { reasons, .. } => reasons.clone(),
-            Verdict::Reject { reason, .. } => vec![reason.clone()],
+            Verdict::Hold { reasons, .. } | Verdict::Reject { reasons, .. } => reasons.clone(),
         }
     }
+}
+
+fn merge(mut first: Vec<String>, second: Vec<String>) -> Vec<String> {
+    for r in second {
+        if !first.contains(&r) {
+            first.push(r);
+        }
+    }
+    first
 }
 
 /// How the comment reached the server: the widget solves a proof of work; a plain HTML form
@@ -220,10 +228,10 @@ impl Antispam {
         learned: impl FnOnce(&[String]) -> Result<talkback_store::TokenCounts, Error>,
     ) -> Result<Verdict, Error> {
         self.page_burst(c, rules)?;
+        let opened = self.challenges.open(c.proof);
         let proof = match c.path {
             Path::Widget if rules.proof_of_work => {
-                let checked = self.challenges.open(c.proof, c.now_ms);
-                pow::check(&checked).and(form::check(&checked, c, rules, |salt, expires| {
+                pow::check(&opened).and(form::check(&opened, c, rules, |salt, expires| {
                     self.first_use(salt, expires, c.now_ms)
                 }))
             }
@@ -232,7 +240,7 @@ impl Antispam {
             Path::Widget => Verdict::Accept,
         };
         let verdict = proof
-            .and(honeypot::check(c.trap))
+            .and(honeypot::check(c.trap, &opened))
             .and(rules::check(c, rules))
             .and(self.duplicate(c, rules));
         let filtered = match (rules.filter_threshold_percent, &verdict) {
@@ -291,10 +299,9 @@ impl Antispam {
         let key = (c.site.to_owned(), rules::body_fingerprint(c.body_source));
         let recent = lock(&self.recent);
         match recent.get(&key) {
-            Some(at) if c.now_ms - at < window => Verdict::Reject {
-                code: ErrorCode::DuplicateComment,
-                reason: "duplicate".into(),
-            },
+            Some(at) if c.now_ms - at < window => {
+                Verdict::reject(ErrorCode::DuplicateComment, "duplicate")
+            }
             _ => Verdict::Accept,
         }
     }

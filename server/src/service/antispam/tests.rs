@@ -21,16 +21,13 @@ fn reasons(v: &Verdict) -> String {
                 reasons.join(",")
             )
         }
-        Verdict::Reject { code, reason } => format!("reject {code:?} {reason}"),
+        Verdict::Reject { code, reasons } => format!("reject {code:?} {}", reasons.join(",")),
     }
 }
 
 #[test]
 fn verdicts_combine_to_the_strictest_with_every_reason() {
-    let dup = || Verdict::Reject {
-        code: ErrorCode::DuplicateComment,
-        reason: "duplicate".into(),
-    };
+    let dup = || Verdict::reject(ErrorCode::DuplicateComment, "duplicate");
     let cases = [
         (Verdict::Accept, Verdict::Accept, "accept"),
         (Verdict::Accept, Verdict::hold("a"), "hold a"),
@@ -41,7 +38,7 @@ fn verdicts_combine_to_the_strictest_with_every_reason() {
         (
             Verdict::spam("b"),
             dup(),
-            "reject DuplicateComment duplicate",
+            "reject DuplicateComment b,duplicate",
         ),
         (dup(), Verdict::Accept, "reject DuplicateComment duplicate"),
     ];
@@ -92,12 +89,18 @@ fn a_solved_challenge_opens_and_anything_else_does_not() {
             "forged",
         ),
         (Some(format!("{}x.{signature}.{number}", payload)), "forged"),
-        (Some(format!("{token}.{number}.extra")), "unsolved"),
+        (Some(format!("{token}.{number}.1")), "solved, trapped"),
+        (Some(format!("{token}.{number}.")), "solved"),
     ];
     for (proof, expected) in cases {
-        let got = match c.open(proof.as_deref(), NOW) {
+        let got = match c.open(proof.as_deref()) {
             Opened::Missing => "missing",
             Opened::Forged => "forged",
+            Opened::Signed {
+                solved: true,
+                trapped: true,
+                ..
+            } => "solved, trapped",
             Opened::Signed { solved: true, .. } => "solved",
             Opened::Signed { solved: false, .. } => "unsolved",
         };
@@ -157,7 +160,7 @@ fn the_form_token_must_be_for_this_page_in_time_and_used_once() {
         let issued = c.issue(site, page, 10, lifetime, NOW - age).unwrap();
         let n = solve(&issued.salt, &issued.challenge, 10).unwrap();
         let proof = format!("{}.{n}", issued.token);
-        let opened = c.open(Some(&proof), NOW);
+        let opened = c.open(Some(&proof));
         let body = "hello";
         let got = form::check(&opened, &candidate(body, &[]), &rules, |_, _| !seen);
         assert_eq!(
@@ -171,15 +174,25 @@ fn the_form_token_must_be_for_this_page_in_time_and_used_once() {
 
 #[test]
 fn the_honeypot_catches_whatever_fills_it() {
+    let c = challenges();
+    let issued = c.issue("blog", "/post", 10, 60_000, NOW).unwrap();
+    let n = solve(&issued.salt, &issued.challenge, 10).unwrap();
+    let clean = c.open(Some(&format!("{}.{n}", issued.token)));
+    let reported = c.open(Some(&format!("{}.{n}.1", issued.token)));
     let cases = [
-        (None, "accept"),
-        (Some(""), "accept"),
-        (Some("  "), "accept"),
-        (Some("https://spam.example"), "spam honeypot"),
-        (Some("x"), "spam honeypot"),
+        (None, &clean, "accept"),
+        (Some(""), &clean, "accept"),
+        (Some("  "), &Opened::Missing, "accept"),
+        (Some("https://spam.example"), &clean, "spam honeypot"),
+        (Some("x"), &Opened::Missing, "spam honeypot"),
+        (None, &reported, "spam honeypot"),
     ];
-    for (trap, expected) in cases {
-        assert_eq!(reasons(&honeypot::check(trap)), expected, "{trap:?}");
+    for (trap, proof, expected) in cases {
+        assert_eq!(
+            reasons(&honeypot::check(trap, proof)),
+            expected,
+            "{trap:?} {proof:?}"
+        );
     }
 }
 
@@ -375,7 +388,7 @@ fn judging_combines_the_layers_and_remembers_what_it_must() {
     // The same request again: its token is used and its text a duplicate.
     assert_eq!(
         judge(&spam, &with_proof, &rules),
-        "reject DuplicateComment duplicate"
+        "reject DuplicateComment token_reused,duplicate"
     );
     // A fourth comment on the page within the minute is a burst.
     assert!(judge(&spam, &candidate("another", &[]), &rules).starts_with("error"));
