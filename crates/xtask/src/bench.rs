@@ -17,6 +17,11 @@ use serde_json::{Value, json};
 
 use crate::{cargo, run};
 
+/// The demo site's anti-spam layers off, for benchmarks of something else that seed and load
+/// the server through its API as a script would (`cargo xtask bench --spam` keeps them on).
+pub(crate) const SPAM_OFF: &str = "spam = { proof_of_work = false, min_fill_secs = 0, \
+    page_burst_per_minute = 0, duplicate_minutes = 0, filter_threshold_percent = 0, max_links = 1000 }\n";
+
 /// One load scenario's result.
 #[derive(Clone, Debug, Default)]
 struct Figure {
@@ -27,7 +32,7 @@ struct Figure {
 }
 
 /// A server process that is killed when dropped, so nothing is left running.
-struct Proc(Child);
+pub(crate) struct Proc(pub(crate) Child);
 
 impl Drop for Proc {
     fn drop(&mut self) {
@@ -36,7 +41,7 @@ impl Drop for Proc {
     }
 }
 
-fn free_port() -> anyhow::Result<u16> {
+pub(crate) fn free_port() -> anyhow::Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
@@ -55,14 +60,14 @@ fn rss_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
-fn agent() -> ureq::Agent {
+pub(crate) fn agent() -> ureq::Agent {
     ureq::AgentBuilder::new()
         .timeout(Duration::from_secs(30))
         .build()
 }
 
 /// Polls until `url` answers 200; returns the time since `since`.
-fn wait_ready(url: &str, since: Instant, limit: Duration) -> anyhow::Result<Duration> {
+pub(crate) fn wait_ready(url: &str, since: Instant, limit: Duration) -> anyhow::Result<Duration> {
     let agent = ureq::AgentBuilder::new()
         .timeout(Duration::from_millis(500))
         .build();
@@ -293,7 +298,7 @@ fn talkback_side(root: &Path, dir: &Path, seconds: u32, blog: &str) -> anyhow::R
     std::fs::write(
         &config,
         format!(
-            "bind = \"127.0.0.1:{port}\"\ndatabase = {:?}\nexamples_dir = \"\"\nrate_limit_per_minute = 0\nread_rate_limit_per_minute = 0\nassets_dir = {:?}\n[[sites]]\nid = \"demo\"\norigins = [\"{blog}\"]\n",
+            "bind = \"127.0.0.1:{port}\"\ndatabase = {:?}\nexamples_dir = \"\"\nrate_limit_per_minute = 0\nread_rate_limit_per_minute = 0\nassets_dir = {:?}\n[[sites]]\nid = \"demo\"\norigins = [\"{blog}\"]\n{SPAM_OFF}",
             dir.join("db"),
             root.join(crate::widget::OUT_DIR)
         ),
@@ -505,7 +510,7 @@ fn isso_side(root: &Path, dir: &Path, seconds: u32, blog: &str) -> anyhow::Resul
     })
 }
 
-fn build_release_server() -> anyhow::Result<()> {
+pub(crate) fn build_release_server() -> anyhow::Result<()> {
     run(cargo().args([
         "build",
         "--release",
@@ -725,7 +730,7 @@ pub(crate) fn bench_moderation(root: &Path, seconds: u32) -> anyhow::Result<()> 
     std::fs::write(
         &config,
         format!(
-            "bind = \"127.0.0.1:{port}\"\ndatabase = {:?}\nexamples_dir = \"\"\nrate_limit_per_minute = 0\nread_rate_limit_per_minute = 0\n[[sites]]\nid = \"demo\"\n",
+            "bind = \"127.0.0.1:{port}\"\ndatabase = {:?}\nexamples_dir = \"\"\nrate_limit_per_minute = 0\nread_rate_limit_per_minute = 0\n[[sites]]\nid = \"demo\"\n{SPAM_OFF}",
             dir.path().join("db")
         ),
     )?;
@@ -919,7 +924,7 @@ pub(crate) fn bench_attack(root: &Path) -> anyhow::Result<()> {
     std::fs::write(
         &config,
         format!(
-            "bind = \"127.0.0.1:{port}\"\ndatabase = {:?}\nexamples_dir = \"\"\nrate_limit_per_minute = 0\nread_rate_limit_per_minute = 0\n[[sites]]\nid = \"demo\"\n",
+            "bind = \"127.0.0.1:{port}\"\ndatabase = {:?}\nexamples_dir = \"\"\nrate_limit_per_minute = 0\nread_rate_limit_per_minute = 0\n[[sites]]\nid = \"demo\"\n{SPAM_OFF}",
             dir.path().join("db")
         ),
     )?;

@@ -3,6 +3,7 @@
 //! rustup, apt-get, npm and node only.
 
 mod bench;
+mod bench_spam;
 mod widget;
 
 use std::path::{Path, PathBuf};
@@ -57,6 +58,10 @@ enum Cmd {
         /// Instead: the moderation API (queue, keyset pages, search) over 100,000 comments.
         #[arg(long)]
         moderation: bool,
+        /// Instead: a spam bot against the default anti-spam rules, readers posting through the
+        /// widget in Chromium, the proof of work's solve time, the filter's precision/recall.
+        #[arg(long)]
+        spam: bool,
     },
 }
 
@@ -70,6 +75,7 @@ fn main() -> anyhow::Result<()> {
         Cmd::E2e => e2e(&root),
         Cmd::Bench { import: true, .. } => bench::bench_import(&root),
         Cmd::Bench { attack: true, .. } => bench::bench_attack(&root),
+        Cmd::Bench { spam: true, .. } => bench_spam::bench_spam(&root),
         Cmd::Bench {
             moderation: true,
             seconds,

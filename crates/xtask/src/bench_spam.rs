@@ -1,0 +1,251 @@
+//! `cargo xtask bench --spam`: a spam bot that knows the API against the release server with
+//! the default anti-spam rules, real-looking readers posting through the widget in Chromium,
+//! the proof of work's solve time in Chromium, and the filter's precision and recall on the
+//! held-back part of its corpus. It prints figures; it asserts nothing.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::bench::{Proc, agent, build_release_server, free_port, wait_ready};
+use crate::run;
+
+/// Pages the bot spreads its comments over (the per-page burst limit is 10 a minute).
+const PAGES: usize = 40;
+
+/// One bot strategy's outcome.
+#[derive(Default)]
+struct Tally {
+    sent: u32,
+    acknowledged: u32,
+    refused: u32,
+}
+
+struct Bot {
+    base: String,
+    agent: ureq::Agent,
+    /// A new client address for every request, through the trusted proxy.
+    next_ip: u32,
+}
+
+impl Bot {
+    fn send(&mut self, body: &Value) -> u16 {
+        self.next_ip += 1;
+        let ip = format!("10.{}.{}.{}", (self.next_ip >> 16) & 255, (self.next_ip >> 8) & 255, self.next_ip & 255);
+        let result = self
+            .agent
+            .post(&format!("{}/api/v1/comments", self.base))
+            .set("X-Forwarded-For", &ip)
+            .send_string(&body.to_string());
+        match result {
+            Ok(r) => r.status(),
+            Err(ureq::Error::Status(code, _)) => code,
+            Err(_) => 0,
+        }
+    }
+
+    /// A challenge for `page`, solved as the widget would (`None`: it could not get one).
+    fn solve(&mut self, page: &str) -> Option<String> {
+        let c: Value = self
+            .agent
+            .get(&format!("{}/api/v1/challenge?site=demo&page={page}", self.base))
+            .call()
+            .ok()?
+            .into_json()
+            .ok()?;
+        let (salt, target) = (c["salt"].as_str()?, c["challenge"].as_str()?);
+        let n = (0..=c["max"].as_u64()?).find(|n| hex(&Sha256::digest(format!("{salt}{n}"))) == target)?;
+        Some(format!("{}.{n}", c["token"].as_str()?))
+    }
+
+    fn tally(&mut self, tally: &mut Tally, body: &Value) {
+        tally.sent += 1;
+        match self.send(body) {
+            201 => tally.acknowledged += 1,
+            _ => tally.refused += 1,
+        }
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn page(i: usize) -> String {
+    format!("/post-{}", i % PAGES)
+}
+
+fn spam_body(i: usize) -> String {
+    const LINES: [&str; 6] = [
+        "Best cheap essays online, buy now with discount",
+        "Great post! I will bookmark your blog. Look at my site for casino bonus",
+        "Earn $500 a day from home with crypto trading, contact on telegram",
+        "Cheap replica watches and handbags, free shipping worldwide",
+        "Buy viagra online without prescription, lowest price",
+        "SEO backlinks service, rank first on google in one week",
+    ];
+    format!("{} #{i}", LINES[i % LINES.len()])
+}
+
+fn links(i: usize) -> String {
+    (0..5).map(|k| format!("https://spam-{i}-{k}.example/buy")).collect::<Vec<_>>().join(" ")
+}
+
+fn comment(page: &str, author: &str, body: &str, proof: Option<&str>) -> Value {
+    json!({"site": "demo", "page": page, "author": author, "email": format!("{}@spam.example", author.replace(' ', "")),
+           "website": "https://cheap-pills-online.example", "body": body, "proof": proof})
+}
+
+/// Every strategy of the bot, each `n` times.
+fn attack(base: &str, n: usize) -> Vec<(&'static str, Tally)> {
+    let mut bot = Bot {
+        base: base.to_owned(),
+        agent: agent(),
+        next_ip: 0,
+    };
+    let mut out = Vec::new();
+    let mut t = Tally::default();
+    for i in 0..n {
+        bot.tally(&mut t, &comment(&page(i), "Cheap Essays", &spam_body(i), None));
+    }
+    out.push(("JSON straight to the API, no challenge", t));
+
+    let mut t = Tally::default();
+    for i in 0..n {
+        let proof = format!("{}.{}", "eyJzIjoiZGVtbyJ9.c2lnbmF0dXJl", i);
+        bot.tally(&mut t, &comment(&page(i), "Casino Bonus", &spam_body(i + 1), Some(&proof)));
+    }
+    out.push(("forged proof", t));
+
+    // A challenge fetched but not solved: a guessed number.
+    let mut t = Tally::default();
+    for i in 0..n {
+        let c: Option<Value> = bot
+            .agent
+            .get(&format!("{base}/api/v1/challenge?site=demo&page={}", page(i)))
+            .call()
+            .ok()
+            .and_then(|r| r.into_json().ok());
+        let token = c.as_ref().and_then(|c| c["token"].as_str()).unwrap_or_default();
+        let proof = format!("{token}.{}", i * 7);
+        bot.tally(&mut t, &comment(&page(i), "Forex Pro", &spam_body(i + 2), Some(&proof)));
+    }
+    out.push(("challenge fetched, nothing solved", t));
+
+    // A valid request captured once (solved, sent after the fill time) and replayed.
+    let captured_page = page(0);
+    let proof = bot.solve(&captured_page);
+    std::thread::sleep(Duration::from_millis(3100));
+    let captured = comment(&captured_page, "Nice Reader", "Great article, I will bookmark your site and come back!", proof.as_deref());
+    let mut t = Tally::default();
+    for _ in 0..n {
+        bot.tally(&mut t, &captured);
+    }
+    out.push(("one solved request captured and replayed", t));
+
+    // One solved token reused for new texts.
+    let proof = bot.solve(&page(1));
+    std::thread::sleep(Duration::from_millis(3100));
+    let mut t = Tally::default();
+    for i in 0..n {
+        bot.tally(&mut t, &comment(&page(1), "Loan Offer", &format!("Fast loans today {i}"), proof.as_deref()));
+    }
+    out.push(("one solved token reused", t));
+
+    // The expensive bot: solves every challenge and waits out the fill time, then posts
+    // link-heavy, duplicate and spammy texts.
+    let mut proofs = Vec::new();
+    for i in 0..n {
+        proofs.push((page(i), bot.solve(&page(i))));
+    }
+    std::thread::sleep(Duration::from_millis(3100));
+    let mut t = Tally::default();
+    for (i, (p, proof)) in proofs.iter().enumerate() {
+        let body = match i % 3 {
+            0 => format!("Check these {}", links(i)),
+            1 => "Thanks for sharing, very informative post, visit my site".to_owned(),
+            _ => spam_body(i),
+        };
+        bot.tally(&mut t, &comment(p, "Best SEO Service", &body, proof.as_deref()));
+    }
+    out.push(("solves every challenge; links, duplicates, spam words", t));
+    out
+}
+
+/// Comments the public sees on the bot's pages.
+fn visible(base: &str) -> anyhow::Result<u64> {
+    let pages: Vec<String> = (0..PAGES).map(page).collect();
+    let counts: Value = agent()
+        .post(&format!("{base}/api/v1/counts"))
+        .send_json(json!({"site": "demo", "pages": pages}))?
+        .into_json()?;
+    Ok(counts["counts"]
+        .as_object()
+        .map_or(0, |m| m.values().filter_map(Value::as_u64).sum()))
+}
+
+pub(crate) fn bench_spam(root: &Path) -> anyhow::Result<()> {
+    crate::widget::build(root)?;
+    build_release_server()?;
+    crate::ensure_npm_packages(root)?;
+    let dir = tempfile::tempdir()?;
+    let port = free_port()?;
+    let config = dir.path().join("talkback.toml");
+    // Default anti-spam rules and rate limits; the bot's rotating addresses come through a
+    // trusted proxy, as they would behind a misused forwarding proxy.
+    std::fs::write(
+        &config,
+        format!(
+            "bind = \"127.0.0.1:{port}\"\ndatabase = {:?}\nassets_dir = {:?}\nexamples_dir = {:?}\n\
+             trusted_proxies = [\"127.0.0.1\"]\n[[sites]]\nid = \"demo\"\n",
+            dir.path().join("db"),
+            root.join(crate::widget::OUT_DIR),
+            root.join("examples"),
+        ),
+    )?;
+    let base = format!("http://127.0.0.1:{port}");
+    let _server = Proc(
+        Command::new(root.join("target/release/talkback"))
+            .arg("--config")
+            .arg(&config)
+            .arg("serve")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()?,
+    );
+    wait_ready(&format!("{base}/api/v1/threads?site=demo&page=/x"), Instant::now(), Duration::from_secs(10))?;
+
+    let started = Instant::now();
+    let results = attack(&base, 60);
+    let mut out = String::from("spam bot against the default rules (release server, addresses rotated per request):\n");
+    let (mut sent, mut acknowledged) = (0, 0);
+    for (name, t) in &results {
+        sent += t.sent;
+        acknowledged += t.acknowledged;
+        out.push_str(&format!(
+            "  {name:<55} sent {:>3}, acknowledged {:>3}, refused {:>3}\n",
+            t.sent, t.acknowledged, t.refused
+        ));
+    }
+    let shown = visible(&base)?;
+    out.push_str(&format!(
+        "  publicly visible: {shown} of {sent} ({:.2} %; target ≤ 1 %); bot time {:.1} s\n",
+        100.0 * shown as f64 / f64::from(sent.max(1)),
+        started.elapsed().as_secs_f64()
+    ));
+    let _ = acknowledged;
+    std::io::Write::write_all(&mut std::io::stderr(), out.as_bytes())?;
+
+    let filter = Command::new(root.join("target/release/talkback")).arg("spam-filter").output()?;
+    eprintln!("learning filter, built-in corpus:\n{}", String::from_utf8_lossy(&filter.stdout));
+
+    run(Command::new("node")
+        .arg(root.join("widget/e2e/bench/spam.mjs"))
+        .arg(&base)
+        .arg(root.join("server/src/service/antispam/corpus/ham.tsv")))?;
+    Ok(())
+}
