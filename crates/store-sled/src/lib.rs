@@ -674,6 +674,9 @@ impl Writes for SledStore {
                         rehold(held, id, rec.status, status)?;
                         count_approval(held, &page.site, &rec, Some(rec.status), Some(status))?;
                         rec.status = status;
+                        if let Some(reasons) = &edit.held_for {
+                            rec.held_for.clone_from(reasons);
+                        }
                         pages.insert(key, encode(&page).map_err(abort)?)?;
                     }
                     comments.insert(&id.to_be_bytes(), encode(&rec).map_err(abort)?)?;

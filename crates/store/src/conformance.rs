@@ -90,6 +90,7 @@ fn edit(source: &str, tree: &str, at: i64, status: Option<Status>) -> Edit {
         edited_at: at,
         status,
         by_moderator: false,
+        held_for: None,
     }
 }
 

@@ -97,6 +97,8 @@ pub struct Edit {
     pub status: Option<Status>,
     /// A moderator's edit, not the author's.
     pub by_moderator: bool,
+    /// With a new `status`: why the comment is held now (kept as its `held_for`).
+    pub held_for: Option<Vec<String>>,
 }
 
 /// What readers see.

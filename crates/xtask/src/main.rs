@@ -142,7 +142,7 @@ fn ensure_wasm_target() -> anyhow::Result<()> {
 }
 
 /// Debian's Chromium and ChromeDriver, installed once.
-fn ensure_chromium() -> anyhow::Result<()> {
+pub(crate) fn ensure_chromium() -> anyhow::Result<()> {
     if Path::new("/usr/bin/chromium").exists() && Path::new("/usr/bin/chromedriver").exists() {
         return Ok(());
     }

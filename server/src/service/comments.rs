@@ -47,6 +47,18 @@ fn hold_reasons(
     }
 }
 
+/// A hold for the site's moderation reasons (none: accept).
+fn held(reasons: Vec<String>) -> Verdict {
+    if reasons.is_empty() {
+        Verdict::Accept
+    } else {
+        Verdict::Hold {
+            reasons,
+            spam: false,
+        }
+    }
+}
+
 fn new_edit_key() -> Result<String> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).map_err(|e| Error::Internal(format!("no randomness: {e}")))?;
@@ -117,16 +129,8 @@ impl Service {
         let judged = self.antispam.judge(&candidate, &site.spam, |tokens| {
             Ok(self.store.token_counts(tokens)?)
         })?;
-        let moderation = hold_reasons(&settings, &tree, known);
         let verdict = judged
-            .and(if moderation.is_empty() {
-                Verdict::Accept
-            } else {
-                Verdict::Hold {
-                    reasons: moderation,
-                    spam: false,
-                }
-            })
+            .and(held(hold_reasons(&settings, &tree, known)))
             .and(if banned {
                 Verdict::spam("banned")
             } else {
@@ -203,16 +207,47 @@ impl Service {
         let before = self.authorised(id, key)?;
         let (source, tree) = validate::body(&input.body)?;
         let page = self.page_of(&before)?;
-        let held = match self.config.site(&page.site) {
-            // Only an approved comment can go back to the queue, and its author is known.
-            Some(site) => !hold_reasons(&self.settings(site)?, &tree, true).is_empty(),
-            None => false,
+        let verdict = match self.config.site(&page.site) {
+            // Its author is known; a new text is judged like a new comment's, but without the
+            // form's layers (the edit comes with the comment's key, not a form).
+            Some(site) => {
+                let moderation = hold_reasons(&self.settings(site)?, &tree, true);
+                let candidate = Candidate {
+                    site: &site.id,
+                    page_key: &page.key,
+                    path: Path::Widget,
+                    proof: None,
+                    trap: None,
+                    author: &before.author,
+                    email: before.email.as_deref(),
+                    website: before.website.as_deref(),
+                    body_source: &source,
+                    tree: &tree,
+                    client: before.ip.as_deref().and_then(|ip| ip.parse().ok()),
+                    now_ms: now_ms(),
+                };
+                let judged = self.antispam.judge_edit(&candidate, &site.spam, |tokens| {
+                    Ok(self.store.token_counts(tokens)?)
+                })?;
+                judged.and(held(moderation))
+            }
+            None => Verdict::Accept,
         };
+        // Only an approved comment goes back to the queue (or to spam).
+        let status = match &verdict {
+            _ if before.status != Status::Approved => None,
+            Verdict::Accept => None,
+            Verdict::Hold { spam: false, .. } => Some(Status::Pending),
+            Verdict::Hold { spam: true, .. } | Verdict::Reject { .. } => Some(Status::Spam),
+        };
+        let mut reasons = vec!["edited".to_owned()];
+        reasons.extend(verdict.reasons());
         let edit = Edit {
             body_source: source,
             body_tree: serde_json::to_string(&tree)?,
             edited_at: now_ms(),
-            status: (held && before.status == Status::Approved).then_some(Status::Pending),
+            held_for: status.is_some().then_some(reasons),
+            status,
             by_moderator: false,
         };
         let mut batch = self.batch();

@@ -335,6 +335,7 @@ impl Service {
                 edited_at: now_ms(),
                 status: None,
                 by_moderator: true,
+                held_for: None,
             },
         )?;
         batch.wrote(seq, &page.site, &page.key);

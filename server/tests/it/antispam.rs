@@ -367,3 +367,36 @@ fn wait_for<T>(mut check: impl FnMut() -> Option<T>) -> T {
     }
     panic!("condition not met in 5 s");
 }
+
+#[test]
+fn editing_links_into_an_approved_comment_sends_it_back_to_the_queue() {
+    let server = TestServer::start_with(defended);
+    let proof = solved(&server.base, "/post");
+    std::thread::sleep(Duration::from_millis(1100));
+    let reply = post(
+        &server.base,
+        "/api/v1/comments",
+        &comment_json(
+            "/post",
+            "Sly",
+            "What a lovely garden you have.",
+            Some(&proof),
+        ),
+    );
+    assert_eq!(reply.status, 201, "{reply:?}");
+    let id = reply.body["comment"]["id"].as_u64().unwrap();
+    let key = reply.body["edit_key"].as_str().unwrap();
+    assert_eq!(latest(&server), "Approved ");
+    let links = "Now visit https://a.example https://b.example https://c.example";
+    let edited = call(
+        &server.base,
+        "PUT",
+        &format!("/api/v1/comments/{id}"),
+        Some(&json!({"body": links}).to_string()),
+        &[("Origin", BLOG_ORIGIN), ("X-Talkback-Edit-Key", key)],
+    );
+    assert_eq!(edited.status, 200, "{edited:?}");
+    let stored = latest(&server);
+    assert!(stored.starts_with("Pending edited,too_many_links"), "{stored}");
+    assert_eq!(visible(&server, "/post"), 0);
+}

@@ -259,6 +259,27 @@ impl Antispam {
         Ok(filtered)
     }
 
+    /// Judges a reader's new text for a comment already written: the content rules and the
+    /// filter (the form's layers judged the comment when it was posted). A spammer's classic,
+    /// posting something harmless and editing links in, meets the same rules.
+    pub fn judge_edit(
+        &self,
+        c: &Candidate<'_>,
+        rules: &SpamRules,
+        learned: impl FnOnce(&[String]) -> Result<talkback_store::TokenCounts, Error>,
+    ) -> Result<Verdict, Error> {
+        let verdict = rules::check(c, rules);
+        if rules.filter_threshold_percent == 0 {
+            return Ok(verdict);
+        }
+        let tokens = filter::tokens(c.author, c.website, c.body_source);
+        let counts = learned(&tokens)?;
+        Ok(verdict.and(
+            self.filter
+                .check(&tokens, &counts, rules.filter_threshold_percent),
+        ))
+    }
+
     /// Refuses a burst of new comments on one page (whoever sends them).
     fn page_burst(&self, c: &Candidate<'_>, rules: &SpamRules) -> Result<(), Error> {
         let Some(per_minute) = NonZeroU32::new(rules.page_burst_per_minute) else {
