@@ -250,6 +250,11 @@ fn a_burst_on_one_page_is_refused_and_rotating_addresses_buys_a_script_nothing()
     }
     assert_eq!(statuses, [201, 201, 201, 201, 201, 429, 429, 429]);
     assert_eq!(visible(&server, "/hot"), 0);
+    let counts = server
+        .service
+        .spam_counts(&talkback_server::service::Actor::command_line());
+    assert_eq!(counts.counts.get("refused.page_burst"), Some(&3));
+    assert_eq!(counts.counts.get("spam.proof_missing"), Some(&5));
     // Another page is not affected by the burst.
     let body = comment_json("/calm", "Bot", "cheap pills again", None);
     assert_eq!(
@@ -397,6 +402,9 @@ fn editing_links_into_an_approved_comment_sends_it_back_to_the_queue() {
     );
     assert_eq!(edited.status, 200, "{edited:?}");
     let stored = latest(&server);
-    assert!(stored.starts_with("Pending edited,too_many_links"), "{stored}");
+    assert!(
+        stored.starts_with("Pending edited,too_many_links"),
+        "{stored}"
+    );
     assert_eq!(visible(&server, "/post"), 0);
 }

@@ -285,22 +285,26 @@ impl Antispam {
         let Some(per_minute) = NonZeroU32::new(rules.page_burst_per_minute) else {
             return Ok(());
         };
-        let mut bursts = lock(&self.bursts);
-        let limiter = bursts
-            .entry((c.site.to_owned(), per_minute.get()))
-            .or_insert_with(|| RateLimiter::keyed(Quota::per_minute(per_minute)));
-        if limiter.len() > SWEEP_ABOVE {
-            limiter.retain_recent();
-        }
-        limiter
-            .check_key(&c.page_key.to_owned())
-            .map_err(|not_until| Error::RateLimited {
+        let checked = {
+            let mut bursts = lock(&self.bursts);
+            let limiter = bursts
+                .entry((c.site.to_owned(), per_minute.get()))
+                .or_insert_with(|| RateLimiter::keyed(Quota::per_minute(per_minute)));
+            if limiter.len() > SWEEP_ABOVE {
+                limiter.retain_recent();
+            }
+            limiter.check_key(&c.page_key.to_owned())
+        };
+        checked.map_err(|not_until| {
+            self.count(c.site, "refused", &["page_burst".to_owned()]);
+            Error::RateLimited {
                 retry_after_secs: not_until
                     .wait_time_from(DefaultClock::default().now())
                     .as_secs()
                     + 1,
                 writes: true,
-            })
+            }
+        })
     }
 
     /// True the first time a token's salt is seen (it is remembered until it expires).
@@ -352,15 +356,7 @@ impl Antispam {
         };
         let reasons = verdict.reasons();
         tracing::info!(target: "talkback::spam", site, outcome, reasons = ?reasons, "comment judged");
-        {
-            let mut all = lock(&self.counts);
-            let counts = all.entry(site.to_owned()).or_default();
-            *counts.entry(outcome.to_owned()).or_default() += 1;
-            for reason in &reasons {
-                let code = reason.split(':').next().unwrap_or(reason);
-                *counts.entry(format!("{outcome}.{code}")).or_default() += 1;
-            }
-        }
+        self.count(site, outcome, &reasons);
         {
             let mut load = lock(&self.load);
             let entry = load.entry(site.to_owned()).or_insert((now, 0));
@@ -383,6 +379,17 @@ impl Antispam {
                 entry.1 = 0;
             }
             *entry = (now, entry.1.saturating_add(1));
+        }
+    }
+
+    /// Counts one outcome on `site`, and each of its reasons (a score stripped: `filter`).
+    fn count(&self, site: &str, outcome: &str, reasons: &[String]) {
+        let mut all = lock(&self.counts);
+        let counts = all.entry(site.to_owned()).or_default();
+        *counts.entry(outcome.to_owned()).or_default() += 1;
+        for reason in reasons {
+            let code = reason.split(':').next().unwrap_or(reason);
+            *counts.entry(format!("{outcome}.{code}")).or_default() += 1;
         }
     }
 
