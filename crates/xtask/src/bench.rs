@@ -510,6 +510,42 @@ fn isso_side(root: &Path, dir: &Path, seconds: u32, blog: &str) -> anyhow::Resul
     })
 }
 
+/// Starts the release server on a free loopback port with its database in `dir` and the
+/// configuration `settings` (TOML after `bind` and `database`); returns it once it answers,
+/// with its base URL.
+pub(crate) fn serve_release(
+    root: &Path,
+    dir: &Path,
+    settings: &str,
+) -> anyhow::Result<(Proc, String)> {
+    let port = free_port()?;
+    let config = dir.join("talkback.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "bind = \"127.0.0.1:{port}\"\ndatabase = {:?}\n{settings}",
+            dir.join("db")
+        ),
+    )?;
+    let base = format!("http://127.0.0.1:{port}");
+    let proc = Proc(
+        Command::new(root.join("target/release/talkback"))
+            .arg("--config")
+            .arg(&config)
+            .arg("serve")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()?,
+    );
+    wait_ready(
+        &format!("{base}/api/v1/threads?site=demo&page=/x"),
+        Instant::now(),
+        Duration::from_secs(10),
+    )?;
+    Ok((proc, base))
+}
+
 pub(crate) fn build_release_server() -> anyhow::Result<()> {
     run(cargo().args([
         "build",
@@ -919,31 +955,14 @@ fn noise(seed: u64, len: usize) -> String {
 pub(crate) fn bench_attack(root: &Path) -> anyhow::Result<()> {
     build_release_server()?;
     let dir = tempfile::tempdir()?;
-    let port = free_port()?;
-    let config = dir.path().join("talkback.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "bind = \"127.0.0.1:{port}\"\ndatabase = {:?}\nexamples_dir = \"\"\nrate_limit_per_minute = 0\nread_rate_limit_per_minute = 0\n[[sites]]\nid = \"demo\"\n{SPAM_OFF}",
-            dir.path().join("db")
+    let (proc, base) = serve_release(
+        root,
+        dir.path(),
+        &format!(
+            "examples_dir = \"\"\nrate_limit_per_minute = 0\nread_rate_limit_per_minute = 0\n[[sites]]\nid = \"demo\"\n{SPAM_OFF}"
         ),
     )?;
-    let base = format!("http://127.0.0.1:{port}");
-    let child = Command::new(root.join("target/release/talkback"))
-        .arg("--config")
-        .arg(&config)
-        .arg("serve")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()?;
-    let proc = Proc(child);
     let pid = proc.0.id();
-    wait_ready(
-        &format!("{base}/api/v1/threads?site=demo&page=/x"),
-        Instant::now(),
-        Duration::from_secs(10),
-    )?;
     let (stop, sampler) = rss_sampler(pid);
     let started = Instant::now();
     let top: Value = agent()

@@ -4,17 +4,20 @@
 //! held-back part of its corpus. It prints figures; it asserts nothing.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::bench::{Proc, agent, build_release_server, free_port, wait_ready};
+use crate::bench::{agent, build_release_server, serve_release};
 use crate::run;
 
-/// Pages the bot spreads its comments over (the per-page burst limit is 10 a minute).
-const PAGES: usize = 40;
+/// Comments each strategy sends, each on a page of its own, so that the per-page burst
+/// limit (which alone would refuse most of a flood) leaves the other layers to be measured.
+const EACH: usize = 60;
+/// Strategies the bot tries.
+const STRATEGIES: usize = 6;
 
 /// One bot strategy's outcome: what the server answered.
 #[derive(Default)]
@@ -90,7 +93,7 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 fn page(i: usize) -> String {
-    format!("/post-{}", i % PAGES)
+    format!("/post-{i}")
 }
 
 fn spam_body(i: usize) -> String {
@@ -117,8 +120,9 @@ fn comment(page: &str, author: &str, body: &str, proof: Option<&str>) -> Value {
            "website": "https://cheap-pills-online.example", "body": body, "proof": proof})
 }
 
-/// Every strategy of the bot, each `n` times.
+/// Every strategy of the bot, each `n` times, strategy `k` on pages `k * n ..`.
 fn attack(base: &str, n: usize) -> Vec<(&'static str, Tally)> {
+    let page = |k: usize, i: usize| page(k * n + i);
     let mut bot = Bot {
         base: base.to_owned(),
         agent: agent(),
@@ -129,7 +133,7 @@ fn attack(base: &str, n: usize) -> Vec<(&'static str, Tally)> {
     for i in 0..n {
         bot.tally(
             &mut t,
-            &comment(&page(i), "Cheap Essays", &spam_body(i), None),
+            &comment(&page(0, i), "Cheap Essays", &spam_body(i), None),
         );
     }
     out.push(("JSON straight to the API, no challenge", t));
@@ -139,7 +143,7 @@ fn attack(base: &str, n: usize) -> Vec<(&'static str, Tally)> {
         let proof = format!("{}.{}", "eyJzIjoiZGVtbyJ9.c2lnbmF0dXJl", i);
         bot.tally(
             &mut t,
-            &comment(&page(i), "Casino Bonus", &spam_body(i + 1), Some(&proof)),
+            &comment(&page(1, i), "Casino Bonus", &spam_body(n + i), Some(&proof)),
         );
     }
     out.push(("forged proof", t));
@@ -151,7 +155,7 @@ fn attack(base: &str, n: usize) -> Vec<(&'static str, Tally)> {
             .agent
             .get(&format!(
                 "{base}/api/v1/challenge?site=demo&page={}",
-                page(i)
+                page(2, i)
             ))
             .call()
             .ok()
@@ -163,13 +167,18 @@ fn attack(base: &str, n: usize) -> Vec<(&'static str, Tally)> {
         let proof = format!("{token}.{}", i * 7);
         bot.tally(
             &mut t,
-            &comment(&page(i), "Forex Pro", &spam_body(i + 2), Some(&proof)),
+            &comment(
+                &page(2, i),
+                "Forex Pro",
+                &spam_body(2 * n + i),
+                Some(&proof),
+            ),
         );
     }
     out.push(("challenge fetched, nothing solved", t));
 
     // A valid request captured once (solved, sent after the fill time) and replayed.
-    let captured_page = page(0);
+    let captured_page = page(3, 0);
     let proof = bot.solve(&captured_page);
     std::thread::sleep(Duration::from_millis(3100));
     let captured = comment(
@@ -185,14 +194,14 @@ fn attack(base: &str, n: usize) -> Vec<(&'static str, Tally)> {
     out.push(("one solved request captured and replayed", t));
 
     // One solved token reused for new texts.
-    let proof = bot.solve(&page(1));
+    let proof = bot.solve(&page(4, 0));
     std::thread::sleep(Duration::from_millis(3100));
     let mut t = Tally::default();
     for i in 0..n {
         bot.tally(
             &mut t,
             &comment(
-                &page(1),
+                &page(4, i),
                 "Loan Offer",
                 &format!("Fast loans today {i}"),
                 proof.as_deref(),
@@ -205,7 +214,7 @@ fn attack(base: &str, n: usize) -> Vec<(&'static str, Tally)> {
     // link-heavy, duplicate and spammy texts.
     let mut proofs = Vec::new();
     for i in 0..n {
-        proofs.push((page(i), bot.solve(&page(i))));
+        proofs.push((page(5, i), bot.solve(&page(5, i))));
     }
     std::thread::sleep(Duration::from_millis(3100));
     let mut t = Tally::default();
@@ -213,7 +222,7 @@ fn attack(base: &str, n: usize) -> Vec<(&'static str, Tally)> {
         let body = match i % 3 {
             0 => format!("Check these {}", links(i)),
             1 => "Thanks for sharing, very informative post, visit my site".to_owned(),
-            _ => spam_body(i),
+            _ => spam_body(5 * n + i),
         };
         bot.tally(
             &mut t,
@@ -224,16 +233,43 @@ fn attack(base: &str, n: usize) -> Vec<(&'static str, Tally)> {
     out
 }
 
-/// Comments the public sees on the bot's pages.
+/// Comments the public sees on the bot's pages (counts answer 100 pages at a time).
 fn visible(base: &str) -> anyhow::Result<u64> {
-    let pages: Vec<String> = (0..PAGES).map(page).collect();
+    let pages: Vec<String> = (0..EACH * STRATEGIES).map(page).collect();
+    let mut shown = 0;
+    for chunk in pages.chunks(100) {
+        let counts: Value = agent()
+            .post(&format!("{base}/api/v1/counts"))
+            .send_json(json!({"site": "demo", "pages": chunk}))?
+            .into_json()?;
+        shown += counts["counts"]
+            .as_object()
+            .map_or(0, |m| m.values().filter_map(Value::as_u64).sum());
+    }
+    Ok(shown)
+}
+
+/// What the server decided, by outcome and reason, as its owner sees it (through the command
+/// line's token, from loopback).
+fn decisions(base: &str, database: &Path) -> anyhow::Result<String> {
+    let access: Value = serde_json::from_str(&std::fs::read_to_string(
+        database.join("talkback-cli.json"),
+    )?)?;
+    let token = access["token"].as_str().unwrap_or_default();
     let counts: Value = agent()
-        .post(&format!("{base}/api/v1/counts"))
-        .send_json(json!({"site": "demo", "pages": pages}))?
+        .get(&format!("{base}/admin/api/spam"))
+        .set("Authorization", &format!("Bearer {token}"))
+        .call()?
         .into_json()?;
     Ok(counts["counts"]
         .as_object()
-        .map_or(0, |m| m.values().filter_map(Value::as_u64).sum()))
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| format!("{k} {v}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .unwrap_or_default())
 }
 
 pub(crate) fn bench_spam(root: &Path) -> anyhow::Result<()> {
@@ -242,39 +278,20 @@ pub(crate) fn bench_spam(root: &Path) -> anyhow::Result<()> {
     build_release_server()?;
     crate::ensure_npm_packages(root)?;
     let dir = tempfile::tempdir()?;
-    let port = free_port()?;
-    let config = dir.path().join("talkback.toml");
     // Default anti-spam rules and rate limits; the bot's rotating addresses come through a
     // trusted proxy, as they would behind a misused forwarding proxy.
-    std::fs::write(
-        &config,
-        format!(
-            "bind = \"127.0.0.1:{port}\"\ndatabase = {:?}\nassets_dir = {:?}\nexamples_dir = {:?}\n\
-             trusted_proxies = [\"127.0.0.1\"]\n[[sites]]\nid = \"demo\"\n",
-            dir.path().join("db"),
+    let (_server, base) = serve_release(
+        root,
+        dir.path(),
+        &format!(
+            "assets_dir = {:?}\nexamples_dir = {:?}\ntrusted_proxies = [\"127.0.0.1\"]\n[[sites]]\nid = \"demo\"\n",
             root.join(crate::widget::OUT_DIR),
             root.join("examples"),
         ),
     )?;
-    let base = format!("http://127.0.0.1:{port}");
-    let _server = Proc(
-        Command::new(root.join("target/release/talkback"))
-            .arg("--config")
-            .arg(&config)
-            .arg("serve")
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()?,
-    );
-    wait_ready(
-        &format!("{base}/api/v1/threads?site=demo&page=/x"),
-        Instant::now(),
-        Duration::from_secs(10),
-    )?;
 
     let started = Instant::now();
-    let results = attack(&base, 60);
+    let results = attack(&base, EACH);
     let mut out = String::from(
         "spam bot against the default rules (release server, addresses rotated per request):\n",
     );
@@ -294,6 +311,10 @@ pub(crate) fn bench_spam(root: &Path) -> anyhow::Result<()> {
         started.elapsed().as_secs_f64()
     ));
     let _ = acknowledged;
+    out.push_str(&format!(
+        "  the server's decisions: {}\n",
+        decisions(&base, &dir.path().join("db"))?
+    ));
     std::io::Write::write_all(&mut std::io::stderr(), out.as_bytes())?;
 
     let filter = Command::new(root.join("target/release/talkback"))
