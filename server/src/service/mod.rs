@@ -87,6 +87,7 @@ impl Service {
         })?;
         let form_secret = store.secret("form", &fresh)?;
         let antispam = antispam::Antispam::new(&form_secret, antispam::Seed::builtin())?;
+        remember_recent_bodies(store.as_ref(), &config, &antispam)?;
         let (published, _) = watch::channel(store.last_change()?);
         Ok(Self {
             store,
@@ -241,6 +242,38 @@ fn parent_error(problem: ParentProblem) -> Error {
         ParentProblem::OtherPage => ErrorCode::ParentOnOtherPage,
         ParentProblem::TooDeep => ErrorCode::NestingTooDeep,
     })
+}
+
+/// Comments per site whose texts the duplicate rule takes over from the store at start.
+const REMEMBERED_AT_START: usize = 2_000;
+
+/// Teaches the duplicate rule the texts each site took within its window, so that a request
+/// captured before a restart and replayed after it is still refused.
+fn remember_recent_bodies(
+    store: &dyn Store,
+    config: &Config,
+    antispam: &antispam::Antispam,
+) -> Result<(), talkback_store::Error> {
+    let now = now_ms();
+    for site in &config.sites {
+        let window =
+            i64::try_from(site.spam.duplicate_minutes.saturating_mul(60_000)).unwrap_or(i64::MAX);
+        if window == 0 {
+            continue;
+        }
+        let recent = store.list_comments(&talkback_store::CommentQuery {
+            sites: Some(vec![site.id.clone()]),
+            from: Some(now.saturating_sub(window)),
+            limit: REMEMBERED_AT_START,
+            scan_limit: REMEMBERED_AT_START,
+            ..talkback_store::CommentQuery::default()
+        })?;
+        for listed in recent.items {
+            let c = &listed.comment;
+            antispam.remember_body(&site.id, &c.body_source, c.created, &site.spam);
+        }
+    }
+    Ok(())
 }
 
 /// Milliseconds since 1970 by this machine's clock.

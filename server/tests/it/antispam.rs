@@ -408,3 +408,36 @@ fn editing_links_into_an_approved_comment_sends_it_back_to_the_queue() {
     );
     assert_eq!(visible(&server, "/post"), 0);
 }
+
+#[test]
+fn a_request_replayed_after_a_restart_is_still_a_duplicate() {
+    use talkback_server::service::Provenance;
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = talkback_server::config::Config {
+        database: dir.path().join("db"),
+        ..test_config(dir.path())
+    };
+    config.sites[0].spam = SpamRules {
+        duplicate_minutes: 60,
+        ..SpamRules::off()
+    };
+    let input = || talkback_api::CreateComment {
+        site: "blog".into(),
+        page: "/post".into(),
+        author: Some("Ann".into()),
+        body: "Said once, before the restart.".into(),
+        ..Default::default()
+    };
+    {
+        let service = open_service(&config);
+        service.post(input(), &Provenance::default()).unwrap();
+    }
+    let service = open_service(&config);
+    let again = service.post(input(), &Provenance::default());
+    let code = again.err().map(|e| format!("{e:?}"));
+    assert!(
+        code.as_deref()
+            .is_some_and(|c| c.contains("DuplicateComment")),
+        "{code:?}"
+    );
+}

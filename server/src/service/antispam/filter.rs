@@ -111,7 +111,7 @@ fn samples(text: &str) -> impl Iterator<Item = (usize, Sample)> + '_ {
 
 /// Every fifth sample is held back from the seed, to measure the filter on comments it never saw.
 fn held_back(i: usize) -> bool {
-    i % 5 == 0
+    i.is_multiple_of(5)
 }
 
 impl Seed {

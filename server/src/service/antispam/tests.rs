@@ -227,7 +227,14 @@ fn content_rules_and_blocklists() {
         ..SpamRules::default()
     };
     // (body, e-mail, website, client) → verdict
-    let cases: [(&str, Option<&str>, Option<&str>, Option<&str>, &str); 11] = [
+    type Case<'a> = (
+        &'a str,
+        Option<&'a str>,
+        Option<&'a str>,
+        Option<&'a str>,
+        &'a str,
+    );
+    let cases: [Case<'_>; 11] = [
         (
             "A fine comment.",
             Some("ann@example.com"),
