@@ -192,6 +192,9 @@ moderatedTest("pin, edit, lock and ban from the dashboard reach the reader's wid
   for (const action of ["pin", "edit", "ban Email eve@example.com"]) {
     await audit.locator("td", { hasText: action }).first().waitFor();
   }
+  // What the spam defences decided, by outcome and reason.
+  await admin.getByText("Spam defences").click();
+  await admin.locator(".tb-spam-counts td", { hasText: "accepted (all)" }).waitFor();
   await admin.getByText("Pages", { exact: true }).click();
   await admin.getByLabel("Page (key or URL)").fill("/");
   await admin.getByLabel("New title").fill("A Corrected Title");

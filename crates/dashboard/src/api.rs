@@ -8,6 +8,7 @@ use talkback_api::ErrorBody;
 use talkback_api::admin::{
     AuditEntry, Ban, CSRF_HEADER, Done, ListQuery, ListResponse, LockPage, ModComment, ModEdit,
     Moderate, ModerateResponse, MovePages, NewBan, PageMeta, SessionInfo, SignIn, SiteSettings,
+    SpamCounts,
 };
 
 /// Why a call failed, in words for the moderator; `signed_out` when the session is gone.
@@ -168,6 +169,10 @@ pub(crate) async fn move_pages(csrf: &str, request: &MovePages) -> Result<Done, 
         request,
     ))
     .await
+}
+
+pub(crate) async fn spam_counts() -> Result<SpamCounts, Failure> {
+    send(Request::get("/admin/api/spam").build()).await
 }
 
 pub(crate) async fn audit() -> Result<Vec<AuditEntry>, Failure> {

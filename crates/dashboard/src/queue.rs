@@ -354,6 +354,7 @@ pub(crate) fn Dashboard(session: SessionInfo, on_signed_out: Callback<()>) -> im
             </div>
             <SettingsPanel sites=session.sites.clone() csrf=csrf message=message failed=Callback::new(failed) />
             <PagesPanel sites=session.sites.clone() csrf=csrf message=message failed=Callback::new(failed) />
+            <SpamPanel failed=Callback::new(failed) />
             <AuditPanel failed=Callback::new(failed) />
             <p class="tb-message" role="status" aria-live="polite">{move || message.get()}</p>
             <p class="tb-keys">
@@ -574,6 +575,38 @@ fn PagesPanel(
                 </label>
                 <button type="button" on:click=move_thread>"Move the thread"</button>
             </form>
+        </details>
+    }
+}
+
+/// What the anti-spam layers decided on the account's sites since the server started: each
+/// outcome, then each outcome's reasons (codes as the queue shows them).
+#[component]
+fn SpamPanel(failed: Callback<api::Failure>) -> impl IntoView {
+    let counts = RwSignal::new(Vec::<(String, u64)>::new());
+    let load = move |_| {
+        spawn_local(async move {
+            match api::spam_counts().await {
+                Ok(c) => counts.set(c.counts.into_iter().collect()),
+                Err(f) => failed.run(f),
+            }
+        });
+    };
+    let what = |key: &str| match key.split_once('.') {
+        Some((outcome, reason)) => format!("{outcome}: {reason}"),
+        None => format!("{key} (all)"),
+    };
+    view! {
+        <details class="tb-settings" on:toggle=load>
+            <summary>"Spam defences"</summary>
+            <table class="tb-audit tb-spam-counts">
+                <thead><tr><th>"Outcome and reason"</th><th>"Comments"</th></tr></thead>
+                <tbody>
+                    {move || counts.get().into_iter().map(|(key, n)| view! {
+                        <tr><td>{what(&key)}</td><td>{n}</td></tr>
+                    }).collect_view()}
+                </tbody>
+            </table>
         </details>
     }
 }
