@@ -48,6 +48,9 @@ pub struct Config {
     pub admin_idle_minutes: u64,
     /// A moderator's session ends this many hours after signing in, however busy.
     pub admin_session_hours: u64,
+    /// On SIGTERM or SIGINT the server stops accepting connections and waits at most this
+    /// many seconds for requests in flight, then flushes and exits.
+    pub shutdown_timeout_secs: u64,
     /// The sites whose comments this server keeps.
     pub sites: Vec<SiteConfig>,
 }
@@ -208,6 +211,7 @@ impl Default for Config {
             change_log_days: 30,
             admin_idle_minutes: 60,
             admin_session_hours: 12,
+            shutdown_timeout_secs: 10,
             sites: vec![SiteConfig::new(
                 "demo",
                 &["http://localhost:8080", "http://127.0.0.1:8080"],

@@ -6,13 +6,15 @@
 //! the limits, wires them together and holds the route table. The folders, by concern:
 //! `http` (errors, CORS, limits, assets, cache, encodings), `api` (reader JSON handlers),
 //! `content` (Markdown, the tree builder, validation, the one renderer), `service` (the one
-//! write path, and reads as wire types), `transfer` (importers, Talkback's format, backups).
+//! write path, and reads as wire types), `transfer` (importers, Talkback's format, backups),
+//! `admin` (the dashboard and its API), `ops` (health checks).
 
 mod admin;
 mod api;
 pub mod config;
 pub mod content;
 pub mod http;
+pub mod ops;
 pub mod service;
 pub mod transfer;
 
@@ -40,6 +42,8 @@ pub struct AppState {
     sign_ins: admin::guard::SignInGuard,
     /// The command line's credential for this run (see [`CLI_FILE`]).
     cli_token: String,
+    /// A stop was asked for: responses close their connections.
+    draining: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// Written into the database directory while the server runs: its address and a token with
@@ -66,6 +70,8 @@ pub struct Running {
     pub server: Server,
     pub addr: SocketAddr,
     pub service: Arc<Service>,
+    /// Stops it gracefully (the binary calls it on SIGTERM and SIGINT).
+    pub shutdown: ops::Shutdown,
 }
 
 /// The thread cache drops a page's copies when the service reports a write to it.
@@ -157,11 +163,14 @@ pub fn start(config: Config) -> Result<Running, StartError> {
     spawn_spam_training(Arc::clone(&service));
     let assets = Assets::load(&config.assets_dir);
     let bind = config.bind.clone();
+    let shutdown_secs = config.shutdown_timeout_secs;
     let cli_token = random_token().map_err(|source| StartError::Store {
         path: config.database.display().to_string(),
         source,
     })?;
+    let draining = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let state = web::Data::new(AppState {
+        draining: Arc::clone(&draining),
         sign_ins: admin::guard::SignInGuard::default(),
         cli_token: cli_token.clone(),
         service: Arc::clone(&service),
@@ -178,13 +187,24 @@ pub fn start(config: Config) -> Result<Running, StartError> {
     let server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
+            .wrap(middleware::from_fn(ops::close_when_draining))
             .configure(|cfg| routes(cfg, &state))
     })
-    .bind(&bind)
-    .map_err(|source| StartError::Bind {
+    .shutdown_timeout(shutdown_secs)
+    // The binary handles signals itself, draining first (`ops::Shutdown`).
+    .disable_signals();
+    let bind_error = |source| StartError::Bind {
         addr: bind.clone(),
         source,
-    })?;
+    };
+    // Our own listeners, so that a stop can close them before the server's workers go.
+    let mut listeners = Vec::new();
+    let mut server = server;
+    for addr in std::net::ToSocketAddrs::to_socket_addrs(&bind).map_err(bind_error)? {
+        let listener = std::net::TcpListener::bind(addr).map_err(bind_error)?;
+        listeners.push(listener.try_clone().map_err(bind_error)?);
+        server = server.listen(listener).map_err(bind_error)?;
+    }
     let addr = server
         .addrs()
         .first()
@@ -198,8 +218,14 @@ pub fn start(config: Config) -> Result<Running, StartError> {
         source: talkback_store::Error::Backend(Box::new(e)),
     })?;
     spawn_session_pruning(Arc::clone(&service), shared.config.admin_idle_minutes);
+    let server = server.run();
     Ok(Running {
-        server: server.run(),
+        shutdown: ops::Shutdown {
+            handle: server.handle(),
+            draining,
+            listeners: Arc::new(listeners),
+        },
+        server,
         addr,
         service,
     })
@@ -328,6 +354,7 @@ fn routes(cfg: &mut web::ServiceConfig, state: &web::Data<AppState>) {
     );
     http::assets::configure(cfg);
     admin::configure(cfg);
+    ops::configure(cfg);
     if !state.config.examples_dir.as_os_str().is_empty() && state.config.examples_dir.is_dir() {
         cfg.service(
             actix_files::Files::new("/", &state.config.examples_dir)

@@ -388,6 +388,24 @@ fn serve(config: Config) -> anyhow::Result<()> {
     actix_web::rt::System::new().block_on(async move {
         let running = talkback_server::start(config.clone())?;
         tracing::info!(database = %database.display(), "listening on http://{}", running.addr);
+        let on_term = running.shutdown.clone();
+        let on_int = running.shutdown.clone();
+        actix_web::rt::spawn(async move {
+            use actix_web::rt::signal::unix::{SignalKind, signal};
+            match signal(SignalKind::terminate()) {
+                Ok(mut term) => {
+                    if term.recv().await.is_some() {
+                        on_term.graceful().await;
+                    }
+                }
+                Err(e) => tracing::error!(error = %e, "cannot listen for SIGTERM"),
+            }
+        });
+        actix_web::rt::spawn(async move {
+            if actix_web::rt::signal::ctrl_c().await.is_ok() {
+                on_int.graceful().await;
+            }
+        });
         let served = running.server.await;
         talkback_server::remove_cli_file(&config);
         served.context("server failed")?;

@@ -71,6 +71,9 @@ pub enum ErrorCode {
     /// The account may not act on that site, or only an owner may do that.
     #[serde(skip_deserializing)]
     NotPermitted,
+    /// The server cannot reach its store (`503`; `/readyz` says so).
+    #[serde(skip_deserializing)]
+    Unavailable,
     Internal,
     /// A code this build does not know yet (sent by a newer server).
     #[serde(other)]

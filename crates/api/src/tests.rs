@@ -183,7 +183,7 @@ fn error_body_json_shape_is_stable() {
 }
 
 /// Every code, in declaration order (the wire names below are its snapshot).
-const EVERY_CODE: [ErrorCode; 28] = [
+const EVERY_CODE: [ErrorCode; 29] = [
     ErrorCode::InvalidJson,
     ErrorCode::InvalidQuery,
     ErrorCode::PayloadTooLarge,
@@ -210,9 +210,47 @@ const EVERY_CODE: [ErrorCode; 28] = [
     ErrorCode::UnsupportedEncoding,
     ErrorCode::NotFound,
     ErrorCode::MethodNotAllowed,
+    ErrorCode::CommentsClosed,
     ErrorCode::Internal,
     ErrorCode::Unknown,
 ];
+
+/// Codes only the server sends: the reader's widget never branches on them, so this crate
+/// reads them back as `Unknown` (and its deserializer stays small).
+const SENT_ONLY: [ErrorCode; 7] = [
+    ErrorCode::DuplicateComment,
+    ErrorCode::SignInRequired,
+    ErrorCode::SignInFailed,
+    ErrorCode::SignInLocked,
+    ErrorCode::CsrfRejected,
+    ErrorCode::NotPermitted,
+    ErrorCode::Unavailable,
+];
+
+#[test]
+fn codes_only_the_server_sends_keep_their_wire_names_and_read_back_as_unknown() {
+    use crate::i18n::errors::EN;
+    let mut out = String::new();
+    for code in SENT_ONLY {
+        let name = serde_json::to_string(&code).unwrap();
+        let back: ErrorCode = serde_json::from_str(&name).unwrap();
+        assert_eq!(back, ErrorCode::Unknown, "{name}");
+        match EN.message(code) {
+            Some(message) => out.push_str(&format!("{name}: {message}\n")),
+            None => out.push_str(&format!("{name}\n")),
+        }
+    }
+    expect![[r#"
+        "duplicate_comment": You posted this comment already. Write something new, or wait for an answer.
+        "sign_in_required"
+        "sign_in_failed"
+        "sign_in_locked"
+        "csrf_rejected"
+        "not_permitted"
+        "unavailable"
+    "#]]
+    .assert_eq(&out);
+}
 
 #[test]
 fn error_codes_keep_their_wire_names_and_english_messages() {
@@ -254,6 +292,7 @@ fn error_codes_keep_their_wire_names_and_english_messages() {
         "unsupported_encoding"
         "not_found"
         "method_not_allowed"
+        "comments_closed": Comments are closed.
         "internal": Something went wrong on the server. Please try again.
         "unknown"
     "#]].assert_eq(&out);

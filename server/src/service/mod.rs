@@ -103,6 +103,11 @@ impl Service {
         &self.config
     }
 
+    /// Whether the store answers (a read of the change log's head).
+    pub fn ready(&self) -> Result<(), talkback_store::Error> {
+        self.store.last_change().map(|_| ())
+    }
+
     /// Outcomes of the anti-spam layers since the server started, by outcome and reason, on
     /// the sites `actor` may see: per site, and added up.
     pub fn spam_counts(&self, actor: &Actor) -> talkback_api::admin::SpamCounts {

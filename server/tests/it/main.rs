@@ -9,5 +9,6 @@ mod hardening;
 mod import;
 mod migrate;
 mod moderation;
+mod ops;
 mod support;
 mod write_path;

@@ -1,0 +1,147 @@
+//! Running it for real: the health checks, and a graceful stop on SIGTERM during a write load
+//! (no acknowledged comment lost, no client cut off mid-request, exit within the bound).
+
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::support::*;
+
+#[test]
+fn health_checks_say_alive_and_ready() {
+    let server = TestServer::start();
+    for (path, status) in [("/healthz", "alive"), ("/readyz", "ready")] {
+        let reply = get(&server.base, path);
+        assert_eq!(reply.status, 200, "{path}: {reply:?}");
+        assert_eq!(reply.body["status"], status);
+        assert_eq!(reply.header("cache-control"), Some("no-store"));
+        // Read-only: nothing else is routed there.
+        let post = call(&server.base, "POST", path, Some("{}"), &[]);
+        assert_eq!(post.status, 404, "{path}: {post:?}");
+    }
+}
+
+/// How one writer's requests ended.
+#[derive(Default)]
+struct Outcomes {
+    acknowledged: Vec<u64>,
+    /// Refused to connect: the server had stopped accepting (fine).
+    refused: usize,
+    /// Cut off mid-request (a reset, an empty reply): what a graceful stop must not do.
+    cut_off: Vec<String>,
+}
+
+#[test]
+fn sigterm_finishes_requests_in_flight_and_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = dir.path().join("db");
+    let server = ServerProcess::spawn(&database);
+    let stop = Arc::new(AtomicBool::new(false));
+    let outcomes = Arc::new(Mutex::new(Outcomes::default()));
+    let writers: Vec<_> = (0..16)
+        .map(|w| {
+            let (base, stop, outcomes) = (
+                server.base.clone(),
+                Arc::clone(&stop),
+                Arc::clone(&outcomes),
+            );
+            std::thread::spawn(move || {
+                let agent = ureq::AgentBuilder::new()
+                    .timeout(Duration::from_secs(20))
+                    .build();
+                let mut tries = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    tries += 1;
+                    let body = json!({"site": "demo", "page": "/load", "author": format!("w{w}"),
+                                      "body": format!("try {tries}")});
+                    let result = agent
+                        .post(&format!("{base}/api/v1/comments"))
+                        .send_json(body);
+                    let mut out = outcomes.lock().unwrap();
+                    match result {
+                        Ok(r) if r.status() == 201 => {
+                            let v: serde_json::Value = r.into_json().unwrap();
+                            out.acknowledged.push(v["comment"]["id"].as_u64().unwrap());
+                        }
+                        Ok(r) => out.cut_off.push(format!("status {}", r.status())),
+                        Err(ureq::Error::Transport(t))
+                            if t.kind() == ureq::ErrorKind::ConnectionFailed =>
+                        {
+                            out.refused += 1;
+                            break;
+                        }
+                        Err(e) => {
+                            out.cut_off.push(e.to_string());
+                            break;
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(1500));
+    let mut server = server;
+    let asked = Instant::now();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = loop {
+        if let Some(status) = server.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            asked.elapsed() < Duration::from_secs(15),
+            "still running 15 s after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let took = asked.elapsed();
+    stop.store(true, Ordering::Relaxed);
+    for w in writers {
+        w.join().unwrap();
+    }
+    assert!(status.success(), "exit status {status:?}");
+    let outcomes = outcomes.lock().unwrap();
+    assert!(outcomes.acknowledged.len() > 100, "the load actually ran");
+    assert!(
+        outcomes.cut_off.is_empty(),
+        "cut off: {:?}",
+        outcomes.cut_off
+    );
+
+    let server = ServerProcess::spawn(&database);
+    let stored: BTreeSet<u64> = {
+        let mut ids = BTreeSet::new();
+        let mut cursor = String::new();
+        loop {
+            let page = get(
+                &server.base,
+                &format!("/api/v1/threads?site=demo&page=/load&limit=100&cursor={cursor}"),
+            );
+            for c in page.body["comments"].as_array().unwrap() {
+                ids.insert(c["id"].as_u64().unwrap());
+            }
+            match page.body["next_cursor"].as_str() {
+                Some(c) => cursor = c.to_owned(),
+                None => break ids,
+            }
+        }
+    };
+    let lost: Vec<_> = outcomes
+        .acknowledged
+        .iter()
+        .filter(|id| !stored.contains(id))
+        .collect();
+    eprintln!(
+        "SIGTERM test: {} acknowledged, {} refused after the stop, exit {:.0} ms after SIGTERM",
+        outcomes.acknowledged.len(),
+        outcomes.refused,
+        took.as_secs_f64() * 1e3
+    );
+    assert!(lost.is_empty(), "acknowledged but lost: {lost:?}");
+}
