@@ -51,8 +51,20 @@ pub struct Config {
     /// On SIGTERM or SIGINT the server stops accepting connections and waits at most this
     /// many seconds for requests in flight, then flushes and exits.
     pub shutdown_timeout_secs: u64,
+    /// `text` for people, `json` (one object per line) for log collectors. `RUST_LOG` picks
+    /// what is logged.
+    pub log_format: LogFormat,
     /// The sites whose comments this server keeps.
     pub sites: Vec<SiteConfig>,
+}
+
+/// How log lines are written (to standard error).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
 }
 
 /// A blog that embeds the widget.
@@ -212,6 +224,7 @@ impl Default for Config {
             admin_idle_minutes: 60,
             admin_session_hours: 12,
             shutdown_timeout_secs: 10,
+            log_format: LogFormat::Text,
             sites: vec![SiteConfig::new(
                 "demo",
                 &["http://localhost:8080", "http://127.0.0.1:8080"],

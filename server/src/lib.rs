@@ -188,6 +188,7 @@ pub fn start(config: Config) -> Result<Running, StartError> {
         App::new()
             .app_data(state.clone())
             .wrap(middleware::from_fn(ops::close_when_draining))
+            .wrap(middleware::from_fn(http::request_id::assign))
             .configure(|cfg| routes(cfg, &state))
     })
     .shutdown_timeout(shutdown_secs)

@@ -9,7 +9,7 @@ use talkback_api::admin::{
     ModerateResponse, ModerationMode, MovePages, NewBan, PageMeta, PutAccount, SiteSettings,
 };
 use talkback_server::CliAccess;
-use talkback_server::config::Config;
+use talkback_server::config::{Config, LogFormat};
 use talkback_server::service::Actor;
 use talkback_server::transfer::{Format, import_file};
 
@@ -245,16 +245,20 @@ enum ImportFormat {
 }
 
 fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
+    let cli = Cli::parse();
+    let config = Config::load(cli.config.as_deref()).context("invalid configuration")?;
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| "info,actix_server=warn".into()),
         )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
-    let cli = Cli::parse();
-    let config = Config::load(cli.config.as_deref()).context("invalid configuration")?;
+        .with_writer(std::io::stderr);
+    match config.log_format {
+        LogFormat::Text => logs
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+        LogFormat::Json => logs.json().with_current_span(true).init(),
+    }
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(config),
         Command::SpamFilter { threshold } => {

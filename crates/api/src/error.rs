@@ -9,6 +9,10 @@ use serde::{Deserialize, Serialize};
 pub struct ErrorBody {
     pub error: ErrorCode,
     pub message: String,
+    /// The request's id, as in the `X-Request-Id` header and the server's log: quote it when
+    /// reporting a problem. (Clients never need to read it back, so this crate does not.)
+    #[serde(default, skip_serializing_if = "Option::is_none", skip_deserializing)]
+    pub request_id: Option<String>,
 }
 
 /// Every error the API can return. New codes may be added within v1, so clients must

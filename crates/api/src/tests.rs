@@ -171,11 +171,15 @@ fn threads_nest_replies_under_parents() {
 
 #[test]
 fn error_body_json_shape_is_stable() {
-    let body = ErrorBody {
+    let mut body = ErrorBody {
         error: ErrorCode::BodyTooLong,
         message: "too long".into(),
+        request_id: None,
     };
     expect![[r#"{"error":"body_too_long","message":"too long"}"#]]
+        .assert_eq(&serde_json::to_string(&body).unwrap());
+    body.request_id = Some("5f0c2a9e1b7d4c36".into());
+    expect![[r#"{"error":"body_too_long","message":"too long","request_id":"5f0c2a9e1b7d4c36"}"#]]
         .assert_eq(&serde_json::to_string(&body).unwrap());
     let unknown: ErrorBody =
         serde_json::from_str(r#"{"error":"brand_new_code","message":"m"}"#).unwrap();

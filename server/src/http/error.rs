@@ -119,6 +119,7 @@ impl Error {
         response.json(ErrorBody {
             error: self.code(),
             message,
+            request_id: super::request_id::current(),
         })
     }
 }

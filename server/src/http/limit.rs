@@ -93,6 +93,11 @@ impl Limits {
         }
     }
 
+    /// Whether `peer` is a configured trusted proxy.
+    pub(crate) fn trusts(&self, peer: Option<SocketAddr>) -> bool {
+        peer.is_some_and(|a| self.trusted.contains(&a.ip()))
+    }
+
     /// Whether the client reached the server over HTTPS: TLS here, or a trusted proxy's
     /// `X-Forwarded-Proto: https` (anyone else's header is ignored).
     pub(crate) fn is_https(&self, req: &HttpRequest) -> bool {

@@ -8,6 +8,7 @@ pub mod assets;
 pub(crate) mod cache;
 mod error;
 pub(crate) mod limit;
+pub(crate) mod request_id;
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, middleware, web};

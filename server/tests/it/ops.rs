@@ -145,3 +145,38 @@ fn sigterm_finishes_requests_in_flight_and_loses_nothing() {
     );
     assert!(lost.is_empty(), "acknowledged but lost: {lost:?}");
 }
+
+#[test]
+fn every_response_names_its_request_and_errors_carry_the_id() {
+    let server = TestServer::start_with(|c| c.trusted_proxies = vec!["127.0.0.1".parse().unwrap()]);
+    let plain = TestServer::start();
+    // (server, X-Request-Id sent) → the id is the proxy's, or a fresh one.
+    let cases = [
+        (&server, Some("from-nginx-42"), Some("from-nginx-42")),
+        (&server, Some("bad id!"), None),
+        (&plain, Some("from-nginx-42"), None),
+        (&plain, None, None),
+    ];
+    for (at, sent, kept) in cases {
+        let mut headers = vec![("Origin", BLOG_ORIGIN)];
+        if let Some(id) = sent {
+            headers.push(("X-Request-Id", id));
+        }
+        let body = json!({"site": "nope", "page": "/", "body": "x"}).to_string();
+        let reply = call(&at.base, "POST", "/api/v1/comments", Some(&body), &headers);
+        assert_eq!(reply.status, 404, "{reply:?}");
+        let header = reply.header("x-request-id").unwrap().to_owned();
+        assert_eq!(reply.body["request_id"].as_str(), Some(header.as_str()));
+        match kept {
+            Some(id) => assert_eq!(header, id),
+            None => assert!(
+                header.len() == 16 && Some(header.as_str()) != sent,
+                "{header}"
+            ),
+        }
+    }
+    // Successful responses carry the header too, and each request gets its own id.
+    let a = get(&plain.base, "/healthz");
+    let b = get(&plain.base, "/healthz");
+    assert_ne!(a.header("x-request-id"), b.header("x-request-id"));
+}
