@@ -115,7 +115,7 @@
   // tab order) that form-filling bots fill in. Static markup: nothing of a reader's.
   function trap(form) {
     if (!form.querySelector(".tb-trap")) {
-      form.insertAdjacentHTML("beforeend", '<p class="tb-trap" aria-hidden="true"><input name="url" tabindex="-1" autocomplete="off"></p>');
+      form.insertAdjacentHTML("beforeend", '<p class="tb-sr tb-trap" aria-hidden="true"><input name="url" tabindex="-1" autocomplete="off"></p>');
     }
     return form.querySelector(".tb-trap input").value;
   }
@@ -126,15 +126,13 @@
   });
   // The widget asks, from a form's text field, for a proof when it posts; each is used once,
   // and ".1" follows it when the form's honeypot was filled in.
-  window.talkbackProof = function (field) {
-    var r = field.closest(".tb-root");
-    return r && r.tbProof ? r.tbProof(field.form) : Promise.resolve("");
-  };
+  // (A root without one, a Leptos app's, throws: the widget then sends no proof.)
+  window.talkbackProof = function (field) { return field.closest(".tb-root").tbProof(field.form); };
   root.tbProof = function (form) {
     var p = pending || challenge();
     pending = null;
     return p.then(function (s) { return s.e - Date.now() > 6e4 ? s : challenge(); })
-      .then(function (s) { return s.p + (form && trap(form) ? ".1" : ""); }, function () { return ""; });
+      .then(function (s) { return s.p + (trap(form) ? ".1" : ""); }, function () { return ""; });
   };
 
   __TALKBACK_IMPORT__(base + "/assets/__TALKBACK_JS__")

@@ -9,9 +9,16 @@ use serde::{Deserialize, Serialize};
 pub struct ErrorBody {
     pub error: ErrorCode,
     pub message: String,
-    /// The request's id, as in the `X-Request-Id` header and the server's log: quote it when
-    /// reporting a problem. (Clients never need to read it back, so this crate does not.)
-    #[serde(default, skip_serializing_if = "Option::is_none", skip_deserializing)]
+}
+
+/// What the server sends as an error: an [`ErrorBody`] plus the request's id, as in the
+/// `X-Request-Id` header and the server's log (quote it when reporting a problem). Clients
+/// read it as an `ErrorBody`, which ignores the id: the widget's decoder stays smaller.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SentError {
+    #[serde(flatten)]
+    pub body: ErrorBody,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
 }
 
@@ -75,9 +82,6 @@ pub enum ErrorCode {
     /// The account may not act on that site, or only an owner may do that.
     #[serde(skip_deserializing)]
     NotPermitted,
-    /// The server cannot reach its store (`503`; `/readyz` says so).
-    #[serde(skip_deserializing)]
-    Unavailable,
     Internal,
     /// A code this build does not know yet (sent by a newer server).
     #[serde(other)]

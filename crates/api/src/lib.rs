@@ -17,7 +17,7 @@ mod thread;
 mod wire;
 
 pub use doc::{Block, Inline, ListItem, Nesting};
-pub use error::{ErrorBody, ErrorCode, Field};
+pub use error::{ErrorBody, ErrorCode, Field, SentError};
 pub use identicon::Identicon;
 pub use links::{LINK_SCHEMES, WEB_SCHEMES, has_scheme, is_web_address, link_href};
 pub use page_key::{

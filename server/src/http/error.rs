@@ -5,7 +5,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use talkback_api::i18n::errors::{self, ErrorTexts};
-use talkback_api::{ErrorBody, ErrorCode};
+use talkback_api::{ErrorBody, ErrorCode, SentError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -73,7 +73,6 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         ErrorCode::UnsupportedEncoding => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         ErrorCode::DuplicateComment => StatusCode::CONFLICT,
-        ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         ErrorCode::Internal | ErrorCode::Unknown => StatusCode::INTERNAL_SERVER_ERROR,
         _ => StatusCode::BAD_REQUEST,
     }
@@ -116,9 +115,11 @@ impl Error {
         {
             response.insert_header(("Retry-After", retry_after_secs.to_string()));
         }
-        response.json(ErrorBody {
-            error: self.code(),
-            message,
+        response.json(SentError {
+            body: ErrorBody {
+                error: self.code(),
+                message,
+            },
             request_id: super::request_id::current(),
         })
     }
