@@ -188,3 +188,32 @@ fn stylesheets_lose_comments_and_layout_whitespace_but_not_meaning() {
         assert_eq!(crate::widget::minify_css(css), expected, "{css:?}");
     }
 }
+
+#[test]
+fn the_readmes_blog_snippets_are_the_files_in_examples() {
+    let root = crate::workspace_root();
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let dir = root.join("examples/integrations");
+    let mut files = Vec::new();
+    let mut todo = vec![dir];
+    while let Some(at) = todo.pop() {
+        for entry in std::fs::read_dir(&at).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                todo.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    assert!(files.len() >= 4, "Hugo, Jekyll, Zola and WordPress: {files:?}");
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        let block = format!("\n{}\n```", text.trim_end());
+        assert!(
+            readme.contains(&block),
+            "README.md does not show {} as it is",
+            file.display()
+        );
+    }
+}
