@@ -51,6 +51,10 @@ pub struct Config {
     /// On SIGTERM or SIGINT the server stops accepting connections and waits at most this
     /// many seconds for requests in flight, then flushes and exits.
     pub shutdown_timeout_secs: u64,
+    /// Besides this machine (loopback), the addresses or networks that may read `/metrics`
+    /// (e.g. your Prometheus server's); a `TALKBACK_METRICS_TOKEN` environment variable also
+    /// lets anyone with that bearer token read them.
+    pub metrics_allow: Vec<String>,
     /// `text` for people, `json` (one object per line) for log collectors. `RUST_LOG` picks
     /// what is logged.
     pub log_format: LogFormat,
@@ -225,6 +229,7 @@ impl Default for Config {
             admin_session_hours: 12,
             shutdown_timeout_secs: 10,
             log_format: LogFormat::Text,
+            metrics_allow: Vec::new(),
             sites: vec![SiteConfig::new(
                 "demo",
                 &["http://localhost:8080", "http://127.0.0.1:8080"],
@@ -246,6 +251,8 @@ pub enum ConfigError {
     Wildcard,
     #[error("blocked address {0:?} must be an IP address or a network like 2001:db8::/64")]
     BadBlockedAddress(String),
+    #[error("metrics_allow entry {0:?} must be an IP address or a network like 10.0.0.0/8")]
+    BadMetricsAddress(String),
 }
 
 impl Config {
@@ -256,7 +263,11 @@ impl Config {
             figment = figment.merge(Toml::file_exact(file));
         }
         let config: Config = figment
-            .merge(Env::prefixed("TALKBACK_").ignore(&["config"]).split("__"))
+            .merge(
+                Env::prefixed("TALKBACK_")
+                    .ignore(&["config", "metrics_token"])
+                    .split("__"),
+            )
             .extract()
             .map_err(Box::new)?;
         config.validate()?;
@@ -274,6 +285,11 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
+        for address in &self.metrics_allow {
+            if crate::service::antispam::parse_network(address).is_none() {
+                return Err(ConfigError::BadMetricsAddress(address.clone()));
+            }
+        }
         for site in &self.sites {
             let ok_id = !site.id.is_empty()
                 && site.id.len() <= 64

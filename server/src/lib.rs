@@ -44,6 +44,7 @@ pub struct AppState {
     cli_token: String,
     /// A stop was asked for: responses close their connections.
     draining: Arc<std::sync::atomic::AtomicBool>,
+    metrics: ops::metrics::Metrics,
 }
 
 /// Written into the database directory while the server runs: its address and a token with
@@ -171,6 +172,7 @@ pub fn start(config: Config) -> Result<Running, StartError> {
     let draining = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let state = web::Data::new(AppState {
         draining: Arc::clone(&draining),
+        metrics: ops::metrics::Metrics::new(&service),
         sign_ins: admin::guard::SignInGuard::default(),
         cli_token: cli_token.clone(),
         service: Arc::clone(&service),
@@ -187,6 +189,7 @@ pub fn start(config: Config) -> Result<Running, StartError> {
     let server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
+            .wrap(middleware::from_fn(ops::metrics::record))
             .wrap(middleware::from_fn(ops::close_when_draining))
             .wrap(middleware::from_fn(http::request_id::assign))
             .configure(|cfg| routes(cfg, &state))
@@ -225,6 +228,7 @@ pub fn start(config: Config) -> Result<Running, StartError> {
             handle: server.handle(),
             draining,
             listeners: Arc::new(listeners),
+            stopping: Arc::default(),
         },
         server,
         addr,

@@ -206,7 +206,10 @@ fn the_readmes_blog_snippets_are_the_files_in_examples() {
             }
         }
     }
-    assert!(files.len() >= 4, "Hugo, Jekyll, Zola and WordPress: {files:?}");
+    assert!(
+        files.len() >= 4,
+        "Hugo, Jekyll, Zola and WordPress: {files:?}"
+    );
     for file in files {
         let text = std::fs::read_to_string(&file).unwrap();
         let block = format!("\n{}\n```", text.trim_end());

@@ -16,9 +16,12 @@ use talkback_api::ErrorCode;
 use crate::AppState;
 use crate::http::Result;
 
+pub(crate) mod metrics;
+
 pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(alive))
-        .route("/readyz", web::get().to(ready));
+        .route("/readyz", web::get().to(ready))
+        .route("/metrics", web::get().to(metrics::serve));
 }
 
 /// How long a stopping server goes on serving the connections it has, answering every request
@@ -26,29 +29,35 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
 /// close them (a request sent on one as it closed would be cut off).
 pub const DRAIN: Duration = Duration::from_millis(1500);
 
-/// Stops the server gracefully: refuse new connections at once (the listeners are shut, so a
-/// client is refused rather than accepted and dropped), drain (see [`DRAIN`]), then wait for
-/// the requests in flight (at most `shutdown_timeout_secs`).
+/// Stops the server gracefully: stop accepting, shut the listening sockets (a new client is
+/// refused rather than accepted and dropped), then drain (see [`DRAIN`]) and wait for the
+/// requests in flight (at most `shutdown_timeout_secs`).
 #[derive(Clone)]
 pub struct Shutdown {
     pub(crate) handle: ServerHandle,
     pub(crate) draining: Arc<AtomicBool>,
     /// The server's listening sockets (duplicates of the ones it accepts on).
     pub(crate) listeners: Arc<Vec<std::net::TcpListener>>,
+    pub(crate) stopping: Arc<AtomicBool>,
 }
 
 impl Shutdown {
     pub async fn graceful(&self) {
-        if self.draining.swap(true, Ordering::SeqCst) {
+        if self.stopping.swap(true, Ordering::SeqCst) {
             return;
         }
         tracing::info!("stopping: refusing new connections, finishing the ones open");
         self.handle.pause().await;
+        // Let the accept loop take the pause in before its sockets are shut under it (else it
+        // logs errors). Clients go on using their open connections meanwhile, and none is
+        // told to reconnect yet, so nobody waits in the listen queue when it is shut.
+        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
         for listener in self.listeners.iter() {
             if let Err(e) = socket2::SockRef::from(listener).shutdown(std::net::Shutdown::Read) {
                 tracing::warn!(error = %e, "could not close a listener early");
             }
         }
+        self.draining.store(true, Ordering::SeqCst);
         actix_web::rt::time::sleep(DRAIN).await;
         self.handle.stop(true).await;
     }

@@ -64,6 +64,27 @@ pub struct Service {
     listeners: Vec<Arc<dyn Listener>>,
     published: watch::Sender<u64>,
     antispam: antispam::Antispam,
+    metrics: WriteMetrics,
+}
+
+/// What the write path measures, for `/metrics` (`ops` registers these).
+#[derive(Clone)]
+pub struct WriteMetrics {
+    /// Groups of writes made durable (one per reader's comment, more for an import).
+    pub commits: prometheus_client::metrics::counter::Counter,
+    /// How long making them durable took (sled's flush, shared by concurrent writers).
+    pub flush_seconds: prometheus_client::metrics::histogram::Histogram,
+}
+
+impl Default for WriteMetrics {
+    fn default() -> Self {
+        Self {
+            commits: Default::default(),
+            flush_seconds: prometheus_client::metrics::histogram::Histogram::new(
+                prometheus_client::metrics::histogram::exponential_buckets(0.0001, 2.0, 16),
+            ),
+        }
+    }
 }
 
 impl Service {
@@ -96,11 +117,22 @@ impl Service {
             listeners,
             published,
             antispam,
+            metrics: WriteMetrics::default(),
         })
     }
 
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// The write path's measurements.
+    pub fn write_metrics(&self) -> &WriteMetrics {
+        &self.metrics
+    }
+
+    /// The anti-spam layers' outcomes as a metric family (site, outcome, reason).
+    pub fn spam_metrics(&self) -> &antispam::SpamMetric {
+        self.antispam.metric()
     }
 
     /// Whether the store answers (a read of the change log's head).
@@ -210,7 +242,13 @@ impl Batch<'_> {
             return Ok(());
         };
         let service = self.service;
+        let started = std::time::Instant::now();
         service.store.flush_through(seq)?;
+        service
+            .metrics
+            .flush_seconds
+            .observe(started.elapsed().as_secs_f64());
+        service.metrics.commits.inc();
         let pages: Vec<PageRef> = self.pages.into_iter().collect();
         for listener in &service.listeners {
             listener.pages_changed(&pages);

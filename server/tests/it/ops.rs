@@ -180,3 +180,78 @@ fn every_response_names_its_request_and_errors_carry_the_id() {
     let b = get(&plain.base, "/healthz");
     assert_ne!(a.header("x-request-id"), b.header("x-request-id"));
 }
+
+#[test]
+fn metrics_count_requests_writes_and_spam_and_are_kept_to_this_machine() {
+    let server = TestServer::start_with(|c| c.trusted_proxies = vec!["127.0.0.1".parse().unwrap()]);
+    comment(&server.base, "Ann", "counted", None);
+    get(&server.base, "/api/v1/threads?site=blog&page=/post");
+    let reply = call(&server.base, "GET", "/metrics", None, &[]);
+    assert_eq!(reply.status, 200, "{reply:?}");
+    let text = reply.body.as_str().unwrap().to_owned();
+    for line in [
+        r#"talkback_http_requests_total{route="/api/v1/comments",method="POST",status="201"} 1"#,
+        r#"talkback_http_requests_total{route="/api/v1/threads",method="GET",status="200"} 1"#,
+        r#"talkback_http_request_duration_seconds_count{route="/api/v1/comments"} 1"#,
+        "talkback_write_commits_total 1",
+        "talkback_write_flush_seconds_count 1",
+        r#"talkback_comments_judged_total{site="blog",outcome="accepted",reason="all"} 1"#,
+        "# EOF",
+    ] {
+        assert!(text.contains(line), "{line} missing from\n{text}");
+    }
+    // A client behind the proxy counts as itself, not as the proxy's loopback address.
+    let outside = call(
+        &server.base,
+        "GET",
+        "/metrics",
+        None,
+        &[("X-Forwarded-For", "203.0.113.9")],
+    );
+    assert_eq!(
+        (outside.status, outside.body["error"].as_str()),
+        (403, Some("not_permitted"))
+    );
+    let allowed = TestServer::start_with(|c| {
+        c.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+        c.metrics_allow = vec!["203.0.113.0/24".into()];
+    });
+    let inside = call(
+        &allowed.base,
+        "GET",
+        "/metrics",
+        None,
+        &[("X-Forwarded-For", "203.0.113.9")],
+    );
+    assert_eq!(inside.status, 200);
+}
+
+#[test]
+fn a_metrics_token_lets_a_remote_scraper_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("proxied.toml");
+    std::fs::write(
+        &config,
+        "trusted_proxies = [\"127.0.0.1\"]\n[[sites]]\nid = \"demo\"\n",
+    )
+    .unwrap();
+    let server = ServerProcess::spawn_with_env(
+        &dir.path().join("db"),
+        Some(&config),
+        &[("TALKBACK_METRICS_TOKEN", "s3cret-scraper")],
+    );
+    let remote = [("X-Forwarded-For", "198.51.100.7")];
+    let cases = [
+        (None, 403),
+        (Some("Bearer wrong-token-xx"), 403),
+        (Some("Bearer s3cret-scraper"), 200),
+    ];
+    for (auth, status) in cases {
+        let mut headers = remote.to_vec();
+        if let Some(a) = auth {
+            headers.push(("Authorization", a));
+        }
+        let reply = call(&server.base, "GET", "/metrics", None, &headers);
+        assert_eq!(reply.status, status, "{auth:?}: {reply:?}");
+    }
+}

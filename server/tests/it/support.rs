@@ -180,7 +180,17 @@ impl ServerProcess {
 
     /// The server with a configuration file (the environment still sets its database).
     pub fn spawn_with(database: &std::path::Path, config: Option<&std::path::Path>) -> Self {
+        Self::spawn_with_env(database, config, &[])
+    }
+
+    /// With extra environment variables.
+    pub fn spawn_with_env(
+        database: &std::path::Path,
+        config: Option<&std::path::Path>,
+        env: &[(&str, &str)],
+    ) -> Self {
         let mut command = Command::new(env!("CARGO_BIN_EXE_talkback"));
+        command.envs(env.iter().copied());
         let default_config = database.with_extension("toml");
         let config = match config {
             Some(config) => config,

@@ -163,7 +163,23 @@ pub struct Antispam {
     /// Outcomes so far per site, by outcome (`accepted`, `held`, `spam`, `refused`) and by
     /// outcome and reason (`spam.honeypot`).
     counts: Mutex<BTreeMap<String, BTreeMap<String, u64>>>,
+    /// The same, as a metric family for `/metrics` (reason `all` for the outcome itself).
+    metric: SpamMetric,
 }
+
+/// Labels of the anti-spam outcomes metric.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, prometheus_client::encoding::EncodeLabelSet)]
+pub struct SpamLabels {
+    pub site: String,
+    pub outcome: String,
+    pub reason: String,
+}
+
+/// Comments judged, by site, outcome and reason.
+pub type SpamMetric = prometheus_client::metrics::family::Family<
+    SpamLabels,
+    prometheus_client::metrics::counter::Counter,
+>;
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // A panic while holding one of these maps leaves nothing half-done worth refusing over.
@@ -188,6 +204,7 @@ impl Antispam {
             load: Mutex::default(),
             bursts: Mutex::default(),
             counts: Mutex::default(),
+            metric: SpamMetric::default(),
         })
     }
 
@@ -384,13 +401,24 @@ impl Antispam {
 
     /// Counts one outcome on `site`, and each of its reasons (a score stripped: `filter`).
     fn count(&self, site: &str, outcome: &str, reasons: &[String]) {
+        let labels = |reason: &str| SpamLabels {
+            site: site.to_owned(),
+            outcome: outcome.to_owned(),
+            reason: reason.to_owned(),
+        };
         let mut all = lock(&self.counts);
         let counts = all.entry(site.to_owned()).or_default();
         *counts.entry(outcome.to_owned()).or_default() += 1;
+        self.metric.get_or_create(&labels("all")).inc();
         for reason in reasons {
             let code = reason.split(':').next().unwrap_or(reason);
             *counts.entry(format!("{outcome}.{code}")).or_default() += 1;
+            self.metric.get_or_create(&labels(code)).inc();
         }
+    }
+
+    pub fn metric(&self) -> &SpamMetric {
+        &self.metric
     }
 
     /// Outcomes and reasons counted since the server started, per site.
