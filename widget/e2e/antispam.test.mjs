@@ -40,8 +40,13 @@ test("readers are shown at once; a form-filling bot and a script are not", async
     await trap.waitFor({ state: "attached" });
     assert.equal(await form.locator(".tb-trap").getAttribute("aria-hidden"), "true");
     assert.equal(await trap.getAttribute("tabindex"), "-1");
-    const box = await trap.boundingBox();
-    assert.ok(!box || box.x + box.width < 0, `the honeypot is on screen: ${JSON.stringify(box)}`);
+    // Visually hidden: a 1×1 box that clips what is inside it.
+    const hidden = await form.locator(".tb-trap").evaluate((el) => {
+      const r = el.getBoundingClientRect(), css = getComputedStyle(el);
+      return { width: r.width, height: r.height, overflow: css.overflow, clip: css.clip };
+    });
+    assert.ok(hidden.width <= 1 && hidden.height <= 1 && hidden.overflow === "hidden" && hidden.clip.startsWith("rect(0"),
+      `the honeypot shows: ${JSON.stringify(hidden)}`);
     const reached = [];
     for (let i = 0; i < 15; i++) {
       await page.keyboard.press("Tab");
