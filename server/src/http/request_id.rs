@@ -29,11 +29,19 @@ fn acceptable(id: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
 }
 
+/// A new id: a random number drawn once per process, then a counter, so ids are unique
+/// across restarts and cost no system call per request (they are labels, not secrets).
 fn fresh() -> String {
-    let mut bytes = [0u8; 8];
-    // Without randomness the id is still unique enough to find a log line by time.
-    let _ = getrandom::fill(&mut bytes);
-    hex::encode(bytes)
+    static PREFIX: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let prefix = PREFIX.get_or_init(|| {
+        let mut bytes = [0u8; 4];
+        // Without randomness the counter alone still tells this run's requests apart.
+        let _ = getrandom::fill(&mut bytes);
+        u32::from_le_bytes(bytes)
+    });
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("{prefix:08x}{n:08x}")
 }
 
 pub(crate) async fn assign(
@@ -76,6 +84,7 @@ mod tests {
             assert_eq!(super::acceptable(id), ok, "{id:?}");
         }
         assert!(!super::acceptable(&"a".repeat(65)));
-        assert_eq!(super::fresh().len(), 16);
+        let (a, b) = (super::fresh(), super::fresh());
+        assert!(a.len() == 16 && b.len() == 16 && a != b && a[..8] == b[..8]);
     }
 }
