@@ -152,7 +152,27 @@ impl Default for SpamRules {
     }
 }
 
+/// `n` units of `unit_ms` milliseconds, saturating.
+fn ms(n: u64, unit_ms: u64) -> i64 {
+    i64::try_from(n.saturating_mul(unit_ms)).unwrap_or(i64::MAX)
+}
+
 impl SpamRules {
+    /// The duplicate rule's window in milliseconds (0: off).
+    pub fn duplicate_window_ms(&self) -> i64 {
+        ms(self.duplicate_minutes, 60_000)
+    }
+
+    /// How long a form token lives, in milliseconds.
+    pub fn form_token_ms(&self) -> i64 {
+        ms(self.form_token_hours, 3_600_000)
+    }
+
+    /// The least time a person takes to write a comment, in milliseconds.
+    pub fn min_fill_ms(&self) -> i64 {
+        ms(self.min_fill_secs, 1000)
+    }
+
     /// Every check off (tests of other features, and sites that want none).
     pub fn off() -> Self {
         Self {

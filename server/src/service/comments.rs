@@ -194,8 +194,7 @@ impl Service {
         let page_key = validate::page_key(&query.page, site)?;
         let now = now_ms();
         let max = self.antispam.difficulty(&site.id, &site.spam, client, now);
-        let lifetime =
-            i64::try_from(site.spam.form_token_hours.saturating_mul(3_600_000)).unwrap_or(i64::MAX);
+        let lifetime = site.spam.form_token_ms();
         self.antispam
             .challenges
             .issue(&site.id, &page_key, max, lifetime, now)

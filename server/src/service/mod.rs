@@ -299,8 +299,7 @@ fn remember_recent_bodies(
 ) -> Result<(), talkback_store::Error> {
     let now = now_ms();
     for site in &config.sites {
-        let window =
-            i64::try_from(site.spam.duplicate_minutes.saturating_mul(60_000)).unwrap_or(i64::MAX);
+        let window = site.spam.duplicate_window_ms();
         if window == 0 {
             continue;
         }

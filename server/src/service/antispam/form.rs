@@ -27,8 +27,7 @@ pub(super) fn check(
     if c.now_ms > claims.expires {
         return Verdict::hold("token_expired");
     }
-    let min_fill = i64::try_from(rules.min_fill_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
-    if c.now_ms - claims.issued < min_fill {
+    if c.now_ms - claims.issued < rules.min_fill_ms() {
         return Verdict::hold("too_fast");
     }
     Verdict::Accept

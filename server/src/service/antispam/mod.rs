@@ -260,20 +260,15 @@ impl Antispam {
             .and(honeypot::check(c.trap, &opened))
             .and(rules::check(c, rules))
             .and(self.duplicate(c, rules));
-        let filtered = match (rules.filter_threshold_percent, &verdict) {
-            (0, _) | (_, Verdict::Reject { .. }) => verdict,
-            (threshold, _) => {
-                let tokens = filter::tokens(c.author, c.website, c.body_source);
-                let counts = learned(&tokens)?;
-                let threshold = match c.path {
-                    Path::Widget => threshold,
-                    // Readers without a script proved nothing: the filter holds sooner.
-                    Path::PlainForm => threshold.saturating_sub(10),
-                };
-                verdict.and(self.filter.check(&tokens, &counts, threshold))
-            }
+        if matches!(verdict, Verdict::Reject { .. }) {
+            return Ok(verdict);
+        }
+        let threshold = match c.path {
+            Path::Widget => rules.filter_threshold_percent,
+            // Readers without a script proved nothing: the filter holds sooner.
+            Path::PlainForm => rules.filter_threshold_percent.saturating_sub(10),
         };
-        Ok(filtered)
+        self.filtered(verdict, c, rules, threshold, learned)
     }
 
     /// Judges a reader's new text for a comment already written: the content rules and the
@@ -285,16 +280,26 @@ impl Antispam {
         rules: &SpamRules,
         learned: impl FnOnce(&[String]) -> Result<talkback_store::TokenCounts, Error>,
     ) -> Result<Verdict, Error> {
-        let verdict = rules::check(c, rules);
+        let threshold = rules.filter_threshold_percent;
+        self.filtered(rules::check(c, rules), c, rules, threshold, learned)
+    }
+
+    /// `verdict` and the learning filter's at `threshold` percent (none when the site turned
+    /// the filter off).
+    fn filtered(
+        &self,
+        verdict: Verdict,
+        c: &Candidate<'_>,
+        rules: &SpamRules,
+        threshold: u8,
+        learned: impl FnOnce(&[String]) -> Result<talkback_store::TokenCounts, Error>,
+    ) -> Result<Verdict, Error> {
         if rules.filter_threshold_percent == 0 {
             return Ok(verdict);
         }
         let tokens = filter::tokens(c.author, c.website, c.body_source);
         let counts = learned(&tokens)?;
-        Ok(verdict.and(
-            self.filter
-                .check(&tokens, &counts, rules.filter_threshold_percent),
-        ))
+        Ok(verdict.and(self.filter.check(&tokens, &counts, threshold)))
     }
 
     /// Refuses a burst of new comments on one page (whoever sends them).
@@ -336,8 +341,7 @@ impl Antispam {
         if rules.duplicate_minutes == 0 {
             return Verdict::Accept;
         }
-        let window =
-            i64::try_from(rules.duplicate_minutes.saturating_mul(60_000)).unwrap_or(i64::MAX);
+        let window = rules.duplicate_window_ms();
         let key = (c.site.to_owned(), rules::body_fingerprint(c.body_source));
         let recent = lock(&self.recent);
         match recent.get(&key) {
@@ -353,8 +357,7 @@ impl Antispam {
         if rules.duplicate_minutes == 0 {
             return;
         }
-        let window =
-            i64::try_from(rules.duplicate_minutes.saturating_mul(60_000)).unwrap_or(i64::MAX);
+        let window = rules.duplicate_window_ms();
         let mut recent = lock(&self.recent);
         sweep(&mut recent, |t| at - *t < window);
         let key = (site.to_owned(), rules::body_fingerprint(body_source));
