@@ -5,9 +5,11 @@
 
 use serde::{Deserialize, Serialize};
 
-/// A block-level element of a comment body.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
+// Recursive: its schema names itself by reference.
+#[cfg_attr(feature = "openapi", schema(no_recursion))]
 pub enum Block {
     Paragraph(Vec<Inline>),
     /// Headings in comments are shown as strong paragraphs, never as page headings.
@@ -22,14 +24,18 @@ pub enum Block {
     Rule,
 }
 
-/// One list item: a sequence of blocks.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(transparent)]
+// Recursive: its schema names itself by reference.
+#[cfg_attr(feature = "openapi", schema(no_recursion))]
 pub struct ListItem(pub Vec<Block>);
 
-/// An inline element of a comment body.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
+// Recursive: its schema names itself by reference.
+#[cfg_attr(feature = "openapi", schema(no_recursion))]
 pub enum Inline {
     Text(String),
     Code(String),

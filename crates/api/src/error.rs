@@ -4,8 +4,8 @@ use serde::{Deserialize, Serialize};
 
 /// The JSON body of every error response: `{"error": "body_too_long", "message": "…"}`.
 ///
-/// `error` is stable and safe to branch on; `message` is for humans and may change.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorBody {
     pub error: ErrorCode,
     pub message: String,
@@ -13,8 +13,8 @@ pub struct ErrorBody {
 
 /// What the server sends as an error: an [`ErrorBody`] plus the request's id, as in the
 /// `X-Request-Id` header and the server's log (quote it when reporting a problem). Clients
-/// read it as an `ErrorBody`, which ignores the id: the widget's decoder stays smaller.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SentError {
     #[serde(flatten)]
     pub body: ErrorBody,
@@ -23,8 +23,8 @@ pub struct SentError {
 }
 
 /// Every error the API can return. New codes may be added within v1, so clients must
-/// treat unknown ones as [`ErrorCode::Unknown`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum ErrorCode {
@@ -98,6 +98,45 @@ pub enum Field {
 }
 
 impl ErrorCode {
+    /// Every code, as declared (the server's API document lists their wire names from this).
+    pub const ALL: [ErrorCode; 35] = [
+        ErrorCode::InvalidJson,
+        ErrorCode::InvalidQuery,
+        ErrorCode::PayloadTooLarge,
+        ErrorCode::UnknownSite,
+        ErrorCode::OriginNotAllowed,
+        ErrorCode::InvalidPage,
+        ErrorCode::TitleTooLong,
+        ErrorCode::ParentNotFound,
+        ErrorCode::ParentOnOtherPage,
+        ErrorCode::NestingTooDeep,
+        ErrorCode::BodyEmpty,
+        ErrorCode::BodyTooLong,
+        ErrorCode::MarkdownTooDeep,
+        ErrorCode::NameTooLong,
+        ErrorCode::InvalidWebsite,
+        ErrorCode::InvalidEmail,
+        ErrorCode::InvalidCursor,
+        ErrorCode::TooManyPages,
+        ErrorCode::CommentNotFound,
+        ErrorCode::EditKeyInvalid,
+        ErrorCode::EditWindowExpired,
+        ErrorCode::RateLimited,
+        ErrorCode::InvalidClientAddress,
+        ErrorCode::UnsupportedEncoding,
+        ErrorCode::NotFound,
+        ErrorCode::MethodNotAllowed,
+        ErrorCode::CommentsClosed,
+        ErrorCode::DuplicateComment,
+        ErrorCode::SignInRequired,
+        ErrorCode::SignInFailed,
+        ErrorCode::SignInLocked,
+        ErrorCode::CsrfRejected,
+        ErrorCode::NotPermitted,
+        ErrorCode::Internal,
+        ErrorCode::Unknown,
+    ];
+
     /// Which form field the error is about, if any.
     pub fn field(self) -> Option<Field> {
         match self {

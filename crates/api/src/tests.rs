@@ -509,3 +509,13 @@ fn identicons_are_mirrored_and_stable() {
     assert!(a.hue < 360);
     assert_eq!(Identicon::from_seed("").filled().count(), 0);
 }
+
+#[test]
+fn error_code_all_is_every_code_the_server_sends_once() {
+    let mut listed: Vec<ErrorCode> = EVERY_CODE.iter().chain(&SENT_ONLY).copied().collect();
+    let mut all = ErrorCode::ALL.to_vec();
+    let key = |c: &ErrorCode| format!("{c:?}");
+    listed.sort_by_key(key);
+    all.sort_by_key(key);
+    assert_eq!(all, listed);
+}

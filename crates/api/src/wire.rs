@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::Block;
 
-/// A comment id: time-ordered, unique per server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(transparent)]
 pub struct CommentId(pub u64);
 
@@ -20,8 +20,10 @@ impl std::fmt::Display for CommentId {
     }
 }
 
-/// A comment as readers see it. The author's e-mail is never part of it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+// Recursive: its schema names itself by reference.
+#[cfg_attr(feature = "openapi", schema(no_recursion))]
 pub struct Comment {
     pub id: CommentId,
     #[serde(default)]
@@ -65,8 +67,8 @@ fn is_zero(n: &u32) -> bool {
     *n == 0
 }
 
-/// Order of top-level comments in a thread.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Sort {
     #[default]
@@ -74,10 +76,19 @@ pub enum Sort {
     Newest,
 }
 
-/// Query of `GET /api/v1/threads`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema, utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
 pub struct ThreadQuery {
+    #[cfg_attr(
+        feature = "openapi",
+        schema(example = "demo", pattern = "^[A-Za-z0-9_-]{1,64}$")
+    )]
     pub site: String,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(example = "/2024/05/hello-world/", min_length = 1, max_length = 512)
+    )]
     pub page: String,
     #[serde(default)]
     pub sort: Sort,
@@ -88,10 +99,14 @@ pub struct ThreadQuery {
     pub cursor: Option<String>,
 }
 
-/// One page of a thread: top-level comments with all their replies nested.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ThreadResponse {
     /// The normalised page key.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(example = "/2024/05/hello-world/", min_length = 1, max_length = 512)
+    )]
     pub page: String,
     #[serde(default)]
     pub title: Option<String>,
@@ -107,10 +122,19 @@ pub struct ThreadResponse {
     pub closed: bool,
 }
 
-/// Query of `GET /api/v1/replies`: the next replies under one top-level comment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema, utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
 pub struct RepliesQuery {
+    #[cfg_attr(
+        feature = "openapi",
+        schema(example = "demo", pattern = "^[A-Za-z0-9_-]{1,64}$")
+    )]
     pub site: String,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(example = "/2024/05/hello-world/", min_length = 1, max_length = 512)
+    )]
     pub page: String,
     /// The top-level comment.
     pub root: CommentId,
@@ -119,8 +143,8 @@ pub struct RepliesQuery {
 }
 
 /// Response of `GET /api/v1/replies`: replies oldest first, flat (each names its parent, which
-/// comes earlier in this response or in an earlier one).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RepliesResponse {
     pub replies: Vec<Comment>,
     /// Replies still left out after these.
@@ -130,12 +154,20 @@ pub struct RepliesResponse {
     pub next_cursor: Option<String>,
 }
 
-/// Body of `POST /api/v1/comments`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreateComment {
+    #[cfg_attr(
+        feature = "openapi",
+        schema(example = "demo", pattern = "^[A-Za-z0-9_-]{1,64}$")
+    )]
     pub site: String,
     /// A page key or URL; normalised by the server.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(example = "/2024/05/hello-world/", min_length = 1, max_length = 512)
+    )]
     pub page: String,
     #[serde(default)]
     pub title: Option<String>,
@@ -150,6 +182,10 @@ pub struct CreateComment {
     #[serde(default)]
     pub website: Option<String>,
     /// Markdown source.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(example = "Thanks, this helped!", min_length = 1)
+    )]
     pub body: String,
     /// The solved challenge of `GET /api/v1/challenge`: its `token`, a dot, and the number
     /// found. Without one, a comment counts as sent by a script.
@@ -160,18 +196,27 @@ pub struct CreateComment {
     pub trap: Option<String>,
 }
 
-/// Query of `GET /api/v1/challenge`: a form for this page is about to be filled in.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema, utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
 pub struct ChallengeQuery {
+    #[cfg_attr(
+        feature = "openapi",
+        schema(example = "demo", pattern = "^[A-Za-z0-9_-]{1,64}$")
+    )]
     pub site: String,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(example = "/2024/05/hello-world/", min_length = 1, max_length = 512)
+    )]
     pub page: String,
 }
 
 /// Response of `GET /api/v1/challenge`: a signed, single-use form token bound to the site and
 /// page, and its proof-of-work puzzle. The browser finds the number `n` in `0..=max` for which
 /// SHA-256 of `salt` followed by `n` in decimal is `challenge` (hex), then sends
-/// `token.n` as the comment's `proof`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ChallengeResponse {
     pub token: String,
     pub salt: String,
@@ -181,8 +226,8 @@ pub struct ChallengeResponse {
     pub expires: i64,
 }
 
-/// Response of `POST /api/v1/comments` (201).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreateCommentResponse {
     pub comment: Comment,
     /// Shown once; the server keeps only its hash. Send it in [`crate::limits::EDIT_KEY_HEADER`].
@@ -191,21 +236,22 @@ pub struct CreateCommentResponse {
     pub editable_until: i64,
 }
 
-/// Body of `PUT /api/v1/comments/{id}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct EditComment {
+    #[cfg_attr(feature = "openapi", schema(min_length = 1))]
     pub body: String,
 }
 
-/// Response of `PUT /api/v1/comments/{id}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EditCommentResponse {
     pub comment: Comment,
 }
 
-/// Response of `DELETE /api/v1/comments/{id}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DeleteCommentResponse {
     /// True when the comment had replies and remains as a tombstone.
     pub tombstone: bool,
@@ -213,45 +259,58 @@ pub struct DeleteCommentResponse {
 
 /// Body of `POST /api/v1/comments/held`: the browser's own comments that were held for
 /// moderation, each with its edit key, so it can show them as awaiting moderation until a
-/// moderator decides. (A POST so the keys never appear in a URL.)
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HeldQuery {
+    #[cfg_attr(
+        feature = "openapi",
+        schema(example = "demo", pattern = "^[A-Za-z0-9_-]{1,64}$")
+    )]
     pub site: String,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(example = "/2024/05/hello-world/", min_length = 1, max_length = 512)
+    )]
     pub page: String,
     /// `[id, edit key]` pairs; at most [`crate::limits::HELD_QUERY_LIMIT`].
     pub comments: Vec<(CommentId, String)>,
 }
 
-/// Response of `POST /api/v1/comments/held`: those still waiting (the others were decided).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HeldResponse {
     pub comments: Vec<Comment>,
 }
 
-/// Body of `POST /api/v1/counts`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CountsRequest {
+    #[cfg_attr(
+        feature = "openapi",
+        schema(example = "demo", pattern = "^[A-Za-z0-9_-]{1,64}$")
+    )]
     pub site: String,
     /// Page keys or URLs, at most [`crate::limits::MAX_COUNT_PAGES`].
     pub pages: Vec<String>,
 }
 
-/// Response of `POST /api/v1/counts`: visible comments per page, keyed as the request sent them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CountsResponse {
     pub counts: BTreeMap<String, u32>,
 }
 
-/// Body of `POST /api/v1/preview`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PreviewRequest {
+    #[cfg_attr(feature = "openapi", schema(min_length = 1))]
     pub body: String,
 }
 
-/// Response of `POST /api/v1/preview`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PreviewResponse {
     pub body: Vec<Block>,
 }

@@ -4,6 +4,7 @@
 
 mod bench;
 mod bench_spam;
+mod conformance;
 mod widget;
 
 use std::path::{Path, PathBuf};
@@ -37,6 +38,8 @@ enum Cmd {
     Ci,
     /// Only the browser tests (expects `cargo xtask build-widget` and a debug server build).
     E2e,
+    /// Only the API's conformance to its OpenAPI document, checked by schemathesis.
+    CheckApi,
     /// Benchmark the release server against Isso 0.14 with wrk; prints figures, asserts nothing.
     Bench {
         /// Seconds per load scenario.
@@ -73,6 +76,10 @@ fn main() -> anyhow::Result<()> {
         Cmd::Serve { args } => serve(&root, &args),
         Cmd::Test | Cmd::Ci => test(&root),
         Cmd::E2e => e2e(&root),
+        Cmd::CheckApi => {
+            run(cargo().args(["build", "-p", "talkback-server", "--bin", "talkback"]))?;
+            conformance::check_api(&root)
+        }
         Cmd::Bench { import: true, .. } => bench::bench_import(&root),
         Cmd::Bench { attack: true, .. } => bench::bench_attack(&root),
         Cmd::Bench { spam: true, .. } => bench_spam::bench_spam(&root),
@@ -98,7 +105,7 @@ fn workspace_root() -> PathBuf {
 }
 
 /// Runs a command, failing with its name when it fails.
-fn run(cmd: &mut Command) -> anyhow::Result<()> {
+pub(crate) fn run(cmd: &mut Command) -> anyhow::Result<()> {
     eprintln!("$ {}", describe(cmd));
     let status = cmd
         .status()
@@ -150,7 +157,7 @@ pub(crate) fn ensure_chromium() -> anyhow::Result<()> {
 }
 
 /// Installs Debian packages (through sudo when not root).
-fn apt_install(packages: &[&str]) -> anyhow::Result<()> {
+pub(crate) fn apt_install(packages: &[&str]) -> anyhow::Result<()> {
     let is_root = Command::new("id")
         .arg("-u")
         .output()
@@ -217,6 +224,7 @@ fn test(root: &Path) -> anyhow::Result<()> {
         .args(["doc", "--workspace", "--no-deps"])
         .env("RUSTDOCFLAGS", "-D warnings"))?;
     e2e(root)?;
+    conformance::check_api(root)?;
     eprintln!("all checks passed");
     Ok(())
 }

@@ -3,11 +3,23 @@
 //! costs an expensive read's budget, so nobody can stockpile them.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use talkback_api::ChallengeQuery;
+use talkback_api::{ChallengeQuery, ChallengeResponse};
+
+use super::openapi::ReadErrors;
 
 use crate::AppState;
 use crate::http::Result;
 
+#[utoipa::path(
+    get,
+    path = "/challenge",
+    tag = "comments",
+    params(ChallengeQuery),
+    responses(
+        (status = 200, description = "A form token and its puzzle", body = ChallengeResponse),
+        ReadErrors,
+    ),
+)]
 pub(super) async fn issue(
     state: web::Data<AppState>,
     req: HttpRequest,

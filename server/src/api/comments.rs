@@ -3,13 +3,29 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use talkback_api::limits::EDIT_KEY_HEADER;
-use talkback_api::{CreateComment, EditComment, HeldQuery};
+use talkback_api::{
+    CreateComment, CreateCommentResponse, DeleteCommentResponse, EditComment, EditCommentResponse,
+    HeldQuery, HeldResponse,
+};
 
+use super::openapi::WriteErrors;
 use super::writable_site;
 use crate::AppState;
 use crate::http::{self, Result};
 use crate::service::Provenance;
 
+/// Posts a comment. `201` once it is on disk: approved, or held for moderation (`pending`).
+#[utoipa::path(
+    post,
+    path = "/comments",
+    tag = "comments",
+    request_body = CreateComment,
+    responses(
+        (status = 201, description = "Stored", body = CreateCommentResponse,
+            headers(("Location" = String, description = "The comment's URL"))),
+        WriteErrors,
+    ),
+)]
 pub(super) async fn create(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -36,6 +52,16 @@ pub(super) async fn create(
 }
 
 /// The browser's own comments still awaiting moderation (a read, budgeted like one).
+#[utoipa::path(
+    post,
+    path = "/comments/held",
+    tag = "comments",
+    request_body = HeldQuery,
+    responses(
+        (status = 200, description = "Those still awaiting moderation", body = HeldResponse),
+        WriteErrors,
+    ),
+)]
 pub(super) async fn held(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -58,6 +84,18 @@ fn edit_key(req: &HttpRequest) -> String {
         .to_owned()
 }
 
+/// Edits one's own comment within the edit window.
+#[utoipa::path(
+    put,
+    path = "/comments/{id}",
+    tag = "comments",
+    params(("id" = u64, Path, description = "The comment's id"), ("X-Talkback-Edit-Key" = String, Header, description = "The `edit_key` the comment was created with"),),
+    request_body = EditComment,
+    responses(
+        (status = 200, description = "Edited", body = EditCommentResponse),
+        WriteErrors,
+    ),
+)]
 pub(super) async fn edit(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -73,6 +111,17 @@ pub(super) async fn edit(
         .json(response))
 }
 
+/// Deletes one's own comment (a tombstone stays when it has replies).
+#[utoipa::path(
+    delete,
+    path = "/comments/{id}",
+    tag = "comments",
+    params(("id" = u64, Path, description = "The comment's id"), ("X-Talkback-Edit-Key" = String, Header, description = "The `edit_key` the comment was created with"),),
+    responses(
+        (status = 200, description = "Deleted", body = DeleteCommentResponse),
+        WriteErrors,
+    ),
+)]
 pub(super) async fn delete(
     state: web::Data<AppState>,
     req: HttpRequest,

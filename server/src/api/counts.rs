@@ -6,11 +6,22 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use talkback_api::limits::MAX_COUNT_PAGES;
 use talkback_api::{CountsRequest, CountsResponse, ErrorCode};
 
+use super::openapi::WriteErrors;
 use super::site;
 use crate::AppState;
 use crate::content::validate;
 use crate::http::{Error, Result};
 
+#[utoipa::path(
+    post,
+    path = "/counts",
+    tag = "threads",
+    request_body = CountsRequest,
+    responses(
+        (status = 200, description = "Visible comments per page", body = CountsResponse),
+        WriteErrors,
+    ),
+)]
 pub(super) async fn counts(
     state: web::Data<AppState>,
     req: HttpRequest,

@@ -5,6 +5,7 @@
 mod challenge;
 mod comments;
 mod counts;
+mod openapi;
 mod preview;
 mod threads;
 
@@ -16,16 +17,28 @@ use crate::config::SiteConfig;
 use crate::http::{Error, Result};
 
 pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/threads", web::get().to(threads::read))
-        .route("/threads/html", web::get().to(threads::read_html))
-        .route("/replies", web::get().to(threads::replies))
-        .route("/challenge", web::get().to(challenge::issue))
-        .route("/comments", web::post().to(comments::create))
-        .route("/comments/held", web::post().to(comments::held))
-        .route("/comments/{id}", web::put().to(comments::edit))
-        .route("/comments/{id}", web::delete().to(comments::delete))
-        .route("/counts", web::post().to(counts::counts))
-        .route("/preview", web::post().to(preview::preview));
+    use web::{delete, get, post, put};
+    cfg.service(resource("/threads", "GET").route(get().to(threads::read)))
+        .service(resource("/threads/html", "GET").route(get().to(threads::read_html)))
+        .service(resource("/replies", "GET").route(get().to(threads::replies)))
+        .service(resource("/challenge", "GET").route(get().to(challenge::issue)))
+        .service(resource("/comments", "POST").route(post().to(comments::create)))
+        .service(resource("/comments/held", "POST").route(post().to(comments::held)))
+        .service(
+            resource("/comments/{id}", "PUT, DELETE")
+                .route(put().to(comments::edit))
+                .route(delete().to(comments::delete)),
+        )
+        .service(resource("/counts", "POST").route(post().to(counts::counts)))
+        .service(resource("/preview", "POST").route(post().to(preview::preview)))
+        .service(resource("/openapi.json", "GET").route(get().to(openapi::document)));
+}
+
+/// A path of the API: other methods than those in `allow` get `405 method_not_allowed`.
+fn resource(path: &str, allow: &'static str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(move || async move {
+        Err::<actix_web::HttpResponse, _>(Error::WrongMethod { allow })
+    }))
 }
 
 /// The configured site, or `unknown_site`.

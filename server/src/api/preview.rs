@@ -3,10 +3,21 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use talkback_api::{PreviewRequest, PreviewResponse};
 
+use super::openapi::WriteErrors;
 use crate::AppState;
 use crate::content::validate;
 use crate::http::Result;
 
+#[utoipa::path(
+    post,
+    path = "/preview",
+    tag = "comments",
+    request_body = PreviewRequest,
+    responses(
+        (status = 200, description = "The body as it would be stored", body = PreviewResponse),
+        WriteErrors,
+    ),
+)]
 pub(super) async fn preview(
     state: web::Data<AppState>,
     req: HttpRequest,

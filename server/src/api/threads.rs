@@ -9,8 +9,9 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use talkback_api::i18n::Strings;
 use talkback_api::limits::{DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT};
-use talkback_api::{ErrorCode, RepliesQuery, ThreadQuery, ThreadResponse};
+use talkback_api::{ErrorCode, RepliesQuery, RepliesResponse, ThreadQuery, ThreadResponse};
 
+use super::openapi::ReadErrors;
 use super::site;
 use crate::AppState;
 use crate::content::{render, validate};
@@ -161,6 +162,19 @@ async fn cached(
     Ok(respond(req, &fresh, encoding, content_type))
 }
 
+/// One page of a thread, top-level comments with their first replies.
+#[utoipa::path(
+    get,
+    path = "/threads",
+    tag = "threads",
+    params(ThreadQuery),
+    responses(
+        (status = 200, description = "A page of the thread (empty for a page nobody commented on)",
+            body = ThreadResponse, headers(("ETag" = String), ("X-Talkback-Total" = u32))),
+        (status = 304, description = "Unchanged since the `If-None-Match` ETag"),
+        ReadErrors,
+    ),
+)]
 pub(super) async fn read(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -182,6 +196,18 @@ pub(super) async fn read(
 /// The first page of a thread as escaped HTML, for the loader to show before the WASM runs.
 /// The header names the host page's own title when it sends one. Relative times ("5 minutes
 /// ago") are part of it, so a cached copy lives a minute at most.
+#[utoipa::path(
+    get,
+    path = "/threads/html",
+    tag = "threads",
+    params(ThreadQuery, LangQuery),
+    responses(
+        (status = 200, description = "An escaped HTML fragment", content_type = "text/html",
+            body = String, headers(("ETag" = String), ("X-Talkback-Total" = u32))),
+        (status = 304, description = "Unchanged since the `If-None-Match` ETag"),
+        ReadErrors,
+    ),
+)]
 pub(super) async fn read_html(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -213,6 +239,17 @@ pub(super) async fn read_html(
 }
 
 /// The next replies under one top-level comment ("Show N more replies").
+#[utoipa::path(
+    get,
+    path = "/replies",
+    tag = "threads",
+    params(RepliesQuery),
+    responses(
+        (status = 200, description = "The next replies", body = RepliesResponse),
+        (status = 304, description = "Unchanged since the `If-None-Match` ETag"),
+        ReadErrors,
+    ),
+)]
 pub(super) async fn replies(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -235,8 +272,10 @@ pub(super) async fn replies(
 }
 
 /// Extra query parameters of the HTML rendering.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(super) struct LangQuery {
+    /// The reader's language (`en`, `de`, `fr`, `es`, …); English when unknown.
     lang: Option<String>,
     /// The host page's own title, shown in the header (else the title recorded with comments).
     title: Option<String>,

@@ -18,6 +18,9 @@ pub enum Error {
     /// Too many failed sign-ins from this client or for this account: `429` with `Retry-After`.
     #[error("Too many failed sign-ins. Try again in {retry_after_secs} seconds.")]
     Locked { retry_after_secs: u64 },
+    /// The path exists, but not for this method: `405` with `Allow`.
+    #[error("This endpoint takes {allow} only.")]
+    WrongMethod { allow: &'static str },
     #[error("worker pool: {0}")]
     Blocking(#[from] actix_web::error::BlockingError),
     #[error("encoding: {0}")]
@@ -51,6 +54,7 @@ impl Error {
             Error::Client { code, .. } => *code,
             Error::RateLimited { .. } => ErrorCode::RateLimited,
             Error::Locked { .. } => ErrorCode::SignInLocked,
+            Error::WrongMethod { .. } => ErrorCode::MethodNotAllowed,
             _ => ErrorCode::Internal,
         }
     }
@@ -97,7 +101,7 @@ impl Error {
                 retry_after_secs,
                 writes,
             } => texts.too_fast(*writes, *retry_after_secs),
-            Error::Locked { .. } => self.to_string(),
+            Error::Locked { .. } | Error::WrongMethod { .. } => self.to_string(),
             other => {
                 if texts.lang == errors::EN.lang {
                     // Logged once: a localised response is the same error answered again.
@@ -114,6 +118,9 @@ impl Error {
         | Error::Locked { retry_after_secs } = self
         {
             response.insert_header(("Retry-After", retry_after_secs.to_string()));
+        }
+        if let Error::WrongMethod { allow } = self {
+            response.insert_header(("Allow", *allow));
         }
         response.json(SentError {
             body: ErrorBody {

@@ -228,8 +228,9 @@ fn bad_challenge_requests_get_clear_errors() {
     );
     assert_eq!(
         (reply.status, reply.body["error"].as_str()),
-        (404, Some("not_found"))
+        (405, Some("method_not_allowed"))
     );
+    assert_eq!(reply.header("allow"), Some("GET"));
 }
 
 #[test]

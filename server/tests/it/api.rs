@@ -685,3 +685,51 @@ fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_bucket() {
     // The last hop is what the proxy saw; earlier entries are the client's own claims.
     assert_eq!(send("198.51.100.2, 198.51.100.3"), 201);
 }
+
+/// The document at `/api/v1/openapi.json` and the route table agree: every documented path
+/// answers its other methods with `405` and an `Allow` naming exactly the documented ones.
+#[test]
+fn the_openapi_document_matches_the_routes() {
+    let server = TestServer::start();
+    let doc = get(&server.base, "/api/v1/openapi.json");
+    assert_eq!(doc.status, 200);
+    assert_eq!(doc.body["openapi"], "3.1.0");
+    let paths = doc.body["paths"].as_object().expect("paths");
+    assert!(paths.len() >= 9, "{paths:?}");
+    for (path, operations) in paths {
+        let documented: Vec<String> = operations
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(|m| m.to_uppercase())
+            .collect();
+        let concrete = path.replace("{id}", "1");
+        for method in ["GET", "POST", "PUT", "DELETE", "PATCH"] {
+            if documented.iter().any(|m| m == method) {
+                continue;
+            }
+            let reply = call(
+                &server.base,
+                method,
+                &format!("/api/v1{concrete}"),
+                None,
+                &[],
+            );
+            assert_eq!(
+                (reply.status, reply.body["error"].as_str()),
+                (405, Some("method_not_allowed")),
+                "{method} {path}"
+            );
+            let mut allowed: Vec<String> = reply
+                .header("allow")
+                .unwrap_or_default()
+                .split(", ")
+                .map(str::to_owned)
+                .collect();
+            allowed.sort();
+            let mut expected = documented.clone();
+            expected.sort();
+            assert_eq!(allowed, expected, "{method} {path}");
+        }
+    }
+}
