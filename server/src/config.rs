@@ -18,8 +18,11 @@ pub struct Config {
     pub database: PathBuf,
     /// sled's page cache in MiB (memory held for hot data).
     pub cache_mb: u64,
-    /// Directory holding the built widget (`cargo xtask build-widget` writes it).
-    pub assets_dir: PathBuf,
+    /// Directory holding the built widget and dashboard (`cargo xtask build-widget` writes
+    /// it), for development. Unset: the assets built into the binary (`cargo xtask dist`), or
+    /// `target/talkback-widget` when it has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assets_dir: Option<PathBuf>,
     /// Directory of example pages served at `/`; empty to serve none.
     pub examples_dir: PathBuf,
     /// How long after posting a reader may edit or delete a comment, in seconds.
@@ -234,7 +237,7 @@ impl Default for Config {
             bind: "127.0.0.1:8080".into(),
             database: "talkback-data/db".into(),
             cache_mb: 64,
-            assets_dir: "target/talkback-widget".into(),
+            assets_dir: None,
             examples_dir: "examples".into(),
             edit_window_secs: 15 * 60,
             rate_limit_per_minute: 20,
@@ -341,4 +344,48 @@ impl Config {
     pub fn site(&self, id: &str) -> Option<&SiteConfig> {
         self.sites.iter().find(|s| s.id == id)
     }
+}
+
+/// The commented configuration `talkback init` writes for a new blog: the server behind a
+/// reverse proxy on this machine, one site. Checked by the same rules as any configuration
+/// before anyone sees it, so a bad site id or origin is refused here.
+pub fn starter(site: &str, origins: &[String]) -> Result<String, ConfigError> {
+    let quote = |s: &str| toml::Value::String(s.to_owned()).to_string();
+    let origins = origins
+        .iter()
+        .map(|o| quote(o.trim_end_matches('/')))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let text = format!(
+        r#"# Talkback's configuration, written by `talkback init`. Every other setting and its default
+# is described in examples/talkback.toml of the source (or `talkback config` prints them).
+# Start with: talkback --config talkback.toml serve
+
+# Where the server listens. Keep it on loopback and let nginx (or another reverse proxy)
+# terminate TLS in front of it: see examples/nginx/talkback.conf.
+bind = "127.0.0.1:8080"
+# The database directory (created private to the server's user on first start). Relative to
+# the working directory: the systemd unit in examples/ runs in /var/lib/talkback.
+database = "talkback-data/db"
+# The reverse proxy on this machine, whose X-Forwarded-For and X-Forwarded-Proto are believed
+# (rate limits then count each reader, and the dashboard's cookie is Secure over HTTPS).
+trusted_proxies = ["127.0.0.1", "::1"]
+# No demo pages in production.
+examples_dir = ""
+# Rotated daily backups of every site (gzipped exports); "" for none.
+backup_dir = "backups"
+
+[[sites]]
+# The id the blog's snippet names in data-site.
+id = {site}
+# The blog's own origins (scheme, host and port if not the default): only pages there may
+# post comments from a browser.
+origins = [{origins}]
+# Which comments wait for a moderator: "none", "first_time", "links" or "all".
+moderation = "first_time"
+"#,
+        site = quote(site),
+    );
+    Config::from_toml(&text)?;
+    Ok(text)
 }

@@ -162,7 +162,7 @@ pub fn start(config: Config) -> Result<Running, StartError> {
     transfer::backup::spawn(Arc::clone(&service), &config);
     spawn_change_log_pruning(Arc::clone(&service));
     spawn_spam_training(Arc::clone(&service));
-    let assets = Assets::load(&config.assets_dir);
+    let assets = Assets::load(config.assets_dir.as_deref());
     let bind = config.bind.clone();
     let shutdown_secs = config.shutdown_timeout_secs;
     let cli_token = random_token().map_err(|source| StartError::Store {

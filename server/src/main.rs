@@ -1,5 +1,6 @@
 //! The `talkback` command: a thin CLI over the server library.
 
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 
 use anyhow::Context;
@@ -29,6 +30,21 @@ enum Command {
     Serve,
     /// Print the effective configuration as TOML.
     Config,
+    /// Write a commented configuration for a new blog and print the snippet to paste into it.
+    Init {
+        /// The site's id (the snippet's data-site): letters, digits, '-' and '_'.
+        #[arg(long)]
+        site: String,
+        /// The blog's origin, e.g. https://blog.example (repeat for more).
+        #[arg(long = "origin", required = true)]
+        origins: Vec<String>,
+        /// Where readers reach this server, as the snippet names it.
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        public_url: String,
+        /// The file to write (never overwritten).
+        #[arg(long, default_value = "talkback.toml")]
+        out: PathBuf,
+    },
     /// Write every page and comment of a site as Talkback's versioned JSON export.
     Export {
         #[arg(long)]
@@ -246,6 +262,16 @@ enum ImportFormat {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    if let Some(Command::Init {
+        site,
+        origins,
+        public_url,
+        out,
+    }) = &cli.command
+    {
+        // Before loading any configuration: there is none yet.
+        return init(site, origins, public_url, out);
+    }
     let config = Config::load(cli.config.as_deref()).context("invalid configuration")?;
     let logs = tracing_subscriber::fmt()
         .with_env_filter(
@@ -281,6 +307,7 @@ fn main() -> anyhow::Result<()> {
                 ratio(caught, held),
             ))
         }
+        Command::Init { .. } => Ok(()),
         Command::Config => {
             let mut text = toml::to_string_pretty(&config).context("cannot print configuration")?;
             text.push_str(&settings_in_force(&config));
@@ -379,6 +406,43 @@ fn page_meta(
         record.key,
         record.title.unwrap_or_default(),
         record.url.unwrap_or_default()
+    ))
+}
+
+/// `talkback init`: the configuration file, then what to do next.
+fn init(
+    site: &str,
+    origins: &[String],
+    public_url: &str,
+    out: &std::path::Path,
+) -> anyhow::Result<()> {
+    let public_url = public_url.trim_end_matches('/');
+    if !talkback_api::is_web_address(public_url) || public_url.contains(['"', '<', '>', ' ']) {
+        anyhow::bail!(
+            "--public-url must be an http or https address, like https://comments.example.com"
+        );
+    }
+    let text = talkback_server::config::starter(site, origins)
+        .context("cannot write that configuration")?;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(out)
+        .with_context(|| {
+            format!(
+                "cannot create {} (an existing file is never overwritten)",
+                out.display()
+            )
+        })?;
+    std::io::Write::write_all(&mut file, text.as_bytes())?;
+    print(&format!(
+        "Wrote {config}. Start the server with:\n\n    talkback --config {config} serve\n\n\
+         Paste this where each post's comments should appear:\n\n    \
+         <script src=\"{public_url}/embed.js\" data-site=\"{site}\" defer></script>\n\n\
+         Then create your dashboard account (type a password, then Ctrl-D):\n\n    \
+         talkback --config {config} admin add me --role owner --password-stdin\n",
+        config = out.display(),
     ))
 }
 

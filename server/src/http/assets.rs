@@ -1,6 +1,8 @@
 //! The built widget: `embed.js` (short-lived, names the current hashed files) and the
 //! content-hashed files under `/assets/` (cached for a year, immutable), each served from
-//! memory with its brotli or gzip twin that the build precompressed.
+//! memory with its brotli or gzip twin that the build precompressed. They come from the binary
+//! itself when it was built with the `embed-assets` feature (`cargo xtask dist`), else from a
+//! directory (`assets_dir`, which also overrides the built-in ones).
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -33,37 +35,83 @@ fn content_type(name: &str) -> &'static str {
     }
 }
 
+/// The built assets, in the binary (`embed-assets` feature).
+#[cfg(feature = "embed-assets")]
+#[derive(rust_embed::RustEmbed)]
+#[folder = "../target/talkback-widget/"]
+struct Embedded;
+
+/// Where a development build looks when `assets_dir` is unset.
+const DEVELOPMENT_DIR: &str = "target/talkback-widget";
+
 impl Assets {
-    /// Reads the asset directory; a missing one is logged and leaves the API working.
-    pub fn load(dir: &Path) -> Self {
-        let mut files = HashMap::new();
+    /// The assets of `dir`, or else those built into the binary, or else those in
+    /// `target/talkback-widget`. Missing ones are logged and leave the API working.
+    pub fn load(dir: Option<&Path>) -> Self {
+        match dir {
+            Some(dir) => Self::from_dir(dir),
+            None => Self::built_in().unwrap_or_else(|| Self::from_dir(Path::new(DEVELOPMENT_DIR))),
+        }
+    }
+
+    /// Whether the binary carries the widget and dashboard.
+    pub const BUILT_IN: bool = cfg!(feature = "embed-assets");
+
+    #[cfg(feature = "embed-assets")]
+    fn built_in() -> Option<Self> {
+        let files = Embedded::iter()
+            .filter_map(|name| Some((name.to_string(), Embedded::get(&name)?.data.into_owned())));
+        let assets = Self::from_files(files.collect());
+        tracing::info!(count = assets.files.len(), "widget assets built in");
+        Some(assets)
+    }
+
+    #[cfg(not(feature = "embed-assets"))]
+    fn built_in() -> Option<Self> {
+        None
+    }
+
+    fn from_dir(dir: &Path) -> Self {
         let entries = match std::fs::read_dir(dir) {
             Ok(entries) => entries,
             Err(e) => {
                 tracing::warn!(dir = %dir.display(), error = %e, "no widget assets; run `cargo xtask build-widget`");
-                return Self { files };
+                return Self::default();
             }
         };
-        for entry in entries.flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if name.ends_with(".br") || name.ends_with(".gz") || !entry.path().is_file() {
-                continue;
-            }
-            let Ok(raw) = std::fs::read(entry.path()) else {
-                continue;
-            };
-            let twin = |ext: &str| std::fs::read(dir.join(format!("{name}.{ext}"))).ok();
-            files.insert(
-                name.clone(),
-                Asset {
+        let files = entries
+            .flatten()
+            .filter(|entry| entry.path().is_file())
+            .filter_map(|entry| {
+                let data = std::fs::read(entry.path()).ok()?;
+                Some((entry.file_name().to_string_lossy().into_owned(), data))
+            })
+            .collect();
+        let assets = Self::from_files(files);
+        tracing::info!(count = assets.files.len(), dir = %dir.display(), "widget assets loaded");
+        assets
+    }
+
+    /// Pairs each file with its `.br` and `.gz` twins.
+    fn from_files(mut all: HashMap<String, Vec<u8>>) -> Self {
+        let names: Vec<String> = all
+            .keys()
+            .filter(|n| !n.ends_with(".br") && !n.ends_with(".gz"))
+            .cloned()
+            .collect();
+        let files = names
+            .into_iter()
+            .filter_map(|name| {
+                let raw = all.remove(&name)?;
+                let asset = Asset {
                     content_type: content_type(&name),
-                    brotli: twin("br"),
-                    gzip: twin("gz"),
+                    brotli: all.remove(&format!("{name}.br")),
+                    gzip: all.remove(&format!("{name}.gz")),
                     raw,
-                },
-            );
-        }
-        tracing::info!(count = files.len(), dir = %dir.display(), "widget assets loaded");
+                };
+                Some((name, asset))
+            })
+            .collect();
         Self { files }
     }
 

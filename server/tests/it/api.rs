@@ -503,7 +503,7 @@ fn assets_are_served_precompressed_with_the_right_caching() {
     std::fs::write(dir.path().join("w-0123abcd.wasm"), "WASM").unwrap();
     std::fs::write(dir.path().join("w-0123abcd.wasm.gz"), "GZ").unwrap();
     let assets = dir.path().to_owned();
-    let server = TestServer::start_with(move |c| c.assets_dir = assets);
+    let server = TestServer::start_with(move |c| c.assets_dir = Some(assets));
     let embed = call(
         &server.base,
         "GET",

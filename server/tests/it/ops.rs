@@ -255,3 +255,89 @@ fn a_metrics_token_lets_a_remote_scraper_in() {
         assert_eq!(reply.status, status, "{auth:?}: {reply:?}");
     }
 }
+
+/// `talkback init` writes a private, commented configuration that a server starts from, and
+/// prints the snippet; it never overwrites a file and refuses what the configuration would.
+#[test]
+fn init_writes_a_starter_config_and_prints_the_snippet() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("talkback.toml");
+    let init = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_talkback"))
+            .arg("init")
+            .args(args)
+            .arg("--out")
+            .arg(&config)
+            .env("RUST_BACKTRACE", "0")
+            .output()
+            .unwrap()
+    };
+    let cases: [(&[&str], &str); 3] = [
+        (
+            &["--site", "my blog", "--origin", "https://blog.example"],
+            "site id",
+        ),
+        (
+            &["--site", "blog", "--origin", "https://blog.example/path"],
+            "origin",
+        ),
+        (
+            &[
+                "--site",
+                "blog",
+                "--origin",
+                "https://blog.example",
+                "--public-url",
+                "javascript:x",
+            ],
+            "--public-url",
+        ),
+    ];
+    for (args, complaint) in cases {
+        let out = init(args);
+        assert!(!out.status.success(), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(complaint),
+            "{out:?}"
+        );
+        assert!(!config.exists(), "{args:?} wrote nothing");
+    }
+    let args = [
+        "--site",
+        "blog",
+        "--origin",
+        "https://blog.example",
+        "--public-url",
+        "https://comments.blog.example/",
+    ];
+    let out = init(&args);
+    assert!(out.status.success(), "{out:?}");
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        printed.contains(
+            r#"<script src="https://comments.blog.example/embed.js" data-site="blog" defer></script>"#
+        ),
+        "{printed}"
+    );
+    let mode = std::fs::metadata(&config).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let written = std::fs::read_to_string(&config).unwrap();
+    assert!(!init(&args).status.success(), "a second init refuses");
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), written);
+
+    // A server starts from it and takes comments from the blog's origin.
+    let server = ServerProcess::spawn_with(&dir.path().join("db"), Some(&config));
+    let reply = call(
+        &server.base,
+        "POST",
+        "/api/v1/preview",
+        Some(r#"{"body":"hi"}"#),
+        &[("Origin", "https://blog.example")],
+    );
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert_eq!(
+        reply.header("access-control-allow-origin"),
+        Some("https://blog.example")
+    );
+}

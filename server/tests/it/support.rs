@@ -24,7 +24,7 @@ pub fn test_config(dir: &std::path::Path) -> Config {
         bind: "127.0.0.1:0".into(),
         database: dir.join("db"),
         examples_dir: "".into(),
-        assets_dir: dir.join("no-assets"),
+        assets_dir: Some(dir.join("no-assets")),
         rate_limit_per_minute: 0,
         sites: vec![
             blog_site(),
