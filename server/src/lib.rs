@@ -172,7 +172,7 @@ pub fn start(config: Config) -> Result<Running, StartError> {
     let draining = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let state = web::Data::new(AppState {
         draining: Arc::clone(&draining),
-        metrics: ops::metrics::Metrics::new(&service),
+        metrics: ops::metrics::Metrics::new(&service, cache.metrics()),
         sign_ins: admin::guard::SignInGuard::default(),
         cli_token: cli_token.clone(),
         service: Arc::clone(&service),

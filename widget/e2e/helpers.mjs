@@ -11,7 +11,7 @@ import { chromium } from "playwright-core";
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const ROOT = join(here, "..", "..");
-const BIN = process.env.TB_E2E_BIN ?? join(ROOT, "target/debug/talkback");
+export const BIN = process.env.TB_E2E_BIN ?? join(ROOT, "target/debug/talkback");
 const ASSETS = process.env.TB_E2E_ASSETS ?? join(ROOT, "target/talkback-widget");
 const EXAMPLES = process.env.TB_E2E_EXAMPLES ?? join(ROOT, "examples");
 export const ARTIFACTS = join(here, "artifacts");
@@ -90,11 +90,11 @@ export async function startBlog(html) {
   return { origin: `http://localhost:${server.address().port}`, close: () => new Promise((r) => server.close(r)) };
 }
 
-export async function launch() {
+export async function launch(extraArgs = []) {
   return chromium.launch({
     executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
     args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-      "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"],
+      "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage", ...extraArgs],
   });
 }
 

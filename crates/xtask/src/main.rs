@@ -32,6 +32,9 @@ enum Cmd {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// Build the self-contained release binary (widget and dashboard inside) into target/dist/,
+    /// with the example nginx configuration, systemd unit and settings beside it.
+    Dist,
     /// Install what the tests need, then run every check and test (what CI runs).
     Test,
     /// Same as `test`.
@@ -74,6 +77,7 @@ fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Cmd::BuildWidget => widget::build(&root).map(|_| ()),
         Cmd::Serve { args } => serve(&root, &args),
+        Cmd::Dist => dist(&root),
         Cmd::Test | Cmd::Ci => test(&root),
         Cmd::E2e => e2e(&root),
         Cmd::CheckApi => {
@@ -144,6 +148,47 @@ fn serve(root: &Path, args: &[String]) -> anyhow::Result<()> {
         .args(args))
 }
 
+fn dist(root: &Path) -> anyhow::Result<()> {
+    ensure_wasm_target()?;
+    widget::build(root)?;
+    run(cargo().args([
+        "build",
+        "--release",
+        "-p",
+        "talkback-server",
+        "--bin",
+        "talkback",
+        "--features",
+        "embed-assets",
+    ]))?;
+    let name = format!(
+        "talkback-{}-{}-linux",
+        env!("CARGO_PKG_VERSION"),
+        std::env::consts::ARCH
+    );
+    let out = root.join("target/dist").join(&name);
+    std::fs::create_dir_all(&out)?;
+    let files = [
+        ("target/release/talkback", "talkback"),
+        ("examples/talkback.toml", "talkback.example.toml"),
+        ("examples/nginx/talkback.conf", "nginx-talkback.conf"),
+        ("examples/systemd/talkback.service", "talkback.service"),
+        ("LICENSE", "LICENSE"),
+    ];
+    for (from, to) in files {
+        std::fs::copy(root.join(from), out.join(to)).with_context(|| format!("copy {from}"))?;
+    }
+    let size = std::fs::metadata(out.join("talkback"))?.len();
+    eprintln!(
+        "{}: talkback ({:.1} MB, widget and dashboard inside) and its example configuration\n\
+         next: {}/talkback init --site myblog --origin https://blog.example",
+        out.display(),
+        size as f64 / 1e6,
+        out.display()
+    );
+    Ok(())
+}
+
 fn ensure_wasm_target() -> anyhow::Result<()> {
     run(Command::new("rustup").args(["target", "add", "wasm32-unknown-unknown"]))
 }
@@ -179,6 +224,35 @@ pub(crate) fn apt_install(packages: &[&str]) -> anyhow::Result<()> {
     let mut args = vec!["install", "-y", "-q", "--no-install-recommends"];
     args.extend_from_slice(packages);
     apt(&args)
+}
+
+/// Debian's nginx, openssl (the test's certificate) and systemd-analyze (the unit's check).
+fn ensure_proxy_tools() -> anyhow::Result<()> {
+    let missing: Vec<&str> = [
+        ("/usr/sbin/nginx", "nginx"),
+        ("/usr/bin/openssl", "openssl"),
+        ("/usr/bin/systemd-analyze", "systemd"),
+    ]
+    .into_iter()
+    .filter(|(path, _)| !Path::new(path).exists())
+    .map(|(_, package)| package)
+    .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    // Installing nginx starts it on port 80 unless policy-rc.d says no: the test starts its
+    // own, and nothing may be left running.
+    let policy = Path::new("/usr/sbin/policy-rc.d");
+    let hold = !policy.exists() && std::fs::write(policy, "#!/bin/sh\nexit 101\n").is_ok();
+    if hold {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(policy, std::fs::Permissions::from_mode(0o755))?;
+    }
+    let installed = apt_install(&missing);
+    if hold {
+        std::fs::remove_file(policy)?;
+    }
+    installed
 }
 
 fn ensure_npm_packages(root: &Path) -> anyhow::Result<()> {
@@ -268,7 +342,18 @@ fn e2e(root: &Path) -> anyhow::Result<()> {
     if !root.join("widget/e2e/node_modules").exists() {
         ensure_npm_packages(root)?;
     }
-    run(cargo().args(["build", "-p", "talkback-server", "--bin", "talkback"]))?;
+    ensure_proxy_tools()?;
+    // The binary as `cargo xtask dist` makes it (widget and dashboard inside), in debug: the
+    // proxy test runs it with no assets directory, the other tests name one.
+    run(cargo().args([
+        "build",
+        "-p",
+        "talkback-server",
+        "--bin",
+        "talkback",
+        "--features",
+        "embed-assets",
+    ]))?;
     run(Command::new("node")
         .args(["--test", "--test-concurrency=1", "widget/e2e/"])
         .env("TB_E2E_BIN", root.join("target/debug/talkback"))

@@ -17,6 +17,8 @@ use std::sync::{Arc, Mutex};
 
 use actix_web::web::Bytes;
 use lru::LruCache;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::gauge::Gauge;
 use sha2::{Digest, Sha256};
 
 /// Most variants (sort, cursor, language, title…) kept per page; the least recently used
@@ -129,6 +131,22 @@ struct Inner {
 pub(crate) struct ThreadCache {
     inner: Mutex<Inner>,
     budget: usize,
+    metrics: CacheMetrics,
+}
+
+/// What the cache does, as `/metrics` reports it (shared handles; `ops` registers them).
+#[derive(Clone, Default)]
+pub(crate) struct CacheMetrics {
+    /// Reads answered from the cache (in any encoding).
+    pub(crate) hits: Counter,
+    /// Reads the store had to answer.
+    pub(crate) misses: Counter,
+    /// Pages dropped to stay within the budget (writes' invalidations are not counted).
+    pub(crate) evictions: Counter,
+    /// Bytes held: bodies, compressed twins and bookkeeping.
+    pub(crate) bytes: Gauge,
+    /// Pages held.
+    pub(crate) pages: Gauge,
 }
 
 /// What a reader saw before reading the store.
@@ -148,7 +166,19 @@ impl ThreadCache {
                 bytes: 0,
             }),
             budget,
+            metrics: CacheMetrics::default(),
         }
+    }
+
+    pub(crate) fn metrics(&self) -> &CacheMetrics {
+        &self.metrics
+    }
+
+    /// Publishes what `inner` holds now.
+    fn held(&self, inner: &Inner) {
+        let gauge = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+        self.metrics.bytes.set(gauge(inner.bytes));
+        self.metrics.pages.set(gauge(inner.pages.len()));
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -175,6 +205,10 @@ impl ThreadCache {
                 let i = entry.variants.iter().position(|(v, _)| v == variant)?;
                 Some(entry.touch(i))
             });
+        match hit {
+            Some(_) => self.metrics.hits.inc(),
+            None => self.metrics.misses.inc(),
+        };
         (hit, ticket)
     }
 
@@ -226,7 +260,9 @@ impl ThreadCache {
             inner.bytes = inner
                 .bytes
                 .saturating_sub(evicted.bytes + site.len() + page.len() + ENTRY_OVERHEAD);
+            self.metrics.evictions.inc();
         }
+        self.held(&inner);
     }
 
     /// A ticket for a reader starting now.
@@ -244,6 +280,7 @@ impl ThreadCache {
                 .bytes
                 .saturating_sub(entry.bytes + site.len() + page.len() + ENTRY_OVERHEAD);
         }
+        self.held(&inner);
     }
 
     /// Drops every page of a site (its settings changed, e.g. it became read-only).
@@ -263,6 +300,7 @@ impl ThreadCache {
                     .saturating_sub(entry.bytes + key.0.len() + key.1.len() + ENTRY_OVERHEAD);
             }
         }
+        self.held(&inner);
     }
 
     /// Bytes held now (bodies, twins and bookkeeping).

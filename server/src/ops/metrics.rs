@@ -1,6 +1,6 @@
 //! `/metrics` in Prometheus' text format: requests by route, method and status, their
-//! latency by route, writes made durable and how long the flush took, and the anti-spam
-//! layers' outcomes by site, outcome and reason. Served to this machine (loopback), to the
+//! latency by route, the thread cache's hits, misses, evictions and size, writes made durable
+//! and how long the flush took, and the anti-spam layers' outcomes by site, outcome and reason. Served to this machine (loopback), to the
 //! addresses in `metrics_allow`, or to whoever sends `TALKBACK_METRICS_TOKEN` as a bearer
 //! token; a client behind a trusted proxy counts as its forwarded address.
 
@@ -18,6 +18,7 @@ use prometheus_client::registry::Registry;
 use talkback_api::ErrorCode;
 
 use crate::AppState;
+use crate::http::cache::CacheMetrics;
 use crate::http::{Error, Result};
 use crate::service::Service;
 
@@ -49,7 +50,7 @@ pub(crate) struct Metrics {
 }
 
 impl Metrics {
-    pub(crate) fn new(service: &Service) -> Self {
+    pub(crate) fn new(service: &Service, cache: &CacheMetrics) -> Self {
         let mut registry = Registry::default();
         let requests = Family::<RequestLabels, Counter>::default();
         let latency: Latency = Family::new_with_constructor(latency_histogram);
@@ -78,6 +79,31 @@ impl Metrics {
             "talkback_comments_judged",
             "Comments the anti-spam layers judged, by site, outcome and reason (all: every one)",
             service.spam_metrics().clone(),
+        );
+        registry.register(
+            "talkback_thread_cache_hits",
+            "Thread reads answered from the cache",
+            cache.hits.clone(),
+        );
+        registry.register(
+            "talkback_thread_cache_misses",
+            "Thread reads the store had to answer",
+            cache.misses.clone(),
+        );
+        registry.register(
+            "talkback_thread_cache_evictions",
+            "Cached pages dropped to stay within thread_cache_mb",
+            cache.evictions.clone(),
+        );
+        registry.register(
+            "talkback_thread_cache_bytes",
+            "Bytes the thread cache holds (bodies, compressed copies, bookkeeping)",
+            cache.bytes.clone(),
+        );
+        registry.register(
+            "talkback_thread_cache_pages",
+            "Pages the thread cache holds",
+            cache.pages.clone(),
         );
         Self {
             registry,

@@ -185,13 +185,19 @@ fn every_response_names_its_request_and_errors_carry_the_id() {
 fn metrics_count_requests_writes_and_spam_and_are_kept_to_this_machine() {
     let server = TestServer::start_with(|c| c.trusted_proxies = vec!["127.0.0.1".parse().unwrap()]);
     comment(&server.base, "Ann", "counted", None);
+    // A miss, then a hit.
+    get(&server.base, "/api/v1/threads?site=blog&page=/post");
     get(&server.base, "/api/v1/threads?site=blog&page=/post");
     let reply = call(&server.base, "GET", "/metrics", None, &[]);
     assert_eq!(reply.status, 200, "{reply:?}");
     let text = reply.body.as_str().unwrap().to_owned();
     for line in [
         r#"talkback_http_requests_total{route="/api/v1/comments",method="POST",status="201"} 1"#,
-        r#"talkback_http_requests_total{route="/api/v1/threads",method="GET",status="200"} 1"#,
+        r#"talkback_http_requests_total{route="/api/v1/threads",method="GET",status="200"} 2"#,
+        "talkback_thread_cache_hits_total 1",
+        "talkback_thread_cache_misses_total 1",
+        "talkback_thread_cache_evictions_total 0",
+        "talkback_thread_cache_pages 1",
         r#"talkback_http_request_duration_seconds_count{route="/api/v1/comments"} 1"#,
         "talkback_write_commits_total 1",
         "talkback_write_flush_seconds_count 1",
@@ -200,6 +206,12 @@ fn metrics_count_requests_writes_and_spam_and_are_kept_to_this_machine() {
     ] {
         assert!(text.contains(line), "{line} missing from\n{text}");
     }
+    let cached_bytes: u64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("talkback_thread_cache_bytes "))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(cached_bytes > 100, "{text}");
     // A client behind the proxy counts as itself, not as the proxy's loopback address.
     let outside = call(
         &server.base,

@@ -1,0 +1,226 @@
+// The README's path for a blogger, behind Debian's nginx: `talkback init` writes the
+// configuration, the binary serves the widget and dashboard it carries (no assets directory),
+// and examples/nginx/talkback.conf (only its ports and certificate paths changed) terminates
+// TLS with a self-signed certificate over HTTP/2. Through it: the widget posts from a blog page,
+// rate limits count each reader's own address whatever X-Forwarded-For a client sends, the
+// dashboard's session cookie is Secure and its Origin check passes, and plain HTTP redirects.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { request as httpsRequest } from "node:https";
+import { request as httpRequest } from "node:http";
+import { connect as http2Connect } from "node:http2";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ROOT, BIN, launch, startBlog, widgetReady, screenshot } from "./helpers.mjs";
+
+const NGINX = process.env.NGINX ?? "/usr/sbin/nginx";
+const PASSWORD = "correct horse battery";
+
+const freePort = () => new Promise((resolve) => {
+  const s = createServer().listen(0, "127.0.0.1", () => { const { port } = s.address(); s.close(() => resolve(port)); });
+});
+
+/** An HTTPS request to nginx from `localAddress` (any 127.x address is this machine). */
+function call(port, { method = "GET", path, body, headers = {}, localAddress = "127.0.0.1" }) {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest({
+      host: "127.0.0.1", port, method, path, localAddress, rejectUnauthorized: false,
+      headers: { ...(body ? { "content-type": "application/json" } : {}), ...headers },
+    }, (res) => {
+      let text = "";
+      res.setEncoding("utf8");
+      res.on("data", (c) => { text += c; });
+      res.on("end", () => {
+        let json = null;
+        try { json = JSON.parse(text); } catch { /* not JSON */ }
+        resolve({ status: res.statusCode, headers: res.headers, json, text });
+      });
+    });
+    req.on("error", reject);
+    req.end(body ? JSON.stringify(body) : undefined);
+  });
+}
+
+/** Waits until `fn` stops throwing. */
+async function until(fn, ms = 20000) {
+  const end = Date.now() + ms;
+  for (;;) {
+    try { return await fn(); } catch (e) { if (Date.now() > end) throw e; }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+let dir, talkback, nginx, blog, browser, ports;
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), "tb-proxy-"));
+  ports = { talkback: await freePort(), https: await freePort(), http: await freePort() };
+  const publicUrl = `https://127.0.0.1:${ports.https}`;
+  blog = await startBlog(() => `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>On pruning roses</title></head>
+<body><main><h1>On pruning roses</h1><p>Cut above an outward-facing bud.</p>${snippet}</main></body></html>`);
+
+  // 1. The configuration, as the README says: talkback init.
+  const init = spawnSync(BIN, ["init", "--site", "blog", "--origin", blog.origin, "--public-url", publicUrl,
+    "--out", join(dir, "talkback.toml")], { encoding: "utf8" });
+  assert.equal(init.status, 0, init.stderr);
+  const snippet = /<script [^\n]*<\/script>/.exec(init.stdout)[0];
+  assert.equal(snippet, `<script src="${publicUrl}/embed.js" data-site="blog" defer></script>`);
+
+  // 2. The server, with the binary's own assets (the configuration names no directory).
+  const env = { ...process.env, RUST_LOG: "warn,talkback=info", TALKBACK_BIND: `127.0.0.1:${ports.talkback}`,
+    TALKBACK_DATABASE: join(dir, "db"), TALKBACK_RATE_LIMIT_PER_MINUTE: "3" };
+  talkback = spawn(BIN, ["--config", join(dir, "talkback.toml"), "serve"], { cwd: dir, env, stdio: ["ignore", "ignore", "pipe"] });
+  talkback.log = "";
+  talkback.stderr.on("data", (c) => { talkback.log += c; });
+  await until(() => { if (!/listening on/.test(talkback.log)) throw new Error(talkback.log); });
+  assert.match(talkback.log, /widget assets built in/, "the binary serves its own widget");
+  const admin = spawnSync(BIN, ["--config", join(dir, "talkback.toml"), "admin", "add", "owner", "--role", "owner", "--password-stdin"],
+    { encoding: "utf8", input: PASSWORD, env });
+  assert.equal(admin.status, 0, admin.stderr);
+
+  // 3. nginx with the example configuration: only ports and certificate paths differ.
+  const cert = spawnSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
+    "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost", "-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem")], { encoding: "utf8" });
+  assert.equal(cert.status, 0, cert.stderr);
+  let site = readFileSync(join(ROOT, "examples/nginx/talkback.conf"), "utf8");
+  const edits = [
+    [/server 127\.0\.0\.1:8080;/, `server 127.0.0.1:${ports.talkback};`],
+    [/listen 80;/, `listen 127.0.0.1:${ports.http};`],
+    [/listen 443 ssl http2;/, `listen 127.0.0.1:${ports.https} ssl http2;`],
+    [/\n\s*listen \[::\]:80;/, ""],
+    [/\n\s*listen \[::\]:443 ssl http2;/, ""],
+    [/\/etc\/letsencrypt\/live\/comments\.example\.com\/fullchain\.pem/, join(dir, "cert.pem")],
+    [/\/etc\/letsencrypt\/live\/comments\.example\.com\/privkey\.pem/, join(dir, "key.pem")],
+  ];
+  for (const [from, to] of edits) {
+    assert.match(site, from, `examples/nginx/talkback.conf still has ${from}`);
+    site = site.replace(from, to);
+  }
+  mkdirSync(join(dir, "nginx-tmp"));
+  writeFileSync(join(dir, "site.conf"), site);
+  writeFileSync(join(dir, "nginx.conf"), `${process.getuid() === 0 ? "user root;" : ""}
+worker_processes 1;
+pid ${dir}/nginx.pid;
+error_log ${dir}/nginx-error.log warn;
+daemon off;
+events { worker_connections 512; }
+http {
+  access_log ${dir}/nginx-access.log;
+  client_body_temp_path ${dir}/nginx-tmp/body;
+  proxy_temp_path ${dir}/nginx-tmp/proxy;
+  fastcgi_temp_path ${dir}/nginx-tmp/fastcgi;
+  uwsgi_temp_path ${dir}/nginx-tmp/uwsgi;
+  scgi_temp_path ${dir}/nginx-tmp/scgi;
+  include ${dir}/site.conf;
+}
+`);
+  const check = spawnSync(NGINX, ["-t", "-p", dir, "-c", join(dir, "nginx.conf"), "-e", join(dir, "nginx-error.log")], { encoding: "utf8" });
+  assert.equal(check.status, 0, check.stderr);
+  nginx = spawn(NGINX, ["-p", dir, "-c", join(dir, "nginx.conf"), "-e", join(dir, "nginx-error.log")], { stdio: "ignore" });
+  await until(async () => assert.equal((await call(ports.https, { path: "/healthz" })).status, 200));
+  browser = await launch(["--ignore-certificate-errors"]);
+});
+
+after(async () => {
+  await browser?.close();
+  nginx?.kill("SIGQUIT");
+  talkback?.kill("SIGTERM");
+  await blog?.close();
+});
+
+test("nginx speaks HTTP/2 and passes the server's answers through; plain HTTP redirects", async () => {
+  const session = http2Connect(`https://127.0.0.1:${ports.https}`, { rejectUnauthorized: false });
+  const answer = await new Promise((resolve, reject) => {
+    const req = session.request({ ":path": "/api/v1/openapi.json" });
+    let text = "";
+    req.on("response", (headers) => { req.on("data", (c) => { text += c; }); req.on("end", () => resolve({ headers, text })); });
+    req.on("error", reject);
+    req.end();
+  });
+  session.close();
+  assert.equal(answer.headers[":status"], 200);
+  assert.equal(JSON.parse(answer.text).openapi, "3.1.0");
+  assert.match(answer.headers["x-request-id"], /\S{8,}/, "nginx's request id reaches the server and comes back");
+
+  const redirect = await new Promise((resolve, reject) => {
+    httpRequest({ host: "127.0.0.1", port: ports.http, path: "/embed.js" }, (res) => { res.resume(); resolve(res); })
+      .on("error", reject).end();
+  });
+  assert.equal(redirect.statusCode, 301);
+  assert.match(redirect.headers.location, /^https:\/\/127\.0\.0\.1\/embed\.js$/);
+});
+
+test("rate limits count each reader's own address, whatever X-Forwarded-For a client sends", async () => {
+  const post = (localAddress, n, headers = {}) => call(ports.https, {
+    method: "POST", path: "/api/v1/comments", localAddress, headers,
+    body: { site: "blog", page: "/limits/", author: `Script ${localAddress}`, body: `Comment number ${n} from ${localAddress}, all different.` },
+  });
+  for (let n = 1; n <= 3; n++) assert.equal((await post("127.0.0.2", n)).status, 201, `post ${n}`);
+  const over = await post("127.0.0.2", 4);
+  assert.equal(over.status, 429);
+  assert.equal(over.json.error, "rate_limited");
+  assert.ok(Number(over.headers["retry-after"]) >= 1);
+  // Pretending to be someone else buys nothing: nginx replaces the header.
+  const spoofed = await post("127.0.0.2", 5, { "X-Forwarded-For": "203.0.113.9" });
+  assert.equal(spoofed.status, 429, "a client's own X-Forwarded-For is not believed");
+  // Another reader behind the same proxy still has their whole budget.
+  assert.equal((await post("127.0.0.3", 1)).status, 201, "another address is not limited");
+});
+
+test("a reader comments from the blog through nginx; the owner approves it in the dashboard over HTTPS", async () => {
+  const page = await browser.newPage();
+  await page.goto(`${blog.origin}/2024/roses/`);
+  await widgetReady(page);
+  const form = page.locator("form.tb-form:not(.tb-form-inline)");
+  const began = Date.now();
+  await form.locator("textarea").click();
+  await form.locator("textarea").fill("Outward-facing buds, yes! My climbing rose finally opened up after I did this.");
+  await form.locator('input[type="text"]').fill("Margaret");
+  await form.locator('input[type="email"]').fill("margaret@example.com");
+  await page.waitForTimeout(Math.max(0, 3300 - (Date.now() - began)));
+  const posted = page.waitForResponse((r) => r.url().endsWith("/api/v1/comments") && r.request().method() === "POST");
+  await form.locator('button[type="submit"]').click();
+  const created = await (await posted).json();
+  assert.equal(created.comment.author, "Margaret");
+  // `talkback init` holds a first-time commenter's comment for moderation.
+  assert.equal(created.comment.pending, true, JSON.stringify(created));
+  await page.locator(".tb-comment", { hasText: "Margaret" }).waitFor();
+  await screenshot(page, "proxy-widget-posted");
+
+  // The owner signs in through nginx: the cookie is Secure (the proxy said https).
+  const origin = `https://127.0.0.1:${ports.https}`;
+  const signIn = await call(ports.https, { method: "POST", path: "/admin/api/session", headers: { Origin: origin },
+    body: { name: "owner", password: PASSWORD } });
+  assert.equal(signIn.status, 200, signIn.text);
+  const cookie = signIn.headers["set-cookie"].find((c) => /^[^=]+=/.test(c));
+  assert.match(cookie, /;\s*Secure/i, cookie);
+  assert.match(cookie, /;\s*HttpOnly/i, cookie);
+  const session = { Cookie: cookie.split(";")[0], Origin: origin, "X-CSRF-Token": signIn.json.csrf };
+  const queue = await call(ports.https, { path: "/admin/api/comments?site=blog&status=pending", headers: session });
+  assert.equal(queue.status, 200, queue.text);
+  const held = queue.json.comments.find((c) => c.author === "Margaret");
+  assert.equal(held.ip, "127.0.0.1", "the reader's own address, not nginx's alone");
+  const approve = await call(ports.https, { method: "POST", path: "/admin/api/moderate", headers: session,
+    body: { action: "approve", ids: [held.id] } });
+  assert.equal(approve.status, 200, approve.text);
+
+  // Everybody now sees it, through nginx, in the server-rendered first paint and the widget.
+  const other = await browser.newPage();
+  await other.goto(`${blog.origin}/2024/roses/`);
+  await widgetReady(other);
+  await other.locator(".tb-comment", { hasText: "My climbing rose finally opened up" }).waitFor();
+  await screenshot(other, "proxy-widget-approved");
+  const scripted = await call(ports.https, { path: "/admin/api/comments?site=blog&status=spam", headers: session });
+  assert.ok(scripted.json.comments.some((c) => c.ip === "127.0.0.2"), "the scripts' own addresses were recorded");
+});
+
+test("the systemd unit in examples/ passes systemd-analyze verify", () => {
+  const unit = readFileSync(join(ROOT, "examples/systemd/talkback.service"), "utf8").replaceAll("/usr/local/bin/talkback", BIN);
+  writeFileSync(join(dir, "talkback.service"), unit);
+  const out = spawnSync("systemd-analyze", ["verify", join(dir, "talkback.service")], { encoding: "utf8" });
+  assert.equal(out.status, 0, out.stderr);
+  assert.equal(out.stderr.trim(), "", "no warnings either");
+});
