@@ -58,6 +58,8 @@ pub struct Config {
     /// (e.g. your Prometheus server's); a `TALKBACK_METRICS_TOKEN` environment variable also
     /// lets anyone with that bearer token read them.
     pub metrics_allow: Vec<String>,
+    /// Live update streams (`/api/v1/live`) one client address (IPv6: /64) may hold open.
+    pub live_streams_per_client: u32,
     /// `text` for people, `json` (one object per line) for log collectors. `RUST_LOG` picks
     /// what is logged.
     pub log_format: LogFormat,
@@ -253,6 +255,7 @@ impl Default for Config {
             shutdown_timeout_secs: 10,
             log_format: LogFormat::Text,
             metrics_allow: Vec::new(),
+            live_streams_per_client: 8,
             sites: vec![SiteConfig::new(
                 "demo",
                 &["http://localhost:8080", "http://127.0.0.1:8080"],

@@ -15,6 +15,7 @@ pub mod config;
 pub mod content;
 pub mod http;
 pub mod ops;
+pub mod pages;
 pub mod service;
 pub mod transfer;
 
@@ -44,6 +45,9 @@ pub struct AppState {
     cli_token: String,
     /// A stop was asked for: responses close their connections.
     draining: Arc<std::sync::atomic::AtomicBool>,
+    /// Becomes true when a stop begins: live streams end with a hint to reconnect.
+    stop_streams: tokio::sync::watch::Receiver<bool>,
+    streams: Arc<limit::StreamSlots>,
     metrics: ops::metrics::Metrics,
 }
 
@@ -162,6 +166,7 @@ pub fn start(config: Config) -> Result<Running, StartError> {
     transfer::backup::spawn(Arc::clone(&service), &config);
     spawn_change_log_pruning(Arc::clone(&service));
     spawn_spam_training(Arc::clone(&service));
+    spawn_live_updates(Arc::clone(&service));
     let assets = Assets::load(config.assets_dir.as_deref());
     let bind = config.bind.clone();
     let shutdown_secs = config.shutdown_timeout_secs;
@@ -170,8 +175,11 @@ pub fn start(config: Config) -> Result<Running, StartError> {
         source,
     })?;
     let draining = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (stop_streams, streams_stop) = tokio::sync::watch::channel(false);
     let state = web::Data::new(AppState {
         draining: Arc::clone(&draining),
+        stop_streams: streams_stop,
+        streams: limit::StreamSlots::new(config.live_streams_per_client),
         metrics: ops::metrics::Metrics::new(&service, cache.metrics()),
         sign_ins: admin::guard::SignInGuard::default(),
         cli_token: cli_token.clone(),
@@ -227,6 +235,7 @@ pub fn start(config: Config) -> Result<Running, StartError> {
         shutdown: ops::Shutdown {
             handle: server.handle(),
             draining,
+            stop_streams: Arc::new(stop_streams),
             listeners: Arc::new(listeners),
             stopping: Arc::default(),
         },
@@ -338,6 +347,35 @@ fn spawn_spam_training(service: Arc<Service>) {
     });
 }
 
+/// Tells live followers what changed: a consumer of the change log from the newest change at
+/// start (nobody follows anything yet; a reconnecting reader catches up from the log itself).
+fn spawn_live_updates(service: Arc<Service>) {
+    actix_web::rt::spawn(async move {
+        let mut published = service.changes();
+        let mut cursor = *published.borrow_and_update();
+        loop {
+            loop {
+                let service = Arc::clone(&service);
+                match web::block(move || service.publish_live(cursor, 500)).await {
+                    Ok(Ok(next)) if next == cursor => break,
+                    Ok(Ok(next)) => cursor = next,
+                    Ok(Err(e)) => {
+                        tracing::error!(error = %e, "live updates failed");
+                        break;
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "live updates task failed");
+                        break;
+                    }
+                }
+            }
+            if published.changed().await.is_err() {
+                return;
+            }
+        }
+    });
+}
+
 /// The one route table.
 fn routes(cfg: &mut web::ServiceConfig, state: &web::Data<AppState>) {
     cfg.service(
@@ -360,6 +398,7 @@ fn routes(cfg: &mut web::ServiceConfig, state: &web::Data<AppState>) {
     http::assets::configure(cfg);
     admin::configure(cfg);
     ops::configure(cfg);
+    pages::configure(cfg);
     if !state.config.examples_dir.as_os_str().is_empty() && state.config.examples_dir.is_dir() {
         cfg.service(
             actix_files::Files::new("/", &state.config.examples_dir)

@@ -11,6 +11,7 @@ use talkback_api::admin::{
 };
 use talkback_server::CliAccess;
 use talkback_server::config::{Config, LogFormat};
+use talkback_server::pages::query_value;
 use talkback_server::service::Actor;
 use talkback_server::transfer::{Format, import_file};
 
@@ -35,7 +36,7 @@ enum Command {
         /// The site's id (the snippet's data-site): letters, digits, '-' and '_'.
         #[arg(long)]
         site: String,
-        /// The blog's origin, e.g. https://blog.example (repeat for more).
+        /// The blog's origin, e.g. `https://blog.example` (repeat for more).
         #[arg(long = "origin", required = true)]
         origins: Vec<String>,
         /// Where readers reach this server, as the snippet names it.
@@ -98,6 +99,18 @@ enum Command {
     Moderate {
         #[command(subcommand)]
         command: ModerateCommand,
+    },
+    /// Print a thread's first page as the HTML fragment the widget paints first, to bake into a
+    /// static post at build time (the widget takes over from it).
+    Snapshot {
+        #[arg(long)]
+        site: String,
+        /// The page key or URL.
+        #[arg(long)]
+        page: String,
+        /// en, de, fr or es.
+        #[arg(long, default_value = "en")]
+        lang: String,
     },
     /// Measure the built-in spam filter on the fifth of its corpus it was not seeded with.
     SpamFilter {
@@ -308,6 +321,21 @@ fn main() -> anyhow::Result<()> {
             ))
         }
         Command::Init { .. } => Ok(()),
+        Command::Snapshot { site, page, lang } => {
+            let html = match Remote::find(&config)? {
+                Some(remote) => remote.get_text(&format!(
+                    "/api/v1/threads/html?site={}&page={}&lang={}",
+                    query_value(&site),
+                    query_value(&page),
+                    query_value(&lang)
+                ))?,
+                None => {
+                    let service = talkback_server::open_service(&config)?;
+                    talkback_server::pages::snapshot(&service, &site, &page, &lang)?
+                }
+            };
+            print(&html)
+        }
         Command::Config => {
             let mut text = toml::to_string_pretty(&config).context("cannot print configuration")?;
             text.push_str(&settings_in_force(&config));
@@ -707,18 +735,6 @@ enum RemoteError {
 }
 
 /// A query-string value, percent-encoded.
-fn query_value(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 fn read_password() -> anyhow::Result<String> {
     let mut text = String::new();
     std::io::Read::read_to_string(&mut std::io::stdin().lock(), &mut text)

@@ -217,6 +217,37 @@ test("a reader comments from the blog through nginx; the owner approves it in th
   assert.ok(scripted.json.comments.some((c) => c.ip === "127.0.0.2"), "the scripts' own addresses were recorded");
 });
 
+test("live updates stream through nginx as they happen, unbuffered", async () => {
+  const origin = `https://127.0.0.1:${ports.https}`;
+  const signIn = await call(ports.https, { method: "POST", path: "/admin/api/session", headers: { Origin: origin },
+    body: { name: "owner", password: PASSWORD } });
+  const session = { Cookie: signIn.headers["set-cookie"][0].split(";")[0], Origin: origin, "X-CSRF-Token": signIn.json.csrf };
+  let text = "";
+  const stream = httpsRequest({ host: "127.0.0.1", port: ports.https, path: "/api/v1/live?site=blog&page=/limits/",
+    headers: { Accept: "text/event-stream" }, rejectUnauthorized: false });
+  const opened = new Promise((resolve, reject) => {
+    stream.on("response", (res) => { res.setEncoding("utf8"); res.on("data", (c) => { text += c; }); resolve(res); });
+    stream.on("error", reject);
+  });
+  stream.end();
+  const res = await opened;
+  assert.equal(res.statusCode, 200);
+  assert.match(res.headers["content-type"], /text\/event-stream/);
+  // Unbuffered: the opening frames arrive at once, not when a buffer fills or the stream ends.
+  await until(() => assert.match(text, /event: ready/), 3000);
+  // A moderator approves one of the scripts' comments (kept as spam): followers see it now.
+  const spam = await call(ports.https, { path: "/admin/api/comments?site=blog&status=spam", headers: session });
+  const held = spam.json.comments.find((c) => c.page === "/limits");
+  const asked = Date.now();
+  const approve = await call(ports.https, { method: "POST", path: "/admin/api/moderate", headers: session,
+    body: { action: "approve", ids: [held.id] } });
+  assert.equal(approve.status, 200, approve.text);
+  await until(() => assert.match(text, new RegExp(`"kind":"added".*"id":${held.id}`)), 2000);
+  const took = Date.now() - asked;
+  assert.ok(took < 2000, `the event took ${took} ms`);
+  stream.destroy();
+});
+
 test("the systemd unit in examples/ passes systemd-analyze verify", () => {
   const unit = readFileSync(join(ROOT, "examples/systemd/talkback.service"), "utf8").replaceAll("/usr/local/bin/talkback", BIN);
   writeFileSync(join(dir, "talkback.service"), unit);

@@ -3,6 +3,7 @@
 //! `lang` by its first two letters, falling back to English.
 
 pub mod errors;
+pub mod pages;
 
 /// The strings of one language. `{n}`, `{title}`, `{name}` and `{time}` are placeholders.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -314,3 +314,46 @@ pub struct PreviewRequest {
 pub struct PreviewResponse {
     pub body: Vec<Block>,
 }
+
+/// Query of `GET /api/v1/live`: follow one thread's changes as they happen.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema, utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
+pub struct LiveQuery {
+    #[cfg_attr(
+        feature = "openapi",
+        schema(example = "demo", pattern = "^[A-Za-z0-9_-]{1,64}$")
+    )]
+    pub site: String,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(example = "/2024/05/hello-world/", min_length = 1, max_length = 512)
+    )]
+    pub page: String,
+}
+
+/// The SSE `event` name of every [`LiveEvent`] on `GET /api/v1/live`.
+pub const LIVE_EVENT: &str = "update";
+
+/// The SSE `event` of a stream's position (its `id`; `data` is `{}`): sent when the stream opens
+/// and after a catch-up, so a browser can reconnect with `Last-Event-ID` even if nothing changed.
+pub const LIVE_READY: &str = "ready";
+
+/// What changed on a followed thread: the `data` of one Server-Sent Event (its `id` is the
+/// change's sequence number, to send back as `Last-Event-ID` after a reconnect). Only what
+/// readers may see is ever sent: comments awaiting moderation never appear.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum LiveEvent {
+    /// A comment readers can now see: new, or approved by a moderator (replace a placeholder
+    /// with the same id).
+    Added { comment: Comment },
+    /// A shown comment changed: edited, or now a placeholder (deleted or hidden, with replies).
+    Changed { comment: Comment },
+    /// A comment gone from the thread (deleted or hidden, without replies).
+    Removed { id: CommentId },
+    /// More changed than events say (a page moved, deleted, locked or pinned, or events were
+    /// missed): read the thread again.
+    Reload,
+}

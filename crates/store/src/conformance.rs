@@ -890,6 +890,14 @@ pub fn listings_are_newest_first_filtered_and_keyset_paged(store: Arc<dyn Store>
     assert_eq!(pages.concat(), ["a6", "a5", "a4", "a3", "a2", "a1", "a0"]);
     assert!(pages.iter().all(|p| p.len() <= 3));
 
+    // One page's comments only (a thread's feed), by its exact key.
+    let one_page = CommentQuery {
+        sites: Some(vec!["blog".into()]),
+        page: Some("/p1".into()),
+        ..CommentQuery::default()
+    };
+    assert_eq!(listed(&*store, &one_page).0, ["a5", "a3", "a1"]);
+
     // Words match case-insensitively, all of them, in the body, names or page key.
     let search = |text: &str, sites: Option<Vec<String>>| {
         listed(

@@ -11,6 +11,8 @@ pub struct CommentQuery {
     pub sites: Option<Vec<String>>,
     /// Empty: every status.
     pub statuses: Vec<Status>,
+    /// `None`: every page; else the page with this key (a feed of one thread).
+    pub page: Option<String>,
     /// Words that must all occur (case-insensitively) in the body, the author's name, e-mail,
     /// website or client address, or the page's key or title.
     pub text: Option<String>,
@@ -31,6 +33,7 @@ impl Default for CommentQuery {
         Self {
             sites: None,
             statuses: Vec::new(),
+            page: None,
             text: None,
             from: None,
             to: None,
@@ -74,6 +77,9 @@ impl CommentQuery {
             return false;
         }
         if !self.statuses.is_empty() && !self.statuses.contains(&comment.status) {
+            return false;
+        }
+        if self.page.as_ref().is_some_and(|key| *key != page.key) {
             return false;
         }
         if self.from.is_some_and(|from| comment.created < from)

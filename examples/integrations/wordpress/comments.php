@@ -10,4 +10,5 @@ if ( post_password_required() ) {
 ?>
 <div id="comments" class="comments-area">
 	<script src="https://comments.example.com/embed.js" data-site="myblog" data-title="<?php echo esc_attr( get_the_title() ); ?>" data-lang="<?php echo esc_attr( substr( get_locale(), 0, 2 ) ); ?>" defer></script>
+	<noscript><a href="https://comments.example.com/t/myblog?page=<?php echo rawurlencode( wp_make_link_relative( get_permalink() ) ); ?>">Read and write comments</a></noscript>
 </div>

@@ -5,6 +5,7 @@
 mod challenge;
 mod comments;
 mod counts;
+mod live;
 mod openapi;
 mod preview;
 mod threads;
@@ -22,6 +23,7 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
         .service(resource("/threads/html", "GET").route(get().to(threads::read_html)))
         .service(resource("/replies", "GET").route(get().to(threads::replies)))
         .service(resource("/challenge", "GET").route(get().to(challenge::issue)))
+        .service(resource("/live", "GET").route(get().to(live::follow)))
         .service(resource("/comments", "POST").route(post().to(comments::create)))
         .service(resource("/comments/held", "POST").route(post().to(comments::held)))
         .service(

@@ -6,11 +6,11 @@
 use std::sync::LazyLock;
 
 use actix_web::HttpResponse;
-use talkback_api::{Block, ErrorBody, ErrorCode, Inline, ListItem, SentError, Sort};
+use talkback_api::{Block, ErrorBody, ErrorCode, Inline, ListItem, LiveEvent, SentError, Sort};
 use utoipa::openapi::schema::{ObjectBuilder, Type};
 use utoipa::{IntoResponses, OpenApi};
 
-use super::{challenge, comments, counts, preview, threads};
+use super::{challenge, comments, counts, live, preview, threads};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -26,6 +26,7 @@ use super::{challenge, comments, counts, preview, threads};
         threads::read,
         threads::read_html,
         threads::replies,
+        live::follow,
         challenge::issue,
         comments::create,
         comments::held,
@@ -35,7 +36,9 @@ use super::{challenge, comments, counts, preview, threads};
         preview::preview,
     ),
     // Named by reference only (recursive types and the error responses), so listed here.
-    components(schemas(Block, Inline, ListItem, Sort, SentError, ErrorBody, ErrorCode)),
+    components(schemas(
+        Block, Inline, ListItem, Sort, SentError, ErrorBody, ErrorCode, LiveEvent
+    )),
     tags((name = "threads", description = "Reading a page's comments"),
          (name = "comments", description = "Posting, editing and deleting one's own comments")),
 )]
@@ -176,6 +179,7 @@ mod tests {
             [
                 "DELETE /comments/{id}",
                 "GET /challenge",
+                "GET /live",
                 "GET /replies",
                 "GET /threads",
                 "GET /threads/html",

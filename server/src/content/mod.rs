@@ -5,6 +5,7 @@
 //! Pure code: no IO, no store. Everything a reader wrote that ends up in HTML passes through
 //! `render::escape`.
 
+pub mod feed;
 pub(crate) mod html;
 pub mod markdown;
 pub mod render;

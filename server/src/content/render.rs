@@ -100,6 +100,36 @@ fn wrap(tag: &str, children: &[Inline], out: &mut String) {
 /// widget's WASM arrives. Structure, class names and collapsing rules match the widget's, so
 /// its takeover does not move anything.
 pub fn thread_html(thread: &ThreadResponse, strings: &Strings, now_ms: i64, out: &mut String) {
+    thread_with(thread, strings, now_ms, None, out);
+}
+
+/// Where a thread's controls lead on the page for readers without JavaScript: every reply
+/// loaded is shown (nothing collapses), "Reply" and "Load more" are links.
+pub struct Links<'a> {
+    /// The page with the form set to answer comment `id`.
+    pub reply: &'a dyn Fn(u64) -> String,
+    /// The next page of the thread, if there is one.
+    pub more: Option<String>,
+}
+
+/// The thread as [`thread_html`] renders it, with working links for a page of its own.
+pub fn thread_document(
+    thread: &ThreadResponse,
+    strings: &Strings,
+    now_ms: i64,
+    links: &Links<'_>,
+    out: &mut String,
+) {
+    thread_with(thread, strings, now_ms, Some(links), out);
+}
+
+fn thread_with(
+    thread: &ThreadResponse,
+    strings: &Strings,
+    now_ms: i64,
+    links: Option<&Links<'_>>,
+    out: &mut String,
+) {
     out.push_str("<section class=\"tb-thread\"><header class=\"tb-head\" part=\"header\"><h2 class=\"tb-count\">");
     escape(
         &strings.count_heading(thread.total, thread.title.as_deref()),
@@ -107,13 +137,23 @@ pub fn thread_html(thread: &ThreadResponse, strings: &Strings, now_ms: i64, out:
     );
     out.push_str("</h2></header><ol class=\"tb-list\">");
     for comment in &thread.comments {
-        comment_html(comment, 0, None, strings, now_ms, out);
+        comment_html(comment, 0, None, strings, now_ms, links, out);
     }
     out.push_str("</ol>");
-    if thread.next_cursor.is_some() {
-        out.push_str("<p class=\"tb-more\"><span class=\"tb-btn\">");
-        escape(strings.load_more, out);
-        out.push_str("</span></p>");
+    match links.and_then(|l| l.more.as_deref()) {
+        Some(href) => {
+            out.push_str("<p class=\"tb-more\"><a class=\"tb-btn\" href=\"");
+            escape(href, out);
+            out.push_str("\">");
+            escape(strings.load_more, out);
+            out.push_str("</a></p>");
+        }
+        None if thread.next_cursor.is_some() && links.is_none() => {
+            out.push_str("<p class=\"tb-more\"><span class=\"tb-btn\">");
+            escape(strings.load_more, out);
+            out.push_str("</span></p>");
+        }
+        None => {}
     }
     out.push_str("</section>");
 }
@@ -124,6 +164,7 @@ fn comment_html(
     in_reply_to: Option<&str>,
     strings: &Strings,
     now_ms: i64,
+    links: Option<&Links<'_>>,
     out: &mut String,
 ) {
     let _ = write!(
@@ -181,9 +222,22 @@ fn comment_html(
         }
         out.push_str("</header><div class=\"tb-body\" part=\"body\">");
         body_html(&c.body, out);
-        out.push_str("</div><footer class=\"tb-actions\"><span class=\"tb-btn tb-link\">");
-        escape(strings.reply, out);
-        out.push_str("</span></footer></div>");
+        match links {
+            Some(links) => {
+                out.push_str(
+                    "</div><footer class=\"tb-actions\"><a class=\"tb-btn tb-link\" href=\"",
+                );
+                escape(&(links.reply)(c.id.0), out);
+                out.push_str("\">");
+                escape(strings.reply, out);
+                out.push_str("</a></footer></div>");
+            }
+            None => {
+                out.push_str("</div><footer class=\"tb-actions\"><span class=\"tb-btn tb-link\">");
+                escape(strings.reply, out);
+                out.push_str("</span></footer></div>");
+            }
+        }
     }
     out.push_str("</article>");
     if depth + 1 >= VISUAL_DEPTH {
@@ -197,8 +251,7 @@ fn comment_html(
             flat.len(),
             c.more_replies as usize,
             depth,
-            strings,
-            now_ms,
+            (strings, now_ms, links),
             out,
         );
     } else {
@@ -207,8 +260,7 @@ fn comment_html(
             c.replies.len(),
             c.more_replies as usize,
             depth,
-            strings,
-            now_ms,
+            (strings, now_ms, links),
             out,
         );
     }
@@ -222,21 +274,20 @@ fn replies_html<'a>(
     len: usize,
     more: usize,
     depth: usize,
-    strings: &Strings,
-    now_ms: i64,
+    (strings, now_ms, links): (&Strings, i64, Option<&Links<'_>>),
     out: &mut String,
 ) {
     if len == 0 {
         return;
     }
-    let shown = if len + more > COLLAPSE_REPLIES_OVER {
+    let shown = if links.is_none() && len + more > COLLAPSE_REPLIES_OVER {
         COLLAPSED_REPLIES_SHOWN.min(len)
     } else {
         len
     };
     out.push_str("<ol class=\"tb-replies\">");
     for (reply, parent) in replies.take(shown) {
-        comment_html(reply, depth + 1, parent, strings, now_ms, out);
+        comment_html(reply, depth + 1, parent, strings, now_ms, links, out);
     }
     out.push_str("</ol>");
     if shown < len + more {

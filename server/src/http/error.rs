@@ -95,21 +95,7 @@ impl ResponseError for Error {
 impl Error {
     /// The response, worded in `texts`' language where the table has words for it.
     pub fn response_in(&self, texts: &ErrorTexts) -> HttpResponse {
-        let message = match self {
-            Error::Client { code, message } => texts.message(*code).unwrap_or(message.clone()),
-            Error::RateLimited {
-                retry_after_secs,
-                writes,
-            } => texts.too_fast(*writes, *retry_after_secs),
-            Error::Locked { .. } | Error::WrongMethod { .. } => self.to_string(),
-            other => {
-                if texts.lang == errors::EN.lang {
-                    // Logged once: a localised response is the same error answered again.
-                    tracing::error!(error = %other, "request failed");
-                }
-                texts.message(ErrorCode::Internal).unwrap_or_default()
-            }
-        };
+        let message = self.message_in(texts);
         let mut response = HttpResponse::build(self.status_code());
         response.insert_header(("Cache-Control", "no-store"));
         if let Error::RateLimited {
@@ -129,5 +115,25 @@ impl Error {
             },
             request_id: super::request_id::current(),
         })
+    }
+
+    /// What people are told, in `texts`' language where the table has words for it (the JSON
+    /// body's `message`, and the error shown in a page).
+    pub fn message_in(&self, texts: &ErrorTexts) -> String {
+        match self {
+            Error::Client { code, message } => texts.message(*code).unwrap_or(message.clone()),
+            Error::RateLimited {
+                retry_after_secs,
+                writes,
+            } => texts.too_fast(*writes, *retry_after_secs),
+            Error::Locked { .. } | Error::WrongMethod { .. } => self.to_string(),
+            other => {
+                if texts.lang == errors::EN.lang {
+                    // Logged once: a localised response is the same error answered again.
+                    tracing::error!(error = %other, "request failed");
+                }
+                texts.message(ErrorCode::Internal).unwrap_or_default()
+            }
+        }
     }
 }

@@ -176,6 +176,70 @@ pub(crate) fn bucket(ip: IpAddr) -> IpAddr {
     }
 }
 
+/// Open live streams per client address (IPv6 per /64), within `live_streams_per_client`:
+/// each is a connection held open, so nobody may hold many.
+pub(crate) struct StreamSlots {
+    open: std::sync::Mutex<std::collections::HashMap<IpAddr, u32>>,
+    max: u32,
+}
+
+/// One open stream; dropping it (the stream ends) frees the slot.
+pub(crate) struct StreamSlot {
+    slots: std::sync::Arc<StreamSlots>,
+    client: Option<IpAddr>,
+}
+
+impl StreamSlots {
+    pub(crate) fn new(max: u32) -> std::sync::Arc<Self> {
+        std::sync::Arc::new(Self {
+            open: Default::default(),
+            max,
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<IpAddr, u32>> {
+        self.open
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// A slot for `client`, or `429 rate_limited` when it holds all of its own.
+    pub(crate) fn take(
+        self: &std::sync::Arc<Self>,
+        client: Option<IpAddr>,
+    ) -> Result<StreamSlot, Error> {
+        let client = client.map(bucket);
+        if let Some(ip) = client {
+            let mut open = self.lock();
+            let held = open.entry(ip).or_default();
+            if *held >= self.max {
+                return Err(Error::client(
+                    ErrorCode::RateLimited,
+                    "Too many live streams from your address: close some tabs.",
+                ));
+            }
+            *held += 1;
+        }
+        Ok(StreamSlot {
+            slots: std::sync::Arc::clone(self),
+            client,
+        })
+    }
+}
+
+impl Drop for StreamSlot {
+    fn drop(&mut self) {
+        let Some(ip) = self.client else { return };
+        let mut open = self.slots.lock();
+        if let Some(held) = open.get_mut(&ip) {
+            *held = held.saturating_sub(1);
+            if *held == 0 {
+                open.remove(&ip);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,5 +1,5 @@
 //! `/metrics` in Prometheus' text format: requests by route, method and status, their
-//! latency by route, the thread cache's hits, misses, evictions and size, writes made durable
+//! latency by route, open live streams, the thread cache's hits, misses, evictions and size, writes made durable
 //! and how long the flush took, and the anti-spam layers' outcomes by site, outcome and reason. Served to this machine (loopback), to the
 //! addresses in `metrics_allow`, or to whoever sends `TALKBACK_METRICS_TOKEN` as a bearer
 //! token; a client behind a trusted proxy counts as its forwarded address.
@@ -79,6 +79,11 @@ impl Metrics {
             "talkback_comments_judged",
             "Comments the anti-spam layers judged, by site, outcome and reason (all: every one)",
             service.spam_metrics().clone(),
+        );
+        registry.register(
+            "talkback_live_followers",
+            "Open live update streams (readers following a thread)",
+            service.live_followers().clone(),
         );
         registry.register(
             "talkback_thread_cache_hits",

@@ -36,6 +36,8 @@ pub const DRAIN: Duration = Duration::from_millis(1500);
 pub struct Shutdown {
     pub(crate) handle: ServerHandle,
     pub(crate) draining: Arc<AtomicBool>,
+    /// Ends live streams (with a hint to reconnect) when the stop begins.
+    pub(crate) stop_streams: Arc<tokio::sync::watch::Sender<bool>>,
     /// The server's listening sockets (duplicates of the ones it accepts on).
     pub(crate) listeners: Arc<Vec<std::net::TcpListener>>,
     pub(crate) stopping: Arc<AtomicBool>,
@@ -58,6 +60,7 @@ impl Shutdown {
             }
         }
         self.draining.store(true, Ordering::SeqCst);
+        self.stop_streams.send_replace(true);
         actix_web::rt::time::sleep(DRAIN).await;
         self.handle.stop(true).await;
     }

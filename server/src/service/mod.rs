@@ -16,6 +16,8 @@ pub mod antispam;
 mod bans;
 mod comments;
 pub(crate) mod convert;
+mod feeds;
+mod live;
 mod moderation;
 mod owner;
 mod reads;
@@ -31,6 +33,8 @@ use tokio::sync::watch;
 pub use accounts::{MIN_PASSWORD_CHARS, SignedIn, valid_name};
 pub use bans::parse_duration;
 pub use comments::{Provenance, unknown_site};
+pub use feeds::FEED_LIMIT;
+pub use live::{CatchUp, Following, Frame};
 pub(crate) use moderation::not_permitted;
 pub(crate) use moderation::role as moderation_role;
 pub use moderation::{Actor, MODERATE_LIMIT};
@@ -65,6 +69,7 @@ pub struct Service {
     published: watch::Sender<u64>,
     antispam: antispam::Antispam,
     metrics: WriteMetrics,
+    live: live::Live,
 }
 
 /// What the write path measures, for `/metrics` (`ops` registers these).
@@ -118,6 +123,7 @@ impl Service {
             published,
             antispam,
             metrics: WriteMetrics::default(),
+            live: live::Live::default(),
         })
     }
 

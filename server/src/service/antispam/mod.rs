@@ -29,6 +29,7 @@ use crate::config::SpamRules;
 use crate::http::Error;
 
 pub use challenge::Challenges;
+use challenge::Opened;
 pub use filter::{Filter, Seed, evaluate};
 pub use rules::parse_network;
 
@@ -252,8 +253,18 @@ impl Antispam {
                     self.first_use(salt, expires, c.now_ms)
                 }))
             }
-            // Without a script there is no proof: a comment with any link waits for a moderator.
-            Path::PlainForm => rules::links(c.tree, c.body_source, 0),
+            // Without a script there is no proof of work, but the page's signed form token
+            // must come back, and a comment with any link waits for a moderator.
+            Path::PlainForm => match &opened {
+                Opened::Missing => Verdict::spam("proof_missing"),
+                Opened::Forged => Verdict::spam("proof_invalid"),
+                Opened::Signed { .. } => rules::links(c.tree, c.body_source, 0).and(form::check(
+                    &opened,
+                    c,
+                    rules,
+                    |salt, expires| self.first_use(salt, expires, c.now_ms),
+                )),
+            },
             Path::Widget => Verdict::Accept,
         };
         let verdict = proof

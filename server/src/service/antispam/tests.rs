@@ -399,10 +399,20 @@ fn judging_combines_the_layers_and_remembers_what_it_must() {
     );
     // A fourth comment on the page within the minute is a burst.
     assert!(judge(&spam, &candidate("another", &[]), &rules).starts_with("error"));
-    // A reader without a script: no proof asked, but links wait for a moderator.
+    // A reader without a script: no proof of work asked, but the page's form token must come
+    // back (once), and links wait for a moderator.
+    let token = |page: &str| {
+        let issued = spam
+            .challenges
+            .issue("blog", page, 50, 60_000, NOW - 20_000)
+            .unwrap();
+        format!("{}.0", issued.token)
+    };
+    let (first, second) = (token("/calm"), token("/calm"));
     let plain = Candidate {
         path: Path::PlainForm,
         page_key: "/calm",
+        proof: Some(&first),
         ..candidate("see https://a.example", &[])
     };
     // (A bare link is also what the filter finds spam-like.)
@@ -410,9 +420,30 @@ fn judging_combines_the_layers_and_remembers_what_it_must() {
     let plain_ok = Candidate {
         path: Path::PlainForm,
         page_key: "/calm",
+        proof: Some(&second),
         ..candidate("I had the same problem with my tomatoes this summer.", &[])
     };
     assert_eq!(judge(&spam, &plain_ok, &rules), "accept");
+    for (proof, verdict) in [
+        (None, "spam proof_missing"),
+        (Some("forged.token.0"), "spam proof_invalid"),
+        (Some(second.as_str()), "spam token_reused"),
+    ] {
+        let replayed = Candidate {
+            path: Path::PlainForm,
+            page_key: "/calm",
+            proof,
+            ..candidate("Another thought about tomatoes, a different one.", &[])
+        };
+        let no_bursts = SpamRules {
+            page_burst_per_minute: 0,
+            ..SpamRules::default()
+        };
+        assert!(
+            judge(&spam, &replayed, &no_bursts).starts_with(verdict),
+            "{proof:?}"
+        );
+    }
 }
 
 #[test]

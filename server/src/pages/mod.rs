@@ -1,0 +1,77 @@
+//! What the server renders as whole documents under `/t/{site}`: the thread page for readers
+//! without JavaScript and for crawlers, with a plain form that posts (`thread`), and Atom and
+//! RSS feeds of a thread's or a site's newest comments (`feeds`). They read and write through
+//! the service like the API does, count against the client's budgets, and render through
+//! `content` (the one escaping renderer).
+
+mod feeds;
+mod thread;
+
+use actix_web::{HttpRequest, web};
+
+use crate::AppState;
+use crate::config::SiteConfig;
+use crate::http::Result;
+
+pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/t/{site}", web::get().to(thread::page))
+        .route("/t/{site}/comment", web::post().to(thread::post))
+        .route("/t/{site}/atom", web::get().to(feeds::atom))
+        .route("/t/{site}/rss", web::get().to(feeds::rss));
+}
+
+/// The configured site, or `unknown_site`.
+fn site<'a>(state: &'a AppState, id: &str) -> Result<&'a SiteConfig> {
+    state
+        .config
+        .site(id)
+        .ok_or_else(|| crate::service::unknown_site(id))
+}
+
+/// This server as readers reach it: the scheme they used (a trusted proxy's word for it) and
+/// the host they asked for.
+fn base_url(state: &AppState, req: &HttpRequest) -> String {
+    let scheme = if state.limits.is_https(req) {
+        "https"
+    } else {
+        "http"
+    };
+    let host = crate::http::host_name(req).unwrap_or_else(|| state.config.bind.clone());
+    format!("{scheme}://{host}")
+}
+
+/// A thread's first page as the HTML fragment the loader paints before the widget runs (what
+/// `GET /api/v1/threads/html` serves), for static-site generators to bake into a post at build
+/// time: `talkback snapshot`.
+pub fn snapshot(
+    service: &crate::service::Service,
+    site: &str,
+    page: &str,
+    lang: &str,
+) -> Result<String> {
+    let config = service
+        .config()
+        .site(site)
+        .ok_or_else(|| crate::service::unknown_site(site))?;
+    let view = crate::service::ThreadView {
+        site: site.to_owned(),
+        page: crate::content::validate::page_key(page, config)?,
+        sort: talkback_api::Sort::Oldest,
+        limit: talkback_api::limits::DEFAULT_PAGE_LIMIT as usize,
+        after: None,
+    };
+    let (thread, _) = service.thread(&view)?;
+    let mut html = String::with_capacity(8192);
+    crate::content::render::thread_html(
+        &thread,
+        talkback_api::i18n::Strings::for_lang(lang),
+        crate::service::now_ms(),
+        &mut html,
+    );
+    Ok(html)
+}
+
+/// A query string's value, percent-encoded.
+pub fn query_value(value: &str) -> String {
+    form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
