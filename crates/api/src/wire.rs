@@ -293,12 +293,18 @@ pub struct CountsRequest {
     pub site: String,
     /// Page keys or URLs, at most [`crate::limits::MAX_COUNT_PAGES`].
     pub pages: Vec<String>,
+    /// With a language (`en`, `de`, …), the response also words each count ("16 Responses").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lang: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CountsResponse {
     pub counts: BTreeMap<String, u32>,
+    /// Each count in words, when the request named a language.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -354,6 +354,8 @@ fn talkback_side(root: &Path, dir: &Path, seconds: u32, blog: &str) -> anyhow::R
             url: format!("{base}/api/v1/comments"),
             script: Some(lua_post(dir, "create", &json!({"site": "demo", "page": "/writes", "author": "wrk", "body": "a benchmark comment"}).to_string())?),
         },
+        // The ceiling for any answer from memory: the loader script, a static file.
+        Scenario { name: "static file (embed.js)", url: format!("{base}/embed.js"), script: None },
     ];
     std::thread::sleep(IDLE_SETTLE);
     let idle_rss_kib = rss_kib(proc.0.id());
@@ -617,6 +619,14 @@ pub(crate) fn bench(
         out.push_str(&format!(
             "{:<36} {:>11.0} {:>9.2} {:>9.2} | {:>9} {:>9} | {:>9}\n",
             name, t.rps, t.p50_ms, t.p99_ms, irps, ip99, ratio
+        ));
+    }
+    if let Some(static_file) = tb.figures.get(6) {
+        out.push_str(&format!(
+            "counts for 20 pages at {:.2}x the static file's throughput ({:.0} req/s for /embed.js) and {:.2}x a cached 200-comment thread's\n",
+            tb.figures[2].rps / static_file.rps.max(1.0),
+            static_file.rps,
+            tb.figures[2].rps / tb.figures[0].rps.max(1.0),
         ));
     }
     let last_vs_first = tb.figures[4].rps / tb.figures[3].rps.max(1.0);

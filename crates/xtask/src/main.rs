@@ -3,6 +3,7 @@
 //! rustup, apt-get, npm and node only.
 
 mod bench;
+mod bench_live;
 mod bench_spam;
 mod conformance;
 mod widget;
@@ -68,6 +69,10 @@ enum Cmd {
         /// widget in Chromium, the proof of work's solve time, the filter's precision/recall.
         #[arg(long)]
         spam: bool,
+        /// Instead: idle followers of one thread's live updates (default 5,000): the server's
+        /// RSS with them open, and how long a new comment takes to reach them all.
+        #[arg(long, num_args = 0..=1, default_missing_value = "5000")]
+        live: Option<u32>,
     },
 }
 
@@ -87,6 +92,10 @@ fn main() -> anyhow::Result<()> {
         Cmd::Bench { import: true, .. } => bench::bench_import(&root),
         Cmd::Bench { attack: true, .. } => bench::bench_attack(&root),
         Cmd::Bench { spam: true, .. } => bench_spam::bench_spam(&root),
+        Cmd::Bench {
+            live: Some(followers),
+            ..
+        } => bench_live::bench_live(&root, followers),
         Cmd::Bench {
             moderation: true,
             seconds,

@@ -172,6 +172,15 @@ pub(crate) fn build(root: &Path) -> anyhow::Result<Vec<Built>> {
         serde_json::to_vec_pretty(&manifest)?,
     )?;
     report("widget", &built, started, "total (CSS is inside embed.js)");
+    // Index pages' counts: a script of its own (budget 1.5 KB brotli), not part of the widget.
+    let count = minify_loader(&std::fs::read_to_string(
+        root.join("widget/loader/count.js"),
+    )?)?;
+    let count = write_with_twins(&out, "count.js", count.as_bytes())?;
+    eprintln!(
+        "  {:<28} {:>9} {:>9} {:>9}  (index pages; budget 1,500 brotli)",
+        count.name, count.raw, count.gzip, count.brotli
+    );
     build_dashboard(root, &out)?;
     Ok(built)
 }

@@ -12,16 +12,16 @@ use std::time::Duration;
 use actix_web::http::header;
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, web};
-use talkback_api::LiveQuery;
+use talkback_api::{ErrorCode, LiveQuery};
 use tokio::sync::broadcast::{self, error::RecvError};
 use tokio::sync::watch;
 
-use super::openapi::ReadErrors;
+use super::openapi::{ReadErrors, ServerSentEvent};
 use super::site;
 use crate::AppState;
 use crate::content::validate;
-use crate::http::Result;
 use crate::http::limit::StreamSlot;
+use crate::http::{Error, Result};
 use crate::service::{CatchUp, Following, Frame};
 
 /// A heartbeat this often keeps proxies and browsers from taking a quiet stream for dead.
@@ -53,7 +53,7 @@ struct Stream {
     ),
     responses(
         (status = 200, description = "Server-Sent Events: each `update` event's `data` is a `LiveEvent`",
-            content_type = "text/event-stream", body = String),
+            content_type = "text/event-stream", body = ServerSentEvent),
         ReadErrors,
     ),
 )]
@@ -64,12 +64,22 @@ pub(super) async fn follow(
 ) -> Result<HttpResponse> {
     let site = site(&state, &query.site)?;
     let page = validate::page_key(&query.page, site)?;
+    // Browsers send back only ids this server gave out; anything else is refused, not ignored.
+    let last_seen = match req.headers().get("last-event-id") {
+        None => None,
+        Some(v) => Some(
+            v.to_str()
+                .ok()
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .ok_or_else(|| {
+                    Error::client(
+                        ErrorCode::InvalidCursor,
+                        "The Last-Event-ID is not one this server gave out.",
+                    )
+                })?,
+        ),
+    };
     let slot = state.streams.take(state.limits.client(&req)?)?;
-    let last_seen = req
-        .headers()
-        .get("last-event-id")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok());
     // Follow first, then catch up: an event in between comes twice and is sent once.
     let (events, following) = state.service.follow(&query.site, &page);
     let (service, site_id) = (state.service.clone(), query.site.clone());

@@ -82,6 +82,18 @@ pub(super) async fn document() -> HttpResponse {
         .body(DOCUMENT.as_str())
 }
 
+/// One Server-Sent Event of `GET /live`, as an EventSource reads it: `event` is `ready` (the
+/// stream's position, `data` `{}`) or `update` (`data` is a `LiveEvent` as JSON), `id` the
+/// change's sequence number to send back as `Last-Event-ID`.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // Only its shape is used: the document.
+pub(super) struct ServerSentEvent {
+    event: Option<String>,
+    data: String,
+    id: Option<String>,
+    retry: Option<u64>,
+}
+
 /// The errors a read can answer with.
 #[derive(IntoResponses)]
 #[allow(dead_code)] // Only its shape is used: the document.

@@ -162,6 +162,7 @@ pub(crate) fn accepts_encoding(req: &HttpRequest, coding: &str) -> bool {
 
 pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/embed.js", web::get().to(embed))
+        .route("/count.js", web::get().to(count))
         .route("/assets/{name}", web::get().to(asset));
 }
 
@@ -169,6 +170,13 @@ async fn embed(state: web::Data<crate::AppState>, req: HttpRequest) -> HttpRespo
     state
         .assets
         .respond(&req, "embed.js", "public, max-age=300")
+}
+
+/// Comment counts for index pages (plain script, no WASM).
+async fn count(state: web::Data<crate::AppState>, req: HttpRequest) -> HttpResponse {
+    state
+        .assets
+        .respond(&req, "count.js", "public, max-age=300")
 }
 
 async fn asset(

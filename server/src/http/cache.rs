@@ -125,7 +125,13 @@ struct Inner {
     generation: u64,
     pages: LruCache<(String, String), Page>,
     bytes: usize,
+    /// Comment counts of a set of pages (index pages ask for the same sets again and again),
+    /// keyed by site and the normalised keys; dropped for the whole site on any write to it.
+    counts: LruCache<(String, String), Arc<Vec<u32>>>,
 }
+
+/// Sets of counts kept (each at most 100 numbers).
+const COUNTS_ENTRIES: usize = 1024;
 
 /// The cache shared by all workers.
 pub(crate) struct ThreadCache {
@@ -164,6 +170,7 @@ impl ThreadCache {
                 generation: 0,
                 pages: LruCache::unbounded(),
                 bytes: 0,
+                counts: LruCache::unbounded(),
             }),
             budget,
             metrics: CacheMetrics::default(),
@@ -210,6 +217,54 @@ impl ThreadCache {
             None => self.metrics.misses.inc(),
         };
         (hit, ticket)
+    }
+
+    /// Cached counts of `pages` (normalised keys, as one string), with a ticket as for `get`.
+    pub(crate) fn get_counts(&self, site: &str, pages: &str) -> (Option<Arc<Vec<u32>>>, Ticket) {
+        let mut inner = self.lock();
+        let ticket = Ticket(inner.generation);
+        let hit = inner
+            .counts
+            .get(&(site.to_owned(), pages.to_owned()))
+            .cloned();
+        match hit {
+            Some(_) => self.metrics.hits.inc(),
+            None => self.metrics.misses.inc(),
+        };
+        (hit, ticket)
+    }
+
+    /// Stores counts read under `ticket`, unless a write happened since.
+    pub(crate) fn put_counts(
+        &self,
+        ticket: Ticket,
+        site: &str,
+        pages: &str,
+        counts: Arc<Vec<u32>>,
+    ) {
+        let mut inner = self.lock();
+        if inner.generation != ticket.0 {
+            return;
+        }
+        inner
+            .counts
+            .put((site.to_owned(), pages.to_owned()), counts);
+        while inner.counts.len() > COUNTS_ENTRIES {
+            inner.counts.pop_lru();
+        }
+    }
+
+    /// Drops every set of counts of `site`.
+    fn drop_counts(inner: &mut Inner, site: &str) {
+        let stale: Vec<(String, String)> = inner
+            .counts
+            .iter()
+            .filter(|((s, _), _)| s == site)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in stale {
+            inner.counts.pop(&key);
+        }
     }
 
     /// Stores a body built under `ticket`, unless a write happened since; replaces the same
@@ -275,6 +330,7 @@ impl ThreadCache {
     pub(crate) fn invalidate(&self, site: &str, page: &str) {
         let mut inner = self.lock();
         inner.generation += 1;
+        Self::drop_counts(&mut inner, site);
         if let Some(entry) = inner.pages.pop(&(site.to_owned(), page.to_owned())) {
             inner.bytes = inner
                 .bytes
@@ -287,6 +343,7 @@ impl ThreadCache {
     pub(crate) fn invalidate_site(&self, site: &str) {
         let mut inner = self.lock();
         inner.generation += 1;
+        Self::drop_counts(&mut inner, site);
         let keys: Vec<(String, String)> = inner
             .pages
             .iter()

@@ -733,3 +733,44 @@ fn the_openapi_document_matches_the_routes() {
         }
     }
 }
+
+/// Counts are cached per set of pages, answered from memory without touching the read budget,
+/// and never outlive a write to the site; with a language they come worded too.
+#[test]
+fn counts_are_cached_until_the_next_write_and_worded_on_request() {
+    let server = TestServer::start_with(|c| c.read_rate_limit_per_minute = 2);
+    let base = &server.base;
+    comment(base, "Ann", "one", None);
+    let ask = || {
+        post(
+            base,
+            "/api/v1/counts",
+            &json!({"site": "blog", "pages": ["/post", "/none"], "lang": "fr"}),
+        )
+    };
+    let first = ask();
+    assert_eq!(first.status, 200, "{first:?}");
+    assert_eq!(first.body["counts"], json!({"/post": 1, "/none": 0}));
+    assert_eq!(
+        first.body["labels"],
+        json!({"/post": "Une réponse", "/none": "Aucune réponse"})
+    );
+    // Far past the read budget (2 a minute): each is a cache hit.
+    for _ in 0..20 {
+        assert_eq!(ask().status, 200);
+    }
+    // A variant spelling of the same pages shares the entry; a write drops it.
+    comment(base, "Bob", "two", None);
+    let after = post(
+        base,
+        "/api/v1/counts",
+        &json!({"site": "blog", "pages": ["https://blog.example/post/", "/none/"]}),
+    );
+    assert_eq!(after.status, 200, "{after:?}");
+    assert_eq!(
+        after.body["counts"],
+        json!({"https://blog.example/post/": 2, "/none/": 0})
+    );
+    assert!(after.body.get("labels").is_none(), "no language, no words");
+    assert_eq!(ask().body["labels"]["/post"], "2 réponses");
+}

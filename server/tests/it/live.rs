@@ -287,15 +287,22 @@ fn streams_per_address_are_capped_and_bad_queries_refused() {
         assert!(Instant::now() < deadline, "the slot was never freed");
         std::thread::sleep(Duration::from_millis(50));
     }
-    for (path, status, code) in [
-        ("/api/v1/live?site=nope&page=/p", 404, "unknown_site"),
-        ("/api/v1/live?site=blog", 400, "invalid_query"),
+    for (path, last, status, code) in [
+        ("/api/v1/live?site=nope&page=/p", "1", 404, "unknown_site"),
+        ("/api/v1/live?site=blog", "1", 400, "invalid_query"),
+        ("/api/v1/live?site=blog&page=/p", "", 400, "invalid_cursor"),
+        (
+            "/api/v1/live?site=blog&page=/p",
+            "x1",
+            400,
+            "invalid_cursor",
+        ),
     ] {
-        let reply = get(base, path);
+        let reply = call(base, "GET", path, None, &[("Last-Event-ID", last)]);
         assert_eq!(
             (reply.status, reply.body["error"].as_str()),
             (status, Some(code)),
-            "{path}"
+            "{path} {last:?}"
         );
     }
 }

@@ -22,6 +22,10 @@ pub struct PageTexts {
     pub comments_feed: &'static str,
     /// After posting a comment that waits for a moderator.
     pub held_notice: &'static str,
+    /// A page's count on an index page (count.js), as WordPress themes word it.
+    pub responses_zero: &'static str,
+    pub responses_one: &'static str,
+    pub responses_many: &'static str,
 }
 
 pub const EN: PageTexts = PageTexts {
@@ -33,6 +37,9 @@ pub const EN: PageTexts = PageTexts {
     leave_empty: "Leave this empty",
     comments_feed: "Comments feed (Atom)",
     held_notice: "Thank you! Your comment is awaiting moderation and will appear once approved.",
+    responses_zero: "No Responses",
+    responses_one: "One Response",
+    responses_many: "{n} Responses",
 };
 
 pub const DE: PageTexts = PageTexts {
@@ -44,6 +51,9 @@ pub const DE: PageTexts = PageTexts {
     leave_empty: "Dieses Feld leer lassen",
     comments_feed: "Kommentar-Feed (Atom)",
     held_notice: "Danke! Ihr Kommentar wartet auf Freischaltung und erscheint, sobald er freigegeben ist.",
+    responses_zero: "Keine Antworten",
+    responses_one: "Eine Antwort",
+    responses_many: "{n} Antworten",
 };
 
 pub const FR: PageTexts = PageTexts {
@@ -55,6 +65,9 @@ pub const FR: PageTexts = PageTexts {
     leave_empty: "Laissez ce champ vide",
     comments_feed: "Flux des commentaires (Atom)",
     held_notice: "Merci ! Votre commentaire est en attente de modération et apparaîtra une fois approuvé.",
+    responses_zero: "Aucune réponse",
+    responses_one: "Une réponse",
+    responses_many: "{n} réponses",
 };
 
 pub const ES: PageTexts = PageTexts {
@@ -66,6 +79,9 @@ pub const ES: PageTexts = PageTexts {
     leave_empty: "Deje este campo vacío",
     comments_feed: "Canal de comentarios (Atom)",
     held_notice: "¡Gracias! Su comentario está pendiente de moderación y aparecerá cuando se apruebe.",
+    responses_zero: "Sin respuestas",
+    responses_one: "Una respuesta",
+    responses_many: "{n} respuestas",
 };
 
 pub const ALL: [&PageTexts; 4] = [&EN, &DE, &FR, &ES];
