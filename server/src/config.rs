@@ -63,8 +63,40 @@ pub struct Config {
     /// `text` for people, `json` (one object per line) for log collectors. `RUST_LOG` picks
     /// what is logged.
     pub log_format: LogFormat,
+    /// The server's address as readers reach it (`https://comments.example.com`), for links in
+    /// mail; empty: `http://` and the `bind` address.
+    pub public_url: String,
+    /// Outgoing mail (`[mail]`); without an `smtp_url`, none is sent.
+    pub mail: MailConfig,
     /// The sites whose comments this server keeps.
     pub sites: Vec<SiteConfig>,
+}
+
+/// Outgoing mail. The relay's credentials come from the environment only
+/// (`TALKBACK_SMTP_USERNAME`, `TALKBACK_SMTP_PASSWORD`), so `talkback config` never prints them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MailConfig {
+    /// `smtp://host:port` (STARTTLS required, except to a relay on this machine, which is spoken
+    /// to plainly; `?tls=none` or `?tls=required` say otherwise) or `smtps://host:port` (TLS
+    /// from the start). Empty: no mail.
+    pub smtp_url: String,
+    /// The sender, e.g. `Talkback <comments@blog.example>`.
+    pub from: String,
+    /// Where replies go; empty: to `from`.
+    pub reply_to: String,
+}
+
+/// Which new comments a site's owner is mailed about.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Notify {
+    /// Those waiting for a moderator.
+    #[default]
+    Held,
+    /// Every new comment (and those waiting).
+    Each,
+    None,
 }
 
 /// How log lines are written (to standard error).
@@ -97,6 +129,13 @@ pub struct SiteConfig {
     /// How the site keeps spam out (`[sites.spam]`).
     #[serde(default)]
     pub spam: SpamRules,
+    /// The blogger's address, for mail about new comments (`notify`); none: no mail.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner_email: Option<String>,
+    /// Which new comments the owner is mailed about: `held` (waiting for a moderator, the
+    /// default), `each`, or `none`.
+    #[serde(default)]
+    pub notify: Notify,
 }
 
 /// A site's spam defences. Every check runs on the server; readers never solve a puzzle.
@@ -208,6 +247,8 @@ impl SiteConfig {
             moderation: Moderation::None,
             page_params: default_page_params(),
             spam: SpamRules::default(),
+            owner_email: None,
+            notify: Notify::default(),
         }
     }
 
@@ -256,6 +297,8 @@ impl Default for Config {
             log_format: LogFormat::Text,
             metrics_allow: Vec::new(),
             live_streams_per_client: 8,
+            public_url: String::new(),
+            mail: MailConfig::default(),
             sites: vec![SiteConfig::new(
                 "demo",
                 &["http://localhost:8080", "http://127.0.0.1:8080"],
@@ -279,6 +322,10 @@ pub enum ConfigError {
     BadBlockedAddress(String),
     #[error("metrics_allow entry {0:?} must be an IP address or a network like 10.0.0.0/8")]
     BadMetricsAddress(String),
+    #[error("[mail]: {0}")]
+    BadMail(String),
+    #[error("public_url {0:?} must be an http or https address like https://comments.example.com")]
+    BadPublicUrl(String),
 }
 
 impl Config {
@@ -291,7 +338,7 @@ impl Config {
         let config: Config = figment
             .merge(
                 Env::prefixed("TALKBACK_")
-                    .ignore(&["config", "metrics_token"])
+                    .ignore(&["config", "metrics_token", "smtp_username", "smtp_password"])
                     .split("__"),
             )
             .extract()
@@ -340,8 +387,29 @@ impl Config {
                     return Err(ConfigError::BadBlockedAddress(address.clone()));
                 }
             }
+            if let Some(owner) = &site.owner_email
+                && owner.parse::<lettre::Address>().is_err()
+            {
+                return Err(ConfigError::BadMail(format!(
+                    "owner_email {owner:?} of site {:?} is not an e-mail address",
+                    site.id
+                )));
+            }
         }
+        if !self.public_url.is_empty() && !talkback_api::is_web_address(&self.public_url) {
+            return Err(ConfigError::BadPublicUrl(self.public_url.clone()));
+        }
+        crate::notify::check(&self.mail).map_err(ConfigError::BadMail)?;
         Ok(())
+    }
+
+    /// The server's address as readers reach it, without a trailing slash.
+    pub fn public_url(&self) -> String {
+        if self.public_url.is_empty() {
+            format!("http://{}", self.bind)
+        } else {
+            self.public_url.trim_end_matches('/').to_owned()
+        }
     }
 
     pub fn site(&self, id: &str) -> Option<&SiteConfig> {
@@ -377,6 +445,14 @@ trusted_proxies = ["127.0.0.1", "::1"]
 examples_dir = ""
 # Rotated daily backups of every site (gzipped exports); "" for none.
 backup_dir = "backups"
+# Where readers reach this server (links in mail).
+# public_url = "https://comments.example.com"
+
+# Mail about new comments (see owner_email below): a relay, and the sender. The relay's login
+# comes from TALKBACK_SMTP_USERNAME and TALKBACK_SMTP_PASSWORD in the environment.
+# [mail]
+# smtp_url = "smtp://127.0.0.1:25"
+# from = "Talkback <comments@blog.example>"
 
 [[sites]]
 # The id the blog's snippet names in data-site.
@@ -386,6 +462,9 @@ id = {site}
 origins = [{origins}]
 # Which comments wait for a moderator: "none", "first_time", "links" or "all".
 moderation = "first_time"
+# Your address, mailed about comments waiting for you ("held"), or every new one ("each").
+# owner_email = "you@blog.example"
+# notify = "held"
 "#,
         site = quote(site),
     );

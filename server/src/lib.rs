@@ -14,6 +14,7 @@ mod api;
 pub mod config;
 pub mod content;
 pub mod http;
+pub mod notify;
 pub mod ops;
 pub mod pages;
 pub mod service;
@@ -167,6 +168,7 @@ pub fn start(config: Config) -> Result<Running, StartError> {
     spawn_change_log_pruning(Arc::clone(&service));
     spawn_spam_training(Arc::clone(&service));
     spawn_live_updates(Arc::clone(&service));
+    notify::spawn(Arc::clone(&service), &config);
     let assets = Assets::load(config.assets_dir.as_deref());
     let bind = config.bind.clone();
     let shutdown_secs = config.shutdown_timeout_secs;

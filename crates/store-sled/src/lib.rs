@@ -1266,6 +1266,23 @@ impl ChangeLog for SledStore {
         Ok(out)
     }
 
+    fn consumer_cursor(&self, name: &str) -> Result<u64> {
+        match self.meta.get(format!("cursor/{name}")).db()? {
+            None => Ok(0),
+            Some(b) => <[u8; 8]>::try_from(b.as_ref())
+                .map(u64::from_be_bytes)
+                .map_err(|_| Error::Corrupt(format!("the {name} consumer's cursor"))),
+        }
+    }
+
+    fn set_consumer_cursor(&self, name: &str, seq: u64) -> Result<()> {
+        self.meta
+            .insert(format!("cursor/{name}"), &seq.to_be_bytes())
+            .db()?;
+        self.db.flush().db()?;
+        Ok(())
+    }
+
     fn last_change(&self) -> Result<u64> {
         match self.changes.get(LAST_SEQ).db()? {
             Some(bytes) => seq_of(&bytes),

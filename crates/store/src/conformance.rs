@@ -30,6 +30,7 @@ macro_rules! conformance_suite {
             refused_writes_append_no_change,
             concurrent_writes_get_gapless_sequence_numbers,
             a_consumer_that_resumes_misses_nothing_and_sees_nothing_twice,
+            consumers_keep_their_own_cursors,
             pruned_changes_are_reported_not_skipped,
             status_changes_keep_counts_the_queue_and_the_log_exact,
             listings_are_newest_first_filtered_and_keyset_paged,
@@ -697,6 +698,16 @@ pub fn a_consumer_that_resumes_misses_nothing_and_sees_nothing_twice(store: Arc<
     ids.sort_unstable();
     ids.dedup();
     assert_eq!(ids.len(), 60);
+}
+
+pub fn consumers_keep_their_own_cursors(store: Arc<dyn Store>) {
+    assert_eq!(store.consumer_cursor("mail").unwrap(), 0);
+    store.set_consumer_cursor("mail", 7).unwrap();
+    store.set_consumer_cursor("webhooks", 3).unwrap();
+    store.set_consumer_cursor("mail", 9).unwrap();
+    assert_eq!(store.consumer_cursor("mail").unwrap(), 9);
+    assert_eq!(store.consumer_cursor("webhooks").unwrap(), 3);
+    assert_eq!(store.consumer_cursor("other").unwrap(), 0);
 }
 
 pub fn pruned_changes_are_reported_not_skipped(store: Arc<dyn Store>) {

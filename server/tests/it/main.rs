@@ -8,6 +8,7 @@ mod crash;
 mod hardening;
 mod import;
 mod live;
+mod mail;
 mod migrate;
 mod moderation;
 mod ops;

@@ -1,0 +1,133 @@
+//! Mail to the blogger about new comments, over SMTP: a consumer of the change log (cursor
+//! `owner-mail` in the store), so it never delays or fails a reader's POST, resumes after a
+//! restart where it stopped (a comment acknowledged just before a crash is still mailed), and
+//! sends each mail at least once under a Message-ID made of the change and the comment, which
+//! is its idempotency key. A relay that is down is retried with back-off for `GIVE_UP`; then
+//! the mail is given up, and the log says why.
+
+mod compose;
+mod smtp;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix_web::web;
+
+use crate::config::{Config, MailConfig};
+use crate::service::Service;
+
+pub use compose::compose;
+
+/// The change-log consumer's name (its cursor in the store).
+const CONSUMER: &str = "owner-mail";
+/// How long one mail is retried before it is given up.
+const GIVE_UP: Duration = Duration::from_secs(24 * 60 * 60);
+/// The longest wait between two attempts.
+const MAX_BACKOFF: Duration = Duration::from_secs(5 * 60);
+
+/// Checks `[mail]` when the configuration loads: a relay URL it can use, a sender it can write.
+pub fn check(mail: &MailConfig) -> Result<(), String> {
+    if mail.smtp_url.is_empty() {
+        return Ok(());
+    }
+    smtp::Relay::parse(&mail.smtp_url)?;
+    mail.from
+        .parse::<lettre::message::Mailbox>()
+        .map_err(|e| format!("from {:?} is not a sender address: {e}", mail.from))?;
+    if !mail.reply_to.is_empty() {
+        mail.reply_to
+            .parse::<lettre::message::Mailbox>()
+            .map_err(|e| format!("reply_to {:?} is not an address: {e}", mail.reply_to))?;
+    }
+    Ok(())
+}
+
+/// Starts the consumer when mail is configured and some site has an owner to tell.
+pub(crate) fn spawn(service: Arc<Service>, config: &Config) {
+    if config.mail.smtp_url.is_empty() || config.sites.iter().all(|s| s.owner_email.is_none()) {
+        return;
+    }
+    let relay = match smtp::Relay::from_config(&config.mail) {
+        Ok(relay) => Arc::new(relay),
+        Err(e) => {
+            tracing::error!(error = %e, "mail is off: the relay cannot be used");
+            return;
+        }
+    };
+    let public_url = config.public_url();
+    actix_web::rt::spawn(async move {
+        let mut published = service.changes();
+        loop {
+            if let Err(e) = catch_up(&service, &relay, &public_url).await {
+                tracing::error!(error = %e, "mail to site owners stopped for now");
+            }
+            if published.changed().await.is_err() {
+                return;
+            }
+        }
+    });
+}
+
+/// Mails every notice after the cursor, moving the cursor after each batch.
+async fn catch_up(
+    service: &Arc<Service>,
+    relay: &Arc<smtp::Relay>,
+    public_url: &str,
+) -> Result<(), String> {
+    loop {
+        let s = Arc::clone(service);
+        let (notices, upto, cursor) = web::block(move || {
+            let cursor = s.consumer_cursor(CONSUMER)?;
+            s.notices_after(cursor, 100)
+                .map(|(n, upto)| (n, upto, cursor))
+        })
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())?;
+        if upto == cursor {
+            return Ok(());
+        }
+        for notice in notices {
+            let message = compose(&notice, public_url, relay.from(), relay.reply_to())?;
+            deliver(relay, message, &notice).await;
+        }
+        let s = Arc::clone(service);
+        web::block(move || s.set_consumer_cursor(CONSUMER, upto))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?;
+    }
+}
+
+/// Sends one mail, retrying with back-off until it goes or `GIVE_UP` passes.
+async fn deliver(
+    relay: &Arc<smtp::Relay>,
+    message: lettre::Message,
+    notice: &crate::service::Notice,
+) {
+    let started = Instant::now();
+    let mut wait = Duration::from_secs(1);
+    loop {
+        let (r, m) = (Arc::clone(relay), message.clone());
+        let sent = web::block(move || r.send(&m)).await;
+        match sent {
+            Ok(Ok(())) => {
+                tracing::info!(site = %notice.site, comment = %notice.comment.id, "mailed the site's owner");
+                return;
+            }
+            Ok(Err(e)) if started.elapsed() < GIVE_UP => {
+                tracing::warn!(error = %e, retry_in = ?wait, comment = %notice.comment.id, "mail not sent yet");
+            }
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, comment = %notice.comment.id, "mail given up");
+                return;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "mail task failed");
+                return;
+            }
+        }
+        actix_web::rt::time::sleep(wait).await;
+        wait = (wait * 2).min(MAX_BACKOFF);
+    }
+}

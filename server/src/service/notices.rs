@@ -1,0 +1,99 @@
+//! What the blogger is told about: readers' new comments, read from the change log for the
+//! mail consumer (`notify`), with what a mail needs (the text, the author, the page).
+
+use talkback_api::Comment;
+use talkback_store::{ChangeKind, Status};
+
+use super::{Error, Service, convert};
+use crate::config::Notify;
+
+/// A new comment the site's owner asked to hear about.
+#[derive(Debug, Clone)]
+pub struct Notice {
+    /// The change that created it: with the comment's id, the mail's idempotency key.
+    pub seq: u64,
+    pub site: String,
+    pub owner: String,
+    pub page_key: String,
+    pub page_title: Option<String>,
+    pub page_url: Option<String>,
+    pub comment: Comment,
+    /// What the reader wrote (Markdown), the mail's plain text.
+    pub body_source: String,
+    /// The commenter's address (the owner sees it, as in the dashboard).
+    pub email: Option<String>,
+    /// Waiting for a moderator, and why (reason codes).
+    pub held: bool,
+    pub held_for: Vec<String>,
+}
+
+impl Service {
+    /// Where the consumer `name` of the change log stopped.
+    pub fn consumer_cursor(&self, name: &str) -> Result<u64, Error> {
+        Ok(self.store.consumer_cursor(name)?)
+    }
+
+    /// Records that the consumer `name` handled every change up to `seq`.
+    pub fn set_consumer_cursor(&self, name: &str, seq: u64) -> Result<(), Error> {
+        Ok(self.store.set_consumer_cursor(name, seq)?)
+    }
+
+    /// The notices among the changes after `after` (at most `limit` changes read), and the
+    /// change read up to. Imports notify nobody; a comment deleted since is skipped.
+    pub fn notices_after(&self, after: u64, limit: usize) -> Result<(Vec<Notice>, u64), Error> {
+        let changes = match self.store.changes_after(after, limit) {
+            Ok(changes) => changes,
+            Err(talkback_store::Error::Pruned { through }) => {
+                tracing::warn!(from = after, to = through, "mail skipped pruned changes");
+                return Ok((Vec::new(), through));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let upto = changes.last().map_or(after, |c| c.seq);
+        let mut notices = Vec::new();
+        for change in &changes {
+            let ChangeKind::Created {
+                status,
+                imported: false,
+                ..
+            } = change.kind
+            else {
+                continue;
+            };
+            let (Some(site), Some(id)) = (self.config.site(&change.site), change.comment) else {
+                continue;
+            };
+            let Some(owner) = site.owner_email.clone() else {
+                continue;
+            };
+            let wanted = match site.notify {
+                Notify::Each => matches!(status, Status::Approved | Status::Pending),
+                Notify::Held => status == Status::Pending,
+                Notify::None => false,
+            };
+            if !wanted {
+                continue;
+            }
+            let Some(record) = self.store.comment(id)? else {
+                continue;
+            };
+            let page = self.store.page(&change.site, &change.page_key)?;
+            notices.push(Notice {
+                seq: change.seq,
+                site: change.site.clone(),
+                owner,
+                page_key: change.page_key.clone(),
+                page_title: page.as_ref().and_then(|p| p.title.clone()),
+                page_url: page
+                    .and_then(|p| p.url)
+                    .filter(|u| talkback_api::is_web_address(u)),
+                comment: convert::comment(&record, &self.avatar_key),
+                body_source: record.body_source.clone(),
+                email: record.email.clone(),
+                held: status == Status::Pending,
+                held_for: record.held_for.clone(),
+            });
+        }
+        Ok((notices, upto))
+    }
+}
