@@ -168,7 +168,8 @@ pub fn start(config: Config) -> Result<Running, StartError> {
     spawn_change_log_pruning(Arc::clone(&service));
     spawn_spam_training(Arc::clone(&service));
     spawn_live_updates(Arc::clone(&service));
-    notify::spawn(Arc::clone(&service), &config);
+    let mail_metrics = notify::MailMetrics::default();
+    notify::spawn(Arc::clone(&service), &config, mail_metrics.clone());
     let assets = Assets::load(config.assets_dir.as_deref());
     let bind = config.bind.clone();
     let shutdown_secs = config.shutdown_timeout_secs;
@@ -182,7 +183,7 @@ pub fn start(config: Config) -> Result<Running, StartError> {
         draining: Arc::clone(&draining),
         stop_streams: streams_stop,
         streams: limit::StreamSlots::new(config.live_streams_per_client),
-        metrics: ops::metrics::Metrics::new(&service, cache.metrics()),
+        metrics: ops::metrics::Metrics::new(&service, cache.metrics(), &mail_metrics),
         sign_ins: admin::guard::SignInGuard::default(),
         cli_token: cli_token.clone(),
         service: Arc::clone(&service),

@@ -12,6 +12,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix_web::web;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::gauge::Gauge;
 
 use crate::config::{Config, MailConfig};
 use crate::service::Service;
@@ -24,6 +26,19 @@ const CONSUMER: &str = "owner-mail";
 const GIVE_UP: Duration = Duration::from_secs(24 * 60 * 60);
 /// The longest wait between two attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(5 * 60);
+
+/// What the mailer does, for `/metrics` (`ops` registers these).
+#[derive(Clone, Default)]
+pub struct MailMetrics {
+    /// Mails the relay accepted.
+    pub sent: Counter,
+    /// Attempts the relay refused or could not be reached for (each retry counts).
+    pub failed_attempts: Counter,
+    /// Mails given up after `GIVE_UP`.
+    pub given_up: Counter,
+    /// Changes written but not yet looked at by the mailer: its outbox.
+    pub depth: Gauge,
+}
 
 /// Checks `[mail]` when the configuration loads: a relay URL it can use, a sender it can write.
 pub fn check(mail: &MailConfig) -> Result<(), String> {
@@ -43,7 +58,7 @@ pub fn check(mail: &MailConfig) -> Result<(), String> {
 }
 
 /// Starts the consumer when mail is configured and some site has an owner to tell.
-pub(crate) fn spawn(service: Arc<Service>, config: &Config) {
+pub(crate) fn spawn(service: Arc<Service>, config: &Config, metrics: MailMetrics) {
     if config.mail.smtp_url.is_empty() || config.sites.iter().all(|s| s.owner_email.is_none()) {
         return;
     }
@@ -58,7 +73,7 @@ pub(crate) fn spawn(service: Arc<Service>, config: &Config) {
     actix_web::rt::spawn(async move {
         let mut published = service.changes();
         loop {
-            if let Err(e) = catch_up(&service, &relay, &public_url).await {
+            if let Err(e) = catch_up(&service, &relay, &public_url, &metrics).await {
                 tracing::error!(error = %e, "mail to site owners stopped for now");
             }
             if published.changed().await.is_err() {
@@ -73,23 +88,28 @@ async fn catch_up(
     service: &Arc<Service>,
     relay: &Arc<smtp::Relay>,
     public_url: &str,
+    metrics: &MailMetrics,
 ) -> Result<(), String> {
     loop {
         let s = Arc::clone(service);
-        let (notices, upto, cursor) = web::block(move || {
+        let (notices, upto, cursor, last) = web::block(move || {
             let cursor = s.consumer_cursor(CONSUMER)?;
+            let last = s.last_change()?;
             s.notices_after(cursor, 100)
-                .map(|(n, upto)| (n, upto, cursor))
+                .map(|(n, upto)| (n, upto, cursor, last))
         })
         .await
         .map_err(|e| e.to_string())?
         .map_err(|e| e.to_string())?;
+        metrics
+            .depth
+            .set(i64::try_from(last.saturating_sub(cursor)).unwrap_or(i64::MAX));
         if upto == cursor {
             return Ok(());
         }
         for notice in notices {
             let message = compose(&notice, public_url, relay.from(), relay.reply_to())?;
-            deliver(relay, message, &notice).await;
+            deliver(relay, message, &notice, metrics).await;
         }
         let s = Arc::clone(service);
         web::block(move || s.set_consumer_cursor(CONSUMER, upto))
@@ -104,6 +124,7 @@ async fn deliver(
     relay: &Arc<smtp::Relay>,
     message: lettre::Message,
     notice: &crate::service::Notice,
+    metrics: &MailMetrics,
 ) {
     let started = Instant::now();
     let mut wait = Duration::from_secs(1);
@@ -112,13 +133,16 @@ async fn deliver(
         let sent = web::block(move || r.send(&m)).await;
         match sent {
             Ok(Ok(())) => {
+                metrics.sent.inc();
                 tracing::info!(site = %notice.site, comment = %notice.comment.id, "mailed the site's owner");
                 return;
             }
             Ok(Err(e)) if started.elapsed() < GIVE_UP => {
+                metrics.failed_attempts.inc();
                 tracing::warn!(error = %e, retry_in = ?wait, comment = %notice.comment.id, "mail not sent yet");
             }
             Ok(Err(e)) => {
+                metrics.given_up.inc();
                 tracing::error!(error = %e, comment = %notice.comment.id, "mail given up");
                 return;
             }

@@ -20,6 +20,7 @@ use talkback_api::ErrorCode;
 use crate::AppState;
 use crate::http::cache::CacheMetrics;
 use crate::http::{Error, Result};
+use crate::notify::MailMetrics;
 use crate::service::Service;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -50,7 +51,7 @@ pub(crate) struct Metrics {
 }
 
 impl Metrics {
-    pub(crate) fn new(service: &Service, cache: &CacheMetrics) -> Self {
+    pub(crate) fn new(service: &Service, cache: &CacheMetrics, mail: &MailMetrics) -> Self {
         let mut registry = Registry::default();
         let requests = Family::<RequestLabels, Counter>::default();
         let latency: Latency = Family::new_with_constructor(latency_histogram);
@@ -79,6 +80,26 @@ impl Metrics {
             "talkback_comments_judged",
             "Comments the anti-spam layers judged, by site, outcome and reason (all: every one)",
             service.spam_metrics().clone(),
+        );
+        registry.register(
+            "talkback_mail_sent",
+            "Mails to site owners the relay accepted",
+            mail.sent.clone(),
+        );
+        registry.register(
+            "talkback_mail_failed_attempts",
+            "Attempts to mail that failed (each retry counts)",
+            mail.failed_attempts.clone(),
+        );
+        registry.register(
+            "talkback_mail_given_up",
+            "Mails given up after a day of retries",
+            mail.given_up.clone(),
+        );
+        registry.register(
+            "talkback_mail_outbox_depth",
+            "Changes the mailer has not looked at yet",
+            mail.depth.clone(),
         );
         registry.register(
             "talkback_live_followers",

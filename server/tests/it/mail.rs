@@ -201,6 +201,14 @@ fn a_relay_that_is_down_gets_the_mail_once_it_is_up() {
     let got = inbox.wait_for(1, Duration::from_secs(15));
     assert_eq!(got.len(), 1, "mailed after the relay came up");
     assert!(got[0].contains("sent while the relay is down"));
+    let metrics = call(&server.base, "GET", "/metrics", None, &[]);
+    let text = metrics.body.as_str().unwrap_or_default().to_owned();
+    assert!(text.contains("talkback_mail_sent_total 1"), "{text}");
+    assert!(
+        !text.contains("talkback_mail_failed_attempts_total 0"),
+        "{text}"
+    );
+    assert!(text.contains("talkback_mail_given_up_total 0"), "{text}");
 }
 
 #[test]
