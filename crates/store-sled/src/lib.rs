@@ -1266,11 +1266,11 @@ impl ChangeLog for SledStore {
         Ok(out)
     }
 
-    fn consumer_cursor(&self, name: &str) -> Result<u64> {
+    fn consumer_cursor(&self, name: &str) -> Result<Option<u64>> {
         match self.meta.get(format!("cursor/{name}")).db()? {
-            None => Ok(0),
+            None => Ok(None),
             Some(b) => <[u8; 8]>::try_from(b.as_ref())
-                .map(u64::from_be_bytes)
+                .map(|b| Some(u64::from_be_bytes(b)))
                 .map_err(|_| Error::Corrupt(format!("the {name} consumer's cursor"))),
         }
     }

@@ -701,13 +701,15 @@ pub fn a_consumer_that_resumes_misses_nothing_and_sees_nothing_twice(store: Arc<
 }
 
 pub fn consumers_keep_their_own_cursors(store: Arc<dyn Store>) {
-    assert_eq!(store.consumer_cursor("mail").unwrap(), 0);
+    assert_eq!(store.consumer_cursor("mail").unwrap(), None);
+    store.set_consumer_cursor("mail", 0).unwrap();
+    assert_eq!(store.consumer_cursor("mail").unwrap(), Some(0));
     store.set_consumer_cursor("mail", 7).unwrap();
     store.set_consumer_cursor("webhooks", 3).unwrap();
     store.set_consumer_cursor("mail", 9).unwrap();
-    assert_eq!(store.consumer_cursor("mail").unwrap(), 9);
-    assert_eq!(store.consumer_cursor("webhooks").unwrap(), 3);
-    assert_eq!(store.consumer_cursor("other").unwrap(), 0);
+    assert_eq!(store.consumer_cursor("mail").unwrap(), Some(9));
+    assert_eq!(store.consumer_cursor("webhooks").unwrap(), Some(3));
+    assert_eq!(store.consumer_cursor("other").unwrap(), None);
 }
 
 pub fn pruned_changes_are_reported_not_skipped(store: Arc<dyn Store>) {

@@ -187,9 +187,9 @@ pub trait ChangeLog: Send + Sync {
     fn last_change(&self) -> Result<u64>;
     /// Removes changes written before `before_ms`; returns how many went.
     fn prune_changes(&self, before_ms: i64) -> Result<usize>;
-    /// Where the consumer `name` (mail, webhooks, …) stopped: the last change it handled
-    /// (0 before the first).
-    fn consumer_cursor(&self, name: &str) -> Result<u64>;
+    /// Where the consumer `name` (mail, webhooks, …) stopped: the last change it handled;
+    /// `None` for a consumer never heard of (it decides where to start).
+    fn consumer_cursor(&self, name: &str) -> Result<Option<u64>>;
     /// Records, durably, that the consumer `name` handled every change up to `seq`.
     fn set_consumer_cursor(&self, name: &str, seq: u64) -> Result<()>;
 }

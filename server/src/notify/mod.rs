@@ -70,6 +70,12 @@ pub(crate) fn spawn(service: Arc<Service>, config: &Config, metrics: MailMetrics
         }
     };
     let public_url = config.public_url();
+    // Place a new consumer's cursor now, before any reader can post: from here on, nothing
+    // is missed (and nothing from before mail was turned on is sent).
+    if let Err(e) = service.consumer_cursor(CONSUMER) {
+        tracing::error!(error = %e, "mail is off: its cursor cannot be read");
+        return;
+    }
     actix_web::rt::spawn(async move {
         let mut published = service.changes();
         loop {

@@ -28,9 +28,17 @@ pub struct Notice {
 }
 
 impl Service {
-    /// Where the consumer `name` of the change log stopped.
+    /// Where the consumer `name` of the change log stopped; a consumer never heard of starts
+    /// at the newest change (so turning mail or a webhook on does not replay the past).
     pub fn consumer_cursor(&self, name: &str) -> Result<u64, Error> {
-        Ok(self.store.consumer_cursor(name)?)
+        match self.store.consumer_cursor(name)? {
+            Some(cursor) => Ok(cursor),
+            None => {
+                let now = self.store.last_change()?;
+                self.store.set_consumer_cursor(name, now)?;
+                Ok(now)
+            }
+        }
     }
 
     /// Records that the consumer `name` handled every change up to `seq`.

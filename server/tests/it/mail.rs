@@ -257,3 +257,37 @@ fn retry_spawn(db: &std::path::Path, config: &std::path::Path) -> ServerProcess 
     std::thread::sleep(Duration::from_millis(200));
     ServerProcess::spawn_with(db, Some(config))
 }
+
+#[test]
+fn turning_mail_on_later_does_not_mail_the_past() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let inbox = sink(listener);
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let site = format!("[[sites]]\nid = \"blog\"\norigins = [\"{BLOG_ORIGIN}\"]\n");
+    let without = dir.path().join("without.toml");
+    std::fs::write(&without, format!("{site}{SPAM_OFF_TOML}")).unwrap();
+    let mut server = ServerProcess::spawn_with(&db, Some(&without));
+    let old = json!({"site": "blog", "page": "/p", "author": "Old", "body": "from before mail"});
+    assert_eq!(post(&server.base, "/api/v1/comments", &old).status, 201);
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+
+    let with = dir.path().join("with.toml");
+    std::fs::write(
+        &with,
+        format!(
+            "[mail]\nsmtp_url = \"smtp://127.0.0.1:{port}\"\nfrom = \"talkback@blog.example\"\n\
+             {site}owner_email = \"owner@blog.example\"\nnotify = \"each\"\n{SPAM_OFF_TOML}"
+        ),
+    )
+    .unwrap();
+    let server = retry_spawn(&db, &with);
+    let new =
+        json!({"site": "blog", "page": "/p", "author": "New", "body": "after mail was turned on"});
+    assert_eq!(post(&server.base, "/api/v1/comments", &new).status, 201);
+    let got = inbox.wait_for(2, Duration::from_secs(3));
+    assert_eq!(got.len(), 1, "only the new comment");
+    assert!(got[0].contains("after mail was turned on"));
+}
