@@ -136,6 +136,41 @@ pub struct SiteConfig {
     /// default), `each`, or `none`.
     #[serde(default)]
     pub notify: Notify,
+    /// Where the site's events are POSTed (`[[sites.webhooks]]`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub webhooks: Vec<Webhook>,
+}
+
+/// A receiver of a site's events.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Webhook {
+    /// An http or https address.
+    pub url: String,
+    /// What is sent: `json` (Talkback's events, signed; the default), or a chat message for a
+    /// `slack`, `discord` or `telegram` incoming webhook.
+    #[serde(default)]
+    pub format: HookFormat,
+    /// The key of `json` events' signatures (at least 16 characters); never printed.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub secret: String,
+    /// Telegram's chat (with `format = "telegram"`; the URL names the bot).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chat_id: Option<String>,
+    /// Only these events (`comment.created`, `comment.held`, …); empty: every one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub events: Vec<String>,
+}
+
+/// The shape of a webhook's requests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HookFormat {
+    #[default]
+    Json,
+    Slack,
+    Discord,
+    Telegram,
 }
 
 /// A site's spam defences. Every check runs on the server; readers never solve a puzzle.
@@ -249,6 +284,7 @@ impl SiteConfig {
             spam: SpamRules::default(),
             owner_email: None,
             notify: Notify::default(),
+            webhooks: Vec::new(),
         }
     }
 
@@ -324,6 +360,8 @@ pub enum ConfigError {
     BadMetricsAddress(String),
     #[error("[mail]: {0}")]
     BadMail(String),
+    #[error("a webhook of site {0:?}: {1}")]
+    BadWebhook(String, String),
     #[error("public_url {0:?} must be an http or https address like https://comments.example.com")]
     BadPublicUrl(String),
 }
@@ -387,6 +425,10 @@ impl Config {
                     return Err(ConfigError::BadBlockedAddress(address.clone()));
                 }
             }
+            for hook in &site.webhooks {
+                crate::notify::check_webhook(hook)
+                    .map_err(|why| ConfigError::BadWebhook(site.id.clone(), why))?;
+            }
             if let Some(owner) = &site.owner_email
                 && owner.parse::<lettre::Address>().is_err()
             {
@@ -401,6 +443,17 @@ impl Config {
         }
         crate::notify::check(&self.mail).map_err(ConfigError::BadMail)?;
         Ok(())
+    }
+
+    /// This configuration as `talkback config` prints it: webhook secrets hidden.
+    pub fn redacted(&self) -> Self {
+        let mut copy = self.clone();
+        for hook in copy.sites.iter_mut().flat_map(|s| s.webhooks.iter_mut()) {
+            if !hook.secret.is_empty() {
+                hook.secret = "(set)".into();
+            }
+        }
+        copy
     }
 
     /// The server's address as readers reach it, without a trailing slash.

@@ -168,7 +168,7 @@ pub fn start(config: Config) -> Result<Running, StartError> {
     spawn_change_log_pruning(Arc::clone(&service));
     spawn_spam_training(Arc::clone(&service));
     spawn_live_updates(Arc::clone(&service));
-    let mail_metrics = notify::MailMetrics::default();
+    let mail_metrics = notify::NotifyMetrics::default();
     notify::spawn(Arc::clone(&service), &config, mail_metrics.clone());
     let assets = Assets::load(config.assets_dir.as_deref());
     let bind = config.bind.clone();

@@ -337,7 +337,8 @@ fn main() -> anyhow::Result<()> {
             print(&html)
         }
         Command::Config => {
-            let mut text = toml::to_string_pretty(&config).context("cannot print configuration")?;
+            let mut text =
+                toml::to_string_pretty(&config.redacted()).context("cannot print configuration")?;
             text.push_str(&settings_in_force(&config));
             print(&text)
         }

@@ -1,12 +1,15 @@
-//! Mail to the blogger about new comments, over SMTP: a consumer of the change log (cursor
-//! `owner-mail` in the store), so it never delays or fails a reader's POST, resumes after a
-//! restart where it stopped (a comment acknowledged just before a crash is still mailed), and
-//! sends each mail at least once under a Message-ID made of the change and the comment, which
-//! is its idempotency key. A relay that is down is retried with back-off for `GIVE_UP`; then
-//! the mail is given up, and the log says why.
+//! What leaves the server because of a write, read from the change log so that it never
+//! delays or fails a reader's POST: mail to the blogger about new comments over SMTP, and each
+//! site's webhooks (`webhooks`). Each consumer keeps its cursor in the store, so it resumes
+//! after a restart where it stopped (a comment acknowledged just before a crash is still
+//! mailed), and delivers at least once under a stable id (a mail's Message-ID is made of the
+//! change and the comment; a webhook's `Talkback-Delivery` is the event's id). A relay or
+//! receiver that is down is retried with back-off for `GIVE_UP`; then the delivery is given
+//! up, and the log and `/metrics` say so.
 
 mod compose;
 mod smtp;
+mod webhooks;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -19,17 +22,24 @@ use crate::config::{Config, MailConfig};
 use crate::service::Service;
 
 pub use compose::compose;
+pub use webhooks::{check as check_webhook, signature};
 
 /// The change-log consumer's name (its cursor in the store).
 const CONSUMER: &str = "owner-mail";
-/// How long one mail is retried before it is given up.
+/// How long one mail or webhook delivery is retried before it is given up.
 const GIVE_UP: Duration = Duration::from_secs(24 * 60 * 60);
 /// The longest wait between two attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(5 * 60);
 
-/// What the mailer does, for `/metrics` (`ops` registers these).
+/// What the mailer and the webhooks do, for `/metrics` (`ops` registers these).
 #[derive(Clone, Default)]
-pub struct MailMetrics {
+pub struct NotifyMetrics {
+    /// Webhook requests the receiver answered with 2xx.
+    pub hooks_delivered: Counter,
+    /// Webhook attempts refused or unanswered (each retry counts).
+    pub hooks_failed_attempts: Counter,
+    /// Webhook deliveries given up after `GIVE_UP`.
+    pub hooks_given_up: Counter,
     /// Mails the relay accepted.
     pub sent: Counter,
     /// Attempts the relay refused or could not be reached for (each retry counts).
@@ -57,8 +67,10 @@ pub fn check(mail: &MailConfig) -> Result<(), String> {
     Ok(())
 }
 
-/// Starts the consumer when mail is configured and some site has an owner to tell.
-pub(crate) fn spawn(service: Arc<Service>, config: &Config, metrics: MailMetrics) {
+/// Starts the mail consumer when mail is configured and some site has an owner to tell, and
+/// one consumer per webhook.
+pub(crate) fn spawn(service: Arc<Service>, config: &Config, metrics: NotifyMetrics) {
+    webhooks::spawn(&service, &config.sites, &metrics);
     if config.mail.smtp_url.is_empty() || config.sites.iter().all(|s| s.owner_email.is_none()) {
         return;
     }
@@ -94,7 +106,7 @@ async fn catch_up(
     service: &Arc<Service>,
     relay: &Arc<smtp::Relay>,
     public_url: &str,
-    metrics: &MailMetrics,
+    metrics: &NotifyMetrics,
 ) -> Result<(), String> {
     loop {
         let s = Arc::clone(service);
@@ -130,7 +142,7 @@ async fn deliver(
     relay: &Arc<smtp::Relay>,
     message: lettre::Message,
     notice: &crate::service::Notice,
-    metrics: &MailMetrics,
+    metrics: &NotifyMetrics,
 ) {
     let started = Instant::now();
     let mut wait = Duration::from_secs(1);

@@ -20,7 +20,7 @@ use talkback_api::ErrorCode;
 use crate::AppState;
 use crate::http::cache::CacheMetrics;
 use crate::http::{Error, Result};
-use crate::notify::MailMetrics;
+use crate::notify::NotifyMetrics;
 use crate::service::Service;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -51,7 +51,7 @@ pub(crate) struct Metrics {
 }
 
 impl Metrics {
-    pub(crate) fn new(service: &Service, cache: &CacheMetrics, mail: &MailMetrics) -> Self {
+    pub(crate) fn new(service: &Service, cache: &CacheMetrics, mail: &NotifyMetrics) -> Self {
         let mut registry = Registry::default();
         let requests = Family::<RequestLabels, Counter>::default();
         let latency: Latency = Family::new_with_constructor(latency_histogram);
@@ -95,6 +95,21 @@ impl Metrics {
             "talkback_mail_given_up",
             "Mails given up after a day of retries",
             mail.given_up.clone(),
+        );
+        registry.register(
+            "talkback_webhooks_delivered",
+            "Webhook requests answered with 2xx",
+            mail.hooks_delivered.clone(),
+        );
+        registry.register(
+            "talkback_webhooks_failed_attempts",
+            "Webhook attempts refused or unanswered (each retry counts)",
+            mail.hooks_failed_attempts.clone(),
+        );
+        registry.register(
+            "talkback_webhooks_given_up",
+            "Webhook deliveries given up after a day of retries",
+            mail.hooks_given_up.clone(),
         );
         registry.register(
             "talkback_mail_outbox_depth",

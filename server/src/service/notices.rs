@@ -105,3 +105,129 @@ impl Service {
         Ok((notices, upto))
     }
 }
+
+/// What a webhook is told about a change (`comment.created`, `comment.held`, …).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Event {
+    /// `evt-` and the change's sequence number: the delivery's idempotency key.
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// When the change was written (Unix milliseconds).
+    pub created: i64,
+    pub site: String,
+    pub page: EventPage,
+    pub comment: EventComment,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct EventPage {
+    pub key: String,
+    pub title: Option<String>,
+    pub url: Option<String>,
+}
+
+/// A comment as a webhook sees it: never the e-mail or the client address.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct EventComment {
+    pub id: u64,
+    pub parent: Option<u64>,
+    pub author: String,
+    pub website: Option<String>,
+    /// What the reader wrote (Markdown).
+    pub text: String,
+    pub status: &'static str,
+}
+
+fn status_name(status: Status) -> &'static str {
+    match status {
+        Status::Approved => "approved",
+        Status::Pending => "pending",
+        Status::Spam => "spam",
+        Status::Deleted => "deleted",
+        Status::Pingback => "pingback",
+    }
+}
+
+impl Service {
+    /// The webhook events of `site` among the changes after `after` (at most `limit` read),
+    /// and the change read up to. Imports send none.
+    pub fn events_after(
+        &self,
+        site: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<(Vec<Event>, u64), Error> {
+        let changes = match self.store.changes_after(after, limit) {
+            Ok(changes) => changes,
+            Err(talkback_store::Error::Pruned { through }) => return Ok((Vec::new(), through)),
+            Err(e) => return Err(e.into()),
+        };
+        let upto = changes.last().map_or(after, |c| c.seq);
+        let mut events = Vec::new();
+        for change in changes.iter().filter(|c| c.site == site) {
+            let kind = match change.kind {
+                ChangeKind::Created {
+                    imported: false,
+                    status,
+                    ..
+                } => match status {
+                    Status::Approved => "comment.created",
+                    Status::Pending => "comment.held",
+                    Status::Spam => "comment.spam",
+                    _ => continue,
+                },
+                ChangeKind::StatusChanged { status, .. } => match status {
+                    Status::Approved => "comment.approved",
+                    Status::Pending => "comment.held",
+                    Status::Spam => "comment.spam",
+                    _ => continue,
+                },
+                ChangeKind::Edited { .. } => "comment.edited",
+                ChangeKind::Deleted { .. } => "comment.deleted",
+                _ => continue,
+            };
+            let Some(id) = change.comment else { continue };
+            let record = self.store.comment(id)?;
+            let page = self.store.page(&change.site, &change.page_key)?;
+            let comment = match &record {
+                Some(r) => EventComment {
+                    id,
+                    parent: r.parent,
+                    author: r.author.clone(),
+                    website: r.website.clone(),
+                    text: if r.status == Status::Deleted {
+                        String::new()
+                    } else {
+                        r.body_source.clone()
+                    },
+                    status: status_name(r.status),
+                },
+                // Gone since (deleted without replies).
+                None => EventComment {
+                    id,
+                    parent: None,
+                    author: String::new(),
+                    website: None,
+                    text: String::new(),
+                    status: "deleted",
+                },
+            };
+            events.push(Event {
+                id: format!("evt-{}", change.seq),
+                kind,
+                created: change.at,
+                site: change.site.clone(),
+                page: EventPage {
+                    key: change.page_key.clone(),
+                    title: page.as_ref().and_then(|p| p.title.clone()),
+                    url: page
+                        .and_then(|p| p.url)
+                        .filter(|u| talkback_api::is_web_address(u)),
+                },
+                comment,
+            });
+        }
+        Ok((events, upto))
+    }
+}

@@ -14,4 +14,5 @@ mod moderation;
 mod ops;
 mod pages;
 mod support;
+mod webhooks;
 mod write_path;

@@ -1,0 +1,233 @@
+//! A site's webhooks: each is a consumer of the change log with its own cursor, POSTing the
+//! site's events in order, at least once, retried with back-off for a day. `json` events are
+//! signed as `Talkback-Signature: t=UNIX-SECONDS,v1=HEX`, HMAC-SHA256 of `t`, a dot and the
+//! body, with the hook's secret (receivers refuse a `t` more than five minutes old: replays);
+//! `Talkback-Delivery` is the event's id (`evt-` and the change), the same on every retry.
+//! Chat formats (Slack, Discord, Telegram) get a message instead.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix_web::web;
+use hmac::{Hmac, Mac};
+use sha2::{Digest, Sha256};
+
+use super::{GIVE_UP, MAX_BACKOFF, NotifyMetrics};
+use crate::config::{HookFormat, Webhook};
+use crate::service::{Event, Service};
+
+/// Checks a webhook when the configuration loads.
+pub fn check(hook: &Webhook) -> Result<(), String> {
+    if !talkback_api::is_web_address(&hook.url) {
+        return Err(format!(
+            "url {:?} must be an http or https address",
+            hook.url
+        ));
+    }
+    match hook.format {
+        HookFormat::Json if hook.secret.chars().count() < 16 => {
+            Err("a json webhook needs a secret of at least 16 characters".into())
+        }
+        HookFormat::Telegram if hook.chat_id.is_none() => {
+            Err("a telegram webhook needs a chat_id".into())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The hook's cursor in the store: by site and URL, so reordering hooks keeps each its own.
+fn consumer(site: &str, hook: &Webhook) -> String {
+    let digest = Sha256::digest(hook.url.as_bytes());
+    format!("webhook/{site}/{}", hex::encode(&digest[..8]))
+}
+
+/// The signature header's value for `body` sent at `t` (Unix seconds).
+pub fn signature(secret: &str, t: i64, body: &str) -> String {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes())
+        .unwrap_or_else(|_| unreachable!("HMAC takes a key of any length"));
+    mac.update(format!("{t}.{body}").as_bytes());
+    format!("t={t},v1={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+/// A chat message for the event.
+fn message(event: &Event) -> String {
+    let who = if event.comment.author.is_empty() {
+        "Anonymous"
+    } else {
+        &event.comment.author
+    };
+    let title = event.page.title.as_deref().unwrap_or(&event.page.key);
+    let what = match event.kind {
+        "comment.created" => "New comment",
+        "comment.held" => "Comment awaiting moderation",
+        "comment.approved" => "Comment approved",
+        "comment.spam" => "Comment marked as spam",
+        "comment.edited" => "Comment edited",
+        _ => "Comment deleted",
+    };
+    let link = event
+        .page
+        .url
+        .as_ref()
+        .map(|u| format!("\n{u}#tb-c{}", event.comment.id))
+        .unwrap_or_default();
+    let excerpt: String = event.comment.text.chars().take(500).collect();
+    format!("{what} by {who} on “{title}”:\n{excerpt}{link}")
+}
+
+/// The request for an event: its body and headers.
+fn request(
+    hook: &Webhook,
+    event: &Event,
+    now_secs: i64,
+) -> Result<(String, Vec<(String, String)>), String> {
+    let json = |v: serde_json::Value| v.to_string();
+    let text = message(event);
+    Ok(match hook.format {
+        HookFormat::Json => {
+            let body = serde_json::to_string(event).map_err(|e| e.to_string())?;
+            let headers = vec![
+                ("Talkback-Event".into(), event.kind.into()),
+                ("Talkback-Delivery".into(), event.id.clone()),
+                (
+                    "Talkback-Signature".into(),
+                    signature(&hook.secret, now_secs, &body),
+                ),
+            ];
+            (body, headers)
+        }
+        HookFormat::Slack => (json(serde_json::json!({ "text": text })), Vec::new()),
+        HookFormat::Discord => (
+            json(serde_json::json!({ "content": text, "allowed_mentions": { "parse": [] } })),
+            Vec::new(),
+        ),
+        HookFormat::Telegram => (
+            json(serde_json::json!({
+                "chat_id": hook.chat_id, "text": text, "disable_web_page_preview": true
+            })),
+            Vec::new(),
+        ),
+    })
+}
+
+/// Starts one consumer per webhook of every site.
+pub(crate) fn spawn(
+    service: &Arc<Service>,
+    sites: &[crate::config::SiteConfig],
+    metrics: &NotifyMetrics,
+) {
+    let agent = ureq::AgentBuilder::new()
+        .timeout(Duration::from_secs(10))
+        .redirects(0)
+        .build();
+    for site in sites {
+        for hook in &site.webhooks {
+            let name = consumer(&site.id, hook);
+            // Placed before the server takes requests: nothing after now is missed.
+            if let Err(e) = service.consumer_cursor(&name) {
+                tracing::error!(error = %e, url = %hook.url, "webhook off: its cursor cannot be read");
+                continue;
+            }
+            let (service, hook, site, agent) = (
+                Arc::clone(service),
+                hook.clone(),
+                site.id.clone(),
+                agent.clone(),
+            );
+            let metrics = metrics.clone();
+            actix_web::rt::spawn(async move {
+                let mut published = service.changes();
+                loop {
+                    if let Err(e) = catch_up(&service, &site, &hook, &name, &agent, &metrics).await
+                    {
+                        tracing::error!(error = %e, url = %hook.url, "webhook stopped for now");
+                    }
+                    if published.changed().await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    }
+}
+
+async fn catch_up(
+    service: &Arc<Service>,
+    site: &str,
+    hook: &Webhook,
+    name: &str,
+    agent: &ureq::Agent,
+    metrics: &NotifyMetrics,
+) -> Result<(), String> {
+    loop {
+        let (s, site_id, n) = (Arc::clone(service), site.to_owned(), name.to_owned());
+        let (events, upto, cursor) = web::block(move || {
+            let cursor = s.consumer_cursor(&n)?;
+            s.events_after(&site_id, cursor, 100)
+                .map(|(e, upto)| (e, upto, cursor))
+        })
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())?;
+        if upto == cursor {
+            return Ok(());
+        }
+        for event in events
+            .iter()
+            .filter(|e| hook.events.is_empty() || hook.events.iter().any(|k| k == e.kind))
+        {
+            deliver(hook, event, agent, metrics).await;
+        }
+        let (s, n) = (Arc::clone(service), name.to_owned());
+        web::block(move || s.set_consumer_cursor(&n, upto))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?;
+    }
+}
+
+/// POSTs one event until the receiver answers 2xx or `GIVE_UP` passes (signed anew each time,
+/// so a retry's timestamp is fresh).
+async fn deliver(hook: &Webhook, event: &Event, agent: &ureq::Agent, metrics: &NotifyMetrics) {
+    let started = Instant::now();
+    let mut wait = Duration::from_secs(1);
+    loop {
+        let now = crate::service::now_ms() / 1000;
+        let outcome = match request(hook, event, now) {
+            Ok((body, headers)) => {
+                let (agent, url) = (agent.clone(), hook.url.clone());
+                web::block(move || {
+                    let mut req = agent.post(&url).set("Content-Type", "application/json");
+                    for (name, value) in &headers {
+                        req = req.set(name, value);
+                    }
+                    req.send_string(&body).map(|_| ()).map_err(|e| match e {
+                        ureq::Error::Status(code, _) => format!("answered {code}"),
+                        other => other.to_string(),
+                    })
+                })
+                .await
+                .unwrap_or_else(|e| Err(e.to_string()))
+            }
+            Err(e) => Err(e),
+        };
+        match outcome {
+            Ok(()) => {
+                metrics.hooks_delivered.inc();
+                tracing::info!(url = %hook.url, event = %event.id, kind = event.kind, "webhook delivered");
+                return;
+            }
+            Err(e) if started.elapsed() < GIVE_UP => {
+                metrics.hooks_failed_attempts.inc();
+                tracing::warn!(url = %hook.url, event = %event.id, error = %e, retry_in = ?wait, "webhook not delivered yet");
+            }
+            Err(e) => {
+                metrics.hooks_given_up.inc();
+                tracing::error!(url = %hook.url, event = %event.id, error = %e, "webhook given up");
+                return;
+            }
+        }
+        actix_web::rt::time::sleep(wait).await;
+        wait = (wait * 2).min(MAX_BACKOFF);
+    }
+}
