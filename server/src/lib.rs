@@ -50,6 +50,8 @@ pub struct AppState {
     stop_streams: tokio::sync::watch::Receiver<bool>,
     streams: Arc<limit::StreamSlots>,
     metrics: ops::metrics::Metrics,
+    /// What mail and webhooks delivered lately.
+    deliveries: notify::Deliveries,
 }
 
 /// Written into the database directory while the server runs: its address and a token with
@@ -168,8 +170,8 @@ pub fn start(config: Config) -> Result<Running, StartError> {
     spawn_change_log_pruning(Arc::clone(&service));
     spawn_spam_training(Arc::clone(&service));
     spawn_live_updates(Arc::clone(&service));
-    let mail_metrics = notify::NotifyMetrics::default();
-    notify::spawn(Arc::clone(&service), &config, mail_metrics.clone());
+    let deliveries = notify::Deliveries::default();
+    notify::spawn(Arc::clone(&service), &config, deliveries.clone());
     let assets = Assets::load(config.assets_dir.as_deref());
     let bind = config.bind.clone();
     let shutdown_secs = config.shutdown_timeout_secs;
@@ -183,7 +185,8 @@ pub fn start(config: Config) -> Result<Running, StartError> {
         draining: Arc::clone(&draining),
         stop_streams: streams_stop,
         streams: limit::StreamSlots::new(config.live_streams_per_client),
-        metrics: ops::metrics::Metrics::new(&service, cache.metrics(), &mail_metrics),
+        metrics: ops::metrics::Metrics::new(&service, cache.metrics(), &deliveries),
+        deliveries,
         sign_ins: admin::guard::SignInGuard::default(),
         cli_token: cli_token.clone(),
         service: Arc::clone(&service),

@@ -95,6 +95,12 @@ enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
+    /// What mail and webhooks delivered lately, and a test of a site's webhooks (through the
+    /// running server: the log lives in it).
+    Webhooks {
+        #[command(subcommand)]
+        command: WebhooksCommand,
+    },
     /// Moderate comments (through the running server when there is one).
     Moderate {
         #[command(subcommand)]
@@ -159,6 +165,20 @@ enum AdminCommand {
     List,
     /// Remove an account and end its sessions.
     Remove { name: String },
+}
+
+#[derive(Subcommand)]
+enum WebhooksCommand {
+    /// The latest deliveries of mail and webhook events, newest first.
+    Log {
+        #[arg(long)]
+        site: Option<String>,
+    },
+    /// Send a `ping` event to each of a site's webhooks now and show how each answered.
+    Test {
+        #[arg(long)]
+        site: String,
+    },
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -375,6 +395,7 @@ fn main() -> anyhow::Result<()> {
         Command::Delete { site, id, page } => delete(&config, &site, id, page),
         Command::Admin { command } => admin(&config, command),
         Command::Moderate { command } => moderate(&config, command),
+        Command::Webhooks { command } => webhooks(&config, command),
         Command::Page {
             site,
             page,
@@ -858,6 +879,49 @@ fn list_accounts(
         (None, Some(service)) => Ok(service.accounts()?),
         (None, None) => unreachable_service(),
     }
+}
+
+fn webhooks(config: &Config, command: WebhooksCommand) -> anyhow::Result<()> {
+    let remote = Remote::find(config)?.context(
+        "no running server on this database: the delivery log lives in the server (start it first)",
+    )?;
+    let (deliveries, only): (talkback_api::admin::Deliveries, Option<String>) = match command {
+        WebhooksCommand::Log { site } => (remote.json("GET", "/admin/api/deliveries", None)?, site),
+        WebhooksCommand::Test { site } => (
+            remote.json(
+                "POST",
+                "/admin/api/webhooks/test",
+                Some(serde_json::json!({ "site": site })),
+            )?,
+            None,
+        ),
+    };
+    let mut out = String::new();
+    for d in deliveries
+        .deliveries
+        .iter()
+        .filter(|d| only.as_deref().is_none_or(|s| s == d.site))
+    {
+        out.push_str(&format!(
+            "{}  {:<10} {:<8} {:<32} {:<18} {:<22} {}{}\n",
+            talkback_api::i18n::iso_datetime(d.at),
+            d.site,
+            d.channel,
+            d.target,
+            d.kind,
+            d.event,
+            d.outcome,
+            if d.detail.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", d.detail)
+            }
+        ));
+    }
+    if out.is_empty() {
+        out.push_str("nothing delivered yet\n");
+    }
+    print(&out)
 }
 
 fn moderate(config: &Config, command: ModerateCommand) -> anyhow::Result<()> {

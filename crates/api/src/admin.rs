@@ -319,3 +319,36 @@ pub struct SpamCounts {
     pub counts: std::collections::BTreeMap<String, u64>,
     pub sites: std::collections::BTreeMap<String, std::collections::BTreeMap<String, u64>>,
 }
+
+/// One delivery of mail or a webhook event (`GET /admin/api/deliveries`, newest first).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Delivery {
+    /// Milliseconds since the Unix epoch.
+    pub at: i64,
+    pub site: String,
+    /// `mail` or `webhook`.
+    pub channel: String,
+    /// The recipient: an address, or a webhook's scheme and host (its path may hold a token).
+    pub target: String,
+    /// The event (`evt-42`) or the mail's Message-ID.
+    pub event: String,
+    /// `comment.created`, …, or `mail`.
+    pub kind: String,
+    /// `delivered`, `retrying` or `given_up`.
+    pub outcome: String,
+    /// Why it failed, if it did.
+    #[serde(default)]
+    pub detail: String,
+}
+
+/// Response of `GET /admin/api/deliveries`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Deliveries {
+    pub deliveries: Vec<Delivery>,
+}
+
+/// Body of `POST /admin/api/webhooks/test`: send a `ping` event to each of the site's webhooks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TestWebhooks {
+    pub site: String,
+}

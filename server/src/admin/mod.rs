@@ -39,6 +39,8 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
                 .route("/moderate", web::post().to(moderate))
                 .route("/audit", web::get().to(audit))
                 .route("/spam", web::get().to(spam_counts))
+                .route("/deliveries", web::get().to(deliveries))
+                .route("/webhooks/test", web::post().to(test_webhooks))
                 .route("/accounts", web::get().to(accounts))
                 .route("/accounts/{name}", web::put().to(put_account))
                 .route("/accounts/{name}", web::delete().to(remove_account))
@@ -218,6 +220,37 @@ async fn audit(
 async fn spam_counts(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse> {
     let caller = blocking_caller(&state, &req, false).await?;
     Ok(HttpResponse::Ok().json(state.service.spam_counts(&caller.actor)))
+}
+
+/// The latest mail and webhook deliveries of the caller's sites, newest first.
+async fn deliveries(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse> {
+    let caller = blocking_caller(&state, &req, false).await?;
+    let deliveries = state.deliveries.latest(|site| caller.actor.may_see(site));
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(talkback_api::admin::Deliveries { deliveries }))
+}
+
+/// Sends a `ping` event to each webhook of a site now, once, and says how each answered.
+async fn test_webhooks(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Json<talkback_api::admin::TestWebhooks>,
+) -> Result<HttpResponse> {
+    let caller = blocking_caller(&state, &req, true).await?;
+    let site = state
+        .config
+        .site(&body.site)
+        .filter(|s| caller.actor.may_see(&s.id))
+        .ok_or_else(|| crate::service::unknown_site(&body.site))?
+        .clone();
+    let deliveries = web::block(move || crate::notify::ping_webhooks(&site)).await?;
+    for d in &deliveries {
+        state.deliveries.record(d.clone());
+    }
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(talkback_api::admin::Deliveries { deliveries }))
 }
 
 fn owner_only(caller: &Caller) -> Result<()> {

@@ -22,7 +22,7 @@ use crate::config::{Config, MailConfig};
 use crate::service::Service;
 
 pub use compose::compose;
-pub use webhooks::{check as check_webhook, signature};
+pub use webhooks::{check as check_webhook, ping as ping_webhooks, signature};
 
 /// The change-log consumer's name (its cursor in the store).
 const CONSUMER: &str = "owner-mail";
@@ -31,9 +31,11 @@ const GIVE_UP: Duration = Duration::from_secs(24 * 60 * 60);
 /// The longest wait between two attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(5 * 60);
 
-/// What the mailer and the webhooks do, for `/metrics` (`ops` registers these).
+/// What the mailer and the webhooks did: counters for `/metrics` (`ops` registers them) and
+/// the latest deliveries, for `GET /admin/api/deliveries` and `talkback webhooks log`.
 #[derive(Clone, Default)]
-pub struct NotifyMetrics {
+pub struct Deliveries {
+    recent: Arc<std::sync::Mutex<std::collections::VecDeque<talkback_api::admin::Delivery>>>,
     /// Webhook requests the receiver answered with 2xx.
     pub hooks_delivered: Counter,
     /// Webhook attempts refused or unanswered (each retry counts).
@@ -48,6 +50,32 @@ pub struct NotifyMetrics {
     pub given_up: Counter,
     /// Changes written but not yet looked at by the mailer: its outbox.
     pub depth: Gauge,
+}
+
+/// Deliveries kept for the log (every site's together, newest first).
+const RECENT: usize = 500;
+
+impl Deliveries {
+    /// Records one attempt's outcome.
+    pub(crate) fn record(&self, delivery: talkback_api::admin::Delivery) {
+        let mut recent = self
+            .recent
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        recent.push_front(delivery);
+        recent.truncate(RECENT);
+    }
+
+    /// The latest deliveries of the sites `may_see` admits, newest first.
+    pub fn latest(&self, may_see: impl Fn(&str) -> bool) -> Vec<talkback_api::admin::Delivery> {
+        self.recent
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .filter(|d| may_see(&d.site))
+            .cloned()
+            .collect()
+    }
 }
 
 /// Checks `[mail]` when the configuration loads: a relay URL it can use, a sender it can write.
@@ -69,7 +97,7 @@ pub fn check(mail: &MailConfig) -> Result<(), String> {
 
 /// Starts the mail consumer when mail is configured and some site has an owner to tell, and
 /// one consumer per webhook.
-pub(crate) fn spawn(service: Arc<Service>, config: &Config, metrics: NotifyMetrics) {
+pub(crate) fn spawn(service: Arc<Service>, config: &Config, metrics: Deliveries) {
     webhooks::spawn(&service, &config.sites, &metrics);
     if config.mail.smtp_url.is_empty() || config.sites.iter().all(|s| s.owner_email.is_none()) {
         return;
@@ -106,7 +134,7 @@ async fn catch_up(
     service: &Arc<Service>,
     relay: &Arc<smtp::Relay>,
     public_url: &str,
-    metrics: &NotifyMetrics,
+    metrics: &Deliveries,
 ) -> Result<(), String> {
     loop {
         let s = Arc::clone(service);
@@ -142,7 +170,7 @@ async fn deliver(
     relay: &Arc<smtp::Relay>,
     message: lettre::Message,
     notice: &crate::service::Notice,
-    metrics: &NotifyMetrics,
+    metrics: &Deliveries,
 ) {
     let started = Instant::now();
     let mut wait = Duration::from_secs(1);
@@ -152,15 +180,18 @@ async fn deliver(
         match sent {
             Ok(Ok(())) => {
                 metrics.sent.inc();
+                metrics.record(mail_delivery(notice, &message, "delivered", String::new()));
                 tracing::info!(site = %notice.site, comment = %notice.comment.id, "mailed the site's owner");
                 return;
             }
             Ok(Err(e)) if started.elapsed() < GIVE_UP => {
                 metrics.failed_attempts.inc();
+                metrics.record(mail_delivery(notice, &message, "retrying", e.clone()));
                 tracing::warn!(error = %e, retry_in = ?wait, comment = %notice.comment.id, "mail not sent yet");
             }
             Ok(Err(e)) => {
                 metrics.given_up.inc();
+                metrics.record(mail_delivery(notice, &message, "given_up", e.clone()));
                 tracing::error!(error = %e, comment = %notice.comment.id, "mail given up");
                 return;
             }
@@ -171,5 +202,29 @@ async fn deliver(
         }
         actix_web::rt::time::sleep(wait).await;
         wait = (wait * 2).min(MAX_BACKOFF);
+    }
+}
+
+/// A mail's entry in the delivery log.
+fn mail_delivery(
+    notice: &crate::service::Notice,
+    message: &lettre::Message,
+    outcome: &str,
+    detail: String,
+) -> talkback_api::admin::Delivery {
+    let id = message
+        .headers()
+        .get_raw("Message-ID")
+        .unwrap_or_default()
+        .to_owned();
+    talkback_api::admin::Delivery {
+        at: crate::service::now_ms(),
+        site: notice.site.clone(),
+        channel: "mail".into(),
+        target: notice.owner.clone(),
+        event: id,
+        kind: "mail".into(),
+        outcome: outcome.into(),
+        detail,
     }
 }

@@ -12,7 +12,7 @@ use actix_web::web;
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
-use super::{GIVE_UP, MAX_BACKOFF, NotifyMetrics};
+use super::{Deliveries, GIVE_UP, MAX_BACKOFF};
 use crate::config::{HookFormat, Webhook};
 use crate::service::{Event, Service};
 
@@ -63,7 +63,8 @@ fn message(event: &Event) -> String {
         "comment.approved" => "Comment approved",
         "comment.spam" => "Comment marked as spam",
         "comment.edited" => "Comment edited",
-        _ => "Comment deleted",
+        "comment.deleted" => "Comment deleted",
+        _ => "Test",
     };
     let link = event
         .page
@@ -110,11 +111,26 @@ fn request(
     })
 }
 
+/// One POST of `event` to `hook`, signed now; a 2xx answer is success.
+fn post(agent: &ureq::Agent, hook: &Webhook, event: &Event) -> Result<(), String> {
+    let (body, headers) = request(hook, event, crate::service::now_ms() / 1000)?;
+    let mut req = agent
+        .post(&hook.url)
+        .set("Content-Type", "application/json");
+    for (name, value) in &headers {
+        req = req.set(name, value);
+    }
+    req.send_string(&body).map(|_| ()).map_err(|e| match e {
+        ureq::Error::Status(code, _) => format!("answered {code}"),
+        other => other.to_string(),
+    })
+}
+
 /// Starts one consumer per webhook of every site.
 pub(crate) fn spawn(
     service: &Arc<Service>,
     sites: &[crate::config::SiteConfig],
-    metrics: &NotifyMetrics,
+    metrics: &Deliveries,
 ) {
     let agent = ureq::AgentBuilder::new()
         .timeout(Duration::from_secs(10))
@@ -157,7 +173,7 @@ async fn catch_up(
     hook: &Webhook,
     name: &str,
     agent: &ureq::Agent,
-    metrics: &NotifyMetrics,
+    metrics: &Deliveries,
 ) -> Result<(), String> {
     loop {
         let (s, site_id, n) = (Arc::clone(service), site.to_owned(), name.to_owned());
@@ -188,41 +204,29 @@ async fn catch_up(
 
 /// POSTs one event until the receiver answers 2xx or `GIVE_UP` passes (signed anew each time,
 /// so a retry's timestamp is fresh).
-async fn deliver(hook: &Webhook, event: &Event, agent: &ureq::Agent, metrics: &NotifyMetrics) {
+async fn deliver(hook: &Webhook, event: &Event, agent: &ureq::Agent, metrics: &Deliveries) {
     let started = Instant::now();
     let mut wait = Duration::from_secs(1);
     loop {
-        let now = crate::service::now_ms() / 1000;
-        let outcome = match request(hook, event, now) {
-            Ok((body, headers)) => {
-                let (agent, url) = (agent.clone(), hook.url.clone());
-                web::block(move || {
-                    let mut req = agent.post(&url).set("Content-Type", "application/json");
-                    for (name, value) in &headers {
-                        req = req.set(name, value);
-                    }
-                    req.send_string(&body).map(|_| ()).map_err(|e| match e {
-                        ureq::Error::Status(code, _) => format!("answered {code}"),
-                        other => other.to_string(),
-                    })
-                })
-                .await
-                .unwrap_or_else(|e| Err(e.to_string()))
-            }
-            Err(e) => Err(e),
-        };
+        let (agent, h, e) = (agent.clone(), hook.clone(), event.clone());
+        let outcome = web::block(move || post(&agent, &h, &e))
+            .await
+            .unwrap_or_else(|e| Err(e.to_string()));
         match outcome {
             Ok(()) => {
                 metrics.hooks_delivered.inc();
+                metrics.record(hook_delivery(hook, event, "delivered", String::new()));
                 tracing::info!(url = %hook.url, event = %event.id, kind = event.kind, "webhook delivered");
                 return;
             }
             Err(e) if started.elapsed() < GIVE_UP => {
                 metrics.hooks_failed_attempts.inc();
+                metrics.record(hook_delivery(hook, event, "retrying", e.clone()));
                 tracing::warn!(url = %hook.url, event = %event.id, error = %e, retry_in = ?wait, "webhook not delivered yet");
             }
             Err(e) => {
                 metrics.hooks_given_up.inc();
+                metrics.record(hook_delivery(hook, event, "given_up", e.clone()));
                 tracing::error!(url = %hook.url, event = %event.id, error = %e, "webhook given up");
                 return;
             }
@@ -230,4 +234,64 @@ async fn deliver(hook: &Webhook, event: &Event, agent: &ureq::Agent, metrics: &N
         actix_web::rt::time::sleep(wait).await;
         wait = (wait * 2).min(MAX_BACKOFF);
     }
+}
+
+/// Where a hook points, for the log: its scheme and host (a chat webhook's path is its token).
+fn shown_target(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    format!("{scheme}://{host}")
+}
+
+fn hook_delivery(
+    hook: &Webhook,
+    event: &Event,
+    outcome: &str,
+    detail: String,
+) -> talkback_api::admin::Delivery {
+    talkback_api::admin::Delivery {
+        at: crate::service::now_ms(),
+        site: event.site.clone(),
+        channel: "webhook".into(),
+        target: shown_target(&hook.url),
+        event: event.id.clone(),
+        kind: event.kind.into(),
+        outcome: outcome.into(),
+        detail,
+    }
+}
+
+/// Sends a `ping` event (comment 0 on page `/`) to each of the site's webhooks, once, now.
+pub fn ping(site: &crate::config::SiteConfig) -> Vec<talkback_api::admin::Delivery> {
+    let agent = ureq::AgentBuilder::new()
+        .timeout(Duration::from_secs(10))
+        .redirects(0)
+        .build();
+    let now = crate::service::now_ms();
+    let event = Event {
+        id: format!("ping-{now}"),
+        kind: "ping",
+        created: now,
+        site: site.id.clone(),
+        page: crate::service::EventPage {
+            key: "/".into(),
+            title: Some("Talkback webhook test".into()),
+            url: None,
+        },
+        comment: crate::service::EventComment {
+            id: 0,
+            parent: None,
+            author: "Talkback".into(),
+            website: None,
+            text: "This is a test of your webhook.".into(),
+            status: "approved",
+        },
+    };
+    site.webhooks
+        .iter()
+        .map(|hook| match post(&agent, hook, &event) {
+            Ok(()) => hook_delivery(hook, &event, "delivered", String::new()),
+            Err(e) => hook_delivery(hook, &event, "given_up", e),
+        })
+        .collect()
 }

@@ -20,7 +20,7 @@ use talkback_api::ErrorCode;
 use crate::AppState;
 use crate::http::cache::CacheMetrics;
 use crate::http::{Error, Result};
-use crate::notify::NotifyMetrics;
+use crate::notify::Deliveries;
 use crate::service::Service;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -51,7 +51,7 @@ pub(crate) struct Metrics {
 }
 
 impl Metrics {
-    pub(crate) fn new(service: &Service, cache: &CacheMetrics, mail: &NotifyMetrics) -> Self {
+    pub(crate) fn new(service: &Service, cache: &CacheMetrics, mail: &Deliveries) -> Self {
         let mut registry = Registry::default();
         let requests = Family::<RequestLabels, Counter>::default();
         let latency: Latency = Family::new_with_constructor(latency_histogram);

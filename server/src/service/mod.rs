@@ -39,7 +39,7 @@ pub use live::{CatchUp, Following, Frame};
 pub(crate) use moderation::not_permitted;
 pub(crate) use moderation::role as moderation_role;
 pub use moderation::{Actor, MODERATE_LIMIT};
-pub use notices::{Event, Notice};
+pub use notices::{Event, EventComment, EventPage, Notice};
 pub use owner::OwnerError;
 pub use reads::ThreadView;
 pub use settings::Settings;

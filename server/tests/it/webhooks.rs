@@ -198,6 +198,25 @@ fn a_receiver_that_is_down_gets_the_event_once_it_is_up() {
         text.contains("talkback_webhooks_failed_attempts_total 2"),
         "{text}"
     );
+    // The delivery log, newest first, as the owner sees it.
+    with_accounts(&server);
+    let zoe = sign_in(&server.base, "zoe");
+    let log = zoe.send("GET", "/admin/api/deliveries", None);
+    assert_eq!(log.status, 200, "{log:?}");
+    let outcomes: Vec<&str> = log.body["deliveries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(outcomes, ["delivered", "retrying", "retrying"]);
+    let first = &log.body["deliveries"][0];
+    assert_eq!(first["detail"], "");
+    assert_eq!(log.body["deliveries"][1]["detail"], "answered 503");
+    assert!(
+        !first["target"].as_str().unwrap().contains("/hook"),
+        "the path (a token, for chat hooks) is not shown: {first}"
+    );
 }
 
 #[test]
@@ -217,4 +236,44 @@ fn bad_webhooks_are_refused_when_the_configuration_loads() {
     let config = talkback_server::config::Config::from_toml(good).unwrap();
     let printed = toml::to_string(&config.redacted()).unwrap();
     assert!(!printed.contains("0123456789abcdef"), "{printed}");
+}
+
+#[test]
+fn talkback_webhooks_test_pings_each_hook_and_shows_the_answer() {
+    let (url, got) = receiver(0);
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("talkback.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[sites]]\nid = \"blog\"\norigins = [\"{BLOG_ORIGIN}\"]\n{SPAM_OFF_TOML}\
+             [[sites.webhooks]]\nurl = \"{url}\"\nsecret = \"{SECRET}\"\n"
+        ),
+    )
+    .unwrap();
+    let db = dir.path().join("db");
+    let _server = ServerProcess::spawn_with(&db, Some(&config));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_talkback"))
+        .args(["--config"])
+        .arg(&config)
+        .args(["webhooks", "test", "--site", "blog"])
+        .env("TALKBACK_DATABASE", &db)
+        .output()
+        .unwrap();
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        printed.contains("ping") && printed.contains("delivered"),
+        "{printed}"
+    );
+    let received = wait_for(&got, 1, Duration::from_secs(5));
+    assert_eq!(verify(&received[0])["type"], "ping");
+    let config_printed = std::process::Command::new(env!("CARGO_BIN_EXE_talkback"))
+        .args(["--config"])
+        .arg(&config)
+        .arg("config")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&config_printed.stdout);
+    assert!(text.contains("(set)") && !text.contains(SECRET), "{text}");
 }
