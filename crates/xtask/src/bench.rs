@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
 
-use crate::{cargo, run};
+use crate::run;
 
 /// The demo site's anti-spam layers off, for benchmarks of something else that seed and load
 /// the server through its API as a script would (`cargo xtask bench --spam` keeps them on).
@@ -549,14 +549,7 @@ pub(crate) fn serve_release(
 }
 
 pub(crate) fn build_release_server() -> anyhow::Result<()> {
-    run(cargo().args([
-        "build",
-        "--release",
-        "-p",
-        "talkback-server",
-        "--bin",
-        "talkback",
-    ]))
+    crate::build_server(true, false)
 }
 
 pub(crate) fn bench(

@@ -86,7 +86,7 @@ fn main() -> anyhow::Result<()> {
         Cmd::Test | Cmd::Ci => test(&root),
         Cmd::E2e => e2e(&root),
         Cmd::CheckApi => {
-            run(cargo().args(["build", "-p", "talkback-server", "--bin", "talkback"]))?;
+            build_server(false, false)?;
             conformance::check_api(&root)
         }
         Cmd::Bench { import: true, .. } => bench::bench_import(&root),
@@ -157,19 +157,24 @@ fn serve(root: &Path, args: &[String]) -> anyhow::Result<()> {
         .args(args))
 }
 
+/// Builds the `talkback` binary, in release or debug, with the widget and dashboard inside
+/// (`embed-assets`, which needs `widget::build` first) or reading them from a directory.
+pub(crate) fn build_server(release: bool, embedded: bool) -> anyhow::Result<()> {
+    let mut cmd = cargo();
+    cmd.args(["build", "-p", "talkback-server", "--bin", "talkback"]);
+    if release {
+        cmd.arg("--release");
+    }
+    if embedded {
+        cmd.args(["--features", "embed-assets"]);
+    }
+    run(&mut cmd)
+}
+
 fn dist(root: &Path) -> anyhow::Result<()> {
     ensure_wasm_target()?;
     widget::build(root)?;
-    run(cargo().args([
-        "build",
-        "--release",
-        "-p",
-        "talkback-server",
-        "--bin",
-        "talkback",
-        "--features",
-        "embed-assets",
-    ]))?;
+    build_server(true, true)?;
     let name = format!(
         "talkback-{}-{}-linux",
         env!("CARGO_PKG_VERSION"),
@@ -354,15 +359,7 @@ fn e2e(root: &Path) -> anyhow::Result<()> {
     ensure_proxy_tools()?;
     // The binary as `cargo xtask dist` makes it (widget and dashboard inside), in debug: the
     // proxy test runs it with no assets directory, the other tests name one.
-    run(cargo().args([
-        "build",
-        "-p",
-        "talkback-server",
-        "--bin",
-        "talkback",
-        "--features",
-        "embed-assets",
-    ]))?;
+    build_server(false, true)?;
     run(Command::new("node")
         .args(["--test", "--test-concurrency=1", "widget/e2e/"])
         .env("TB_E2E_BIN", root.join("target/debug/talkback"))
