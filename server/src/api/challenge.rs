@@ -25,7 +25,7 @@ pub(super) async fn issue(
     req: HttpRequest,
     query: web::Query<ChallengeQuery>,
 ) -> Result<HttpResponse> {
-    super::site(&state, &query.site)?;
+    state.service.site(&query.site)?;
     state.limits.read(&req)?;
     let client = state.limits.client(&req)?;
     let challenge = state.service.challenge(&query, client)?;

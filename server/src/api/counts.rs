@@ -11,7 +11,6 @@ use talkback_api::limits::MAX_COUNT_PAGES;
 use talkback_api::{CountsRequest, CountsResponse, ErrorCode};
 
 use super::openapi::WriteErrors;
-use super::site;
 use crate::AppState;
 use crate::content::validate;
 use crate::http::{Error, Result};
@@ -32,7 +31,7 @@ pub(super) async fn counts(
     body: web::Json<CountsRequest>,
 ) -> Result<HttpResponse> {
     let request = body.into_inner();
-    let site = site(&state, &request.site)?;
+    let site = state.service.site(&request.site)?;
     if request.pages.len() > MAX_COUNT_PAGES {
         return Err(Error::client(
             ErrorCode::TooManyPages,

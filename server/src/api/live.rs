@@ -17,7 +17,6 @@ use tokio::sync::broadcast::{self, error::RecvError};
 use tokio::sync::watch;
 
 use super::openapi::{ReadErrors, ServerSentEvent};
-use super::site;
 use crate::AppState;
 use crate::content::validate;
 use crate::http::limit::StreamSlot;
@@ -62,7 +61,7 @@ pub(super) async fn follow(
     req: HttpRequest,
     query: web::Query<LiveQuery>,
 ) -> Result<HttpResponse> {
-    let site = site(&state, &query.site)?;
+    let site = state.service.site(&query.site)?;
     let page = validate::page_key(&query.page, site)?;
     // Browsers send back only ids this server gave out; anything else is refused, not ignored.
     let last_seen = match req.headers().get("last-event-id") {

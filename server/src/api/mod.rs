@@ -43,17 +43,9 @@ fn resource(path: &str, allow: &'static str) -> actix_web::Resource {
     }))
 }
 
-/// The configured site, or `unknown_site`.
-fn site<'a>(state: &'a AppState, id: &str) -> Result<&'a SiteConfig> {
-    state
-        .config
-        .site(id)
-        .ok_or_else(|| crate::service::unknown_site(id))
-}
-
 /// The site, after checking the browser's `Origin` may write to it.
 fn writable_site<'a>(state: &'a AppState, req: &HttpRequest, id: &str) -> Result<&'a SiteConfig> {
-    let site = site(state, id)?;
+    let site = state.service.site(id)?;
     if !crate::http::origin_allowed(req, site) {
         return Err(Error::client(
             ErrorCode::OriginNotAllowed,

@@ -12,7 +12,6 @@ use talkback_api::limits::{DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT};
 use talkback_api::{ErrorCode, RepliesQuery, RepliesResponse, ThreadQuery, ThreadResponse};
 
 use super::openapi::ReadErrors;
-use super::site;
 use crate::AppState;
 use crate::content::{render, validate};
 use crate::http::assets::accepts_encoding;
@@ -22,7 +21,7 @@ use crate::service::ThreadView;
 
 /// Reads a thread query into a view with every value normalised.
 fn parse_view(state: &AppState, query: &ThreadQuery) -> Result<ThreadView> {
-    let site = site(state, &query.site)?;
+    let site = state.service.site(&query.site)?;
     Ok(ThreadView {
         site: query.site.clone(),
         page: validate::page_key(&query.page, site)?,
@@ -255,7 +254,7 @@ pub(super) async fn replies(
     req: HttpRequest,
     query: web::Query<RepliesQuery>,
 ) -> Result<HttpResponse> {
-    let site = site(&state, &query.site)?;
+    let site = state.service.site(&query.site)?;
     let page = validate::page_key(&query.page, site)?;
     let (after, seen) = parse_replies_cursor(&query.cursor)?;
     let root = query.root.0;

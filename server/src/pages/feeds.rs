@@ -7,7 +7,7 @@ use serde::Deserialize;
 use talkback_api::i18n::Strings;
 use talkback_api::i18n::pages::PageTexts;
 
-use super::{base_url, query_value, site};
+use super::{base_url, query_value};
 use crate::AppState;
 use crate::content::feed::{self, FeedHead};
 use crate::content::validate;
@@ -65,7 +65,7 @@ async fn feed(
     query: FeedQuery,
     format: Format,
 ) -> Result<HttpResponse> {
-    let config = site(&state, &site_id)?;
+    let config = state.service.site(&site_id)?;
     let page = query
         .page
         .as_deref()

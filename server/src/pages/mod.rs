@@ -10,7 +10,6 @@ mod thread;
 use actix_web::{HttpRequest, web};
 
 use crate::AppState;
-use crate::config::SiteConfig;
 use crate::http::Result;
 
 pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
@@ -18,14 +17,6 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
         .route("/t/{site}/comment", web::post().to(thread::post))
         .route("/t/{site}/atom", web::get().to(feeds::atom))
         .route("/t/{site}/rss", web::get().to(feeds::rss));
-}
-
-/// The configured site, or `unknown_site`.
-fn site<'a>(state: &'a AppState, id: &str) -> Result<&'a SiteConfig> {
-    state
-        .config
-        .site(id)
-        .ok_or_else(|| crate::service::unknown_site(id))
 }
 
 /// This server as readers reach it: the scheme they used (a trusted proxy's word for it) and
@@ -49,10 +40,7 @@ pub fn snapshot(
     page: &str,
     lang: &str,
 ) -> Result<String> {
-    let config = service
-        .config()
-        .site(site)
-        .ok_or_else(|| crate::service::unknown_site(site))?;
+    let config = service.site(site)?;
     let view = crate::service::ThreadView {
         site: site.to_owned(),
         page: crate::content::validate::page_key(page, config)?,

@@ -13,7 +13,7 @@ use talkback_api::i18n::{self, Strings};
 use talkback_api::limits::{MAX_BODY_BYTES, MAX_PAGE_LIMIT};
 use talkback_api::{ChallengeQuery, CommentId, CreateComment, Sort};
 
-use super::{base_url, query_value, site};
+use super::{base_url, query_value};
 use crate::AppState;
 use crate::content::render::{self, Links, escape};
 use crate::content::validate;
@@ -140,7 +140,7 @@ async fn create(
     site_id: &str,
     input: &FormInput,
 ) -> Result<(CommentId, bool)> {
-    let site = site(state, site_id)?;
+    let site = state.service.site(site_id)?;
     if !http::origin_allowed(req, site) {
         return Err(Error::client(
             talkback_api::ErrorCode::OriginNotAllowed,
@@ -193,7 +193,7 @@ async fn render(
     notice: Option<&str>,
     error: Option<&str>,
 ) -> Result<HttpResponse> {
-    let site = site(state, site_id)?;
+    let site = state.service.site(site_id)?;
     let page_key = validate::page_key(&input.page, site)?;
     let after = match cursor {
         None | Some("") => None,

@@ -187,10 +187,7 @@ impl Service {
         query: &ChallengeQuery,
         client: Option<std::net::IpAddr>,
     ) -> Result<ChallengeResponse> {
-        let site = self
-            .config
-            .site(&query.site)
-            .ok_or_else(|| unknown_site(&query.site))?;
+        let site = self.site(&query.site)?;
         let page_key = validate::page_key(&query.page, site)?;
         let now = now_ms();
         let max = self.antispam.difficulty(&site.id, &site.spam, client, now);
@@ -275,10 +272,7 @@ impl Service {
     /// edit key and be on the page asked about (so ids cannot be probed). No edit window
     /// applies: the author sees theirs until a moderator decides.
     pub fn held(&self, query: &HeldQuery) -> Result<HeldResponse> {
-        let site = self
-            .config
-            .site(&query.site)
-            .ok_or_else(|| unknown_site(&query.site))?;
+        let site = self.site(&query.site)?;
         let page_key = validate::page_key(&query.page, site)?;
         if query.comments.len() > HELD_QUERY_LIMIT {
             return Err(Error::client(

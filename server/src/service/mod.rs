@@ -129,6 +129,11 @@ impl Service {
         })
     }
 
+    /// The configured site, or `unknown_site`.
+    pub fn site(&self, id: &str) -> Result<&crate::config::SiteConfig, Error> {
+        self.config.site(id).ok_or_else(|| unknown_site(id))
+    }
+
     pub fn config(&self) -> &Config {
         &self.config
     }

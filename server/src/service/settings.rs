@@ -106,10 +106,7 @@ impl Service {
 
     /// The configured site, if `actor` may moderate it.
     pub(super) fn moderated_site(&self, actor: &Actor, site: &str) -> Result<&SiteConfig> {
-        let config = self
-            .config
-            .site(site)
-            .ok_or_else(|| super::unknown_site(site))?;
+        let config = self.site(site)?;
         if !actor.may_see(site) {
             return Err(not_permitted());
         }
