@@ -29,6 +29,7 @@
 //! - `admins`: name → [`AdminRecord`](talkback_store::AdminRecord); `sessions`: hash of the cookie → [`SessionRecord`](talkback_store::SessionRecord);
 //!   `audit`: sequence number → [`AuditRecord`](talkback_store::AuditRecord) (the empty key holds the last one).
 //! - `spam`, `trained` and `meta`'s `spam:cursor`: the spam filter's learned state (`spam.rs`).
+//! - `subs`, `sub_keys`, `confirmed`, `mailed`: readers' mail subscriptions (`subscriptions.rs`).
 
 use std::path::Path;
 use std::sync::Mutex;
@@ -48,6 +49,7 @@ use crate::codec::{FORMAT_VERSION, decode, encode};
 mod codec;
 mod moderation;
 mod spam;
+mod subscriptions;
 
 /// Level 2 added the `replies` tree, `root` and `descendants` on comments and `comments` on
 /// pages; level 3 the `held` tree; level 4 the approved-author counts in it. A database
@@ -90,6 +92,10 @@ pub struct SledStore {
     audit: sled::Tree,
     spam: sled::Tree,
     trained: sled::Tree,
+    subs: sled::Tree,
+    sub_keys: sled::Tree,
+    confirmed: sled::Tree,
+    mailed: sled::Tree,
     flush: GroupCommit,
     /// Held while a write transaction runs: every one bumps the change log's sequence, so
     /// concurrent ones would only conflict and retry; in turn, they run in microseconds.
@@ -350,6 +356,10 @@ impl SledStore {
             audit: tree("audit")?,
             spam: tree("spam")?,
             trained: tree("trained")?,
+            subs: tree("subs")?,
+            sub_keys: tree("sub_keys")?,
+            confirmed: tree("confirmed")?,
+            mailed: tree("mailed")?,
             meta,
             db,
             flush: GroupCommit::default(),

@@ -38,7 +38,9 @@ macro_rules! conformance_suite {
             pinned_comments_open_the_first_page_and_follow_their_thread,
             locks_bans_settings_and_moderator_edits_are_kept,
             approved_authors_are_counted_exactly_through_every_status_change,
-            the_spam_filter_learns_each_decision_once_and_unlearns_reversals
+            the_spam_filter_learns_each_decision_once_and_unlearns_reversals,
+            subscriptions_are_confirmed_once_per_address_and_end_cleanly,
+            subscriptions_move_with_their_page_and_keep_the_wider_scope
         );
     };
     (@each $make:expr; $($story:ident),* $(,)?) => {
@@ -1255,4 +1257,154 @@ pub fn the_spam_filter_learns_each_decision_once_and_unlearns_reversals(store: A
     assert_eq!((counts.spam_docs, counts.ham_docs), (0, 1));
     store.set_training_cursor(12).unwrap();
     assert_eq!(store.training_cursor().unwrap(), 12);
+}
+
+fn wish(page: &str, email: &str, scope: Scope, origin: u64) -> SubscriptionRecord {
+    SubscriptionRecord {
+        id: 0,
+        site: "demo".into(),
+        page_key: page.into(),
+        email: email.into(),
+        scope,
+        lang: "de".into(),
+        created: 1_000,
+        origin,
+        confirmed: false,
+        asked: None,
+    }
+}
+
+fn subscribers(store: &dyn Store, page: &str) -> Vec<(String, Scope, bool)> {
+    store
+        .page_subscriptions("demo", page, None, 100)
+        .unwrap()
+        .into_iter()
+        .map(|s| (s.email, s.scope, s.confirmed))
+        .collect()
+}
+
+pub fn subscriptions_are_confirmed_once_per_address_and_end_cleanly(store: Arc<dyn Store>) {
+    let ann = store
+        .subscribe(wish("/a", "ann@example.org", Scope::Replies, 1))
+        .unwrap();
+    assert!(ann.id > 0 && !ann.confirmed && ann.asked.is_none());
+    store.set_asked(ann.id, 2_000).unwrap();
+    // The same reader again on the same page: the same subscription, wider, still asked.
+    let again = store
+        .subscribe(wish("/a", "ann@example.org", Scope::Thread, 5))
+        .unwrap();
+    assert_eq!(
+        (again.id, again.scope, again.asked),
+        (ann.id, Scope::Thread, Some(2_000))
+    );
+    assert_eq!(
+        again.origin, 5,
+        "an unconfirmed one quotes the newest comment"
+    );
+    let narrower = store
+        .subscribe(wish("/a", "ann@example.org", Scope::Replies, 6))
+        .unwrap();
+    assert_eq!(narrower.scope, Scope::Thread, "a scope never narrows");
+    let elsewhere = store
+        .subscribe(wish("/b", "ann@example.org", Scope::Replies, 7))
+        .unwrap();
+    let bob = store
+        .subscribe(wish("/a", "bob@example.org", Scope::Replies, 8))
+        .unwrap();
+    assert_ne!(elsewhere.id, ann.id);
+    assert!(!store.address_confirmed("demo", "ann@example.org").unwrap());
+
+    // Confirming the address confirms all of its subscriptions on the site, and only those.
+    assert_eq!(
+        store
+            .confirm_address("demo", "ann@example.org", 3_000)
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        store
+            .confirm_address("demo", "ann@example.org", 3_001)
+            .unwrap(),
+        0
+    );
+    assert!(store.address_confirmed("demo", "ann@example.org").unwrap());
+    assert!(!store.address_confirmed("other", "ann@example.org").unwrap());
+    assert_eq!(
+        subscribers(&*store, "/a"),
+        [
+            ("ann@example.org".to_owned(), Scope::Thread, true),
+            ("bob@example.org".to_owned(), Scope::Replies, false),
+        ]
+    );
+    // A confirmed address is not asked again on another page.
+    let later = store
+        .subscribe(wish("/c", "ann@example.org", Scope::Replies, 9))
+        .unwrap();
+    assert!(later.confirmed);
+
+    // Pages of subscribers are keyset-paged by address.
+    let first = store.page_subscriptions("demo", "/a", None, 1).unwrap();
+    assert_eq!(first.len(), 1);
+    let rest = store
+        .page_subscriptions("demo", "/a", Some(&first[0].email), 10)
+        .unwrap();
+    assert_eq!(rest.iter().map(|s| s.id).collect::<Vec<_>>(), [bob.id]);
+
+    // What a subscriber was mailed is remembered until the subscription ends.
+    assert!(!store.was_mailed(ann.id, 42).unwrap());
+    store.set_mailed(ann.id, 42).unwrap();
+    assert!(store.was_mailed(ann.id, 42).unwrap());
+    assert!(!store.was_mailed(bob.id, 42).unwrap());
+    assert!(store.unsubscribe(ann.id).unwrap());
+    assert!(!store.unsubscribe(ann.id).unwrap(), "only once");
+    assert!(store.subscription(ann.id).unwrap().is_none());
+    assert!(!store.was_mailed(ann.id, 42).unwrap());
+    assert_eq!(subscribers(&*store, "/a").len(), 1);
+
+    // Forgetting an address ends everything it had on the site and its confirmation.
+    assert_eq!(store.forget_address("demo", "ann@example.org").unwrap(), 2);
+    assert!(!store.address_confirmed("demo", "ann@example.org").unwrap());
+    assert!(subscribers(&*store, "/b").is_empty() && subscribers(&*store, "/c").is_empty());
+    let fresh = store
+        .subscribe(wish("/a", "ann@example.org", Scope::Replies, 10))
+        .unwrap();
+    assert!(!fresh.confirmed, "a forgotten address is asked again");
+}
+
+pub fn subscriptions_move_with_their_page_and_keep_the_wider_scope(store: Arc<dyn Store>) {
+    let ann = store
+        .subscribe(wish("/old", "ann@example.org", Scope::Thread, 1))
+        .unwrap();
+    let bob = store
+        .subscribe(wish("/old", "bob@example.org", Scope::Replies, 2))
+        .unwrap();
+    store.set_mailed(ann.id, 1).unwrap();
+    let bob_there = store
+        .subscribe(wish("/new", "bob@example.org", Scope::Thread, 3))
+        .unwrap();
+    let cy = store
+        .subscribe(wish("/new", "cy@example.org", Scope::Replies, 4))
+        .unwrap();
+    assert_eq!(store.move_subscriptions("demo", "/old", "/new").unwrap(), 2);
+    assert!(subscribers(&*store, "/old").is_empty());
+    let moved = store.page_subscriptions("demo", "/new", None, 10).unwrap();
+    assert_eq!(
+        moved.iter().map(|s| (s.id, s.scope)).collect::<Vec<_>>(),
+        [
+            (ann.id, Scope::Thread),
+            (bob_there.id, Scope::Thread),
+            (cy.id, Scope::Replies)
+        ]
+    );
+    assert!(store.subscription(bob.id).unwrap().is_none());
+    assert!(
+        store.was_mailed(ann.id, 1).unwrap(),
+        "a moved subscription keeps its history"
+    );
+    assert_eq!(
+        store
+            .move_subscriptions("demo", "/nowhere", "/new")
+            .unwrap(),
+        0
+    );
 }

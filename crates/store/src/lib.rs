@@ -22,7 +22,7 @@ pub use error::{Error, Missing, ParentProblem, Result};
 pub use query::{CommentList, CommentQuery, Listed};
 pub use records::{
     AdminRecord, AuditRecord, BanKind, BanRecord, Change, ChangeKind, CommentRecord, Label,
-    NewComment, PageRecord, Role, SessionRecord, Status, TokenCounts,
+    NewComment, PageRecord, Role, Scope, SessionRecord, Status, SubscriptionRecord, TokenCounts,
 };
 
 /// A position in the write log: pass it to [`Writes::flush_through`] before acknowledging the
@@ -271,8 +271,54 @@ pub trait SpamFilter: Send + Sync {
 }
 
 /// A store that implements every facet.
+/// Readers' mail subscriptions to pages, the addresses that confirmed they want mail, and
+/// which subscriber was mailed about which comment (so a replayed change mails nobody twice).
+pub trait Subscriptions: Send + Sync {
+    /// Records a reader's wish: a new subscription gets an id (unconfirmed unless the address
+    /// is confirmed on the site); an existing one for the same site, page and address keeps
+    /// its id, its confirmation and its language, and widens to the wider scope. Durable when
+    /// it returns. Returns what is stored.
+    fn subscribe(&self, wish: SubscriptionRecord) -> Result<SubscriptionRecord>;
+    fn subscription(&self, id: u64) -> Result<Option<SubscriptionRecord>>;
+    /// The subscriptions of a page in address order, after the address `after`.
+    fn page_subscriptions(
+        &self,
+        site: &str,
+        page_key: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<SubscriptionRecord>>;
+    /// Notes that a confirmation request was mailed for subscription `id` at `at`.
+    fn set_asked(&self, id: u64, at: i64) -> Result<()>;
+    /// Remembers that `email` confirmed on `site` and confirms each of its subscriptions
+    /// there, in one step. Returns how many were newly confirmed.
+    fn confirm_address(&self, site: &str, email: &str, at: i64) -> Result<usize>;
+    /// Whether `email` ever confirmed on `site` (and has not asked to be forgotten).
+    fn address_confirmed(&self, site: &str, email: &str) -> Result<bool>;
+    /// Ends one subscription (and forgets what it was mailed). False when there was none.
+    fn unsubscribe(&self, id: u64) -> Result<bool>;
+    /// Ends every subscription of `email` on `site` and forgets its confirmation.
+    fn forget_address(&self, site: &str, email: &str) -> Result<usize>;
+    /// Moves a page's subscriptions with its thread (an address subscribed on both keeps the
+    /// wider scope).
+    fn move_subscriptions(&self, site: &str, from: &str, to: &str) -> Result<usize>;
+    /// Whether subscription `id` was already mailed about `comment`.
+    fn was_mailed(&self, id: u64, comment: u64) -> Result<bool>;
+    /// Records that subscription `id` was mailed about `comment`.
+    fn set_mailed(&self, id: u64, comment: u64) -> Result<()>;
+}
+
 pub trait Store:
-    Reads + Writes + Maintenance + Transfer + ChangeLog + Moderation + Accounts + SpamFilter + 'static
+    Reads
+    + Writes
+    + Maintenance
+    + Transfer
+    + ChangeLog
+    + Moderation
+    + Accounts
+    + SpamFilter
+    + Subscriptions
+    + 'static
 {
 }
 
@@ -285,6 +331,7 @@ impl<
         + Moderation
         + Accounts
         + SpamFilter
+        + Subscriptions
         + 'static,
 > Store for T
 {

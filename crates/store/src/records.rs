@@ -292,3 +292,36 @@ pub struct TokenCounts {
     pub spam_docs: u32,
     pub ham_docs: u32,
 }
+
+/// What a subscriber hears about on a page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scope {
+    /// Replies to the subscriber's own comments on the page.
+    Replies,
+    /// Every new comment on the page.
+    Thread,
+}
+
+/// A reader's wish to hear by mail about new comments on one page: one per site, page and
+/// address. Nothing but the confirmation request is mailed until it is `confirmed`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubscriptionRecord {
+    /// Given by the store.
+    #[serde(default)]
+    pub id: u64,
+    pub site: String,
+    pub page_key: String,
+    /// Lowercase (the server normalises it).
+    pub email: String,
+    pub scope: Scope,
+    /// The language the reader used when subscribing: the mails' language.
+    pub lang: String,
+    pub created: i64,
+    /// The comment whose form asked for it (the confirmation mail is about it).
+    pub origin: u64,
+    pub confirmed: bool,
+    /// When a confirmation request was last mailed for it.
+    #[serde(default)]
+    pub asked: Option<i64>,
+}
