@@ -63,6 +63,10 @@ pub enum ErrorCode {
     /// (read back as `Unknown`, like the moderation codes below).
     #[serde(skip_deserializing)]
     DuplicateComment,
+    /// A mail's confirm or unsubscribe link that is not valid, or whose subscription has
+    /// ended. Sent by the server's pages, never to the widget (read back as `Unknown`).
+    #[serde(skip_deserializing)]
+    SubscriptionNotFound,
     // The moderation API's codes (`/admin/api`). They are sent like every code but read back
     // as `Unknown` by this crate: the reader's widget never receives them, and leaving them
     // out of its deserializer keeps the WASM within its size budget (measured: 226 bytes
@@ -99,7 +103,7 @@ pub enum Field {
 
 impl ErrorCode {
     /// Every code, as declared (the server's API document lists their wire names from this).
-    pub const ALL: [ErrorCode; 35] = [
+    pub const ALL: [ErrorCode; 36] = [
         ErrorCode::InvalidJson,
         ErrorCode::InvalidQuery,
         ErrorCode::PayloadTooLarge,
@@ -128,6 +132,7 @@ impl ErrorCode {
         ErrorCode::MethodNotAllowed,
         ErrorCode::CommentsClosed,
         ErrorCode::DuplicateComment,
+        ErrorCode::SubscriptionNotFound,
         ErrorCode::SignInRequired,
         ErrorCode::SignInFailed,
         ErrorCode::SignInLocked,

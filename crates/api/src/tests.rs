@@ -226,8 +226,9 @@ const EVERY_CODE: [ErrorCode; 29] = [
 
 /// Codes only the server sends: the reader's widget never branches on them, so this crate
 /// reads them back as `Unknown` (and its deserializer stays small).
-const SENT_ONLY: [ErrorCode; 6] = [
+const SENT_ONLY: [ErrorCode; 7] = [
     ErrorCode::DuplicateComment,
+    ErrorCode::SubscriptionNotFound,
     ErrorCode::SignInRequired,
     ErrorCode::SignInFailed,
     ErrorCode::SignInLocked,
@@ -250,6 +251,7 @@ fn codes_only_the_server_sends_keep_their_wire_names_and_read_back_as_unknown() 
     }
     expect![[r#"
         "duplicate_comment": You posted this comment already. Write something new, or wait for an answer.
+        "subscription_not_found": This link is not valid, or that subscription has already ended.
         "sign_in_required"
         "sign_in_failed"
         "sign_in_locked"

@@ -194,6 +194,21 @@ pub struct CreateComment {
     /// The form's hidden field that people never see and bots fill in.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trap: Option<String>,
+    /// "Notify me of follow-up comments" by mail (needs `email`; the first mail asks the
+    /// address to confirm, unless it already did on this site).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify: Option<FollowUps>,
+}
+
+/// Which follow-up comments a reader wants mailed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum FollowUps {
+    /// Replies to the reader's own comments on the page.
+    Replies,
+    /// Every new comment on the page.
+    Thread,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

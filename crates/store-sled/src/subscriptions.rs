@@ -144,6 +144,15 @@ impl Subscriptions for SledStore {
             .transpose()
     }
 
+    fn subscription_of(
+        &self,
+        site: &str,
+        page_key: &str,
+        email: &str,
+    ) -> Result<Option<SubscriptionRecord>> {
+        self.subscription_at(&key(BY_PAGE, &[site, page_key, email]))
+    }
+
     fn page_subscriptions(
         &self,
         site: &str,

@@ -1311,6 +1311,16 @@ pub fn subscriptions_are_confirmed_once_per_address_and_end_cleanly(store: Arc<d
     let bob = store
         .subscribe(wish("/a", "bob@example.org", Scope::Replies, 8))
         .unwrap();
+    let found = store
+        .subscription_of("demo", "/a", "bob@example.org")
+        .unwrap();
+    assert_eq!(found.map(|s| s.id), Some(bob.id));
+    assert!(
+        store
+            .subscription_of("demo", "/b", "bob@example.org")
+            .unwrap()
+            .is_none()
+    );
     assert_ne!(elsewhere.id, ann.id);
     assert!(!store.address_confirmed("demo", "ann@example.org").unwrap());
 

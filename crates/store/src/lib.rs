@@ -280,6 +280,13 @@ pub trait Subscriptions: Send + Sync {
     /// it returns. Returns what is stored.
     fn subscribe(&self, wish: SubscriptionRecord) -> Result<SubscriptionRecord>;
     fn subscription(&self, id: u64) -> Result<Option<SubscriptionRecord>>;
+    /// The subscription of `email` (lowercase) to a page.
+    fn subscription_of(
+        &self,
+        site: &str,
+        page_key: &str,
+        email: &str,
+    ) -> Result<Option<SubscriptionRecord>>;
     /// The subscriptions of a page in address order, after the address `after`.
     fn page_subscriptions(
         &self,

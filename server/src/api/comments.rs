@@ -39,6 +39,7 @@ pub(super) async fn create(
         host: http::host_name(&req),
         client: state.limits.client(&req)?,
         path: crate::service::antispam::Path::Widget,
+        lang: http::reader_lang(&req),
     };
     let service = state.service.clone();
     let response = web::block(move || service.post(input, &from)).await??;

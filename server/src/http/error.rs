@@ -49,7 +49,7 @@ impl Error {
         Error::client(code, message)
     }
 
-    fn code(&self) -> ErrorCode {
+    pub(crate) fn code(&self) -> ErrorCode {
         match self {
             Error::Client { code, .. } => *code,
             Error::RateLimited { .. } => ErrorCode::RateLimited,
@@ -64,9 +64,10 @@ impl Error {
 pub fn status_of(code: ErrorCode) -> StatusCode {
     match code {
         ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-        ErrorCode::UnknownSite | ErrorCode::CommentNotFound | ErrorCode::NotFound => {
-            StatusCode::NOT_FOUND
-        }
+        ErrorCode::UnknownSite
+        | ErrorCode::CommentNotFound
+        | ErrorCode::NotFound
+        | ErrorCode::SubscriptionNotFound => StatusCode::NOT_FOUND,
         ErrorCode::OriginNotAllowed
         | ErrorCode::EditKeyInvalid
         | ErrorCode::EditWindowExpired

@@ -41,6 +41,18 @@ pub(crate) fn request_from_site(req: &HttpRequest, site: &SiteConfig) -> bool {
         .is_some_and(|origin| site.has_origin(origin.as_bytes(), host(req)))
 }
 
+/// The language of the request's `Accept-Language` (its first tag; the widget sends its own
+/// language alone), one of those Talkback speaks.
+pub(crate) fn reader_lang(req: &HttpRequest) -> &'static str {
+    let first = req
+        .headers()
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split([',', ';']).next())
+        .unwrap_or_default();
+    talkback_api::i18n::Strings::for_lang(first.trim()).lang
+}
+
 /// The request's `Host` header as text (the server's own origin counts as every site's).
 pub(crate) fn host_name(req: &HttpRequest) -> Option<String> {
     host(req)

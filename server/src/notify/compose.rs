@@ -7,24 +7,59 @@
 use lettre::message::header::ContentType;
 use lettre::message::{Mailbox, MultiPart, SinglePart};
 
+use lettre::message::header::{HeaderName, HeaderValue};
+use sha2::Digest;
+use talkback_api::i18n::pages::PageTexts;
+use talkback_api::i18n::{Strings, fill};
+
 use crate::content::render::{body_html, escape};
-use crate::service::Notice;
+use crate::service::{Notice, ReaderMail, ReaderMailKind};
 
 /// Text for a header: no control characters, at most `max` characters.
 fn header_text(text: &str, max: usize) -> String {
     text.chars().filter(|c| !c.is_control()).take(max).collect()
 }
 
-/// The comment's address on its page (the blog's, else the thread page here).
-fn comment_link(notice: &Notice, public_url: &str) -> String {
-    let page = notice.page_url.clone().unwrap_or_else(|| {
+/// A comment's address on its page (the blog's, else the thread page here).
+fn comment_link(
+    page_url: Option<&str>,
+    site: &str,
+    page_key: &str,
+    comment: u64,
+    public_url: &str,
+) -> String {
+    let page = page_url.map(str::to_owned).unwrap_or_else(|| {
         format!(
-            "{public_url}/t/{}?page={}",
-            notice.site,
-            crate::pages::query_value(&notice.page_key)
+            "{public_url}/t/{site}?page={}",
+            crate::pages::query_value(page_key)
         )
     });
-    format!("{page}#tb-c{}", notice.comment.id)
+    format!("{page}#tb-c{comment}")
+}
+
+/// The host part of Message-IDs: the public URL's.
+fn id_host(public_url: &str) -> &str {
+    public_url
+        .split("://")
+        .nth(1)
+        .and_then(|rest| rest.split(['/', ':']).next())
+        .filter(|h| !h.is_empty())
+        .unwrap_or("talkback.invalid")
+}
+
+/// The plain text and HTML alternative of a mail.
+fn alternative(text: String, html: String) -> MultiPart {
+    MultiPart::alternative()
+        .singlepart(
+            SinglePart::builder()
+                .header(ContentType::TEXT_PLAIN)
+                .body(text),
+        )
+        .singlepart(
+            SinglePart::builder()
+                .header(ContentType::TEXT_HTML)
+                .body(html),
+        )
 }
 
 pub fn compose(
@@ -50,7 +85,13 @@ pub fn compose(
     } else {
         format!("[{}] New comment by {author} on “{title}”", notice.site)
     };
-    let link = comment_link(notice, public_url);
+    let link = comment_link(
+        notice.page_url.as_deref(),
+        &notice.site,
+        &notice.page_key,
+        notice.comment.id.0,
+        public_url,
+    );
     let dashboard = format!("{public_url}/admin");
     let mut html_body = String::new();
     body_html(&notice.comment.body, &mut html_body);
@@ -87,12 +128,7 @@ pub fn compose(
     escape(&dashboard, &mut html);
     html.push_str("\">Moderate</a></p>");
 
-    let host = public_url
-        .split("://")
-        .nth(1)
-        .and_then(|rest| rest.split(['/', ':']).next())
-        .filter(|h| !h.is_empty())
-        .unwrap_or("talkback.invalid");
+    let host = id_host(public_url);
     let to: Mailbox = notice
         .owner
         .parse()
@@ -109,18 +145,149 @@ pub fn compose(
         builder = builder.reply_to(reply_to.clone());
     }
     builder
-        .multipart(
-            MultiPart::alternative()
-                .singlepart(
-                    SinglePart::builder()
-                        .header(ContentType::TEXT_PLAIN)
-                        .body(text),
-                )
-                .singlepart(
-                    SinglePart::builder()
-                        .header(ContentType::TEXT_HTML)
-                        .body(html),
-                ),
-        )
+        .multipart(alternative(text, html))
+        .map_err(|e| e.to_string())
+}
+
+/// A mail to a reader: the request to confirm a subscription, or a follow-up comment, in the
+/// language they subscribed in, with a one-click unsubscribe (RFC 8058: `List-Unsubscribe`
+/// and `List-Unsubscribe-Post`) and a visible link to the same page. Follow-ups of a page
+/// share a `References` root, and a reply's mail answers the mail about its parent, so mail
+/// clients group a thread.
+pub(super) fn compose_for_reader(
+    mail: &ReaderMail,
+    public_url: &str,
+    from: &Mailbox,
+    reply_to: Option<&Mailbox>,
+) -> Result<lettre::Message, String> {
+    let texts = PageTexts::for_lang(&mail.subscription.lang);
+    let strings = Strings::for_lang(&mail.subscription.lang);
+    let sub = &mail.subscription;
+    let site = &sub.site;
+    let title = header_text(mail.page_title.as_deref().unwrap_or(&sub.page_key), 150);
+    let author = header_text(
+        strings.author_name(&mail.comment.author, mail.comment.deleted),
+        100,
+    );
+    let unsubscribe = format!(
+        "{public_url}/t/{site}/unsubscribe?token={}",
+        mail.unsubscribe_token
+    );
+    let host = id_host(public_url);
+    let (mut text, mut html) = (String::new(), String::new());
+    let subject = match mail.kind {
+        ReaderMailKind::Confirm => {
+            let confirm = format!(
+                "{public_url}/t/{site}/subscription?token={}",
+                mail.confirm_token
+            );
+            text.push_str(&fill(texts.mail_confirm_text, &[("title", &title)]));
+            text.push_str(&format!("\n\n{confirm}\n\n"));
+            text.push_str(texts.mail_confirm_ignore);
+            text.push('\n');
+            html.push_str("<p>");
+            escape(
+                &fill(texts.mail_confirm_text, &[("title", &title)]),
+                &mut html,
+            );
+            html.push_str("</p><p><a href=\"");
+            escape(&confirm, &mut html);
+            html.push_str("\">");
+            escape(texts.confirm_button, &mut html);
+            html.push_str("</a></p><p>");
+            escape(texts.mail_confirm_ignore, &mut html);
+            html.push_str("</p>");
+            fill(texts.mail_confirm_subject, &[("title", &title)])
+        }
+        ReaderMailKind::FollowUp { reply } => {
+            let link = comment_link(
+                mail.page_url.as_deref(),
+                site,
+                &sub.page_key,
+                mail.comment.id.0,
+                public_url,
+            );
+            let wrote = fill(texts.mail_wrote, &[("name", &author)]);
+            let why = fill(texts.mail_why, &[("title", &title)]);
+            text.push_str(&format!(
+                "{wrote}\n\n{}\n\n{}: {link}\n\n-- \n{why}\n{}: {unsubscribe}\n",
+                mail.body_source, texts.mail_read_and_reply, texts.mail_unsubscribe
+            ));
+            html.push_str("<p>");
+            escape(&wrote, &mut html);
+            html.push_str("</p><blockquote>");
+            body_html(&mail.comment.body, &mut html);
+            html.push_str("</blockquote><p><a href=\"");
+            escape(&link, &mut html);
+            html.push_str("\">");
+            escape(texts.mail_read_and_reply, &mut html);
+            html.push_str("</a></p><hr><p><small>");
+            escape(&why, &mut html);
+            html.push_str(" <a href=\"");
+            escape(&unsubscribe, &mut html);
+            html.push_str("\">");
+            escape(texts.mail_unsubscribe, &mut html);
+            html.push_str("</a></small></p>");
+            let template = if reply {
+                texts.mail_reply_subject
+            } else {
+                texts.mail_new_subject
+            };
+            fill(template, &[("name", &author), ("title", &title)])
+        }
+    };
+    let to: Mailbox = sub
+        .email
+        .parse()
+        .map_err(|e| format!("subscriber {:?}: {e}", sub.email))?;
+    let message_id = match mail.kind {
+        ReaderMailKind::Confirm => {
+            format!("<confirm-{}.comment-{}@{host}>", sub.id, mail.comment.id)
+        }
+        ReaderMailKind::FollowUp { .. } => {
+            format!("<comment-{}.subscriber-{}@{host}>", mail.comment.id, sub.id)
+        }
+    };
+    let mut builder = lettre::Message::builder()
+        .from(from.clone())
+        .to(to)
+        .subject(format!("[{site}] {subject}"))
+        .message_id(Some(message_id))
+        .raw_header(HeaderValue::new(
+            HeaderName::new_from_ascii_str("List-Unsubscribe"),
+            format!("<{unsubscribe}>"),
+        ))
+        .raw_header(HeaderValue::new(
+            HeaderName::new_from_ascii_str("List-Unsubscribe-Post"),
+            "List-Unsubscribe=One-Click".into(),
+        ))
+        .raw_header(HeaderValue::new(
+            HeaderName::new_from_ascii_str("Auto-Submitted"),
+            "auto-generated".into(),
+        ));
+    if let ReaderMailKind::FollowUp { .. } = mail.kind {
+        // One root per page and subscriber; a reply answers the mail about its parent.
+        let digest = sha2::Sha256::digest(format!("{site}\0{}", sub.page_key).as_bytes());
+        let root = format!(
+            "<page-{}.subscriber-{}@{host}>",
+            hex::encode(&digest[..8]),
+            sub.id
+        );
+        let parent = mail
+            .comment
+            .parent
+            .map(|p| format!("<comment-{p}.subscriber-{}@{host}>", sub.id));
+        builder = builder
+            .in_reply_to(parent.clone().unwrap_or_else(|| root.clone()))
+            .references(match parent {
+                Some(parent) => format!("{root} {parent}"),
+                None => root,
+            });
+    }
+    if let Some(reply_to) = reply_to {
+        builder = builder.reply_to(reply_to.clone());
+    }
+    builder
+        .multipart(alternative(text, html))
         .map_err(|e| e.to_string())
 }

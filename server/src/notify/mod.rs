@@ -8,6 +8,7 @@
 //! up, and the log and `/metrics` say so.
 
 mod compose;
+mod readers;
 mod smtp;
 mod webhooks;
 
@@ -99,7 +100,7 @@ pub fn check(mail: &MailConfig) -> Result<(), String> {
 /// one consumer per webhook.
 pub(crate) fn spawn(service: Arc<Service>, config: &Config, metrics: Deliveries) {
     webhooks::spawn(&service, &config.sites, &metrics);
-    if config.mail.smtp_url.is_empty() || config.sites.iter().all(|s| s.owner_email.is_none()) {
+    if config.mail.smtp_url.is_empty() {
         return;
     }
     let relay = match smtp::Relay::from_config(&config.mail) {
@@ -110,6 +111,10 @@ pub(crate) fn spawn(service: Arc<Service>, config: &Config, metrics: Deliveries)
         }
     };
     let public_url = config.public_url();
+    readers::spawn(&service, &relay, &public_url, &metrics);
+    if config.sites.iter().all(|s| s.owner_email.is_none()) {
+        return;
+    }
     // Place a new consumer's cursor now, before any reader can post: from here on, nothing
     // is missed (and nothing from before mail was turned on is sent).
     if let Err(e) = service.consumer_cursor(CONSUMER) {
@@ -155,7 +160,12 @@ async fn catch_up(
         }
         for notice in notices {
             let message = compose(&notice, public_url, relay.from(), relay.reply_to())?;
-            deliver(relay, message, &notice, metrics).await;
+            let log = MailLog {
+                site: &notice.site,
+                to: &notice.owner,
+                kind: "mail",
+            };
+            deliver(relay, message, &log, metrics).await;
         }
         let s = Arc::clone(service);
         web::block(move || s.set_consumer_cursor(CONSUMER, upto))
@@ -165,13 +175,21 @@ async fn catch_up(
     }
 }
 
-/// Sends one mail, retrying with back-off until it goes or `GIVE_UP` passes.
+/// Who a mail is for, for the delivery log.
+pub(super) struct MailLog<'a> {
+    pub site: &'a str,
+    pub to: &'a str,
+    /// `mail` (to the site's owner), `mail.confirm` or `mail.follow_up` (to a reader).
+    pub kind: &'static str,
+}
+
+/// Sends one mail, retrying with back-off until it goes or `GIVE_UP` passes; whether it went.
 async fn deliver(
     relay: &Arc<smtp::Relay>,
     message: lettre::Message,
-    notice: &crate::service::Notice,
+    log: &MailLog<'_>,
     metrics: &Deliveries,
-) {
+) -> bool {
     let started = Instant::now();
     let mut wait = Duration::from_secs(1);
     loop {
@@ -180,24 +198,24 @@ async fn deliver(
         match sent {
             Ok(Ok(())) => {
                 metrics.sent.inc();
-                metrics.record(mail_delivery(notice, &message, "delivered", String::new()));
-                tracing::info!(site = %notice.site, comment = %notice.comment.id, "mailed the site's owner");
-                return;
+                metrics.record(mail_delivery(log, &message, "delivered", String::new()));
+                tracing::info!(site = %log.site, kind = log.kind, "mail sent");
+                return true;
             }
             Ok(Err(e)) if started.elapsed() < GIVE_UP => {
                 metrics.failed_attempts.inc();
-                metrics.record(mail_delivery(notice, &message, "retrying", e.clone()));
-                tracing::warn!(error = %e, retry_in = ?wait, comment = %notice.comment.id, "mail not sent yet");
+                metrics.record(mail_delivery(log, &message, "retrying", e.clone()));
+                tracing::warn!(error = %e, retry_in = ?wait, site = %log.site, kind = log.kind, "mail not sent yet");
             }
             Ok(Err(e)) => {
                 metrics.given_up.inc();
-                metrics.record(mail_delivery(notice, &message, "given_up", e.clone()));
-                tracing::error!(error = %e, comment = %notice.comment.id, "mail given up");
-                return;
+                metrics.record(mail_delivery(log, &message, "given_up", e.clone()));
+                tracing::error!(error = %e, site = %log.site, kind = log.kind, "mail given up");
+                return false;
             }
             Err(e) => {
                 tracing::error!(error = %e, "mail task failed");
-                return;
+                return false;
             }
         }
         actix_web::rt::time::sleep(wait).await;
@@ -207,7 +225,7 @@ async fn deliver(
 
 /// A mail's entry in the delivery log.
 fn mail_delivery(
-    notice: &crate::service::Notice,
+    log: &MailLog<'_>,
     message: &lettre::Message,
     outcome: &str,
     detail: String,
@@ -219,11 +237,11 @@ fn mail_delivery(
         .to_owned();
     talkback_api::admin::Delivery {
         at: crate::service::now_ms(),
-        site: notice.site.clone(),
+        site: log.site.to_owned(),
         channel: "mail".into(),
-        target: notice.owner.clone(),
+        target: log.to.to_owned(),
         event: id,
-        kind: "mail".into(),
+        kind: log.kind.into(),
         outcome: outcome.into(),
         detail,
     }

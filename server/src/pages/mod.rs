@@ -1,10 +1,12 @@
 //! What the server renders as whole documents under `/t/{site}`: the thread page for readers
 //! without JavaScript and for crawlers, with a plain form that posts (`thread`), and Atom and
-//! RSS feeds of a thread's or a site's newest comments (`feeds`). They read and write through
+//! RSS feeds of a thread's or a site's newest comments (`feeds`), and the pages readers' mail
+//! links to, to confirm a subscription or unsubscribe (`subscription`). They read and write through
 //! the service like the API does, count against the client's budgets, and render through
 //! `content` (the one escaping renderer).
 
 mod feeds;
+mod subscription;
 mod thread;
 
 use actix_web::{HttpRequest, web};
@@ -16,7 +18,23 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/t/{site}", web::get().to(thread::page))
         .route("/t/{site}/comment", web::post().to(thread::post))
         .route("/t/{site}/atom", web::get().to(feeds::atom))
-        .route("/t/{site}/rss", web::get().to(feeds::rss));
+        .route("/t/{site}/rss", web::get().to(feeds::rss))
+        .route(
+            "/t/{site}/subscription",
+            web::get().to(subscription::confirm_page),
+        )
+        .route(
+            "/t/{site}/subscription",
+            web::post().to(subscription::confirm),
+        )
+        .route(
+            "/t/{site}/unsubscribe",
+            web::get().to(subscription::unsubscribe_page),
+        )
+        .route(
+            "/t/{site}/unsubscribe",
+            web::post().to(subscription::unsubscribe),
+        );
 }
 
 /// This server as readers reach it: the scheme they used (a trusted proxy's word for it) and

@@ -53,6 +53,12 @@ pub(super) struct FormInput {
     url: String,
     #[serde(default)]
     lang: Option<String>,
+    /// "Notify me of follow-up comments" was ticked.
+    #[serde(default)]
+    notify: Option<String>,
+    /// Of what: `replies` (to the reader's comment) or `thread`.
+    #[serde(default)]
+    follow: Option<String>,
 }
 
 /// The page's own address for a page key (and more query parameters).
@@ -169,12 +175,21 @@ async fn create(
         body: input.body.clone(),
         proof: optional(&input.proof),
         trap: optional(&input.url),
+        notify: input
+            .notify
+            .as_deref()
+            .is_some_and(|n| !n.is_empty())
+            .then(|| match input.follow.as_deref() {
+                Some("thread") => talkback_api::FollowUps::Thread,
+                _ => talkback_api::FollowUps::Replies,
+            }),
     };
     let from = Provenance {
         from_site: http::request_from_site(req, site),
         host: http::host_name(req),
         client: state.limits.client(req)?,
         path: Path::PlainForm,
+        lang: talkback_api::i18n::Strings::for_lang(input.lang.as_deref().unwrap_or("en")).lang,
     };
     let service = state.service.clone();
     let created = web::block(move || service.post(comment, &from)).await??;
@@ -297,6 +312,7 @@ async fn render(
         &thread,
         strings,
         texts,
+        state.service.mail_is_on(),
         notice,
         error,
     );
@@ -331,6 +347,7 @@ fn form(
     thread: &talkback_api::ThreadResponse,
     strings: &Strings,
     texts: &PageTexts,
+    mail: bool,
     notice: Option<&str>,
     error: Option<&str>,
 ) {
@@ -425,6 +442,36 @@ fn form(
         &input.email,
     );
     field(out, strings.website, None, "url", "website", &input.website);
+    if mail {
+        // Unticked unless the reader ticked it before an error.
+        out.push_str(
+            "<p class=\"tb-notify\"><label><input type=\"checkbox\" name=\"notify\" value=\"1\"",
+        );
+        if input.notify.as_deref().is_some_and(|n| !n.is_empty()) {
+            out.push_str(" checked");
+        }
+        out.push_str("> ");
+        escape(texts.notify_label, out);
+        out.push_str("</label> <select name=\"follow\" aria-label=\"");
+        escape(texts.notify_label, out);
+        out.push_str("\">");
+        let thread_chosen = input.follow.as_deref() == Some("thread");
+        for (value, label, chosen) in [
+            ("replies", texts.notify_replies, !thread_chosen),
+            ("thread", texts.notify_thread, thread_chosen),
+        ] {
+            out.push_str("<option value=\"");
+            out.push_str(value);
+            out.push('"');
+            if chosen {
+                out.push_str(" selected");
+            }
+            out.push('>');
+            escape(label, out);
+            out.push_str("</option>");
+        }
+        out.push_str("</select></p>");
+    }
     out.push_str("<p class=\"tb-trap\" aria-hidden=\"true\"><label>");
     escape(texts.leave_empty, out);
     out.push_str("<input name=\"url\" tabindex=\"-1\" autocomplete=\"off\"></label></p><p><button type=\"submit\">");
@@ -450,7 +497,7 @@ fn find(comments: &[talkback_api::Comment], id: u64) -> Option<&talkback_api::Co
 }
 
 /// Enough style to read comfortably; the blog's own look is the widget's business.
-const STYLE: &str = "body{margin:0;font:16px/1.6 system-ui,sans-serif;color:#1f2328;background:#fff}\
+pub(super) const STYLE: &str = "body{margin:0;font:16px/1.6 system-ui,sans-serif;color:#1f2328;background:#fff}\
 .tb-page{max-width:46rem;margin:0 auto;padding:1rem}\
 .tb-list,.tb-replies{list-style:none;margin:0;padding:0}.tb-replies{margin-left:1.5rem}\
 .tb-card{display:flex;gap:.75rem;border:1px solid #d0d7de;border-radius:6px;padding:.75rem;margin:.75rem 0;background:#f6f8fa}\
@@ -461,4 +508,5 @@ const STYLE: &str = "body{margin:0;font:16px/1.6 system-ui,sans-serif;color:#1f2
 .tb-form label{display:block;font-weight:600}.tb-form input,.tb-form textarea{width:100%;box-sizing:border-box;font:inherit;padding:.4rem}\
 .tb-form button{font:inherit;padding:.5rem 1rem;background:#1f6feb;color:#fff;border:0;border-radius:6px}\
 .tb-error{color:#a40e26;font-weight:600}.tb-notice{color:#1a7f37;font-weight:600}\
+.tb-form .tb-notify label{display:inline;font-weight:400}.tb-form .tb-notify input,.tb-form select{width:auto;font:inherit}\
 .tb-trap{position:absolute;left:-10000px;width:1px;height:1px;overflow:hidden}";

@@ -28,6 +28,8 @@ pub struct Provenance {
     pub client: Option<std::net::IpAddr>,
     /// How the comment was sent (the widget proves work; a plain form cannot).
     pub path: Path,
+    /// The language the reader reads the page in (mail to them is in it).
+    pub lang: &'static str,
 }
 
 /// Why a new or edited comment must wait for approval under `settings` (empty: it need not);
@@ -102,6 +104,12 @@ impl Service {
         };
         let author = validate::author(input.author.as_deref())?;
         let email = validate::email(input.email.as_deref())?;
+        if input.notify.is_some() && email.is_none() {
+            return Err(Error::client(
+                ErrorCode::InvalidEmail,
+                "An e-mail address is needed to be notified of follow-up comments.",
+            ));
+        }
         let website = validate::website(input.website.as_deref())?;
         let (body_source, tree) = validate::body(&input.body)?;
         let edit_key = new_edit_key()?;
@@ -165,6 +173,11 @@ impl Service {
         };
         let mut batch = self.batch();
         let record = batch.insert(new)?;
+        // Stored before the comment is acknowledged and its change published, so the mail
+        // consumer finds it when it reads the change.
+        if let Some(wish) = input.notify {
+            self.subscribe_author(&record, wish, from.lang);
+        }
         batch.commit()?;
         self.antispam
             .remember_body(&site.id, &record.body_source, created, &site.spam);

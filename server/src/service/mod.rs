@@ -23,6 +23,7 @@ mod notices;
 mod owner;
 mod reads;
 mod settings;
+mod subscriptions;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -43,6 +44,7 @@ pub use notices::{Event, EventComment, EventPage, Notice};
 pub use owner::OwnerError;
 pub use reads::ThreadView;
 pub use settings::Settings;
+pub use subscriptions::{Purpose, ReaderMail, ReaderMailKind, SubscriptionView};
 
 use crate::config::Config;
 use crate::http::Error;
@@ -72,6 +74,7 @@ pub struct Service {
     antispam: antispam::Antispam,
     metrics: WriteMetrics,
     live: live::Live,
+    tokens: subscriptions::Tokens,
 }
 
 /// What the write path measures, for `/metrics` (`ops` registers these).
@@ -115,6 +118,10 @@ impl Service {
         })?;
         let form_secret = store.secret("form", &fresh)?;
         let antispam = antispam::Antispam::new(&form_secret, antispam::Seed::builtin())?;
+        getrandom::fill(&mut fresh).map_err(|e| {
+            talkback_store::Error::Internal(format!("no randomness for a secret: {e}"))
+        })?;
+        let tokens = subscriptions::Tokens::new(&store.secret("subscriptions", &fresh)?)?;
         remember_recent_bodies(store.as_ref(), &config, &antispam)?;
         let (published, _) = watch::channel(store.last_change()?);
         Ok(Self {
@@ -126,6 +133,7 @@ impl Service {
             antispam,
             metrics: WriteMetrics::default(),
             live: live::Live::default(),
+            tokens,
         })
     }
 

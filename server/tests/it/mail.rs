@@ -13,10 +13,10 @@ use crate::support::*;
 
 /// Messages a sink received, as sent (headers and body).
 #[derive(Clone, Default)]
-struct Inbox(Arc<Mutex<Vec<String>>>);
+pub(crate) struct Inbox(Arc<Mutex<Vec<String>>>);
 
 impl Inbox {
-    fn wait_for(&self, n: usize, within: Duration) -> Vec<String> {
+    pub(crate) fn wait_for(&self, n: usize, within: Duration) -> Vec<String> {
         let end = Instant::now() + within;
         loop {
             let got = self.0.lock().unwrap().clone();
@@ -29,7 +29,7 @@ impl Inbox {
 }
 
 /// Serves SMTP on `listener` until the process ends.
-fn sink(listener: TcpListener) -> Inbox {
+pub(crate) fn sink(listener: TcpListener) -> Inbox {
     let inbox = Inbox::default();
     let kept = inbox.clone();
     std::thread::spawn(move || {

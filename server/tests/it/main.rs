@@ -13,6 +13,7 @@ mod migrate;
 mod moderation;
 mod ops;
 mod pages;
+mod subscriptions;
 mod support;
 mod webhooks;
 mod write_path;

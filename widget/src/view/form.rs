@@ -125,6 +125,7 @@ pub(crate) fn CommentForm(parent: Option<CommentId>) -> impl IntoView {
             body: source.clone(),
             proof: None,
             trap: None,
+            notify: None,
         };
         spawn_local(async move {
             request.proof = proof(field).await;

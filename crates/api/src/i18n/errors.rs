@@ -27,6 +27,7 @@ pub struct ErrorTexts {
     pub edit_window_expired: &'static str,
     pub comments_closed: &'static str,
     pub duplicate_comment: &'static str,
+    pub subscription_not_found: &'static str,
     /// Over the budget for posting, editing and deleting.
     pub writing_too_fast: &'static str,
     /// Over the budget for expensive reads (previews, counts, uncached threads).
@@ -50,6 +51,7 @@ pub const EN: ErrorTexts = ErrorTexts {
     edit_window_expired: "The time to edit or delete this comment has passed.",
     comments_closed: "Comments are closed.",
     duplicate_comment: "You posted this comment already. Write something new, or wait for an answer.",
+    subscription_not_found: "This link is not valid, or that subscription has already ended.",
     writing_too_fast: "You are commenting too fast. Please wait {n} seconds and try again.",
     reading_too_fast: "You are sending requests too fast. Please wait {n} seconds and try again.",
     internal: "Something went wrong on the server. Please try again.",
@@ -71,6 +73,7 @@ pub const DE: ErrorTexts = ErrorTexts {
     edit_window_expired: "Die Zeit zum Bearbeiten oder Löschen dieses Kommentars ist abgelaufen.",
     comments_closed: "Die Kommentare sind geschlossen.",
     duplicate_comment: "Diesen Kommentar hast du schon geschrieben. Schreib etwas Neues oder warte auf eine Antwort.",
+    subscription_not_found: "Dieser Link ist ungültig, oder das Abonnement wurde bereits beendet.",
     writing_too_fast: "Du kommentierst zu schnell. Bitte warte {n} Sekunden und versuch es noch einmal.",
     reading_too_fast: "Zu viele Anfragen. Bitte warte {n} Sekunden und versuch es noch einmal.",
     internal: "Auf dem Server ist etwas schiefgegangen. Bitte versuch es noch einmal.",
@@ -92,6 +95,7 @@ pub const FR: ErrorTexts = ErrorTexts {
     edit_window_expired: "Le délai pour modifier ou supprimer ce commentaire est passé.",
     comments_closed: "Les commentaires sont fermés.",
     duplicate_comment: "Vous avez déjà publié ce commentaire. Écrivez autre chose ou attendez une réponse.",
+    subscription_not_found: "Ce lien n’est pas valide, ou cet abonnement a déjà pris fin.",
     writing_too_fast: "Vous commentez trop vite. Attendez {n} secondes et réessayez.",
     reading_too_fast: "Trop de requêtes. Attendez {n} secondes et réessayez.",
     internal: "Une erreur s’est produite sur le serveur. Veuillez réessayer.",
@@ -113,6 +117,7 @@ pub const ES: ErrorTexts = ErrorTexts {
     edit_window_expired: "Ya pasó el tiempo para editar o borrar este comentario.",
     comments_closed: "Los comentarios están cerrados.",
     duplicate_comment: "Ya publicaste este comentario. Escribe algo nuevo o espera una respuesta.",
+    subscription_not_found: "Este enlace no es válido, o esa suscripción ya ha terminado.",
     writing_too_fast: "Estás comentando demasiado rápido. Espera {n} segundos y vuelve a intentarlo.",
     reading_too_fast: "Demasiadas solicitudes. Espera {n} segundos y vuelve a intentarlo.",
     internal: "Algo salió mal en el servidor. Inténtalo de nuevo.",
@@ -147,6 +152,7 @@ impl ErrorTexts {
             ErrorCode::EditWindowExpired => (self.edit_window_expired, 0),
             ErrorCode::CommentsClosed => (self.comments_closed, 0),
             ErrorCode::DuplicateComment => (self.duplicate_comment, 0),
+            ErrorCode::SubscriptionNotFound => (self.subscription_not_found, 0),
             ErrorCode::Internal => (self.internal, 0),
             _ => return None,
         };
