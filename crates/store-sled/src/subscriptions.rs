@@ -220,10 +220,7 @@ impl Subscriptions for SledStore {
     }
 
     fn address_confirmed(&self, site: &str, email: &str) -> Result<bool> {
-        Ok(self
-            .confirmed
-            .contains_key(confirmed_key(site, email))
-            .db()?)
+        self.confirmed.contains_key(confirmed_key(site, email)).db()
     }
 
     fn unsubscribe(&self, id: u64) -> Result<bool> {
@@ -278,7 +275,7 @@ impl Subscriptions for SledStore {
     }
 
     fn was_mailed(&self, id: u64, comment: u64) -> Result<bool> {
-        Ok(self.mailed.contains_key(mailed_key(id, comment)).db()?)
+        self.mailed.contains_key(mailed_key(id, comment)).db()
     }
 
     fn set_mailed(&self, id: u64, comment: u64) -> Result<()> {

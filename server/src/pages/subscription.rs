@@ -168,7 +168,7 @@ pub(super) async fn confirm(
     let done = async {
         state.limits.write(&req)?;
         let (service, site, token) = (state.service.clone(), site.clone(), query.token.clone());
-        Ok::<_, Error>(web::block(move || service.confirm_subscription(&site, &token)).await??)
+        web::block(move || service.confirm_subscription(&site, &token)).await?
     };
     match done.await {
         Ok(view) => {
@@ -202,10 +202,7 @@ pub(super) async fn unsubscribe_page(
     let shown = async {
         state.limits.read(&req)?;
         let (service, site, token) = (state.service.clone(), site.clone(), query.token.clone());
-        Ok::<_, Error>(
-            web::block(move || service.subscription_view(&site, Purpose::Unsubscribe, &token))
-                .await??,
-        )
+        web::block(move || service.subscription_view(&site, Purpose::Unsubscribe, &token)).await?
     };
     match shown.await {
         Ok(view) => {
@@ -258,7 +255,7 @@ pub(super) async fn unsubscribe(
     let done = async {
         state.limits.write(&req)?;
         let (service, site, token) = (state.service.clone(), site.clone(), query.token.clone());
-        Ok::<_, Error>(web::block(move || service.unsubscribe(&site, &token, everything)).await??)
+        web::block(move || service.unsubscribe(&site, &token, everything)).await?
     };
     match done.await {
         Ok(view) => {

@@ -179,7 +179,7 @@ async fn create(
             .notify
             .as_deref()
             .is_some_and(|n| !n.is_empty())
-            .then(|| match input.follow.as_deref() {
+            .then_some(match input.follow.as_deref() {
                 Some("thread") => talkback_api::FollowUps::Thread,
                 _ => talkback_api::FollowUps::Replies,
             }),
