@@ -22,12 +22,14 @@ mkdirSync(ARTIFACTS, { recursive: true });
  * runs with the defaults.) An inline table, so that keys after it still belong to the site. */
 export const SCRIPTED_SEEDS = `spam = { proof_of_work = false, min_fill_secs = 0, page_burst_per_minute = 0, duplicate_minutes = 0, filter_threshold_percent = 0, max_links = 1000 }`;
 
-/** Writes the server's configuration into `dir` (a fresh temporary one by default). */
-export function writeConfig({ dir, extraSites = "", editWindowSecs = 900, spam = SCRIPTED_SEEDS } = {}) {
+/** Writes the server's configuration into `dir` (a fresh temporary one by default); `top`:
+ * more top-level settings, `extraSites`: more tables after the `demo` site. */
+export function writeConfig({ dir, extraSites = "", editWindowSecs = 900, spam = SCRIPTED_SEEDS, bind = "127.0.0.1:0", top = "" } = {}) {
   dir ??= mkdtempSync(join(tmpdir(), "tb-e2e-"));
   const config = join(dir, "talkback.toml");
   writeFileSync(config, [
-    `bind = "127.0.0.1:0"`,
+    `bind = ${JSON.stringify(bind)}`,
+    top,
     `database = ${JSON.stringify(join(dir, "db"))}`,
     `assets_dir = ${JSON.stringify(ASSETS)}`,
     `examples_dir = ${JSON.stringify(EXAMPLES)}`,

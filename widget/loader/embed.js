@@ -135,7 +135,7 @@
       .then(function (s) { return s.p + (trap(form) ? ".1" : ""); }, function () { return ""; });
   };
 
-  __TALKBACK_IMPORT__(base + "/assets/__TALKBACK_JS__")
+  import(base + "/assets/__TALKBACK_JS__")
     .then(function (m) {
       return m.default({ module_or_path: base + "/assets/__TALKBACK_WASM__" }).then(function () {
         m.mount(root, pre, config);

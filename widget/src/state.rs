@@ -29,6 +29,8 @@ pub(crate) struct ThreadState {
     pub next_cursor: RwSignal<Option<String>>,
     /// No new comments (locked thread or read-only site).
     pub closed: RwSignal<bool>,
+    /// The server mails follow-up comments: the form offers them.
+    pub mail: RwSignal<bool>,
     pub sort: RwSignal<Sort>,
     pub loading: RwSignal<bool>,
     pub load_error: RwSignal<Option<String>>,
@@ -57,6 +59,7 @@ impl ThreadState {
             total: RwSignal::new(0),
             next_cursor: RwSignal::new(None),
             closed: RwSignal::new(false),
+            mail: RwSignal::new(false),
             sort: RwSignal::new(Sort::Oldest),
             loading: RwSignal::new(true),
             load_error: RwSignal::new(None),

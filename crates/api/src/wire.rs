@@ -120,6 +120,10 @@ pub struct ThreadResponse {
     /// instead of the form.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub closed: bool,
+    /// The server mails follow-up comments to readers who ask (`CreateComment::notify`): the
+    /// form offers "Notify me of follow-up comments".
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub mail: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

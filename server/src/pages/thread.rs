@@ -53,12 +53,12 @@ pub(super) struct FormInput {
     url: String,
     #[serde(default)]
     lang: Option<String>,
-    /// "Notify me of follow-up comments" was ticked.
+    /// "Notify me of replies to my comment" was ticked.
     #[serde(default)]
     notify: Option<String>,
-    /// Of what: `replies` (to the reader's comment) or `thread`.
+    /// "Notify me of all new comments" was ticked.
     #[serde(default)]
-    follow: Option<String>,
+    notify_all: Option<String>,
 }
 
 /// The page's own address for a page key (and more query parameters).
@@ -163,6 +163,7 @@ async fn create(
         }
     };
     let optional = |s: &str| (!s.trim().is_empty()).then(|| s.to_owned());
+    let ticked = |box_: &Option<String>| box_.as_deref().is_some_and(|v| !v.is_empty());
     let comment = CreateComment {
         site: site_id.to_owned(),
         page: input.page.clone(),
@@ -175,14 +176,11 @@ async fn create(
         body: input.body.clone(),
         proof: optional(&input.proof),
         trap: optional(&input.url),
-        notify: input
-            .notify
-            .as_deref()
-            .is_some_and(|n| !n.is_empty())
-            .then_some(match input.follow.as_deref() {
-                Some("thread") => talkback_api::FollowUps::Thread,
-                _ => talkback_api::FollowUps::Replies,
-            }),
+        notify: if ticked(&input.notify_all) {
+            Some(talkback_api::FollowUps::Thread)
+        } else {
+            ticked(&input.notify).then_some(talkback_api::FollowUps::Replies)
+        },
     };
     let from = Provenance {
         from_site: http::request_from_site(req, site),
@@ -443,34 +441,23 @@ fn form(
     );
     field(out, strings.website, None, "url", "website", &input.website);
     if mail {
-        // Unticked unless the reader ticked it before an error.
-        out.push_str(
-            "<p class=\"tb-notify\"><label><input type=\"checkbox\" name=\"notify\" value=\"1\"",
-        );
-        if input.notify.as_deref().is_some_and(|n| !n.is_empty()) {
-            out.push_str(" checked");
-        }
-        out.push_str("> ");
-        escape(texts.notify_label, out);
-        out.push_str("</label> <select name=\"follow\" aria-label=\"");
-        escape(texts.notify_label, out);
-        out.push_str("\">");
-        let thread_chosen = input.follow.as_deref() == Some("thread");
-        for (value, label, chosen) in [
-            ("replies", texts.notify_replies, !thread_chosen),
-            ("thread", texts.notify_thread, thread_chosen),
+        // Unticked unless the reader ticked them before an error.
+        out.push_str("<p class=\"tb-notify\">");
+        for (name, label, ticked) in [
+            ("notify", strings.notify_replies, &input.notify),
+            ("notify_all", strings.notify_thread, &input.notify_all),
         ] {
-            out.push_str("<option value=\"");
-            out.push_str(value);
-            out.push('"');
-            if chosen {
-                out.push_str(" selected");
+            out.push_str("<label><input type=\"checkbox\" name=\"");
+            out.push_str(name);
+            out.push_str("\" value=\"1\"");
+            if ticked.as_deref().is_some_and(|n| !n.is_empty()) {
+                out.push_str(" checked");
             }
-            out.push('>');
+            out.push_str("> ");
             escape(label, out);
-            out.push_str("</option>");
+            out.push_str("</label> ");
         }
-        out.push_str("</select></p>");
+        out.push_str("</p>");
     }
     out.push_str("<p class=\"tb-trap\" aria-hidden=\"true\"><label>");
     escape(texts.leave_empty, out);
@@ -508,5 +495,5 @@ pub(super) const STYLE: &str = "body{margin:0;font:16px/1.6 system-ui,sans-serif
 .tb-form label{display:block;font-weight:600}.tb-form input,.tb-form textarea{width:100%;box-sizing:border-box;font:inherit;padding:.4rem}\
 .tb-form button{font:inherit;padding:.5rem 1rem;background:#1f6feb;color:#fff;border:0;border-radius:6px}\
 .tb-error{color:#a40e26;font-weight:600}.tb-notice{color:#1a7f37;font-weight:600}\
-.tb-form .tb-notify label{display:inline;font-weight:400}.tb-form .tb-notify input,.tb-form select{width:auto;font:inherit}\
+.tb-form .tb-notify label{display:inline-block;font-weight:400;margin-right:1.5rem}.tb-form .tb-notify input{width:auto}\
 .tb-trap{position:absolute;left:-10000px;width:1px;height:1px;overflow:hidden}";

@@ -71,6 +71,7 @@ impl Service {
                 comments,
                 next_cursor: page.next_after.map(|id| id.to_string()),
                 closed,
+                mail: self.mail_is_on(),
             },
             exists,
         ))

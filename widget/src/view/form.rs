@@ -5,7 +5,7 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use talkback_api::i18n::fill;
-use talkback_api::{Block, CommentId, CreateComment, Field};
+use talkback_api::{Block, CommentId, CreateComment, Field, FollowUps};
 
 use super::{body, when};
 use crate::client::{self, FetchError};
@@ -53,6 +53,9 @@ pub(crate) fn CommentForm(parent: Option<CommentId>) -> impl IntoView {
     let email = RwSignal::new(draft.identity.email);
     let website = RwSignal::new(draft.identity.website);
     let text = RwSignal::new(draft.body);
+    // "Notify me of follow-up comments": unticked until the reader ticks it.
+    let notify = RwSignal::new(false);
+    let whole_thread = RwSignal::new(false);
     let name_err = RwSignal::new(None::<String>);
     let email_err = RwSignal::new(None::<String>);
     let website_err = RwSignal::new(None::<String>);
@@ -125,7 +128,12 @@ pub(crate) fn CommentForm(parent: Option<CommentId>) -> impl IntoView {
             body: source.clone(),
             proof: None,
             trap: None,
-            notify: None,
+            notify: if whole_thread.get_untracked() {
+                Some(FollowUps::Thread)
+            } else {
+                notify.get_untracked().then_some(FollowUps::Replies)
+            }
+            .filter(|_| id.email.trim() != ""),
         };
         spawn_local(async move {
             request.proof = proof(field).await;
@@ -240,6 +248,14 @@ pub(crate) fn CommentForm(parent: Option<CommentId>) -> impl IntoView {
         }
     };
 
+    // One view type for both boxes: each distinct view costs the WASM its rendering code.
+    let check = move |label: &'static str, ticked: RwSignal<bool>| {
+        view! {
+            <label><input type="checkbox" prop:checked=move || ticked.get()
+                on:change=move |ev| ticked.set(event_target_checked(&ev)) />" "{label}</label>
+        }
+    };
+
     view! {
         <form class=if parent.is_some() { "tb-form tb-form-inline" } else { "tb-form" } part="form" novalidate
             on:submit=move |ev| { ev.prevent_default(); submit(); }>
@@ -279,6 +295,9 @@ pub(crate) fn CommentForm(parent: Option<CommentId>) -> impl IntoView {
                 {input(strings.email, Some(strings.email_note), "email", email, email_err, "email", "email")}
                 {input(strings.website, None, "url", website, website_err, "website", "url")}
             </div>
+            {when(move || st.mail.get() && !email.get().trim().is_empty(), move || view! {
+                <p class="tb-field tb-notify">{check(strings.notify_replies, notify)}{check(strings.notify_thread, whole_thread)}</p>
+            }.into_any())}
             {move || form_err.get().map_or_else(|| ().into_any(), |e| view! {
                 <p class="tb-error" role="alert">
                     {e}

@@ -95,6 +95,7 @@ pub(crate) fn Thread(
                     }
                     st.next_cursor.set(thread.next_cursor);
                     st.closed.set(thread.closed);
+                    st.mail.set(thread.mail);
                     if more {
                         st.append(thread.comments);
                     } else {
