@@ -459,3 +459,71 @@ fn asking_for_mail_needs_an_address_and_a_known_choice() {
     assert_eq!(thread.body["total"], Value::from(0), "{thread:?}");
     no_more_than(&inbox, 0);
 }
+
+#[test]
+fn the_form_for_readers_without_javascript_offers_the_boxes_and_subscribes() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let inbox = sink(listener);
+    let server = start(port);
+    let (status, html) = page(&format!("{}/t/blog?page=/roses&lang=fr", server.base));
+    assert_eq!(status, 200);
+    for label in [
+        "M’avertir par e-mail des réponses à mon commentaire",
+        "M’avertir par e-mail de tous les nouveaux commentaires",
+    ] {
+        assert!(html.contains(label), "{label} missing: {html}");
+    }
+    assert!(!html.contains(" checked"), "unticked: {html}");
+    let token = html
+        .split("name=\"proof\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .to_owned();
+    let form = |email: &str| {
+        let mut body = form_urlencoded::Serializer::new(String::new());
+        body.append_pair("page", "/roses")
+            .append_pair("lang", "fr")
+            .append_pair("proof", &token)
+            .append_pair("author", "Gil")
+            .append_pair("email", email)
+            .append_pair("body", "Sans JavaScript, merci.")
+            .append_pair("notify_all", "1");
+        body.finish()
+    };
+    // Ticked without an address: the page again, the error shown and the box still ticked.
+    let response = agent()
+        .post(&format!("{}/t/blog/comment", server.base))
+        .set("Content-Type", "application/x-www-form-urlencoded")
+        .set("Origin", BLOG_ORIGIN)
+        .send_string(&form(""));
+    let html = match response {
+        Err(ureq::Error::Status(400, r)) => r.into_string().unwrap(),
+        other => panic!("{other:?}"),
+    };
+    assert!(
+        html.contains("tb-error") && html.contains("name=\"notify_all\" value=\"1\" checked"),
+        "{html}"
+    );
+    let redirect = ureq::AgentBuilder::new()
+        .redirects(0)
+        .build()
+        .post(&format!("{}/t/blog/comment", server.base))
+        .set("Content-Type", "application/x-www-form-urlencoded")
+        .set("Origin", BLOG_ORIGIN)
+        .send_string(&form("gil@example.org"));
+    let status = match redirect {
+        Ok(r) => r.status(),
+        Err(ureq::Error::Status(code, _)) => code,
+        Err(e) => panic!("{e}"),
+    };
+    assert_eq!(status, 303);
+    let got = mails(&inbox, 1);
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].to, "gil@example.org");
+    assert_eq!(
+        got[0].subject,
+        "[blog] Confirmer : recevoir les commentaires sur « /roses » ?"
+    );
+}
