@@ -96,6 +96,10 @@ pub enum Notify {
     Held,
     /// Every new comment (and those waiting).
     Each,
+    /// One mail an hour at most, listing the new comments (those waiting marked).
+    Hourly,
+    /// One mail a day at most, likewise.
+    Daily,
     None,
 }
 
@@ -133,9 +137,12 @@ pub struct SiteConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner_email: Option<String>,
     /// Which new comments the owner is mailed about: `held` (waiting for a moderator, the
-    /// default), `each`, or `none`.
+    /// default), `each`, `hourly` or `daily` (a digest of every new one), or `none`.
     #[serde(default)]
     pub notify: Notify,
+    /// Another period for the digest than `notify` names, such as `"6h"` or `"30m"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest_every: Option<String>,
     /// Where the site's events are POSTed (`[[sites.webhooks]]`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub webhooks: Vec<Webhook>,
@@ -284,8 +291,25 @@ impl SiteConfig {
             spam: SpamRules::default(),
             owner_email: None,
             notify: Notify::default(),
+            digest_every: None,
             webhooks: Vec::new(),
         }
+    }
+
+    /// How long the owner's digest collects comments (the first is mailed this long after it
+    /// came); `None` when the owner is not mailed digests.
+    pub fn digest_period_ms(&self) -> Option<i64> {
+        let named = match self.notify {
+            Notify::Hourly => 60 * 60 * 1000,
+            Notify::Daily => 24 * 60 * 60 * 1000,
+            _ => return None,
+        };
+        Some(
+            self.digest_every
+                .as_deref()
+                .and_then(crate::service::parse_duration)
+                .unwrap_or(named),
+        )
     }
 
     /// True when `origin` (`scheme://host[:port]`) is one of the site's, or the server's own:
@@ -429,6 +453,14 @@ impl Config {
                 crate::notify::check_webhook(hook)
                     .map_err(|why| ConfigError::BadWebhook(site.id.clone(), why))?;
             }
+            if let Some(every) = &site.digest_every
+                && crate::service::parse_duration(every).is_none()
+            {
+                return Err(ConfigError::BadMail(format!(
+                    "site {}: digest_every {every:?} is not a duration such as \"6h\"",
+                    site.id
+                )));
+            }
             if let Some(owner) = &site.owner_email
                 && owner.parse::<lettre::Address>().is_err()
             {
@@ -515,7 +547,8 @@ id = {site}
 origins = [{origins}]
 # Which comments wait for a moderator: "none", "first_time", "links" or "all".
 moderation = "first_time"
-# Your address, mailed about comments waiting for you ("held"), or every new one ("each").
+# Your address, mailed about comments waiting for you ("held"), every new one ("each"), or
+# a digest of them "hourly" or "daily".
 # owner_email = "you@blog.example"
 # notify = "held"
 "#,

@@ -291,3 +291,103 @@ pub(super) fn compose_for_reader(
         .multipart(alternative(text, html))
         .map_err(|e| e.to_string())
 }
+
+/// The owner's digest: the new comments of a period, oldest first (those waiting for a
+/// moderator marked), each with its page, an excerpt and a link; `more` were left out of a
+/// long one. Its Message-ID is made of the first and last change it covers.
+pub(super) fn compose_digest(
+    notices: &[Notice],
+    more: usize,
+    public_url: &str,
+    from: &Mailbox,
+    reply_to: Option<&Mailbox>,
+) -> Result<lettre::Message, String> {
+    let (Some(first), Some(last)) = (notices.first(), notices.last()) else {
+        return Err("an empty digest".into());
+    };
+    let total = notices.len() + more;
+    let held = notices.iter().filter(|n| n.held).count();
+    let count = match total {
+        1 => "1 new comment".to_owned(),
+        n => format!("{n} new comments"),
+    };
+    let subject = if held > 0 {
+        format!("[{}] {count} ({held} awaiting moderation)", first.site)
+    } else {
+        format!("[{}] {count}", first.site)
+    };
+    let dashboard = format!("{public_url}/admin");
+    let mut text = String::new();
+    let mut html = String::from("<ul>");
+    for notice in notices {
+        let author = match header_text(&notice.comment.author, 100) {
+            a if a.trim().is_empty() => "Anonymous".to_owned(),
+            a => a,
+        };
+        let title = header_text(
+            notice.page_title.as_deref().unwrap_or(&notice.page_key),
+            150,
+        );
+        let excerpt: String = notice.body_source.chars().take(300).collect();
+        let cut = if excerpt.len() < notice.body_source.len() {
+            "…"
+        } else {
+            ""
+        };
+        let link = comment_link(
+            notice.page_url.as_deref(),
+            &notice.site,
+            &notice.page_key,
+            notice.comment.id.0,
+            public_url,
+        );
+        let waiting = if notice.held {
+            " [awaiting moderation]"
+        } else {
+            ""
+        };
+        text.push_str(&format!(
+            "{author} on “{title}”{waiting}:\n{excerpt}{cut}\n{link}\n\n"
+        ));
+        html.push_str("<li><p><strong>");
+        escape(&author, &mut html);
+        html.push_str("</strong> on “");
+        escape(&title, &mut html);
+        html.push('”');
+        escape(waiting, &mut html);
+        html.push_str(":</p><blockquote>");
+        escape(&excerpt, &mut html);
+        html.push_str(cut);
+        html.push_str("</blockquote><p><a href=\"");
+        escape(&link, &mut html);
+        html.push_str("\">See it on the page</a></p></li>");
+    }
+    html.push_str("</ul>");
+    if more > 0 {
+        text.push_str(&format!("… and {more} more.\n\n"));
+        html.push_str(&format!("<p>… and {more} more.</p>"));
+    }
+    text.push_str(&format!("Moderate: {dashboard}\n"));
+    html.push_str("<p><a href=\"");
+    escape(&dashboard, &mut html);
+    html.push_str("\">Moderate</a></p>");
+    let to: Mailbox = first
+        .owner
+        .parse()
+        .map_err(|e| format!("owner_email {:?}: {e}", first.owner))?;
+    let host = id_host(public_url);
+    let mut builder = lettre::Message::builder()
+        .from(from.clone())
+        .to(to)
+        .subject(subject)
+        .message_id(Some(format!(
+            "<digest-{}.change-{}-{}@{host}>",
+            first.site, first.seq, last.seq
+        )));
+    if let Some(reply_to) = reply_to {
+        builder = builder.reply_to(reply_to.clone());
+    }
+    builder
+        .multipart(alternative(text, html))
+        .map_err(|e| e.to_string())
+}

@@ -8,6 +8,7 @@
 //! up, and the log and `/metrics` say so.
 
 mod compose;
+mod digest;
 mod readers;
 mod smtp;
 mod webhooks;
@@ -112,6 +113,7 @@ pub(crate) fn spawn(service: Arc<Service>, config: &Config, metrics: Deliveries)
     };
     let public_url = config.public_url();
     readers::spawn(&service, &relay, &public_url, &metrics);
+    digest::spawn(&service, &relay, &public_url, &config.sites, &metrics);
     if config.sites.iter().all(|s| s.owner_email.is_none()) {
         return;
     }

@@ -12,6 +12,8 @@ use crate::config::Notify;
 pub struct Notice {
     /// The change that created it: with the comment's id, the mail's idempotency key.
     pub seq: u64,
+    /// When it was written (Unix ms).
+    pub at: i64,
     pub site: String,
     pub owner: String,
     pub page_key: String,
@@ -49,6 +51,27 @@ impl Service {
     /// The notices among the changes after `after` (at most `limit` changes read), and the
     /// change read up to. Imports notify nobody; a comment deleted since is skipped.
     pub fn notices_after(&self, after: u64, limit: usize) -> Result<(Vec<Notice>, u64), Error> {
+        self.collect_notices(after, limit, None)
+    }
+
+    /// For a site whose owner wants a digest: every new comment (approved or waiting) among
+    /// the changes after `after`, and the change read up to.
+    pub fn digest_notices_after(
+        &self,
+        site: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<(Vec<Notice>, u64), Error> {
+        self.collect_notices(after, limit, Some(site))
+    }
+
+    /// `digest`: the one site whose digest is being read; `None`: the sites mailed per comment.
+    fn collect_notices(
+        &self,
+        after: u64,
+        limit: usize,
+        digest: Option<&str>,
+    ) -> Result<(Vec<Notice>, u64), Error> {
         let changes = match self.store.changes_after(after, limit) {
             Ok(changes) => changes,
             Err(talkback_store::Error::Pruned { through }) => {
@@ -74,10 +97,13 @@ impl Service {
             let Some(owner) = site.owner_email.clone() else {
                 continue;
             };
-            let wanted = match site.notify {
-                Notify::Each => matches!(status, Status::Approved | Status::Pending),
-                Notify::Held => status == Status::Pending,
-                Notify::None => false,
+            let shown = matches!(status, Status::Approved | Status::Pending);
+            let wanted = match (digest, site.notify) {
+                (Some(digest), Notify::Hourly | Notify::Daily) => site.id == digest && shown,
+                (Some(_), _) => false,
+                (None, Notify::Each) => shown,
+                (None, Notify::Held) => status == Status::Pending,
+                (None, Notify::Hourly | Notify::Daily | Notify::None) => false,
             };
             if !wanted {
                 continue;
@@ -88,6 +114,7 @@ impl Service {
             let page = self.store.page(&change.site, &change.page_key)?;
             notices.push(Notice {
                 seq: change.seq,
+                at: change.at,
                 site: change.site.clone(),
                 owner,
                 page_key: change.page_key.clone(),

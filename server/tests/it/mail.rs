@@ -291,3 +291,60 @@ fn turning_mail_on_later_does_not_mail_the_past() {
     assert_eq!(got.len(), 1, "only the new comment");
     assert!(got[0].contains("after mail was turned on"));
 }
+
+#[test]
+fn a_digest_collects_a_periods_comments_into_one_mail() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let inbox = sink(listener);
+    let server = TestServer::start_with(|c| {
+        with_mail(c, port, Notify::Hourly);
+        for site in &mut c.sites {
+            site.digest_every = Some("3s".into());
+        }
+    });
+    for (author, body) in [
+        ("Ann", "first of the hour"),
+        ("Bob", "second"),
+        ("Cy", "third"),
+    ] {
+        comment(&server.base, author, body, None);
+    }
+    let held = post(
+        &server.base,
+        "/api/v1/comments",
+        &json!({"site": "moderated", "page": "/p", "author": "Dee", "body": "waits for you"}),
+    );
+    assert_eq!(held.status, 201);
+    // Nothing before the period is up.
+    assert_eq!(inbox.wait_for(1, Duration::from_millis(1500)).len(), 0);
+    let got = inbox.wait_for(2, Duration::from_secs(10));
+    assert_eq!(got.len(), 2, "one digest per site");
+    let blog = got
+        .iter()
+        .find(|m| header(m, "Subject").is_some_and(|s| s.starts_with("[blog]")))
+        .unwrap();
+    assert_eq!(
+        header(blog, "Subject").as_deref(),
+        Some("[blog] 3 new comments")
+    );
+    let text = blog.replace("=\r\n", "");
+    for body in ["first of the hour", "second", "third"] {
+        assert!(text.contains(body), "{body} missing: {text}");
+    }
+    let moderated = got.iter().find(|m| !std::ptr::eq(*m, blog)).unwrap();
+    assert_eq!(
+        header(moderated, "Subject").as_deref(),
+        Some("[moderated] 1 new comment (1 awaiting moderation)")
+    );
+    // The next comment starts the next digest.
+    comment(&server.base, "Eve", "after the digest", None);
+    assert_eq!(inbox.wait_for(3, Duration::from_millis(1500)).len(), 2);
+    let got = inbox.wait_for(3, Duration::from_secs(10));
+    assert_eq!(got.len(), 3);
+    assert_eq!(
+        header(&got[2], "Subject").as_deref(),
+        Some("[blog] 1 new comment")
+    );
+    assert!(got[2].contains("after the digest") && !got[2].contains("first of the hour"));
+}
