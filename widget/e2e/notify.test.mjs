@@ -5,8 +5,9 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createServer } from "node:net";
+import { createServer as createHttpServer } from "node:http";
 import { simpleParser } from "mailparser";
-import { startServer, launch, widgetReady, postComment, screenshot, axeSource } from "./helpers.mjs";
+import { startServer, launch, widgetReady, postComment, screenshot, axeSource, cliWithInput } from "./helpers.mjs";
 
 /** An SMTP server on loopback that accepts every message and keeps it. */
 async function smtpSink() {
@@ -62,18 +63,40 @@ async function freePort() {
   return port;
 }
 
-let browser, sink, server;
+/** A webhook receiver on loopback that answers 204 and counts what it got. */
+async function hookReceiver() {
+  const events = [];
+  const server = createHttpServer((req, res) => {
+    let body = "";
+    req.on("data", (c) => { body += c; });
+    req.on("end", () => { events.push(JSON.parse(body)); res.writeHead(204).end(); });
+  });
+  await new Promise((r) => server.listen(0, "127.0.0.1", r));
+  return { url: `http://127.0.0.1:${server.address().port}/hook`, events, close: () => new Promise((r) => server.close(r)) };
+}
+
+let browser, sink, hook, server;
 before(async () => {
   browser = await launch();
   sink = await smtpSink();
+  hook = await hookReceiver();
   const port = await freePort();
   server = await startServer({
     bind: `127.0.0.1:${port}`,
     top: `public_url = "http://127.0.0.1:${port}"`,
-    extraSites: `[mail]\nsmtp_url = "smtp://127.0.0.1:${sink.port}"\nfrom = "Talkback <talkback@blog.example>"`,
+    extraSites: [
+      `owner_email = "owner@blog.example"`,
+      `notify = "none"`,
+      `[[sites.webhooks]]`,
+      `url = "${hook.url}"`,
+      `secret = "a-secret-of-sixteen-chars"`,
+      `[mail]`,
+      `smtp_url = "smtp://127.0.0.1:${sink.port}"`,
+      `from = "Talkback <talkback@blog.example>"`,
+    ].join("\n"),
   });
 });
-after(async () => { await browser?.close(); await server?.stop(); await sink?.close(); });
+after(async () => { await browser?.close(); await server?.stop(); await sink?.close(); await hook?.close(); });
 
 /** A header's raw value (mailparser folds List-* headers into an object of its own). */
 const header = (mail, key) => {
@@ -170,4 +193,24 @@ test("tick the box, confirm from the mail, hear about a reply, unsubscribe in on
   await spent.locator("[data-error=subscription_not_found]").waitFor();
   await screenshot(spent, "notify-unsubscribe-spent");
   await bobContext.close();
+});
+
+test("the dashboard lists mail and webhook deliveries and pings the webhooks", async () => {
+  cliWithInput(server.dir, "correct horse battery", "admin", "add", "zoe", "--role", "owner", "--password-stdin");
+  const page = await browser.newPage();
+  await page.goto(`${server.base}/admin`);
+  await page.getByLabel("Username").fill("zoe");
+  await page.getByLabel("Password").fill("correct horse battery");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("heading", { name: "Talkback moderation" }).waitFor();
+  await page.getByText("Mail and webhooks").click();
+  const rows = page.locator(".tb-deliveries tbody tr");
+  // The reader mail of the test before: a request to confirm, then a follow-up, delivered.
+  await rows.filter({ hasText: "mail.follow_up" }).first().waitFor();
+  assert.match(await rows.filter({ hasText: "mail.confirm" }).first().innerText(), /ann@example\.org\s+delivered/);
+  await page.getByRole("button", { name: "Send a test event to its webhooks" }).click();
+  await page.locator(".tb-message", { hasText: "Pinged demo's webhooks: 1 of 1 answered." }).waitFor();
+  await rows.filter({ hasText: "ping" }).first().waitFor();
+  assert.ok(hook.events.some((e) => e.type === "ping"), "the receiver got the ping");
+  await screenshot(page, "dashboard-deliveries");
 });

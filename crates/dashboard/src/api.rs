@@ -6,9 +6,9 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use talkback_api::ErrorBody;
 use talkback_api::admin::{
-    AuditEntry, Ban, CSRF_HEADER, Done, ListQuery, ListResponse, LockPage, ModComment, ModEdit,
-    Moderate, ModerateResponse, MovePages, NewBan, PageMeta, SessionInfo, SignIn, SiteSettings,
-    SpamCounts,
+    AuditEntry, Ban, CSRF_HEADER, Deliveries, Done, ListQuery, ListResponse, LockPage, ModComment,
+    ModEdit, Moderate, ModerateResponse, MovePages, NewBan, PageMeta, SessionInfo, SignIn,
+    SiteSettings, SpamCounts, TestWebhooks,
 };
 
 /// Why a call failed, in words for the moderator; `signed_out` when the session is gone.
@@ -177,4 +177,18 @@ pub(crate) async fn spam_counts() -> Result<SpamCounts, Failure> {
 
 pub(crate) async fn audit() -> Result<Vec<AuditEntry>, Failure> {
     send(Request::get("/admin/api/audit").build()).await
+}
+
+pub(crate) async fn deliveries() -> Result<Deliveries, Failure> {
+    send(Request::get("/admin/api/deliveries").build()).await
+}
+
+pub(crate) async fn test_webhooks(csrf: &str, site: &str) -> Result<Deliveries, Failure> {
+    send(with_json(
+        Request::post("/admin/api/webhooks/test").header(CSRF_HEADER, csrf),
+        &TestWebhooks {
+            site: site.to_owned(),
+        },
+    ))
+    .await
 }

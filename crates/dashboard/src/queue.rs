@@ -356,6 +356,7 @@ pub(crate) fn Dashboard(session: SessionInfo, on_signed_out: Callback<()>) -> im
             <PagesPanel sites=session.sites.clone() csrf=csrf message=message failed=Callback::new(failed) />
             <SpamPanel failed=Callback::new(failed) />
             <AuditPanel failed=Callback::new(failed) />
+            <DeliveriesPanel sites=session.sites.clone() csrf=csrf message=message failed=Callback::new(failed) />
             <p class="tb-message" role="status" aria-live="polite">{move || message.get()}</p>
             <p class="tb-keys">
                 "Keys: " <kbd>"j"</kbd> "/" <kbd>"k"</kbd> " move, " <kbd>"x"</kbd> " select, "
@@ -640,6 +641,83 @@ fn AuditPanel(failed: Callback<api::Failure>) -> impl IntoView {
                             <td>{words(e.after)}</td>
                         </tr>
                     }).collect_view()}
+                </tbody>
+            </table>
+        </details>
+    }
+}
+
+/// The latest mail and webhook deliveries of the account's sites, newest first, with what
+/// went wrong; and a test ping to a site's webhooks.
+#[component]
+fn DeliveriesPanel(
+    sites: Vec<String>,
+    csrf: StoredValue<String>,
+    message: RwSignal<String>,
+    failed: Callback<api::Failure>,
+) -> impl IntoView {
+    let entries = RwSignal::new(Vec::<talkback_api::admin::Delivery>::new());
+    let site = RwSignal::new(sites.first().cloned().unwrap_or_default());
+    let load = move || {
+        spawn_local(async move {
+            match api::deliveries().await {
+                Ok(list) => entries.set(list.deliveries),
+                Err(f) => failed.run(f),
+            }
+        });
+    };
+    let ping = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let (token, id) = (csrf.get_value(), site.get_untracked());
+        spawn_local(async move {
+            match api::test_webhooks(&token, &id).await {
+                Ok(sent) if sent.deliveries.is_empty() => {
+                    message.set(format!("{id} has no webhooks."));
+                }
+                Ok(sent) => {
+                    let ok = sent
+                        .deliveries
+                        .iter()
+                        .filter(|d| d.outcome == "delivered")
+                        .count();
+                    message.set(format!(
+                        "Pinged {id}'s webhooks: {ok} of {} answered.",
+                        sent.deliveries.len()
+                    ));
+                    load();
+                }
+                Err(f) => failed.run(f),
+            }
+        });
+    };
+    view! {
+        <details class="tb-settings" on:toggle=move |_| load()>
+            <summary>"Mail and webhooks"</summary>
+            <form on:submit=ping>
+                <label>
+                    "Site"
+                    <select prop:value=move || site.get() on:change=move |ev| site.set(event_target_value(&ev))>
+                        {sites.into_iter().map(|s| view! { <option value=s.clone()>{s.clone()}</option> }).collect_view()}
+                    </select>
+                </label>
+                <button type="submit">"Send a test event to its webhooks"</button>
+                <button type="button" on:click=move |_| load()>"Refresh"</button>
+            </form>
+            <table class="tb-audit tb-deliveries">
+                <thead><tr><th>"When"</th><th>"Site"</th><th>"What"</th><th>"To"</th><th>"Outcome"</th><th>"Why"</th></tr></thead>
+                <tbody>
+                    {move || entries.get().into_iter().map(|d| {
+                        let class = format!("tb-outcome-{}", d.outcome);
+                        view! {
+                        <tr class=class>
+                            <td>{local_time(d.at)}</td>
+                            <td>{d.site}</td>
+                            <td>{d.kind}</td>
+                            <td>{d.target}</td>
+                            <td>{d.outcome}</td>
+                            <td>{d.detail}</td>
+                        </tr>
+                    }}).collect_view()}
                 </tbody>
             </table>
         </details>
