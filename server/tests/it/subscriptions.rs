@@ -527,3 +527,86 @@ fn the_form_for_readers_without_javascript_offers_the_boxes_and_subscribes() {
         "[blog] Confirmer : recevoir les commentaires sur « /roses » ?"
     );
 }
+
+#[test]
+fn a_reply_waiting_for_a_moderator_is_mailed_once_when_approved() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let inbox = sink(listener);
+    let server = start(port);
+    with_accounts(&server);
+    let zoe = sign_in(&server.base, "zoe");
+    let post_held = |author: &str, parent: Option<u64>, notify: Option<&str>| {
+        let reply = post(
+            &server.base,
+            "/api/v1/comments",
+            &json!({"site": "moderated", "page": "/roses", "author": author,
+                "email": format!("{}@example.org", author.to_lowercase()),
+                "body": format!("{author} writes"), "parent": parent, "notify": notify}),
+        );
+        assert_eq!(reply.status, 201, "{reply:?}");
+        assert_eq!(reply.body["comment"]["pending"], Value::from(true));
+        reply.body["comment"]["id"].as_u64().unwrap()
+    };
+    // Held comments still ask to confirm: the reader is waiting to hear back.
+    let ann = post_held("Ann", None, Some("replies"));
+    let got = mails(&inbox, 1);
+    assert_eq!(got[0].to, "ann@example.org");
+    let confirm = link(&got[0].text, "/subscription?token=");
+    assert_eq!(form_post(&local(&server, &confirm), "confirm=1").0, 200);
+    assert_eq!(zoe.moderate("approve", &[ann]).status, 200);
+
+    let bob = post_held("Bob", Some(ann), None);
+    no_more_than(&inbox, 1);
+    assert_eq!(zoe.moderate("approve", &[bob]).status, 200);
+    let got = mails(&inbox, 2);
+    assert_eq!(got.len(), 2, "mailed once approved");
+    assert!(
+        got[1].subject.contains("Bob replied to your comment"),
+        "{}",
+        got[1].subject
+    );
+    // Back to the queue and approved again: the reader already has it.
+    assert_eq!(zoe.moderate("pending", &[bob]).status, 200);
+    assert_eq!(zoe.moderate("approve", &[bob]).status, 200);
+    no_more_than(&inbox, 2);
+}
+
+#[test]
+fn a_request_to_confirm_owed_at_a_crash_is_sent_once_after_the_restart() {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("talkback.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "public_url = \"{PUBLIC}\"\n[mail]\nsmtp_url = \"smtp://127.0.0.1:{port}\"\nfrom = \"talkback@blog.example\"\n\
+             [[sites]]\nid = \"blog\"\norigins = [\"{BLOG_ORIGIN}\"]\n{SPAM_OFF_TOML}"
+        ),
+    )
+    .unwrap();
+    let db = dir.path().join("db");
+    let mut server = ServerProcess::spawn_with(&db, Some(&config));
+    let reply = post(
+        &server.base,
+        "/api/v1/comments",
+        &json!({"site": "blog", "page": "/p", "author": "Ann", "email": "ann@example.org",
+            "body": "subscribed, then the crash", "notify": "thread"}),
+    );
+    assert_eq!(reply.status, 201);
+    // The relay is down, so the request to confirm is still owed when the process dies.
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    let inbox = sink(TcpListener::bind(("127.0.0.1", port)).unwrap());
+    std::thread::sleep(Duration::from_millis(200));
+    let _restarted = ServerProcess::spawn_with(&db, Some(&config));
+    let got = mails(&inbox, 1);
+    assert_eq!(got.len(), 1, "sent after the restart");
+    assert_eq!(got[0].to, "ann@example.org");
+    assert!(got[0].subject.contains("Confirm"), "{}", got[0].subject);
+    no_more_than(&inbox, 1);
+}
