@@ -97,10 +97,57 @@ fn bindgen(root: &Path, wasm: &Path, name: &str) -> anyhow::Result<(Vec<u8>, Vec
     if scratch.join("snippets").exists() {
         anyhow::bail!("{name} now uses JS snippets; teach xtask to hash and serve them");
     }
-    Ok((
-        std::fs::read(scratch.join(format!("{name}.js")))?,
-        std::fs::read(scratch.join(format!("{name}_bg.wasm")))?,
-    ))
+    let glue = std::fs::read_to_string(scratch.join(format!("{name}.js")))?;
+    let module = std::fs::read(scratch.join(format!("{name}_bg.wasm")))?;
+    let (glue, module) = drop_stream_classes(&glue, &module)?;
+    Ok((glue.into_bytes(), module))
+}
+
+/// Leptos's `csr` feature pulls in server_fn, and with it wasm-streams, whose JavaScript
+/// stream classes (`IntoUnderlyingSource`, `…Sink`, `…ByteSource`) are exported from the
+/// WASM: exports keep their code alive, though nothing here ever makes such a stream. They
+/// leave the glue and the module's exports, and the module's unreachable code goes with them.
+fn drop_stream_classes(glue: &str, module: &[u8]) -> anyhow::Result<(String, Vec<u8>)> {
+    let mut kept = String::with_capacity(glue.len());
+    let mut skipping = false;
+    let mut lines = glue.lines();
+    while let Some(line) = lines.next() {
+        if line.starts_with("export class IntoUnderlying") {
+            skipping = true;
+        } else if skipping && line.starts_with("if (Symbol.dispose) IntoUnderlying") {
+            skipping = false;
+            continue;
+        } else if line.starts_with("const IntoUnderlying") && line.contains("Finalization = ") {
+            // Three lines: the test, the stand-in, the registry.
+            lines.next();
+            lines.next();
+            continue;
+        }
+        if !skipping {
+            kept.push_str(line);
+            kept.push('\n');
+        }
+    }
+    anyhow::ensure!(
+        !kept.contains("IntoUnderlying") && !kept.contains("intounderlying"),
+        "the glue's stream classes changed shape; update drop_stream_classes"
+    );
+    let mut wasm = walrus::Module::from_buffer(module)?;
+    let doomed: Vec<_> = wasm
+        .exports
+        .iter()
+        .filter(|e| e.name.contains("intounderlying"))
+        .map(|e| e.id())
+        .collect();
+    anyhow::ensure!(
+        !doomed.is_empty(),
+        "no stream classes exported any more: drop drop_stream_classes"
+    );
+    for id in doomed {
+        wasm.exports.delete(id);
+    }
+    walrus::passes::gc::run(&mut wasm);
+    Ok((kept, wasm.emit_wasm()))
 }
 
 /// True when a nightly toolchain is installed; adds its rust-src and wasm32 parts if missing
