@@ -6,6 +6,8 @@
  * 4. Loads the WASM widget, which takes over without a jump.
  * 5. Once the reader starts on the form, fetches a signed challenge and solves its proof of work
  *    in a Web Worker (plain JS, WebCrypto) while they type; the widget sends the answer.
+ * 6. Follows the thread live (Server-Sent Events, paused while the tab is hidden, resumed from
+ *    the last event seen) and hands each event to the widget.
  * The build (cargo xtask build-widget) fills in the hashed asset names and the CSS. */
 (function () {
   var script = document.currentScript;
@@ -135,11 +137,31 @@
       .then(function (s) { return s.p + (trap(form) ? ".1" : ""); }, function () { return ""; });
   };
 
+  // Live updates, opened before the widget loads its thread so nothing falls in between;
+  // events wait in a queue until the widget takes them (it ignores what it already shows).
+  var last = "", queue = [], live;
+  function follow() {
+    live = new EventSource(base + "/api/v1/live?site=" + encodeURIComponent(site) + "&page=" + encodeURIComponent(config.page) + (last && "&since=" + last));
+    function seen(e) { if (e.lastEventId) last = e.lastEventId; }
+    live.addEventListener("ready", seen);
+    live.addEventListener("update", function (e) {
+      seen(e);
+      var data = JSON.parse(e.data);
+      root.tbLive ? root.tbLive(data) : queue.push(data);
+    });
+  }
+  follow();
+  document.addEventListener("visibilitychange", function () {
+    if (document.hidden) live.close();
+    else if (live.readyState == 2) follow();
+  });
+
   import(base + "/assets/__TALKBACK_JS__")
     .then(function (m) {
       return m.default({ module_or_path: base + "/assets/__TALKBACK_WASM__" }).then(function () {
         m.mount(root, pre, config);
         root.querySelectorAll("form").forEach(trap);
+        queue.forEach(root.tbLive);
       });
     })
     .catch(function (e) { console.error("talkback: widget failed to load", e); });

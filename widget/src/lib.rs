@@ -40,6 +40,7 @@ pub fn mount(
     }
     container.append_child(&app)?;
     let shown = app.clone();
+    let live = container.clone();
     let on_ready = Callback::new(move |()| {
         if let Some(pre) = &prerender {
             pre.remove();
@@ -48,7 +49,7 @@ pub fn mount(
     });
     leptos::mount::mount_to(
         app,
-        move || view! { <view::Thread config=config on_ready=on_ready /> },
+        move || view! { <view::Thread config=config on_ready=on_ready live=live /> },
     )
     .forget();
     Ok(())

@@ -43,6 +43,8 @@ pub(crate) struct ThreadState {
     pub now: RwSignal<i64>,
     /// Few at a time: a list is smaller WASM than a map and fast enough.
     pub own: RwSignal<Vec<OwnComment>>,
+    /// Comments that arrived live, shown when the reader asks ("Show new comments").
+    pub incoming: RwSignal<Vec<Comment>>,
 }
 
 pub(crate) fn now_ms() -> i64 {
@@ -68,6 +70,7 @@ impl ThreadState {
             highlight: RwSignal::new(None),
             now: RwSignal::new(now_ms()),
             own: RwSignal::new(own),
+            incoming: RwSignal::new(Vec::new()),
         }
     }
 
@@ -124,8 +127,14 @@ impl ThreadState {
         self.top.update(|t| t.extend(fresh));
     }
 
-    /// Adds a comment the reader just posted where it belongs.
+    /// Adds a comment the reader just posted (or one that arrived live) where it belongs.
     pub(crate) fn insert_new(&self, comment: Comment) {
+        // Its live event may have come before the answer to the POST.
+        self.incoming.update(|i| i.retain(|c| c.id != comment.id));
+        if let Some(shown) = self.find(comment.id) {
+            shown.data.set(comment);
+            return;
+        }
         let parent = comment.parent.and_then(|p| self.find(p));
         let counted = !comment.pending;
         let node = Self::node(comment, parent.map_or(0, |p| p.depth + 1));
@@ -149,6 +158,57 @@ impl ThreadState {
         if let Some(parent) = comment.parent.and_then(|p| self.find(p)) {
             let node = Self::node(comment, parent.depth + 1);
             parent.replies.update(|r| r.push(node));
+        }
+    }
+
+    /// Applies a live event (`kind` `added`, `changed`, `removed` or `reload`, as
+    /// `talkback_api::LiveEvent` names them); true when the thread must be read again. A
+    /// comment already shown is replaced; a new reply to the reader's own comment appears at
+    /// once, any other new comment waits behind "Show new comments".
+    pub(crate) fn apply_live(
+        &self,
+        kind: &str,
+        comment: Option<Comment>,
+        id: Option<CommentId>,
+    ) -> bool {
+        match (kind, comment) {
+            ("added" | "changed", Some(comment)) => match self.find(comment.id) {
+                Some(node) => node.data.set(comment),
+                None if kind == "changed" => {}
+                None if comment
+                    .parent
+                    .is_some_and(|p| self.own_comment(p).is_some()) =>
+                {
+                    self.insert_new(comment)
+                }
+                None => self.incoming.update(|i| {
+                    if i.iter().all(|c| c.id != comment.id) {
+                        i.push(comment)
+                    }
+                }),
+            },
+            ("removed", _) => {
+                let id = id.unwrap_or(CommentId(0));
+                if self.find(id).is_some() {
+                    self.remove(id);
+                    self.total.update(|t| *t = t.saturating_sub(1));
+                }
+                self.incoming.update(|i| i.retain(|c| c.id != id));
+            }
+            ("reload", _) => return true,
+            _ => {}
+        }
+        false
+    }
+
+    /// Shows the comments that arrived live, in order (skipping any shown meanwhile).
+    pub(crate) fn show_incoming(&self) {
+        for comment in self.incoming.try_update(std::mem::take).unwrap_or_default() {
+            if self.find(comment.id).is_none() {
+                let id = comment.id;
+                self.insert_new(comment);
+                self.highlight.set(Some(id));
+            }
         }
     }
 

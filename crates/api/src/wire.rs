@@ -355,6 +355,10 @@ pub struct LiveQuery {
         schema(example = "/2024/05/hello-world/", min_length = 1, max_length = 512)
     )]
     pub page: String,
+    /// Like `Last-Event-ID` (which wins when both are sent): the id of the last event seen,
+    /// for a script that closed its stream (a hidden tab) and opens a new one.
+    #[serde(default)]
+    pub since: Option<u64>,
 }
 
 /// The SSE `event` name of every [`LiveEvent`] on `GET /api/v1/live`.

@@ -147,7 +147,42 @@ fn drop_stream_classes(glue: &str, module: &[u8]) -> anyhow::Result<(String, Vec
         wasm.exports.delete(id);
     }
     walrus::passes::gc::run(&mut wasm);
-    Ok((kept, wasm.emit_wasm()))
+    // The glue's import functions that the smaller module no longer calls go too, and those
+    // it calls get short names in both (wasm-bindgen's carry a hash each: 2 KB that brotli
+    // cannot squeeze).
+    let mut short_names = std::collections::HashMap::new();
+    for import in wasm.imports.iter_mut() {
+        let short = format!("i{}", short_names.len());
+        short_names.insert(std::mem::replace(&mut import.name, short.clone()), short);
+    }
+    let mut glue = String::with_capacity(kept.len());
+    let mut dropping = false;
+    for line in kept.lines() {
+        let entry = line
+            .strip_prefix("        ")
+            .filter(|rest| !rest.starts_with(' '));
+        let mut renamed = None;
+        if let Some((name, rest)) = entry.and_then(|rest| rest.split_once(": function"))
+            && (name.starts_with("__wbg") || name.starts_with("__wbindgen"))
+        {
+            anyhow::ensure!(
+                kept.matches(name).count() == 1,
+                "{name} is used elsewhere in the glue than as its import's key"
+            );
+            dropping = !short_names.contains_key(name);
+            renamed = short_names
+                .get(name)
+                .map(|short| format!("        {short}: function{rest}"));
+        }
+        if !dropping {
+            glue.push_str(renamed.as_deref().unwrap_or(line));
+            glue.push('\n');
+        }
+        if dropping && entry.is_some_and(|rest| rest.starts_with('}')) {
+            dropping = false;
+        }
+    }
+    Ok((glue, wasm.emit_wasm()))
 }
 
 /// True when a nightly toolchain is installed; adds its rust-src and wasm32 parts if missing

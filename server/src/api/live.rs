@@ -65,7 +65,7 @@ pub(super) async fn follow(
     let page = validate::page_key(&query.page, site)?;
     // Browsers send back only ids this server gave out; anything else is refused, not ignored.
     let last_seen = match req.headers().get("last-event-id") {
-        None => None,
+        None => query.since,
         Some(v) => Some(
             v.to_str()
                 .ok()

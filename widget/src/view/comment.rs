@@ -118,7 +118,10 @@ pub(crate) fn comment_view(node: Node) -> AnyView {
             match client::delete(&st.cfg(), id, &own.key).await {
                 Ok(response) => {
                     st.remember_own(id, None);
-                    st.total.update(|t| *t = t.saturating_sub(1));
+                    // Unless its live event took it away first.
+                    if st.find(id).is_some() {
+                        st.total.update(|t| *t = t.saturating_sub(1));
+                    }
                     if response.tombstone {
                         node.data.update(|d| {
                             d.deleted = true;

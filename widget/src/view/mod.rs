@@ -16,6 +16,7 @@ use std::sync::Arc;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use talkback_api::Sort;
+use talkback_api::i18n::fill;
 
 use crate::client;
 use crate::config::WidgetConfig;
@@ -68,6 +69,9 @@ pub(crate) fn comment_list(items: Signal<Vec<Node>>) -> AnyView {
 pub(crate) fn Thread(
     config: WidgetConfig,
     #[prop(optional)] on_ready: Option<Callback<()>>,
+    /// The element the embed script hands live events to (`tbLive`); none in Leptos apps.
+    #[prop(optional)]
+    live: Option<web_sys::HtmlElement>,
 ) -> impl IntoView {
     let strings = config.strings();
     let st = ThreadState::new(config);
@@ -114,6 +118,31 @@ pub(crate) fn Thread(
         });
     };
     load(false);
+    // Comments that arrive live become nodes as the thread's own code: nodes made under the
+    // "Show new comments" button would be disposed with it.
+    let owner = Owner::current().unwrap_or_default();
+    if let Some(root) = live {
+        // The embed script follows the thread (Server-Sent Events) and calls this with each
+        // event's parsed `data`.
+        let owner = owner.clone();
+        let on_event = wasm_bindgen::closure::Closure::<dyn Fn(wasm_bindgen::JsValue)>::new(
+            move |event: wasm_bindgen::JsValue| {
+                let field = |name: &str| js_sys::Reflect::get(&event, &name.into()).ok();
+                let kind = field("kind")
+                    .and_then(|k| k.as_string())
+                    .unwrap_or_default();
+                let comment = field("comment").and_then(crate::json::from_js);
+                let id = field("id")
+                    .and_then(|id| id.as_f64())
+                    .map(|id| talkback_api::CommentId(id as u64));
+                if owner.with(|| st.apply_live(&kind, comment, id)) {
+                    load(false);
+                }
+            },
+        );
+        let _ = js_sys::Reflect::set(&root, &"tbLive".into(), on_event.as_ref());
+        on_event.forget();
+    }
 
     let heading = move || strings.count_heading(st.total.get(), st.title.get().as_deref());
     let on_sort = move |ev: leptos::ev::Event| {
@@ -140,6 +169,13 @@ pub(crate) fn Thread(
             </header>
             <div class="tb-sr" aria-live="polite" role="status">{move || st.announce.get()}</div>
             {alert(st.load_error)}
+            {when(move || !st.incoming.with(Vec::is_empty), move || view! {
+                <p>
+                    <button type="button" class="tb-btn" on:click={let owner = owner.clone(); move |_| owner.with(|| st.show_incoming())}>
+                        {move || fill(strings.show_new, &[("n", &st.incoming.with(Vec::len).to_string())])}
+                    </button>
+                </p>
+            }.into_any())}
             <ol class="tb-list">{comment_list(st.top.into())}</ol>
             {when(move || st.next_cursor.get().is_some(), move || view! {
                 <p class="tb-more">
