@@ -47,9 +47,17 @@ fn id_host(public_url: &str) -> &str {
         .unwrap_or("talkback.invalid")
 }
 
-/// The plain text and HTML alternative of a mail.
-fn alternative(text: String, html: String) -> MultiPart {
-    MultiPart::alternative()
+/// The mail, with its `Reply-To` and its body: plain text and the HTML alternative.
+fn finish(
+    mut builder: lettre::message::MessageBuilder,
+    reply_to: Option<&Mailbox>,
+    text: String,
+    html: String,
+) -> Result<lettre::Message, String> {
+    if let Some(reply_to) = reply_to {
+        builder = builder.reply_to(reply_to.clone());
+    }
+    let body = MultiPart::alternative()
         .singlepart(
             SinglePart::builder()
                 .header(ContentType::TEXT_PLAIN)
@@ -59,7 +67,21 @@ fn alternative(text: String, html: String) -> MultiPart {
             SinglePart::builder()
                 .header(ContentType::TEXT_HTML)
                 .body(html),
-        )
+        );
+    builder.multipart(body).map_err(|e| e.to_string())
+}
+
+/// Who wrote the comment and on which page, as the owner's mails name them (fit for headers).
+fn author_and_title(notice: &Notice) -> (String, String) {
+    let author = match header_text(&notice.comment.author, 100) {
+        a if a.trim().is_empty() => "Anonymous".to_owned(),
+        a => a,
+    };
+    let title = header_text(
+        notice.page_title.as_deref().unwrap_or(&notice.page_key),
+        150,
+    );
+    (author, title)
 }
 
 pub fn compose(
@@ -68,15 +90,7 @@ pub fn compose(
     from: &Mailbox,
     reply_to: Option<&Mailbox>,
 ) -> Result<lettre::Message, String> {
-    let author = if notice.comment.author.trim().is_empty() {
-        "Anonymous".to_owned()
-    } else {
-        header_text(&notice.comment.author, 100)
-    };
-    let title = header_text(
-        notice.page_title.as_deref().unwrap_or(&notice.page_key),
-        150,
-    );
+    let (author, title) = author_and_title(notice);
     let subject = if notice.held {
         format!(
             "[{}] Awaiting moderation: {author} on “{title}”",
@@ -133,7 +147,7 @@ pub fn compose(
         .owner
         .parse()
         .map_err(|e| format!("owner_email {:?}: {e}", notice.owner))?;
-    let mut builder = lettre::Message::builder()
+    let builder = lettre::Message::builder()
         .from(from.clone())
         .to(to)
         .subject(subject)
@@ -141,12 +155,7 @@ pub fn compose(
             "<comment-{}.change-{}@{host}>",
             notice.comment.id, notice.seq
         )));
-    if let Some(reply_to) = reply_to {
-        builder = builder.reply_to(reply_to.clone());
-    }
-    builder
-        .multipart(alternative(text, html))
-        .map_err(|e| e.to_string())
+    finish(builder, reply_to, text, html)
 }
 
 /// A mail to a reader: the request to confirm a subscription, or a follow-up comment, in the
@@ -284,12 +293,7 @@ pub(super) fn compose_for_reader(
                 None => root,
             });
     }
-    if let Some(reply_to) = reply_to {
-        builder = builder.reply_to(reply_to.clone());
-    }
-    builder
-        .multipart(alternative(text, html))
-        .map_err(|e| e.to_string())
+    finish(builder, reply_to, text, html)
 }
 
 /// The owner's digest: the new comments of a period, oldest first (those waiting for a
@@ -320,14 +324,7 @@ pub(super) fn compose_digest(
     let mut text = String::new();
     let mut html = String::from("<ul>");
     for notice in notices {
-        let author = match header_text(&notice.comment.author, 100) {
-            a if a.trim().is_empty() => "Anonymous".to_owned(),
-            a => a,
-        };
-        let title = header_text(
-            notice.page_title.as_deref().unwrap_or(&notice.page_key),
-            150,
-        );
+        let (author, title) = author_and_title(notice);
         let excerpt: String = notice.body_source.chars().take(300).collect();
         let cut = if excerpt.len() < notice.body_source.len() {
             "…"
@@ -376,7 +373,7 @@ pub(super) fn compose_digest(
         .parse()
         .map_err(|e| format!("owner_email {:?}: {e}", first.owner))?;
     let host = id_host(public_url);
-    let mut builder = lettre::Message::builder()
+    let builder = lettre::Message::builder()
         .from(from.clone())
         .to(to)
         .subject(subject)
@@ -384,10 +381,5 @@ pub(super) fn compose_digest(
             "<digest-{}.change-{}-{}@{host}>",
             first.site, first.seq, last.seq
         )));
-    if let Some(reply_to) = reply_to {
-        builder = builder.reply_to(reply_to.clone());
-    }
-    builder
-        .multipart(alternative(text, html))
-        .map_err(|e| e.to_string())
+    finish(builder, reply_to, text, html)
 }

@@ -118,6 +118,50 @@ fn paragraph(out: &mut String, text: &str) {
     out.push_str("</p>");
 }
 
+/// Which budget a request counts against: showing a page is a read, acting a write.
+#[derive(Clone, Copy)]
+enum Budget {
+    Read,
+    Write,
+}
+
+/// Counts the request against the client's `budget`, runs `act` on the blocking pool, and
+/// answers with the page `page` makes of what it returns (in the subscriber's language:
+/// its texts, the heading and the body), or with the error as a page.
+async fn answer(
+    state: &AppState,
+    req: &HttpRequest,
+    budget: Budget,
+    act: impl FnOnce(&crate::service::Service) -> Result<SubscriptionView, Error> + Send + 'static,
+    page: impl FnOnce(&SubscriptionView, &'static PageTexts, &mut String) -> &'static str,
+) -> HttpResponse {
+    let done = async {
+        match budget {
+            Budget::Read => state.limits.read(req)?,
+            Budget::Write => state.limits.write(req)?,
+        }
+        let service = state.service.clone();
+        web::block(move || act(&service)).await?
+    };
+    match done.await {
+        Ok(view) => {
+            let texts = PageTexts::for_lang(&view.lang);
+            let mut body = String::new();
+            let heading = page(&view, texts, &mut body);
+            back_link(&mut body, &view, texts.lang);
+            respond(StatusCode::OK, document(texts.lang, heading, &body))
+        }
+        Err(e) => error_page(req, &e),
+    }
+}
+
+/// A notice that something was done.
+fn notice(out: &mut String, text: &str) {
+    out.push_str("<p class=\"tb-notice\" role=\"status\">");
+    escape(text, out);
+    out.push_str("</p>");
+}
+
 /// `GET /t/{site}/subscription?token=`: the button that confirms.
 pub(super) async fn confirm_page(
     state: web::Data<AppState>,
@@ -125,37 +169,27 @@ pub(super) async fn confirm_page(
     site: web::Path<String>,
     query: web::Query<TokenQuery>,
 ) -> HttpResponse {
-    let shown = async {
-        state.limits.read(&req)?;
-        let (service, site, token) = (state.service.clone(), site.clone(), query.token.clone());
-        let view = web::block(move || service.subscription_view(&site, Purpose::Confirm, &token))
-            .await??;
-        Ok::<_, Error>(view)
-    };
-    match shown.await {
-        Ok(view) => {
-            let texts = PageTexts::for_lang(&view.lang);
-            let mut body = String::new();
-            paragraph(
-                &mut body,
-                &fill(
-                    texts.confirm_intro,
-                    &[("email", &view.email), ("title", title(&view))],
-                ),
+    let (site, token) = (site.into_inner(), query.into_inner().token);
+    let action = format!(
+        "/t/{site}/subscription?token={}",
+        super::query_value(&token)
+    );
+    answer(
+        &state,
+        &req,
+        Budget::Read,
+        move |service| service.subscription_view(&site, Purpose::Confirm, &token),
+        |view, texts, body| {
+            let intro = fill(
+                texts.confirm_intro,
+                &[("email", &view.email), ("title", title(view))],
             );
-            let action = format!(
-                "/t/{site}/subscription?token={}",
-                super::query_value(&query.token)
-            );
-            button(&mut body, &action, ("confirm", "1"), texts.confirm_button);
-            back_link(&mut body, &view, texts.lang);
-            respond(
-                StatusCode::OK,
-                document(texts.lang, texts.confirm_title, &body),
-            )
-        }
-        Err(e) => error_page(&req, &e),
-    }
+            paragraph(body, &intro);
+            button(body, &action, ("confirm", "1"), texts.confirm_button);
+            texts.confirm_title
+        },
+    )
+    .await
 }
 
 /// `POST /t/{site}/subscription?token=`: confirms the address.
@@ -165,31 +199,22 @@ pub(super) async fn confirm(
     site: web::Path<String>,
     query: web::Query<TokenQuery>,
 ) -> HttpResponse {
-    let done = async {
-        state.limits.write(&req)?;
-        let (service, site, token) = (state.service.clone(), site.clone(), query.token.clone());
-        web::block(move || service.confirm_subscription(&site, &token)).await?
-    };
-    match done.await {
-        Ok(view) => {
-            let texts = PageTexts::for_lang(&view.lang);
-            let mut body = String::from("<p class=\"tb-notice\" role=\"status\">");
-            escape(
-                &fill(
-                    texts.confirmed,
-                    &[("email", &view.email), ("title", title(&view))],
-                ),
-                &mut body,
+    let (site, token) = (site.into_inner(), query.into_inner().token);
+    answer(
+        &state,
+        &req,
+        Budget::Write,
+        move |service| service.confirm_subscription(&site, &token),
+        |view, texts, body| {
+            let done = fill(
+                texts.confirmed,
+                &[("email", &view.email), ("title", title(view))],
             );
-            body.push_str("</p>");
-            back_link(&mut body, &view, texts.lang);
-            respond(
-                StatusCode::OK,
-                document(texts.lang, texts.confirm_title, &body),
-            )
-        }
-        Err(e) => error_page(&req, &e),
-    }
+            notice(body, &done);
+            texts.confirm_title
+        },
+    )
+    .await
 }
 
 /// `GET /t/{site}/unsubscribe?token=`: the buttons that unsubscribe.
@@ -199,46 +224,28 @@ pub(super) async fn unsubscribe_page(
     site: web::Path<String>,
     query: web::Query<TokenQuery>,
 ) -> HttpResponse {
-    let shown = async {
-        state.limits.read(&req)?;
-        let (service, site, token) = (state.service.clone(), site.clone(), query.token.clone());
-        web::block(move || service.subscription_view(&site, Purpose::Unsubscribe, &token)).await?
-    };
-    match shown.await {
-        Ok(view) => {
-            let texts = PageTexts::for_lang(&view.lang);
-            let mut body = String::new();
-            paragraph(
-                &mut body,
-                &fill(
-                    texts.unsubscribe_intro,
-                    &[("email", &view.email), ("title", title(&view))],
-                ),
+    let (site, token) = (site.into_inner(), query.into_inner().token);
+    let action = format!("/t/{site}/unsubscribe?token={}", super::query_value(&token));
+    let site_name = site.clone();
+    answer(
+        &state,
+        &req,
+        Budget::Read,
+        move |service| service.subscription_view(&site, Purpose::Unsubscribe, &token),
+        move |view, texts, body| {
+            let intro = fill(
+                texts.unsubscribe_intro,
+                &[("email", &view.email), ("title", title(view))],
             );
-            let action = format!(
-                "/t/{site}/unsubscribe?token={}",
-                super::query_value(&query.token)
-            );
-            button(
-                &mut body,
-                &action,
-                ("List-Unsubscribe", "One-Click"),
-                texts.unsubscribe_button,
-            );
-            button(
-                &mut body,
-                &action,
-                ("all", "1"),
-                &fill(texts.unsubscribe_all_button, &[("site", &site)]),
-            );
-            back_link(&mut body, &view, texts.lang);
-            respond(
-                StatusCode::OK,
-                document(texts.lang, texts.unsubscribe_title, &body),
-            )
-        }
-        Err(e) => error_page(&req, &e),
-    }
+            paragraph(body, &intro);
+            let one_click = ("List-Unsubscribe", "One-Click");
+            button(body, &action, one_click, texts.unsubscribe_button);
+            let all = fill(texts.unsubscribe_all_button, &[("site", &site_name)]);
+            button(body, &action, ("all", "1"), &all);
+            texts.unsubscribe_title
+        },
+    )
+    .await
 }
 
 /// `POST /t/{site}/unsubscribe?token=`: the page's buttons, or a mail client's one-click
@@ -252,34 +259,28 @@ pub(super) async fn unsubscribe(
     body: web::Bytes,
 ) -> HttpResponse {
     let everything = form_urlencoded::parse(&body).any(|(k, v)| k == "all" && v == "1");
-    let done = async {
-        state.limits.write(&req)?;
-        let (service, site, token) = (state.service.clone(), site.clone(), query.token.clone());
-        web::block(move || service.unsubscribe(&site, &token, everything)).await?
-    };
-    match done.await {
-        Ok(view) => {
-            let texts = PageTexts::for_lang(&view.lang);
-            let words = if everything {
+    let (site, token) = (site.into_inner(), query.into_inner().token);
+    let site_name = site.clone();
+    answer(
+        &state,
+        &req,
+        Budget::Write,
+        move |service| service.unsubscribe(&site, &token, everything),
+        move |view, texts, body| {
+            let done = if everything {
                 fill(
                     texts.unsubscribed_all,
-                    &[("email", &view.email), ("site", &site)],
+                    &[("email", &view.email), ("site", &site_name)],
                 )
             } else {
                 fill(
                     texts.unsubscribed,
-                    &[("email", &view.email), ("title", title(&view))],
+                    &[("email", &view.email), ("title", title(view))],
                 )
             };
-            let mut body = String::from("<p class=\"tb-notice\" role=\"status\">");
-            escape(&words, &mut body);
-            body.push_str("</p>");
-            back_link(&mut body, &view, texts.lang);
-            respond(
-                StatusCode::OK,
-                document(texts.lang, texts.unsubscribe_title, &body),
-            )
-        }
-        Err(e) => error_page(&req, &e),
-    }
+            notice(body, &done);
+            texts.unsubscribe_title
+        },
+    )
+    .await
 }
