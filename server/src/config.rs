@@ -146,6 +146,10 @@ pub struct SiteConfig {
     /// Where the site's events are POSTed (`[[sites.webhooks]]`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub webhooks: Vec<Webhook>,
+    /// Whether pingbacks and trackbacks (imported from WordPress) are listed under the thread,
+    /// as WordPress did.
+    #[serde(default)]
+    pub show_pingbacks: bool,
 }
 
 /// A receiver of a site's events.
@@ -293,6 +297,7 @@ impl SiteConfig {
             notify: Notify::default(),
             digest_every: None,
             webhooks: Vec::new(),
+            show_pingbacks: false,
         }
     }
 

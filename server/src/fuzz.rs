@@ -122,7 +122,13 @@ impl Pipeline {
             "stored body reads back unchanged"
         );
         let mut page_html = String::new();
-        render::thread_html(&response, Strings::for_lang("en"), 0, &mut page_html);
+        render::thread_html(
+            (&response, &[]),
+            Strings::for_lang("en"),
+            0,
+            render::Shell::Thread,
+            &mut page_html,
+        );
         only_known_tags(&page_html)?;
         // 5. Export, import elsewhere, export again: byte-identical.
         let exported = talkback::export(&self.first, &site).map_err(fail)?;

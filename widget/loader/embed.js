@@ -3,11 +3,15 @@
  * 2. Attaches a shadow root with the widget's CSS, so the blog's CSS cannot reach in.
  * 3. Shows the server's HTML rendering of the thread at once (first paint without WASM):
  *    that HTML comes from the server's one escaping renderer, never from reader input.
- * 4. Loads the WASM widget, which takes over without a jump.
+ * 4. Loads the WASM widget when it is needed: the thread comes near the viewport, or the reader
+ *    focuses the (inert) form of the first paint or presses Reply there. The widget takes over
+ *    without a jump, with what was typed and where the caret was.
  * 5. Once the reader starts on the form, fetches a signed challenge and solves its proof of work
  *    in a Web Worker (plain JS, WebCrypto) while they type; the widget sends the answer.
  * 6. Follows the thread live (Server-Sent Events, paused while the tab is hidden, resumed from
  *    the last event seen) and hands each event to the widget.
+ * With data-view="recent" it shows the site's latest comments instead (server-rendered, no
+ * widget), data-limit of them (5 by default).
  * The build (cargo xtask build-widget) fills in the hashed asset names and the CSS. */
 (function () {
   var script = document.currentScript;
@@ -30,9 +34,10 @@
   };
 
   var host = d.target ? document.querySelector(d.target) : null;
+  var recent = d.view == "recent";
   if (!host) {
     host = document.createElement("div");
-    host.id = "talkback";
+    host.id = recent ? "talkback-recent" : "talkback";
     script.parentNode.insertBefore(host, script.nextSibling);
   }
   if (host.__talkback) return;
@@ -69,12 +74,22 @@
     new MutationObserver(applyTheme).observe(html, { attributes: true, attributeFilter: ["class", "data-theme", "data-bs-theme"] });
   }
 
+  function paint(path) {
+    return fetch(base + "/api/v1/" + path)
+      .then(function (r) { return r.ok ? r.text() : ""; })
+      .then(function (markup) { if (pre.isConnected && markup) pre.innerHTML = markup; })
+      .catch(function () {});
+  }
+  // A site's recent comments (a sidebar): the server's HTML, no widget.
+  if (recent) {
+    paint("recent/html?site=" + encodeURIComponent(site) + "&limit=" + encodeURIComponent(d.limit || 5) + "&lang=" + encodeURIComponent(config.lang))
+      .then(function () { pre.removeAttribute("aria-busy"); });
+    return;
+  }
+
   var query = "site=" + encodeURIComponent(config.site) + "&page=" + encodeURIComponent(config.page) +
     "&lang=" + encodeURIComponent(config.lang) + (config.title ? "&title=" + encodeURIComponent(config.title) : "");
-  fetch(base + "/api/v1/threads/html?" + query)
-    .then(function (r) { return r.ok ? r.text() : ""; })
-    .then(function (markup) { if (pre.isConnected && markup) pre.innerHTML = markup; })
-    .catch(function () {});
+  paint("threads/html?form=true&" + query);
 
   // The proof of work: find n in 0..max with SHA-256(salt + n) = challenge. Self-contained, as
   // it is also the worker's source; batches of digests keep WebCrypto busy, and each await
@@ -123,6 +138,8 @@
   }
   var pending = null;
   root.addEventListener("focusin", function (e) {
+    if (pre.contains(e.target)) focused = e.target;
+    load();
     if (e.target.form) trap(e.target.form);
     if (!pending) pending = challenge();
   });
@@ -150,19 +167,60 @@
       root.tbLive ? root.tbLive(data) : queue.push(data);
     });
   }
-  follow();
   document.addEventListener("visibilitychange", function () {
+    if (!live) return;
     if (document.hidden) live.close();
     else if (live.readyState == 2) follow();
   });
 
-  import(base + "/assets/__TALKBACK_JS__")
-    .then(function (m) {
-      return m.default({ module_or_path: base + "/assets/__TALKBACK_WASM__" }).then(function () {
-        m.mount(root, pre, config);
-        root.querySelectorAll("form").forEach(trap);
-        queue.forEach(root.tbLive);
-      });
-    })
-    .catch(function (e) { console.error("talkback: widget failed to load", e); });
+  // What the reader did to the first paint before the widget took over: the field in focus
+  // (kept by the focusin listener above), the comment whose Reply was pressed, a submit.
+  var focused, reply, submitted;
+  root.addEventListener("click", function (e) {
+    var b = pre.contains(e.target) && e.target.closest(".tb-actions .tb-btn");
+    if (b) { reply = b.closest(".tb-comment").id; load(); }
+  });
+  root.addEventListener("submit", function (e) { if (pre.contains(e.target)) { e.preventDefault(); submitted = 1; load(); } });
+  // The widget removes the first paint once its own thread is up: give it the reader's text
+  // (by the fields' shared ids, as input events so its state sees them), caret and intent.
+  new MutationObserver(function (_, o) {
+    if (pre.isConnected) return;
+    o.disconnect();
+    pre.querySelectorAll("input,textarea").forEach(function (f) {
+      var w = f.value && shadow.getElementById(f.id);
+      if (w) { w.value = f.value; w.dispatchEvent(new Event("input", { bubbles: true, composed: true })); }
+    });
+    var w = focused && shadow.getElementById(focused.id);
+    if (w) { w.focus(); try { w.setSelectionRange(focused.selectionStart, focused.selectionEnd); } catch (e) {} }
+    // Pingbacks are the server's alone: they move into the widget's thread, above its form.
+    w = pre.querySelector(".tb-pingbacks");
+    if (w) shadow.querySelector(".tb-app .tb-thread > :last-child").before(w);
+    w = reply && shadow.querySelector("#" + reply + " .tb-reply");
+    if (w) w.click();
+    w = submitted && shadow.querySelector("form.tb-form:not(.tb-form-inline)");
+    if (w) w.requestSubmit();
+  }).observe(root, { childList: true });
+
+  var loading;
+  function load() {
+    if (loading) return;
+    loading = 1;
+    if (near) near.disconnect();
+    follow();
+    import(base + "/assets/__TALKBACK_JS__")
+      .then(function (m) {
+        return m.default({ module_or_path: base + "/assets/__TALKBACK_WASM__" }).then(function () {
+          m.mount(root, pre, config);
+          root.querySelectorAll("form").forEach(trap);
+          queue.forEach(root.tbLive);
+        });
+      })
+      .catch(function (e) { console.error("talkback: widget failed to load", e); });
+  }
+  // A reader who never comes near the comments never downloads the widget (data-load="eager"
+  // loads it at once).
+  var near = window.IntersectionObserver && d.load != "eager" && new IntersectionObserver(function (seen) {
+    if (seen.some(function (e) { return e.isIntersecting; })) load();
+  }, { rootMargin: "400px" });
+  near ? near.observe(host) : load();
 })();

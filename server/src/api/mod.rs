@@ -8,6 +8,7 @@ mod counts;
 mod live;
 mod openapi;
 mod preview;
+mod recent;
 mod threads;
 
 use actix_web::{HttpRequest, web};
@@ -21,6 +22,7 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
     use web::{delete, get, post, put};
     cfg.service(resource("/threads", "GET").route(get().to(threads::read)))
         .service(resource("/threads/html", "GET").route(get().to(threads::read_html)))
+        .service(resource("/recent/html", "GET").route(get().to(recent::recent)))
         .service(resource("/replies", "GET").route(get().to(threads::replies)))
         .service(resource("/challenge", "GET").route(get().to(challenge::issue)))
         .service(resource("/live", "GET").route(get().to(live::follow)))

@@ -10,7 +10,7 @@ use talkback_api::{Block, ErrorBody, ErrorCode, Inline, ListItem, LiveEvent, Sen
 use utoipa::openapi::schema::{ObjectBuilder, Type};
 use utoipa::{IntoResponses, OpenApi};
 
-use super::{challenge, comments, counts, live, preview, threads};
+use super::{challenge, comments, counts, live, preview, recent, threads};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -25,6 +25,7 @@ use super::{challenge, comments, counts, live, preview, threads};
     paths(
         threads::read,
         threads::read_html,
+        recent::recent,
         threads::replies,
         live::follow,
         challenge::issue,

@@ -218,10 +218,11 @@ pub(super) async fn read_html(
     let title = validate::title(extra.title.as_deref())?;
     let now = crate::service::now_ms();
     let variant = format!(
-        "{}|{}|{}|{}",
+        "{}|{}|{}|{}|{}",
         variant(&view, "html"),
         strings.lang,
         now / 60_000,
+        extra.form,
         title.as_deref().unwrap_or_default()
     );
     let key = (view.site.as_str(), view.page.as_str(), variant);
@@ -230,8 +231,21 @@ pub(super) async fn read_html(
         if title.is_some() {
             thread.title = title;
         }
+        let pingbacks = match view.after {
+            None => {
+                let (service, site, page) =
+                    (state.service.clone(), view.site.clone(), view.page.clone());
+                web::block(move || service.pingbacks(&site, &page)).await??
+            }
+            Some(_) => Vec::new(),
+        };
         let mut html = String::with_capacity(8192);
-        render::thread_html(&thread, strings, now, &mut html);
+        let shell = if extra.form {
+            render::Shell::WithForm
+        } else {
+            render::Shell::Thread
+        };
+        render::thread_html((&thread, &pingbacks), strings, now, shell, &mut html);
         Ok((html.into_bytes(), thread.total, exists))
     })
     .await
@@ -278,4 +292,9 @@ pub(super) struct LangQuery {
     lang: Option<String>,
     /// The host page's own title, shown in the header (else the title recorded with comments).
     title: Option<String>,
+    /// Also the comment form, inert, as the widget will draw it: the embed script shows it until
+    /// the widget loads (on the reader's first focus or scroll) and hands over what was typed.
+    /// Left out of snapshots baked into pages, where it could not work.
+    #[serde(default)]
+    form: bool,
 }

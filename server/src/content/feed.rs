@@ -54,6 +54,60 @@ fn entry_title(entry: &FeedEntry, head: &FeedHead<'_>) -> String {
     )
 }
 
+/// Characters of a comment's text a recent-comments list shows.
+const EXCERPT_CHARS: usize = 140;
+
+/// The recent-comments list (`data-view="recent"`): who commented on which post, when, and
+/// the start of what they wrote, each linking to the comment.
+pub fn recent_html(
+    entries: &[FeedEntry],
+    (strings, texts): (&Strings, &PageTexts),
+    now_ms: i64,
+    link: impl Fn(&FeedEntry) -> String,
+    out: &mut String,
+) {
+    out.push_str("<section class=\"tb-recent\"><h2 class=\"tb-count\">");
+    escape(texts.recent_comments, out);
+    out.push_str("</h2><ol class=\"tb-list\">");
+    for entry in entries {
+        let c = &entry.comment;
+        out.push_str("<li class=\"tb-recent-item\">");
+        super::render::avatar_svg(&c.avatar, out);
+        out.push_str("<div class=\"tb-main\"><a class=\"tb-recent-link\" href=\"");
+        escape(&link(entry), out);
+        out.push_str("\">");
+        let page = entry.page_title.as_deref().unwrap_or(&entry.page_key);
+        escape(
+            &i18n::fill(
+                texts.feed_entry_title,
+                &[
+                    ("name", strings.author_name(&c.author, c.deleted)),
+                    ("title", page),
+                ],
+            ),
+            out,
+        );
+        out.push_str("</a> <time class=\"tb-time\" datetime=\"");
+        escape(&i18n::rfc3339(c.created), out);
+        out.push_str("\">");
+        escape(&strings.relative_time(now_ms, c.created), out);
+        out.push_str("</time><p class=\"tb-recent-excerpt\">");
+        let text = talkback_api::Block::plain_text(&c.body);
+        match text.char_indices().nth(EXCERPT_CHARS) {
+            // Cut at the last space before the limit (within a long word, at the limit).
+            Some((end, _)) => {
+                let cut = &text[..end];
+                let cut = cut.rfind(char::is_whitespace).map_or(cut, |i| &cut[..i]);
+                escape(cut.trim_end(), out);
+                out.push('…');
+            }
+            None => escape(&text, out),
+        }
+        out.push_str("</p></div></li>");
+    }
+    out.push_str("</ol></section>");
+}
+
 /// An Atom 1.0 document.
 pub fn atom(
     head: &FeedHead<'_>,

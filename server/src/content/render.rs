@@ -99,8 +99,24 @@ fn wrap(tag: &str, children: &[Inline], out: &mut String) {
 /// Renders the first page of a thread as the static markup the loader shows before the
 /// widget's WASM arrives. Structure, class names and collapsing rules match the widget's, so
 /// its takeover does not move anything.
-pub fn thread_html(thread: &ThreadResponse, strings: &Strings, now_ms: i64, out: &mut String) {
-    thread_with(thread, strings, now_ms, None, out);
+pub fn thread_html(
+    (thread, pingbacks): (&ThreadResponse, &[Comment]),
+    strings: &Strings,
+    now_ms: i64,
+    shell: Shell,
+    out: &mut String,
+) {
+    thread_with((thread, pingbacks), strings, now_ms, Err(shell), out);
+}
+
+/// What a first paint holds besides the comments.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shell {
+    /// The thread alone (snapshots baked into pages, where a form could not work).
+    Thread,
+    /// Also the comment form as the widget draws it, inert: the embed script shows it until the
+    /// widget has loaded and then hands over what the reader typed into it.
+    WithForm,
 }
 
 /// Where a thread's controls lead on the page for readers without JavaScript: every reply
@@ -114,22 +130,24 @@ pub struct Links<'a> {
 
 /// The thread as [`thread_html`] renders it, with working links for a page of its own.
 pub fn thread_document(
-    thread: &ThreadResponse,
+    (thread, pingbacks): (&ThreadResponse, &[Comment]),
     strings: &Strings,
     now_ms: i64,
     links: &Links<'_>,
     out: &mut String,
 ) {
-    thread_with(thread, strings, now_ms, Some(links), out);
+    thread_with((thread, pingbacks), strings, now_ms, Ok(links), out);
 }
 
+/// `page`: a page of its own (its links), or a first paint (and what it holds).
 fn thread_with(
-    thread: &ThreadResponse,
+    (thread, pingbacks): (&ThreadResponse, &[Comment]),
     strings: &Strings,
     now_ms: i64,
-    links: Option<&Links<'_>>,
+    page: Result<&Links<'_>, Shell>,
     out: &mut String,
 ) {
+    let links = page.ok();
     out.push_str("<section class=\"tb-thread\"><header class=\"tb-head\" part=\"header\"><h2 class=\"tb-count\">");
     escape(
         &strings.count_heading(thread.total, thread.title.as_deref()),
@@ -155,7 +173,103 @@ fn thread_with(
         }
         None => {}
     }
+    pingbacks_html(pingbacks, strings, now_ms, out);
+    if matches!(page, Err(Shell::WithForm)) {
+        form_shell(thread.closed, strings, out);
+    }
     out.push_str("</section>");
+}
+
+/// Pingbacks and trackbacks as WordPress listed them: a compact list under the comments, each
+/// the linking page's name (and address, as a nofollow link) and when it linked.
+fn pingbacks_html(pingbacks: &[Comment], strings: &Strings, now_ms: i64, out: &mut String) {
+    if pingbacks.is_empty() {
+        return;
+    }
+    let texts = talkback_api::i18n::pages::PageTexts::for_lang(strings.lang);
+    out.push_str("<div class=\"tb-pingbacks\"><h3 class=\"tb-form-title\">");
+    escape(
+        &match pingbacks.len() {
+            1 => texts.pingbacks_one.to_owned(),
+            n => i18n::fill(texts.pingbacks_many, &[("n", &n.to_string())]),
+        },
+        out,
+    );
+    out.push_str("</h3><ol class=\"tb-list\">");
+    for p in pingbacks {
+        let name = strings.author_name(&p.author, p.deleted);
+        out.push_str("<li>");
+        match p
+            .website
+            .as_deref()
+            .filter(|w| talkback_api::is_web_address(w))
+        {
+            Some(site) => {
+                out.push_str("<a rel=\"nofollow ugc noopener\" target=\"_blank\" href=\"");
+                escape(site, out);
+                out.push_str("\">");
+                escape(name, out);
+                out.push_str("</a>");
+            }
+            None => escape(name, out),
+        }
+        out.push_str(" <time class=\"tb-time\" datetime=\"");
+        escape(&i18n::rfc3339(p.created), out);
+        out.push_str("\">");
+        escape(&strings.relative_time(now_ms, p.created), out);
+        out.push_str("</time></li>");
+    }
+    out.push_str("</ol></div>");
+}
+
+/// The widget's comment form (`widget/src/view/form.rs`), same elements, classes and ids, so the
+/// widget replaces it without a jump and the embed script can carry typed text over by id.
+fn form_shell(closed: bool, strings: &Strings, out: &mut String) {
+    if closed {
+        out.push_str("<p class=\"tb-notice\" role=\"status\">");
+        escape(strings.comments_closed, out);
+        out.push_str("</p>");
+        return;
+    }
+    out.push_str("<form class=\"tb-form\" part=\"form\" novalidate><div class=\"tb-form-head\"><h3 class=\"tb-form-title\">");
+    escape(strings.leave_reply, out);
+    out.push_str("</h3></div><div class=\"tb-field tb-field-body\"><div class=\"tb-body-head\"><label for=\"tb-body-top\">");
+    escape(strings.comment, out);
+    out.push_str("</label><span class=\"tb-tabs\"><button type=\"button\" class=\"tb-btn tb-link\" aria-pressed=\"true\">");
+    escape(strings.write, out);
+    out.push_str(
+        "</button><button type=\"button\" class=\"tb-btn tb-link\" aria-pressed=\"false\">",
+    );
+    escape(strings.preview, out);
+    out.push_str("</button></span></div><textarea id=\"tb-body-top\" part=\"textarea\" rows=\"6\" aria-describedby=\"tb-hint-top\"></textarea><p class=\"tb-hint\" id=\"tb-hint-top\">");
+    escape(strings.markdown_hint, out);
+    out.push_str("</p></div><div class=\"tb-fields\">");
+    for (label, note, kind, key, autocomplete) in [
+        (strings.name, None, "text", "name", "name"),
+        (
+            strings.email,
+            Some(strings.email_note),
+            "email",
+            "email",
+            "email",
+        ),
+        (strings.website, None, "url", "website", "url"),
+    ] {
+        let _ = write!(out, "<p class=\"tb-field\"><label for=\"tb-{key}-top\">");
+        escape(label, out);
+        if let Some(note) = note {
+            out.push_str(" <span class=\"tb-note\">");
+            escape(note, out);
+            out.push_str("</span>");
+        }
+        let _ = write!(
+            out,
+            "</label><input id=\"tb-{key}-top\" type=\"{kind}\" part=\"input\" autocomplete=\"{autocomplete}\"></p>"
+        );
+    }
+    out.push_str("</div><p class=\"tb-submit\"><button type=\"submit\" class=\"tb-btn tb-primary\" part=\"button\">");
+    escape(strings.post, out);
+    out.push_str("</button></p></form>");
 }
 
 fn comment_html(

@@ -53,6 +53,18 @@ pub(crate) fn reader_lang(req: &HttpRequest) -> &'static str {
     talkback_api::i18n::Strings::for_lang(first.trim()).lang
 }
 
+/// This server as readers reach it: the scheme they used (a trusted proxy's word for it) and
+/// the host they asked for.
+pub(crate) fn base_url(state: &crate::AppState, req: &HttpRequest) -> String {
+    let scheme = if state.limits.is_https(req) {
+        "https"
+    } else {
+        "http"
+    };
+    let host = host_name(req).unwrap_or_else(|| state.config.bind.clone());
+    format!("{scheme}://{host}")
+}
+
 /// The request's `Host` header as text (the server's own origin counts as every site's).
 pub(crate) fn host_name(req: &HttpRequest) -> Option<String> {
     host(req)

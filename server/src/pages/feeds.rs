@@ -7,11 +7,12 @@ use serde::Deserialize;
 use talkback_api::i18n::Strings;
 use talkback_api::i18n::pages::PageTexts;
 
-use super::{base_url, query_value};
+use super::query_value;
 use crate::AppState;
 use crate::content::feed::{self, FeedHead};
 use crate::content::validate;
 use crate::http::Result;
+use crate::http::base_url;
 
 #[derive(Deserialize)]
 pub(super) struct FeedQuery {

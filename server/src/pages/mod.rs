@@ -9,9 +9,8 @@ mod feeds;
 mod subscription;
 mod thread;
 
-use actix_web::{HttpRequest, web};
+use actix_web::web;
 
-use crate::AppState;
 use crate::http::Result;
 
 pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
@@ -37,18 +36,6 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
         );
 }
 
-/// This server as readers reach it: the scheme they used (a trusted proxy's word for it) and
-/// the host they asked for.
-fn base_url(state: &AppState, req: &HttpRequest) -> String {
-    let scheme = if state.limits.is_https(req) {
-        "https"
-    } else {
-        "http"
-    };
-    let host = crate::http::host_name(req).unwrap_or_else(|| state.config.bind.clone());
-    format!("{scheme}://{host}")
-}
-
 /// A thread's first page as the HTML fragment the loader paints before the widget runs (what
 /// `GET /api/v1/threads/html` serves), for static-site generators to bake into a post at build
 /// time: `talkback snapshot`.
@@ -67,11 +54,13 @@ pub fn snapshot(
         after: None,
     };
     let (thread, _) = service.thread(&view)?;
+    let pingbacks = service.pingbacks(site, &view.page)?;
     let mut html = String::with_capacity(8192);
     crate::content::render::thread_html(
-        &thread,
+        (&thread, &pingbacks),
         talkback_api::i18n::Strings::for_lang(lang),
         crate::service::now_ms(),
+        crate::content::render::Shell::Thread,
         &mut html,
     );
     Ok(html)

@@ -13,10 +13,11 @@ use talkback_api::i18n::{self, Strings};
 use talkback_api::limits::{MAX_BODY_BYTES, MAX_PAGE_LIMIT};
 use talkback_api::{ChallengeQuery, CommentId, CreateComment, Sort};
 
-use super::{base_url, query_value};
+use super::query_value;
 use crate::AppState;
 use crate::content::render::{self, Links, escape};
 use crate::content::validate;
+use crate::http::base_url;
 use crate::http::{self, Error, Result};
 use crate::service::antispam::Path;
 use crate::service::{Provenance, ThreadView};
@@ -226,9 +227,14 @@ async fn render(
         after,
     };
     let (service, key, sid) = (state.service.clone(), page_key.clone(), site_id.to_owned());
-    let (thread, url) = web::block(move || -> Result<_> {
+    let (thread, url, pingbacks) = web::block(move || -> Result<_> {
+        let first = view.after.is_none();
         let (thread, _) = service.thread(&view)?;
-        Ok((thread, service.page_url(&sid, &key)?))
+        let pingbacks = match first {
+            true => service.pingbacks(&sid, &key)?,
+            false => Vec::new(),
+        };
+        Ok((thread, service.page_url(&sid, &key)?, pingbacks))
     })
     .await??;
     let token = if thread.closed {
@@ -300,7 +306,13 @@ async fn render(
         escape(texts.back_to_post, &mut out);
         out.push_str("</a></p>");
     }
-    render::thread_document(&thread, strings, crate::service::now_ms(), &links, &mut out);
+    render::thread_document(
+        (&thread, &pingbacks),
+        strings,
+        crate::service::now_ms(),
+        &links,
+        &mut out,
+    );
     form(
         &mut out,
         site_id,

@@ -33,6 +33,28 @@ impl Service {
 }
 
 impl Service {
+    /// The pingbacks and trackbacks of a page, oldest first (at most [`FEED_LIMIT`]), when the
+    /// site lists them; else none.
+    pub fn pingbacks(&self, site: &str, page: &str) -> Result<Vec<talkback_api::Comment>, Error> {
+        if !self.site(site)?.show_pingbacks {
+            return Ok(Vec::new());
+        }
+        let list = self.store.list_comments(&CommentQuery {
+            sites: Some(vec![site.to_owned()]),
+            statuses: vec![Status::Pingback],
+            page: Some(page.to_owned()),
+            limit: FEED_LIMIT,
+            ..CommentQuery::default()
+        })?;
+        let mut shown: Vec<_> = list
+            .items
+            .iter()
+            .map(|listed| convert::comment(&listed.comment, &self.avatar_key))
+            .collect();
+        shown.reverse();
+        Ok(shown)
+    }
+
     /// The blog's URL of a page, as recorded from its own pages (for a canonical link).
     pub fn page_url(&self, site: &str, page: &str) -> Result<Option<String>, Error> {
         Ok(self

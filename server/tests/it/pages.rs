@@ -87,3 +87,117 @@ fn feeds_of_a_thread_and_of_a_site_parse_and_list_the_right_comments() {
         assert_eq!(fetch(base, path).0, status, "{path}");
     }
 }
+
+#[test]
+fn pingbacks_are_listed_under_the_thread_only_when_the_site_shows_them() {
+    let wxr = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/wordpress.xml");
+    let page = "/2024/03/working-smarter/";
+    for show in [false, true] {
+        let server = TestServer::start_with(|c| c.sites[0].show_pingbacks = show);
+        let site = server.service.site("blog").unwrap().clone();
+        talkback_server::transfer::import_file(
+            server.service.as_ref(),
+            &site,
+            talkback_server::transfer::Format::Wordpress,
+            &wxr,
+            false,
+        )
+        .unwrap();
+        for path in [
+            format!("/api/v1/threads/html?site=blog&page={page}&form=true"),
+            format!("/t/blog?page={page}"),
+        ] {
+            let (status, _, html) = fetch(&server.base, &path);
+            assert_eq!(status, 200, "{path}: {html}");
+            assert_eq!(html.contains("class=\"tb-pingbacks\""), show, "{path}");
+            if show {
+                assert!(html.contains("One Pingback"), "{path}");
+                assert!(
+                    html.contains("<a rel=\"nofollow ugc noopener\" target=\"_blank\" href=\"https://another.example/post\">Another Blog</a>"),
+                    "{path}: {html}"
+                );
+            }
+            assert!(
+                !html.contains("a pingback excerpt"),
+                "never shown as a comment: {path}"
+            );
+        }
+        // The thread's JSON and count never include pingbacks.
+        let thread = get(
+            &server.base,
+            &format!("/api/v1/threads?site=blog&page={page}"),
+        );
+        let authors = thread.body["comments"].to_string();
+        assert!(!authors.contains("Another Blog"), "{authors}");
+    }
+}
+
+#[test]
+fn recent_comments_are_a_short_escaped_list_linking_to_each_comment() {
+    let server = TestServer::start();
+    let base = &server.base;
+    let long = "word ".repeat(60);
+    let first = post_as_blog(base, "/post/", "Ann", &long);
+    let second = call(
+        base,
+        "POST",
+        "/api/v1/comments",
+        Some(
+            &json!({"site": "blog", "page": "/other/", "title": "Title of /other/",
+                "url": format!("{BLOG_ORIGIN}/other/"), "author": "<b>Bob</b>",
+                "body": "Hi <img src=x onerror=alert(1)>"})
+            .to_string(),
+        ),
+        &[("Origin", BLOG_ORIGIN)],
+    );
+    assert_eq!(second.status, 201, "{second:?}");
+    let second = second.body["comment"]["id"].as_u64().unwrap();
+    let third = post_as_blog(base, "/post/", "Cid", "Third");
+
+    let (status, kind, html) = fetch(base, "/api/v1/recent/html?site=blog&limit=2&lang=de");
+    assert_eq!(status, 200, "{html}");
+    assert!(kind.starts_with("text/html"), "{kind}");
+    assert!(html.contains("Neueste Kommentare"), "{html}");
+    assert_eq!(
+        html.matches("class=\"tb-recent-item\"").count(),
+        2,
+        "{html}"
+    );
+    let at = |id: u64| html.find(&format!("#tb-c{id}\""));
+    assert!(
+        at(third).unwrap() < at(second).unwrap(),
+        "newest first: {html}"
+    );
+    assert_eq!(at(first), None, "limit 2: {html}");
+    assert!(
+        html.contains(&format!("href=\"{BLOG_ORIGIN}/other/#tb-c{second}\"")),
+        "{html}"
+    );
+    assert!(
+        html.contains("&lt;b&gt;Bob&lt;/b&gt; zu „Title of /other/“"),
+        "{html}"
+    );
+    assert!(
+        html.contains("Hi &lt;img src=x onerror=alert(1)&gt;"),
+        "{html}"
+    );
+    assert!(!html.contains("secret.example"), "no e-mail: {html}");
+
+    // A long comment is cut; the default is 5; a limit beyond 20 is 20; bad input is a 4xx.
+    let (_, _, all) = fetch(base, "/api/v1/recent/html?site=blog");
+    assert_eq!(all.matches("class=\"tb-recent-item\"").count(), 3);
+    assert!(all.contains(" word…</p>"), "cut at a word: {all}");
+    assert_eq!(
+        fetch(base, "/api/v1/recent/html?site=blog&limit=1000").0,
+        200
+    );
+    for (path, status) in [
+        ("/api/v1/recent/html?site=nope", 404),
+        ("/api/v1/recent/html?site=blog&limit=x", 400),
+        ("/api/v1/recent/html", 400),
+    ] {
+        let reply = get(base, path);
+        assert_eq!(reply.status, status, "{path}: {reply:?}");
+        assert!(reply.body["error"].is_string(), "{path}: {reply:?}");
+    }
+}

@@ -1,6 +1,8 @@
 // Browser side of `cargo xtask bench`: for the same 200-comment thread, Talkback's widget and
 // Isso's, embedded in the same blog page served from a third origin. Prints bytes transferred,
-// time to first comment painted and time to interactive (median of runs). Asserts nothing.
+// time to first comment painted and time to interactive (median of runs). Then the lazy widget
+// under a long post: what a reader who never scrolls downloads, and the time from the thread
+// entering the viewport (one jump, the worst case) to a form a reader can type in. Asserts nothing.
 // Usage: node browser.mjs TALKBACK_BASE ISSO_BASE PAGE_KEY
 import { createServer } from "node:http";
 import { launch } from "../helpers.mjs";
@@ -21,10 +23,12 @@ const probes = {
   isso: `(() => ({ painted: !!document.querySelector(".isso-comment"), interactive: !!document.querySelector(".isso-comment") && !!document.querySelector(".isso-postbox textarea") }))()`,
 };
 
+// A post long enough that its comments start four screens down.
+const longPost = (embed) => page(Array.from({ length: 80 }, (_, i) => `<p>Paragraph ${i}: a long post, so the comments start far below the fold.</p>`).join("") + embed);
 const server = createServer((req, res) => {
   const which = req.url.includes("isso") ? "isso" : "talkback";
   res.writeHead(200, { "content-type": "text/html; charset=utf-8" });
-  res.end(page(embeds[which]));
+  res.end(req.url.includes("long") ? longPost(embeds.talkback) : page(embeds[which]));
 });
 await new Promise((r) => server.listen(Number(blogPort), "127.0.0.1", r));
 const blog = `http://localhost:${server.address().port}`;
@@ -68,6 +72,43 @@ try {
       bytes: median(runs.map((r) => r.bytes)),
     };
   }
+  const lazy = [];
+  for (let i = 0; i < RUNS; i++) {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 720 } });
+    const tab = await context.newPage();
+    const sizes = [];
+    tab.on("requestfinished", (req) => {
+      if (req.url().startsWith(blog)) return;
+      sizes.push(req.sizes().then((s) => ({ url: req.url(), bytes: s.responseBodySize + s.responseHeadersSize })).catch(() => ({ url: "", bytes: 0 })));
+    });
+    await tab.goto(`${blog}/long`);
+    await tab.waitForLoadState("networkidle");
+    await tab.waitForTimeout(300);
+    const settled = await Promise.all(sizes);
+    const html = settled.filter((s) => s.url.includes("/threads/html")).reduce((a, s) => a + s.bytes, 0);
+    const total = settled.reduce((a, s) => a + s.bytes, 0);
+    const wasm = settled.some((s) => s.url.endsWith(".wasm"));
+    // One jump to the comments; the clock starts when the host enters the viewport.
+    const interactive = await tab.evaluate(() => new Promise((done) => {
+      const host = document.querySelector("#talkback");
+      let entered = null;
+      new IntersectionObserver((es) => { if (entered === null && es.some((e) => e.isIntersecting)) entered = performance.now(); }).observe(host);
+      const tick = () => {
+        if (entered !== null && host.shadowRoot.querySelector(".tb-app:not([hidden]) form.tb-form textarea")) return done(performance.now() - entered);
+        requestAnimationFrame(tick);
+      };
+      requestAnimationFrame(tick);
+      host.scrollIntoView();
+    }));
+    lazy.push({ html, beyond: total - html, wasm, interactive });
+    await context.close();
+  }
+  results.lazy = {
+    html: median(lazy.map((r) => r.html)),
+    beyond: median(lazy.map((r) => r.beyond)),
+    wasm: lazy.some((r) => r.wasm),
+    interactive: median(lazy.map((r) => r.interactive)),
+  };
 } finally {
   await browser.close();
   server.close();
@@ -78,3 +119,7 @@ console.log(`${"widget".padEnd(10)} ${"transfer".padStart(12)} ${"1st paint".pad
 console.log(row("talkback", results.talkback));
 console.log(row("isso", results.isso));
 console.log(`ratio isso/talkback: transfer ${(results.isso.bytes / results.talkback.bytes).toFixed(2)}x, first comment ${(results.isso.painted / results.talkback.painted).toFixed(2)}x, interactive ${(results.isso.interactive / results.talkback.interactive).toFixed(2)}x`);
+const l = results.lazy;
+console.log(`\nlazy widget under a long post, ${key} (median of ${RUNS}):`);
+console.log(`reader who never scrolls: thread HTML ${l.html} B + ${l.beyond} B beyond it (embed.js and the rest; WASM fetched: ${l.wasm ? "yes" : "no"})`);
+console.log(`thread enters the viewport (one jump) → form ready: ${l.interactive.toFixed(0)} ms`);

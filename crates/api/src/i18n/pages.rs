@@ -8,8 +8,13 @@
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PageTexts {
     pub lang: &'static str,
-    /// A feed entry's title.
+    /// A feed entry's title; also a line of the recent-comments list.
     pub feed_entry_title: &'static str,
+    /// The heading of the recent-comments list (`data-view="recent"`).
+    pub recent_comments: &'static str,
+    /// The heading of the pingbacks and trackbacks listed under a thread (`{n}`).
+    pub pingbacks_one: &'static str,
+    pub pingbacks_many: &'static str,
     /// The feed of one page's comments.
     pub feed_of_page: &'static str,
     /// The feed of a site's newest comments.
@@ -54,6 +59,9 @@ pub struct PageTexts {
 pub const EN: PageTexts = PageTexts {
     lang: "en",
     feed_entry_title: "{name} on “{title}”",
+    recent_comments: "Recent comments",
+    pingbacks_one: "One Pingback",
+    pingbacks_many: "{n} Pingbacks",
     feed_of_page: "Comments on “{title}”",
     feed_of_site: "Latest comments on {site}",
     back_to_post: "← Back to the post",
@@ -87,6 +95,9 @@ pub const EN: PageTexts = PageTexts {
 pub const DE: PageTexts = PageTexts {
     lang: "de",
     feed_entry_title: "{name} zu „{title}“",
+    recent_comments: "Neueste Kommentare",
+    pingbacks_one: "Ein Pingback",
+    pingbacks_many: "{n} Pingbacks",
     feed_of_page: "Kommentare zu „{title}“",
     feed_of_site: "Neueste Kommentare auf {site}",
     back_to_post: "← Zurück zum Beitrag",
@@ -120,6 +131,9 @@ pub const DE: PageTexts = PageTexts {
 pub const FR: PageTexts = PageTexts {
     lang: "fr",
     feed_entry_title: "{name} sur « {title} »",
+    recent_comments: "Commentaires récents",
+    pingbacks_one: "Un rétrolien",
+    pingbacks_many: "{n} rétroliens",
     feed_of_page: "Commentaires sur « {title} »",
     feed_of_site: "Derniers commentaires sur {site}",
     back_to_post: "← Retour à l’article",
@@ -153,6 +167,9 @@ pub const FR: PageTexts = PageTexts {
 pub const ES: PageTexts = PageTexts {
     lang: "es",
     feed_entry_title: "{name} en «{title}»",
+    recent_comments: "Comentarios recientes",
+    pingbacks_one: "Un pingback",
+    pingbacks_many: "{n} pingbacks",
     feed_of_page: "Comentarios en «{title}»",
     feed_of_site: "Últimos comentarios en {site}",
     back_to_post: "← Volver a la entrada",
