@@ -106,3 +106,35 @@ test("after a dropped connection, and while the tab was hidden, nothing is misse
   await screenshot(cy.page, "live-after-reconnect");
   await cy.context.close();
 });
+
+/** The number in the thread's heading ("No", "One", "12" Responses). */
+async function shownCount(page) {
+  const text = await page.locator(".tb-count").first().innerText();
+  const word = /^(\w+) Responses?/.exec(text)?.[1];
+  return word === "No" ? 0 : word === "One" ? 1 : Number(word);
+}
+
+test("a comment deleted above a reply becomes a tombstone for every reader, counted out once", async () => {
+  const gil = await reader();
+  const hal = await reader();
+  await postComment(gil.page, { name: "Gil", body: "Gil: soon to be deleted." });
+  await body(gil.page, "soon to be deleted").waitFor();
+  await hal.page.getByRole("button", { name: /Show new comments/ }).click();
+  const gilsCard = (page) => page.locator(".tb-comment", { hasText: "soon to be deleted" }).first();
+  await gilsCard(hal.page).getByRole("button", { name: "Reply" }).first().click();
+  await postComment(hal.page, { name: "Hal", body: "Hal answers Gil." }, hal.page.locator("form.tb-form-inline"));
+  await body(gil.page, "Hal answers Gil.").waitFor({ timeout: 2000 });
+  const before = [await shownCount(gil.page), await shownCount(hal.page)];
+  assert.equal(before[0], before[1], "both readers agree");
+
+  await gilsCard(gil.page).getByRole("button", { name: "Delete" }).first().click();
+  await gil.page.getByRole("button", { name: "Yes, delete" }).click();
+  for (const page of [gil.page, hal.page]) {
+    await page.locator(".tb-tombstone").first().waitFor({ timeout: 2000 });
+    await body(page, "Hal answers Gil.").waitFor();
+    await page.waitForTimeout(300);
+    assert.equal(await shownCount(page), before[0] - 1, "one fewer, once");
+  }
+  await gil.context.close();
+  await hal.context.close();
+});

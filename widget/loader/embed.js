@@ -207,10 +207,15 @@
     loading = 1;
     if (near) near.disconnect();
     follow();
+    // The thread's first page travels while the WASM does; the widget takes it (or, when
+    // this failed, asks again itself and shows why).
+    var first = fetch(base + "/api/v1/threads?site=" + encodeURIComponent(site) + "&page=" + encodeURIComponent(config.page) + "&sort=oldest")
+      .then(function (r) { return r.ok ? r.json() : Promise.reject(); });
+    first.catch(function () {});
     import(base + "/assets/__TALKBACK_JS__")
       .then(function (m) {
         return m.default({ module_or_path: base + "/assets/__TALKBACK_WASM__" }).then(function () {
-          m.mount(root, pre, config);
+          m.mount(root, pre, config, first);
           root.querySelectorAll("form").forEach(trap);
           queue.forEach(root.tbLive);
         });

@@ -93,6 +93,13 @@ pub(crate) async fn thread(
     .await
 }
 
+/// The thread's first page from a request the embed script started while the widget loaded
+/// (a promise of the parsed JSON of `/threads?site=&page=&sort=oldest`, rejected unless it
+/// was a 200).
+pub(crate) async fn prefetched(parsed: js_sys::Promise) -> Option<ThreadResponse> {
+    JsFuture::from(parsed).await.ok().and_then(json::from_js)
+}
+
 /// The next replies under a top-level comment.
 pub(crate) async fn replies(
     cfg: &WidgetConfig,

@@ -21,15 +21,25 @@ pub use config::WidgetConfig;
 /// from [`Talkback`].
 pub const STYLESHEET: &str = include_str!("../style/talkback.css");
 
+thread_local! {
+    /// The thread's first page, parsed, from a request the embed script started while the
+    /// widget loaded.
+    static PREFETCHED: std::cell::Cell<Option<js_sys::Promise>> = const { std::cell::Cell::new(None) };
+}
+
 /// Entry point for the embed script: mounts the widget into `container` (inside the host's
 /// shadow root), replacing `prerender` (the server-rendered first paint) once data arrives.
+/// `first`: the thread's first page, parsed, already on its way.
 #[wasm_bindgen]
 pub fn mount(
     container: web_sys::HtmlElement,
     prerender: Option<web_sys::HtmlElement>,
     config: JsValue,
+    first: Option<js_sys::Promise>,
 ) -> Result<(), JsValue> {
     let config: WidgetConfig = json::from_js(config).ok_or("talkback: bad config")?;
+    // The thread's first read (made as the widget mounts, below) takes it.
+    PREFETCHED.set(first);
     let document = web_sys::window()
         .and_then(|w| w.document())
         .ok_or("talkback: no document")?;

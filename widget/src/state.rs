@@ -114,6 +114,26 @@ impl ThreadState {
     pub(crate) fn reset(&self, comments: Vec<Comment>) {
         let nodes = comments.into_iter().map(|c| Self::node(c, 0)).collect();
         self.top.set(nodes);
+        // Events that came before this read may name comments it shows already.
+        self.incoming
+            .update(|i| i.retain(|c| self.find(c.id).is_none()));
+    }
+
+    /// Whether a shown comment counts in "16 Responses" (tombstones and placeholders do not).
+    pub(crate) fn counted(c: &Comment) -> bool {
+        !c.deleted && !c.pending
+    }
+
+    /// Shows a new version of a shown comment, keeping the count right when it became a
+    /// tombstone or placeholder, or visible again.
+    fn replace(&self, node: Node, comment: Comment) {
+        let before = node.data.with_untracked(Self::counted);
+        match (before, Self::counted(&comment)) {
+            (true, false) => self.total.update(|t| *t = t.saturating_sub(1)),
+            (false, true) => self.total.update(|t| *t += 1),
+            _ => {}
+        }
+        node.data.set(comment);
     }
 
     /// Appends the next page of top-level comments, skipping any already shown (a comment
@@ -132,7 +152,7 @@ impl ThreadState {
         // Its live event may have come before the answer to the POST.
         self.incoming.update(|i| i.retain(|c| c.id != comment.id));
         if let Some(shown) = self.find(comment.id) {
-            shown.data.set(comment);
+            self.replace(shown, comment);
             return;
         }
         let parent = comment.parent.and_then(|p| self.find(p));
@@ -173,7 +193,7 @@ impl ThreadState {
     ) -> bool {
         match (kind, comment) {
             ("added" | "changed", Some(comment)) => match self.find(comment.id) {
-                Some(node) => node.data.set(comment),
+                Some(node) => self.replace(node, comment),
                 None if kind == "changed" => {}
                 None if comment
                     .parent
@@ -189,9 +209,11 @@ impl ThreadState {
             },
             ("removed", _) => {
                 let id = id.unwrap_or(CommentId(0));
-                if self.find(id).is_some() {
+                if let Some(node) = self.find(id) {
+                    if node.data.with_untracked(Self::counted) {
+                        self.total.update(|t| *t = t.saturating_sub(1));
+                    }
                     self.remove(id);
-                    self.total.update(|t| *t = t.saturating_sub(1));
                 }
                 self.incoming.update(|i| i.retain(|c| c.id != id));
             }

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, web};
 use talkback_api::i18n::pages::PageTexts;
 use talkback_api::limits::MAX_COUNT_PAGES;
@@ -13,6 +14,7 @@ use talkback_api::{CountsRequest, CountsResponse, ErrorCode};
 use super::openapi::WriteErrors;
 use crate::AppState;
 use crate::content::validate;
+use crate::http::cache::Counts;
 use crate::http::{Error, Result};
 
 #[utoipa::path(
@@ -45,30 +47,43 @@ pub(super) async fn counts(
         .collect::<Result<Vec<_>>>()?;
     // Normalised keys only: variants of one key share an entry.
     let cache_key = keys.join("\n");
-    let numbers = match state.cache.get_counts(&request.site, &cache_key) {
+    let counts = match state.cache.get_counts(&request.site, &cache_key) {
         (Some(hit), _) => hit,
         (None, ticket) => {
             state.limits.read(&req)?;
             let (service, site_id) = (state.service.clone(), request.site.clone());
-            let numbers = Arc::new(web::block(move || service.counts(&site_id, &keys)).await??);
+            let numbers = web::block(move || service.counts(&site_id, &keys)).await??;
+            let counts = Arc::new(Counts::new(numbers));
             state
                 .cache
-                .put_counts(ticket, &request.site, &cache_key, Arc::clone(&numbers));
-            numbers
+                .put_counts(ticket, &request.site, &cache_key, Arc::clone(&counts));
+            counts
         }
     };
-    let texts = request.lang.as_deref().map(PageTexts::for_lang);
-    let mut labels = BTreeMap::new();
-    let mut counts = BTreeMap::new();
-    for (page, n) in request.pages.into_iter().zip(numbers.iter().copied()) {
-        if let Some(texts) = texts {
-            labels.insert(page.clone(), responses(texts, n));
+    let body = match counts.answer_for(&request.pages, request.lang.as_deref()) {
+        Some(body) => body,
+        None => {
+            let texts = request.lang.as_deref().map(PageTexts::for_lang);
+            let mut labels = BTreeMap::new();
+            let mut numbers = BTreeMap::new();
+            for (page, n) in request.pages.iter().zip(counts.numbers.iter().copied()) {
+                if let Some(texts) = texts {
+                    labels.insert(page.clone(), responses(texts, n));
+                }
+                numbers.insert(page.clone(), n);
+            }
+            let body = Bytes::from(serde_json::to_vec(&CountsResponse {
+                counts: numbers,
+                labels,
+            })?);
+            counts.keep_answer(request.pages, request.lang, body.clone());
+            body
         }
-        counts.insert(page, n);
-    }
+    };
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-cache"))
-        .json(CountsResponse { counts, labels }))
+        .content_type("application/json")
+        .body(body))
 }
 
 /// "16 Responses", "One Response", "No Responses". (Here rather than beside the words: a

@@ -127,7 +127,44 @@ struct Inner {
     bytes: usize,
     /// Comment counts of a set of pages (index pages ask for the same sets again and again),
     /// keyed by site and the normalised keys; dropped for the whole site on any write to it.
-    counts: LruCache<(String, String), Arc<Vec<u32>>>,
+    counts: LruCache<(String, String), Arc<Counts>>,
+}
+
+/// A set of pages' counts, and the last answer made of them: index pages send the very same
+/// request again and again, which then costs no serialising.
+pub(crate) struct Counts {
+    pub(crate) numbers: Vec<u32>,
+    /// The pages as the request named them, its language, and the JSON answered.
+    answer: Mutex<Option<(Vec<String>, Option<String>, Bytes)>>,
+}
+
+/// Answers longer than this are not kept for reuse (the numbers still are).
+const MAX_KEPT_ANSWER: usize = 8 * 1024;
+
+impl Counts {
+    pub(crate) fn new(numbers: Vec<u32>) -> Self {
+        Self {
+            numbers,
+            answer: Mutex::new(None),
+        }
+    }
+
+    /// The answer kept for exactly these pages (as sent) and language, if any.
+    pub(crate) fn answer_for(&self, pages: &[String], lang: Option<&str>) -> Option<Bytes> {
+        let kept = self.answer.lock().ok()?;
+        let (p, l, body) = kept.as_ref()?;
+        (p.as_slice() == pages && l.as_deref() == lang).then(|| body.clone())
+    }
+
+    /// Keeps `body` as the answer for `pages` and `lang` (when it is small).
+    pub(crate) fn keep_answer(&self, pages: Vec<String>, lang: Option<String>, body: Bytes) {
+        let size = body.len() + pages.iter().map(String::len).sum::<usize>();
+        if size <= MAX_KEPT_ANSWER
+            && let Ok(mut kept) = self.answer.lock()
+        {
+            *kept = Some((pages, lang, body));
+        }
+    }
 }
 
 /// Sets of counts kept (each at most 100 numbers).
@@ -220,7 +257,7 @@ impl ThreadCache {
     }
 
     /// Cached counts of `pages` (normalised keys, as one string), with a ticket as for `get`.
-    pub(crate) fn get_counts(&self, site: &str, pages: &str) -> (Option<Arc<Vec<u32>>>, Ticket) {
+    pub(crate) fn get_counts(&self, site: &str, pages: &str) -> (Option<Arc<Counts>>, Ticket) {
         let mut inner = self.lock();
         let ticket = Ticket(inner.generation);
         let hit = inner
@@ -235,13 +272,7 @@ impl ThreadCache {
     }
 
     /// Stores counts read under `ticket`, unless a write happened since.
-    pub(crate) fn put_counts(
-        &self,
-        ticket: Ticket,
-        site: &str,
-        pages: &str,
-        counts: Arc<Vec<u32>>,
-    ) {
+    pub(crate) fn put_counts(&self, ticket: Ticket, site: &str, pages: &str, counts: Arc<Counts>) {
         let mut inner = self.lock();
         if inner.generation != ticket.0 {
             return;

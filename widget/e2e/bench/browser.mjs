@@ -60,7 +60,8 @@ try {
       }})(${JSON.stringify(probes[which])})`);
       await tab.goto(`${blog}/${which}`);
       await tab.waitForFunction(() => window.__tb && window.__tb.interactive !== null, null, { timeout: 60000 });
-      await tab.waitForLoadState("networkidle");
+      // Not "networkidle": Talkback's live stream stays open by design.
+      await tab.waitForTimeout(1500);
       await Promise.all(pending);
       const t = await tab.evaluate(() => window.__tb);
       runs.push({ ...t, bytes });
@@ -94,7 +95,12 @@ try {
       let entered = null;
       new IntersectionObserver((es) => { if (entered === null && es.some((e) => e.isIntersecting)) entered = performance.now(); }).observe(host);
       const tick = () => {
-        if (entered !== null && host.shadowRoot.querySelector(".tb-app:not([hidden]) form.tb-form textarea")) return done(performance.now() - entered);
+        if (entered !== null && host.shadowRoot.querySelector(".tb-app:not([hidden]) form.tb-form textarea")) {
+          // Where the time went: each request the widget made, from the thread entering view.
+          const at = (re) => performance.getEntriesByType("resource").filter((e) => re.test(e.name) && e.startTime >= entered - 50)
+            .map((e) => `${(e.startTime - entered).toFixed(0)}–${(e.responseEnd - entered).toFixed(0)}`)[0] ?? "-";
+          return done({ total: performance.now() - entered, glue: at(/talkback-[^/]*\.js$/), wasm: at(/\.wasm$/), thread: at(/\/api\/v1\/threads\?/) });
+        }
         requestAnimationFrame(tick);
       };
       requestAnimationFrame(tick);
@@ -107,7 +113,8 @@ try {
     html: median(lazy.map((r) => r.html)),
     beyond: median(lazy.map((r) => r.beyond)),
     wasm: lazy.some((r) => r.wasm),
-    interactive: median(lazy.map((r) => r.interactive)),
+    interactive: median(lazy.map((r) => r.interactive.total)),
+    phases: lazy.map((r) => `glue ${r.interactive.glue}, wasm ${r.interactive.wasm}, thread JSON ${r.interactive.thread}`),
   };
 } finally {
   await browser.close();
@@ -123,3 +130,4 @@ const l = results.lazy;
 console.log(`\nlazy widget under a long post, ${key} (median of ${RUNS}):`);
 console.log(`reader who never scrolls: thread HTML ${l.html} B + ${l.beyond} B beyond it (embed.js and the rest; WASM fetched: ${l.wasm ? "yes" : "no"})`);
 console.log(`thread enters the viewport (one jump) → form ready: ${l.interactive.toFixed(0)} ms`);
+console.log(`  requests, ms after it entered (each run): ${l.phases.join("; ")}`);

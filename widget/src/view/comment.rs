@@ -118,8 +118,9 @@ pub(crate) fn comment_view(node: Node) -> AnyView {
             match client::delete(&st.cfg(), id, &own.key).await {
                 Ok(response) => {
                     st.remember_own(id, None);
-                    // Unless its live event took it away first.
-                    if st.find(id).is_some() {
+                    // Unless its live event took it away (or made it a tombstone) first, or
+                    // it was never counted (awaiting moderation).
+                    if st.find(id).is_some() && node.data.with_untracked(ThreadState::counted) {
                         st.total.update(|t| *t = t.saturating_sub(1));
                     }
                     if response.tombstone {

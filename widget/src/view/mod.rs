@@ -88,8 +88,17 @@ pub(crate) fn Thread(
         } else {
             None
         };
+        let prefetched = crate::PREFETCHED.take();
         spawn_local(async move {
-            let result = client::thread(&st.cfg(), st.sort.get_untracked(), cursor).await;
+            // What the embed script fetched, else (none, or it failed) a read of our own.
+            let early = match prefetched {
+                Some(parsed) => client::prefetched(parsed).await,
+                None => None,
+            };
+            let result = match early {
+                Some(thread) => Ok(thread),
+                None => client::thread(&st.cfg(), st.sort.get_untracked(), cursor).await,
+            };
             match result {
                 Ok(thread) => {
                     st.load_error.set(None);
