@@ -14,8 +14,7 @@ use talkback_api::{CountsRequest, CountsResponse, ErrorCode};
 use super::openapi::WriteErrors;
 use crate::AppState;
 use crate::content::validate;
-use crate::http::cache::Counts;
-use crate::http::{Error, Result};
+use crate::http::{Error, Result, json_bytes, parse_json};
 
 #[utoipa::path(
     post,
@@ -30,9 +29,22 @@ use crate::http::{Error, Result};
 pub(super) async fn counts(
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: web::Json<CountsRequest>,
+    payload: web::Payload,
 ) -> Result<HttpResponse> {
-    let request = body.into_inner();
+    let body = json_bytes(&req, payload).await?;
+    let answer = match state.cache.counts_answer(&body) {
+        Some(answer) => answer,
+        None => answer(&state, &req, body).await?,
+    };
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-cache"))
+        .content_type("application/json")
+        .body(answer))
+}
+
+/// The answer to a counts request the memo did not have (kept in it for the next time).
+async fn answer(state: &web::Data<AppState>, req: &HttpRequest, body: Bytes) -> Result<Bytes> {
+    let request: CountsRequest = parse_json(&body)?;
     let site = state.service.site(&request.site)?;
     if request.pages.len() > MAX_COUNT_PAGES {
         return Err(Error::client(
@@ -47,43 +59,32 @@ pub(super) async fn counts(
         .collect::<Result<Vec<_>>>()?;
     // Normalised keys only: variants of one key share an entry.
     let cache_key = keys.join("\n");
-    let counts = match state.cache.get_counts(&request.site, &cache_key) {
-        (Some(hit), _) => hit,
+    let (numbers, ticket) = match state.cache.get_counts(&request.site, &cache_key) {
+        (Some(hit), ticket) => (hit, ticket),
         (None, ticket) => {
-            state.limits.read(&req)?;
+            state.limits.read(req)?;
             let (service, site_id) = (state.service.clone(), request.site.clone());
-            let numbers = web::block(move || service.counts(&site_id, &keys)).await??;
-            let counts = Arc::new(Counts::new(numbers));
+            let numbers = Arc::new(web::block(move || service.counts(&site_id, &keys)).await??);
             state
                 .cache
-                .put_counts(ticket, &request.site, &cache_key, Arc::clone(&counts));
-            counts
+                .put_counts(ticket, &request.site, &cache_key, Arc::clone(&numbers));
+            (numbers, ticket)
         }
     };
-    let body = match counts.answer_for(&request.pages, request.lang.as_deref()) {
-        Some(body) => body,
-        None => {
-            let texts = request.lang.as_deref().map(PageTexts::for_lang);
-            let mut labels = BTreeMap::new();
-            let mut numbers = BTreeMap::new();
-            for (page, n) in request.pages.iter().zip(counts.numbers.iter().copied()) {
-                if let Some(texts) = texts {
-                    labels.insert(page.clone(), responses(texts, n));
-                }
-                numbers.insert(page.clone(), n);
-            }
-            let body = Bytes::from(serde_json::to_vec(&CountsResponse {
-                counts: numbers,
-                labels,
-            })?);
-            counts.keep_answer(request.pages, request.lang, body.clone());
-            body
+    let texts = request.lang.as_deref().map(PageTexts::for_lang);
+    let mut labels = BTreeMap::new();
+    let mut counts = BTreeMap::new();
+    for (page, n) in request.pages.iter().zip(numbers.iter().copied()) {
+        if let Some(texts) = texts {
+            labels.insert(page.clone(), responses(texts, n));
         }
-    };
-    Ok(HttpResponse::Ok()
-        .insert_header(("Cache-Control", "no-cache"))
-        .content_type("application/json")
-        .body(body))
+        counts.insert(page.clone(), n);
+    }
+    let answer = Bytes::from(serde_json::to_vec(&CountsResponse { counts, labels })?);
+    state
+        .cache
+        .keep_counts_answer(ticket, &request.site, body, answer.clone());
+    Ok(answer)
 }
 
 /// "16 Responses", "One Response", "No Responses". (Here rather than beside the words: a

@@ -28,14 +28,16 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
         .service(resource("/live", "GET").route(get().to(live::follow)))
         .service(resource("/comments", "POST").route(post().to(comments::create)))
         .service(resource("/comments/held", "POST").route(post().to(comments::held)))
+        .service(resource("/counts", "POST").route(post().to(counts::counts)))
+        .service(resource("/preview", "POST").route(post().to(preview::preview)))
+        .service(resource("/openapi.json", "GET").route(get().to(openapi::document)))
+        // Last: a path with a segment to capture is matched by a regular expression, which
+        // every request to a path registered after it would run first.
         .service(
             resource("/comments/{id}", "PUT, DELETE")
                 .route(put().to(comments::edit))
                 .route(delete().to(comments::delete)),
-        )
-        .service(resource("/counts", "POST").route(post().to(counts::counts)))
-        .service(resource("/preview", "POST").route(post().to(preview::preview)))
-        .service(resource("/openapi.json", "GET").route(get().to(openapi::document)));
+        );
 }
 
 /// A path of the API: other methods than those in `allow` get `405 method_not_allowed`.

@@ -127,45 +127,18 @@ struct Inner {
     bytes: usize,
     /// Comment counts of a set of pages (index pages ask for the same sets again and again),
     /// keyed by site and the normalised keys; dropped for the whole site on any write to it.
-    counts: LruCache<(String, String), Arc<Counts>>,
+    counts: LruCache<(String, String), Arc<Vec<u32>>>,
+    /// Whole answers to counts requests, by the request body's exact bytes, with the site they
+    /// are of: index pages send the very same request again and again, which then costs no
+    /// parsing or normalising. Small bodies only, few of them, dropped with the site's counts:
+    /// a junk body costs a full read (against the read budget) and pushes out another memo,
+    /// nothing more.
+    answers: LruCache<Bytes, (String, Bytes)>,
 }
 
-/// A set of pages' counts, and the last answer made of them: index pages send the very same
-/// request again and again, which then costs no serialising.
-pub(crate) struct Counts {
-    pub(crate) numbers: Vec<u32>,
-    /// The pages as the request named them, its language, and the JSON answered.
-    answer: Mutex<Option<(Vec<String>, Option<String>, Bytes)>>,
-}
-
-/// Answers longer than this are not kept for reuse (the numbers still are).
-const MAX_KEPT_ANSWER: usize = 8 * 1024;
-
-impl Counts {
-    pub(crate) fn new(numbers: Vec<u32>) -> Self {
-        Self {
-            numbers,
-            answer: Mutex::new(None),
-        }
-    }
-
-    /// The answer kept for exactly these pages (as sent) and language, if any.
-    pub(crate) fn answer_for(&self, pages: &[String], lang: Option<&str>) -> Option<Bytes> {
-        let kept = self.answer.lock().ok()?;
-        let (p, l, body) = kept.as_ref()?;
-        (p.as_slice() == pages && l.as_deref() == lang).then(|| body.clone())
-    }
-
-    /// Keeps `body` as the answer for `pages` and `lang` (when it is small).
-    pub(crate) fn keep_answer(&self, pages: Vec<String>, lang: Option<String>, body: Bytes) {
-        let size = body.len() + pages.iter().map(String::len).sum::<usize>();
-        if size <= MAX_KEPT_ANSWER
-            && let Ok(mut kept) = self.answer.lock()
-        {
-            *kept = Some((pages, lang, body));
-        }
-    }
-}
+/// Counts answers kept, and the largest request and answer kept.
+const ANSWER_ENTRIES: usize = 512;
+const MAX_ANSWER_PART: usize = 4 * 1024;
 
 /// Sets of counts kept (each at most 100 numbers).
 const COUNTS_ENTRIES: usize = 1024;
@@ -208,6 +181,7 @@ impl ThreadCache {
                 pages: LruCache::unbounded(),
                 bytes: 0,
                 counts: LruCache::unbounded(),
+                answers: LruCache::unbounded(),
             }),
             budget,
             metrics: CacheMetrics::default(),
@@ -257,7 +231,7 @@ impl ThreadCache {
     }
 
     /// Cached counts of `pages` (normalised keys, as one string), with a ticket as for `get`.
-    pub(crate) fn get_counts(&self, site: &str, pages: &str) -> (Option<Arc<Counts>>, Ticket) {
+    pub(crate) fn get_counts(&self, site: &str, pages: &str) -> (Option<Arc<Vec<u32>>>, Ticket) {
         let mut inner = self.lock();
         let ticket = Ticket(inner.generation);
         let hit = inner
@@ -272,7 +246,13 @@ impl ThreadCache {
     }
 
     /// Stores counts read under `ticket`, unless a write happened since.
-    pub(crate) fn put_counts(&self, ticket: Ticket, site: &str, pages: &str, counts: Arc<Counts>) {
+    pub(crate) fn put_counts(
+        &self,
+        ticket: Ticket,
+        site: &str,
+        pages: &str,
+        counts: Arc<Vec<u32>>,
+    ) {
         let mut inner = self.lock();
         if inner.generation != ticket.0 {
             return;
@@ -285,7 +265,40 @@ impl ThreadCache {
         }
     }
 
-    /// Drops every set of counts of `site`.
+    /// The answer given to a counts request with exactly this body, if still current.
+    pub(crate) fn counts_answer(&self, body: &[u8]) -> Option<Bytes> {
+        let mut inner = self.lock();
+        let hit = inner.answers.get(body).map(|(_, answer)| answer.clone());
+        match hit {
+            Some(_) => self.metrics.hits.inc(),
+            None => self.metrics.misses.inc(),
+        };
+        hit
+    }
+
+    /// Keeps the answer to a counts request of `site` made under `ticket` (unless a write
+    /// happened since, or either part is large).
+    pub(crate) fn keep_counts_answer(
+        &self,
+        ticket: Ticket,
+        site: &str,
+        body: Bytes,
+        answer: Bytes,
+    ) {
+        if body.len() > MAX_ANSWER_PART || answer.len() > MAX_ANSWER_PART {
+            return;
+        }
+        let mut inner = self.lock();
+        if inner.generation != ticket.0 {
+            return;
+        }
+        inner.answers.put(body, (site.to_owned(), answer));
+        while inner.answers.len() > ANSWER_ENTRIES {
+            inner.answers.pop_lru();
+        }
+    }
+
+    /// Drops every set of counts of `site`, and the answers made of them.
     fn drop_counts(inner: &mut Inner, site: &str) {
         let stale: Vec<(String, String)> = inner
             .counts
@@ -295,6 +308,15 @@ impl ThreadCache {
             .collect();
         for key in stale {
             inner.counts.pop(&key);
+        }
+        let stale: Vec<Bytes> = inner
+            .answers
+            .iter()
+            .filter(|(_, (s, _))| s == site)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in stale {
+            inner.answers.pop(&key);
         }
     }
 

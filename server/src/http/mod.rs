@@ -142,30 +142,69 @@ pub(crate) async fn localise_errors(
     })
 }
 
+/// Most bytes of a JSON request body.
+const MAX_JSON_BYTES: usize = 64 * 1024;
+
 pub(crate) fn json_config() -> web::JsonConfig {
     web::JsonConfig::default()
-        .limit(64 * 1024)
-        .error_handler(|err, _req| {
-            use actix_web::error::JsonPayloadError as J;
-            let error = match &err {
-                J::Overflow { .. } | J::OverflowKnownLength { .. } => {
-                    Error::client(ErrorCode::PayloadTooLarge, "The request body is too large.")
-                }
-                J::ContentType => Error::client(
-                    ErrorCode::InvalidJson,
-                    "Send the request body as application/json.",
-                ),
-                J::Deserialize(e) => Error::client(
-                    ErrorCode::InvalidJson,
-                    format!("The request body is not valid: {e}"),
-                ),
-                other => Error::client(
-                    ErrorCode::InvalidJson,
-                    format!("The request body could not be read: {other}"),
-                ),
-            };
-            error.into()
-        })
+        .limit(MAX_JSON_BYTES)
+        .error_handler(|err, _req| json_error(&err).into())
+}
+
+/// Why a JSON request body was refused, in words a client can act on.
+fn json_error(err: &actix_web::error::JsonPayloadError) -> Error {
+    use actix_web::error::JsonPayloadError as J;
+    match err {
+        J::Overflow { .. } | J::OverflowKnownLength { .. } => {
+            Error::client(ErrorCode::PayloadTooLarge, "The request body is too large.")
+        }
+        J::ContentType => Error::client(
+            ErrorCode::InvalidJson,
+            "Send the request body as application/json.",
+        ),
+        J::Deserialize(e) => Error::client(
+            ErrorCode::InvalidJson,
+            format!("The request body is not valid: {e}"),
+        ),
+        other => Error::client(
+            ErrorCode::InvalidJson,
+            format!("The request body could not be read: {other}"),
+        ),
+    }
+}
+
+/// A JSON request body's bytes, read as `web::Json` reads them (its content type, size limit
+/// and errors), for a handler that may answer the very same bytes from a memo before parsing.
+pub(crate) async fn json_bytes(req: &HttpRequest, mut payload: web::Payload) -> Result<web::Bytes> {
+    use actix_web::HttpMessage;
+    use actix_web::error::JsonPayloadError as J;
+    use actix_web::mime::JSON;
+    use futures_util::StreamExt;
+    let json = req
+        .mime_type()
+        .ok()
+        .flatten()
+        .is_some_and(|m| m.subtype() == JSON || m.suffix() == Some(JSON));
+    if !json {
+        return Err(json_error(&J::ContentType));
+    }
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| json_error(&J::Payload(e)))?;
+        if body.len() + chunk.len() > MAX_JSON_BYTES {
+            return Err(json_error(&J::Overflow {
+                limit: MAX_JSON_BYTES,
+            }));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
+/// Parses a body read by [`json_bytes`].
+pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T> {
+    serde_json::from_slice(body)
+        .map_err(|e| json_error(&actix_web::error::JsonPayloadError::Deserialize(e)))
 }
 
 pub(crate) fn query_config() -> web::QueryConfig {
