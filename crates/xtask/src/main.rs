@@ -6,6 +6,7 @@ mod bench;
 mod bench_live;
 mod bench_spam;
 mod conformance;
+mod pg;
 mod widget;
 
 use std::path::{Path, PathBuf};
@@ -38,6 +39,9 @@ enum Cmd {
     Dist,
     /// Install what the tests need, then run every check and test (what CI runs).
     Test,
+    /// Only the PostgreSQL backend's tests, on a private cluster started for them and stopped
+    /// afterwards (installs Debian's PostgreSQL when missing).
+    TestPg,
     /// Same as `test`.
     Ci,
     /// Only the browser tests (expects `cargo xtask build-widget` and a debug server build).
@@ -85,6 +89,12 @@ fn main() -> anyhow::Result<()> {
         Cmd::Dist => dist(&root),
         Cmd::Test | Cmd::Ci => test(&root),
         Cmd::E2e => e2e(&root),
+        Cmd::TestPg => {
+            let cluster = pg::Cluster::start(&root)?;
+            run(cargo()
+                .args(["test", "-p", "talkback-store-pg"])
+                .env("TALKBACK_TEST_PG", &cluster.url))
+        }
         Cmd::CheckApi => {
             build_server(false, false)?;
             conformance::check_api(&root)
@@ -216,12 +226,16 @@ pub(crate) fn ensure_chromium() -> anyhow::Result<()> {
 }
 
 /// Installs Debian packages (through sudo when not root).
-pub(crate) fn apt_install(packages: &[&str]) -> anyhow::Result<()> {
-    let is_root = Command::new("id")
+/// Whether we run as root (apt without sudo; PostgreSQL under its own user).
+pub(crate) fn is_root() -> bool {
+    Command::new("id")
         .arg("-u")
         .output()
-        .map(|o| o.stdout.starts_with(b"0"))
-        .unwrap_or(false);
+        .is_ok_and(|o| o.stdout.trim_ascii() == b"0")
+}
+
+pub(crate) fn apt_install(packages: &[&str]) -> anyhow::Result<()> {
+    let is_root = is_root();
     let apt = |args: &[&str]| {
         let mut cmd = if is_root {
             Command::new("apt-get")
@@ -304,10 +318,15 @@ fn test(root: &Path) -> anyhow::Result<()> {
     ]))?;
     check_api_dependencies()?;
     widget::build(root)?;
-    // The body fuzzer runs a full minute here (2 s in a plain `cargo test`).
-    run(cargo()
-        .args(["test", "--workspace"])
-        .env("TB_FUZZ_SECS", "60"))?;
+    // The body fuzzer runs a full minute here (2 s in a plain `cargo test`). The PostgreSQL
+    // backend's tests get a private cluster, stopped when they are done (or failed).
+    {
+        let cluster = pg::Cluster::start(root)?;
+        run(cargo()
+            .args(["test", "--workspace"])
+            .env("TB_FUZZ_SECS", "60")
+            .env("TALKBACK_TEST_PG", &cluster.url))?;
+    }
     run(cargo()
         .args(["doc", "--workspace", "--no-deps"])
         .env("RUSTDOCFLAGS", "-D warnings"))?;

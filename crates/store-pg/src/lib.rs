@@ -1,0 +1,111 @@
+//! Talkback on PostgreSQL, for a publication that outgrows one machine. So far: connecting, and
+//! the schema (`migrations/`, a table per kind of record of `talkback-store`) with its
+//! migrations: embedded in the binary, versioned, forward-only, idempotent, and safe when
+//! several servers start at once. The store's facets on this schema come next; nothing selects
+//! this backend yet.
+
+use postgres::{Client, NoTls};
+
+/// One step of the schema. Versions only grow; a released migration is never edited.
+pub struct Migration {
+    pub version: i32,
+    pub name: &'static str,
+    sql: &'static str,
+}
+
+/// Every migration, oldest first.
+pub const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "initial schema",
+    sql: include_str!("../migrations/0001_init.sql"),
+}];
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot reach PostgreSQL: {0}")]
+    Connect(#[source] postgres::Error),
+    /// A newer server migrated the database: this one would misread it.
+    #[error(
+        "the database is at schema version {database}, newer than this server knows ({known}): run the newer server"
+    )]
+    TooNew { database: i32, known: i32 },
+    #[error("PostgreSQL failed: {0}")]
+    Postgres(#[from] postgres::Error),
+}
+
+/// Connects to `url` (`postgres://user@host:port/database`).
+pub fn connect(url: &str) -> Result<Client, Error> {
+    Client::connect(url, NoTls).map_err(Error::Connect)
+}
+
+/// Brings the schema to the newest version this server knows; returns the versions applied
+/// now (none when it was current).
+pub fn migrate(client: &mut Client) -> Result<Vec<i32>, Error> {
+    ensure_version_table(client)?;
+    let known = MIGRATIONS.last().map_or(0, |m| m.version);
+    let newest: i32 = client
+        .query_one("SELECT coalesce(max(version), 0) FROM tb_migrations", &[])?
+        .get(0);
+    if newest > known {
+        return Err(Error::TooNew {
+            database: newest,
+            known,
+        });
+    }
+    let mut applied = Vec::new();
+    for migration in MIGRATIONS.iter().filter(|m| m.version > newest) {
+        let mut tx = client.transaction()?;
+        // The version's row first: a server starting at the same moment blocks on it until
+        // this transaction ends, then finds it taken and skips the step (or, had this one
+        // failed and rolled back, applies it itself).
+        let claimed = tx.execute(
+            "INSERT INTO tb_migrations (version, name, applied) VALUES ($1, $2, $3) \
+             ON CONFLICT (version) DO NOTHING",
+            &[&migration.version, &migration.name, &now_ms()],
+        )?;
+        if claimed == 0 {
+            continue;
+        }
+        tx.batch_execute(migration.sql)?;
+        tx.commit()?;
+        applied.push(migration.version);
+    }
+    Ok(applied)
+}
+
+/// The versions applied to the database, oldest first.
+pub fn applied(client: &mut Client) -> Result<Vec<i32>, Error> {
+    Ok(client
+        .query("SELECT version FROM tb_migrations ORDER BY version", &[])?
+        .iter()
+        .map(|row| row.get(0))
+        .collect())
+}
+
+fn ensure_version_table(client: &mut Client) -> Result<(), Error> {
+    const CREATE: &str = "CREATE TABLE IF NOT EXISTS tb_migrations (\
+        version integer PRIMARY KEY, name text NOT NULL, applied bigint NOT NULL)";
+    match client.batch_execute(CREATE) {
+        Ok(()) => Ok(()),
+        // Two servers creating it at once: one wins, the other sees a duplicate; by now the
+        // table is there.
+        Err(e)
+            if e.code().is_some_and(|c| {
+                *c == postgres::error::SqlState::UNIQUE_VIOLATION
+                    || *c == postgres::error::SqlState::DUPLICATE_TABLE
+            }) =>
+        {
+            Ok(client.batch_execute(CREATE)?)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,143 @@
+//! Migrations against a real PostgreSQL: `TALKBACK_TEST_PG` names a database on a cluster the
+//! tests may create databases on (`cargo xtask test` starts a private one). Each test works in
+//! a database of its own, dropped afterwards.
+
+use super::*;
+
+/// A fresh database for one test, dropped when the value goes.
+struct Scratch {
+    admin: Client,
+    name: String,
+    url: String,
+}
+
+impl Scratch {
+    fn new(test: &str) -> Self {
+        let base = std::env::var("TALKBACK_TEST_PG").expect(
+            "TALKBACK_TEST_PG names a database on a cluster where tests may create databases \
+             (cargo xtask test-pg starts a private one)",
+        );
+        let mut admin = connect(&base).expect("the test cluster answers");
+        let name = format!("tb_{test}_{}", std::process::id());
+        // One statement each: neither may run inside a transaction block.
+        admin
+            .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .unwrap();
+        admin
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .unwrap();
+        let (server, _) = base.rsplit_once('/').unwrap();
+        Self {
+            admin,
+            url: format!("{server}/{name}"),
+            name,
+        }
+    }
+
+    fn client(&self) -> Client {
+        connect(&self.url).unwrap()
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = self.admin.batch_execute(&format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            self.name
+        ));
+    }
+}
+
+fn tables(client: &mut Client) -> Vec<String> {
+    client
+        .query(
+            "SELECT table_name::text FROM information_schema.tables \
+             WHERE table_schema = 'public' ORDER BY 1",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
+#[test]
+fn a_fresh_database_gets_every_migration_once_and_a_second_run_changes_nothing() {
+    let db = Scratch::new("fresh");
+    let mut client = db.client();
+    let all: Vec<i32> = MIGRATIONS.iter().map(|m| m.version).collect();
+    assert_eq!(migrate(&mut client).unwrap(), all);
+    let schema = tables(&mut client);
+    for table in [
+        "tb_changes",
+        "tb_comments",
+        "tb_counters",
+        "tb_migrations",
+        "tb_pages",
+        "tb_sites",
+        "tb_subscriptions",
+    ] {
+        assert!(schema.iter().any(|t| t == table), "{table} in {schema:?}");
+    }
+    assert_eq!(migrate(&mut client).unwrap(), Vec::<i32>::new());
+    assert_eq!(applied(&mut client).unwrap(), all);
+    assert_eq!(tables(&mut client), schema, "nothing created twice");
+}
+
+#[test]
+fn servers_starting_at_once_apply_each_migration_exactly_once() {
+    let db = Scratch::new("racing");
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(8));
+    let runs: Vec<_> = (0..8)
+        .map(|_| {
+            let (url, barrier) = (db.url.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                let mut client = connect(&url).unwrap();
+                barrier.wait();
+                migrate(&mut client)
+            })
+        })
+        .collect();
+    let mut applied_by_someone = Vec::new();
+    for run in runs {
+        applied_by_someone.extend(run.join().unwrap().expect("every server starts"));
+    }
+    applied_by_someone.sort();
+    let all: Vec<i32> = MIGRATIONS.iter().map(|m| m.version).collect();
+    assert_eq!(applied_by_someone, all, "each step by exactly one server");
+    assert_eq!(applied(&mut db.client()).unwrap(), all);
+}
+
+#[test]
+fn a_database_a_newer_server_migrated_is_refused_untouched() {
+    let db = Scratch::new("newer");
+    let mut client = db.client();
+    migrate(&mut client).unwrap();
+    client
+        .execute(
+            "INSERT INTO tb_migrations (version, name, applied) VALUES (999, 'from the future', 0)",
+            &[],
+        )
+        .unwrap();
+    let before = tables(&mut client);
+    match migrate(&mut client) {
+        Err(Error::TooNew { database, known }) => {
+            assert_eq!(database, 999);
+            assert_eq!(known, MIGRATIONS.last().unwrap().version);
+        }
+        other => panic!("expected TooNew, got {other:?}"),
+    }
+    assert_eq!(tables(&mut client), before);
+}
+
+#[test]
+fn an_unreachable_database_is_a_clear_error() {
+    let Err(error) = connect("postgres://talkback@127.0.0.1:1/talkback?connect_timeout=2") else {
+        panic!("nothing listens on port 1");
+    };
+    assert!(matches!(error, Error::Connect(_)), "{error}");
+    assert!(
+        error.to_string().starts_with("cannot reach PostgreSQL"),
+        "{error}"
+    );
+}
