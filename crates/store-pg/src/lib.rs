@@ -1,10 +1,15 @@
-//! Talkback on PostgreSQL, for a publication that outgrows one machine. So far: connecting, and
-//! the schema (`migrations/`, a table per kind of record of `talkback-store`) with its
-//! migrations: embedded in the binary, versioned, forward-only, idempotent, and safe when
-//! several servers start at once. The store's facets on this schema come next; nothing selects
-//! this backend yet.
+//! Talkback on PostgreSQL, for a publication that outgrows one machine. So far: connecting, the
+//! schema (`migrations/`, a table per kind of record of `talkback-store`) with its migrations
+//! (embedded in the binary, versioned, forward-only, idempotent, and safe when several servers
+//! start at once), and [`PgStore`] with the facets that need no comments (accounts, the spam
+//! filter, subscriptions, the change log's reading side), each passing its conformance story.
+//! Comments, pages and moderation come next; nothing selects this backend yet.
 
 use postgres::{Client, NoTls};
+
+mod store;
+
+pub use store::PgStore;
 
 /// One step of the schema. Versions only grow; a released migration is never edited.
 pub struct Migration {
@@ -31,6 +36,8 @@ pub enum Error {
     TooNew { database: i32, known: i32 },
     #[error("PostgreSQL failed: {0}")]
     Postgres(#[from] postgres::Error),
+    #[error("cannot open connections to PostgreSQL: {0}")]
+    Pool(#[source] r2d2::Error),
 }
 
 /// Connects to `url` (`postgres://user@host:port/database`).

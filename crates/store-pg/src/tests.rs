@@ -141,3 +141,104 @@ fn an_unreachable_database_is_a_clear_error() {
         "{error}"
     );
 }
+
+/// A store on a fresh database of its own (kept with the store, dropped after the test).
+fn store(test: &str) -> (std::sync::Arc<PgStore>, Scratch) {
+    let db = Scratch::new(test);
+    (std::sync::Arc::new(PgStore::open(&db.url, 4).unwrap()), db)
+}
+
+/// The conformance stories of the facets `PgStore` has so far (the suite's own, unchanged).
+mod conformance {
+    use talkback_store::conformance as story;
+
+    #[test]
+    fn accounts_sessions_and_the_audit_log() {
+        let (store, _db) = super::store("accounts");
+        story::accounts_sessions_and_the_audit_log_story(store);
+    }
+
+    #[test]
+    fn the_spam_filter_learns_each_decision_once_and_unlearns_reversals() {
+        let (store, _db) = super::store("spam");
+        story::the_spam_filter_learns_each_decision_once_and_unlearns_reversals(store);
+    }
+
+    #[test]
+    fn subscriptions_are_confirmed_once_per_address_and_end_cleanly() {
+        let (store, _db) = super::store("subs");
+        story::subscriptions_are_confirmed_once_per_address_and_end_cleanly(store);
+    }
+
+    #[test]
+    fn subscriptions_move_with_their_page_and_keep_the_wider_scope() {
+        let (store, _db) = super::store("moves");
+        story::subscriptions_move_with_their_page_and_keep_the_wider_scope(store);
+    }
+
+    #[test]
+    fn consumers_keep_their_own_cursors() {
+        let (store, _db) = super::store("cursors");
+        story::consumers_keep_their_own_cursors(store);
+    }
+}
+
+#[test]
+fn the_change_log_reads_in_order_and_reports_what_was_pruned() {
+    use talkback_store::{Change, ChangeKind, ChangeLog};
+    let (store, db) = store("changes");
+    // Until comments are written here, the log's rows are put in as a write would.
+    let mut client = db.client();
+    for (seq, at) in [(1_i64, 100_i64), (2, 200), (3, 300), (4, 400)] {
+        let change = Change {
+            seq: seq as u64,
+            at,
+            site: "blog".into(),
+            page_key: "/p".into(),
+            comment: Some(seq as u64),
+            kind: ChangeKind::PageUpdated,
+        };
+        client
+            .execute(
+                "INSERT INTO tb_changes (seq, at, record) VALUES ($1, $2, $3)",
+                &[&seq, &at, &postgres::types::Json(&change)],
+            )
+            .unwrap();
+    }
+    client
+        .execute(
+            "UPDATE tb_counters SET value = 4 WHERE name = 'change'",
+            &[],
+        )
+        .unwrap();
+    let seqs = |after, limit| {
+        store
+            .changes_after(after, limit)
+            .unwrap()
+            .iter()
+            .map(|c| c.seq)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(store.last_change().unwrap(), 4);
+    assert_eq!(seqs(0, 10), [1, 2, 3, 4]);
+    assert_eq!(seqs(1, 2), [2, 3]);
+    assert_eq!(seqs(4, 10), Vec::<u64>::new());
+    // Pruning stops at the first change recent enough; a reader behind it hears so.
+    assert_eq!(store.prune_changes(250).unwrap(), 2);
+    assert!(matches!(
+        store.changes_after(1, 10),
+        Err(talkback_store::Error::Pruned { through: 2 })
+    ));
+    assert_eq!(seqs(2, 10), [3, 4]);
+    assert_eq!(
+        store.prune_changes(250).unwrap(),
+        0,
+        "nothing more to prune"
+    );
+    assert_eq!(store.prune_changes(1_000).unwrap(), 2);
+    assert!(matches!(
+        store.changes_after(3, 10),
+        Err(talkback_store::Error::Pruned { through: 4 })
+    ));
+    assert_eq!(seqs(4, 10), Vec::<u64>::new());
+}

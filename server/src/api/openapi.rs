@@ -193,6 +193,7 @@ mod tests {
                 "DELETE /comments/{id}",
                 "GET /challenge",
                 "GET /live",
+                "GET /recent/html",
                 "GET /replies",
                 "GET /threads",
                 "GET /threads/html",

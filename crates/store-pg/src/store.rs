@@ -1,0 +1,704 @@
+//! `PgStore`: the facets of `talkback-store` implemented on the schema so far: accounts, the
+//! spam filter's state, readers' subscriptions and the change log's reading side. Each write is
+//! one transaction; records are the store's serde documents in `jsonb` columns.
+
+use postgres::types::Json;
+use postgres::{GenericClient, NoTls};
+use r2d2_postgres::PostgresConnectionManager;
+use talkback_store::{
+    Accounts, AdminRecord, AuditRecord, Change, ChangeLog, Error, Label, Result, SessionRecord,
+    SpamFilter, SubscriptionRecord, Subscriptions, TokenCounts,
+};
+
+type Pool = r2d2::Pool<PostgresConnectionManager<NoTls>>;
+type Conn = r2d2::PooledConnection<PostgresConnectionManager<NoTls>>;
+
+/// Talkback's records in a PostgreSQL database.
+pub struct PgStore {
+    pool: Pool,
+}
+
+/// A backend failure, as the store's callers see it.
+fn backend(e: impl std::error::Error + Send + Sync + 'static) -> Error {
+    Error::Backend(Box::new(e))
+}
+
+/// Ids and sequence numbers are u64 in records and bigint in the database (they stay far below
+/// 2^63).
+fn sql_id(id: u64) -> i64 {
+    i64::try_from(id).unwrap_or(i64::MAX)
+}
+
+fn id_of(value: i64) -> u64 {
+    u64::try_from(value).unwrap_or(0)
+}
+
+fn count_of(value: i64) -> u32 {
+    u32::try_from(value).unwrap_or(u32::MAX)
+}
+
+impl PgStore {
+    /// Connects a pool of up to `connections` to `url` and brings the schema up to date.
+    pub fn open(url: &str, connections: u32) -> Result<Self, crate::Error> {
+        let mut client = crate::connect(url)?;
+        crate::migrate(&mut client)?;
+        let config = url
+            .parse::<postgres::Config>()
+            .map_err(crate::Error::Connect)?;
+        let pool = r2d2::Pool::builder()
+            .max_size(connections)
+            .connection_timeout(std::time::Duration::from_secs(5))
+            .build(PostgresConnectionManager::new(config, NoTls))
+            .map_err(crate::Error::Pool)?;
+        Ok(Self { pool })
+    }
+
+    fn conn(&self) -> Result<Conn> {
+        self.pool.get().map_err(backend)
+    }
+
+    /// Runs `work` in one transaction, committed when it returns `Ok`.
+    fn write<T>(
+        &self,
+        work: impl FnOnce(&mut postgres::Transaction<'_>) -> Result<T>,
+    ) -> Result<T> {
+        let mut conn = self.conn()?;
+        let mut tx = conn.transaction().map_err(backend)?;
+        let value = work(&mut tx)?;
+        tx.commit().map_err(backend)?;
+        Ok(value)
+    }
+}
+
+/// The next value of the named counter, in the caller's transaction.
+fn next(tx: &mut impl GenericClient, counter: &str) -> Result<u64> {
+    let row = tx
+        .query_one(
+            "UPDATE tb_counters SET value = value + 1 WHERE name = $1 RETURNING value",
+            &[&counter],
+        )
+        .map_err(backend)?;
+    Ok(id_of(row.get(0)))
+}
+
+/// One `record` column, decoded.
+fn records<T: serde::de::DeserializeOwned>(rows: Vec<postgres::Row>) -> Vec<T> {
+    rows.into_iter()
+        .map(|row| row.get::<_, Json<T>>(0).0)
+        .collect()
+}
+
+impl Accounts for PgStore {
+    fn put_admin(&self, admin: AdminRecord) -> Result<()> {
+        self.conn()?
+            .execute(
+                "INSERT INTO tb_admins (name, record) VALUES ($1, $2) \
+                 ON CONFLICT (name) DO UPDATE SET record = excluded.record",
+                &[&admin.name, &Json(&admin)],
+            )
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    fn admin(&self, name: &str) -> Result<Option<AdminRecord>> {
+        let rows = self
+            .conn()?
+            .query("SELECT record FROM tb_admins WHERE name = $1", &[&name])
+            .map_err(backend)?;
+        Ok(records(rows).pop())
+    }
+
+    fn admins(&self) -> Result<Vec<AdminRecord>> {
+        let rows = self
+            .conn()?
+            .query(
+                "SELECT record FROM tb_admins ORDER BY name COLLATE \"C\"",
+                &[],
+            )
+            .map_err(backend)?;
+        Ok(records(rows))
+    }
+
+    fn remove_admin(&self, name: &str) -> Result<bool> {
+        self.write(|tx| {
+            tx.execute("DELETE FROM tb_sessions WHERE admin = $1", &[&name])
+                .map_err(backend)?;
+            let gone = tx
+                .execute("DELETE FROM tb_admins WHERE name = $1", &[&name])
+                .map_err(backend)?;
+            Ok(gone > 0)
+        })
+    }
+
+    fn put_session(&self, session: SessionRecord) -> Result<()> {
+        self.conn()?
+            .execute(
+                "INSERT INTO tb_sessions (id_hash, admin, seen, record) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (id_hash) DO UPDATE \
+                 SET admin = excluded.admin, seen = excluded.seen, record = excluded.record",
+                &[
+                    &session.id_hash,
+                    &session.admin,
+                    &session.seen,
+                    &Json(&session),
+                ],
+            )
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    fn session(&self, id_hash: &str) -> Result<Option<SessionRecord>> {
+        let rows = self
+            .conn()?
+            .query(
+                "SELECT record FROM tb_sessions WHERE id_hash = $1",
+                &[&id_hash],
+            )
+            .map_err(backend)?;
+        Ok(records(rows).pop())
+    }
+
+    fn remove_session(&self, id_hash: &str) -> Result<()> {
+        self.conn()?
+            .execute("DELETE FROM tb_sessions WHERE id_hash = $1", &[&id_hash])
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    fn prune_sessions(&self, seen_before: i64) -> Result<usize> {
+        let gone = self
+            .conn()?
+            .execute("DELETE FROM tb_sessions WHERE seen < $1", &[&seen_before])
+            .map_err(backend)?;
+        Ok(usize::try_from(gone).unwrap_or(usize::MAX))
+    }
+
+    fn append_audit(&self, entry: AuditRecord) -> Result<u64> {
+        self.write(|tx| {
+            let seq = next(tx, "audit")?;
+            let numbered = AuditRecord { seq, ..entry };
+            tx.execute(
+                "INSERT INTO tb_audit (seq, record) VALUES ($1, $2)",
+                &[&sql_id(seq), &Json(&numbered)],
+            )
+            .map_err(backend)?;
+            Ok(seq)
+        })
+    }
+
+    fn audit_log(&self, before: Option<u64>, limit: usize) -> Result<Vec<AuditRecord>> {
+        let rows = self
+            .conn()?
+            .query(
+                "SELECT record FROM tb_audit WHERE seq < $1 ORDER BY seq DESC LIMIT $2",
+                &[
+                    &before.map_or(i64::MAX, sql_id),
+                    &i64::try_from(limit).unwrap_or(i64::MAX),
+                ],
+            )
+            .map_err(backend)?;
+        Ok(records(rows))
+    }
+}
+
+/// The spam filter's cursor, among the consumers' cursors.
+const TRAINER: &str = "spam-trainer";
+
+fn label_name(label: Label) -> &'static str {
+    match label {
+        Label::Spam => "spam",
+        Label::Ham => "ham",
+    }
+}
+
+/// Adds (or takes away) one document and its tokens under `label`; a token whose counts both
+/// reach 0 goes.
+fn count_tokens(
+    tx: &mut postgres::Transaction<'_>,
+    tokens: &[String],
+    label: Label,
+    add: bool,
+) -> Result<()> {
+    let step: i32 = if add { 1 } else { -1 };
+    let (spam, ham) = match label {
+        Label::Spam => (step, 0),
+        Label::Ham => (0, step),
+    };
+    let docs = match label {
+        Label::Spam => "spam_docs",
+        Label::Ham => "ham_docs",
+    };
+    tx.execute(
+        "UPDATE tb_counters SET value = GREATEST(value + $2, 0) WHERE name = $1",
+        &[&docs, &i64::from(step)],
+    )
+    .map_err(backend)?;
+    for token in tokens {
+        tx.execute(
+            "INSERT INTO tb_spam_tokens (token, spam, ham) VALUES ($1, GREATEST($2, 0), GREATEST($3, 0)) \
+             ON CONFLICT (token) DO UPDATE SET spam = GREATEST(tb_spam_tokens.spam + $2, 0), \
+             ham = GREATEST(tb_spam_tokens.ham + $3, 0)",
+            &[token, &spam, &ham],
+        )
+        .map_err(backend)?;
+    }
+    tx.execute(
+        "DELETE FROM tb_spam_tokens WHERE token = ANY($1) AND spam = 0 AND ham = 0",
+        &[&tokens],
+    )
+    .map_err(backend)?;
+    Ok(())
+}
+
+impl SpamFilter for PgStore {
+    fn train(
+        &self,
+        comment: u64,
+        tokens: &[String],
+        label: Option<Label>,
+        cursor: u64,
+    ) -> Result<()> {
+        self.write(|tx| {
+            let before = tx
+                .query_opt(
+                    "SELECT label, tokens FROM tb_spam_trained WHERE comment = $1 FOR UPDATE",
+                    &[&sql_id(comment)],
+                )
+                .map_err(backend)?
+                .map(|row| {
+                    let label = match row.get::<_, &str>(0) {
+                        "spam" => Label::Spam,
+                        _ => Label::Ham,
+                    };
+                    (label, row.get::<_, Json<Vec<String>>>(1).0)
+                });
+            let unchanged = match (&before, label) {
+                (Some((was, _)), Some(now)) => *was == now,
+                (None, None) => true,
+                _ => false,
+            };
+            if !unchanged {
+                if let Some((was, old_tokens)) = &before {
+                    count_tokens(tx, old_tokens, *was, false)?;
+                    tx.execute(
+                        "DELETE FROM tb_spam_trained WHERE comment = $1",
+                        &[&sql_id(comment)],
+                    )
+                    .map_err(backend)?;
+                }
+                if let Some(now) = label {
+                    count_tokens(tx, tokens, now, true)?;
+                    tx.execute(
+                        "INSERT INTO tb_spam_trained (comment, label, tokens) VALUES ($1, $2, $3)",
+                        &[&sql_id(comment), &label_name(now), &Json(tokens)],
+                    )
+                    .map_err(backend)?;
+                }
+            }
+            set_cursor(tx, TRAINER, cursor)
+        })
+    }
+
+    fn set_training_cursor(&self, cursor: u64) -> Result<()> {
+        set_cursor(&mut *self.conn()?, TRAINER, cursor)
+    }
+
+    fn training_cursor(&self) -> Result<u64> {
+        Ok(self.consumer_cursor(TRAINER)?.unwrap_or(0))
+    }
+
+    fn token_counts(&self, tokens: &[String]) -> Result<TokenCounts> {
+        let mut conn = self.conn()?;
+        let docs = conn
+            .query(
+                "SELECT name, value FROM tb_counters WHERE name IN ('spam_docs', 'ham_docs')",
+                &[],
+            )
+            .map_err(backend)?;
+        let doc_count = |name: &str| {
+            docs.iter()
+                .find(|r| r.get::<_, &str>(0) == name)
+                .map_or(0, |r| count_of(r.get(1)))
+        };
+        let known = conn
+            .query(
+                "SELECT token, spam, ham FROM tb_spam_tokens WHERE token = ANY($1)",
+                &[&tokens],
+            )
+            .map_err(backend)?;
+        let counts = tokens
+            .iter()
+            .map(|t| {
+                known
+                    .iter()
+                    .find(|r| r.get::<_, &str>(0) == t)
+                    .map_or((0, 0), |r| {
+                        let n = |i| u32::try_from(r.get::<_, i32>(i)).unwrap_or(0);
+                        (n(1), n(2))
+                    })
+            })
+            .collect();
+        Ok(TokenCounts {
+            tokens: counts,
+            spam_docs: doc_count("spam_docs"),
+            ham_docs: doc_count("ham_docs"),
+        })
+    }
+}
+
+fn set_cursor(client: &mut impl GenericClient, name: &str, seq: u64) -> Result<()> {
+    client
+        .execute(
+            "INSERT INTO tb_consumers (name, seq) VALUES ($1, $2) \
+             ON CONFLICT (name) DO UPDATE SET seq = excluded.seq",
+            &[&name, &sql_id(seq)],
+        )
+        .map_err(backend)?;
+    Ok(())
+}
+
+impl ChangeLog for PgStore {
+    fn changes_after(&self, after: u64, limit: usize) -> Result<Vec<Change>> {
+        let mut conn = self.conn()?;
+        let pruned = pruned_through(&mut *conn)?;
+        if after < pruned {
+            return Err(Error::Pruned { through: pruned });
+        }
+        let rows = conn
+            .query(
+                "SELECT record FROM tb_changes WHERE seq > $1 ORDER BY seq LIMIT $2",
+                &[&sql_id(after), &i64::try_from(limit).unwrap_or(i64::MAX)],
+            )
+            .map_err(backend)?;
+        Ok(records(rows))
+    }
+
+    fn last_change(&self) -> Result<u64> {
+        let row = self
+            .conn()?
+            .query_one("SELECT value FROM tb_counters WHERE name = 'change'", &[])
+            .map_err(backend)?;
+        Ok(id_of(row.get(0)))
+    }
+
+    fn prune_changes(&self, before_ms: i64) -> Result<usize> {
+        self.write(|tx| {
+            // Sequence order is commit order, so times only grow (up to clock steps): prune up
+            // to the first change that is recent enough.
+            let first_kept: Option<i64> = tx
+                .query_one(
+                    "SELECT min(seq) FROM tb_changes WHERE at >= $1",
+                    &[&before_ms],
+                )
+                .map_err(backend)?
+                .get(0);
+            let gone = tx
+                .query(
+                    "DELETE FROM tb_changes WHERE seq < $1 RETURNING seq",
+                    &[&first_kept.unwrap_or(i64::MAX)],
+                )
+                .map_err(backend)?;
+            if let Some(through) = gone.iter().map(|r| r.get::<_, i64>(0)).max() {
+                // Recorded with the deletion: a consumer behind it must hear, never skip.
+                let through = pruned_through(tx)?.max(id_of(through));
+                tx.execute(
+                    "INSERT INTO tb_meta (key, value) VALUES ('pruned', $1) \
+                     ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    &[&through.to_be_bytes().to_vec()],
+                )
+                .map_err(backend)?;
+            }
+            Ok(gone.len())
+        })
+    }
+
+    fn consumer_cursor(&self, name: &str) -> Result<Option<u64>> {
+        let row = self
+            .conn()?
+            .query_opt("SELECT seq FROM tb_consumers WHERE name = $1", &[&name])
+            .map_err(backend)?;
+        Ok(row.map(|r| id_of(r.get(0))))
+    }
+
+    fn set_consumer_cursor(&self, name: &str, seq: u64) -> Result<()> {
+        set_cursor(&mut *self.conn()?, name, seq)
+    }
+}
+
+/// The newest sequence number pruned from the change log (0: none).
+fn pruned_through(client: &mut impl GenericClient) -> Result<u64> {
+    let row = client
+        .query_opt("SELECT value FROM tb_meta WHERE key = 'pruned'", &[])
+        .map_err(backend)?;
+    match row {
+        None => Ok(0),
+        Some(row) => <[u8; 8]>::try_from(row.get::<_, &[u8]>(0))
+            .map(u64::from_be_bytes)
+            .map_err(|_| Error::Corrupt("the pruned mark".into())),
+    }
+}
+
+fn subscription_rows(rows: Vec<postgres::Row>) -> Vec<SubscriptionRecord> {
+    records(rows)
+}
+
+/// Stores a subscription (new or changed), in the caller's transaction.
+fn put_subscription(tx: &mut impl GenericClient, sub: &SubscriptionRecord) -> Result<()> {
+    tx.execute(
+        "INSERT INTO tb_subscriptions (id, site, page_key, email, record) VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (id) DO UPDATE SET site = excluded.site, page_key = excluded.page_key, \
+         email = excluded.email, record = excluded.record",
+        &[&sql_id(sub.id), &sub.site, &sub.page_key, &sub.email, &Json(sub)],
+    )
+    .map_err(backend)?;
+    Ok(())
+}
+
+fn confirmed(client: &mut impl GenericClient, site: &str, email: &str) -> Result<bool> {
+    Ok(client
+        .query_opt(
+            "SELECT 1 FROM tb_confirmed WHERE site = $1 AND email = $2",
+            &[&site, &email],
+        )
+        .map_err(backend)?
+        .is_some())
+}
+
+impl Subscriptions for PgStore {
+    fn subscribe(&self, mut wish: SubscriptionRecord) -> Result<SubscriptionRecord> {
+        self.write(|tx| {
+            let existing = tx
+                .query_opt(
+                    "SELECT record FROM tb_subscriptions \
+                     WHERE site = $1 AND page_key = $2 AND email = $3 FOR UPDATE",
+                    &[&wish.site, &wish.page_key, &wish.email],
+                )
+                .map_err(backend)?
+                .map(|row| row.get::<_, Json<SubscriptionRecord>>(0).0);
+            let is_confirmed = confirmed(tx, &wish.site, &wish.email)?;
+            let stored = match existing {
+                Some(mut existing) => {
+                    existing.scope = existing.scope.max(wish.scope);
+                    existing.confirmed |= is_confirmed;
+                    if !existing.confirmed {
+                        // The newest comment is the one a confirmation mail should quote.
+                        existing.origin = wish.origin;
+                    }
+                    existing
+                }
+                None => {
+                    wish.id = next(tx, "subscription")?;
+                    wish.confirmed = is_confirmed;
+                    wish.asked = None;
+                    wish
+                }
+            };
+            put_subscription(tx, &stored)?;
+            Ok(stored)
+        })
+    }
+
+    fn subscription(&self, id: u64) -> Result<Option<SubscriptionRecord>> {
+        let rows = self
+            .conn()?
+            .query(
+                "SELECT record FROM tb_subscriptions WHERE id = $1",
+                &[&sql_id(id)],
+            )
+            .map_err(backend)?;
+        Ok(subscription_rows(rows).pop())
+    }
+
+    fn subscription_of(
+        &self,
+        site: &str,
+        page_key: &str,
+        email: &str,
+    ) -> Result<Option<SubscriptionRecord>> {
+        let rows = self
+            .conn()?
+            .query(
+                "SELECT record FROM tb_subscriptions WHERE site = $1 AND page_key = $2 AND email = $3",
+                &[&site, &page_key, &email],
+            )
+            .map_err(backend)?;
+        Ok(subscription_rows(rows).pop())
+    }
+
+    fn page_subscriptions(
+        &self,
+        site: &str,
+        page_key: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<SubscriptionRecord>> {
+        // Address order is byte order, as every backend keeps it.
+        let rows = self
+            .conn()?
+            .query(
+                "SELECT record FROM tb_subscriptions \
+                 WHERE site = $1 AND page_key = $2 AND ($3::text IS NULL OR email COLLATE \"C\" > $3) \
+                 ORDER BY email COLLATE \"C\" LIMIT $4",
+                &[&site, &page_key, &after, &i64::try_from(limit).unwrap_or(i64::MAX)],
+            )
+            .map_err(backend)?;
+        Ok(subscription_rows(rows))
+    }
+
+    fn set_asked(&self, id: u64, at: i64) -> Result<()> {
+        self.write(|tx| {
+            let row = tx
+                .query_opt(
+                    "SELECT record FROM tb_subscriptions WHERE id = $1 FOR UPDATE",
+                    &[&sql_id(id)],
+                )
+                .map_err(backend)?;
+            if let Some(row) = row {
+                let mut sub = row.get::<_, Json<SubscriptionRecord>>(0).0;
+                sub.asked = Some(at);
+                put_subscription(tx, &sub)?;
+            }
+            Ok(())
+        })
+    }
+
+    fn confirm_address(&self, site: &str, email: &str, at: i64) -> Result<usize> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO tb_confirmed (site, email, at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (site, email) DO UPDATE SET at = excluded.at",
+                &[&site, &email, &at],
+            )
+            .map_err(backend)?;
+            let rows = tx
+                .query(
+                    "SELECT record FROM tb_subscriptions WHERE site = $1 AND email = $2 FOR UPDATE",
+                    &[&site, &email],
+                )
+                .map_err(backend)?;
+            let mut newly = 0;
+            for mut sub in subscription_rows(rows) {
+                if !sub.confirmed {
+                    sub.confirmed = true;
+                    put_subscription(tx, &sub)?;
+                    newly += 1;
+                }
+            }
+            Ok(newly)
+        })
+    }
+
+    fn address_confirmed(&self, site: &str, email: &str) -> Result<bool> {
+        confirmed(&mut *self.conn()?, site, email)
+    }
+
+    fn unsubscribe(&self, id: u64) -> Result<bool> {
+        self.write(|tx| {
+            // What an ended subscription was mailed is forgotten.
+            tx.execute(
+                "DELETE FROM tb_mailed WHERE subscription = $1",
+                &[&sql_id(id)],
+            )
+            .map_err(backend)?;
+            let gone = tx
+                .execute("DELETE FROM tb_subscriptions WHERE id = $1", &[&sql_id(id)])
+                .map_err(backend)?;
+            Ok(gone > 0)
+        })
+    }
+
+    fn forget_address(&self, site: &str, email: &str) -> Result<usize> {
+        self.write(|tx| {
+            tx.execute(
+                "DELETE FROM tb_mailed WHERE subscription IN \
+                 (SELECT id FROM tb_subscriptions WHERE site = $1 AND email = $2)",
+                &[&site, &email],
+            )
+            .map_err(backend)?;
+            let gone = tx
+                .execute(
+                    "DELETE FROM tb_subscriptions WHERE site = $1 AND email = $2",
+                    &[&site, &email],
+                )
+                .map_err(backend)?;
+            tx.execute(
+                "DELETE FROM tb_confirmed WHERE site = $1 AND email = $2",
+                &[&site, &email],
+            )
+            .map_err(backend)?;
+            Ok(usize::try_from(gone).unwrap_or(usize::MAX))
+        })
+    }
+
+    fn move_subscriptions(&self, site: &str, from: &str, to: &str) -> Result<usize> {
+        if from == to {
+            return Ok(0);
+        }
+        self.write(|tx| {
+            let rows = tx
+                .query(
+                    "SELECT record FROM tb_subscriptions WHERE site = $1 AND page_key = $2 FOR UPDATE",
+                    &[&site, &from],
+                )
+                .map_err(backend)?;
+            let moving = subscription_rows(rows);
+            for sub in &moving {
+                let there = tx
+                    .query_opt(
+                        "SELECT record FROM tb_subscriptions \
+                         WHERE site = $1 AND page_key = $2 AND email = $3 FOR UPDATE",
+                        &[&site, &to, &sub.email],
+                    )
+                    .map_err(backend)?
+                    .map(|row| row.get::<_, Json<SubscriptionRecord>>(0).0);
+                match there {
+                    // Already subscribed there: one subscription, the wider scope; what the
+                    // moved one was mailed is forgotten with it.
+                    Some(mut merged) => {
+                        merged.scope = merged.scope.max(sub.scope);
+                        merged.confirmed |= sub.confirmed;
+                        put_subscription(tx, &merged)?;
+                        tx.execute(
+                            "DELETE FROM tb_mailed WHERE subscription = $1",
+                            &[&sql_id(sub.id)],
+                        )
+                        .map_err(backend)?;
+                        tx.execute(
+                            "DELETE FROM tb_subscriptions WHERE id = $1",
+                            &[&sql_id(sub.id)],
+                        )
+                        .map_err(backend)?;
+                    }
+                    // Same id, so the links in mails already sent still work.
+                    None => {
+                        let mut moved = sub.clone();
+                        moved.page_key = to.to_owned();
+                        put_subscription(tx, &moved)?;
+                    }
+                }
+            }
+            Ok(moving.len())
+        })
+    }
+
+    fn was_mailed(&self, id: u64, comment: u64) -> Result<bool> {
+        Ok(self
+            .conn()?
+            .query_opt(
+                "SELECT 1 FROM tb_mailed WHERE subscription = $1 AND comment = $2",
+                &[&sql_id(id), &sql_id(comment)],
+            )
+            .map_err(backend)?
+            .is_some())
+    }
+
+    fn set_mailed(&self, id: u64, comment: u64) -> Result<()> {
+        self.conn()?
+            .execute(
+                "INSERT INTO tb_mailed (subscription, comment) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                &[&sql_id(id), &sql_id(comment)],
+            )
+            .map_err(backend)?;
+        Ok(())
+    }
+}
