@@ -272,12 +272,8 @@ impl SpamFilter for PgStore {
                     };
                     (label, row.get::<_, Json<Vec<String>>>(1).0)
                 });
-            let unchanged = match (&before, label) {
-                (Some((was, _)), Some(now)) => *was == now,
-                (None, None) => true,
-                _ => false,
-            };
-            if !unchanged {
+            // The same label again (or still none) changes no count.
+            if before.as_ref().map(|(was, _)| *was) != label {
                 if let Some((was, old_tokens)) = &before {
                     count_tokens(tx, old_tokens, *was, false)?;
                     tx.execute(
@@ -478,12 +474,7 @@ impl Subscriptions for PgStore {
             let is_confirmed = confirmed(tx, &wish.site, &wish.email)?;
             let stored = match existing {
                 Some(mut existing) => {
-                    existing.scope = existing.scope.max(wish.scope);
-                    existing.confirmed |= is_confirmed;
-                    if !existing.confirmed {
-                        // The newest comment is the one a confirmation mail should quote.
-                        existing.origin = wish.origin;
-                    }
+                    existing.widen(&wish, is_confirmed);
                     existing
                 }
                 None => {
@@ -655,8 +646,7 @@ impl Subscriptions for PgStore {
                     // Already subscribed there: one subscription, the wider scope; what the
                     // moved one was mailed is forgotten with it.
                     Some(mut merged) => {
-                        merged.scope = merged.scope.max(sub.scope);
-                        merged.confirmed |= sub.confirmed;
+                        merged.absorb(sub);
                         put_subscription(tx, &merged)?;
                         tx.execute(
                             "DELETE FROM tb_mailed WHERE subscription = $1",

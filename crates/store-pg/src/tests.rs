@@ -1,4 +1,4 @@
-//! Migrations against a real PostgreSQL: `TALKBACK_TEST_PG` names a database on a cluster the
+//! Migrations against a real PostgreSQL: `TB_TEST_PG` names a database on a cluster the
 //! tests may create databases on (`cargo xtask test` starts a private one). Each test works in
 //! a database of its own, dropped afterwards.
 
@@ -13,8 +13,8 @@ struct Scratch {
 
 impl Scratch {
     fn new(test: &str) -> Self {
-        let base = std::env::var("TALKBACK_TEST_PG").expect(
-            "TALKBACK_TEST_PG names a database on a cluster where tests may create databases \
+        let base = std::env::var("TB_TEST_PG").expect(
+            "TB_TEST_PG names a database on a cluster where tests may create databases \
              (cargo xtask test-pg starts a private one)",
         );
         let mut admin = connect(&base).expect("the test cluster answers");

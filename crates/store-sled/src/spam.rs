@@ -91,12 +91,8 @@ impl SpamFilter for SledStore {
                     Some(bytes) => Some(decode(&bytes).map_err(abort)?),
                     None => None,
                 };
-                let unchanged = match (&before, label) {
-                    (Some((was, _)), Some(now)) => *was == now,
-                    (None, None) => true,
-                    _ => false,
-                };
-                if !unchanged {
+                // The same label again (or still none) changes no count.
+                if before.as_ref().map(|(was, _)| *was) != label {
                     if let Some((was, old_tokens)) = &before {
                         count(spam, old_tokens, *was, false)?;
                         trained.remove(&id)?;

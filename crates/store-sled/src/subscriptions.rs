@@ -117,12 +117,7 @@ impl Subscriptions for SledStore {
         let _writer = self.writer()?;
         let stored = match self.subscription_at(&page_key(&wish))? {
             Some(mut existing) => {
-                existing.scope = existing.scope.max(wish.scope);
-                existing.confirmed |= self.address_confirmed(&wish.site, &wish.email)?;
-                if !existing.confirmed {
-                    // The newest comment is the one a confirmation mail should quote.
-                    existing.origin = wish.origin;
-                }
+                existing.widen(&wish, self.address_confirmed(&wish.site, &wish.email)?);
                 existing
             }
             None => {
@@ -260,8 +255,7 @@ impl Subscriptions for SledStore {
             if let Some(there) = self.subscription_at(&page_key(&moved))? {
                 // Already subscribed there: one subscription, the wider scope.
                 let mut merged = there;
-                merged.scope = merged.scope.max(sub.scope);
-                merged.confirmed |= sub.confirmed;
+                merged.absorb(&sub);
                 keep.push(merged);
             } else {
                 // Same id, so the links in mails already sent still work.

@@ -325,3 +325,23 @@ pub struct SubscriptionRecord {
     #[serde(default)]
     pub asked: Option<i64>,
 }
+
+impl SubscriptionRecord {
+    /// The same reader's new wish for a page they already follow (`self`): the wider scope,
+    /// confirmed once the address is, and while unconfirmed the newest comment is the one a
+    /// confirmation mail quotes. Every backend's `subscribe` applies this.
+    pub fn widen(&mut self, wish: &SubscriptionRecord, address_confirmed: bool) {
+        self.scope = self.scope.max(wish.scope);
+        self.confirmed |= address_confirmed;
+        if !self.confirmed {
+            self.origin = wish.origin;
+        }
+    }
+
+    /// Takes in a subscription of the same address moved onto this one's page: one
+    /// subscription, the wider scope, confirmed if either was.
+    pub fn absorb(&mut self, moved: &SubscriptionRecord) {
+        self.scope = self.scope.max(moved.scope);
+        self.confirmed |= moved.confirmed;
+    }
+}

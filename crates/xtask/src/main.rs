@@ -93,7 +93,7 @@ fn main() -> anyhow::Result<()> {
             let cluster = pg::Cluster::start(&root)?;
             run(cargo()
                 .args(["test", "-p", "talkback-store-pg"])
-                .env("TALKBACK_TEST_PG", &cluster.url))
+                .env("TB_TEST_PG", &cluster.url))
         }
         Cmd::CheckApi => {
             build_server(false, false)?;
@@ -319,13 +319,14 @@ fn test(root: &Path) -> anyhow::Result<()> {
     check_api_dependencies()?;
     widget::build(root)?;
     // The body fuzzer runs a full minute here (2 s in a plain `cargo test`). The PostgreSQL
-    // backend's tests get a private cluster, stopped when they are done (or failed).
+    // backend's tests get a private cluster, stopped when they are done (or failed); its URL's
+    // variable is not TALKBACK_*, which the servers the tests start would read as settings.
     {
         let cluster = pg::Cluster::start(root)?;
         run(cargo()
             .args(["test", "--workspace"])
             .env("TB_FUZZ_SECS", "60")
-            .env("TALKBACK_TEST_PG", &cluster.url))?;
+            .env("TB_TEST_PG", &cluster.url))?;
     }
     run(cargo()
         .args(["doc", "--workspace", "--no-deps"])

@@ -14,7 +14,7 @@ use crate::{is_root, run};
 pub(crate) struct Cluster {
     bin: PathBuf,
     data: PathBuf,
-    /// `postgres://talkback@127.0.0.1:PORT/talkback`, for `TALKBACK_TEST_PG`.
+    /// `postgres://talkback@127.0.0.1:PORT/talkback`, for `TB_TEST_PG`.
     pub(crate) url: String,
 }
 
