@@ -227,18 +227,14 @@ pub(super) async fn read_html(
     );
     let key = (view.site.as_str(), view.page.as_str(), variant);
     cached(&state, &req, key, "text/html; charset=utf-8", async || {
-        let (mut thread, exists) = load(&state, &view).await?;
+        let (service, read) = (state.service.clone(), view.clone());
+        let ((mut thread, exists), pingbacks) = web::block(move || -> Result<_> {
+            Ok((service.thread(&read)?, service.pingbacks(&read)?))
+        })
+        .await??;
         if title.is_some() {
             thread.title = title;
         }
-        let pingbacks = match view.after {
-            None => {
-                let (service, site, page) =
-                    (state.service.clone(), view.site.clone(), view.page.clone());
-                web::block(move || service.pingbacks(&site, &page)).await??
-            }
-            Some(_) => Vec::new(),
-        };
         let mut html = String::with_capacity(8192);
         let shell = if extra.form {
             render::Shell::WithForm

@@ -54,7 +54,7 @@ pub fn snapshot(
         after: None,
     };
     let (thread, _) = service.thread(&view)?;
-    let pingbacks = service.pingbacks(site, &view.page)?;
+    let pingbacks = service.pingbacks(&view)?;
     let mut html = String::with_capacity(8192);
     crate::content::render::thread_html(
         (&thread, &pingbacks),

@@ -228,12 +228,8 @@ async fn render(
     };
     let (service, key, sid) = (state.service.clone(), page_key.clone(), site_id.to_owned());
     let (thread, url, pingbacks) = web::block(move || -> Result<_> {
-        let first = view.after.is_none();
         let (thread, _) = service.thread(&view)?;
-        let pingbacks = match first {
-            true => service.pingbacks(&sid, &key)?,
-            false => Vec::new(),
-        };
+        let pingbacks = service.pingbacks(&view)?;
         Ok((thread, service.page_url(&sid, &key)?, pingbacks))
     })
     .await??;

@@ -33,10 +33,11 @@ impl Service {
 }
 
 impl Service {
-    /// The pingbacks and trackbacks of a page, oldest first (at most [`FEED_LIMIT`]), when the
-    /// site lists them; else none.
-    pub fn pingbacks(&self, site: &str, page: &str) -> Result<Vec<talkback_api::Comment>, Error> {
-        if !self.site(site)?.show_pingbacks {
+    /// The pingbacks and trackbacks listed under a thread's first page, oldest first (at most
+    /// [`FEED_LIMIT`]), when the site lists them; else (or on a later page) none.
+    pub fn pingbacks(&self, view: &super::ThreadView) -> Result<Vec<talkback_api::Comment>, Error> {
+        let (site, page) = (view.site.as_str(), view.page.as_str());
+        if view.after.is_some() || !self.site(site)?.show_pingbacks {
             return Ok(Vec::new());
         }
         let list = self.store.list_comments(&CommentQuery {
