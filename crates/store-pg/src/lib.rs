@@ -1,12 +1,13 @@
-//! Talkback on PostgreSQL, for a publication that outgrows one machine. So far: connecting, the
-//! schema (`migrations/`, a table per kind of record of `talkback-store`) with its migrations
-//! (embedded in the binary, versioned, forward-only, idempotent, and safe when several servers
-//! start at once), and [`PgStore`] with the facets that need no comments (accounts, the spam
-//! filter, subscriptions, the change log's reading side), each passing its conformance story.
-//! Comments, pages and moderation come next; nothing selects this backend yet.
+//! Talkback on PostgreSQL, for a publication that outgrows one machine: the schema
+//! (`migrations/`, a table per kind of record of `talkback-store`), its migrations (embedded in
+//! the binary, versioned, forward-only, idempotent, and safe when several servers start at
+//! once), and [`PgStore`], every facet of the store, passing the same conformance suite as
+//! sled. Any number of servers may share one database: writes serialise on the change log's
+//! counter row (`comments.rs`), so counts and the change log stay exact whichever server writes.
 
 use postgres::{Client, NoTls};
 
+mod comments;
 mod store;
 
 pub use store::PgStore;
@@ -19,11 +20,18 @@ pub struct Migration {
 }
 
 /// Every migration, oldest first.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "initial schema",
-    sql: include_str!("../migrations/0001_init.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "initial schema",
+        sql: include_str!("../migrations/0001_init.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "import sources outlive their comments",
+        sql: include_str!("../migrations/0002_sources.sql"),
+    },
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -108,7 +116,7 @@ fn ensure_version_table(client: &mut Client) -> Result<(), Error> {
     }
 }
 
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))

@@ -1,6 +1,7 @@
-//! `PgStore`: the facets of `talkback-store` implemented on the schema so far: accounts, the
-//! spam filter's state, readers' subscriptions and the change log's reading side. Each write is
-//! one transaction; records are the store's serde documents in `jsonb` columns.
+//! `PgStore` and the facets that need no comments: accounts, the spam filter's state, readers'
+//! subscriptions and the change log's reading side (comments, pages and moderation are in
+//! `comments.rs`). Each write is one transaction; records are the store's serde documents in
+//! `jsonb` columns.
 
 use postgres::types::Json;
 use postgres::{GenericClient, NoTls};
@@ -19,17 +20,17 @@ pub struct PgStore {
 }
 
 /// A backend failure, as the store's callers see it.
-fn backend(e: impl std::error::Error + Send + Sync + 'static) -> Error {
+pub(crate) fn backend(e: impl std::error::Error + Send + Sync + 'static) -> Error {
     Error::Backend(Box::new(e))
 }
 
 /// Ids and sequence numbers are u64 in records and bigint in the database (they stay far below
 /// 2^63).
-fn sql_id(id: u64) -> i64 {
+pub(crate) fn sql_id(id: u64) -> i64 {
     i64::try_from(id).unwrap_or(i64::MAX)
 }
 
-fn id_of(value: i64) -> u64 {
+pub(crate) fn id_of(value: i64) -> u64 {
     u64::try_from(value).unwrap_or(0)
 }
 
@@ -53,12 +54,12 @@ impl PgStore {
         Ok(Self { pool })
     }
 
-    fn conn(&self) -> Result<Conn> {
+    pub(crate) fn conn(&self) -> Result<Conn> {
         self.pool.get().map_err(backend)
     }
 
     /// Runs `work` in one transaction, committed when it returns `Ok`.
-    fn write<T>(
+    pub(crate) fn write<T>(
         &self,
         work: impl FnOnce(&mut postgres::Transaction<'_>) -> Result<T>,
     ) -> Result<T> {
@@ -71,7 +72,7 @@ impl PgStore {
 }
 
 /// The next value of the named counter, in the caller's transaction.
-fn next(tx: &mut impl GenericClient, counter: &str) -> Result<u64> {
+pub(crate) fn next(tx: &mut impl GenericClient, counter: &str) -> Result<u64> {
     let row = tx
         .query_one(
             "UPDATE tb_counters SET value = value + 1 WHERE name = $1 RETURNING value",
@@ -82,7 +83,7 @@ fn next(tx: &mut impl GenericClient, counter: &str) -> Result<u64> {
 }
 
 /// One `record` column, decoded.
-fn records<T: serde::de::DeserializeOwned>(rows: Vec<postgres::Row>) -> Vec<T> {
+pub(crate) fn records<T: serde::de::DeserializeOwned>(rows: Vec<postgres::Row>) -> Vec<T> {
     rows.into_iter()
         .map(|row| row.get::<_, Json<T>>(0).0)
         .collect()

@@ -18,6 +18,8 @@ impl Scratch {
              (cargo xtask test-pg starts a private one)",
         );
         let mut admin = connect(&base).expect("the test cluster answers");
+        // PostgreSQL keeps 63 bytes of a name: the test's first 40 and the process id fit.
+        let test: String = test.chars().take(40).collect();
         let name = format!("tb_{test}_{}", std::process::id());
         // One statement each: neither may run inside a transaction block.
         admin
@@ -148,40 +150,13 @@ fn store(test: &str) -> (std::sync::Arc<PgStore>, Scratch) {
     (std::sync::Arc::new(PgStore::open(&db.url, 4).unwrap()), db)
 }
 
-/// The conformance stories of the facets `PgStore` has so far (the suite's own, unchanged).
-mod conformance {
-    use talkback_store::conformance as story;
-
-    #[test]
-    fn accounts_sessions_and_the_audit_log() {
-        let (store, _db) = super::store("accounts");
-        story::accounts_sessions_and_the_audit_log_story(store);
-    }
-
-    #[test]
-    fn the_spam_filter_learns_each_decision_once_and_unlearns_reversals() {
-        let (store, _db) = super::store("spam");
-        story::the_spam_filter_learns_each_decision_once_and_unlearns_reversals(store);
-    }
-
-    #[test]
-    fn subscriptions_are_confirmed_once_per_address_and_end_cleanly() {
-        let (store, _db) = super::store("subs");
-        story::subscriptions_are_confirmed_once_per_address_and_end_cleanly(store);
-    }
-
-    #[test]
-    fn subscriptions_move_with_their_page_and_keep_the_wider_scope() {
-        let (store, _db) = super::store("moves");
-        story::subscriptions_move_with_their_page_and_keep_the_wider_scope(store);
-    }
-
-    #[test]
-    fn consumers_keep_their_own_cursors() {
-        let (store, _db) = super::store("cursors");
-        story::consumers_keep_their_own_cursors(store);
-    }
+/// A store for one conformance story, on a database of its own (dropped with the guard).
+fn story_store(story: &str) -> (std::sync::Arc<dyn talkback_store::Store>, Scratch) {
+    let (store, db) = store(story);
+    (store, db)
 }
+
+talkback_store::conformance_suite!(named story_store);
 
 #[test]
 fn the_change_log_reads_in_order_and_reports_what_was_pruned() {
@@ -241,4 +216,102 @@ fn the_change_log_reads_in_order_and_reports_what_was_pruned() {
         Err(talkback_store::Error::Pruned { through: 4 })
     ));
     assert_eq!(seqs(4, 10), Vec::<u64>::new());
+}
+
+/// Three stores on one database stand for three servers: their writers collide on the same
+/// thread (replies to comments another server is deleting, status flips, a lock) and every
+/// total kept on records must still equal what a recount of the comments finds.
+#[test]
+fn conflicting_writes_from_three_servers_keep_every_total_exact() {
+    use talkback_store::conformance::new_comment;
+    use talkback_store::{
+        ChangeLog, Error as StoreError, Moderation, Reads, Status, Transfer, Writes,
+    };
+    let db = Scratch::new("conflicts");
+    let servers: Vec<_> = (0..3)
+        .map(|_| std::sync::Arc::new(PgStore::open(&db.url, 3).unwrap()))
+        .collect();
+    let first = servers[0]
+        .insert_comment(new_comment("/hot", None, "opener"))
+        .unwrap()
+        .0
+        .id;
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(6));
+    let writers: Vec<_> = (0..6)
+        .map(|t| {
+            let (store, barrier) = (servers[t % 3].clone(), barrier.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                let mut mine = vec![first];
+                let mut refused = 0;
+                for i in 0..40u64 {
+                    let parent = (i % 3 != 0).then(|| mine[(i as usize * 7 + t) % mine.len()]);
+                    let mut new = new_comment("/hot", parent, &format!("w{t}"));
+                    new.email = Some(format!("W{t}@example.org"));
+                    new.status = if i % 4 == 0 {
+                        Status::Pending
+                    } else {
+                        Status::Approved
+                    };
+                    match store.insert_comment(new) {
+                        Ok((rec, _)) => mine.push(rec.id),
+                        // The parent went meanwhile (another writer deleted it).
+                        Err(StoreError::Parent(_)) => refused += 1,
+                        Err(e) => panic!("{e}"),
+                    }
+                    let target = mine[(i as usize * 5 + t) % mine.len()];
+                    let outcome = match i % 5 {
+                        0 | 3 => store.delete_comment(target).map(drop),
+                        1 => store.set_status(target, Status::Spam).map(drop),
+                        _ => store.set_status(target, Status::Approved).map(drop),
+                    };
+                    match outcome {
+                        Ok(()) | Err(StoreError::NotFound(_)) => {}
+                        Err(e) => panic!("{e}"),
+                    }
+                }
+                refused
+            })
+        })
+        .collect();
+    for w in writers {
+        w.join().unwrap();
+    }
+    let store = &servers[1];
+    let exported = store.export_site("blog").unwrap();
+    let Some((page, comments)) = exported.first() else {
+        // Every comment deleted: then no page either.
+        assert!(store.page("blog", "/hot").unwrap().is_none());
+        return;
+    };
+    let approved = comments
+        .iter()
+        .filter(|c| c.status == Status::Approved)
+        .count();
+    assert_eq!(page.count as usize, approved, "the page's count");
+    assert_eq!(page.comments as usize, comments.len(), "the page's total");
+    for c in comments {
+        let children = comments.iter().filter(|r| r.parent == Some(c.id)).count();
+        assert_eq!(c.children as usize, children, "children of {}", c.id);
+        if c.parent.is_none() {
+            let below = comments.iter().filter(|r| r.root == Some(c.id)).count();
+            assert_eq!(c.descendants as usize, below, "descendants of {}", c.id);
+        }
+        // A tombstone stays only while it has replies.
+        assert!(c.status != Status::Deleted || c.children > 0, "{c:?}");
+    }
+    for t in 0..6 {
+        let by_author = comments
+            .iter()
+            .filter(|c| c.status == Status::Approved && c.author == format!("w{t}"))
+            .count();
+        let counted = store
+            .approved_comments_by("blog", &format!("w{t}@example.org"), &format!("W{t}"))
+            .unwrap();
+        assert_eq!(counted as usize, by_author, "approved comments of w{t}");
+    }
+    let changes = store.changes_after(0, 100_000).unwrap();
+    let seqs: Vec<u64> = changes.iter().map(|c| c.seq).collect();
+    assert_eq!(seqs, (1..=seqs.len() as u64).collect::<Vec<_>>(), "gapless");
+    assert_eq!(store.last_change().unwrap(), seqs.len() as u64);
 }

@@ -239,8 +239,7 @@ fn held_key(status: Status, id: u64) -> Option<[u8; 9]> {
 
 /// The `held` key counting an author's approved comments on a site (none without an e-mail).
 pub(crate) fn approved_key(site: &str, email: Option<&str>, name: &str) -> Option<Vec<u8>> {
-    let email = email?.trim().to_lowercase();
-    let name = name.trim().to_lowercase();
+    let (email, name) = talkback_store::author_identity(email, name)?;
     let mut k = Vec::with_capacity(site.len() + email.len() + name.len() + 3);
     k.push(APPROVED_TAG);
     k.extend_from_slice(site.as_bytes());

@@ -10,11 +10,13 @@ use std::sync::Arc;
 use crate::*;
 
 /// Expands to one `#[test]` per story, each on a store made by `$make` (an expression
-/// evaluating to an `Arc<dyn Store>`, evaluated afresh for every test).
+/// evaluating to an `Arc<dyn Store>`, evaluated afresh for every test). With `named $make`,
+/// `$make` is a function given the story's name that returns the store and a guard kept until
+/// the story ends (a database of its own, say).
 #[macro_export]
 macro_rules! conformance_suite {
-    ($make:expr) => {
-        $crate::conformance_suite!(@each $make;
+    (@stories $($make:tt)+) => {
+        $crate::conformance_suite!(@each $($make)+;
             comment_lifecycle_story,
             hidden_comments_are_not_shown_or_counted,
             concurrent_writers_share_flushes_and_lose_nothing,
@@ -44,6 +46,15 @@ macro_rules! conformance_suite {
             subscriptions_move_with_their_page_and_keep_the_wider_scope
         );
     };
+    (@each named $make:path; $($story:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $story() {
+                let (store, _keep) = $make(stringify!($story));
+                $crate::conformance::$story(store);
+            }
+        )*
+    };
     (@each $make:expr; $($story:ident),* $(,)?) => {
         $(
             #[test]
@@ -51,6 +62,12 @@ macro_rules! conformance_suite {
                 $crate::conformance::$story($make);
             }
         )*
+    };
+    (named $make:path) => {
+        $crate::conformance_suite!(@stories named $make);
+    };
+    ($make:expr) => {
+        $crate::conformance_suite!(@stories $make);
     };
 }
 

@@ -23,6 +23,7 @@ pub use query::{CommentList, CommentQuery, Listed};
 pub use records::{
     AdminRecord, AuditRecord, BanKind, BanRecord, Change, ChangeKind, CommentRecord, Label,
     NewComment, PageRecord, Role, Scope, SessionRecord, Status, SubscriptionRecord, TokenCounts,
+    author_identity,
 };
 
 /// A position in the write log: pass it to [`Writes::flush_through`] before acknowledging the

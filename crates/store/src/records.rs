@@ -139,6 +139,12 @@ impl CommentRecord {
     }
 }
 
+/// Who an author is for first-time moderation: the e-mail and the name, trimmed and lowercase
+/// (`None` without an e-mail). Every backend counts approved comments under this key.
+pub fn author_identity(email: Option<&str>, name: &str) -> Option<(String, String)> {
+    Some((email?.trim().to_lowercase(), name.trim().to_lowercase()))
+}
+
 /// One entry of the change log: what a write did, to which page.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Change {

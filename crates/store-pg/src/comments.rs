@@ -1,0 +1,1039 @@
+//! Comments, pages and the moderator's decisions on PostgreSQL: `Reads`, `Writes`,
+//! `Maintenance`, `Transfer` and `Moderation`.
+//!
+//! Every write that appends a change runs in one transaction that first locks the change log's
+//! counter row (`tb_counters.change`, `FOR UPDATE`). Writers on every server queue on that
+//! lock, so each sees what the one before it committed (READ COMMITTED takes a fresh snapshot
+//! per statement), counts and reply totals are read and written without lost updates, and
+//! sequence numbers are given out gapless in commit order. A write refused half-way (a locked
+//! thread, a missing parent) rolls back, taking its sequence number with it. A write is
+//! acknowledged only after `COMMIT` returned, so `flush_through` has nothing left to do.
+
+use postgres::types::Json;
+use postgres::{GenericClient, IsolationLevel, Transaction};
+use talkback_store::{
+    BanRecord, Change, ChangeKind, CommentList, CommentQuery, CommentRecord, Deleted, Edit, Error,
+    Listed, Maintenance, Moderation, MoreReplies, NewComment, Order, PageRecord, ParentProblem,
+    Reads, RepliesPage, Result, Status, ThreadPage, Transfer, WriteSeq, Writes, author_identity,
+};
+
+use crate::store::{PgStore, backend, id_of, next, records, sql_id};
+
+/// Rows read per round trip when a scan filters in Rust (thread pages, replies, listings).
+const BATCH: i64 = 200;
+
+/// A write transaction holding the change log's lock (see the module's documentation).
+pub(crate) struct Write<'t, 'c> {
+    pub(crate) tx: &'t mut Transaction<'c>,
+    last: u64,
+    appended: Option<u64>,
+}
+
+impl Write<'_, '_> {
+    /// Appends this write's one change under the next sequence number.
+    fn append(&mut self, page: &PageRecord, comment: Option<u64>, kind: ChangeKind) -> Result<()> {
+        let change = Change {
+            seq: self.last + 1,
+            at: crate::now_ms(),
+            site: page.site.clone(),
+            page_key: page.key.clone(),
+            comment,
+            kind,
+        };
+        self.tx
+            .execute(
+                "UPDATE tb_counters SET value = $1 WHERE name = 'change'",
+                &[&sql_id(change.seq)],
+            )
+            .map_err(backend)?;
+        self.tx
+            .execute(
+                "INSERT INTO tb_changes (seq, at, record) VALUES ($1, $2, $3)",
+                &[&sql_id(change.seq), &change.at, &Json(&change)],
+            )
+            .map_err(backend)?;
+        self.appended = Some(change.seq);
+        Ok(())
+    }
+}
+
+impl PgStore {
+    /// Runs a write that appends (at most) one change: committed when it appended one, rolled
+    /// back when it decided there was nothing to do (`WriteSeq(0)`) or failed.
+    fn change<T>(
+        &self,
+        work: impl FnOnce(&mut Write<'_, '_>) -> Result<T>,
+    ) -> Result<(T, WriteSeq)> {
+        let mut conn = self.conn()?;
+        let mut tx = conn.transaction().map_err(backend)?;
+        let last = tx
+            .query_one(
+                "SELECT value FROM tb_counters WHERE name = 'change' FOR UPDATE",
+                &[],
+            )
+            .map_err(backend)?;
+        let mut write = Write {
+            tx: &mut tx,
+            last: id_of(last.get(0)),
+            appended: None,
+        };
+        let value = work(&mut write)?;
+        match write.appended {
+            Some(seq) => {
+                tx.commit().map_err(backend)?;
+                Ok((value, WriteSeq(seq)))
+            }
+            None => Ok((value, WriteSeq(0))),
+        }
+    }
+
+    /// A read-only transaction seeing one snapshot, so a page read in several statements is
+    /// one consistent state even while other servers write.
+    fn snapshot<T>(&self, work: impl FnOnce(&mut Transaction<'_>) -> Result<T>) -> Result<T> {
+        let mut conn = self.conn()?;
+        let mut tx = conn
+            .build_transaction()
+            .isolation_level(IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .map_err(backend)?;
+        let value = work(&mut tx)?;
+        tx.commit().map_err(backend)?;
+        Ok(value)
+    }
+}
+
+/// The status as the `status` column (and the record's serde form) spells it.
+fn status_name(status: Status) -> &'static str {
+    match status {
+        Status::Approved => "approved",
+        Status::Pending => "pending",
+        Status::Spam => "spam",
+        Status::Deleted => "deleted",
+        Status::Pingback => "pingback",
+    }
+}
+
+fn one<T: serde::de::DeserializeOwned>(rows: Vec<postgres::Row>) -> Option<T> {
+    records(rows).pop()
+}
+
+fn page_of(c: &mut impl GenericClient, site: &str, key: &str) -> Result<Option<PageRecord>> {
+    let rows = c
+        .query(
+            "SELECT record FROM tb_pages WHERE site = $1 AND key = $2",
+            &[&site, &key],
+        )
+        .map_err(backend)?;
+    Ok(one(rows))
+}
+
+fn page_by_id(c: &mut impl GenericClient, id: u64) -> Result<Option<PageRecord>> {
+    let rows = c
+        .query("SELECT record FROM tb_pages WHERE id = $1", &[&sql_id(id)])
+        .map_err(backend)?;
+    Ok(one(rows))
+}
+
+/// The page of a comment being written (it must be there).
+fn page_of_comment(c: &mut impl GenericClient, rec: &CommentRecord) -> Result<PageRecord> {
+    page_by_id(c, rec.page_id)?
+        .ok_or_else(|| Error::Corrupt(format!("page {} missing", rec.page_id)))
+}
+
+fn put_page(c: &mut impl GenericClient, page: &PageRecord) -> Result<()> {
+    c.execute(
+        "INSERT INTO tb_pages (id, site, key, record) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (id) DO UPDATE SET site = excluded.site, key = excluded.key, \
+         record = excluded.record",
+        &[&sql_id(page.id), &page.site, &page.key, &Json(page)],
+    )
+    .map_err(backend)?;
+    Ok(())
+}
+
+fn remove_page(c: &mut impl GenericClient, id: u64) -> Result<()> {
+    c.execute("DELETE FROM tb_pages WHERE id = $1", &[&sql_id(id)])
+        .map_err(backend)?;
+    Ok(())
+}
+
+fn comment_of(c: &mut impl GenericClient, id: u64) -> Result<Option<CommentRecord>> {
+    let rows = c
+        .query(
+            "SELECT record FROM tb_comments WHERE id = $1",
+            &[&sql_id(id)],
+        )
+        .map_err(backend)?;
+    Ok(one(rows))
+}
+
+/// A comment that is not a tombstone (`NotFound` otherwise).
+fn live_comment(c: &mut impl GenericClient, id: u64) -> Result<CommentRecord> {
+    match comment_of(c, id)? {
+        Some(rec) if rec.status != Status::Deleted => Ok(rec),
+        _ => Err(Error::comment_not_found(id)),
+    }
+}
+
+/// Stores a comment (new or changed) with the columns queries use.
+fn put_comment(c: &mut impl GenericClient, site: &str, rec: &CommentRecord) -> Result<()> {
+    let parent = rec.parent.map(sql_id);
+    let root = rec.root.map(sql_id);
+    c.execute(
+        "INSERT INTO tb_comments \
+         (id, page_id, parent, root, status, pinned, site, source, created, record) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+         ON CONFLICT (id) DO UPDATE SET page_id = excluded.page_id, parent = excluded.parent, \
+         root = excluded.root, status = excluded.status, pinned = excluded.pinned, \
+         site = excluded.site, record = excluded.record",
+        &[
+            &sql_id(rec.id),
+            &sql_id(rec.page_id),
+            &parent,
+            &root,
+            &status_name(rec.status),
+            &rec.pinned,
+            &site,
+            &rec.source,
+            &rec.created,
+            &Json(rec),
+        ],
+    )
+    .map_err(backend)?;
+    Ok(())
+}
+
+fn remove_comment(c: &mut impl GenericClient, id: u64) -> Result<()> {
+    c.execute("DELETE FROM tb_comments WHERE id = $1", &[&sql_id(id)])
+        .map_err(backend)?;
+    Ok(())
+}
+
+/// Counts a status change from `was` to `now` in the author's approved comments on `site`.
+fn count_approval(
+    c: &mut impl GenericClient,
+    site: &str,
+    rec: &CommentRecord,
+    was: Option<Status>,
+    now: Option<Status>,
+) -> Result<()> {
+    let (before, after) = (was == Some(Status::Approved), now == Some(Status::Approved));
+    if before == after {
+        return Ok(());
+    }
+    let Some((email, name)) = author_identity(rec.email.as_deref(), &rec.author) else {
+        return Ok(());
+    };
+    if after {
+        c.execute(
+            "INSERT INTO tb_authors (site, email, name, approved) VALUES ($1, $2, $3, 1) \
+             ON CONFLICT (site, email, name) DO UPDATE SET approved = tb_authors.approved + 1",
+            &[&site, &email, &name],
+        )
+        .map_err(backend)?;
+    } else {
+        c.execute(
+            "UPDATE tb_authors SET approved = approved - 1 \
+             WHERE site = $1 AND email = $2 AND name = $3",
+            &[&site, &email, &name],
+        )
+        .map_err(backend)?;
+        c.execute(
+            "DELETE FROM tb_authors WHERE site = $1 AND email = $2 AND name = $3 AND approved <= 0",
+            &[&site, &email, &name],
+        )
+        .map_err(backend)?;
+    }
+    Ok(())
+}
+
+/// Checks a reply's parent and counts the reply on it (and on its top-level comment); returns
+/// the reply's depth and top-level comment.
+fn attach_reply(
+    c: &mut impl GenericClient,
+    page: &PageRecord,
+    parent_id: u64,
+    max_depth: u32,
+) -> Result<(u32, u64)> {
+    let Some(mut parent) = comment_of(c, parent_id)? else {
+        return Err(Error::Parent(ParentProblem::Missing));
+    };
+    if parent.page_id != page.id {
+        return Err(Error::Parent(ParentProblem::OtherPage));
+    }
+    if !parent.is_visible() {
+        return Err(Error::Parent(ParentProblem::Missing));
+    }
+    if parent.depth + 1 > max_depth {
+        return Err(Error::Parent(ParentProblem::TooDeep));
+    }
+    parent.children += 1;
+    let root = parent.root.unwrap_or(parent_id);
+    if root == parent_id {
+        parent.descendants += 1;
+    }
+    put_comment(c, &page.site, &parent)?;
+    if root != parent_id {
+        let Some(mut top) = comment_of(c, root)? else {
+            return Err(Error::Corrupt(format!("top-level comment {root} missing")));
+        };
+        top.descendants += 1;
+        put_comment(c, &page.site, &top)?;
+    }
+    Ok((parent.depth + 1, root))
+}
+
+/// Every comment of a page, by id.
+fn page_comments(c: &mut impl GenericClient, page_id: u64) -> Result<Vec<CommentRecord>> {
+    let rows = c
+        .query(
+            "SELECT record FROM tb_comments WHERE page_id = $1 ORDER BY id",
+            &[&sql_id(page_id)],
+        )
+        .map_err(backend)?;
+    Ok(records(rows))
+}
+
+/// Up to `limit` replies in the thread under the top-level comment `top` with ids above
+/// `after`; `seen` replies (in the thread or not) came before the cursor.
+fn replies_after(
+    c: &mut impl GenericClient,
+    top: &CommentRecord,
+    after: u64,
+    seen: u32,
+    limit: usize,
+) -> Result<RepliesPage> {
+    let mut replies = Vec::with_capacity(limit.min(64));
+    let (mut seen, mut last) = (seen, after);
+    loop {
+        let batch: Vec<CommentRecord> = records(
+            c.query(
+                "SELECT record FROM tb_comments WHERE page_id = $1 AND root = $2 AND id > $3 \
+                 ORDER BY id LIMIT $4",
+                &[&sql_id(top.page_id), &sql_id(top.id), &sql_id(last), &BATCH],
+            )
+            .map_err(backend)?,
+        );
+        let full = batch.len() as i64 == BATCH;
+        for rec in batch {
+            if replies.len() >= limit {
+                return Ok(RepliesPage {
+                    replies,
+                    more: Some(MoreReplies {
+                        root: top.id,
+                        after: last,
+                        seen,
+                        remaining: top.descendants.saturating_sub(seen).max(1),
+                    }),
+                });
+            }
+            seen += 1;
+            last = rec.id;
+            if rec.in_thread() {
+                replies.push(rec);
+            }
+        }
+        if !full {
+            return Ok(RepliesPage {
+                replies,
+                more: None,
+            });
+        }
+    }
+}
+
+/// Up to `limit + 1` top-level comments in the thread after the cursor, pinned ones aside.
+fn top_level_after(
+    c: &mut impl GenericClient,
+    page_id: u64,
+    order: Order,
+    limit: usize,
+    after: Option<u64>,
+) -> Result<Vec<CommentRecord>> {
+    let query = match order {
+        Order::OldestFirst => {
+            "SELECT record FROM tb_comments WHERE page_id = $1 AND parent IS NULL \
+             AND NOT pinned AND id > $2 ORDER BY id LIMIT $3"
+        }
+        Order::NewestFirst => {
+            "SELECT record FROM tb_comments WHERE page_id = $1 AND parent IS NULL \
+             AND NOT pinned AND id < $2 ORDER BY id DESC LIMIT $3"
+        }
+    };
+    let mut cursor = match (order, after) {
+        (_, Some(a)) => sql_id(a),
+        (Order::OldestFirst, None) => 0,
+        (Order::NewestFirst, None) => i64::MAX,
+    };
+    let mut out = Vec::with_capacity(limit + 1);
+    loop {
+        let batch: Vec<CommentRecord> = records(
+            c.query(query, &[&sql_id(page_id), &cursor, &BATCH])
+                .map_err(backend)?,
+        );
+        let full = batch.len() as i64 == BATCH;
+        for rec in batch {
+            cursor = sql_id(rec.id);
+            if rec.in_thread() {
+                out.push(rec);
+                if out.len() > limit {
+                    return Ok(out);
+                }
+            }
+        }
+        if !full {
+            return Ok(out);
+        }
+    }
+}
+
+impl Reads for PgStore {
+    fn comment(&self, id: u64) -> Result<Option<CommentRecord>> {
+        comment_of(&mut *self.conn()?, id)
+    }
+
+    fn page(&self, site: &str, page_key: &str) -> Result<Option<PageRecord>> {
+        page_of(&mut *self.conn()?, site, page_key)
+    }
+
+    fn page_by_id(&self, page_id: u64) -> Result<Option<PageRecord>> {
+        page_by_id(&mut *self.conn()?, page_id)
+    }
+
+    fn thread_page(
+        &self,
+        site: &str,
+        page_key: &str,
+        order: Order,
+        limit: usize,
+        after: Option<u64>,
+        replies_each: usize,
+    ) -> Result<ThreadPage> {
+        self.snapshot(|tx| {
+            let Some(page) = page_of(tx, site, page_key)? else {
+                return Ok(ThreadPage {
+                    page: None,
+                    top_level: vec![],
+                    replies: vec![],
+                    more_replies: vec![],
+                    next_after: None,
+                });
+            };
+            // Pinned comments open the first page, in pin order; paging skips them.
+            let mut top_level: Vec<CommentRecord> = Vec::new();
+            if after.is_none() {
+                let pinned: Vec<CommentRecord> = records(
+                    tx.query(
+                        "SELECT record FROM tb_comments WHERE page_id = $1 AND pinned ORDER BY id",
+                        &[&sql_id(page.id)],
+                    )
+                    .map_err(backend)?,
+                );
+                top_level.extend(pinned.into_iter().filter(CommentRecord::in_thread));
+            }
+            let mut rest = top_level_after(tx, page.id, order, limit, after)?;
+            let next_after = if rest.len() > limit {
+                rest.truncate(limit);
+                rest.last().map(|c| c.id)
+            } else {
+                None
+            };
+            top_level.append(&mut rest);
+            let mut replies = Vec::new();
+            let mut more_replies = Vec::new();
+            for top in top_level.iter().filter(|c| c.descendants > 0) {
+                let run = replies_after(tx, top, 0, 0, replies_each)?;
+                replies.extend(run.replies);
+                more_replies.extend(run.more);
+            }
+            replies.sort_by_key(|c| c.id);
+            Ok(ThreadPage {
+                page: Some(page),
+                top_level,
+                replies,
+                more_replies,
+                next_after,
+            })
+        })
+    }
+
+    fn replies_page(
+        &self,
+        site: &str,
+        page_key: &str,
+        root: u64,
+        after: u64,
+        seen: u32,
+        limit: usize,
+    ) -> Result<RepliesPage> {
+        self.snapshot(|tx| {
+            let empty = RepliesPage {
+                replies: vec![],
+                more: None,
+            };
+            let Some(page) = page_of(tx, site, page_key)? else {
+                return Ok(empty);
+            };
+            match comment_of(tx, root)? {
+                Some(top) if top.page_id == page.id && top.parent.is_none() && top.in_thread() => {
+                    replies_after(tx, &top, after, seen, limit)
+                }
+                _ => Ok(empty),
+            }
+        })
+    }
+
+    fn counts(&self, site: &str, page_keys: &[&str]) -> Result<Vec<u32>> {
+        let rows = self
+            .conn()?
+            .query(
+                "SELECT key, record FROM tb_pages WHERE site = $1 AND key = ANY($2)",
+                &[&site, &page_keys],
+            )
+            .map_err(backend)?;
+        let found: std::collections::HashMap<String, u32> = rows
+            .into_iter()
+            .map(|row| (row.get(0), row.get::<_, Json<PageRecord>>(1).0.count))
+            .collect();
+        Ok(page_keys
+            .iter()
+            .map(|key| found.get(*key).copied().unwrap_or(0))
+            .collect())
+    }
+}
+
+impl Writes for PgStore {
+    fn insert_comment(&self, new: NewComment) -> Result<(CommentRecord, WriteSeq)> {
+        self.change(|w| {
+            if let Some(source) = &new.source {
+                let seen =
+                    w.tx.query_opt(
+                        "SELECT 1 FROM tb_sources WHERE site = $1 AND source = $2",
+                        &[&new.site, source],
+                    )
+                    .map_err(backend)?;
+                if seen.is_some() {
+                    return Err(Error::Conflict);
+                }
+            }
+            let mut page = match page_of(w.tx, &new.site, &new.page_key)? {
+                Some(page) => page,
+                None => PageRecord {
+                    id: next(w.tx, "page")?,
+                    site: new.site.clone(),
+                    key: new.page_key.clone(),
+                    title: None,
+                    url: None,
+                    count: 0,
+                    created: new.created,
+                    comments: 0,
+                    title_by_owner: false,
+                    locked: false,
+                },
+            };
+            // Checked here too, so a lock racing a reader's post always wins.
+            if page.locked && new.source.is_none() {
+                return Err(Error::Locked);
+            }
+            if new.page_title.is_some() && !page.title_by_owner {
+                page.title.clone_from(&new.page_title);
+            }
+            if new.page_url.is_some() {
+                page.url.clone_from(&new.page_url);
+            }
+            if new.status == Status::Approved {
+                page.count += 1;
+            }
+            page.comments += 1;
+            // The page first: the comment's row refers to it.
+            put_page(w.tx, &page)?;
+            let id = next(w.tx, "comment")?;
+            let (depth, root) = match new.parent {
+                None => (0, None),
+                Some(parent_id) => {
+                    let (depth, root) = attach_reply(w.tx, &page, parent_id, new.max_depth)?;
+                    (depth, Some(root))
+                }
+            };
+            let record = CommentRecord {
+                id,
+                page_id: page.id,
+                parent: new.parent,
+                depth,
+                author: new.author,
+                email: new.email,
+                website: new.website,
+                body_source: new.body_source,
+                body_tree: new.body_tree,
+                created: new.created,
+                edited: new.edited,
+                status: new.status,
+                edit_key_hash: new.edit_key_hash,
+                children: 0,
+                root,
+                descendants: 0,
+                source: new.source,
+                ip: new.ip,
+                held_for: new.held_for,
+                pinned: new.pinned && new.parent.is_none(),
+                moderator_edit: new.moderator_edit,
+            };
+            put_comment(w.tx, &page.site, &record)?;
+            if let Some(source) = &record.source {
+                w.tx.execute(
+                    "INSERT INTO tb_sources (site, source, comment) VALUES ($1, $2, $3)",
+                    &[&page.site, source, &sql_id(id)],
+                )
+                .map_err(backend)?;
+            }
+            count_approval(w.tx, &page.site, &record, None, Some(record.status))?;
+            w.append(
+                &page,
+                Some(id),
+                ChangeKind::Created {
+                    status: record.status,
+                    parent: record.parent,
+                    imported: record.source.is_some(),
+                },
+            )?;
+            Ok(record)
+        })
+    }
+
+    fn edit_comment(&self, id: u64, edit: Edit) -> Result<(CommentRecord, WriteSeq)> {
+        self.change(|w| {
+            let mut rec = live_comment(w.tx, id)?;
+            let was = rec.status;
+            rec.body_source = edit.body_source;
+            rec.body_tree = edit.body_tree;
+            rec.edited = Some(edit.edited_at);
+            rec.moderator_edit = edit.by_moderator;
+            let mut page = page_of_comment(w.tx, &rec)?;
+            if let Some(status) = edit.status.filter(|s| *s != rec.status) {
+                if rec.status == Status::Approved {
+                    page.count = page.count.saturating_sub(1);
+                }
+                if status == Status::Approved {
+                    page.count += 1;
+                }
+                count_approval(w.tx, &page.site, &rec, Some(rec.status), Some(status))?;
+                rec.status = status;
+                if let Some(reasons) = edit.held_for {
+                    rec.held_for = reasons;
+                }
+                put_page(w.tx, &page)?;
+            }
+            put_comment(w.tx, &page.site, &rec)?;
+            w.append(
+                &page,
+                Some(id),
+                ChangeKind::Edited {
+                    status: rec.status,
+                    was,
+                },
+            )?;
+            Ok(rec)
+        })
+    }
+
+    fn delete_comment(&self, id: u64) -> Result<(Deleted, WriteSeq)> {
+        self.change(|w| {
+            let mut rec = live_comment(w.tx, id)?;
+            let mut page = page_of_comment(w.tx, &rec)?;
+            if rec.status == Status::Approved {
+                page.count = page.count.saturating_sub(1);
+            }
+            count_approval(w.tx, &page.site, &rec, Some(rec.status), None)?;
+            rec.pinned = false;
+            if rec.children > 0 {
+                rec.status = Status::Deleted;
+                rec.author.clear();
+                rec.email = None;
+                rec.website = None;
+                rec.body_source.clear();
+                rec.body_tree = "[]".into();
+                rec.edit_key_hash = None;
+                rec.ip = None;
+                rec.held_for.clear();
+                put_comment(w.tx, &page.site, &rec)?;
+                put_page(w.tx, &page)?;
+                w.append(&page, Some(id), ChangeKind::Deleted { tombstone: true })?;
+                return Ok(Deleted::Tombstone);
+            }
+            // Remove the comment, then any tombstone ancestors it leaves without replies.
+            let root = rec.root;
+            let mut removed_replies = 0u32;
+            let mut root_removed = false;
+            let mut current = rec;
+            loop {
+                remove_comment(w.tx, current.id)?;
+                if current.root.is_some() {
+                    removed_replies += 1;
+                } else {
+                    root_removed = true;
+                }
+                page.comments = page.comments.saturating_sub(1);
+                let Some(parent_id) = current.parent else {
+                    break;
+                };
+                let Some(mut parent) = comment_of(w.tx, parent_id)? else {
+                    break;
+                };
+                parent.children = parent.children.saturating_sub(1);
+                if parent.status == Status::Deleted && parent.children == 0 {
+                    current = parent;
+                    continue;
+                }
+                put_comment(w.tx, &page.site, &parent)?;
+                break;
+            }
+            if let Some(root) = root.filter(|_| !root_removed)
+                && let Some(mut top) = comment_of(w.tx, root)?
+            {
+                top.descendants = top.descendants.saturating_sub(removed_replies);
+                put_comment(w.tx, &page.site, &top)?;
+            }
+            if page.comments == 0 {
+                remove_page(w.tx, page.id)?;
+            } else {
+                put_page(w.tx, &page)?;
+            }
+            w.append(&page, Some(id), ChangeKind::Deleted { tombstone: false })?;
+            Ok(Deleted::Removed)
+        })
+    }
+
+    fn flush_through(&self, _seq: WriteSeq) -> Result<()> {
+        // Every write returned after its COMMIT: durable already.
+        Ok(())
+    }
+}
+
+impl Maintenance for PgStore {
+    fn ensure_site(&self, site: &str) -> Result<()> {
+        self.conn()?
+            .execute(
+                "INSERT INTO tb_sites (id, created) VALUES ($1, 0) ON CONFLICT (id) DO NOTHING",
+                &[&site],
+            )
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    fn secret(&self, name: &str, fresh: &[u8]) -> Result<Vec<u8>> {
+        let key = format!("secret:{name}");
+        let mut conn = self.conn()?;
+        // Only the first caller's bytes are kept (on any server); everyone reads those back.
+        conn.execute(
+            "INSERT INTO tb_meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
+            &[&key, &fresh],
+        )
+        .map_err(backend)?;
+        let row = conn
+            .query_one("SELECT value FROM tb_meta WHERE key = $1", &[&key])
+            .map_err(backend)?;
+        Ok(row.get(0))
+    }
+
+    fn delete_page(&self, site: &str, page_key: &str) -> Result<(usize, WriteSeq)> {
+        self.change(|w| {
+            let Some(page) = page_of(w.tx, site, page_key)? else {
+                return Err(Error::page_not_found(site, page_key));
+            };
+            let comments = page_comments(w.tx, page.id)?;
+            for rec in &comments {
+                count_approval(w.tx, &page.site, rec, Some(rec.status), None)?;
+            }
+            w.tx.execute(
+                "DELETE FROM tb_comments WHERE page_id = $1",
+                &[&sql_id(page.id)],
+            )
+            .map_err(backend)?;
+            remove_page(w.tx, page.id)?;
+            w.append(
+                &page,
+                None,
+                ChangeKind::PageDeleted {
+                    comments: page.comments,
+                },
+            )?;
+            Ok(comments.len())
+        })
+    }
+
+    fn set_page_meta(
+        &self,
+        site: &str,
+        page_key: &str,
+        title: Option<String>,
+        url: Option<String>,
+    ) -> Result<(PageRecord, WriteSeq)> {
+        self.change(|w| {
+            let Some(mut page) = page_of(w.tx, site, page_key)? else {
+                return Err(Error::page_not_found(site, page_key));
+            };
+            if title.is_some() {
+                page.title = title;
+                page.title_by_owner = true;
+            }
+            if url.is_some() {
+                page.url = url;
+            }
+            put_page(w.tx, &page)?;
+            w.append(&page, None, ChangeKind::PageUpdated)?;
+            Ok(page)
+        })
+    }
+
+    fn move_page(&self, site: &str, from: &str, to: &str) -> Result<(usize, WriteSeq)> {
+        self.change(|w| {
+            let Some(source) = page_of(w.tx, site, from)? else {
+                return Err(Error::page_not_found(site, from));
+            };
+            if from == to {
+                return Ok(0);
+            }
+            w.append(
+                &source,
+                None,
+                ChangeKind::PageMoved {
+                    to: to.to_owned(),
+                    comments: source.comments,
+                },
+            )?;
+            let moving = page_comments(w.tx, source.id)?;
+            let Some(mut target) = page_of(w.tx, site, to)? else {
+                // No thread there yet: the page simply changes its key.
+                let mut renamed = source;
+                renamed.key = to.to_owned();
+                put_page(w.tx, &renamed)?;
+                return Ok(moving.len());
+            };
+            for mut rec in moving.iter().cloned() {
+                rec.page_id = target.id;
+                put_comment(w.tx, site, &rec)?;
+            }
+            target.count += source.count;
+            target.comments += source.comments;
+            target.title = target.title.or(source.title);
+            put_page(w.tx, &target)?;
+            remove_page(w.tx, source.id)?;
+            Ok(moving.len())
+        })
+    }
+}
+
+impl Transfer for PgStore {
+    fn comment_by_source(&self, site: &str, source: &str) -> Result<Option<u64>> {
+        let row = self
+            .conn()?
+            .query_opt(
+                "SELECT comment FROM tb_sources WHERE site = $1 AND source = $2",
+                &[&site, &source],
+            )
+            .map_err(backend)?;
+        Ok(row.map(|r| id_of(r.get(0))))
+    }
+
+    fn export_site(&self, site: &str) -> Result<Vec<(PageRecord, Vec<CommentRecord>)>> {
+        self.snapshot(|tx| {
+            let pages: Vec<PageRecord> = records(
+                tx.query(
+                    "SELECT record FROM tb_pages WHERE site = $1 ORDER BY key COLLATE \"C\"",
+                    &[&site],
+                )
+                .map_err(backend)?,
+            );
+            pages
+                .into_iter()
+                .map(|page| {
+                    let comments = page_comments(tx, page.id)?;
+                    Ok((page, comments))
+                })
+                .collect()
+        })
+    }
+}
+
+impl Moderation for PgStore {
+    fn set_status(&self, id: u64, status: Status) -> Result<(CommentRecord, WriteSeq)> {
+        if !matches!(status, Status::Approved | Status::Pending | Status::Spam) {
+            return Err(Error::Internal(format!(
+                "set_status cannot set {status:?}; delete the comment instead"
+            )));
+        }
+        self.change(|w| {
+            let mut rec = live_comment(w.tx, id)?;
+            let was = rec.status;
+            if was == status {
+                return Ok(rec);
+            }
+            let mut page = page_of_comment(w.tx, &rec)?;
+            if was == Status::Approved {
+                page.count = page.count.saturating_sub(1);
+            }
+            if status == Status::Approved {
+                page.count += 1;
+                rec.held_for.clear();
+            }
+            count_approval(w.tx, &page.site, &rec, Some(was), Some(status))?;
+            rec.status = status;
+            put_page(w.tx, &page)?;
+            put_comment(w.tx, &page.site, &rec)?;
+            w.append(&page, Some(id), ChangeKind::StatusChanged { status, was })?;
+            Ok(rec)
+        })
+    }
+
+    fn list_comments(&self, query: &CommentQuery) -> Result<CommentList> {
+        let mut conn = self.conn()?;
+        let held: Vec<&str> = query.statuses.iter().map(|s| status_name(*s)).collect();
+        // Held comments by their index; everything else by one reverse pass over comments.
+        let only_held = query.only_held();
+        let sql = if only_held {
+            "SELECT c.id, c.record, p.record FROM tb_comments c \
+             LEFT JOIN tb_pages p ON p.id = c.page_id \
+             WHERE c.id < $1 AND c.status = ANY($3) ORDER BY c.id DESC LIMIT $2"
+        } else {
+            "SELECT c.id, c.record, p.record FROM tb_comments c \
+             LEFT JOIN tb_pages p ON p.id = c.page_id \
+             WHERE c.id < $1 ORDER BY c.id DESC LIMIT $2"
+        };
+        let mut before = query.before.map_or(i64::MAX, sql_id);
+        let mut items = Vec::new();
+        let mut scanned = 0usize;
+        let mut last = None;
+        loop {
+            let rows = if only_held {
+                conn.query(sql, &[&before, &BATCH, &held])
+            } else {
+                conn.query(sql, &[&before, &BATCH])
+            }
+            .map_err(backend)?;
+            let full = rows.len() as i64 == BATCH;
+            for row in rows {
+                if items.len() >= query.limit || scanned >= query.scan_limit {
+                    return Ok(CommentList {
+                        items,
+                        next_before: last,
+                    });
+                }
+                scanned += 1;
+                let id: i64 = row.get(0);
+                before = id;
+                last = Some(id_of(id));
+                let comment = row.get::<_, Json<CommentRecord>>(1).0;
+                let page = row.get::<_, Option<Json<PageRecord>>>(2).map(|p| p.0);
+                if let Some(page) = page
+                    && query.matches(&comment, &page)
+                {
+                    items.push(Listed { comment, page });
+                }
+            }
+            if !full {
+                return Ok(CommentList {
+                    items,
+                    next_before: None,
+                });
+            }
+        }
+    }
+
+    fn approved_comments_by(&self, site: &str, email: &str, name: &str) -> Result<u32> {
+        let Some((email, name)) = author_identity(Some(email), name) else {
+            return Ok(0);
+        };
+        let row = self
+            .conn()?
+            .query_opt(
+                "SELECT approved FROM tb_authors WHERE site = $1 AND email = $2 AND name = $3",
+                &[&site, &email, &name],
+            )
+            .map_err(backend)?;
+        Ok(row.map_or(0, |r| u32::try_from(r.get::<_, i32>(0)).unwrap_or(0)))
+    }
+
+    fn set_pinned(&self, id: u64, pinned: bool) -> Result<(CommentRecord, WriteSeq)> {
+        self.change(|w| {
+            let mut rec = live_comment(w.tx, id)?;
+            if rec.parent.is_some() && pinned {
+                return Err(Error::Internal(
+                    "only top-level comments can be pinned".into(),
+                ));
+            }
+            if rec.pinned == pinned {
+                return Ok(rec);
+            }
+            rec.pinned = pinned;
+            let page = page_of_comment(w.tx, &rec)?;
+            put_comment(w.tx, &page.site, &rec)?;
+            w.append(&page, Some(id), ChangeKind::Pinned { pinned })?;
+            Ok(rec)
+        })
+    }
+
+    fn set_locked(
+        &self,
+        site: &str,
+        page_key: &str,
+        locked: bool,
+    ) -> Result<(PageRecord, WriteSeq)> {
+        self.change(|w| {
+            let Some(mut page) = page_of(w.tx, site, page_key)? else {
+                return Err(Error::page_not_found(site, page_key));
+            };
+            page.locked = locked;
+            put_page(w.tx, &page)?;
+            w.append(&page, None, ChangeKind::PageUpdated)?;
+            Ok(page)
+        })
+    }
+
+    fn put_ban(&self, mut ban: BanRecord) -> Result<BanRecord> {
+        self.write(|tx| {
+            ban.id = next(tx, "ban")?;
+            tx.execute(
+                "INSERT INTO tb_bans (id, record) VALUES ($1, $2)",
+                &[&sql_id(ban.id), &Json(&ban)],
+            )
+            .map_err(backend)?;
+            Ok(ban)
+        })
+    }
+
+    fn bans(&self) -> Result<Vec<BanRecord>> {
+        let rows = self
+            .conn()?
+            .query("SELECT record FROM tb_bans ORDER BY id", &[])
+            .map_err(backend)?;
+        Ok(records(rows))
+    }
+
+    fn remove_ban(&self, id: u64) -> Result<bool> {
+        let gone = self
+            .conn()?
+            .execute("DELETE FROM tb_bans WHERE id = $1", &[&sql_id(id)])
+            .map_err(backend)?;
+        Ok(gone > 0)
+    }
+
+    fn site_settings(&self, site: &str) -> Result<Option<String>> {
+        let row = self
+            .conn()?
+            .query_opt("SELECT document FROM tb_settings WHERE site = $1", &[&site])
+            .map_err(backend)?;
+        Ok(row.map(|r| r.get(0)))
+    }
+
+    fn put_site_settings(&self, site: &str, settings: &str) -> Result<()> {
+        self.conn()?
+            .execute(
+                "INSERT INTO tb_settings (site, document) VALUES ($1, $2) \
+                 ON CONFLICT (site) DO UPDATE SET document = excluded.document",
+                &[&site, &settings],
+            )
+            .map_err(backend)?;
+        Ok(())
+    }
+}
