@@ -14,10 +14,13 @@ use serde::{Deserialize, Serialize};
 pub struct Config {
     /// Address and port to listen on. Port 0 picks a free port.
     pub bind: String,
-    /// Directory of the sled database; created on first start.
+    /// Directory of the sled database (created on first start), or the URL of a PostgreSQL
+    /// database (`postgres://user:password@host:5432/talkback`) that any number of servers share.
     pub database: PathBuf,
     /// sled's page cache in MiB (memory held for hot data).
     pub cache_mb: u64,
+    /// On PostgreSQL: connections this server keeps open to the database, at most.
+    pub database_connections: u32,
     /// Directory holding the built widget and dashboard (`cargo xtask build-widget` writes
     /// it), for development. Unset: the assets built into the binary (`cargo xtask dist`), or
     /// `target/talkback-widget` when it has none.
@@ -345,6 +348,7 @@ impl Default for Config {
             bind: "127.0.0.1:8080".into(),
             database: "talkback-data/db".into(),
             cache_mb: 64,
+            database_connections: 10,
             assets_dir: None,
             examples_dir: "examples".into(),
             edit_window_secs: 15 * 60,
@@ -393,6 +397,59 @@ pub enum ConfigError {
     BadWebhook(String, String),
     #[error("public_url {0:?} must be an http or https address like https://comments.example.com")]
     BadPublicUrl(String),
+}
+
+/// Where the records live, as `database` says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend<'a> {
+    /// A sled directory: one server process.
+    Sled(&'a Path),
+    /// A PostgreSQL URL: any number of servers.
+    Postgres(&'a str),
+}
+
+impl Config {
+    /// Which backend `database` names: a `postgres://` or `postgresql://` URL, else a directory.
+    pub fn backend(&self) -> Backend<'_> {
+        match self.database.to_str() {
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                Backend::Postgres(url)
+            }
+            _ => Backend::Sled(&self.database),
+        }
+    }
+
+    /// The sled directory (`None` on PostgreSQL): where the server also keeps what belongs
+    /// beside its database (the command line's access file, uploads being imported).
+    pub fn database_dir(&self) -> Option<&Path> {
+        match self.backend() {
+            Backend::Sled(dir) => Some(dir),
+            Backend::Postgres(_) => None,
+        }
+    }
+
+    /// `database` as messages and logs show it: a URL without its password.
+    pub fn database_shown(&self) -> String {
+        match self.backend() {
+            Backend::Sled(dir) => dir.display().to_string(),
+            Backend::Postgres(url) => without_password(url),
+        }
+    }
+}
+
+/// A database URL with its password (between `user:` and `@`) replaced by `***`.
+fn without_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let Some(at) = rest[..authority_end].rfind('@') else {
+        return url.to_owned();
+    };
+    match rest[..at].split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***{}", &rest[at..]),
+        None => url.to_owned(),
+    }
 }
 
 impl Config {

@@ -95,21 +95,31 @@ impl Listener for cache::ThreadCache {
     }
 }
 
-/// Opens the configured store. The database directory is private to this user (0700, its
-/// files 0600): it holds e-mail addresses, client addresses and the server's secrets.
+/// Opens the configured store: sled in a directory private to this user (0700, its files
+/// 0600: it holds e-mail addresses, client addresses and the server's secrets), or PostgreSQL
+/// (its schema brought up to date first).
 pub fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartError> {
-    let options = StoreOptions {
-        cache_bytes: config.cache_mb * 1024 * 1024,
-    };
     let fail = |source| StartError::Store {
-        path: config.database.display().to_string(),
+        path: config.database_shown(),
         source,
     };
-    let io = |e: std::io::Error| fail(talkback_store::Error::Backend(Box::new(e)));
-    private_dir(&config.database).map_err(io)?;
-    let store = SledStore::open(&config.database, &options).map_err(fail)?;
-    private_files(&config.database).map_err(io)?;
-    Ok(Arc::new(store))
+    match config.backend() {
+        config::Backend::Postgres(url) => {
+            let store = talkback_store_pg::PgStore::open(url, config.database_connections.max(1))
+                .map_err(|e| fail(talkback_store::Error::Backend(Box::new(e))))?;
+            Ok(Arc::new(store))
+        }
+        config::Backend::Sled(dir) => {
+            let options = StoreOptions {
+                cache_bytes: config.cache_mb * 1024 * 1024,
+            };
+            let io = |e: std::io::Error| fail(talkback_store::Error::Backend(Box::new(e)));
+            private_dir(dir).map_err(io)?;
+            let store = SledStore::open(dir, &options).map_err(fail)?;
+            private_files(dir).map_err(io)?;
+            Ok(Arc::new(store))
+        }
+    }
 }
 
 /// Creates `dir` (and missing parents) readable by this user only, and tightens it if it exists.
@@ -153,30 +163,30 @@ fn service_over(
     Service::new(store, config.clone(), listeners)
         .map(Arc::new)
         .map_err(|source| StartError::Store {
-            path: config.database.display().to_string(),
+            path: config.database_shown(),
             source,
         })
 }
 
 /// Opens the store and binds the listener; the server runs once `server` is awaited or spawned.
 pub fn start(config: Config) -> Result<Running, StartError> {
-    let store = open_store(&config)?;
     let cache_bytes =
         usize::try_from(config.thread_cache_mb.saturating_mul(1024 * 1024)).unwrap_or(usize::MAX);
     let cache = Arc::new(cache::ThreadCache::new(cache_bytes));
     let listeners: Vec<Arc<dyn Listener>> = vec![cache.clone()];
-    let service = service_over(store, &config, listeners)?;
+    let service = off_runtime(|| service_over(open_store(&config)?, &config, listeners))?;
     transfer::backup::spawn(Arc::clone(&service), &config);
     spawn_change_log_pruning(Arc::clone(&service));
     spawn_spam_training(Arc::clone(&service));
     spawn_live_updates(Arc::clone(&service));
+    spawn_following_others(Arc::clone(&service));
     let deliveries = notify::Deliveries::default();
     notify::spawn(Arc::clone(&service), &config, deliveries.clone());
     let assets = Assets::load(config.assets_dir.as_deref());
     let bind = config.bind.clone();
     let shutdown_secs = config.shutdown_timeout_secs;
     let cli_token = random_token().map_err(|source| StartError::Store {
-        path: config.database.display().to_string(),
+        path: config.database_shown(),
         source,
     })?;
     let draining = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -251,8 +261,21 @@ pub fn start(config: Config) -> Result<Running, StartError> {
     })
 }
 
+/// Runs blocking store work on a thread of its own: `start` runs on the async runtime's thread,
+/// where PostgreSQL's blocking client may not wait (every other store call runs in
+/// `web::block`).
+pub fn off_runtime<T: Send>(work: impl FnOnce() -> T + Send) -> T {
+    std::thread::scope(|scope| match scope.spawn(work).join() {
+        Ok(value) => value,
+        Err(panic) => std::panic::resume_unwind(panic),
+    })
+}
+
 fn config_path(config: &Config) -> String {
-    config.database.join(CLI_FILE).display().to_string()
+    config
+        .database_dir()
+        .map(|dir| dir.join(CLI_FILE).display().to_string())
+        .unwrap_or_default()
 }
 
 fn random_token() -> Result<String, talkback_store::Error> {
@@ -281,13 +304,19 @@ fn write_cli_file(config: &Config, addr: SocketAddr, token: &str) -> std::io::Re
         url: format!("http://{}", SocketAddr::new(ip, addr.port())),
         token: token.to_owned(),
     };
+    // On PostgreSQL the command line opens the database itself (it takes many processes).
+    let Some(dir) = config.database_dir() else {
+        return Ok(());
+    };
     let text = serde_json::to_vec(&access).map_err(std::io::Error::other)?;
-    transfer::backup::write_private(&config.database.join(CLI_FILE), &text)
+    transfer::backup::write_private(&dir.join(CLI_FILE), &text)
 }
 
 /// Removes [`CLI_FILE`] once the server has stopped.
 pub fn remove_cli_file(config: &Config) {
-    let _ = std::fs::remove_file(config.database.join(CLI_FILE));
+    if let Some(dir) = config.database_dir() {
+        let _ = std::fs::remove_file(dir.join(CLI_FILE));
+    }
 }
 
 /// Drops expired dashboard sessions hourly.
@@ -329,8 +358,8 @@ fn spawn_change_log_pruning(service: Arc<Service>) {
 /// catches up at start and after every published write.
 fn spawn_spam_training(service: Arc<Service>) {
     actix_web::rt::spawn(async move {
-        let mut published = service.changes();
-        loop {
+        let mut turns = service.turns("spam-trainer");
+        while turns.next().await {
             loop {
                 let service = Arc::clone(&service);
                 match web::block(move || service.train_spam_filter(500)).await {
@@ -345,9 +374,6 @@ fn spawn_spam_training(service: Arc<Service>) {
                         break;
                     }
                 }
-            }
-            if published.changed().await.is_err() {
-                return;
             }
         }
     });
@@ -381,6 +407,48 @@ fn spawn_live_updates(service: Arc<Service>) {
         }
     });
 }
+
+/// On a database other servers share: follows the change log for their writes (woken by
+/// PostgreSQL's NOTIFY, and at least every [`FOLLOW_POLL`] in case a notification is lost), so
+/// this server's caches drop what they changed and its live followers hear of it.
+fn spawn_following_others(service: Arc<Service>) {
+    if !service.shared_store() {
+        return;
+    }
+    let started = std::thread::Builder::new()
+        .name("follow-others".into())
+        .spawn(move || {
+            let mut cursor = match service.store().last_change() {
+                Ok(last) => last,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot read the change log's head");
+                    0
+                }
+            };
+            loop {
+                if let Err(e) = service.store().wait_for_changes(FOLLOW_POLL) {
+                    tracing::warn!(error = %e, "waiting for other servers' changes");
+                }
+                loop {
+                    match service.follow_others(cursor, 500) {
+                        Ok(next) if next == cursor => break,
+                        Ok(next) => cursor = next,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "following other servers' changes");
+                            break;
+                        }
+                    }
+                }
+            }
+        });
+    if let Err(e) = started {
+        tracing::error!(error = %e, "cannot start following other servers' changes");
+    }
+}
+
+/// How long a lost notification can delay what another server wrote, at most: the bound on a
+/// cached page's staleness across servers (plus one read of the log).
+pub const FOLLOW_POLL: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// The one route table.
 fn routes(cfg: &mut web::ServiceConfig, state: &web::Data<AppState>) {

@@ -502,10 +502,10 @@ fn print(text: &str) -> anyhow::Result<()> {
 }
 
 fn serve(config: Config) -> anyhow::Result<()> {
-    let database = config.database.clone();
+    let database = config.database_shown();
     actix_web::rt::System::new().block_on(async move {
         let running = talkback_server::start(config.clone())?;
-        tracing::info!(database = %database.display(), "listening on http://{}", running.addr);
+        tracing::info!(database = %database, "listening on http://{}", running.addr);
         let on_term = running.shutdown.clone();
         let on_int = running.shutdown.clone();
         actix_web::rt::spawn(async move {
@@ -656,7 +656,11 @@ struct Remote {
 impl Remote {
     /// The running server, if one runs on this database; `None` when the database is free.
     fn find(config: &Config) -> anyhow::Result<Option<Remote>> {
-        let path = config.database.join(talkback_server::CLI_FILE);
+        // On PostgreSQL there is no such file: the command line opens the database itself.
+        let Some(dir) = config.database_dir() else {
+            return Ok(None);
+        };
+        let path = dir.join(talkback_server::CLI_FILE);
         let Ok(text) = std::fs::read(&path) else {
             return Ok(None);
         };
@@ -1094,7 +1098,7 @@ fn moderate(config: &Config, command: ModerateCommand) -> anyhow::Result<()> {
 /// What each site obeys now, changes from the dashboard included, as TOML comments (empty
 /// when neither a running server nor the database can be asked).
 fn settings_in_force(config: &Config) -> String {
-    if !config.database.exists() {
+    if config.database_dir().is_some_and(|dir| !dir.exists()) {
         return String::new();
     }
     let remote = Remote::find(config).ok().flatten();

@@ -86,6 +86,11 @@ pub enum ErrorCode {
     /// The account may not act on that site, or only an owner may do that.
     #[serde(skip_deserializing)]
     NotPermitted,
+    /// The server cannot reach its database for a moment (`503` with `Retry-After`): the
+    /// request was not carried out; send it again shortly. The widget shows the message (read
+    /// back as `Unknown`, which costs its WASM nothing).
+    #[serde(skip_deserializing)]
+    StoreUnavailable,
     Internal,
     /// A code this build does not know yet (sent by a newer server).
     #[serde(other)]
@@ -103,7 +108,7 @@ pub enum Field {
 
 impl ErrorCode {
     /// Every code, as declared (the server's API document lists their wire names from this).
-    pub const ALL: [ErrorCode; 36] = [
+    pub const ALL: [ErrorCode; 37] = [
         ErrorCode::InvalidJson,
         ErrorCode::InvalidQuery,
         ErrorCode::PayloadTooLarge,
@@ -138,6 +143,7 @@ impl ErrorCode {
         ErrorCode::SignInLocked,
         ErrorCode::CsrfRejected,
         ErrorCode::NotPermitted,
+        ErrorCode::StoreUnavailable,
         ErrorCode::Internal,
         ErrorCode::Unknown,
     ];

@@ -17,7 +17,7 @@ use talkback_store::{
     Reads, RepliesPage, Result, Status, ThreadPage, Transfer, WriteSeq, Writes, author_identity,
 };
 
-use crate::store::{PgStore, backend, id_of, next, records, sql_id};
+use crate::store::{CHANGES_CHANNEL, PgStore, backend, id_of, next, records, sql_id};
 
 /// Rows read per round trip when a scan filters in Rust (thread pages, replies, listings).
 const BATCH: i64 = 200;
@@ -50,6 +50,13 @@ impl Write<'_, '_> {
             .execute(
                 "INSERT INTO tb_changes (seq, at, record) VALUES ($1, $2, $3)",
                 &[&sql_id(change.seq), &change.at, &Json(&change)],
+            )
+            .map_err(backend)?;
+        // Followers on every server wake at COMMIT (and poll, in case one is lost).
+        self.tx
+            .execute(
+                "SELECT pg_notify($1, $2)",
+                &[&CHANGES_CHANNEL, &change.seq.to_string()],
             )
             .map_err(backend)?;
         self.appended = Some(change.seq);

@@ -31,6 +31,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "import sources outlive their comments",
         sql: include_str!("../migrations/0002_sources.sql"),
     },
+    Migration {
+        version: 3,
+        name: "consumers' leases",
+        sql: include_str!("../migrations/0003_leases.sql"),
+    },
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -17,11 +17,32 @@ type Conn = r2d2::PooledConnection<PostgresConnectionManager<NoTls>>;
 /// Talkback's records in a PostgreSQL database.
 pub struct PgStore {
     pool: Pool,
+    url: String,
+    /// A connection of its own that LISTENs for new changes (opened on first wait).
+    listener: std::sync::Mutex<Option<postgres::Client>>,
 }
 
-/// A backend failure, as the store's callers see it.
-pub(crate) fn backend(e: impl std::error::Error + Send + Sync + 'static) -> Error {
-    Error::Backend(Box::new(e))
+/// The channel every write notifies at COMMIT (PostgreSQL delivers it only if it commits).
+pub(crate) const CHANGES_CHANNEL: &str = "tb_changes";
+
+/// A failure of PostgreSQL as the store's callers see it: `Unavailable` when the database
+/// could not be reached or went away (the server answers 503 and the client retries), else
+/// `Backend`.
+pub(crate) fn backend(e: postgres::Error) -> Error {
+    use postgres::error::SqlState;
+    let lost_connection = e.is_closed()
+        || std::error::Error::source(&e).is_some_and(|s| s.is::<std::io::Error>())
+        || e.code().is_some_and(|code| {
+            code.code().starts_with("08")
+                || *code == SqlState::ADMIN_SHUTDOWN
+                || *code == SqlState::CRASH_SHUTDOWN
+                || *code == SqlState::CANNOT_CONNECT_NOW
+        });
+    if lost_connection {
+        Error::Unavailable(Box::new(e))
+    } else {
+        Error::Backend(Box::new(e))
+    }
 }
 
 /// Ids and sequence numbers are u64 in records and bigint in the database (they stay far below
@@ -48,14 +69,24 @@ impl PgStore {
             .map_err(crate::Error::Connect)?;
         let pool = r2d2::Pool::builder()
             .max_size(connections)
-            .connection_timeout(std::time::Duration::from_secs(5))
+            // A request waits at most this long for a connection: when PostgreSQL is down the
+            // server answers 503 quickly instead of hanging.
+            .connection_timeout(std::time::Duration::from_secs(2))
+            // A dead connection shows on first use (and is dropped then); checking each one
+            // before use would cost every query a round trip.
+            .test_on_check_out(false)
             .build(PostgresConnectionManager::new(config, NoTls))
             .map_err(crate::Error::Pool)?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            url: url.to_owned(),
+            listener: std::sync::Mutex::new(None),
+        })
     }
 
     pub(crate) fn conn(&self) -> Result<Conn> {
-        self.pool.get().map_err(backend)
+        // The pool found no connection within its timeout: the database is down or unreachable.
+        self.pool.get().map_err(|e| Error::Unavailable(Box::new(e)))
     }
 
     /// Runs `work` in one transaction, committed when it returns `Ok`.
@@ -419,6 +450,62 @@ impl ChangeLog for PgStore {
 
     fn set_consumer_cursor(&self, name: &str, seq: u64) -> Result<()> {
         set_cursor(&mut *self.conn()?, name, seq)
+    }
+
+    fn shared(&self) -> bool {
+        true
+    }
+
+    fn claim(&self, name: &str, holder: &str, now_ms: i64, until_ms: i64) -> Result<bool> {
+        // One statement: of servers claiming at once, the row lock lets one through.
+        let granted = self
+            .conn()?
+            .execute(
+                "INSERT INTO tb_leases (name, holder, until) VALUES ($1, $2, $4) \
+                 ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, until = excluded.until \
+                 WHERE tb_leases.holder = excluded.holder OR tb_leases.until < $3",
+                &[&name, &holder, &now_ms, &until_ms],
+            )
+            .map_err(backend)?;
+        Ok(granted == 1)
+    }
+
+    fn wait_for_changes(&self, timeout: std::time::Duration) -> Result<()> {
+        use postgres::fallible_iterator::FallibleIterator;
+        let mut listener = self
+            .listener
+            .lock()
+            .map_err(|_| Error::Internal("listener lock poisoned".into()))?;
+        if listener.is_none() {
+            match postgres::Client::connect(&self.url, postgres::NoTls) {
+                Ok(mut client) => {
+                    client
+                        .batch_execute(&format!("LISTEN {CHANGES_CHANNEL}"))
+                        .map_err(backend)?;
+                    *listener = Some(client);
+                }
+                Err(e) => {
+                    // Down: the caller retries after the timeout (and polls meanwhile).
+                    std::thread::sleep(timeout);
+                    return Err(backend(e));
+                }
+            }
+        }
+        let Some(client) = listener.as_mut() else {
+            return Ok(());
+        };
+        let outcome = {
+            let mut notifications = client.notifications();
+            let woke = notifications.timeout_iter(timeout).next();
+            // Several writes may have notified: one read of the log covers them all.
+            woke.and_then(|_| notifications.iter().count())
+        };
+        let closed = client.is_closed();
+        if outcome.is_err() || closed {
+            *listener = None;
+        }
+        outcome.map_err(backend)?;
+        Ok(())
     }
 }
 

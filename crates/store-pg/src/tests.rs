@@ -315,3 +315,37 @@ fn conflicting_writes_from_three_servers_keep_every_total_exact() {
     assert_eq!(seqs, (1..=seqs.len() as u64).collect::<Vec<_>>(), "gapless");
     assert_eq!(store.last_change().unwrap(), seqs.len() as u64);
 }
+
+#[test]
+fn a_consumer_is_worked_by_one_server_until_its_claim_runs_out() {
+    use talkback_store::ChangeLog;
+    let (store, _db) = store("leases");
+    assert!(
+        store.claim("mail", "a", 1_000, 31_000).unwrap(),
+        "free: a takes it"
+    );
+    assert!(
+        !store.claim("mail", "b", 2_000, 32_000).unwrap(),
+        "a holds it"
+    );
+    assert!(
+        store.claim("webhook:1", "b", 2_000, 32_000).unwrap(),
+        "another consumer is free"
+    );
+    assert!(
+        store.claim("mail", "a", 20_000, 50_000).unwrap(),
+        "a renews"
+    );
+    assert!(
+        !store.claim("mail", "b", 40_000, 70_000).unwrap(),
+        "renewed: still a's"
+    );
+    assert!(
+        store.claim("mail", "b", 50_001, 80_000).unwrap(),
+        "run out: b takes over"
+    );
+    assert!(
+        !store.claim("mail", "a", 50_002, 80_002).unwrap(),
+        "now b's"
+    );
+}

@@ -41,9 +41,13 @@ pub enum Error {
     Pruned { through: u64 },
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
-    /// The backend failed (disk, database connection).
+    /// The backend failed (disk, a database's refusal).
     #[error("storage failure: {0}")]
     Backend(Box<dyn std::error::Error + Send + Sync>),
+    /// The database cannot be reached now (down, restarting, the network cut): the request
+    /// may succeed in a moment. A write that fails so was not acknowledged.
+    #[error("storage unavailable: {0}")]
+    Unavailable(Box<dyn std::error::Error + Send + Sync>),
     /// A failure that is neither the data's nor the backend's (a poisoned lock).
     #[error("internal failure: {0}")]
     Internal(String),

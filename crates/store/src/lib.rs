@@ -193,6 +193,27 @@ pub trait ChangeLog: Send + Sync {
     fn consumer_cursor(&self, name: &str) -> Result<Option<u64>>;
     /// Records, durably, that the consumer `name` handled every change up to `seq`.
     fn set_consumer_cursor(&self, name: &str, seq: u64) -> Result<()>;
+    /// True when other processes write to this store too (servers sharing one database): each
+    /// server must then follow the log for what the others wrote. A shared store's
+    /// [`WriteSeq`] is the sequence number of the change the write appended (0: none).
+    fn shared(&self) -> bool {
+        false
+    }
+    /// Blocks until another process may have appended changes, or at most `timeout`. A shared
+    /// backend wakes early when told (PostgreSQL's NOTIFY); the caller reads
+    /// [`changes_after`](Self::changes_after) either way, so a lost wake-up costs at most
+    /// `timeout`.
+    fn wait_for_changes(&self, timeout: std::time::Duration) -> Result<()> {
+        std::thread::sleep(timeout);
+        Ok(())
+    }
+    /// Claims (or renews) the right to work the consumer `name` until `until_ms`, for
+    /// `holder` (one server's id): true when `holder` has it now, false while another
+    /// holder's claim has not run out at `now_ms`. A store one process writes always grants.
+    fn claim(&self, name: &str, holder: &str, now_ms: i64, until_ms: i64) -> Result<bool> {
+        let _ = (name, holder, now_ms, until_ms);
+        Ok(true)
+    }
 }
 
 /// The moderator's reads and decisions.

@@ -39,9 +39,13 @@ enum Cmd {
     Dist,
     /// Install what the tests need, then run every check and test (what CI runs).
     Test,
-    /// Only the PostgreSQL backend's tests, on a private cluster started for them and stopped
-    /// afterwards (installs Debian's PostgreSQL when missing).
-    TestPg,
+    /// Tests on a private PostgreSQL cluster started for them and stopped afterwards (installs
+    /// Debian's PostgreSQL when missing): the backend's own, or `cargo test` with the given
+    /// arguments (`cargo xtask test-pg -p talkback-server --test it postgres`).
+    TestPg {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
     /// Same as `test`.
     Ci,
     /// Only the browser tests (expects `cargo xtask build-widget` and a debug server build).
@@ -89,10 +93,16 @@ fn main() -> anyhow::Result<()> {
         Cmd::Dist => dist(&root),
         Cmd::Test | Cmd::Ci => test(&root),
         Cmd::E2e => e2e(&root),
-        Cmd::TestPg => {
+        Cmd::TestPg { args } => {
             let cluster = pg::Cluster::start(&root)?;
+            let args = if args.is_empty() {
+                vec!["-p".to_owned(), "talkback-store-pg".to_owned()]
+            } else {
+                args
+            };
             run(cargo()
-                .args(["test", "-p", "talkback-store-pg"])
+                .arg("test")
+                .args(&args)
                 .env("TB_TEST_PG", &cluster.url))
         }
         Cmd::CheckApi => {

@@ -451,7 +451,12 @@ async fn import(
         return Err(crate::service::unknown_site(&query.site));
     };
     let service = state.service.clone();
-    let dir = state.config.database.clone();
+    // Beside a sled database (private to the server's user), else the system's temporary
+    // directory (the file is private to this user either way).
+    let dir = state
+        .config
+        .database_dir()
+        .map_or_else(std::env::temp_dir, std::path::Path::to_path_buf);
     let report = web::block(move || {
         let mut name = [0u8; 12];
         getrandom::fill(&mut name).map_err(|e| Error::Internal(format!("no randomness: {e}")))?;

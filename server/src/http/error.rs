@@ -25,6 +25,9 @@ pub enum Error {
     Blocking(#[from] actix_web::error::BlockingError),
     #[error("encoding: {0}")]
     Encoding(#[from] serde_json::Error),
+    /// The database cannot be reached for a moment: logged, a 503 with `Retry-After`.
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
     /// A failure the client cannot fix (storage, no randomness, a broken invariant): logged,
     /// a 500.
     #[error("internal: {0}")]
@@ -32,6 +35,10 @@ pub enum Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// When a client should try again after a 503 (the pool waits 2 s for a connection, and a
+/// restarting PostgreSQL is usually back within seconds).
+const RETRY_UNAVAILABLE_SECS: u64 = 5;
 
 impl Error {
     pub fn client(code: ErrorCode, message: impl Into<String>) -> Self {
@@ -55,6 +62,7 @@ impl Error {
             Error::RateLimited { .. } => ErrorCode::RateLimited,
             Error::Locked { .. } => ErrorCode::SignInLocked,
             Error::WrongMethod { .. } => ErrorCode::MethodNotAllowed,
+            Error::Unavailable(_) => ErrorCode::StoreUnavailable,
             _ => ErrorCode::Internal,
         }
     }
@@ -79,6 +87,7 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         ErrorCode::DuplicateComment => StatusCode::CONFLICT,
         ErrorCode::Internal | ErrorCode::Unknown => StatusCode::INTERNAL_SERVER_ERROR,
+        ErrorCode::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::BAD_REQUEST,
     }
 }
@@ -106,6 +115,9 @@ impl Error {
         {
             response.insert_header(("Retry-After", retry_after_secs.to_string()));
         }
+        if let Error::Unavailable(_) = self {
+            response.insert_header(("Retry-After", RETRY_UNAVAILABLE_SECS.to_string()));
+        }
         if let Error::WrongMethod { allow } = self {
             response.insert_header(("Allow", *allow));
         }
@@ -128,6 +140,14 @@ impl Error {
                 writes,
             } => texts.too_fast(*writes, *retry_after_secs),
             Error::Locked { .. } | Error::WrongMethod { .. } => self.to_string(),
+            Error::Unavailable(_) => {
+                if texts.lang == errors::EN.lang {
+                    tracing::warn!(error = %self, "the database is unreachable");
+                }
+                texts
+                    .message(ErrorCode::StoreUnavailable)
+                    .unwrap_or_default()
+            }
             other => {
                 if texts.lang == errors::EN.lang {
                     // Logged once: a localised response is the same error answered again.

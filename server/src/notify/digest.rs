@@ -30,15 +30,20 @@ pub(super) fn spawn(
             continue;
         };
         let cursor = format!("owner-digest:{}", site.id);
-        if let Err(e) = service.consumer_cursor(&cursor) {
+        if let Err(e) = crate::off_runtime(|| service.consumer_cursor(&cursor)) {
             tracing::error!(error = %e, site = %site.id, "the digest is off: its cursor cannot be read");
             continue;
         }
         let (service, relay, metrics) = (Arc::clone(service), Arc::clone(relay), metrics.clone());
         let (site, public_url) = (site.id.clone(), public_url.to_owned());
         actix_web::rt::spawn(async move {
-            let mut published = service.changes();
+            let mut turns = service.turns(&cursor);
             loop {
+                // Another server sends this digest while it holds the lease.
+                if !turns.lead().await {
+                    actix_web::rt::time::sleep(crate::service::LEASE_RETRY).await;
+                    continue;
+                }
                 match step(
                     &service,
                     &relay,
@@ -52,7 +57,7 @@ pub(super) fn spawn(
                 {
                     // Nothing to mail: wait for a write.
                     Ok(None) => {
-                        if published.changed().await.is_err() {
+                        if !turns.next().await {
                             return;
                         }
                     }

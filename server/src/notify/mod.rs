@@ -119,18 +119,15 @@ pub(crate) fn spawn(service: Arc<Service>, config: &Config, metrics: Deliveries)
     }
     // Place a new consumer's cursor now, before any reader can post: from here on, nothing
     // is missed (and nothing from before mail was turned on is sent).
-    if let Err(e) = service.consumer_cursor(CONSUMER) {
+    if let Err(e) = crate::off_runtime(|| service.consumer_cursor(CONSUMER)) {
         tracing::error!(error = %e, "mail is off: its cursor cannot be read");
         return;
     }
     actix_web::rt::spawn(async move {
-        let mut published = service.changes();
-        loop {
+        let mut turns = service.turns(CONSUMER);
+        while turns.next().await {
             if let Err(e) = catch_up(&service, &relay, &public_url, &metrics).await {
                 tracing::error!(error = %e, "mail to site owners stopped for now");
-            }
-            if published.changed().await.is_err() {
-                return;
             }
         }
     });

@@ -54,21 +54,18 @@ pub(super) fn spawn(
     metrics: &Deliveries,
 ) {
     // Placed now, before any reader can post (see `owner-mail`).
-    if let Err(e) = service.consumer_cursor(CONSUMER) {
+    if let Err(e) = crate::off_runtime(|| service.consumer_cursor(CONSUMER)) {
         tracing::error!(error = %e, "mail to readers is off: its cursor cannot be read");
         return;
     }
     let (service, relay, metrics) = (Arc::clone(service), Arc::clone(relay), metrics.clone());
     let public_url = public_url.to_owned();
     actix_web::rt::spawn(async move {
-        let mut published = service.changes();
+        let mut turns = service.turns(CONSUMER);
         let mut throttle = Throttle::default();
-        loop {
+        while turns.next().await {
             if let Err(e) = catch_up(&service, &relay, &public_url, &metrics, &mut throttle).await {
                 tracing::error!(error = %e, "mail to readers stopped for now");
-            }
-            if published.changed().await.is_err() {
-                return;
             }
         }
     });

@@ -140,7 +140,7 @@ pub(crate) fn spawn(
         for hook in &site.webhooks {
             let name = consumer(&site.id, hook);
             // Placed before the server takes requests: nothing after now is missed.
-            if let Err(e) = service.consumer_cursor(&name) {
+            if let Err(e) = crate::off_runtime(|| service.consumer_cursor(&name)) {
                 tracing::error!(error = %e, url = %hook.url, "webhook off: its cursor cannot be read");
                 continue;
             }
@@ -152,14 +152,11 @@ pub(crate) fn spawn(
             );
             let metrics = metrics.clone();
             actix_web::rt::spawn(async move {
-                let mut published = service.changes();
-                loop {
+                let mut turns = service.turns(&name);
+                while turns.next().await {
                     if let Err(e) = catch_up(&service, &site, &hook, &name, &agent, &metrics).await
                     {
                         tracing::error!(error = %e, url = %hook.url, "webhook stopped for now");
-                    }
-                    if published.changed().await.is_err() {
-                        return;
                     }
                 }
             });

@@ -99,13 +99,11 @@ async fn ready(state: web::Data<AppState>) -> Result<HttpResponse> {
             .json(serde_json::json!({"status": "ready"}))),
         Err(e) => {
             tracing::error!(error = %e, "not ready: the store does not answer");
-            // A code of its own would cost the reader's widget 49 bytes of decoder (measured);
-            // the status is what load balancers read.
             Ok(HttpResponse::ServiceUnavailable()
                 .insert_header(("Cache-Control", "no-store"))
                 .json(talkback_api::SentError {
                     body: talkback_api::ErrorBody {
-                        error: ErrorCode::Internal,
+                        error: ErrorCode::StoreUnavailable,
                         message: "The server cannot reach its database.".into(),
                     },
                     request_id: crate::http::request_id::current(),

@@ -240,7 +240,7 @@ impl Service {
 }
 
 /// The pages a change concerns: its own, and for a move the page it moved to.
-fn pages_of(change: &Change) -> Vec<&str> {
+pub(crate) fn pages_of(change: &Change) -> Vec<&str> {
     match &change.kind {
         ChangeKind::PageMoved { to, .. } => vec![change.page_key.as_str(), to.as_str()],
         _ => vec![change.page_key.as_str()],

@@ -15,6 +15,7 @@ mod accounts;
 pub mod antispam;
 mod bans;
 mod comments;
+mod consumers;
 pub(crate) mod convert;
 mod feeds;
 mod live;
@@ -35,6 +36,7 @@ use tokio::sync::watch;
 pub use accounts::{MIN_PASSWORD_CHARS, SignedIn, valid_name};
 pub use bans::parse_duration;
 pub use comments::{Provenance, unknown_site};
+pub use consumers::{LEASE, LEASE_RETRY, Turns};
 pub use feeds::FEED_LIMIT;
 pub use live::{CatchUp, Following, Frame};
 pub(crate) use moderation::not_permitted;
@@ -75,6 +77,11 @@ pub struct Service {
     metrics: WriteMetrics,
     live: live::Live,
     tokens: subscriptions::Tokens,
+    /// This server's id among servers sharing a database (whose leases are whose).
+    instance: String,
+    /// On a shared database: changes this server wrote and already dropped from its caches,
+    /// which following the log then skips (so a page read again meanwhile stays cached).
+    own_changes: std::sync::Mutex<BTreeSet<u64>>,
 }
 
 /// What the write path measures, for `/metrics` (`ops` registers these).
@@ -123,6 +130,10 @@ impl Service {
         })?;
         let tokens = subscriptions::Tokens::new(&store.secret("subscriptions", &fresh)?)?;
         remember_recent_bodies(store.as_ref(), &config, &antispam)?;
+        let mut instance = [0u8; 8];
+        getrandom::fill(&mut instance).map_err(|e| {
+            talkback_store::Error::Internal(format!("no randomness for the server's id: {e}"))
+        })?;
         let (published, _) = watch::channel(store.last_change()?);
         Ok(Self {
             store,
@@ -134,6 +145,8 @@ impl Service {
             metrics: WriteMetrics::default(),
             live: live::Live::default(),
             tokens,
+            instance: hex::encode(instance),
+            own_changes: Default::default(),
         })
     }
 
@@ -189,6 +202,63 @@ impl Service {
         self.published.subscribe()
     }
 
+    /// What other servers sharing the database wrote after `cursor` (up to `limit` changes):
+    /// their pages leave this server's caches and this server's consumers of the change log
+    /// (live updates, …) are woken. Returns the cursor to go on from. Changes this server
+    /// wrote itself come by too: their pages were dropped when they were written.
+    pub fn follow_others(&self, cursor: u64, limit: usize) -> Result<u64, talkback_store::Error> {
+        let changes = match self.store.changes_after(cursor, limit) {
+            Ok(changes) => changes,
+            // Too far behind to know which pages changed: every page may have.
+            Err(talkback_store::Error::Pruned { .. }) => {
+                for site in &self.config.sites {
+                    for listener in &self.listeners {
+                        listener.site_changed(&site.id);
+                    }
+                }
+                return self.store.last_change();
+            }
+            Err(e) => return Err(e),
+        };
+        let Some(last) = changes.last().map(|c| c.seq) else {
+            return Ok(cursor);
+        };
+        let own = {
+            let mut own = self
+                .own_changes
+                .lock()
+                .map_err(|_| talkback_store::Error::Internal("own changes lock poisoned".into()))?;
+            let mine: BTreeSet<u64> = own.range(..=last).copied().collect();
+            own.retain(|seq| *seq > last);
+            mine
+        };
+        let pages: BTreeSet<PageRef> = changes
+            .iter()
+            .filter(|change| !own.contains(&change.seq))
+            .flat_map(|change| {
+                live::pages_of(change).into_iter().map(|key| PageRef {
+                    site: change.site.clone(),
+                    key: key.to_owned(),
+                })
+            })
+            .collect();
+        let pages: Vec<PageRef> = pages.into_iter().collect();
+        for listener in &self.listeners {
+            listener.pages_changed(&pages);
+        }
+        self.published.send_if_modified(|current| {
+            let newer = last > *current;
+            *current = (*current).max(last);
+            newer
+        });
+        Ok(last)
+    }
+
+    /// Whether other servers may write to the same database (PostgreSQL).
+    pub fn shared_store(&self) -> bool {
+        self.store.shared()
+    }
+
     /// Starts a group of writes that are flushed and published together.
     pub fn batch(&self) -> Batch<'_> {
         Batch {
@@ -230,6 +300,13 @@ pub struct Batch<'a> {
 impl Batch<'_> {
     fn wrote(&mut self, seq: WriteSeq, site: &str, key: &str) {
         self.seq = self.seq.max(Some(seq));
+        // On a shared database a write's sequence is its change's (see `follow_others`).
+        if self.service.store.shared()
+            && seq.0 > 0
+            && let Ok(mut own) = self.service.own_changes.lock()
+        {
+            own.insert(seq.0);
+        }
         self.pages.insert(PageRef {
             site: site.to_owned(),
             key: key.to_owned(),
@@ -295,6 +372,7 @@ impl From<talkback_store::Error> for Error {
             }
             S::Parent(problem) => parent_error(problem),
             S::Locked => Error::reader(ErrorCode::CommentsClosed),
+            S::Unavailable(e) => Error::Unavailable(e.to_string()),
             other => Error::Internal(format!("storage: {other}")),
         }
     }

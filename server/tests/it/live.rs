@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use crate::support::*;
 
 /// One open stream, read frame by frame.
-struct Follower {
+pub(crate) struct Follower {
     reader: BufReader<TcpStream>,
     status: u16,
 }
@@ -26,7 +26,7 @@ struct Frame {
 }
 
 impl Follower {
-    fn open(base: &str, page: &str, last_event_id: Option<u64>) -> Self {
+    pub(crate) fn open(base: &str, page: &str, last_event_id: Option<u64>) -> Self {
         let addr = base.trim_start_matches("http://");
         let stream = TcpStream::connect(addr).unwrap();
         stream
@@ -104,7 +104,7 @@ impl Follower {
     }
 
     /// The next `update` event's data.
-    fn update(&mut self) -> (u64, Value) {
+    pub(crate) fn update(&mut self) -> (u64, Value) {
         loop {
             let frame = self.next(Duration::from_secs(5)).expect("an event");
             if frame.event == "update" {

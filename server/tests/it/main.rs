@@ -13,6 +13,7 @@ mod migrate;
 mod moderation;
 mod ops;
 mod pages;
+mod postgres;
 mod subscriptions;
 mod support;
 mod webhooks;

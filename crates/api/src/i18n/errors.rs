@@ -153,7 +153,8 @@ impl ErrorTexts {
             ErrorCode::CommentsClosed => (self.comments_closed, 0),
             ErrorCode::DuplicateComment => (self.duplicate_comment, 0),
             ErrorCode::SubscriptionNotFound => (self.subscription_not_found, 0),
-            ErrorCode::Internal => (self.internal, 0),
+            // "Please try again" is the advice for both.
+            ErrorCode::Internal | ErrorCode::StoreUnavailable => (self.internal, 0),
             _ => return None,
         };
         Some(super::fill(template, &[("n", &n.to_string())]))
