@@ -32,11 +32,22 @@ pub(crate) struct Write<'t, 'c> {
 impl Write<'_, '_> {
     /// Appends this write's one change under the next sequence number.
     fn append(&mut self, page: &PageRecord, comment: Option<u64>, kind: ChangeKind) -> Result<()> {
+        self.append_to(&page.site, &page.key, comment, kind)
+    }
+
+    /// Appends this write's one change to `site` (its page `page_key`, empty for the site).
+    fn append_to(
+        &mut self,
+        site: &str,
+        page_key: &str,
+        comment: Option<u64>,
+        kind: ChangeKind,
+    ) -> Result<()> {
         let change = Change {
             seq: self.last + 1,
             at: crate::now_ms(),
-            site: page.site.clone(),
-            page_key: page.key.clone(),
+            site: site.to_owned(),
+            page_key: page_key.to_owned(),
             comment,
             kind,
         };
@@ -793,6 +804,29 @@ impl Maintenance for PgStore {
         })
     }
 
+    fn count_use(&self, key: &str, window_ms: i64) -> Result<u32> {
+        let mut conn = self.conn()?;
+        let used: i32 = conn
+            .query_one(
+                "INSERT INTO tb_quotas (key, window_start, used) VALUES ($1, $2, 1) \
+                 ON CONFLICT (key) DO UPDATE SET \
+                 used = CASE WHEN tb_quotas.window_start = $2 THEN tb_quotas.used + 1 ELSE 1 END, \
+                 window_start = $2 RETURNING used",
+                &[&key, &window_ms],
+            )
+            .map_err(backend)?
+            .get(0);
+        if used == 1 {
+            // A client's first use in a window: clients idle for ten minutes are forgotten.
+            conn.execute(
+                "DELETE FROM tb_quotas WHERE window_start < $1",
+                &[&(window_ms - 600_000)],
+            )
+            .map_err(backend)?;
+        }
+        Ok(u32::try_from(used).unwrap_or(0))
+    }
+
     fn move_page(&self, site: &str, from: &str, to: &str) -> Result<(usize, WriteSeq)> {
         self.change(|w| {
             let Some(source) = page_of(w.tx, site, from)? else {
@@ -1034,13 +1068,15 @@ impl Moderation for PgStore {
     }
 
     fn put_site_settings(&self, site: &str, settings: &str) -> Result<()> {
-        self.conn()?
-            .execute(
+        self.change(|w| {
+            w.tx.execute(
                 "INSERT INTO tb_settings (site, document) VALUES ($1, $2) \
                  ON CONFLICT (site) DO UPDATE SET document = excluded.document",
                 &[&site, &settings],
             )
             .map_err(backend)?;
+            w.append_to(site, "", None, ChangeKind::SiteChanged)
+        })?;
         Ok(())
     }
 }

@@ -36,6 +36,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "consumers' leases",
         sql: include_str!("../migrations/0003_leases.sql"),
     },
+    Migration {
+        version: 4,
+        name: "rate limits shared by servers",
+        sql: include_str!("../migrations/0004_quotas.sql"),
+    },
 ];
 
 #[derive(Debug, thiserror::Error)]

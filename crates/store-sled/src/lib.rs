@@ -161,6 +161,25 @@ fn append_change(
     comment: Option<u64>,
     kind: ChangeKind,
 ) -> Result<(), TxError> {
+    append(changes, &page.site, &page.key, comment, kind)
+}
+
+/// Appends a change to a whole site (its page key empty), inside the write's transaction.
+fn append_site_change(
+    changes: &TransactionalTree,
+    site: &str,
+    kind: ChangeKind,
+) -> Result<(), TxError> {
+    append(changes, site, "", None, kind)
+}
+
+fn append(
+    changes: &TransactionalTree,
+    site: &str,
+    page_key: &str,
+    comment: Option<u64>,
+    kind: ChangeKind,
+) -> Result<(), TxError> {
     let last = match changes.get(LAST_SEQ)? {
         Some(bytes) => seq_of(&bytes).map_err(abort)?,
         None => 0,
@@ -168,8 +187,8 @@ fn append_change(
     let change = Change {
         seq: last + 1,
         at: now_ms(),
-        site: page.site.clone(),
-        page_key: page.key.clone(),
+        site: site.to_owned(),
+        page_key: page_key.to_owned(),
         comment,
         kind,
     };

@@ -12,8 +12,9 @@ use talkback_store::{
 
 use crate::codec::{decode, encode};
 use crate::{
-    Db, LAST_SEQ, SledStore, abort, append_change, approved_key, count_approval, held_key,
-    live_comment, load_page, page_key_bytes, pin_key, rehold, seq_of, tx_result,
+    Db, LAST_SEQ, SledStore, abort, append_change, append_site_change, approved_key,
+    count_approval, held_key, live_comment, load_page, page_key_bytes, pin_key, rehold, seq_of,
+    tx_result,
 };
 
 impl Moderation for SledStore {
@@ -199,9 +200,14 @@ impl Moderation for SledStore {
     }
 
     fn put_site_settings(&self, site: &str, settings: &str) -> Result<()> {
-        self.settings
-            .insert(site.as_bytes(), settings.as_bytes())
-            .db()?;
+        let _writer = self.writer()?;
+        tx_result(
+            (&self.settings, &self.changes).transaction(|(stored, changes)| {
+                stored.insert(site.as_bytes(), settings.as_bytes())?;
+                append_site_change(changes, site, ChangeKind::SiteChanged)
+            }),
+        )?;
+        self.note_write();
         self.db.flush().db()?;
         Ok(())
     }

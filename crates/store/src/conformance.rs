@@ -1148,6 +1148,7 @@ pub fn locks_bans_settings_and_moderator_edits_are_kept(store: Arc<dyn Store>) {
     assert_eq!(store.bans().unwrap(), vec![b]);
 
     assert_eq!(store.site_settings("blog").unwrap(), None);
+    let before = store.last_change().unwrap();
     store
         .put_site_settings("blog", r#"{"read_only":true}"#)
         .unwrap();
@@ -1155,6 +1156,13 @@ pub fn locks_bans_settings_and_moderator_edits_are_kept(store: Arc<dyn Store>) {
         store.site_settings("blog").unwrap().as_deref(),
         Some(r#"{"read_only":true}"#)
     );
+    let logged = store.changes_after(before, 10).unwrap();
+    assert_eq!(logged.len(), 1, "{logged:?}");
+    assert_eq!(
+        (logged[0].site.as_str(), logged[0].page_key.as_str()),
+        ("blog", "")
+    );
+    assert_eq!(logged[0].kind, ChangeKind::SiteChanged);
 
     let mut by_moderator = edit("fixed by a moderator", "[]", 5, None);
     by_moderator.by_moderator = true;

@@ -167,6 +167,13 @@ pub trait Maintenance: Send + Sync {
     /// Moves every comment of page `from` to page `to` (created if needed, merged if it
     /// exists), keeping replies and counts. Returns how many comments moved.
     fn move_page(&self, site: &str, from: &str, to: &str) -> Result<(usize, WriteSeq)>;
+    /// Counts one use of the budget `key` in the one-minute window starting at `window_ms`,
+    /// for every server sharing the store; returns the uses in that window so far, this one
+    /// included. A store one process uses returns 0: that server's own limiter counts.
+    fn count_use(&self, key: &str, window_ms: i64) -> Result<u32> {
+        let _ = (key, window_ms);
+        Ok(0)
+    }
 }
 
 /// Moving whole sites in and out (imports, exports, backups).
@@ -246,6 +253,8 @@ pub trait Moderation: Send + Sync {
     fn remove_ban(&self, id: u64) -> Result<bool>;
     /// A site's settings as the server stored them (an opaque document), if any.
     fn site_settings(&self, site: &str) -> Result<Option<String>>;
+    /// Stores a site's settings, appending [`ChangeKind::SiteChanged`] (so servers sharing the
+    /// store hear of it).
     fn put_site_settings(&self, site: &str, settings: &str) -> Result<()>;
 }
 

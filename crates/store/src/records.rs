@@ -185,6 +185,9 @@ pub enum ChangeKind {
     Pinned { pinned: bool },
     /// The thread moved to another key (merged there if it had comments).
     PageMoved { to: String, comments: u32 },
+    /// The site's stored settings changed (moderation, edit window, read-only): every page of
+    /// it may look different. Its `page_key` is empty.
+    SiteChanged,
 }
 
 /// What an account may do.

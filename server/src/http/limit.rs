@@ -8,12 +8,15 @@ use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use actix_web::HttpRequest;
+use std::sync::Arc;
+
+use actix_web::{HttpRequest, web};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use talkback_api::ErrorCode;
 
 use super::Error;
+use crate::service::Service;
 
 /// Forget idle clients once at least this many are tracked.
 const SWEEP_ABOVE: usize = 10_000;
@@ -21,6 +24,7 @@ const SWEEP_ABOVE: usize = 10_000;
 /// One budget: a bucket per client.
 struct Budget {
     limiter: Option<DefaultKeyedRateLimiter<IpAddr>>,
+    per_minute: u32,
     /// Sweep idle buckets when more than this many are tracked. Doubling it after each sweep
     /// makes the sweeps' cost amortised O(1) per request, however many clients come.
     sweep_at: AtomicUsize,
@@ -33,6 +37,7 @@ impl Budget {
         Self {
             limiter: NonZeroU32::new(per_minute)
                 .map(|n| RateLimiter::keyed(Quota::per_minute(n).allow_burst(n))),
+            per_minute,
             sweep_at: AtomicUsize::new(SWEEP_ABOVE),
             writes,
         }
@@ -78,19 +83,51 @@ impl Limits {
     }
 
     /// Counts one write (post, edit, delete).
-    pub(crate) fn write(&self, req: &HttpRequest) -> Result<(), Error> {
-        match self.client(req)? {
-            Some(ip) => self.writes.check(bucket(ip)),
-            None => Ok(()),
-        }
+    pub(crate) async fn write(
+        &self,
+        req: &HttpRequest,
+        service: &Arc<Service>,
+    ) -> Result<(), Error> {
+        self.count(req, service, &self.writes).await
     }
 
     /// Counts one read that costs the server real work.
-    pub(crate) fn read(&self, req: &HttpRequest) -> Result<(), Error> {
-        match self.client(req)? {
-            Some(ip) => self.reads.check(bucket(ip)),
-            None => Ok(()),
+    pub(crate) async fn read(
+        &self,
+        req: &HttpRequest,
+        service: &Arc<Service>,
+    ) -> Result<(), Error> {
+        self.count(req, service, &self.reads).await
+    }
+
+    /// This server's limiter first; then, on a database other servers share, the window all
+    /// of them count together (so a client spreading requests over N servers gets no more).
+    async fn count(
+        &self,
+        req: &HttpRequest,
+        service: &Arc<Service>,
+        budget: &Budget,
+    ) -> Result<(), Error> {
+        let Some(ip) = self.client(req)? else {
+            return Ok(());
+        };
+        let client = bucket(ip);
+        budget.check(client)?;
+        if budget.limiter.is_none() || !service.shared_store() {
+            return Ok(());
         }
+        let now = crate::service::now_ms();
+        let window = now - now.rem_euclid(60_000);
+        let key = format!("{}:{client}", if budget.writes { "w" } else { "r" });
+        let shared = Arc::clone(service);
+        let used = web::block(move || shared.store().count_use(&key, window)).await??;
+        if used > budget.per_minute {
+            return Err(Error::RateLimited {
+                retry_after_secs: u64::try_from((window + 60_000 - now) / 1000 + 1).unwrap_or(60),
+                writes: budget.writes,
+            });
+        }
+        Ok(())
     }
 
     /// Whether `peer` is a configured trusted proxy.

@@ -235,6 +235,8 @@ impl Service {
                 | ChangeKind::PageMoved { .. },
                 _,
             ) => Some(LiveEvent::Reload),
+            // Not about one thread; readers see the new settings on their next load.
+            (ChangeKind::SiteChanged, _) => None,
         })
     }
 }

@@ -232,9 +232,18 @@ impl Service {
             own.retain(|seq| *seq > last);
             mine
         };
+        for change in &changes {
+            if change.kind == talkback_store::ChangeKind::SiteChanged {
+                for listener in &self.listeners {
+                    listener.site_changed(&change.site);
+                }
+            }
+        }
         let pages: BTreeSet<PageRef> = changes
             .iter()
-            .filter(|change| !own.contains(&change.seq))
+            .filter(|change| {
+                !own.contains(&change.seq) && change.kind != talkback_store::ChangeKind::SiteChanged
+            })
             .flat_map(|change| {
                 live::pages_of(change).into_iter().map(|key| PageRef {
                     site: change.site.clone(),

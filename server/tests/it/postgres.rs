@@ -391,3 +391,83 @@ fn without_its_database_a_server_answers_503_quickly_serves_cached_pages_and_rec
     assert_eq!(count(&server.base, "/p"), 2);
     assert_eq!(get(&server.base, "/readyz").status, 200);
 }
+
+#[test]
+fn sessions_bans_and_site_settings_hold_on_every_server() {
+    let db = Database::new("shared_state");
+    let url = db.url.clone();
+    let a = TestServer::start_with(|c| c.database = url.clone().into());
+    let b = TestServer::start_with(|c| c.database = url.into());
+    with_accounts(&a);
+    // Signed in on one server, signed in on all (no sticky sessions needed).
+    let zoe_a = sign_in(&a.base, "zoe");
+    let zoe_b = Browser {
+        base: b.base.clone(),
+        cookie: zoe_a.cookie.clone(),
+        csrf: zoe_a.csrf.clone(),
+    };
+    assert_eq!(zoe_b.get("/admin/api/bans").status, 200);
+
+    // A ban made on one server holds on the other at once.
+    let ban = zoe_a.send(
+        "POST",
+        "/admin/api/bans",
+        Some(json!({"by": "email", "value": "spam@example.com"})),
+    );
+    assert_eq!(ban.status, 201, "{ban:?}");
+    let banned = post(
+        &b.base,
+        "/api/v1/comments",
+        &json!({"site": "blog", "page": "/post", "author": "x", "email": "spam@example.com", "body": "hi"}),
+    );
+    assert_eq!(banned.body["comment"]["pending"], true, "{banned:?}");
+
+    // The site made read-only on one server: the other's cached thread says so too.
+    let read = |base: &str| get(base, "/api/v1/threads?site=blog&page=/post").body;
+    assert!(read(&b.base).get("closed").is_none(), "cached open");
+    let reply = zoe_a.send(
+        "PUT",
+        "/admin/api/sites/blog",
+        Some(json!({"read_only": true})),
+    );
+    assert_eq!(reply.status, 200, "{reply:?}");
+    let took = within(BOUND, "the other server closes the thread", || {
+        read(&b.base)["closed"] == true
+    });
+    eprintln!("settings changed on one server showed on the other after {took:?}");
+    let refused = post(
+        &b.base,
+        "/api/v1/comments",
+        &json!({"site": "blog", "page": "/post", "author": "y", "body": "x"}),
+    );
+    assert_eq!(refused.body["error"], "comments_closed", "{refused:?}");
+}
+
+#[test]
+fn a_client_spreading_writes_over_servers_gets_one_budget() {
+    let db = Database::new("budget");
+    let url = db.url.clone();
+    let a = TestServer::start_with(|c| {
+        c.database = url.clone().into();
+        c.rate_limit_per_minute = 3;
+    });
+    let b = TestServer::start_with(|c| {
+        c.database = url.into();
+        c.rate_limit_per_minute = 3;
+    });
+    let mut statuses = Vec::new();
+    for (n, base) in [&a.base, &b.base, &a.base, &b.base].into_iter().enumerate() {
+        let reply = post(
+            base,
+            "/api/v1/comments",
+            &json!({"site": "blog", "page": "/post", "author": "eve", "body": format!("try {n}")}),
+        );
+        statuses.push(reply.status);
+        if reply.status == 429 {
+            assert_eq!(reply.body["error"], "rate_limited", "{reply:?}");
+            assert!(reply.header("retry-after").is_some());
+        }
+    }
+    // Each server alone would have taken a fourth (two each, within its own budget of three).
+    assert_eq!(statuses, [201, 201, 201, 429]);
+}
