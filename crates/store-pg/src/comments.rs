@@ -1080,3 +1080,51 @@ impl Moderation for PgStore {
         Ok(())
     }
 }
+
+impl PgStore {
+    /// Stores a page and its comments exactly as another store exported them (ids, totals,
+    /// statuses, import sources), for moving a database here (`talkback migrate-store`): ids
+    /// stay, so links to comments (in mail, feeds, bookmarks) still work. One transaction,
+    /// appending one [`ChangeKind::PageUpdated`]. `Conflict` when the page or a comment id is
+    /// taken.
+    pub fn restore_page(&self, page: &PageRecord, comments: &[CommentRecord]) -> Result<()> {
+        self.change(|w| {
+            let taken =
+                w.tx.query_opt(
+                    "SELECT 1 FROM tb_pages WHERE id = $1 OR (site = $2 AND key = $3)",
+                    &[&sql_id(page.id), &page.site, &page.key],
+                )
+                .map_err(backend)?;
+            if taken.is_some() {
+                return Err(Error::Conflict);
+            }
+            put_page(w.tx, page)?;
+            for rec in comments {
+                if comment_of(w.tx, rec.id)?.is_some() {
+                    return Err(Error::Conflict);
+                }
+                put_comment(w.tx, &page.site, rec)?;
+                if let Some(source) = &rec.source {
+                    w.tx.execute(
+                        "INSERT INTO tb_sources (site, source, comment) VALUES ($1, $2, $3) \
+                         ON CONFLICT DO NOTHING",
+                        &[&page.site, source, &sql_id(rec.id)],
+                    )
+                    .map_err(backend)?;
+                }
+                count_approval(w.tx, &page.site, rec, None, Some(rec.status))?;
+            }
+            // Ids given out from here on follow the restored ones.
+            let highest = comments.iter().map(|c| c.id).max().unwrap_or(0);
+            for (counter, at_least) in [("page", page.id), ("comment", highest)] {
+                w.tx.execute(
+                    "UPDATE tb_counters SET value = GREATEST(value, $2) WHERE name = $1",
+                    &[&counter, &sql_id(at_least)],
+                )
+                .map_err(backend)?;
+            }
+            w.append(page, None, ChangeKind::PageUpdated)
+        })?;
+        Ok(())
+    }
+}

@@ -9,6 +9,7 @@ pub mod backup;
 mod decode;
 mod disqus;
 mod isso;
+pub mod migrate;
 mod pipeline;
 mod remark42;
 pub mod talkback;

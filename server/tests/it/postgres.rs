@@ -471,3 +471,56 @@ fn a_client_spreading_writes_over_servers_gets_one_budget() {
     // Each server alone would have taken a fourth (two each, within its own budget of three).
     assert_eq!(statuses, [201, 201, 201, 429]);
 }
+
+#[test]
+fn a_sled_database_moves_to_postgres_with_every_id_and_link_intact() {
+    let db = Database::new("moving");
+    let dir = tempfile::tempdir().unwrap();
+    let sled_dir = dir.path().join("db");
+    let sled = server_on(sled_dir.to_str().unwrap(), dir.path(), 0);
+    let first = post_to(&sled.base, "/post", "ada", None).unwrap();
+    let reply = post_to(&sled.base, "/post", "bob", Some(first)).unwrap();
+    post_to(&sled.base, "/post", "cy", Some(reply)).unwrap();
+    post_to(&sled.base, "/other", "dee", None).unwrap();
+    let thread =
+        |base: &str, page: &str| get(base, &format!("/api/v1/threads?site=blog&page={page}")).body;
+    let before = [thread(&sled.base, "/post"), thread(&sled.base, "/other")];
+    drop(sled); // stopped (killed: what it acknowledged is on disk)
+
+    let config = dir.path().join("server0.toml");
+    let migrate = |to: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_talkback"))
+            .arg("--config")
+            .arg(&config)
+            .args(["migrate-store", "--from"])
+            .arg(&sled_dir)
+            .args(["--to", to])
+            .env("TALKBACK_ASSETS_DIR", dir.path().join("none"))
+            .output()
+            .unwrap()
+    };
+    let moved = migrate(&db.url);
+    let log = String::from_utf8_lossy(&moved.stderr).to_string();
+    assert!(moved.status.success(), "{log}");
+    assert!(log.contains("comments=4"), "{log}");
+
+    let pg = server_on(&db.url, dir.path(), 1);
+    // The same threads, ids and all (links to comments keep working).
+    assert_eq!(
+        [thread(&pg.base, "/post"), thread(&pg.base, "/other")],
+        before
+    );
+    let next = post_to(&pg.base, "/post", "eve", Some(first)).unwrap();
+    assert!(next > reply, "new ids follow the moved ones");
+    assert_eq!(count(&pg.base, "/post"), 4);
+
+    // Into a database that is no longer empty: refused, nothing changed.
+    let again = migrate(&db.url);
+    assert!(!again.status.success());
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("already holds data"),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    assert_eq!(count(&pg.base, "/post"), 4);
+}
