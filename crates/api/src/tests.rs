@@ -226,7 +226,7 @@ const EVERY_CODE: [ErrorCode; 29] = [
 
 /// Codes only the server sends: the reader's widget never branches on them, so this crate
 /// reads them back as `Unknown` (and its deserializer stays small).
-const SENT_ONLY: [ErrorCode; 7] = [
+const SENT_ONLY: [ErrorCode; 8] = [
     ErrorCode::DuplicateComment,
     ErrorCode::SubscriptionNotFound,
     ErrorCode::SignInRequired,
@@ -234,6 +234,7 @@ const SENT_ONLY: [ErrorCode; 7] = [
     ErrorCode::SignInLocked,
     ErrorCode::CsrfRejected,
     ErrorCode::NotPermitted,
+    ErrorCode::StoreUnavailable,
 ];
 
 #[test]
@@ -257,6 +258,7 @@ fn codes_only_the_server_sends_keep_their_wire_names_and_read_back_as_unknown() 
         "sign_in_locked"
         "csrf_rejected"
         "not_permitted"
+        "store_unavailable": Comments are briefly unavailable. Please try again in a moment.
     "#]]
     .assert_eq(&out);
 }

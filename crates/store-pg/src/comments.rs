@@ -6,8 +6,13 @@
 //! lock, so each sees what the one before it committed (READ COMMITTED takes a fresh snapshot
 //! per statement), counts and reply totals are read and written without lost updates, and
 //! sequence numbers are given out gapless in commit order. A write refused half-way (a locked
-//! thread, a missing parent) rolls back, taking its sequence number with it. A write is
-//! acknowledged only after `COMMIT` returned, so `flush_through` has nothing left to do.
+//! thread, a missing parent) rolls back, taking its sequence number with it.
+//!
+//! Group commit, as on sled: these transactions commit without waiting for the disk
+//! (`synchronous_commit = off` for them alone), so a write is visible at once and an import of
+//! many comments costs one disk flush, not one each; `flush_through` then commits one small
+//! transaction that does wait, which puts every earlier commit on disk with it (the WAL is one
+//! sequence), and the server acknowledges only after that. Concurrent callers share a flush.
 
 use postgres::types::Json;
 use postgres::{GenericClient, IsolationLevel, Transaction};
@@ -84,21 +89,30 @@ impl PgStore {
     ) -> Result<(T, WriteSeq)> {
         let mut conn = self.conn()?;
         let mut tx = conn.transaction().map_err(backend)?;
+        // One round trip: this transaction's commit does not wait for the disk, and the lock.
         let last = tx
-            .query_one(
-                "SELECT value FROM tb_counters WHERE name = 'change' FOR UPDATE",
-                &[],
+            .simple_query(
+                "SET LOCAL synchronous_commit = off; \
+                 SELECT value FROM tb_counters WHERE name = 'change' FOR UPDATE",
             )
-            .map_err(backend)?;
+            .map_err(backend)?
+            .iter()
+            .find_map(|message| match message {
+                postgres::SimpleQueryMessage::Row(row) => row.get(0).and_then(|v| v.parse().ok()),
+                _ => None,
+            })
+            .ok_or_else(|| Error::Corrupt("the change counter is missing".into()))?;
         let mut write = Write {
             tx: &mut tx,
-            last: id_of(last.get(0)),
+            last,
             appended: None,
         };
         let value = work(&mut write)?;
         match write.appended {
             Some(seq) => {
                 tx.commit().map_err(backend)?;
+                self.written
+                    .fetch_max(seq, std::sync::atomic::Ordering::SeqCst);
                 Ok((value, WriteSeq(seq)))
             }
             None => Ok((value, WriteSeq(0))),
@@ -722,8 +736,25 @@ impl Writes for PgStore {
         })
     }
 
-    fn flush_through(&self, _seq: WriteSeq) -> Result<()> {
-        // Every write returned after its COMMIT: durable already.
+    fn flush_through(&self, seq: WriteSeq) -> Result<()> {
+        if seq.0 == 0 {
+            return Ok(());
+        }
+        let mut flushed = self
+            .flushed
+            .lock()
+            .map_err(|_| Error::Internal("flush lock poisoned".into()))?;
+        if *flushed >= seq.0 {
+            return Ok(());
+        }
+        // Everything this process committed so far is before the flush in the WAL.
+        let target = self.written.load(std::sync::atomic::Ordering::SeqCst);
+        // A transaction id makes the commit write a record, and this commit waits for the
+        // disk: with it, every earlier commit is durable.
+        self.conn()?
+            .simple_query("BEGIN; SELECT txid_current(); COMMIT")
+            .map_err(backend)?;
+        *flushed = (*flushed).max(target);
         Ok(())
     }
 }
@@ -1076,8 +1107,8 @@ impl Moderation for PgStore {
             )
             .map_err(backend)?;
             w.append_to(site, "", None, ChangeKind::SiteChanged)
-        })?;
-        Ok(())
+        })
+        .and_then(|((), seq)| self.flush_through(seq))
     }
 }
 
@@ -1124,7 +1155,7 @@ impl PgStore {
                 .map_err(backend)?;
             }
             w.append(page, None, ChangeKind::PageUpdated)
-        })?;
-        Ok(())
+        })
+        .and_then(|((), seq)| self.flush_through(seq))
     }
 }

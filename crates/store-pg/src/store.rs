@@ -20,6 +20,10 @@ pub struct PgStore {
     url: String,
     /// A connection of its own that LISTENs for new changes (opened on first wait).
     listener: std::sync::Mutex<Option<postgres::Client>>,
+    /// The newest change this process committed, and the newest known to be on disk (group
+    /// commit, `comments.rs`).
+    pub(crate) written: std::sync::atomic::AtomicU64,
+    pub(crate) flushed: std::sync::Mutex<u64>,
 }
 
 /// The channel every write notifies at COMMIT (PostgreSQL delivers it only if it commits).
@@ -72,15 +76,17 @@ impl PgStore {
             // A request waits at most this long for a connection: when PostgreSQL is down the
             // server answers 503 quickly instead of hanging.
             .connection_timeout(std::time::Duration::from_secs(2))
-            // A dead connection shows on first use (and is dropped then); checking each one
-            // before use would cost every query a round trip.
-            .test_on_check_out(false)
+            // Each connection is checked (an empty query) before use: after PostgreSQL
+            // restarts, the pool's dead connections are replaced instead of failing one
+            // request each. It costs a round trip per store call.
             .build(PostgresConnectionManager::new(config, NoTls))
             .map_err(crate::Error::Pool)?;
         Ok(Self {
             pool,
             url: url.to_owned(),
             listener: std::sync::Mutex::new(None),
+            written: std::sync::atomic::AtomicU64::new(0),
+            flushed: std::sync::Mutex::new(0),
         })
     }
 

@@ -24,11 +24,11 @@ pub(crate) const SPAM_OFF: &str = "spam = { proof_of_work = false, min_fill_secs
 
 /// One load scenario's result.
 #[derive(Clone, Debug, Default)]
-struct Figure {
-    rps: f64,
-    p50_ms: f64,
-    p99_ms: f64,
-    errors: u64,
+pub(crate) struct Figure {
+    pub(crate) rps: f64,
+    pub(crate) p50_ms: f64,
+    pub(crate) p99_ms: f64,
+    pub(crate) errors: u64,
 }
 
 /// A server process that is killed when dropped, so nothing is left running.
@@ -49,7 +49,7 @@ pub(crate) fn free_port() -> anyhow::Result<u16> {
 /// long enough for a server to settle after the seeding burst.
 const IDLE_SETTLE: Duration = Duration::from_secs(3);
 
-fn rss_kib(pid: u32) -> u64 {
+pub(crate) fn rss_kib(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|s| {
@@ -187,7 +187,12 @@ fn talkback_last_cursor(base: &str) -> anyhow::Result<String> {
 }
 
 /// Runs wrk and parses requests/s and latency percentiles.
-fn wrk(url: &str, script: Option<&Path>, connections: u32, seconds: u32) -> anyhow::Result<Figure> {
+pub(crate) fn wrk(
+    url: &str,
+    script: Option<&Path>,
+    connections: u32,
+    seconds: u32,
+) -> anyhow::Result<Figure> {
     let mut cmd = Command::new("wrk");
     cmd.args([
         "-t2",
@@ -235,7 +240,7 @@ fn wrk(url: &str, script: Option<&Path>, connections: u32, seconds: u32) -> anyh
     Ok(f)
 }
 
-fn lua_post(dir: &Path, name: &str, body: &str) -> anyhow::Result<PathBuf> {
+pub(crate) fn lua_post(dir: &Path, name: &str, body: &str) -> anyhow::Result<PathBuf> {
     let path = dir.join(format!("{name}.lua"));
     let mut f = std::fs::File::create(&path)?;
     writeln!(f, "wrk.method = \"POST\"")?;
@@ -245,7 +250,7 @@ fn lua_post(dir: &Path, name: &str, body: &str) -> anyhow::Result<PathBuf> {
 }
 
 /// Samples a process's RSS until stopped; returns the peak.
-fn rss_sampler(pid: u32) -> (Arc<AtomicBool>, std::thread::JoinHandle<u64>) {
+pub(crate) fn rss_sampler(pid: u32) -> (Arc<AtomicBool>, std::thread::JoinHandle<u64>) {
     let stop = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&stop);
     let handle = std::thread::spawn(move || {
@@ -659,7 +664,7 @@ pub(crate) fn bench_import(root: &Path) -> anyhow::Result<()> {
     build_release_server()?;
     let dir = tempfile::tempdir()?;
     let wxr = dir.path().join("wxr-50k.xml");
-    let id = synthetic_wxr(&wxr, 500, false)?;
+    let id = synthetic_wxr(&wxr, 0, 500, false)?;
     let size = std::fs::metadata(&wxr)?.len();
     let config = dir.path().join("talkback.toml");
     std::fs::write(
@@ -703,18 +708,23 @@ pub(crate) fn bench_import(root: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Writes a WordPress export of `posts` posts with 100 comments each (40 top-level, then
-/// replies two and three levels deep; HTML bodies with entities); returns how many comments.
-/// With `held`, every 50th comment is pending and every 200th spam, and one comment holds
-/// the rare word "zebra".
-fn synthetic_wxr(path: &Path, posts: u64, held: bool) -> anyhow::Result<u64> {
+/// Writes a WordPress export of `posts` posts (numbered from `first_post`, so several files
+/// make one blog) with 100 comments each (40 top-level, then replies two and three levels
+/// deep; HTML bodies with entities); returns how many comments. With `held`, every 50th
+/// comment is pending and every 200th spam, and one comment holds the rare word "zebra".
+pub(crate) fn synthetic_wxr(
+    path: &Path,
+    first_post: u64,
+    posts: u64,
+    held: bool,
+) -> anyhow::Result<u64> {
     let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
     writeln!(
         out,
         r#"<?xml version="1.0" encoding="UTF-8"?><rss version="2.0" xmlns:wp="http://wordpress.org/export/1.2/"><channel><title>Bench</title>"#
     )?;
-    let mut id = 0u64;
-    for post in 0..posts {
+    let mut id = first_post * 100;
+    for post in first_post..first_post + posts {
         writeln!(
             out,
             "<item><title>Post {post} &amp; friends</title><link>https://bench.example/{post}/</link><wp:post_id>{post}</wp:post_id>"
@@ -734,7 +744,7 @@ fn synthetic_wxr(path: &Path, posts: u64, held: bool) -> anyhow::Result<u64> {
                 (true, _, 0) => "0",
                 _ => "1",
             };
-            let rare = if held && id == posts * 50 {
+            let rare = if held && id == (first_post + posts) * 50 {
                 " zebra"
             } else {
                 ""
@@ -752,7 +762,7 @@ fn synthetic_wxr(path: &Path, posts: u64, held: bool) -> anyhow::Result<u64> {
     }
     writeln!(out, "</channel></rss>")?;
     out.flush()?;
-    Ok(id)
+    Ok(id - first_post * 100)
 }
 
 /// `cargo xtask bench --moderation`: the moderation API over 100,000 imported comments
@@ -763,7 +773,7 @@ pub(crate) fn bench_moderation(root: &Path, seconds: u32) -> anyhow::Result<()> 
     build_release_server()?;
     let dir = tempfile::tempdir()?;
     let wxr = dir.path().join("wxr-100k.xml");
-    let count = synthetic_wxr(&wxr, 1000, true)?;
+    let count = synthetic_wxr(&wxr, 0, 1000, true)?;
     let port = free_port()?;
     let config = dir.path().join("talkback.toml");
     std::fs::write(

@@ -4,6 +4,7 @@
 
 mod bench;
 mod bench_live;
+mod bench_pg;
 mod bench_spam;
 mod conformance;
 mod pg;
@@ -81,6 +82,10 @@ enum Cmd {
         /// RSS with them open, and how long a new comment takes to reach them all.
         #[arg(long, num_args = 0..=1, default_missing_value = "5000")]
         live: Option<u32>,
+        /// Instead: PostgreSQL beside sled (1 and 3 servers), and a scale run of this many
+        /// comments on both backends (default 1,000,000).
+        #[arg(long, num_args = 0..=1, default_missing_value = "1000000")]
+        postgres: Option<u64>,
     },
 }
 
@@ -116,6 +121,11 @@ fn main() -> anyhow::Result<()> {
             live: Some(followers),
             ..
         } => bench_live::bench_live(&root, followers),
+        Cmd::Bench {
+            postgres: Some(scale),
+            seconds,
+            ..
+        } => bench_pg::bench_postgres(&root, seconds, scale),
         Cmd::Bench {
             moderation: true,
             seconds,

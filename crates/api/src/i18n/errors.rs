@@ -32,6 +32,8 @@ pub struct ErrorTexts {
     pub writing_too_fast: &'static str,
     /// Over the budget for expensive reads (previews, counts, uncached threads).
     pub reading_too_fast: &'static str,
+    /// The server cannot reach its database for a moment.
+    pub unavailable: &'static str,
     pub internal: &'static str,
 }
 
@@ -54,6 +56,7 @@ pub const EN: ErrorTexts = ErrorTexts {
     subscription_not_found: "This link is not valid, or that subscription has already ended.",
     writing_too_fast: "You are commenting too fast. Please wait {n} seconds and try again.",
     reading_too_fast: "You are sending requests too fast. Please wait {n} seconds and try again.",
+    unavailable: "Comments are briefly unavailable. Please try again in a moment.",
     internal: "Something went wrong on the server. Please try again.",
 };
 
@@ -76,6 +79,7 @@ pub const DE: ErrorTexts = ErrorTexts {
     subscription_not_found: "Dieser Link ist ungültig, oder das Abonnement wurde bereits beendet.",
     writing_too_fast: "Du kommentierst zu schnell. Bitte warte {n} Sekunden und versuch es noch einmal.",
     reading_too_fast: "Zu viele Anfragen. Bitte warte {n} Sekunden und versuch es noch einmal.",
+    unavailable: "Die Kommentare sind kurz nicht erreichbar. Bitte versuch es gleich noch einmal.",
     internal: "Auf dem Server ist etwas schiefgegangen. Bitte versuch es noch einmal.",
 };
 
@@ -98,6 +102,7 @@ pub const FR: ErrorTexts = ErrorTexts {
     subscription_not_found: "Ce lien n’est pas valide, ou cet abonnement a déjà pris fin.",
     writing_too_fast: "Vous commentez trop vite. Attendez {n} secondes et réessayez.",
     reading_too_fast: "Trop de requêtes. Attendez {n} secondes et réessayez.",
+    unavailable: "Les commentaires sont momentanément indisponibles. Veuillez réessayer dans un instant.",
     internal: "Une erreur s’est produite sur le serveur. Veuillez réessayer.",
 };
 
@@ -120,6 +125,7 @@ pub const ES: ErrorTexts = ErrorTexts {
     subscription_not_found: "Este enlace no es válido, o esa suscripción ya ha terminado.",
     writing_too_fast: "Estás comentando demasiado rápido. Espera {n} segundos y vuelve a intentarlo.",
     reading_too_fast: "Demasiadas solicitudes. Espera {n} segundos y vuelve a intentarlo.",
+    unavailable: "Los comentarios no están disponibles por un momento. Inténtalo de nuevo enseguida.",
     internal: "Algo salió mal en el servidor. Inténtalo de nuevo.",
 };
 
@@ -153,8 +159,8 @@ impl ErrorTexts {
             ErrorCode::CommentsClosed => (self.comments_closed, 0),
             ErrorCode::DuplicateComment => (self.duplicate_comment, 0),
             ErrorCode::SubscriptionNotFound => (self.subscription_not_found, 0),
-            // "Please try again" is the advice for both.
-            ErrorCode::Internal | ErrorCode::StoreUnavailable => (self.internal, 0),
+            ErrorCode::StoreUnavailable => (self.unavailable, 0),
+            ErrorCode::Internal => (self.internal, 0),
             _ => return None,
         };
         Some(super::fill(template, &[("n", &n.to_string())]))
