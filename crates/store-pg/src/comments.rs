@@ -26,15 +26,32 @@ use crate::store::{CHANGES_CHANNEL, PgStore, backend, id_of, next, records, sql_
 
 /// Rows read per round trip when a scan filters in Rust (thread pages, replies, listings).
 const BATCH: i64 = 200;
+/// Replies read ahead under each top-level comment beyond those a page shows, so a few hidden
+/// ones among them cost no second round trip.
+const REPLY_SLACK: i64 = 8;
 
 /// A write transaction holding the change log's lock (see the module's documentation).
 pub(crate) struct Write<'t, 'c> {
     pub(crate) tx: &'t mut Transaction<'c>,
+    /// The counters locked with the change log's (`tb_counters`): the last change, comment
+    /// and page ids given out, written back with the change (one round trip for all).
     last: u64,
+    comment: u64,
+    page: u64,
     appended: Option<u64>,
 }
 
 impl Write<'_, '_> {
+    fn next_comment(&mut self) -> u64 {
+        self.comment += 1;
+        self.comment
+    }
+
+    fn next_page(&mut self) -> u64 {
+        self.page += 1;
+        self.page
+    }
+
     /// Appends this write's one change under the next sequence number.
     fn append(&mut self, page: &PageRecord, comment: Option<u64>, kind: ChangeKind) -> Result<()> {
         self.append_to(&page.site, &page.key, comment, kind)
@@ -56,23 +73,25 @@ impl Write<'_, '_> {
             comment,
             kind,
         };
+        // One round trip: the counters, the change, and the notification that wakes followers
+        // on every server at COMMIT (they also poll, in case one is lost).
         self.tx
             .execute(
-                "UPDATE tb_counters SET value = $1 WHERE name = 'change'",
-                &[&sql_id(change.seq)],
-            )
-            .map_err(backend)?;
-        self.tx
-            .execute(
-                "INSERT INTO tb_changes (seq, at, record) VALUES ($1, $2, $3)",
-                &[&sql_id(change.seq), &change.at, &Json(&change)],
-            )
-            .map_err(backend)?;
-        // Followers on every server wake at COMMIT (and poll, in case one is lost).
-        self.tx
-            .execute(
-                "SELECT pg_notify($1, $2)",
-                &[&CHANGES_CHANNEL, &change.seq.to_string()],
+                "WITH counters AS (UPDATE tb_counters SET value = CASE name \
+                 WHEN 'change' THEN $1::bigint WHEN 'comment' THEN $4::bigint ELSE $5::bigint END \
+                 WHERE name IN ('change', 'comment', 'page')) \
+                 INSERT INTO tb_changes (seq, at, record) \
+                 SELECT $1::bigint, $2::bigint, $3::jsonb \
+                 FROM (SELECT pg_notify($6::text, $7::text)) AS notified",
+                &[
+                    &sql_id(change.seq),
+                    &change.at,
+                    &Json(&change),
+                    &sql_id(self.comment),
+                    &sql_id(self.page),
+                    &CHANGES_CHANNEL,
+                    &change.seq.to_string(),
+                ],
             )
             .map_err(backend)?;
         self.appended = Some(change.seq);
@@ -89,22 +108,35 @@ impl PgStore {
     ) -> Result<(T, WriteSeq)> {
         let mut conn = self.conn()?;
         let mut tx = conn.transaction().map_err(backend)?;
-        // One round trip: this transaction's commit does not wait for the disk, and the lock.
-        let last = tx
+        // One round trip: this transaction's commit does not wait for the disk, and the lock
+        // (the change counter's row, with the id counters beside it, in one order everywhere).
+        let mut counters = std::collections::HashMap::new();
+        for message in tx
             .simple_query(
                 "SET LOCAL synchronous_commit = off; \
-                 SELECT value FROM tb_counters WHERE name = 'change' FOR UPDATE",
+                 SELECT name, value FROM tb_counters \
+                 WHERE name IN ('change', 'comment', 'page') ORDER BY name FOR UPDATE",
             )
             .map_err(backend)?
-            .iter()
-            .find_map(|message| match message {
-                postgres::SimpleQueryMessage::Row(row) => row.get(0).and_then(|v| v.parse().ok()),
-                _ => None,
-            })
-            .ok_or_else(|| Error::Corrupt("the change counter is missing".into()))?;
+        {
+            if let postgres::SimpleQueryMessage::Row(row) = message
+                && let (Some(name), Some(value)) = (row.get(0), row.get(1))
+                && let Ok(value) = value.parse::<u64>()
+            {
+                counters.insert(name.to_owned(), value);
+            }
+        }
+        let counter = |name: &str| {
+            counters
+                .get(name)
+                .copied()
+                .ok_or_else(|| Error::Corrupt(format!("the {name} counter is missing")))
+        };
         let mut write = Write {
+            last: counter("change")?,
+            comment: counter("comment")?,
+            page: counter("page")?,
             tx: &mut tx,
-            last,
             appended: None,
         };
         let value = work(&mut write)?;
@@ -336,18 +368,37 @@ fn replies_after(
     seen: u32,
     limit: usize,
 ) -> Result<RepliesPage> {
+    walk_replies(c, top, after, seen, limit, None)
+}
+
+/// [`replies_after`], starting from the first replies already read (`prefetched`, with the
+/// number of rows asked for: fewer came back when there are no more).
+fn walk_replies(
+    c: &mut impl GenericClient,
+    top: &CommentRecord,
+    after: u64,
+    seen: u32,
+    limit: usize,
+    mut prefetched: Option<(Vec<CommentRecord>, i64)>,
+) -> Result<RepliesPage> {
     let mut replies = Vec::with_capacity(limit.min(64));
     let (mut seen, mut last) = (seen, after);
     loop {
-        let batch: Vec<CommentRecord> = records(
-            c.query(
-                "SELECT record FROM tb_comments WHERE page_id = $1 AND root = $2 AND id > $3 \
-                 ORDER BY id LIMIT $4",
-                &[&sql_id(top.page_id), &sql_id(top.id), &sql_id(last), &BATCH],
-            )
-            .map_err(backend)?,
-        );
-        let full = batch.len() as i64 == BATCH;
+        let (batch, asked) = match prefetched.take() {
+            Some(first) => first,
+            None => (
+                records(
+                    c.query(
+                        "SELECT record FROM tb_comments WHERE page_id = $1 AND root = $2 \
+                         AND id > $3 ORDER BY id LIMIT $4",
+                        &[&sql_id(top.page_id), &sql_id(top.id), &sql_id(last), &BATCH],
+                    )
+                    .map_err(backend)?,
+                ),
+                BATCH,
+            ),
+        };
+        let full = batch.len() as i64 == asked;
         for rec in batch {
             if replies.len() >= limit {
                 return Ok(RepliesPage {
@@ -474,8 +525,37 @@ impl Reads for PgStore {
             top_level.append(&mut rest);
             let mut replies = Vec::new();
             let mut more_replies = Vec::new();
+            // The first replies under every top-level comment in one round trip (each an
+            // index range with a limit); a run that needs more reads on from there.
+            let roots: Vec<i64> = top_level
+                .iter()
+                .filter(|c| c.descendants > 0)
+                .map(|c| sql_id(c.id))
+                .collect();
+            let asked = i64::try_from(replies_each)
+                .unwrap_or(i64::MAX)
+                .saturating_add(1 + REPLY_SLACK);
+            let mut first: std::collections::HashMap<u64, Vec<CommentRecord>> = Default::default();
+            if !roots.is_empty() {
+                for row in tx
+                    .query(
+                        "SELECT t.root, r.record FROM unnest($2::bigint[]) AS t(root) \
+                         CROSS JOIN LATERAL (SELECT record, id FROM tb_comments \
+                         WHERE page_id = $1 AND root = t.root ORDER BY id LIMIT $3) r \
+                         ORDER BY t.root, r.id",
+                        &[&sql_id(page.id), &roots, &asked],
+                    )
+                    .map_err(backend)?
+                {
+                    first
+                        .entry(id_of(row.get(0)))
+                        .or_default()
+                        .push(row.get::<_, Json<CommentRecord>>(1).0);
+                }
+            }
             for top in top_level.iter().filter(|c| c.descendants > 0) {
-                let run = replies_after(tx, top, 0, 0, replies_each)?;
+                let prefetched = (first.remove(&top.id).unwrap_or_default(), asked);
+                let run = walk_replies(tx, top, 0, 0, replies_each, Some(prefetched))?;
                 replies.extend(run.replies);
                 more_replies.extend(run.more);
             }
@@ -552,7 +632,7 @@ impl Writes for PgStore {
             let mut page = match page_of(w.tx, &new.site, &new.page_key)? {
                 Some(page) => page,
                 None => PageRecord {
-                    id: next(w.tx, "page")?,
+                    id: w.next_page(),
                     site: new.site.clone(),
                     key: new.page_key.clone(),
                     title: None,
@@ -580,7 +660,7 @@ impl Writes for PgStore {
             page.comments += 1;
             // The page first: the comment's row refers to it.
             put_page(w.tx, &page)?;
-            let id = next(w.tx, "comment")?;
+            let id = w.next_comment();
             let (depth, root) = match new.parent {
                 None => (0, None),
                 Some(parent_id) => {
@@ -1147,13 +1227,8 @@ impl PgStore {
             }
             // Ids given out from here on follow the restored ones.
             let highest = comments.iter().map(|c| c.id).max().unwrap_or(0);
-            for (counter, at_least) in [("page", page.id), ("comment", highest)] {
-                w.tx.execute(
-                    "UPDATE tb_counters SET value = GREATEST(value, $2) WHERE name = $1",
-                    &[&counter, &sql_id(at_least)],
-                )
-                .map_err(backend)?;
-            }
+            w.comment = w.comment.max(highest);
+            w.page = w.page.max(page.id);
             w.append(page, None, ChangeKind::PageUpdated)
         })
         .and_then(|((), seq)| self.flush_through(seq))
