@@ -18,8 +18,8 @@ use postgres::types::Json;
 use postgres::{GenericClient, IsolationLevel, Transaction};
 use talkback_store::{
     BanRecord, Change, ChangeKind, CommentList, CommentQuery, CommentRecord, Deleted, Edit, Error,
-    Listed, Maintenance, Moderation, MoreReplies, NewComment, Order, PageRecord, ParentProblem,
-    Reads, RepliesPage, Result, Status, ThreadPage, Transfer, WriteSeq, Writes, author_identity,
+    Listed, Maintenance, Moderation, NewComment, Order, PageRecord, ParentProblem, Reads,
+    RepliesPage, Result, Status, ThreadPage, Transfer, WriteSeq, Writes, author_identity,
 };
 
 use crate::store::{CHANGES_CHANNEL, PgStore, backend, id_of, next, records, sql_id};
@@ -381,49 +381,30 @@ fn walk_replies(
     limit: usize,
     mut prefetched: Option<(Vec<CommentRecord>, i64)>,
 ) -> Result<RepliesPage> {
-    let mut replies = Vec::with_capacity(limit.min(64));
-    let (mut seen, mut last) = (seen, after);
-    loop {
-        let (batch, asked) = match prefetched.take() {
-            Some(first) => first,
-            None => (
-                records(
-                    c.query(
-                        "SELECT record FROM tb_comments WHERE page_id = $1 AND root = $2 \
-                         AND id > $3 ORDER BY id LIMIT $4",
-                        &[&sql_id(top.page_id), &sql_id(top.id), &sql_id(last), &BATCH],
-                    )
-                    .map_err(backend)?,
-                ),
-                BATCH,
-            ),
-        };
-        let full = batch.len() as i64 == asked;
-        for rec in batch {
-            if replies.len() >= limit {
-                return Ok(RepliesPage {
-                    replies,
-                    more: Some(MoreReplies {
-                        root: top.id,
-                        after: last,
-                        seen,
-                        remaining: top.descendants.saturating_sub(seen).max(1),
-                    }),
-                });
-            }
-            seen += 1;
-            last = rec.id;
-            if rec.in_thread() {
-                replies.push(rec);
-            }
+    // Read in batches, on demand: the rule stops reading once the page is full.
+    let mut batch = std::collections::VecDeque::new();
+    let (mut last, mut exhausted) = (after, false);
+    let stored = std::iter::from_fn(|| {
+        if batch.is_empty() && !exhausted {
+            let (rows, asked) = match prefetched.take() {
+                Some(first) => first,
+                None => match c.query(
+                    "SELECT record FROM tb_comments WHERE page_id = $1 AND root = $2 \
+                     AND id > $3 ORDER BY id LIMIT $4",
+                    &[&sql_id(top.page_id), &sql_id(top.id), &sql_id(last), &BATCH],
+                ) {
+                    Ok(rows) => (records(rows), BATCH),
+                    Err(e) => return Some(Err(backend(e))),
+                },
+            };
+            exhausted = (rows.len() as i64) < asked;
+            batch.extend(rows);
         }
-        if !full {
-            return Ok(RepliesPage {
-                replies,
-                more: None,
-            });
-        }
-    }
+        let record: CommentRecord = batch.pop_front()?;
+        last = record.id;
+        Some(Ok((record.id, Some(record))))
+    });
+    RepliesPage::collect(top, after, seen, limit, stored)
 }
 
 /// Up to `limit + 1` top-level comments in the thread after the cursor, pinned ones aside.

@@ -39,9 +39,9 @@ use sled::transaction::{ConflictableTransactionError, TransactionError, Transact
 
 use sled::transaction::TransactionalTree;
 use talkback_store::{
-    Change, ChangeKind, ChangeLog, CommentRecord, Deleted, Edit, Error, Maintenance, MoreReplies,
-    NewComment, Order, PageRecord, ParentProblem, Reads, RepliesPage, Result, Status, ThreadPage,
-    Transfer, WriteSeq, Writes,
+    Change, ChangeKind, ChangeLog, CommentRecord, Deleted, Edit, Error, Maintenance, NewComment,
+    Order, PageRecord, ParentProblem, Reads, RepliesPage, Result, Status, ThreadPage, Transfer,
+    WriteSeq, Writes,
 };
 
 use crate::codec::{FORMAT_VERSION, decode, encode};
@@ -524,33 +524,11 @@ impl SledStore {
     ) -> Result<RepliesPage> {
         let range = index_key(top.page_id, top.id, after.saturating_add(1))
             ..=index_key(top.page_id, top.id, u64::MAX);
-        let mut replies = Vec::with_capacity(limit.min(64));
-        let (mut seen, mut last) = (seen, after);
-        for key in self.replies.range(range).keys() {
+        let stored = self.replies.range(range).keys().map(|key| {
             let id = id_from_index_key(&key.db()?)?;
-            if replies.len() >= limit {
-                return Ok(RepliesPage {
-                    replies,
-                    more: Some(MoreReplies {
-                        root: top.id,
-                        after: last,
-                        seen,
-                        remaining: top.descendants.saturating_sub(seen).max(1),
-                    }),
-                });
-            }
-            seen += 1;
-            last = id;
-            if let Some(rec) = self.load_comment(id)?
-                && rec.in_thread()
-            {
-                replies.push(rec);
-            }
-        }
-        Ok(RepliesPage {
-            replies,
-            more: None,
-        })
+            Ok((id, self.load_comment(id)?))
+        });
+        RepliesPage::collect(top, after, seen, limit, stored)
     }
 }
 

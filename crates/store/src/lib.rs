@@ -79,6 +79,47 @@ pub struct RepliesPage {
     pub more: Option<MoreReplies>,
 }
 
+impl RepliesPage {
+    /// The one rule of a page of replies, for every backend: `stored` yields the replies under
+    /// the top-level comment `top` after the cursor (`after`, with `seen` replies before it),
+    /// in id order, whatever their status (`None` for an id whose record is gone). Up to
+    /// `limit` of those `in_thread` are kept; when another reply follows them, `more` says
+    /// where to go on and how many may remain.
+    pub fn collect(
+        top: &CommentRecord,
+        after: u64,
+        seen: u32,
+        limit: usize,
+        stored: impl Iterator<Item = Result<(u64, Option<CommentRecord>)>>,
+    ) -> Result<RepliesPage> {
+        let mut replies = Vec::with_capacity(limit.min(64));
+        let (mut seen, mut last) = (seen, after);
+        for entry in stored {
+            let (id, record) = entry?;
+            if replies.len() >= limit {
+                return Ok(RepliesPage {
+                    replies,
+                    more: Some(MoreReplies {
+                        root: top.id,
+                        after: last,
+                        seen,
+                        remaining: top.descendants.saturating_sub(seen).max(1),
+                    }),
+                });
+            }
+            seen += 1;
+            last = id;
+            if let Some(record) = record.filter(CommentRecord::in_thread) {
+                replies.push(record);
+            }
+        }
+        Ok(RepliesPage {
+            replies,
+            more: None,
+        })
+    }
+}
+
 /// What deleting a comment did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Deleted {
