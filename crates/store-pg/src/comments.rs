@@ -167,17 +167,6 @@ impl PgStore {
     }
 }
 
-/// The status as the `status` column (and the record's serde form) spells it.
-fn status_name(status: Status) -> &'static str {
-    match status {
-        Status::Approved => "approved",
-        Status::Pending => "pending",
-        Status::Spam => "spam",
-        Status::Deleted => "deleted",
-        Status::Pingback => "pingback",
-    }
-}
-
 fn one<T: serde::de::DeserializeOwned>(rows: Vec<postgres::Row>) -> Option<T> {
     records(rows).pop()
 }
@@ -256,7 +245,7 @@ fn put_comment(c: &mut impl GenericClient, site: &str, rec: &CommentRecord) -> R
             &sql_id(rec.page_id),
             &parent,
             &root,
-            &status_name(rec.status),
+            &rec.status.name(),
             &rec.pinned,
             &site,
             &rec.source,
@@ -1021,7 +1010,7 @@ impl Moderation for PgStore {
 
     fn list_comments(&self, query: &CommentQuery) -> Result<CommentList> {
         let mut conn = self.conn()?;
-        let held: Vec<&str> = query.statuses.iter().map(|s| status_name(*s)).collect();
+        let held: Vec<&str> = query.statuses.iter().map(|s| s.name()).collect();
         // Held comments by their index; everything else by one reverse pass over comments.
         let only_held = query.only_held();
         let sql = if only_held {

@@ -16,6 +16,19 @@ pub enum Status {
     Pingback,
 }
 
+impl Status {
+    /// The status as its serde form spells it (for columns, logs and events).
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Approved => "approved",
+            Status::Pending => "pending",
+            Status::Spam => "spam",
+            Status::Deleted => "deleted",
+            Status::Pingback => "pingback",
+        }
+    }
+}
+
 /// A page (a blog post) of a site.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PageRecord {

@@ -525,20 +525,32 @@ pub(crate) fn serve_release(
     dir: &Path,
     settings: &str,
 ) -> anyhow::Result<(Proc, String)> {
+    serve_release_on(
+        root,
+        &dir.join("talkback.toml"),
+        &dir.join("db").display().to_string(),
+        settings,
+    )
+}
+
+/// [`serve_release`] with its configuration written to `config` and its records in `database`
+/// (a directory or a PostgreSQL URL).
+pub(crate) fn serve_release_on(
+    root: &Path,
+    config: &Path,
+    database: &str,
+    settings: &str,
+) -> anyhow::Result<(Proc, String)> {
     let port = free_port()?;
-    let config = dir.join("talkback.toml");
     std::fs::write(
-        &config,
-        format!(
-            "bind = \"127.0.0.1:{port}\"\ndatabase = {:?}\n{settings}",
-            dir.join("db")
-        ),
+        config,
+        format!("bind = \"127.0.0.1:{port}\"\ndatabase = {database:?}\n{settings}"),
     )?;
     let base = format!("http://127.0.0.1:{port}");
     let proc = Proc(
         Command::new(root.join("target/release/talkback"))
             .arg("--config")
-            .arg(&config)
+            .arg(config)
             .arg("serve")
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
@@ -548,7 +560,7 @@ pub(crate) fn serve_release(
     wait_ready(
         &format!("{base}/api/v1/threads?site=demo&page=/x"),
         Instant::now(),
-        Duration::from_secs(10),
+        Duration::from_secs(30),
     )?;
     Ok((proc, base))
 }

@@ -12,15 +12,15 @@
 //! Prints figures; asserts nothing; leaves nothing running (the cluster stops with it).
 
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Instant;
 
 use anyhow::{Context, bail};
 use serde_json::json;
 
 use crate::bench::{
-    Figure, Proc, SPAM_OFF, agent, build_release_server, free_port, lua_post, rss_kib, rss_sampler,
-    synthetic_wxr, wait_ready, wrk,
+    Figure, Proc, SPAM_OFF, agent, build_release_server, lua_post, rss_kib, rss_sampler,
+    serve_release_on, synthetic_wxr, wrk,
 };
 
 /// Where a server keeps its records.
@@ -90,21 +90,20 @@ fn database(cluster: &str, name: &str) -> anyhow::Result<Backend> {
     Ok(Backend::Postgres(format!("{server}/{name}")))
 }
 
-fn config(
-    dir: &Path,
-    name: &str,
-    backend: &Backend,
-    port: u16,
-    extra: &str,
-) -> anyhow::Result<std::path::PathBuf> {
+/// What every server here is told besides `bind` and `database`.
+fn settings(extra: &str) -> String {
+    format!(
+        "examples_dir = \"\"\nrate_limit_per_minute = 0\nread_rate_limit_per_minute = 0\n{extra}\n\
+         [[sites]]\nid = \"demo\"\norigins = [\"https://blog.example\"]\n{SPAM_OFF}"
+    )
+}
+
+/// The configuration of an offline command (an import) on `backend`.
+fn config(dir: &Path, name: &str, backend: &Backend) -> anyhow::Result<std::path::PathBuf> {
     let path = dir.join(format!("{name}.toml"));
     std::fs::write(
         &path,
-        format!(
-            "bind = \"127.0.0.1:{port}\"\ndatabase = {:?}\nexamples_dir = \"\"\nrate_limit_per_minute = 0\n\
-             read_rate_limit_per_minute = 0\n{extra}\n[[sites]]\nid = \"demo\"\norigins = [\"https://blog.example\"]\n{SPAM_OFF}",
-            backend.database()
-        ),
+        format!("database = {:?}\n{}", backend.database(), settings("")),
     )?;
     Ok(path)
 }
@@ -117,25 +116,12 @@ fn serve(
     backend: &Backend,
     extra: &str,
 ) -> anyhow::Result<(Proc, String)> {
-    let port = free_port()?;
-    let config = config(dir, name, backend, port, extra)?;
-    let base = format!("http://127.0.0.1:{port}");
-    let proc = Proc(
-        Command::new(root.join("target/release/talkback"))
-            .arg("--config")
-            .arg(&config)
-            .arg("serve")
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()?,
-    );
-    wait_ready(
-        &format!("{base}/api/v1/threads?site=demo&page=/x"),
-        Instant::now(),
-        Duration::from_secs(30),
-    )?;
-    Ok((proc, base))
+    serve_release_on(
+        root,
+        &dir.join(format!("{name}.toml")),
+        &backend.database(),
+        &settings(extra),
+    )
 }
 
 pub(crate) fn bench_postgres(root: &Path, seconds: u32, scale: u64) -> anyhow::Result<()> {
@@ -306,10 +292,10 @@ fn scale_run(
             database(cluster, "tb_small")?,
         ),
     ] {
-        let settings = config(dir, &format!("import-{label}"), &big, 0, "")?;
+        let importing = config(dir, &format!("import-{label}"), &big)?;
         let started = Instant::now();
         for file in &files {
-            import(root, &settings, file)?;
+            import(root, &importing, file)?;
         }
         let took = started.elapsed();
         eprintln!(
@@ -321,7 +307,7 @@ fn scale_run(
         );
         import(
             root,
-            &config(dir, &format!("small-{label}"), &little, 0, "")?,
+            &config(dir, &format!("small-{label}"), &little)?,
             &small,
         )?;
         let mut p99 = Vec::new();

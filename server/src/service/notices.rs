@@ -166,16 +166,6 @@ pub struct EventComment {
     pub status: &'static str,
 }
 
-fn status_name(status: Status) -> &'static str {
-    match status {
-        Status::Approved => "approved",
-        Status::Pending => "pending",
-        Status::Spam => "spam",
-        Status::Deleted => "deleted",
-        Status::Pingback => "pingback",
-    }
-}
-
 impl Service {
     /// The webhook events of `site` among the changes after `after` (at most `limit` read),
     /// and the change read up to. Imports send none.
@@ -228,7 +218,7 @@ impl Service {
                     } else {
                         r.body_source.clone()
                     },
-                    status: status_name(r.status),
+                    status: r.status.name(),
                 },
                 // Gone since (deleted without replies).
                 None => EventComment {
