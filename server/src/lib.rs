@@ -206,6 +206,9 @@ pub fn start(config: Config) -> Result<Running, StartError> {
             config.rate_limit_per_minute,
             config.read_rate_limit_per_minute,
             config.trusted_proxies.clone(),
+            service
+                .shared_store()
+                .then(|| Arc::clone(&service) as Arc<dyn limit::SharedCount>),
         ),
         config,
     });

@@ -26,7 +26,7 @@ pub(super) async fn issue(
     query: web::Query<ChallengeQuery>,
 ) -> Result<HttpResponse> {
     state.service.site(&query.site)?;
-    state.limits.read(&req, &state.service).await?;
+    state.limits.read(&req).await?;
     let client = state.limits.client(&req)?;
     let challenge = state.service.challenge(&query, client)?;
     Ok(HttpResponse::Ok()

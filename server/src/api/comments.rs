@@ -33,7 +33,7 @@ pub(super) async fn create(
 ) -> Result<HttpResponse> {
     let input = body.into_inner();
     let site = writable_site(&state, &req, &input.site)?;
-    state.limits.write(&req, &state.service).await?;
+    state.limits.write(&req).await?;
     let from = Provenance {
         from_site: http::request_from_site(&req, site),
         host: http::host_name(&req),
@@ -68,7 +68,7 @@ pub(super) async fn held(
     req: HttpRequest,
     body: web::Json<HeldQuery>,
 ) -> Result<HttpResponse> {
-    state.limits.read(&req, &state.service).await?;
+    state.limits.read(&req).await?;
     let service = state.service.clone();
     let held = web::block(move || service.held(&body)).await??;
     Ok(HttpResponse::Ok()
@@ -103,7 +103,7 @@ pub(super) async fn edit(
     id: web::Path<u64>,
     body: web::Json<EditComment>,
 ) -> Result<HttpResponse> {
-    state.limits.write(&req, &state.service).await?;
+    state.limits.write(&req).await?;
     let (id, key, input) = (id.into_inner(), edit_key(&req), body.into_inner());
     let service = state.service.clone();
     let response = web::block(move || service.edit(id, &key, &input)).await??;
@@ -128,7 +128,7 @@ pub(super) async fn delete(
     req: HttpRequest,
     id: web::Path<u64>,
 ) -> Result<HttpResponse> {
-    state.limits.write(&req, &state.service).await?;
+    state.limits.write(&req).await?;
     let (id, key) = (id.into_inner(), edit_key(&req));
     let service = state.service.clone();
     let response = web::block(move || service.delete(id, &key)).await??;

@@ -62,7 +62,7 @@ async fn answer(state: &web::Data<AppState>, req: &HttpRequest, body: Bytes) -> 
     let (numbers, ticket) = match state.cache.get_counts(&request.site, &cache_key) {
         (Some(hit), ticket) => (hit, ticket),
         (None, ticket) => {
-            state.limits.read(req, &state.service).await?;
+            state.limits.read(req).await?;
             let (service, site_id) = (state.service.clone(), request.site.clone());
             let numbers = Arc::new(web::block(move || service.counts(&site_id, &keys)).await??);
             state

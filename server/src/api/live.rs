@@ -80,7 +80,7 @@ pub(super) async fn follow(
     };
     if last_seen.is_some() {
         // A catch-up reads the change log: an expensive read, budgeted like one.
-        state.limits.read(&req, &state.service).await?;
+        state.limits.read(&req).await?;
     }
     let slot = state.streams.take(state.limits.client(&req)?)?;
     // Follow first, then catch up: an event in between comes twice and is sent once.

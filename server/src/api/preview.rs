@@ -23,7 +23,7 @@ pub(super) async fn preview(
     req: HttpRequest,
     body: web::Json<PreviewRequest>,
 ) -> Result<HttpResponse> {
-    state.limits.read(&req, &state.service).await?;
+    state.limits.read(&req).await?;
     let (_, body) = validate::body(&body.body)?;
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))

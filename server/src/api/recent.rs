@@ -43,7 +43,7 @@ pub(super) async fn recent(
     query: web::Query<RecentQuery>,
 ) -> Result<HttpResponse> {
     state.service.site(&query.site)?;
-    state.limits.read(&req, &state.service).await?;
+    state.limits.read(&req).await?;
     let limit = query.limit.unwrap_or(5).clamp(1, MAX_RECENT as u32) as usize;
     let mut entries = {
         let (service, site) = (state.service.clone(), query.site.clone());

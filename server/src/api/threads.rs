@@ -150,7 +150,7 @@ async fn cached(
         }
         (None, ticket) => ticket,
     };
-    state.limits.read(req, &state.service).await?;
+    state.limits.read(req).await?;
     let (body, total, exists) = build().await?;
     let fresh = Arc::new(Cached::new(body, total).with(encoding));
     if exists {

@@ -16,7 +16,14 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use talkback_api::ErrorCode;
 
 use super::Error;
-use crate::service::Service;
+
+/// Budgets every server sharing a database counts together (the service implements it over
+/// its store; `http` knows nothing of either).
+pub(crate) trait SharedCount: Send + Sync + 'static {
+    /// Counts one use of the budget `key` in the one-minute window starting at `window_ms`;
+    /// returns the uses in that window so far, on every server.
+    fn count_use(&self, key: &str, window_ms: i64) -> Result<u32, Error>;
+}
 
 /// Forget idle clients once at least this many are tracked.
 const SWEEP_ABOVE: usize = 10_000;
@@ -71,56 +78,53 @@ pub(crate) struct Limits {
     writes: Budget,
     reads: Budget,
     trusted: Vec<IpAddr>,
+    /// On a database other servers share: the windows all of them count.
+    shared: Option<Arc<dyn SharedCount>>,
 }
 
 impl Limits {
-    pub(crate) fn new(writes_per_minute: u32, reads_per_minute: u32, trusted: Vec<IpAddr>) -> Self {
+    pub(crate) fn new(
+        writes_per_minute: u32,
+        reads_per_minute: u32,
+        trusted: Vec<IpAddr>,
+        shared: Option<Arc<dyn SharedCount>>,
+    ) -> Self {
         Self {
             writes: Budget::new(writes_per_minute, true),
             reads: Budget::new(reads_per_minute, false),
             trusted,
+            shared,
         }
     }
 
     /// Counts one write (post, edit, delete).
-    pub(crate) async fn write(
-        &self,
-        req: &HttpRequest,
-        service: &Arc<Service>,
-    ) -> Result<(), Error> {
-        self.count(req, service, &self.writes).await
+    pub(crate) async fn write(&self, req: &HttpRequest) -> Result<(), Error> {
+        self.count(req, &self.writes).await
     }
 
     /// Counts one read that costs the server real work.
-    pub(crate) async fn read(
-        &self,
-        req: &HttpRequest,
-        service: &Arc<Service>,
-    ) -> Result<(), Error> {
-        self.count(req, service, &self.reads).await
+    pub(crate) async fn read(&self, req: &HttpRequest) -> Result<(), Error> {
+        self.count(req, &self.reads).await
     }
 
     /// This server's limiter first; then, on a database other servers share, the window all
     /// of them count together (so a client spreading requests over N servers gets no more).
-    async fn count(
-        &self,
-        req: &HttpRequest,
-        service: &Arc<Service>,
-        budget: &Budget,
-    ) -> Result<(), Error> {
+    async fn count(&self, req: &HttpRequest, budget: &Budget) -> Result<(), Error> {
         let Some(ip) = self.client(req)? else {
             return Ok(());
         };
         let client = bucket(ip);
         budget.check(client)?;
-        if budget.limiter.is_none() || !service.shared_store() {
+        let (Some(shared), Some(_)) = (&self.shared, &budget.limiter) else {
             return Ok(());
-        }
-        let now = crate::service::now_ms();
+        };
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
         let window = now - now.rem_euclid(60_000);
         let key = format!("{}:{client}", if budget.writes { "w" } else { "r" });
-        let shared = Arc::clone(service);
-        let used = web::block(move || shared.store().count_use(&key, window)).await??;
+        let shared = Arc::clone(shared);
+        let used = web::block(move || shared.count_use(&key, window)).await??;
         if used > budget.per_minute {
             return Err(Error::RateLimited {
                 retry_after_secs: u64::try_from((window + 60_000 - now) / 1000 + 1).unwrap_or(60),

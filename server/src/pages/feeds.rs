@@ -72,7 +72,7 @@ async fn feed(
         .as_deref()
         .map(|p| validate::page_key(p, config))
         .transpose()?;
-    state.limits.read(&req, &state.service).await?;
+    state.limits.read(&req).await?;
     let entries = {
         let (service, site_id, page) = (state.service.clone(), site_id.clone(), page.clone());
         web::block(move || service.latest(&site_id, page.as_deref())).await??

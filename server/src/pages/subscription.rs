@@ -137,8 +137,8 @@ async fn answer(
 ) -> HttpResponse {
     let done = async {
         match budget {
-            Budget::Read => state.limits.read(req, &state.service).await?,
-            Budget::Write => state.limits.write(req, &state.service).await?,
+            Budget::Read => state.limits.read(req).await?,
+            Budget::Write => state.limits.write(req).await?,
         }
         let service = state.service.clone();
         web::block(move || act(&service)).await?

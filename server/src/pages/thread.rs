@@ -154,7 +154,7 @@ async fn create(
             "This page's origin is not allowed to post comments for this site.",
         ));
     }
-    state.limits.write(req, &state.service).await?;
+    state.limits.write(req).await?;
     let parent = match input.parent.as_deref().map(str::trim) {
         None | Some("") => None,
         Some(id) => {
@@ -218,7 +218,7 @@ async fn render(
             )
         })?),
     };
-    state.limits.read(req, &state.service).await?;
+    state.limits.read(req).await?;
     let view = ThreadView {
         site: site_id.to_owned(),
         page: page_key.clone(),

@@ -370,6 +370,13 @@ impl Batch<'_> {
     }
 }
 
+/// The rate limits' windows shared with other servers, counted in the store.
+impl crate::http::limit::SharedCount for Service {
+    fn count_use(&self, key: &str, window_ms: i64) -> Result<u32, Error> {
+        Ok(self.store.count_use(key, window_ms)?)
+    }
+}
+
 impl From<talkback_store::Error> for Error {
     fn from(e: talkback_store::Error) -> Self {
         use talkback_store::{Error as S, Missing};
