@@ -22,6 +22,7 @@ use talkback_store::{
     RepliesPage, Result, Status, ThreadPage, Transfer, WriteSeq, Writes, author_identity,
 };
 
+use crate::pool::Db;
 use crate::store::{CHANGES_CHANNEL, PgStore, backend, id_of, next, records, sql_id};
 
 /// Rows read per round trip when a scan filters in Rust (thread pages, replies, listings).
@@ -32,7 +33,7 @@ const REPLY_SLACK: i64 = 8;
 
 /// A write transaction holding the change log's lock (see the module's documentation).
 pub(crate) struct Write<'t, 'c> {
-    pub(crate) tx: &'t mut Transaction<'c>,
+    pub(crate) tx: Db<'t, Transaction<'c>>,
     /// The counters locked with the change log's (`tb_counters`): the last change, comment
     /// and page ids given out, written back with the change (one round trip for all).
     last: u64,
@@ -107,7 +108,8 @@ impl PgStore {
         work: impl FnOnce(&mut Write<'_, '_>) -> Result<T>,
     ) -> Result<(T, WriteSeq)> {
         let mut conn = self.conn()?;
-        let mut tx = conn.transaction().map_err(backend)?;
+        let (client, statements) = conn.parts();
+        let mut tx = client.transaction().map_err(backend)?;
         // One round trip: this transaction's commit does not wait for the disk, and the lock
         // (the change counter's row, with the id counters beside it, in one order everywhere).
         let mut counters = std::collections::HashMap::new();
@@ -136,11 +138,12 @@ impl PgStore {
             last: counter("change")?,
             comment: counter("comment")?,
             page: counter("page")?,
-            tx: &mut tx,
+            tx: Db::new(&mut tx, statements),
             appended: None,
         };
         let value = work(&mut write)?;
-        match write.appended {
+        let appended = write.appended;
+        match appended {
             Some(seq) => {
                 tx.commit().map_err(backend)?;
                 self.written
@@ -153,15 +156,19 @@ impl PgStore {
 
     /// A read-only transaction seeing one snapshot, so a page read in several statements is
     /// one consistent state even while other servers write.
-    fn snapshot<T>(&self, work: impl FnOnce(&mut Transaction<'_>) -> Result<T>) -> Result<T> {
+    fn snapshot<T>(
+        &self,
+        work: impl FnOnce(&mut Db<'_, Transaction<'_>>) -> Result<T>,
+    ) -> Result<T> {
         let mut conn = self.conn()?;
-        let mut tx = conn
+        let (client, statements) = conn.parts();
+        let mut tx = client
             .build_transaction()
             .isolation_level(IsolationLevel::RepeatableRead)
             .read_only(true)
             .start()
             .map_err(backend)?;
-        let value = work(&mut tx)?;
+        let value = work(&mut Db::new(&mut tx, statements))?;
         tx.commit().map_err(backend)?;
         Ok(value)
     }
@@ -171,7 +178,11 @@ fn one<T: serde::de::DeserializeOwned>(rows: Vec<postgres::Row>) -> Option<T> {
     records(rows).pop()
 }
 
-fn page_of(c: &mut impl GenericClient, site: &str, key: &str) -> Result<Option<PageRecord>> {
+fn page_of(
+    c: &mut Db<'_, impl GenericClient>,
+    site: &str,
+    key: &str,
+) -> Result<Option<PageRecord>> {
     let rows = c
         .query(
             "SELECT record FROM tb_pages WHERE site = $1 AND key = $2",
@@ -181,7 +192,7 @@ fn page_of(c: &mut impl GenericClient, site: &str, key: &str) -> Result<Option<P
     Ok(one(rows))
 }
 
-fn page_by_id(c: &mut impl GenericClient, id: u64) -> Result<Option<PageRecord>> {
+fn page_by_id(c: &mut Db<'_, impl GenericClient>, id: u64) -> Result<Option<PageRecord>> {
     let rows = c
         .query("SELECT record FROM tb_pages WHERE id = $1", &[&sql_id(id)])
         .map_err(backend)?;
@@ -189,12 +200,12 @@ fn page_by_id(c: &mut impl GenericClient, id: u64) -> Result<Option<PageRecord>>
 }
 
 /// The page of a comment being written (it must be there).
-fn page_of_comment(c: &mut impl GenericClient, rec: &CommentRecord) -> Result<PageRecord> {
+fn page_of_comment(c: &mut Db<'_, impl GenericClient>, rec: &CommentRecord) -> Result<PageRecord> {
     page_by_id(c, rec.page_id)?
         .ok_or_else(|| Error::Corrupt(format!("page {} missing", rec.page_id)))
 }
 
-fn put_page(c: &mut impl GenericClient, page: &PageRecord) -> Result<()> {
+fn put_page(c: &mut Db<'_, impl GenericClient>, page: &PageRecord) -> Result<()> {
     c.execute(
         "INSERT INTO tb_pages (id, site, key, record) VALUES ($1, $2, $3, $4) \
          ON CONFLICT (id) DO UPDATE SET site = excluded.site, key = excluded.key, \
@@ -205,13 +216,13 @@ fn put_page(c: &mut impl GenericClient, page: &PageRecord) -> Result<()> {
     Ok(())
 }
 
-fn remove_page(c: &mut impl GenericClient, id: u64) -> Result<()> {
+fn remove_page(c: &mut Db<'_, impl GenericClient>, id: u64) -> Result<()> {
     c.execute("DELETE FROM tb_pages WHERE id = $1", &[&sql_id(id)])
         .map_err(backend)?;
     Ok(())
 }
 
-fn comment_of(c: &mut impl GenericClient, id: u64) -> Result<Option<CommentRecord>> {
+fn comment_of(c: &mut Db<'_, impl GenericClient>, id: u64) -> Result<Option<CommentRecord>> {
     let rows = c
         .query(
             "SELECT record FROM tb_comments WHERE id = $1",
@@ -222,7 +233,7 @@ fn comment_of(c: &mut impl GenericClient, id: u64) -> Result<Option<CommentRecor
 }
 
 /// A comment that is not a tombstone (`NotFound` otherwise).
-fn live_comment(c: &mut impl GenericClient, id: u64) -> Result<CommentRecord> {
+fn live_comment(c: &mut Db<'_, impl GenericClient>, id: u64) -> Result<CommentRecord> {
     match comment_of(c, id)? {
         Some(rec) if rec.status != Status::Deleted => Ok(rec),
         _ => Err(Error::comment_not_found(id)),
@@ -230,7 +241,7 @@ fn live_comment(c: &mut impl GenericClient, id: u64) -> Result<CommentRecord> {
 }
 
 /// Stores a comment (new or changed) with the columns queries use.
-fn put_comment(c: &mut impl GenericClient, site: &str, rec: &CommentRecord) -> Result<()> {
+fn put_comment(c: &mut Db<'_, impl GenericClient>, site: &str, rec: &CommentRecord) -> Result<()> {
     let parent = rec.parent.map(sql_id);
     let root = rec.root.map(sql_id);
     c.execute(
@@ -257,7 +268,7 @@ fn put_comment(c: &mut impl GenericClient, site: &str, rec: &CommentRecord) -> R
     Ok(())
 }
 
-fn remove_comment(c: &mut impl GenericClient, id: u64) -> Result<()> {
+fn remove_comment(c: &mut Db<'_, impl GenericClient>, id: u64) -> Result<()> {
     c.execute("DELETE FROM tb_comments WHERE id = $1", &[&sql_id(id)])
         .map_err(backend)?;
     Ok(())
@@ -265,7 +276,7 @@ fn remove_comment(c: &mut impl GenericClient, id: u64) -> Result<()> {
 
 /// Counts a status change from `was` to `now` in the author's approved comments on `site`.
 fn count_approval(
-    c: &mut impl GenericClient,
+    c: &mut Db<'_, impl GenericClient>,
     site: &str,
     rec: &CommentRecord,
     was: Option<Status>,
@@ -304,7 +315,7 @@ fn count_approval(
 /// Checks a reply's parent and counts the reply on it (and on its top-level comment); returns
 /// the reply's depth and top-level comment.
 fn attach_reply(
-    c: &mut impl GenericClient,
+    c: &mut Db<'_, impl GenericClient>,
     page: &PageRecord,
     parent_id: u64,
     max_depth: u32,
@@ -338,7 +349,7 @@ fn attach_reply(
 }
 
 /// Every comment of a page, by id.
-fn page_comments(c: &mut impl GenericClient, page_id: u64) -> Result<Vec<CommentRecord>> {
+fn page_comments(c: &mut Db<'_, impl GenericClient>, page_id: u64) -> Result<Vec<CommentRecord>> {
     let rows = c
         .query(
             "SELECT record FROM tb_comments WHERE page_id = $1 ORDER BY id",
@@ -351,7 +362,7 @@ fn page_comments(c: &mut impl GenericClient, page_id: u64) -> Result<Vec<Comment
 /// Up to `limit` replies in the thread under the top-level comment `top` with ids above
 /// `after`; `seen` replies (in the thread or not) came before the cursor.
 fn replies_after(
-    c: &mut impl GenericClient,
+    c: &mut Db<'_, impl GenericClient>,
     top: &CommentRecord,
     after: u64,
     seen: u32,
@@ -363,7 +374,7 @@ fn replies_after(
 /// [`replies_after`], starting from the first replies already read (`prefetched`, with the
 /// number of rows asked for: fewer came back when there are no more).
 fn walk_replies(
-    c: &mut impl GenericClient,
+    c: &mut Db<'_, impl GenericClient>,
     top: &CommentRecord,
     after: u64,
     seen: u32,
@@ -398,7 +409,7 @@ fn walk_replies(
 
 /// Up to `limit + 1` top-level comments in the thread after the cursor, pinned ones aside.
 fn top_level_after(
-    c: &mut impl GenericClient,
+    c: &mut Db<'_, impl GenericClient>,
     page_id: u64,
     order: Order,
     limit: usize,
@@ -443,15 +454,15 @@ fn top_level_after(
 
 impl Reads for PgStore {
     fn comment(&self, id: u64) -> Result<Option<CommentRecord>> {
-        comment_of(&mut *self.conn()?, id)
+        comment_of(&mut self.conn()?.db(), id)
     }
 
     fn page(&self, site: &str, page_key: &str) -> Result<Option<PageRecord>> {
-        page_of(&mut *self.conn()?, site, page_key)
+        page_of(&mut self.conn()?.db(), site, page_key)
     }
 
     fn page_by_id(&self, page_id: u64) -> Result<Option<PageRecord>> {
-        page_by_id(&mut *self.conn()?, page_id)
+        page_by_id(&mut self.conn()?.db(), page_id)
     }
 
     fn thread_page(
@@ -599,7 +610,7 @@ impl Writes for PgStore {
                     return Err(Error::Conflict);
                 }
             }
-            let mut page = match page_of(w.tx, &new.site, &new.page_key)? {
+            let mut page = match page_of(&mut w.tx, &new.site, &new.page_key)? {
                 Some(page) => page,
                 None => PageRecord {
                     id: w.next_page(),
@@ -629,12 +640,12 @@ impl Writes for PgStore {
             }
             page.comments += 1;
             // The page first: the comment's row refers to it.
-            put_page(w.tx, &page)?;
+            put_page(&mut w.tx, &page)?;
             let id = w.next_comment();
             let (depth, root) = match new.parent {
                 None => (0, None),
                 Some(parent_id) => {
-                    let (depth, root) = attach_reply(w.tx, &page, parent_id, new.max_depth)?;
+                    let (depth, root) = attach_reply(&mut w.tx, &page, parent_id, new.max_depth)?;
                     (depth, Some(root))
                 }
             };
@@ -661,7 +672,7 @@ impl Writes for PgStore {
                 pinned: new.pinned && new.parent.is_none(),
                 moderator_edit: new.moderator_edit,
             };
-            put_comment(w.tx, &page.site, &record)?;
+            put_comment(&mut w.tx, &page.site, &record)?;
             if let Some(source) = &record.source {
                 w.tx.execute(
                     "INSERT INTO tb_sources (site, source, comment) VALUES ($1, $2, $3)",
@@ -669,7 +680,7 @@ impl Writes for PgStore {
                 )
                 .map_err(backend)?;
             }
-            count_approval(w.tx, &page.site, &record, None, Some(record.status))?;
+            count_approval(&mut w.tx, &page.site, &record, None, Some(record.status))?;
             w.append(
                 &page,
                 Some(id),
@@ -685,13 +696,13 @@ impl Writes for PgStore {
 
     fn edit_comment(&self, id: u64, edit: Edit) -> Result<(CommentRecord, WriteSeq)> {
         self.change(|w| {
-            let mut rec = live_comment(w.tx, id)?;
+            let mut rec = live_comment(&mut w.tx, id)?;
             let was = rec.status;
             rec.body_source = edit.body_source;
             rec.body_tree = edit.body_tree;
             rec.edited = Some(edit.edited_at);
             rec.moderator_edit = edit.by_moderator;
-            let mut page = page_of_comment(w.tx, &rec)?;
+            let mut page = page_of_comment(&mut w.tx, &rec)?;
             if let Some(status) = edit.status.filter(|s| *s != rec.status) {
                 if rec.status == Status::Approved {
                     page.count = page.count.saturating_sub(1);
@@ -699,14 +710,14 @@ impl Writes for PgStore {
                 if status == Status::Approved {
                     page.count += 1;
                 }
-                count_approval(w.tx, &page.site, &rec, Some(rec.status), Some(status))?;
+                count_approval(&mut w.tx, &page.site, &rec, Some(rec.status), Some(status))?;
                 rec.status = status;
                 if let Some(reasons) = edit.held_for {
                     rec.held_for = reasons;
                 }
-                put_page(w.tx, &page)?;
+                put_page(&mut w.tx, &page)?;
             }
-            put_comment(w.tx, &page.site, &rec)?;
+            put_comment(&mut w.tx, &page.site, &rec)?;
             w.append(
                 &page,
                 Some(id),
@@ -721,12 +732,12 @@ impl Writes for PgStore {
 
     fn delete_comment(&self, id: u64) -> Result<(Deleted, WriteSeq)> {
         self.change(|w| {
-            let mut rec = live_comment(w.tx, id)?;
-            let mut page = page_of_comment(w.tx, &rec)?;
+            let mut rec = live_comment(&mut w.tx, id)?;
+            let mut page = page_of_comment(&mut w.tx, &rec)?;
             if rec.status == Status::Approved {
                 page.count = page.count.saturating_sub(1);
             }
-            count_approval(w.tx, &page.site, &rec, Some(rec.status), None)?;
+            count_approval(&mut w.tx, &page.site, &rec, Some(rec.status), None)?;
             rec.pinned = false;
             if rec.children > 0 {
                 rec.status = Status::Deleted;
@@ -738,8 +749,8 @@ impl Writes for PgStore {
                 rec.edit_key_hash = None;
                 rec.ip = None;
                 rec.held_for.clear();
-                put_comment(w.tx, &page.site, &rec)?;
-                put_page(w.tx, &page)?;
+                put_comment(&mut w.tx, &page.site, &rec)?;
+                put_page(&mut w.tx, &page)?;
                 w.append(&page, Some(id), ChangeKind::Deleted { tombstone: true })?;
                 return Ok(Deleted::Tombstone);
             }
@@ -749,7 +760,7 @@ impl Writes for PgStore {
             let mut root_removed = false;
             let mut current = rec;
             loop {
-                remove_comment(w.tx, current.id)?;
+                remove_comment(&mut w.tx, current.id)?;
                 if current.root.is_some() {
                     removed_replies += 1;
                 } else {
@@ -759,7 +770,7 @@ impl Writes for PgStore {
                 let Some(parent_id) = current.parent else {
                     break;
                 };
-                let Some(mut parent) = comment_of(w.tx, parent_id)? else {
+                let Some(mut parent) = comment_of(&mut w.tx, parent_id)? else {
                     break;
                 };
                 parent.children = parent.children.saturating_sub(1);
@@ -767,19 +778,19 @@ impl Writes for PgStore {
                     current = parent;
                     continue;
                 }
-                put_comment(w.tx, &page.site, &parent)?;
+                put_comment(&mut w.tx, &page.site, &parent)?;
                 break;
             }
             if let Some(root) = root.filter(|_| !root_removed)
-                && let Some(mut top) = comment_of(w.tx, root)?
+                && let Some(mut top) = comment_of(&mut w.tx, root)?
             {
                 top.descendants = top.descendants.saturating_sub(removed_replies);
-                put_comment(w.tx, &page.site, &top)?;
+                put_comment(&mut w.tx, &page.site, &top)?;
             }
             if page.comments == 0 {
-                remove_page(w.tx, page.id)?;
+                remove_page(&mut w.tx, page.id)?;
             } else {
-                put_page(w.tx, &page)?;
+                put_page(&mut w.tx, &page)?;
             }
             w.append(&page, Some(id), ChangeKind::Deleted { tombstone: false })?;
             Ok(Deleted::Removed)
@@ -837,19 +848,19 @@ impl Maintenance for PgStore {
 
     fn delete_page(&self, site: &str, page_key: &str) -> Result<(usize, WriteSeq)> {
         self.change(|w| {
-            let Some(page) = page_of(w.tx, site, page_key)? else {
+            let Some(page) = page_of(&mut w.tx, site, page_key)? else {
                 return Err(Error::page_not_found(site, page_key));
             };
-            let comments = page_comments(w.tx, page.id)?;
+            let comments = page_comments(&mut w.tx, page.id)?;
             for rec in &comments {
-                count_approval(w.tx, &page.site, rec, Some(rec.status), None)?;
+                count_approval(&mut w.tx, &page.site, rec, Some(rec.status), None)?;
             }
             w.tx.execute(
                 "DELETE FROM tb_comments WHERE page_id = $1",
                 &[&sql_id(page.id)],
             )
             .map_err(backend)?;
-            remove_page(w.tx, page.id)?;
+            remove_page(&mut w.tx, page.id)?;
             w.append(
                 &page,
                 None,
@@ -869,7 +880,7 @@ impl Maintenance for PgStore {
         url: Option<String>,
     ) -> Result<(PageRecord, WriteSeq)> {
         self.change(|w| {
-            let Some(mut page) = page_of(w.tx, site, page_key)? else {
+            let Some(mut page) = page_of(&mut w.tx, site, page_key)? else {
                 return Err(Error::page_not_found(site, page_key));
             };
             if title.is_some() {
@@ -879,7 +890,7 @@ impl Maintenance for PgStore {
             if url.is_some() {
                 page.url = url;
             }
-            put_page(w.tx, &page)?;
+            put_page(&mut w.tx, &page)?;
             w.append(&page, None, ChangeKind::PageUpdated)?;
             Ok(page)
         })
@@ -910,7 +921,7 @@ impl Maintenance for PgStore {
 
     fn move_page(&self, site: &str, from: &str, to: &str) -> Result<(usize, WriteSeq)> {
         self.change(|w| {
-            let Some(source) = page_of(w.tx, site, from)? else {
+            let Some(source) = page_of(&mut w.tx, site, from)? else {
                 return Err(Error::page_not_found(site, from));
             };
             if from == to {
@@ -924,23 +935,23 @@ impl Maintenance for PgStore {
                     comments: source.comments,
                 },
             )?;
-            let moving = page_comments(w.tx, source.id)?;
-            let Some(mut target) = page_of(w.tx, site, to)? else {
+            let moving = page_comments(&mut w.tx, source.id)?;
+            let Some(mut target) = page_of(&mut w.tx, site, to)? else {
                 // No thread there yet: the page simply changes its key.
                 let mut renamed = source;
                 renamed.key = to.to_owned();
-                put_page(w.tx, &renamed)?;
+                put_page(&mut w.tx, &renamed)?;
                 return Ok(moving.len());
             };
             for mut rec in moving.iter().cloned() {
                 rec.page_id = target.id;
-                put_comment(w.tx, site, &rec)?;
+                put_comment(&mut w.tx, site, &rec)?;
             }
             target.count += source.count;
             target.comments += source.comments;
             target.title = target.title.or(source.title);
-            put_page(w.tx, &target)?;
-            remove_page(w.tx, source.id)?;
+            put_page(&mut w.tx, &target)?;
+            remove_page(&mut w.tx, source.id)?;
             Ok(moving.len())
         })
     }
@@ -986,12 +997,12 @@ impl Moderation for PgStore {
             )));
         }
         self.change(|w| {
-            let mut rec = live_comment(w.tx, id)?;
+            let mut rec = live_comment(&mut w.tx, id)?;
             let was = rec.status;
             if was == status {
                 return Ok(rec);
             }
-            let mut page = page_of_comment(w.tx, &rec)?;
+            let mut page = page_of_comment(&mut w.tx, &rec)?;
             if was == Status::Approved {
                 page.count = page.count.saturating_sub(1);
             }
@@ -999,10 +1010,10 @@ impl Moderation for PgStore {
                 page.count += 1;
                 rec.held_for.clear();
             }
-            count_approval(w.tx, &page.site, &rec, Some(was), Some(status))?;
+            count_approval(&mut w.tx, &page.site, &rec, Some(was), Some(status))?;
             rec.status = status;
-            put_page(w.tx, &page)?;
-            put_comment(w.tx, &page.site, &rec)?;
+            put_page(&mut w.tx, &page)?;
+            put_comment(&mut w.tx, &page.site, &rec)?;
             w.append(&page, Some(id), ChangeKind::StatusChanged { status, was })?;
             Ok(rec)
         })
@@ -1078,7 +1089,7 @@ impl Moderation for PgStore {
 
     fn set_pinned(&self, id: u64, pinned: bool) -> Result<(CommentRecord, WriteSeq)> {
         self.change(|w| {
-            let mut rec = live_comment(w.tx, id)?;
+            let mut rec = live_comment(&mut w.tx, id)?;
             if rec.parent.is_some() && pinned {
                 return Err(Error::Internal(
                     "only top-level comments can be pinned".into(),
@@ -1088,8 +1099,8 @@ impl Moderation for PgStore {
                 return Ok(rec);
             }
             rec.pinned = pinned;
-            let page = page_of_comment(w.tx, &rec)?;
-            put_comment(w.tx, &page.site, &rec)?;
+            let page = page_of_comment(&mut w.tx, &rec)?;
+            put_comment(&mut w.tx, &page.site, &rec)?;
             w.append(&page, Some(id), ChangeKind::Pinned { pinned })?;
             Ok(rec)
         })
@@ -1102,11 +1113,11 @@ impl Moderation for PgStore {
         locked: bool,
     ) -> Result<(PageRecord, WriteSeq)> {
         self.change(|w| {
-            let Some(mut page) = page_of(w.tx, site, page_key)? else {
+            let Some(mut page) = page_of(&mut w.tx, site, page_key)? else {
                 return Err(Error::page_not_found(site, page_key));
             };
             page.locked = locked;
-            put_page(w.tx, &page)?;
+            put_page(&mut w.tx, &page)?;
             w.append(&page, None, ChangeKind::PageUpdated)?;
             Ok(page)
         })
@@ -1179,12 +1190,12 @@ impl PgStore {
             if taken.is_some() {
                 return Err(Error::Conflict);
             }
-            put_page(w.tx, page)?;
+            put_page(&mut w.tx, page)?;
             for rec in comments {
-                if comment_of(w.tx, rec.id)?.is_some() {
+                if comment_of(&mut w.tx, rec.id)?.is_some() {
                     return Err(Error::Conflict);
                 }
-                put_comment(w.tx, &page.site, rec)?;
+                put_comment(&mut w.tx, &page.site, rec)?;
                 if let Some(source) = &rec.source {
                     w.tx.execute(
                         "INSERT INTO tb_sources (site, source, comment) VALUES ($1, $2, $3) \
@@ -1193,7 +1204,7 @@ impl PgStore {
                     )
                     .map_err(backend)?;
                 }
-                count_approval(w.tx, &page.site, rec, None, Some(rec.status))?;
+                count_approval(&mut w.tx, &page.site, rec, None, Some(rec.status))?;
             }
             // Ids given out from here on follow the restored ones.
             let highest = comments.iter().map(|c| c.id).max().unwrap_or(0);

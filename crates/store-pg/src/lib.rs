@@ -8,6 +8,7 @@
 use postgres::{Client, NoTls};
 
 mod comments;
+mod pool;
 mod store;
 
 pub use store::PgStore;

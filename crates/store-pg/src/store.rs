@@ -3,16 +3,15 @@
 //! `comments.rs`). Each write is one transaction; records are the store's serde documents in
 //! `jsonb` columns.
 
+use postgres::GenericClient;
 use postgres::types::Json;
-use postgres::{GenericClient, NoTls};
-use r2d2_postgres::PostgresConnectionManager;
 use talkback_store::{
     Accounts, AdminRecord, AuditRecord, Change, ChangeLog, Error, Label, Result, SessionRecord,
     SpamFilter, SubscriptionRecord, Subscriptions, TokenCounts,
 };
 
-type Pool = r2d2::Pool<PostgresConnectionManager<NoTls>>;
-type Conn = r2d2::PooledConnection<PostgresConnectionManager<NoTls>>;
+type Pool = r2d2::Pool<crate::pool::Manager>;
+type Conn = r2d2::PooledConnection<crate::pool::Manager>;
 
 /// Talkback's records in a PostgreSQL database.
 pub struct PgStore {
@@ -79,7 +78,7 @@ impl PgStore {
             // Each connection is checked (an empty query) before use: after PostgreSQL
             // restarts, the pool's dead connections are replaced instead of failing one
             // request each. It costs a round trip per store call.
-            .build(PostgresConnectionManager::new(config, NoTls))
+            .build(crate::pool::Manager { config })
             .map_err(crate::Error::Pool)?;
         Ok(Self {
             pool,
@@ -334,7 +333,7 @@ impl SpamFilter for PgStore {
     }
 
     fn set_training_cursor(&self, cursor: u64) -> Result<()> {
-        set_cursor(&mut *self.conn()?, TRAINER, cursor)
+        set_cursor(&mut self.conn()?.client, TRAINER, cursor)
     }
 
     fn training_cursor(&self) -> Result<u64> {
@@ -394,7 +393,7 @@ fn set_cursor(client: &mut impl GenericClient, name: &str, seq: u64) -> Result<(
 impl ChangeLog for PgStore {
     fn changes_after(&self, after: u64, limit: usize) -> Result<Vec<Change>> {
         let mut conn = self.conn()?;
-        let pruned = pruned_through(&mut *conn)?;
+        let pruned = pruned_through(&mut conn.client)?;
         if after < pruned {
             return Err(Error::Pruned { through: pruned });
         }
@@ -455,7 +454,7 @@ impl ChangeLog for PgStore {
     }
 
     fn set_consumer_cursor(&self, name: &str, seq: u64) -> Result<()> {
-        set_cursor(&mut *self.conn()?, name, seq)
+        set_cursor(&mut self.conn()?.client, name, seq)
     }
 
     fn shared(&self) -> bool {
@@ -674,7 +673,7 @@ impl Subscriptions for PgStore {
     }
 
     fn address_confirmed(&self, site: &str, email: &str) -> Result<bool> {
-        confirmed(&mut *self.conn()?, site, email)
+        confirmed(&mut self.conn()?.client, site, email)
     }
 
     fn unsubscribe(&self, id: u64) -> Result<bool> {
