@@ -428,19 +428,32 @@ fn spawn_following_others(service: Arc<Service>) {
                     0
                 }
             };
+            // Said once when the database stops answering, and once when it is back (not
+            // every second in between).
+            let mut failing = false;
             loop {
-                if let Err(e) = service.store().wait_for_changes(FOLLOW_POLL) {
-                    tracing::warn!(error = %e, "waiting for other servers' changes");
-                }
+                // A failed wait (no LISTEN connection) still reads the log: the poll.
+                let mut problem = service.store().wait_for_changes(FOLLOW_POLL).err();
                 loop {
                     match service.follow_others(cursor, 500) {
                         Ok(next) if next == cursor => break,
                         Ok(next) => cursor = next,
                         Err(e) => {
-                            tracing::warn!(error = %e, "following other servers' changes");
+                            problem = Some(e);
                             break;
                         }
                     }
+                }
+                match problem {
+                    Some(e) if !failing => {
+                        tracing::warn!(error = %e, "cannot follow other servers' changes");
+                        failing = true;
+                    }
+                    None if failing => {
+                        tracing::info!("following other servers' changes again");
+                        failing = false;
+                    }
+                    _ => {}
                 }
             }
         });
