@@ -17,13 +17,14 @@
 use postgres::types::Json;
 use postgres::{GenericClient, IsolationLevel, Transaction};
 use talkback_store::{
-    BanRecord, Change, ChangeKind, CommentList, CommentQuery, CommentRecord, Deleted, Edit, Error,
-    Listed, Maintenance, Moderation, NewComment, Order, PageRecord, ParentProblem, Reads,
-    RepliesPage, Result, Status, ThreadPage, Transfer, WriteSeq, Writes, author_identity,
+    BanRecord, ChangeKind, CommentList, CommentQuery, CommentRecord, Deleted, Edit, Error, Listed,
+    Maintenance, Moderation, NewComment, Order, PageRecord, ParentProblem, Reads, RepliesPage,
+    Result, Status, ThreadPage, Transfer, WriteSeq, Writes, author_identity,
 };
 
 use crate::pool::Db;
-use crate::store::{CHANGES_CHANNEL, PgStore, backend, id_of, next, records, sql_id};
+use crate::store::{PgStore, backend, id_of, next, records, sql_id};
+use crate::write::Write;
 
 /// Rows read per round trip when a scan filters in Rust (thread pages, replies, listings).
 const BATCH: i64 = 200;
@@ -31,129 +32,7 @@ const BATCH: i64 = 200;
 /// ones among them cost no second round trip.
 const REPLY_SLACK: i64 = 8;
 
-/// A write transaction holding the change log's lock (see the module's documentation).
-pub(crate) struct Write<'t, 'c> {
-    pub(crate) tx: Db<'t, Transaction<'c>>,
-    /// The counters locked with the change log's (`tb_counters`): the last change, comment
-    /// and page ids given out, written back with the change (one round trip for all).
-    last: u64,
-    comment: u64,
-    page: u64,
-    appended: Option<u64>,
-}
-
-impl Write<'_, '_> {
-    fn next_comment(&mut self) -> u64 {
-        self.comment += 1;
-        self.comment
-    }
-
-    fn next_page(&mut self) -> u64 {
-        self.page += 1;
-        self.page
-    }
-
-    /// Appends this write's one change under the next sequence number.
-    fn append(&mut self, page: &PageRecord, comment: Option<u64>, kind: ChangeKind) -> Result<()> {
-        self.append_to(&page.site, &page.key, comment, kind)
-    }
-
-    /// Appends this write's one change to `site` (its page `page_key`, empty for the site).
-    fn append_to(
-        &mut self,
-        site: &str,
-        page_key: &str,
-        comment: Option<u64>,
-        kind: ChangeKind,
-    ) -> Result<()> {
-        let change = Change {
-            seq: self.last + 1,
-            at: crate::now_ms(),
-            site: site.to_owned(),
-            page_key: page_key.to_owned(),
-            comment,
-            kind,
-        };
-        // One round trip: the counters, the change, and the notification that wakes followers
-        // on every server at COMMIT (they also poll, in case one is lost).
-        self.tx
-            .execute(
-                "WITH counters AS (UPDATE tb_counters SET value = CASE name \
-                 WHEN 'change' THEN $1::bigint WHEN 'comment' THEN $4::bigint ELSE $5::bigint END \
-                 WHERE name IN ('change', 'comment', 'page')) \
-                 INSERT INTO tb_changes (seq, at, record) \
-                 SELECT $1::bigint, $2::bigint, $3::jsonb \
-                 FROM (SELECT pg_notify($6::text, $7::text)) AS notified",
-                &[
-                    &sql_id(change.seq),
-                    &change.at,
-                    &Json(&change),
-                    &sql_id(self.comment),
-                    &sql_id(self.page),
-                    &CHANGES_CHANNEL,
-                    &change.seq.to_string(),
-                ],
-            )
-            .map_err(backend)?;
-        self.appended = Some(change.seq);
-        Ok(())
-    }
-}
-
 impl PgStore {
-    /// Runs a write that appends (at most) one change: committed when it appended one, rolled
-    /// back when it decided there was nothing to do (`WriteSeq(0)`) or failed.
-    fn change<T>(
-        &self,
-        work: impl FnOnce(&mut Write<'_, '_>) -> Result<T>,
-    ) -> Result<(T, WriteSeq)> {
-        let mut conn = self.conn()?;
-        let (client, statements) = conn.parts();
-        let mut tx = client.transaction().map_err(backend)?;
-        // One round trip: this transaction's commit does not wait for the disk, and the lock
-        // (the change counter's row, with the id counters beside it, in one order everywhere).
-        let mut counters = std::collections::HashMap::new();
-        for message in tx
-            .simple_query(
-                "SET LOCAL synchronous_commit = off; \
-                 SELECT name, value FROM tb_counters \
-                 WHERE name IN ('change', 'comment', 'page') ORDER BY name FOR UPDATE",
-            )
-            .map_err(backend)?
-        {
-            if let postgres::SimpleQueryMessage::Row(row) = message
-                && let (Some(name), Some(value)) = (row.get(0), row.get(1))
-                && let Ok(value) = value.parse::<u64>()
-            {
-                counters.insert(name.to_owned(), value);
-            }
-        }
-        let counter = |name: &str| {
-            counters
-                .get(name)
-                .copied()
-                .ok_or_else(|| Error::Corrupt(format!("the {name} counter is missing")))
-        };
-        let mut write = Write {
-            last: counter("change")?,
-            comment: counter("comment")?,
-            page: counter("page")?,
-            tx: Db::new(&mut tx, statements),
-            appended: None,
-        };
-        let value = work(&mut write)?;
-        let appended = write.appended;
-        match appended {
-            Some(seq) => {
-                tx.commit().map_err(backend)?;
-                self.written
-                    .fetch_max(seq, std::sync::atomic::Ordering::SeqCst);
-                Ok((value, WriteSeq(seq)))
-            }
-            None => Ok((value, WriteSeq(0))),
-        }
-    }
-
     /// A read-only transaction seeing one snapshot, so a page read in several statements is
     /// one consistent state even while other servers write.
     fn snapshot<T>(
@@ -178,7 +57,7 @@ fn one<T: serde::de::DeserializeOwned>(rows: Vec<postgres::Row>) -> Option<T> {
     records(rows).pop()
 }
 
-fn page_of(
+pub(crate) fn page_of(
     c: &mut Db<'_, impl GenericClient>,
     site: &str,
     key: &str,
@@ -192,37 +71,20 @@ fn page_of(
     Ok(one(rows))
 }
 
-fn page_by_id(c: &mut Db<'_, impl GenericClient>, id: u64) -> Result<Option<PageRecord>> {
+pub(crate) fn page_by_id(
+    c: &mut Db<'_, impl GenericClient>,
+    id: u64,
+) -> Result<Option<PageRecord>> {
     let rows = c
         .query("SELECT record FROM tb_pages WHERE id = $1", &[&sql_id(id)])
         .map_err(backend)?;
     Ok(one(rows))
 }
 
-/// The page of a comment being written (it must be there).
-fn page_of_comment(c: &mut Db<'_, impl GenericClient>, rec: &CommentRecord) -> Result<PageRecord> {
-    page_by_id(c, rec.page_id)?
-        .ok_or_else(|| Error::Corrupt(format!("page {} missing", rec.page_id)))
-}
-
-fn put_page(c: &mut Db<'_, impl GenericClient>, page: &PageRecord) -> Result<()> {
-    c.execute(
-        "INSERT INTO tb_pages (id, site, key, record) VALUES ($1, $2, $3, $4) \
-         ON CONFLICT (id) DO UPDATE SET site = excluded.site, key = excluded.key, \
-         record = excluded.record",
-        &[&sql_id(page.id), &page.site, &page.key, &Json(page)],
-    )
-    .map_err(backend)?;
-    Ok(())
-}
-
-fn remove_page(c: &mut Db<'_, impl GenericClient>, id: u64) -> Result<()> {
-    c.execute("DELETE FROM tb_pages WHERE id = $1", &[&sql_id(id)])
-        .map_err(backend)?;
-    Ok(())
-}
-
-fn comment_of(c: &mut Db<'_, impl GenericClient>, id: u64) -> Result<Option<CommentRecord>> {
+pub(crate) fn comment_of(
+    c: &mut Db<'_, impl GenericClient>,
+    id: u64,
+) -> Result<Option<CommentRecord>> {
     let rows = c
         .query(
             "SELECT record FROM tb_comments WHERE id = $1",
@@ -232,95 +94,18 @@ fn comment_of(c: &mut Db<'_, impl GenericClient>, id: u64) -> Result<Option<Comm
     Ok(one(rows))
 }
 
-/// A comment that is not a tombstone (`NotFound` otherwise).
-fn live_comment(c: &mut Db<'_, impl GenericClient>, id: u64) -> Result<CommentRecord> {
-    match comment_of(c, id)? {
-        Some(rec) if rec.status != Status::Deleted => Ok(rec),
-        _ => Err(Error::comment_not_found(id)),
-    }
-}
-
-/// Stores a comment (new or changed) with the columns queries use.
-fn put_comment(c: &mut Db<'_, impl GenericClient>, site: &str, rec: &CommentRecord) -> Result<()> {
-    let parent = rec.parent.map(sql_id);
-    let root = rec.root.map(sql_id);
-    c.execute(
-        "INSERT INTO tb_comments \
-         (id, page_id, parent, root, status, pinned, site, source, created, record) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
-         ON CONFLICT (id) DO UPDATE SET page_id = excluded.page_id, parent = excluded.parent, \
-         root = excluded.root, status = excluded.status, pinned = excluded.pinned, \
-         site = excluded.site, record = excluded.record",
-        &[
-            &sql_id(rec.id),
-            &sql_id(rec.page_id),
-            &parent,
-            &root,
-            &rec.status.name(),
-            &rec.pinned,
-            &site,
-            &rec.source,
-            &rec.created,
-            &Json(rec),
-        ],
-    )
-    .map_err(backend)?;
-    Ok(())
-}
-
-fn remove_comment(c: &mut Db<'_, impl GenericClient>, id: u64) -> Result<()> {
-    c.execute("DELETE FROM tb_comments WHERE id = $1", &[&sql_id(id)])
-        .map_err(backend)?;
-    Ok(())
-}
-
-/// Counts a status change from `was` to `now` in the author's approved comments on `site`.
-fn count_approval(
-    c: &mut Db<'_, impl GenericClient>,
-    site: &str,
-    rec: &CommentRecord,
-    was: Option<Status>,
-    now: Option<Status>,
-) -> Result<()> {
-    let (before, after) = (was == Some(Status::Approved), now == Some(Status::Approved));
-    if before == after {
-        return Ok(());
-    }
-    let Some((email, name)) = author_identity(rec.email.as_deref(), &rec.author) else {
-        return Ok(());
-    };
-    if after {
-        c.execute(
-            "INSERT INTO tb_authors (site, email, name, approved) VALUES ($1, $2, $3, 1) \
-             ON CONFLICT (site, email, name) DO UPDATE SET approved = tb_authors.approved + 1",
-            &[&site, &email, &name],
-        )
-        .map_err(backend)?;
-    } else {
-        c.execute(
-            "UPDATE tb_authors SET approved = approved - 1 \
-             WHERE site = $1 AND email = $2 AND name = $3",
-            &[&site, &email, &name],
-        )
-        .map_err(backend)?;
-        c.execute(
-            "DELETE FROM tb_authors WHERE site = $1 AND email = $2 AND name = $3 AND approved <= 0",
-            &[&site, &email, &name],
-        )
-        .map_err(backend)?;
-    }
-    Ok(())
-}
-
-/// Checks a reply's parent and counts the reply on it (and on its top-level comment); returns
-/// the reply's depth and top-level comment.
+/// Checks a reply's parent (read with the page: `parent`, and `top`, its top-level comment
+/// when it is a reply itself) and counts the reply on both; returns the reply's depth and
+/// top-level comment.
 fn attach_reply(
-    c: &mut Db<'_, impl GenericClient>,
+    w: &mut Write<'_>,
     page: &PageRecord,
     parent_id: u64,
+    parent: Option<CommentRecord>,
+    top: Option<CommentRecord>,
     max_depth: u32,
 ) -> Result<(u32, u64)> {
-    let Some(mut parent) = comment_of(c, parent_id)? else {
+    let Some(mut parent) = parent else {
         return Err(Error::Parent(ParentProblem::Missing));
     };
     if parent.page_id != page.id {
@@ -337,13 +122,13 @@ fn attach_reply(
     if root == parent_id {
         parent.descendants += 1;
     }
-    put_comment(c, &page.site, &parent)?;
+    w.put_comment(&page.site, &parent);
     if root != parent_id {
-        let Some(mut top) = comment_of(c, root)? else {
+        let Some(mut top) = top.filter(|t| t.id == root) else {
             return Err(Error::Corrupt(format!("top-level comment {root} missing")));
         };
         top.descendants += 1;
-        put_comment(c, &page.site, &top)?;
+        w.put_comment(&page.site, &top);
     }
     Ok((parent.depth + 1, root))
 }
@@ -599,18 +384,12 @@ impl Reads for PgStore {
 impl Writes for PgStore {
     fn insert_comment(&self, new: NewComment) -> Result<(CommentRecord, WriteSeq)> {
         self.change(|w| {
-            if let Some(source) = &new.source {
-                let seen =
-                    w.tx.query_opt(
-                        "SELECT 1 FROM tb_sources WHERE site = $1 AND source = $2",
-                        &[&new.site, source],
-                    )
-                    .map_err(backend)?;
-                if seen.is_some() {
-                    return Err(Error::Conflict);
-                }
+            let read =
+                w.for_new_comment(&new.site, &new.page_key, new.source.as_deref(), new.parent)?;
+            if read.source_seen {
+                return Err(Error::Conflict);
             }
-            let mut page = match page_of(&mut w.tx, &new.site, &new.page_key)? {
+            let mut page = match read.page {
                 Some(page) => page,
                 None => PageRecord {
                     id: w.next_page(),
@@ -639,13 +418,13 @@ impl Writes for PgStore {
                 page.count += 1;
             }
             page.comments += 1;
-            // The page first: the comment's row refers to it.
-            put_page(&mut w.tx, &page)?;
+            w.put_page(&page);
             let id = w.next_comment();
             let (depth, root) = match new.parent {
                 None => (0, None),
                 Some(parent_id) => {
-                    let (depth, root) = attach_reply(&mut w.tx, &page, parent_id, new.max_depth)?;
+                    let (depth, root) =
+                        attach_reply(w, &page, parent_id, read.parent, read.top, new.max_depth)?;
                     (depth, Some(root))
                 }
             };
@@ -672,15 +451,11 @@ impl Writes for PgStore {
                 pinned: new.pinned && new.parent.is_none(),
                 moderator_edit: new.moderator_edit,
             };
-            put_comment(&mut w.tx, &page.site, &record)?;
+            w.put_comment(&page.site, &record);
             if let Some(source) = &record.source {
-                w.tx.execute(
-                    "INSERT INTO tb_sources (site, source, comment) VALUES ($1, $2, $3)",
-                    &[&page.site, source, &sql_id(id)],
-                )
-                .map_err(backend)?;
+                w.add_source(&page.site, source, id);
             }
-            count_approval(&mut w.tx, &page.site, &record, None, Some(record.status))?;
+            w.count_approval(&page.site, &record, None, Some(record.status));
             w.append(
                 &page,
                 Some(id),
@@ -696,13 +471,13 @@ impl Writes for PgStore {
 
     fn edit_comment(&self, id: u64, edit: Edit) -> Result<(CommentRecord, WriteSeq)> {
         self.change(|w| {
-            let mut rec = live_comment(&mut w.tx, id)?;
+            let mut rec = w.live_comment(id)?;
             let was = rec.status;
             rec.body_source = edit.body_source;
             rec.body_tree = edit.body_tree;
             rec.edited = Some(edit.edited_at);
             rec.moderator_edit = edit.by_moderator;
-            let mut page = page_of_comment(&mut w.tx, &rec)?;
+            let mut page = w.page_of_comment(&rec)?;
             if let Some(status) = edit.status.filter(|s| *s != rec.status) {
                 if rec.status == Status::Approved {
                     page.count = page.count.saturating_sub(1);
@@ -710,14 +485,14 @@ impl Writes for PgStore {
                 if status == Status::Approved {
                     page.count += 1;
                 }
-                count_approval(&mut w.tx, &page.site, &rec, Some(rec.status), Some(status))?;
+                w.count_approval(&page.site, &rec, Some(rec.status), Some(status));
                 rec.status = status;
                 if let Some(reasons) = edit.held_for {
                     rec.held_for = reasons;
                 }
-                put_page(&mut w.tx, &page)?;
+                w.put_page(&page);
             }
-            put_comment(&mut w.tx, &page.site, &rec)?;
+            w.put_comment(&page.site, &rec);
             w.append(
                 &page,
                 Some(id),
@@ -732,12 +507,12 @@ impl Writes for PgStore {
 
     fn delete_comment(&self, id: u64) -> Result<(Deleted, WriteSeq)> {
         self.change(|w| {
-            let mut rec = live_comment(&mut w.tx, id)?;
-            let mut page = page_of_comment(&mut w.tx, &rec)?;
+            let mut rec = w.live_comment(id)?;
+            let mut page = w.page_of_comment(&rec)?;
             if rec.status == Status::Approved {
                 page.count = page.count.saturating_sub(1);
             }
-            count_approval(&mut w.tx, &page.site, &rec, Some(rec.status), None)?;
+            w.count_approval(&page.site, &rec, Some(rec.status), None);
             rec.pinned = false;
             if rec.children > 0 {
                 rec.status = Status::Deleted;
@@ -749,8 +524,8 @@ impl Writes for PgStore {
                 rec.edit_key_hash = None;
                 rec.ip = None;
                 rec.held_for.clear();
-                put_comment(&mut w.tx, &page.site, &rec)?;
-                put_page(&mut w.tx, &page)?;
+                w.put_comment(&page.site, &rec);
+                w.put_page(&page);
                 w.append(&page, Some(id), ChangeKind::Deleted { tombstone: true })?;
                 return Ok(Deleted::Tombstone);
             }
@@ -760,7 +535,7 @@ impl Writes for PgStore {
             let mut root_removed = false;
             let mut current = rec;
             loop {
-                remove_comment(&mut w.tx, current.id)?;
+                w.remove_comment(current.id);
                 if current.root.is_some() {
                     removed_replies += 1;
                 } else {
@@ -770,7 +545,7 @@ impl Writes for PgStore {
                 let Some(parent_id) = current.parent else {
                     break;
                 };
-                let Some(mut parent) = comment_of(&mut w.tx, parent_id)? else {
+                let Some(mut parent) = w.comment(parent_id)? else {
                     break;
                 };
                 parent.children = parent.children.saturating_sub(1);
@@ -778,19 +553,19 @@ impl Writes for PgStore {
                     current = parent;
                     continue;
                 }
-                put_comment(&mut w.tx, &page.site, &parent)?;
+                w.put_comment(&page.site, &parent);
                 break;
             }
             if let Some(root) = root.filter(|_| !root_removed)
-                && let Some(mut top) = comment_of(&mut w.tx, root)?
+                && let Some(mut top) = w.comment(root)?
             {
                 top.descendants = top.descendants.saturating_sub(removed_replies);
-                put_comment(&mut w.tx, &page.site, &top)?;
+                w.put_comment(&page.site, &top);
             }
             if page.comments == 0 {
-                remove_page(&mut w.tx, page.id)?;
+                w.remove_page(page.id);
             } else {
-                put_page(&mut w.tx, &page)?;
+                w.put_page(&page);
             }
             w.append(&page, Some(id), ChangeKind::Deleted { tombstone: false })?;
             Ok(Deleted::Removed)
@@ -848,19 +623,15 @@ impl Maintenance for PgStore {
 
     fn delete_page(&self, site: &str, page_key: &str) -> Result<(usize, WriteSeq)> {
         self.change(|w| {
-            let Some(page) = page_of(&mut w.tx, site, page_key)? else {
+            let Some(page) = w.page(site, page_key)? else {
                 return Err(Error::page_not_found(site, page_key));
             };
             let comments = page_comments(&mut w.tx, page.id)?;
             for rec in &comments {
-                count_approval(&mut w.tx, &page.site, rec, Some(rec.status), None)?;
+                w.count_approval(&page.site, rec, Some(rec.status), None);
+                w.remove_comment(rec.id);
             }
-            w.tx.execute(
-                "DELETE FROM tb_comments WHERE page_id = $1",
-                &[&sql_id(page.id)],
-            )
-            .map_err(backend)?;
-            remove_page(&mut w.tx, page.id)?;
+            w.remove_page(page.id);
             w.append(
                 &page,
                 None,
@@ -880,7 +651,7 @@ impl Maintenance for PgStore {
         url: Option<String>,
     ) -> Result<(PageRecord, WriteSeq)> {
         self.change(|w| {
-            let Some(mut page) = page_of(&mut w.tx, site, page_key)? else {
+            let Some(mut page) = w.page(site, page_key)? else {
                 return Err(Error::page_not_found(site, page_key));
             };
             if title.is_some() {
@@ -890,7 +661,7 @@ impl Maintenance for PgStore {
             if url.is_some() {
                 page.url = url;
             }
-            put_page(&mut w.tx, &page)?;
+            w.put_page(&page);
             w.append(&page, None, ChangeKind::PageUpdated)?;
             Ok(page)
         })
@@ -921,7 +692,7 @@ impl Maintenance for PgStore {
 
     fn move_page(&self, site: &str, from: &str, to: &str) -> Result<(usize, WriteSeq)> {
         self.change(|w| {
-            let Some(source) = page_of(&mut w.tx, site, from)? else {
+            let Some(source) = w.page(site, from)? else {
                 return Err(Error::page_not_found(site, from));
             };
             if from == to {
@@ -936,22 +707,22 @@ impl Maintenance for PgStore {
                 },
             )?;
             let moving = page_comments(&mut w.tx, source.id)?;
-            let Some(mut target) = page_of(&mut w.tx, site, to)? else {
+            let Some(mut target) = w.page(site, to)? else {
                 // No thread there yet: the page simply changes its key.
                 let mut renamed = source;
                 renamed.key = to.to_owned();
-                put_page(&mut w.tx, &renamed)?;
+                w.put_page(&renamed);
                 return Ok(moving.len());
             };
             for mut rec in moving.iter().cloned() {
                 rec.page_id = target.id;
-                put_comment(&mut w.tx, site, &rec)?;
+                w.put_comment(site, &rec);
             }
             target.count += source.count;
             target.comments += source.comments;
             target.title = target.title.or(source.title);
-            put_page(&mut w.tx, &target)?;
-            remove_page(&mut w.tx, source.id)?;
+            w.put_page(&target);
+            w.remove_page(source.id);
             Ok(moving.len())
         })
     }
@@ -997,12 +768,12 @@ impl Moderation for PgStore {
             )));
         }
         self.change(|w| {
-            let mut rec = live_comment(&mut w.tx, id)?;
+            let mut rec = w.live_comment(id)?;
             let was = rec.status;
             if was == status {
                 return Ok(rec);
             }
-            let mut page = page_of_comment(&mut w.tx, &rec)?;
+            let mut page = w.page_of_comment(&rec)?;
             if was == Status::Approved {
                 page.count = page.count.saturating_sub(1);
             }
@@ -1010,10 +781,10 @@ impl Moderation for PgStore {
                 page.count += 1;
                 rec.held_for.clear();
             }
-            count_approval(&mut w.tx, &page.site, &rec, Some(was), Some(status))?;
+            w.count_approval(&page.site, &rec, Some(was), Some(status));
             rec.status = status;
-            put_page(&mut w.tx, &page)?;
-            put_comment(&mut w.tx, &page.site, &rec)?;
+            w.put_page(&page);
+            w.put_comment(&page.site, &rec);
             w.append(&page, Some(id), ChangeKind::StatusChanged { status, was })?;
             Ok(rec)
         })
@@ -1089,7 +860,7 @@ impl Moderation for PgStore {
 
     fn set_pinned(&self, id: u64, pinned: bool) -> Result<(CommentRecord, WriteSeq)> {
         self.change(|w| {
-            let mut rec = live_comment(&mut w.tx, id)?;
+            let mut rec = w.live_comment(id)?;
             if rec.parent.is_some() && pinned {
                 return Err(Error::Internal(
                     "only top-level comments can be pinned".into(),
@@ -1099,8 +870,8 @@ impl Moderation for PgStore {
                 return Ok(rec);
             }
             rec.pinned = pinned;
-            let page = page_of_comment(&mut w.tx, &rec)?;
-            put_comment(&mut w.tx, &page.site, &rec)?;
+            let page = w.page_of_comment(&rec)?;
+            w.put_comment(&page.site, &rec);
             w.append(&page, Some(id), ChangeKind::Pinned { pinned })?;
             Ok(rec)
         })
@@ -1113,11 +884,11 @@ impl Moderation for PgStore {
         locked: bool,
     ) -> Result<(PageRecord, WriteSeq)> {
         self.change(|w| {
-            let Some(mut page) = page_of(&mut w.tx, site, page_key)? else {
+            let Some(mut page) = w.page(site, page_key)? else {
                 return Err(Error::page_not_found(site, page_key));
             };
             page.locked = locked;
-            put_page(&mut w.tx, &page)?;
+            w.put_page(&page);
             w.append(&page, None, ChangeKind::PageUpdated)?;
             Ok(page)
         })
@@ -1181,30 +952,24 @@ impl PgStore {
     /// taken.
     pub fn restore_page(&self, page: &PageRecord, comments: &[CommentRecord]) -> Result<()> {
         self.change(|w| {
+            let ids: Vec<i64> = comments.iter().map(|c| sql_id(c.id)).collect();
             let taken =
                 w.tx.query_opt(
-                    "SELECT 1 FROM tb_pages WHERE id = $1 OR (site = $2 AND key = $3)",
-                    &[&sql_id(page.id), &page.site, &page.key],
+                    "SELECT 1 FROM tb_pages WHERE id = $1 OR (site = $2 AND key = $3) \
+                     UNION ALL SELECT 1 FROM tb_comments WHERE id = ANY($4) LIMIT 1",
+                    &[&sql_id(page.id), &page.site, &page.key, &ids],
                 )
                 .map_err(backend)?;
             if taken.is_some() {
                 return Err(Error::Conflict);
             }
-            put_page(&mut w.tx, page)?;
+            w.put_page(page);
             for rec in comments {
-                if comment_of(&mut w.tx, rec.id)?.is_some() {
-                    return Err(Error::Conflict);
-                }
-                put_comment(&mut w.tx, &page.site, rec)?;
+                w.put_comment(&page.site, rec);
                 if let Some(source) = &rec.source {
-                    w.tx.execute(
-                        "INSERT INTO tb_sources (site, source, comment) VALUES ($1, $2, $3) \
-                         ON CONFLICT DO NOTHING",
-                        &[&page.site, source, &sql_id(rec.id)],
-                    )
-                    .map_err(backend)?;
+                    w.add_source(&page.site, source, rec.id);
                 }
-                count_approval(&mut w.tx, &page.site, rec, None, Some(rec.status))?;
+                w.count_approval(&page.site, rec, None, Some(rec.status));
             }
             // Ids given out from here on follow the restored ones.
             let highest = comments.iter().map(|c| c.id).max().unwrap_or(0);

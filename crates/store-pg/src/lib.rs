@@ -10,6 +10,7 @@ use postgres::{Client, NoTls};
 mod comments;
 mod pool;
 mod store;
+mod write;
 
 pub use store::PgStore;
 

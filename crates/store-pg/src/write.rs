@@ -1,0 +1,455 @@
+//! The one way a write that appends a change reaches PostgreSQL (see `comments.rs` for why it
+//! holds the change log's lock), shaped for few round trips, since every one of them is spent
+//! holding the lock that all servers' writers queue on:
+//!
+//! 1. `BEGIN`, this transaction's commit not waiting for the disk, and the lock: one round trip.
+//! 2. The write reads what it needs (usually one statement).
+//! 3. Everything it changed (pages, comments, import sources, authors' counts), the counters
+//!    and the change itself go in **one** statement, with the `NOTIFY` that wakes the followers:
+//!    the write's records wait in [`Pending`] until then, and its own reads see them there.
+//! 4. `COMMIT`.
+
+use std::collections::BTreeMap;
+
+use postgres::Client;
+use postgres::types::Json;
+use talkback_store::{
+    Change, ChangeKind, CommentRecord, Error, PageRecord, Result, Status, author_identity,
+};
+
+use crate::pool::Db;
+use crate::store::{CHANGES_CHANNEL, PgStore, backend, sql_id};
+
+/// What a write changed, kept until it appends its change (the latest state of each record;
+/// `None`: removed).
+#[derive(Default)]
+struct Pending {
+    pages: BTreeMap<u64, Option<PageRecord>>,
+    /// Each comment with its site (a column queries filter on).
+    comments: BTreeMap<u64, Option<(String, CommentRecord)>>,
+    /// Import sources: (site, source, comment).
+    sources: Vec<(String, String, u64)>,
+    /// Approved comments per (site, e-mail, name): the change to each count.
+    authors: BTreeMap<(String, String, String), i32>,
+}
+
+/// A write transaction holding the change log's lock.
+pub(crate) struct Write<'t> {
+    pub(crate) tx: Db<'t, Client>,
+    /// The counters locked with the change log's (`tb_counters`): the last change, comment
+    /// and page ids given out, written back with the change.
+    last: u64,
+    pub(crate) comment: u64,
+    pub(crate) page: u64,
+    change: Option<Change>,
+    pending: Pending,
+}
+
+/// Rolls back a transaction that did not commit (a refused write, a lost connection, or a
+/// panic), so the connection goes back to the pool outside any transaction.
+struct Open<'c> {
+    client: &'c mut Client,
+    finished: bool,
+}
+
+impl Drop for Open<'_> {
+    fn drop(&mut self) {
+        if !self.finished {
+            // A failure here means the connection is gone; the pool drops a closed one.
+            let _ = self.client.batch_execute("ROLLBACK");
+        }
+    }
+}
+
+impl PgStore {
+    /// Runs a write that appends (at most) one change: committed when it appended one, rolled
+    /// back when it decided there was nothing to do (`WriteSeq(0)`) or failed.
+    pub(crate) fn change<T>(
+        &self,
+        work: impl FnOnce(&mut Write<'_>) -> Result<T>,
+    ) -> Result<(T, talkback_store::WriteSeq)> {
+        let mut conn = self.conn()?;
+        let (client, statements) = conn.parts();
+        let mut counters = std::collections::HashMap::new();
+        let opened = client.simple_query(
+            "BEGIN; SET LOCAL synchronous_commit = off; \
+             SELECT name, value FROM tb_counters \
+             WHERE name IN ('change', 'comment', 'page') ORDER BY name FOR UPDATE",
+        );
+        let mut open = Open {
+            client,
+            finished: false,
+        };
+        for message in opened.map_err(backend)? {
+            if let postgres::SimpleQueryMessage::Row(row) = message
+                && let (Some(name), Some(value)) = (row.get(0), row.get(1))
+                && let Ok(value) = value.parse::<u64>()
+            {
+                counters.insert(name.to_owned(), value);
+            }
+        }
+        let counter = |name: &str| {
+            counters
+                .get(name)
+                .copied()
+                .ok_or_else(|| Error::Corrupt(format!("the {name} counter is missing")))
+        };
+        let mut write = Write {
+            last: counter("change")?,
+            comment: counter("comment")?,
+            page: counter("page")?,
+            tx: Db::new(&mut *open.client, statements),
+            change: None,
+            pending: Pending::default(),
+        };
+        let value = work(&mut write)?;
+        let Some(change) = write.change.take() else {
+            return Ok((value, talkback_store::WriteSeq(0)));
+        };
+        let seq = change.seq;
+        write.store(&change)?;
+        open.client.batch_execute("COMMIT").map_err(backend)?;
+        open.finished = true;
+        self.written
+            .fetch_max(seq, std::sync::atomic::Ordering::SeqCst);
+        Ok((value, talkback_store::WriteSeq(seq)))
+    }
+}
+
+impl Write<'_> {
+    pub(crate) fn next_comment(&mut self) -> u64 {
+        self.comment += 1;
+        self.comment
+    }
+
+    pub(crate) fn next_page(&mut self) -> u64 {
+        self.page += 1;
+        self.page
+    }
+
+    /// Appends this write's one change (stored with its records when the write ends).
+    pub(crate) fn append(
+        &mut self,
+        page: &PageRecord,
+        comment: Option<u64>,
+        kind: ChangeKind,
+    ) -> Result<()> {
+        self.append_to(&page.site, &page.key, comment, kind)
+    }
+
+    /// Appends this write's one change to `site` (its page `page_key`, empty for the site).
+    pub(crate) fn append_to(
+        &mut self,
+        site: &str,
+        page_key: &str,
+        comment: Option<u64>,
+        kind: ChangeKind,
+    ) -> Result<()> {
+        if self.change.is_some() {
+            return Err(Error::Internal("a write appends one change".into()));
+        }
+        self.change = Some(Change {
+            seq: self.last + 1,
+            at: crate::now_ms(),
+            site: site.to_owned(),
+            page_key: page_key.to_owned(),
+            comment,
+            kind,
+        });
+        Ok(())
+    }
+
+    /// A page by id, as this write left it.
+    pub(crate) fn page_by_id(&mut self, id: u64) -> Result<Option<PageRecord>> {
+        if let Some(pending) = self.pending.pages.get(&id) {
+            return Ok(pending.clone());
+        }
+        crate::comments::page_by_id(&mut self.tx, id)
+    }
+
+    /// A page by key, as this write left it.
+    pub(crate) fn page(&mut self, site: &str, key: &str) -> Result<Option<PageRecord>> {
+        if let Some(page) = self
+            .pending
+            .pages
+            .values()
+            .flatten()
+            .find(|p| p.site == site && p.key == key)
+        {
+            return Ok(Some(page.clone()));
+        }
+        let stored = crate::comments::page_of(&mut self.tx, site, key)?;
+        Ok(self.unless_changed(stored))
+    }
+
+    /// A page read from the database, unless this write removed it or gave it another key.
+    fn unless_changed(&self, stored: Option<PageRecord>) -> Option<PageRecord> {
+        stored.filter(|p| !self.pending.pages.contains_key(&p.id))
+    }
+
+    /// The page of a comment being written (it must be there).
+    pub(crate) fn page_of_comment(&mut self, rec: &CommentRecord) -> Result<PageRecord> {
+        self.page_by_id(rec.page_id)?
+            .ok_or_else(|| Error::Corrupt(format!("page {} missing", rec.page_id)))
+    }
+
+    /// A comment, as this write left it.
+    pub(crate) fn comment(&mut self, id: u64) -> Result<Option<CommentRecord>> {
+        if let Some(pending) = self.pending.comments.get(&id) {
+            return Ok(pending.as_ref().map(|(_, rec)| rec.clone()));
+        }
+        crate::comments::comment_of(&mut self.tx, id)
+    }
+
+    /// A comment that is not a tombstone (`NotFound` otherwise).
+    pub(crate) fn live_comment(&mut self, id: u64) -> Result<CommentRecord> {
+        match self.comment(id)? {
+            Some(rec) if rec.status != Status::Deleted => Ok(rec),
+            _ => Err(Error::comment_not_found(id)),
+        }
+    }
+
+    /// What a new comment needs, read in one round trip: whether its import source was seen,
+    /// its page, its parent and its parent's top-level comment.
+    pub(crate) fn for_new_comment(
+        &mut self,
+        site: &str,
+        key: &str,
+        source: Option<&str>,
+        parent: Option<u64>,
+    ) -> Result<NewCommentContext> {
+        let row = self
+            .tx
+            .query_opt(
+                "SELECT EXISTS (SELECT 1 FROM tb_sources WHERE site = $1 AND source = $3), \
+                 (SELECT record FROM tb_pages WHERE site = $1 AND key = $2), \
+                 (SELECT record FROM tb_comments WHERE id = $4), \
+                 (SELECT t.record FROM tb_comments p JOIN tb_comments t ON t.id = p.root \
+                 WHERE p.id = $4)",
+                &[&site, &key, &source, &parent.map(sql_id)],
+            )
+            .map_err(backend)?
+            .ok_or_else(|| Error::Internal("no row from a SELECT of values".into()))?;
+        let page = row.get::<_, Option<Json<PageRecord>>>(1).map(|p| p.0);
+        let parent = row.get::<_, Option<Json<CommentRecord>>>(2).map(|c| c.0);
+        let top = row.get::<_, Option<Json<CommentRecord>>>(3).map(|c| c.0);
+        Ok(NewCommentContext {
+            source_seen: row.get(0),
+            page: self.unless_changed(page),
+            parent: parent.and_then(|c| self.fresher(c)),
+            top: top.and_then(|c| self.fresher(c)),
+        })
+    }
+
+    /// A comment read from the database, or this write's newer state of it.
+    fn fresher(&self, stored: CommentRecord) -> Option<CommentRecord> {
+        match self.pending.comments.get(&stored.id) {
+            Some(pending) => pending.as_ref().map(|(_, rec)| rec.clone()),
+            None => Some(stored),
+        }
+    }
+
+    pub(crate) fn put_page(&mut self, page: &PageRecord) {
+        self.pending.pages.insert(page.id, Some(page.clone()));
+    }
+
+    pub(crate) fn remove_page(&mut self, id: u64) {
+        self.pending.pages.insert(id, None);
+    }
+
+    /// Stores a comment (new or changed) on `site`.
+    pub(crate) fn put_comment(&mut self, site: &str, rec: &CommentRecord) {
+        self.pending
+            .comments
+            .insert(rec.id, Some((site.to_owned(), rec.clone())));
+    }
+
+    pub(crate) fn remove_comment(&mut self, id: u64) {
+        self.pending.comments.insert(id, None);
+    }
+
+    /// Remembers that an import found `comment` at `source` (kept after the comment goes).
+    pub(crate) fn add_source(&mut self, site: &str, source: &str, comment: u64) {
+        self.pending
+            .sources
+            .push((site.to_owned(), source.to_owned(), comment));
+    }
+
+    /// Counts a status change from `was` to `now` in the author's approved comments on `site`.
+    pub(crate) fn count_approval(
+        &mut self,
+        site: &str,
+        rec: &CommentRecord,
+        was: Option<Status>,
+        now: Option<Status>,
+    ) {
+        let (before, after) = (was == Some(Status::Approved), now == Some(Status::Approved));
+        if before == after {
+            return;
+        }
+        let Some((email, name)) = author_identity(rec.email.as_deref(), &rec.author) else {
+            return;
+        };
+        *self
+            .pending
+            .authors
+            .entry((site.to_owned(), email, name))
+            .or_default() += if after { 1 } else { -1 };
+    }
+
+    /// Stores the write's records, counters and change in one statement.
+    fn store(&mut self, change: &Change) -> Result<()> {
+        let pending = std::mem::take(&mut self.pending);
+        let (mut pages_gone, mut page_ids, mut page_sites, mut page_keys, mut page_records) =
+            (vec![], vec![], vec![], vec![], vec![]);
+        for (id, page) in &pending.pages {
+            match page {
+                None => pages_gone.push(sql_id(*id)),
+                Some(page) => {
+                    page_ids.push(sql_id(page.id));
+                    page_sites.push(page.site.as_str());
+                    page_keys.push(page.key.as_str());
+                    page_records.push(Json(page));
+                }
+            }
+        }
+        let mut comments_gone = vec![];
+        let mut c = CommentColumns::default();
+        for (id, comment) in &pending.comments {
+            match comment {
+                None => comments_gone.push(sql_id(*id)),
+                Some((site, rec)) => c.push(site, rec),
+            }
+        }
+        let (mut source_sites, mut sources, mut source_comments) = (vec![], vec![], vec![]);
+        for (site, source, comment) in &pending.sources {
+            source_sites.push(site.as_str());
+            sources.push(source.as_str());
+            source_comments.push(sql_id(*comment));
+        }
+        let (mut author_sites, mut emails, mut names, mut deltas) =
+            (vec![], vec![], vec![], vec![]);
+        for ((site, email, name), delta) in pending.authors.iter().filter(|(_, d)| **d != 0) {
+            author_sites.push(site.as_str());
+            emails.push(email.as_str());
+            names.push(name.as_str());
+            deltas.push(*delta);
+        }
+        // Data-modifying parts of one statement all run (and see the same snapshot); no row is
+        // touched by two of them, and foreign keys are checked when the statement ends.
+        self.tx
+            .execute(
+                "WITH counters AS (UPDATE tb_counters SET value = CASE name \
+                 WHEN 'change' THEN $1::bigint WHEN 'comment' THEN $4::bigint ELSE $5::bigint END \
+                 WHERE name IN ('change', 'comment', 'page')), \
+                 pages_gone AS (DELETE FROM tb_pages WHERE id = ANY($8::bigint[])), \
+                 pages_put AS (INSERT INTO tb_pages (id, site, key, record) \
+                 SELECT * FROM unnest($9::bigint[], $10::text[], $11::text[], $12::jsonb[]) \
+                 ON CONFLICT (id) DO UPDATE SET site = excluded.site, key = excluded.key, \
+                 record = excluded.record), \
+                 comments_gone AS (DELETE FROM tb_comments WHERE id = ANY($13::bigint[])), \
+                 comments_put AS (INSERT INTO tb_comments \
+                 (id, page_id, parent, root, status, pinned, site, source, created, record) \
+                 SELECT * FROM unnest($14::bigint[], $15::bigint[], $16::bigint[], \
+                 $17::bigint[], $18::text[], $19::boolean[], $20::text[], $21::text[], \
+                 $22::bigint[], $23::jsonb[]) \
+                 ON CONFLICT (id) DO UPDATE SET page_id = excluded.page_id, \
+                 parent = excluded.parent, root = excluded.root, status = excluded.status, \
+                 pinned = excluded.pinned, site = excluded.site, record = excluded.record), \
+                 sources AS (INSERT INTO tb_sources (site, source, comment) \
+                 SELECT * FROM unnest($24::text[], $25::text[], $26::bigint[]) \
+                 ON CONFLICT DO NOTHING), \
+                 authors AS (INSERT INTO tb_authors (site, email, name, approved) \
+                 SELECT * FROM unnest($27::text[], $28::text[], $29::text[], $30::integer[]) \
+                 ON CONFLICT (site, email, name) \
+                 DO UPDATE SET approved = tb_authors.approved + excluded.approved) \
+                 INSERT INTO tb_changes (seq, at, record) \
+                 SELECT $1::bigint, $2::bigint, $3::jsonb \
+                 FROM (SELECT pg_notify($6::text, $7::text)) AS notified",
+                &[
+                    &sql_id(change.seq),
+                    &change.at,
+                    &Json(change),
+                    &sql_id(self.comment),
+                    &sql_id(self.page),
+                    &CHANGES_CHANNEL,
+                    &change.seq.to_string(),
+                    &pages_gone,
+                    &page_ids,
+                    &page_sites,
+                    &page_keys,
+                    &page_records,
+                    &comments_gone,
+                    &c.ids,
+                    &c.pages,
+                    &c.parents,
+                    &c.roots,
+                    &c.statuses,
+                    &c.pinned,
+                    &c.sites,
+                    &c.sources,
+                    &c.created,
+                    &c.records,
+                    &source_sites,
+                    &sources,
+                    &source_comments,
+                    &author_sites,
+                    &emails,
+                    &names,
+                    &deltas,
+                ],
+            )
+            .map_err(backend)?;
+        if deltas.iter().any(|d| *d < 0) {
+            // An author with no approved comment left has no row (a second statement: the
+            // first could not see its own update).
+            self.tx
+                .execute(
+                    "DELETE FROM tb_authors WHERE approved <= 0 AND (site, email, name) IN \
+                     (SELECT * FROM unnest($1::text[], $2::text[], $3::text[]))",
+                    &[&author_sites, &emails, &names],
+                )
+                .map_err(backend)?;
+        }
+        Ok(())
+    }
+}
+
+/// What a new comment's write reads first.
+pub(crate) struct NewCommentContext {
+    pub(crate) source_seen: bool,
+    pub(crate) page: Option<PageRecord>,
+    pub(crate) parent: Option<CommentRecord>,
+    /// The parent's top-level comment (none when the parent is one).
+    pub(crate) top: Option<CommentRecord>,
+}
+
+/// Comments as the columns of `tb_comments`, one array each.
+#[derive(Default)]
+struct CommentColumns<'a> {
+    ids: Vec<i64>,
+    pages: Vec<i64>,
+    parents: Vec<Option<i64>>,
+    roots: Vec<Option<i64>>,
+    statuses: Vec<&'static str>,
+    pinned: Vec<bool>,
+    sites: Vec<&'a str>,
+    sources: Vec<Option<&'a str>>,
+    created: Vec<i64>,
+    records: Vec<Json<&'a CommentRecord>>,
+}
+
+impl<'a> CommentColumns<'a> {
+    fn push(&mut self, site: &'a str, rec: &'a CommentRecord) {
+        self.ids.push(sql_id(rec.id));
+        self.pages.push(sql_id(rec.page_id));
+        self.parents.push(rec.parent.map(sql_id));
+        self.roots.push(rec.root.map(sql_id));
+        self.statuses.push(rec.status.name());
+        self.pinned.push(rec.pinned);
+        self.sites.push(site);
+        self.sources.push(rec.source.as_deref());
+        self.created.push(rec.created);
+        self.records.push(Json(rec));
+    }
+}
