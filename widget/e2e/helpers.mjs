@@ -4,6 +4,8 @@
 import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, writeFileSync, mkdirSync, readFileSync, existsSync } from "node:fs";
 import { createServer } from "node:http";
+import { request as httpsRequest } from "node:https";
+import { createServer as createTcpServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -120,4 +122,97 @@ export async function postComment(page, { name, email, website, body }, form = p
 
 export function axeSource() {
   return readFileSync(join(here, "node_modules/axe-core/axe.min.js"), "utf8");
+}
+
+export const freePort = () => new Promise((resolve) => {
+  const s = createTcpServer().listen(0, "127.0.0.1", () => { const { port } = s.address(); s.close(() => resolve(port)); });
+});
+
+/** Waits until `fn` stops throwing. */
+export async function until(fn, ms = 20000) {
+  const end = Date.now() + ms;
+  for (;;) {
+    try { return await fn(); } catch (e) { if (Date.now() > end) throw e; }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** An HTTPS request to nginx from `localAddress` (any 127.x address is this machine). */
+export function callHttps(port, { method = "GET", path, body, headers = {}, localAddress = "127.0.0.1" }) {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest({
+      host: "127.0.0.1", port, method, path, localAddress, rejectUnauthorized: false,
+      headers: { ...(body ? { "content-type": "application/json" } : {}), ...headers },
+    }, (res) => {
+      let text = "";
+      res.setEncoding("utf8");
+      res.on("data", (c) => { text += c; });
+      res.on("end", () => {
+        let json = null;
+        try { json = JSON.parse(text); } catch { /* not JSON */ }
+        resolve({ status: res.statusCode, headers: res.headers, json, text });
+      });
+    });
+    req.on("error", reject);
+    req.end(body ? JSON.stringify(body) : undefined);
+  });
+}
+
+/** Debian's nginx with examples/nginx/talkback.conf, only its ports and certificate paths
+ * changed (a self-signed certificate made here), in front of the Talkback servers listening on
+ * `upstreams` (ports). Its access log (`accessLog`) names the server that answered each
+ * request: "URI upstream-address". `ports`: its own (`https`, `http`), free ones by default. */
+export async function startNginx(dir, upstreams, ports = {}) {
+  const nginxBin = process.env.NGINX ?? "/usr/sbin/nginx";
+  ports = { https: ports.https ?? await freePort(), http: ports.http ?? await freePort() };
+  const cert = spawnSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
+    "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost", "-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem")], { encoding: "utf8" });
+  if (cert.status !== 0) throw new Error(cert.stderr);
+  let site = readFileSync(join(ROOT, "examples/nginx/talkback.conf"), "utf8");
+  const edits = [
+    // Several servers on one database: each is one line of the upstream.
+    [/server 127\.0\.0\.1:8080;/, upstreams.map((port) => `server 127.0.0.1:${port};`).join("\n    ")],
+    [/listen 80;/, `listen 127.0.0.1:${ports.http};`],
+    [/listen 443 ssl http2;/, `listen 127.0.0.1:${ports.https} ssl http2;`],
+    [/\n\s*listen \[::\]:80;/, ""],
+    [/\n\s*listen \[::\]:443 ssl http2;/, ""],
+    [/\/etc\/letsencrypt\/live\/comments\.example\.com\/fullchain\.pem/, join(dir, "cert.pem")],
+    [/\/etc\/letsencrypt\/live\/comments\.example\.com\/privkey\.pem/, join(dir, "key.pem")],
+  ];
+  for (const [from, to] of edits) {
+    if (!from.test(site)) throw new Error(`examples/nginx/talkback.conf no longer has ${from}`);
+    site = site.replace(from, to);
+  }
+  mkdirSync(join(dir, "nginx-tmp"), { recursive: true });
+  writeFileSync(join(dir, "site.conf"), site);
+  const accessLog = join(dir, "nginx-access.log");
+  writeFileSync(join(dir, "nginx.conf"), `${process.getuid() === 0 ? "user root;" : ""}
+worker_processes 1;
+pid ${dir}/nginx.pid;
+error_log ${dir}/nginx-error.log warn;
+daemon off;
+events { worker_connections 512; }
+http {
+  log_format upstreams '$request_uri $upstream_addr';
+  access_log ${accessLog} upstreams;
+  client_body_temp_path ${dir}/nginx-tmp/body;
+  proxy_temp_path ${dir}/nginx-tmp/proxy;
+  fastcgi_temp_path ${dir}/nginx-tmp/fastcgi;
+  uwsgi_temp_path ${dir}/nginx-tmp/uwsgi;
+  scgi_temp_path ${dir}/nginx-tmp/scgi;
+  include ${dir}/site.conf;
+}
+`);
+  const args = ["-p", dir, "-c", join(dir, "nginx.conf"), "-e", join(dir, "nginx-error.log")];
+  const check = spawnSync(nginxBin, ["-t", ...args], { encoding: "utf8" });
+  if (check.status !== 0) throw new Error(check.stderr);
+  const child = spawn(nginxBin, args, { stdio: "ignore" });
+  await until(async () => {
+    const health = await callHttps(ports.https, { path: "/healthz" });
+    if (health.status !== 200) throw new Error(`nginx answered ${health.status}`);
+  });
+  return {
+    ...ports, accessLog,
+    stop() { child.kill("SIGQUIT"); },
+  };
 }

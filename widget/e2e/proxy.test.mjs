@@ -7,51 +7,16 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { request as httpsRequest } from "node:https";
 import { request as httpRequest } from "node:http";
 import { connect as http2Connect } from "node:http2";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ROOT, BIN, launch, startBlog, widgetReady, screenshot } from "./helpers.mjs";
+import { ROOT, BIN, launch, startBlog, widgetReady, screenshot, freePort, until, callHttps, startNginx } from "./helpers.mjs";
 
-const NGINX = process.env.NGINX ?? "/usr/sbin/nginx";
 const PASSWORD = "correct horse battery";
-
-const freePort = () => new Promise((resolve) => {
-  const s = createServer().listen(0, "127.0.0.1", () => { const { port } = s.address(); s.close(() => resolve(port)); });
-});
-
-/** An HTTPS request to nginx from `localAddress` (any 127.x address is this machine). */
-function call(port, { method = "GET", path, body, headers = {}, localAddress = "127.0.0.1" }) {
-  return new Promise((resolve, reject) => {
-    const req = httpsRequest({
-      host: "127.0.0.1", port, method, path, localAddress, rejectUnauthorized: false,
-      headers: { ...(body ? { "content-type": "application/json" } : {}), ...headers },
-    }, (res) => {
-      let text = "";
-      res.setEncoding("utf8");
-      res.on("data", (c) => { text += c; });
-      res.on("end", () => {
-        let json = null;
-        try { json = JSON.parse(text); } catch { /* not JSON */ }
-        resolve({ status: res.statusCode, headers: res.headers, json, text });
-      });
-    });
-    req.on("error", reject);
-    req.end(body ? JSON.stringify(body) : undefined);
-  });
-}
-
-/** Waits until `fn` stops throwing. */
-async function until(fn, ms = 20000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    try { return await fn(); } catch (e) { if (Date.now() > end) throw e; }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const call = callHttps;
 
 let dir, talkback, nginx, blog, browser, ports;
 
@@ -82,51 +47,13 @@ before(async () => {
   assert.equal(admin.status, 0, admin.stderr);
 
   // 3. nginx with the example configuration: only ports and certificate paths differ.
-  const cert = spawnSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
-    "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost", "-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem")], { encoding: "utf8" });
-  assert.equal(cert.status, 0, cert.stderr);
-  let site = readFileSync(join(ROOT, "examples/nginx/talkback.conf"), "utf8");
-  const edits = [
-    [/server 127\.0\.0\.1:8080;/, `server 127.0.0.1:${ports.talkback};`],
-    [/listen 80;/, `listen 127.0.0.1:${ports.http};`],
-    [/listen 443 ssl http2;/, `listen 127.0.0.1:${ports.https} ssl http2;`],
-    [/\n\s*listen \[::\]:80;/, ""],
-    [/\n\s*listen \[::\]:443 ssl http2;/, ""],
-    [/\/etc\/letsencrypt\/live\/comments\.example\.com\/fullchain\.pem/, join(dir, "cert.pem")],
-    [/\/etc\/letsencrypt\/live\/comments\.example\.com\/privkey\.pem/, join(dir, "key.pem")],
-  ];
-  for (const [from, to] of edits) {
-    assert.match(site, from, `examples/nginx/talkback.conf still has ${from}`);
-    site = site.replace(from, to);
-  }
-  mkdirSync(join(dir, "nginx-tmp"));
-  writeFileSync(join(dir, "site.conf"), site);
-  writeFileSync(join(dir, "nginx.conf"), `${process.getuid() === 0 ? "user root;" : ""}
-worker_processes 1;
-pid ${dir}/nginx.pid;
-error_log ${dir}/nginx-error.log warn;
-daemon off;
-events { worker_connections 512; }
-http {
-  access_log ${dir}/nginx-access.log;
-  client_body_temp_path ${dir}/nginx-tmp/body;
-  proxy_temp_path ${dir}/nginx-tmp/proxy;
-  fastcgi_temp_path ${dir}/nginx-tmp/fastcgi;
-  uwsgi_temp_path ${dir}/nginx-tmp/uwsgi;
-  scgi_temp_path ${dir}/nginx-tmp/scgi;
-  include ${dir}/site.conf;
-}
-`);
-  const check = spawnSync(NGINX, ["-t", "-p", dir, "-c", join(dir, "nginx.conf"), "-e", join(dir, "nginx-error.log")], { encoding: "utf8" });
-  assert.equal(check.status, 0, check.stderr);
-  nginx = spawn(NGINX, ["-p", dir, "-c", join(dir, "nginx.conf"), "-e", join(dir, "nginx-error.log")], { stdio: "ignore" });
-  await until(async () => assert.equal((await call(ports.https, { path: "/healthz" })).status, 200));
+  nginx = await startNginx(dir, [ports.talkback], ports);
   browser = await launch(["--ignore-certificate-errors"]);
 });
 
 after(async () => {
   await browser?.close();
-  nginx?.kill("SIGQUIT");
+  nginx?.stop();
   talkback?.kill("SIGTERM");
   await blog?.close();
 });

@@ -740,6 +740,25 @@ impl Transfer for PgStore {
         Ok(row.map(|r| id_of(r.get(0))))
     }
 
+    fn comments_by_source(
+        &self,
+        site: &str,
+        sources: &[&str],
+    ) -> Result<std::collections::HashMap<String, u64>> {
+        let rows = self
+            .conn()?
+            .db()
+            .query(
+                "SELECT source, comment FROM tb_sources WHERE site = $1 AND source = ANY($2)",
+                &[&site, &sources],
+            )
+            .map_err(backend)?;
+        Ok(rows
+            .into_iter()
+            .map(|row| (row.get(0), id_of(row.get(1))))
+            .collect())
+    }
+
     fn export_site(&self, site: &str) -> Result<Vec<(PageRecord, Vec<CommentRecord>)>> {
         self.snapshot(|tx| {
             let pages: Vec<PageRecord> = records(

@@ -43,6 +43,8 @@ pub(crate) struct Write<'t> {
     pub(crate) page: u64,
     change: Option<Change>,
     pending: Pending,
+    /// Whether the database can `NOTIFY` (CockroachDB cannot).
+    notify: bool,
 }
 
 /// Rolls back a transaction that did not commit (a refused write, a lost connection, or a
@@ -101,6 +103,7 @@ impl PgStore {
             tx: Db::new(&mut *open.client, statements),
             change: None,
             pending: Pending::default(),
+            notify: self.notify,
         };
         let value = work(&mut write)?;
         let Some(change) = write.change.take() else {
@@ -300,6 +303,8 @@ impl Write<'_> {
     /// Stores the write's records, counters and change in one statement.
     fn store(&mut self, change: &Change) -> Result<()> {
         let pending = std::mem::take(&mut self.pending);
+        let (sql_seq, change_record) = (sql_id(change.seq), Json(change));
+        let (comment_counter, page_counter) = (sql_id(self.comment), sql_id(self.page));
         let (mut pages_gone, mut page_ids, mut page_sites, mut page_keys, mut page_records) =
             (vec![], vec![], vec![], vec![], vec![]);
         for (id, page) in &pending.pages {
@@ -335,85 +340,98 @@ impl Write<'_> {
             names.push(name.as_str());
             deltas.push(*delta);
         }
-        // Data-modifying parts of one statement all run (and see the same snapshot); no row is
-        // touched by two of them, and foreign keys are checked when the statement ends.
-        self.tx
-            .execute(
-                "WITH counters AS (UPDATE tb_counters SET value = CASE name \
-                 WHEN 'change' THEN $1::bigint WHEN 'comment' THEN $4::bigint ELSE $5::bigint END \
-                 WHERE name IN ('change', 'comment', 'page')), \
-                 pages_gone AS (DELETE FROM tb_pages WHERE id = ANY($8::bigint[])), \
-                 pages_put AS (INSERT INTO tb_pages (id, site, key, record) \
-                 SELECT * FROM unnest($9::bigint[], $10::text[], $11::text[], $12::jsonb[]) \
-                 ON CONFLICT (id) DO UPDATE SET site = excluded.site, key = excluded.key, \
-                 record = excluded.record), \
-                 comments_gone AS (DELETE FROM tb_comments WHERE id = ANY($13::bigint[])), \
-                 comments_put AS (INSERT INTO tb_comments \
-                 (id, page_id, parent, root, status, pinned, site, source, created, record) \
-                 SELECT * FROM unnest($14::bigint[], $15::bigint[], $16::bigint[], \
-                 $17::bigint[], $18::text[], $19::boolean[], $20::text[], $21::text[], \
-                 $22::bigint[], $23::jsonb[]) \
-                 ON CONFLICT (id) DO UPDATE SET page_id = excluded.page_id, \
-                 parent = excluded.parent, root = excluded.root, status = excluded.status, \
-                 pinned = excluded.pinned, site = excluded.site, record = excluded.record), \
-                 sources AS (INSERT INTO tb_sources (site, source, comment) \
-                 SELECT * FROM unnest($24::text[], $25::text[], $26::bigint[]) \
-                 ON CONFLICT DO NOTHING), \
-                 authors AS (INSERT INTO tb_authors (site, email, name, approved) \
-                 SELECT * FROM unnest($27::text[], $28::text[], $29::text[], $30::integer[]) \
-                 ON CONFLICT (site, email, name) \
-                 DO UPDATE SET approved = tb_authors.approved + excluded.approved) \
-                 INSERT INTO tb_changes (seq, at, record) \
-                 SELECT $1::bigint, $2::bigint, $3::jsonb \
-                 FROM (SELECT pg_notify($6::text, $7::text)) AS notified",
-                &[
-                    &sql_id(change.seq),
-                    &change.at,
-                    &Json(change),
-                    &sql_id(self.comment),
-                    &sql_id(self.page),
-                    &CHANGES_CHANNEL,
-                    &change.seq.to_string(),
-                    &pages_gone,
-                    &page_ids,
-                    &page_sites,
-                    &page_keys,
-                    &page_records,
-                    &comments_gone,
-                    &c.ids,
-                    &c.pages,
-                    &c.parents,
-                    &c.roots,
-                    &c.statuses,
-                    &c.pinned,
-                    &c.sites,
-                    &c.sources,
-                    &c.created,
-                    &c.records,
-                    &source_sites,
-                    &sources,
-                    &source_comments,
-                    &author_sites,
-                    &emails,
-                    &names,
-                    &deltas,
-                ],
-            )
-            .map_err(backend)?;
-        if deltas.iter().any(|d| *d < 0) {
-            // An author with no approved comment left has no row (a second statement: the
-            // first could not see its own update).
+        // Data-modifying parts of one statement all run (and see the same snapshot); each
+        // modifies a table of its own (CockroachDB refuses two on one table) and foreign keys
+        // are checked when the statement ends.
+        let notify = self.notify;
+        let statement = if notify { STORE_AND_NOTIFY } else { STORE };
+        let seq_text = change.seq.to_string();
+        let mut params: Vec<&(dyn postgres::types::ToSql + Sync)> = vec![
+            &sql_seq,
+            &change.at,
+            &change_record,
+            &comment_counter,
+            &page_counter,
+            &page_ids,
+            &page_sites,
+            &page_keys,
+            &page_records,
+            &c.ids,
+            &c.pages,
+            &c.parents,
+            &c.roots,
+            &c.statuses,
+            &c.pinned,
+            &c.sites,
+            &c.sources,
+            &c.created,
+            &c.records,
+            &source_sites,
+            &sources,
+            &source_comments,
+            &author_sites,
+            &emails,
+            &names,
+            &deltas,
+        ];
+        if notify {
+            params.push(&CHANGES_CHANNEL);
+            params.push(&seq_text);
+        }
+        self.tx.execute(statement, &params).map_err(backend)?;
+        // What the write removed, after what it stored: a comment moved away from a page
+        // before the page goes. An author with no approved comment left has no row.
+        if !comments_gone.is_empty() || !pages_gone.is_empty() || deltas.iter().any(|d| *d < 0) {
             self.tx
                 .execute(
-                    "DELETE FROM tb_authors WHERE approved <= 0 AND (site, email, name) IN \
-                     (SELECT * FROM unnest($1::text[], $2::text[], $3::text[]))",
-                    &[&author_sites, &emails, &names],
+                    "WITH comments_gone AS (DELETE FROM tb_comments WHERE id = ANY($1)), \
+                     authors_gone AS (DELETE FROM tb_authors WHERE approved <= 0 \
+                     AND (site, email, name) IN \
+                     (SELECT * FROM unnest($3::text[], $4::text[], $5::text[]))) \
+                     DELETE FROM tb_pages WHERE id = ANY($2)",
+                    &[&comments_gone, &pages_gone, &author_sites, &emails, &names],
                 )
                 .map_err(backend)?;
         }
         Ok(())
     }
 }
+
+/// The statement that stores a write's records, its counters and its change (`Write::store`).
+macro_rules! store_statement {
+    () => {
+        "WITH counters AS (UPDATE tb_counters SET value = CASE name \
+     WHEN 'change' THEN $1::bigint WHEN 'comment' THEN $4::bigint ELSE $5::bigint END \
+     WHERE name IN ('change', 'comment', 'page')), \
+     pages_put AS (INSERT INTO tb_pages (id, site, key, record) \
+     SELECT * FROM unnest($6::bigint[], $7::text[], $8::text[], $9::jsonb[]) \
+     ON CONFLICT (id) DO UPDATE SET site = excluded.site, key = excluded.key, \
+     record = excluded.record), \
+     comments_put AS (INSERT INTO tb_comments \
+     (id, page_id, parent, root, status, pinned, site, source, created, record) \
+     SELECT * FROM unnest($10::bigint[], $11::bigint[], $12::bigint[], $13::bigint[], \
+     $14::text[], $15::boolean[], $16::text[], $17::text[], $18::bigint[], $19::jsonb[]) \
+     ON CONFLICT (id) DO UPDATE SET page_id = excluded.page_id, parent = excluded.parent, \
+     root = excluded.root, status = excluded.status, pinned = excluded.pinned, \
+     site = excluded.site, record = excluded.record), \
+     sources AS (INSERT INTO tb_sources (site, source, comment) \
+     SELECT * FROM unnest($20::text[], $21::text[], $22::bigint[]) ON CONFLICT DO NOTHING), \
+     authors AS (INSERT INTO tb_authors (site, email, name, approved) \
+     SELECT * FROM unnest($23::text[], $24::text[], $25::text[], $26::integer[]) \
+     ON CONFLICT (site, email, name) \
+     DO UPDATE SET approved = tb_authors.approved + excluded.approved) \
+     INSERT INTO tb_changes (seq, at, record) SELECT $1::bigint, $2::bigint, $3::jsonb"
+    };
+}
+
+const STORE: &str = store_statement!();
+
+/// [`STORE`], and the notification that wakes the followers on every server at COMMIT (they
+/// also poll, in case one is lost, or when the database cannot notify).
+const STORE_AND_NOTIFY: &str = concat!(
+    store_statement!(),
+    " FROM (SELECT pg_notify($27::text, $28::text)) AS notified"
+);
 
 /// What a new comment's write reads first.
 pub(crate) struct NewCommentContext {

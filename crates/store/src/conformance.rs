@@ -292,6 +292,18 @@ pub fn imports_are_idempotent_by_source_and_exports_list_everything(store: Arc<d
     ));
     assert_eq!(store.comment_by_source("blog", "wp-17").unwrap(), Some(id));
     assert_eq!(store.comment_by_source("other", "wp-17").unwrap(), None);
+    assert_eq!(
+        store
+            .comments_by_source("blog", &["wp-18", "wp-17", "wp-17"])
+            .unwrap(),
+        std::collections::HashMap::from([("wp-17".to_owned(), id)])
+    );
+    assert!(
+        store
+            .comments_by_source("other", &["wp-17"])
+            .unwrap()
+            .is_empty()
+    );
     let reply = insert(&*store, "/old", Some(id), "later");
     insert(&*store, "/another", None, "x");
     let export = store.export_site("blog").unwrap();

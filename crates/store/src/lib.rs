@@ -221,6 +221,21 @@ pub trait Maintenance: Send + Sync {
 pub trait Transfer: Send + Sync {
     /// The id of the comment imported from `source` on `site`, if any.
     fn comment_by_source(&self, site: &str, source: &str) -> Result<Option<u64>>;
+    /// [`Transfer::comment_by_source`] for many sources at once (an importer asks for a
+    /// thread's): those found, with their comments' ids.
+    fn comments_by_source(
+        &self,
+        site: &str,
+        sources: &[&str],
+    ) -> Result<std::collections::HashMap<String, u64>> {
+        let mut found = std::collections::HashMap::new();
+        for source in sources {
+            if let Some(id) = self.comment_by_source(site, source)? {
+                found.insert((*source).to_owned(), id);
+            }
+        }
+        Ok(found)
+    }
     /// Every page of a site (by key) with all its comments (by id), for exports.
     fn export_site(&self, site: &str) -> Result<Vec<(PageRecord, Vec<CommentRecord>)>>;
 }

@@ -400,8 +400,11 @@ fn e2e(root: &Path) -> anyhow::Result<()> {
     // The binary as `cargo xtask dist` makes it (widget and dashboard inside), in debug: the
     // proxy test runs it with no assets directory, the other tests name one.
     build_server(false, true)?;
+    // Several servers behind nginx share one PostgreSQL database (a private cluster again).
+    let cluster = pg::Cluster::start(root)?;
     run(Command::new("node")
         .args(["--test", "--test-concurrency=1", "widget/e2e/"])
+        .env("TB_E2E_PG", &cluster.url)
         .env("TB_E2E_BIN", root.join("target/debug/talkback"))
         .env("TB_E2E_ASSETS", root.join("target/talkback-widget"))
         .env("TB_E2E_EXAMPLES", root.join("examples")))

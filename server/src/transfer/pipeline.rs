@@ -123,6 +123,15 @@ pub fn import(
             .iter()
             .filter_map(|c| c.parent.as_deref())
             .collect();
+        // What earlier imports stored of this thread, in one question to the store.
+        let asked: HashSet<&str> = thread
+            .comments
+            .iter()
+            .flat_map(|c| std::iter::once(c.id.as_str()).chain(c.legacy_id.as_deref()))
+            .collect();
+        let known = service
+            .store()
+            .comments_by_source(&site.id, &asked.iter().copied().collect::<Vec<_>>())?;
         let mut run = Run {
             store: service.store(),
             batch: &mut batch,
@@ -131,6 +140,8 @@ pub fn import(
             thread: &thread,
             dry_run,
             done: HashMap::new(),
+            asked,
+            known,
         };
         let by_id: HashMap<&str, &SourceComment> =
             thread.comments.iter().map(|c| (c.id.as_str(), c)).collect();
@@ -162,6 +173,10 @@ struct Run<'a, 'b> {
     dry_run: bool,
     /// Source id → store id and depth (`None`: not imported).
     done: HashMap<String, Option<(u64, u32)>>,
+    /// The thread's source ids (and legacy ones) asked of the store before it began, and
+    /// those it had (source → comment id).
+    asked: HashSet<&'a str>,
+    known: HashMap<String, u64>,
 }
 
 impl Run<'_, '_> {
@@ -271,8 +286,12 @@ impl Run<'_, '_> {
                 Ok(None)
             }
             Err(talkback_store::Error::Conflict) => {
+                // Stored meanwhile (by another import): ask the store itself.
                 report.already_present += 1;
-                self.existing(&c.id)
+                match self.store.comment_by_source(&self.site.id, &c.id)? {
+                    Some(id) => Ok(self.store.comment(id)?.map(|r| (r.id, r.depth))),
+                    None => Ok(None),
+                }
             }
             Err(e) => Err(e),
         }
@@ -284,7 +303,7 @@ impl Run<'_, '_> {
         let Some(legacy) = &c.legacy_id else {
             return Ok(None);
         };
-        let Some(id) = self.store.comment_by_source(&self.site.id, legacy)? else {
+        let Some(id) = self.by_source(legacy)? else {
             return Ok(None);
         };
         let page = self.store.page(&self.site.id, self.key)?;
@@ -295,8 +314,16 @@ impl Run<'_, '_> {
             .map(|r| (r.id, r.depth)))
     }
 
+    /// The comment stored from `source`, known from the thread's question when it was in it.
+    fn by_source(&self, source: &str) -> Result<Option<u64>, talkback_store::Error> {
+        if self.asked.contains(source) {
+            return Ok(self.known.get(source).copied());
+        }
+        self.store.comment_by_source(&self.site.id, source)
+    }
+
     fn existing(&self, source: &str) -> Result<Option<(u64, u32)>, talkback_store::Error> {
-        match self.store.comment_by_source(&self.site.id, source)? {
+        match self.by_source(source)? {
             Some(id) => Ok(self.store.comment(id)?.map(|r| (r.id, r.depth))),
             None => Ok(None),
         }
