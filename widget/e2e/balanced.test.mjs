@@ -77,7 +77,7 @@ test("whichever server answers, a reader sees what any of them acknowledged", as
     const thread = (await api("GET", "/threads?site=demo&page=/")).json;
     const by = answeredBy("/api/v1/threads").at(-1);
     if (thread.comments.some((c) => c.author === "Ann")) {
-      assert.equal(thread.count, 2, "the count moves with the thread");
+      assert.equal(thread.total, 2, "the count moves with the thread");
       fresh.add(by);
     }
     assert.equal(fresh.size, 3, `servers showing it so far: ${[...fresh]}`);
@@ -99,15 +99,15 @@ test("whichever server answers, a reader sees what any of them acknowledged", as
 
 test("a reader following the thread on one server hears of comments posted through the others", async () => {
   const cy = await reader();
-  const following = answeredBy("/api/v1/live").at(-1);
-  assert.ok(following, "the widget follows the thread through nginx");
   const mark = answeredBy("/api/v1/comments").length;
   for (const n of [1, 2, 3]) {
     const res = await api("POST", "/comments", { site: "demo", page: "/", author: `Poster ${n}`, body: `Comment ${n} from a script, through nginx.` });
     assert.equal(res.status, 201, res.text);
   }
+  // nginx logs the live stream only when it ends; posted through two servers or more, at
+  // least one comment came through a server other than the one the reader follows.
   const postedBy = answeredBy("/api/v1/comments").slice(mark);
-  assert.ok(postedBy.some((s) => s !== following), `posted by ${postedBy}, followed on ${following}`);
+  assert.ok(new Set(postedBy).size >= 2, `posted through ${postedBy}`);
   const button = cy.page.getByRole("button", { name: "Show new comments (3)" });
   await button.waitFor({ timeout: 3000 });
   await screenshot(cy.page, "balanced-live-from-other-servers");
