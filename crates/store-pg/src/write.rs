@@ -5,8 +5,9 @@
 //! 1. `BEGIN`, this transaction's commit not waiting for the disk, and the lock: one round trip.
 //! 2. The write reads what it needs (usually one statement).
 //! 3. Everything it changed (pages, comments, import sources, authors' counts), the counters
-//!    and the change itself go in **one** statement, with the `NOTIFY` that wakes the followers:
-//!    the write's records wait in [`Pending`] until then, and its own reads see them there.
+//!    and the change itself go in **one** statement, with the `NOTIFY` that wakes the followers
+//!    (where the database has it): the write's records wait in [`Pending`] until then, and its
+//!    own reads see them there. What it removed goes in a second statement, only if anything.
 //! 4. `COMMIT`.
 
 use std::collections::BTreeMap;
