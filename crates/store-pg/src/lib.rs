@@ -3,7 +3,7 @@
 //! the binary, versioned, forward-only, idempotent, and safe when several servers start at
 //! once), and [`PgStore`], every facet of the store, passing the same conformance suite as
 //! sled. Any number of servers may share one database: writes serialise on the change log's
-//! counter row (`comments.rs`), so counts and the change log stay exact whichever server writes.
+//! counter row (`write.rs`), so counts and the change log stay exact whichever server writes.
 
 use postgres::{Client, NoTls};
 
