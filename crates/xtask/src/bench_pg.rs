@@ -129,7 +129,19 @@ pub(crate) fn bench_postgres(root: &Path, seconds: u32, scale: u64) -> anyhow::R
     let cluster = crate::pg::Cluster::start(root)?;
     let dir = tempfile::tempdir()?;
     throughput(root, dir.path(), &cluster.url, seconds)?;
-    scale_run(root, dir.path(), &cluster.url, scale, seconds)?;
+    let stores = [
+        (
+            "sled",
+            Backend::Sled(dir.path().join("scale-sled")),
+            Backend::Sled(dir.path().join("small-sled")),
+        ),
+        (
+            "PostgreSQL",
+            database(&cluster.url, "tb_scale")?,
+            database(&cluster.url, "tb_small")?,
+        ),
+    ];
+    scale_run(root, dir.path(), &stores, scale, seconds)?;
     Ok(())
 }
 
@@ -254,72 +266,105 @@ fn throughput(root: &Path, dir: &Path, cluster: &str, seconds: u32) -> anyhow::R
 /// Posts per WordPress file: 100 comments each, so 100,000 comments a file.
 const POSTS_PER_FILE: u64 = 1_000;
 
+/// `cargo xtask bench --scale N [--keep DIR]`: the scale run alone, on sled only. With `keep`,
+/// the stores stay in `DIR` and a later run reads them again instead of importing anew (the
+/// import figures are then those of the run that made them).
+pub(crate) fn bench_scale(
+    root: &Path,
+    seconds: u32,
+    scale: u64,
+    keep: Option<&Path>,
+) -> anyhow::Result<()> {
+    build_release_server()?;
+    let temporary = tempfile::tempdir()?;
+    let dir = match keep {
+        Some(dir) => {
+            std::fs::create_dir_all(dir)?;
+            dir
+        }
+        None => temporary.path(),
+    };
+    let stores = [(
+        "sled",
+        Backend::Sled(dir.join(format!("scale-sled-{scale}"))),
+        Backend::Sled(dir.join("small-sled")),
+    )];
+    scale_run(root, dir, &stores, scale, seconds)
+}
+
+/// The scale run's stores: a label, the big store, the 1,000-comment one.
+type ScaleStores = [(&'static str, Backend, Backend)];
+
 fn scale_run(
     root: &Path,
     dir: &Path,
-    cluster: &str,
+    stores: &ScaleStores,
     scale: u64,
     seconds: u32,
 ) -> anyhow::Result<()> {
     let posts = (scale / 100).max(10);
-    let started = Instant::now();
-    let mut files = Vec::new();
-    let mut first = 0;
-    while first < posts {
-        let n = POSTS_PER_FILE.min(posts - first);
-        let path = dir.join(format!("wxr-{first}.xml"));
-        synthetic_wxr(&path, first, n, false)?;
-        files.push(path);
-        first += n;
-    }
     let small = dir.join("wxr-small.xml");
-    synthetic_wxr(&small, 0, 10, false)?;
-    eprintln!(
-        "\nscale run: {} comments over {posts} pages in {} WordPress files (written in {:.1} s)",
-        posts * 100,
-        files.len(),
-        started.elapsed().as_secs_f64()
-    );
-    for (label, big, little) in [
-        (
-            "sled",
-            Backend::Sled(dir.join("scale-sled")),
-            Backend::Sled(dir.join("small-sled")),
-        ),
-        (
-            "PostgreSQL",
-            database(cluster, "tb_scale")?,
-            database(cluster, "tb_small")?,
-        ),
-    ] {
-        let importing = config(dir, &format!("import-{label}"), &big)?;
+    let mut files = Vec::new();
+    let imported = |store: &Backend| match store {
+        Backend::Sled(path) => path.join("imported").exists(),
+        Backend::Postgres(_) => false,
+    };
+    if stores.iter().any(|(_, big, _)| !imported(big)) {
         let started = Instant::now();
-        for file in &files {
-            import(root, &importing, file)?;
+        let mut first = 0;
+        while first < posts {
+            let n = POSTS_PER_FILE.min(posts - first);
+            let path = dir.join(format!("wxr-{first}.xml"));
+            synthetic_wxr(&path, first, n, false)?;
+            files.push(path);
+            first += n;
         }
-        let took = started.elapsed();
+        synthetic_wxr(&small, 0, 10, false)?;
         eprintln!(
-            "{label}: imported {} comments in {:.1} s ({:.0} comments/s), {:.1} MiB on disk",
+            "\nscale run: {} comments over {posts} pages in {} WordPress files (written in {:.1} s)",
             posts * 100,
-            took.as_secs_f64(),
-            (posts * 100) as f64 / took.as_secs_f64(),
-            big.size()? as f64 / 1048576.0
+            files.len(),
+            started.elapsed().as_secs_f64()
         );
-        import(
-            root,
-            &config(dir, &format!("small-{label}"), &little)?,
-            &small,
-        )?;
-        let mut p99 = Vec::new();
-        for (store, pages) in [(&big, posts), (&little, 10)] {
-            // The thread cache off: every read goes to the store.
-            let (proc, base) = serve(
+    }
+    for (label, big, little) in stores {
+        if imported(big) {
+            eprintln!(
+                "{label}: {} comments imported earlier, {:.1} MiB on disk",
+                posts * 100,
+                big.size()? as f64 / 1048576.0
+            );
+        } else {
+            let importing = config(dir, &format!("import-{label}"), big)?;
+            let started = Instant::now();
+            for file in &files {
+                import(root, &importing, file)?;
+            }
+            let took = started.elapsed();
+            eprintln!(
+                "{label}: imported {} comments in {:.1} s ({:.0} comments/s), {:.1} MiB on disk",
+                posts * 100,
+                took.as_secs_f64(),
+                (posts * 100) as f64 / took.as_secs_f64(),
+                big.size()? as f64 / 1048576.0
+            );
+            import(
                 root,
-                dir,
-                &format!("read-{label}"),
-                store,
-                "thread_cache_mb = 0",
+                &config(dir, &format!("small-{label}"), little)?,
+                &small,
             )?;
+            if let Backend::Sled(path) = big {
+                std::fs::write(path.join("imported"), b"")?;
+            }
+        }
+        let mut p99 = Vec::new();
+        for (store, pages) in [(big, posts), (little, 10)] {
+            // The thread cache off: every read goes to the store.
+            let extra = format!(
+                "thread_cache_mb = 0\n{}",
+                std::env::var("TB_BENCH_SETTINGS").unwrap_or_default()
+            );
+            let (proc, base) = serve(root, dir, &format!("read-{label}"), store, &extra)?;
             let script = dir.join("random.lua");
             std::fs::write(
                 &script,
@@ -328,17 +373,19 @@ fn scale_run(
                     pages - 1
                 ),
             )?;
+            let idle = rss_kib(proc.0.id());
             let (stop, sampler) = rss_sampler(proc.0.id());
             let f = wrk(&format!("{base}/"), Some(&script), 32, seconds)?;
             stop.store(true, std::sync::atomic::Ordering::Relaxed);
             let peak = sampler.join().unwrap_or(0);
             eprintln!(
-                "  {label}, {} comments: random thread's first page {:>8.1} req/s  p50 {:.2} ms  p99 {:.2} ms  errors {}, server RSS peak {} MiB",
+                "  {label}, {} comments: random thread's first page {:>8.1} req/s  p50 {:.2} ms  p99 {:.2} ms  errors {}, server RSS {} MiB after start, peak {} MiB",
                 pages * 100,
                 f.rps,
                 f.p50_ms,
                 f.p99_ms,
                 f.errors,
+                idle / 1024,
                 peak / 1024
             );
             p99.push(f.p99_ms);

@@ -86,6 +86,14 @@ enum Cmd {
         /// comments on both backends (default 1,000,000).
         #[arg(long, num_args = 0..=1, default_missing_value = "1000000")]
         postgres: Option<u64>,
+        /// Instead: the scale run alone on sled, with this many comments (default 1,000,000).
+        /// The server's read side takes extra settings from `TB_BENCH_SETTINGS` (TOML lines).
+        #[arg(long, num_args = 0..=1, default_missing_value = "1000000")]
+        scale: Option<u64>,
+        /// With `--scale`: keep the stores in this directory, and read them again on the next
+        /// run instead of importing anew.
+        #[arg(long, requires = "scale")]
+        keep: Option<PathBuf>,
     },
 }
 
@@ -121,6 +129,12 @@ fn main() -> anyhow::Result<()> {
             live: Some(followers),
             ..
         } => bench_live::bench_live(&root, followers),
+        Cmd::Bench {
+            scale: Some(scale),
+            seconds,
+            keep,
+            ..
+        } => bench_pg::bench_scale(&root, seconds, scale, keep.as_deref()),
         Cmd::Bench {
             postgres: Some(scale),
             seconds,
