@@ -17,7 +17,8 @@ pub struct Config {
     /// Directory of the sled database (created on first start), or the URL of a PostgreSQL
     /// database (`postgres://user:password@host:5432/talkback`) that any number of servers share.
     pub database: PathBuf,
-    /// sled's page cache in MiB (memory held for hot data).
+    /// sled's page cache in MiB (memory held for hot data; threads are read from the thread
+    /// cache first, so a small one costs little).
     pub cache_mb: u64,
     /// On PostgreSQL: connections this server keeps open to the database, at most.
     pub database_connections: u32,
@@ -347,7 +348,7 @@ impl Default for Config {
         Self {
             bind: "127.0.0.1:8080".into(),
             database: "talkback-data/db".into(),
-            cache_mb: 64,
+            cache_mb: 16,
             database_connections: 10,
             assets_dir: None,
             examples_dir: "examples".into(),

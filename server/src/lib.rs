@@ -117,6 +117,16 @@ pub fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartError> {
             private_dir(dir).map_err(io)?;
             let store = SledStore::open(dir, &options).map_err(fail)?;
             private_files(dir).map_err(io)?;
+            if let Some(bytes) = store.outgrown().map_err(fail)? {
+                tracing::warn!(
+                    size_mib = bytes >> 20,
+                    "the sled database is past 1 GiB on disk (about 400,000 comments): sled's \
+                     memory grows with it (about 170 MiB at a million comments before any \
+                     cache); PostgreSQL keeps this server's memory flat \
+                     (talkback migrate-store --from {} --to postgres://…)",
+                    dir.display()
+                );
+            }
             Ok(Arc::new(store))
         }
     }

@@ -156,3 +156,20 @@ fn the_change_log_survives_reopening_and_continues_its_sequence() {
         .collect();
     assert_eq!(seqs, [1, 2, 3]);
 }
+
+#[test]
+fn a_store_is_outgrown_only_past_the_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SledStore::open(&dir.path().join("db"), &StoreOptions::default()).unwrap();
+    let seq = store
+        .insert_comment(new_comment("/p", None, "alice"))
+        .unwrap()
+        .1;
+    store.flush_through(seq).unwrap();
+    let size = store.size_on_disk().unwrap();
+    assert!(size > 0, "a flushed store takes room");
+    for (limit, outgrown) in [(0, Some(size)), (size, None), (crate::OUTGROWN_BYTES, None)] {
+        assert_eq!(store.past(limit).unwrap(), outgrown, "limit {limit}");
+    }
+    assert_eq!(store.outgrown().unwrap(), None);
+}
