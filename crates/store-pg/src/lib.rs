@@ -54,10 +54,19 @@ pub enum Error {
         "the database is at schema version {database}, newer than this server knows ({known}): run the newer server"
     )]
     TooNew { database: i32, known: i32 },
-    #[error("PostgreSQL failed: {0}")]
+    #[error("PostgreSQL failed: {}", said(.0))]
     Postgres(#[from] postgres::Error),
     #[error("cannot open connections to PostgreSQL: {0}")]
     Pool(#[source] r2d2::Error),
+}
+
+/// What PostgreSQL said, when it refused a statement (the client's own text is only "db
+/// error"), or the client's error.
+pub(crate) fn said(e: &postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{e}: {db}"),
+        None => e.to_string(),
+    }
 }
 
 /// Connects to `url` (`postgres://user@host:port/database`).
@@ -114,17 +123,15 @@ fn ensure_version_table(client: &mut Client) -> Result<(), Error> {
         version integer PRIMARY KEY, name text NOT NULL, applied bigint NOT NULL)";
     match client.batch_execute(CREATE) {
         Ok(()) => Ok(()),
-        // Two servers creating it at once: one wins, the other sees a duplicate; by now the
-        // table is there.
-        Err(e)
-            if e.code().is_some_and(|c| {
-                *c == postgres::error::SqlState::UNIQUE_VIOLATION
-                    || *c == postgres::error::SqlState::DUPLICATE_TABLE
-            }) =>
-        {
-            Ok(client.batch_execute(CREATE)?)
+        // Servers creating it at once: one wins, and the others may be refused in several
+        // ways (a duplicate table, of its row type: "type already exists", or of a catalog
+        // row). Whatever was said, the table being there now is what matters.
+        Err(e) => {
+            let there: bool = client
+                .query_one("SELECT to_regclass('tb_migrations') IS NOT NULL", &[])?
+                .get(0);
+            if there { Ok(()) } else { Err(e.into()) }
         }
-        Err(e) => Err(e.into()),
     }
 }
 

@@ -47,7 +47,8 @@ pub(crate) fn backend(e: postgres::Error) -> Error {
     if lost_connection {
         Error::Unavailable(Box::new(e))
     } else {
-        Error::Backend(Box::new(e))
+        // Through this crate's error, so the message says what PostgreSQL refused.
+        Error::Backend(Box::new(crate::Error::Postgres(e)))
     }
 }
 
