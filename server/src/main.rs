@@ -66,7 +66,7 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
-    /// Import comments into a site (stop the server first: the database is locked while it runs).
+    /// Import comments into a site (through the running server, if one runs).
     Import {
         #[arg(long, value_enum)]
         format: ImportFormat,
@@ -79,7 +79,7 @@ enum Command {
         dry_run: bool,
     },
     /// Delete one comment (a tombstone stays when it has replies) or a page's whole thread
-    /// (stop the server first: the database is locked while it runs).
+    /// (through the running server, if one runs).
     Delete {
         #[arg(long)]
         site: String,
@@ -90,7 +90,8 @@ enum Command {
         #[arg(long)]
         page: Option<String>,
     },
-    /// Correct a page's title (kept from then on) or URL (stop the server first).
+    /// Correct a page's title (kept from then on) or URL (through the running server, if one
+    /// runs).
     Page {
         #[arg(long)]
         site: String,

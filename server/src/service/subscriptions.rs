@@ -190,6 +190,10 @@ impl Service {
                         .move_subscriptions(&change.site, &change.page_key, to)?;
                     continue;
                 }
+                ChangeKind::PageDeleted { .. } => {
+                    self.forget_deleted_thread(&change.site, &change.page_key)?;
+                    continue;
+                }
                 _ => continue,
             };
             let Some(id) = change.comment else { continue };
@@ -207,6 +211,27 @@ impl Service {
             }
         }
         Ok((mails, upto))
+    }
+
+    /// Drops the subscriptions to a thread the owner deleted: those whose comment went with
+    /// it. A reader who subscribed since, on the thread begun anew at the same address, keeps
+    /// theirs (its comment exists).
+    fn forget_deleted_thread(&self, site: &str, page_key: &str) -> Result<(), Error> {
+        let mut after: Option<String> = None;
+        loop {
+            let subs = self
+                .store
+                .page_subscriptions(site, page_key, after.as_deref(), 256)?;
+            let Some(last) = subs.last() else {
+                return Ok(());
+            };
+            after = Some(last.email.clone());
+            for sub in &subs {
+                if self.store.comment(sub.origin)?.is_none() {
+                    self.store.unsubscribe(sub.id)?;
+                }
+            }
+        }
     }
 
     /// The confirmation request for the subscription `record`'s form asked for, if its

@@ -610,3 +610,68 @@ fn a_request_to_confirm_owed_at_a_crash_is_sent_once_after_the_restart() {
     assert!(got[0].subject.contains("Confirm"), "{}", got[0].subject);
     no_more_than(&inbox, 1);
 }
+
+#[test]
+fn deleting_a_thread_drops_its_subscriptions_but_not_those_to_the_thread_begun_anew() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let inbox = sink(listener);
+    let server = start(port);
+    let subscribers = || -> Vec<String> {
+        server
+            .service
+            .store()
+            .page_subscriptions("blog", "/roses", None, 10)
+            .unwrap()
+            .into_iter()
+            .map(|s| s.email)
+            .collect()
+    };
+
+    // Ann follows the whole thread, and confirms.
+    write(
+        &server,
+        "/roses",
+        "Ann",
+        "Following.",
+        None,
+        Some("thread"),
+        "en",
+    );
+    let ask = &mails(&inbox, 1)[0];
+    assert_eq!(ask.to, "ann@example.org");
+    let confirm = link(&ask.text, "/subscription?token=");
+    let (status, html) = form_post(&local(&server, &confirm), "confirm=1");
+    assert_eq!(status, 200, "{html}");
+    assert_eq!(subscribers(), ["ann@example.org"]);
+
+    // The owner deletes the thread; Bob starts a new one at the same address and subscribes.
+    server
+        .service
+        .delete_as_owner("blog", None, Some("/roses"))
+        .unwrap();
+    write(
+        &server,
+        "/roses",
+        "Bob",
+        "A fresh start.",
+        None,
+        Some("thread"),
+        "en",
+    );
+    // Bob's request to confirm comes after the deletion was read from the change log.
+    assert_eq!(mails(&inbox, 2)[1].to, "bob@example.org");
+    assert_eq!(subscribers(), ["bob@example.org"]);
+
+    // Ann followed the deleted thread, not this one: Carol's comment here mails her nothing.
+    write(
+        &server,
+        "/roses",
+        "Carol",
+        "Welcome back.",
+        None,
+        None,
+        "en",
+    );
+    no_more_than(&inbox, 2);
+}
