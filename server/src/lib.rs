@@ -120,10 +120,11 @@ pub fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartError> {
             if let Some(bytes) = store.outgrown().map_err(fail)? {
                 tracing::warn!(
                     size_mib = bytes >> 20,
-                    "the sled database is past 1 GiB on disk (about 400,000 comments): sled's \
+                    "the sled database is past {} GiB on disk (about 400,000 comments): sled's \
                      memory grows with it (about 170 MiB at a million comments before any \
                      cache); PostgreSQL keeps this server's memory flat \
                      (talkback migrate-store --from {} --to postgres://…)",
+                    talkback_store_sled::OUTGROWN_BYTES >> 30,
                     dir.display()
                 );
             }
