@@ -1,6 +1,5 @@
 //! The `talkback` command: a thin CLI over the server library.
 
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 
 use anyhow::Context;
@@ -504,18 +503,12 @@ fn init(
     }
     let text = talkback_server::config::starter(site, origins)
         .context("cannot write that configuration")?;
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(out)
-        .with_context(|| {
-            format!(
-                "cannot create {} (an existing file is never overwritten)",
-                out.display()
-            )
-        })?;
-    std::io::Write::write_all(&mut file, text.as_bytes())?;
+    talkback_server::transfer::backup::create_private(out, text.as_bytes()).with_context(|| {
+        format!(
+            "cannot create {} (an existing file is never overwritten)",
+            out.display()
+        )
+    })?;
     print(&format!(
         "Wrote {config}. Start the server with:\n\n    talkback --config {config} serve\n\n\
          Paste this where each post's comments should appear:\n\n    \

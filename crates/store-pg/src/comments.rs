@@ -586,9 +586,10 @@ impl Writes for PgStore {
         // Everything this process committed so far is before the flush in the WAL.
         let target = self.written.load(std::sync::atomic::Ordering::SeqCst);
         // A transaction id makes the commit write a record, and this commit waits for the
-        // disk: with it, every earlier commit is durable.
+        // disk (whatever the database's default `synchronous_commit`): with it, every earlier
+        // commit is durable.
         self.conn()?
-            .simple_query("BEGIN; SELECT txid_current(); COMMIT")
+            .simple_query("BEGIN; SET LOCAL synchronous_commit = on; SELECT txid_current(); COMMIT")
             .map_err(backend)?;
         *flushed = (*flushed).max(target);
         Ok(())

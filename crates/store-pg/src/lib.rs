@@ -58,6 +58,22 @@ pub enum Error {
     Postgres(#[from] postgres::Error),
     #[error("cannot open connections to PostgreSQL: {0}")]
     Pool(#[source] r2d2::Error),
+    /// The database does not make commits durable, so an acknowledged comment could be lost.
+    #[error(
+        "PostgreSQL runs with fsync = off: a power cut or a crash of its machine would lose \
+         acknowledged comments. Set fsync = on in postgresql.conf and reload it"
+    )]
+    NotDurable,
+}
+
+/// Refuses a database whose commits never reach the disk (`fsync = off`). A default of
+/// `synchronous_commit = off` is fine: the store's flush asks for a synchronous commit itself.
+pub fn check_durability(client: &mut Client) -> Result<(), Error> {
+    let fsync: String = client.query_one("SHOW fsync", &[])?.get(0);
+    if fsync == "off" {
+        return Err(Error::NotDurable);
+    }
+    Ok(())
 }
 
 /// What PostgreSQL said, when it refused a statement (the client's own text is only "db

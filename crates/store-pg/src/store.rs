@@ -46,6 +46,11 @@ pub(crate) fn backend(e: postgres::Error) -> Error {
         });
     if lost_connection {
         Error::Unavailable(Box::new(e))
+    } else if e.code().is_some_and(|code| {
+        *code == SqlState::DISK_FULL || *code == SqlState::INSUFFICIENT_RESOURCES
+    }) {
+        // PostgreSQL refused the write for want of space and rolled it back.
+        Error::Full(crate::said(&e))
     } else {
         // Through this crate's error, so the message says what PostgreSQL refused.
         Error::Backend(Box::new(crate::Error::Postgres(e)))
@@ -70,6 +75,7 @@ impl PgStore {
     /// Connects a pool of up to `connections` to `url` and brings the schema up to date.
     pub fn open(url: &str, connections: u32) -> Result<Self, crate::Error> {
         let mut client = crate::connect(url)?;
+        crate::check_durability(&mut client)?;
         crate::migrate(&mut client)?;
         let notify = client
             .batch_execute(&format!("SELECT pg_notify('{CHANGES_CHANNEL}', '0')"))

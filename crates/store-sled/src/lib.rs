@@ -31,6 +31,7 @@
 //! - `spam`, `trained` and `meta`'s `spam:cursor`: the spam filter's learned state (`spam.rs`).
 //! - `subs`, `sub_keys`, `confirmed`, `mailed`: readers' mail subscriptions (`subscriptions.rs`).
 
+use std::fs::File;
 use std::path::Path;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -45,8 +46,11 @@ use talkback_store::{
 };
 
 use crate::codec::{FORMAT_VERSION, decode, encode};
+pub use crate::durable::RESERVE_BYTES;
+use crate::durable::{Disk, sync_dir};
 
 mod codec;
+mod durable;
 mod moderation;
 mod spam;
 mod subscriptions;
@@ -97,6 +101,8 @@ pub struct SledStore {
     confirmed: sled::Tree,
     mailed: sled::Tree,
     flush: GroupCommit,
+    /// Makes flushes durable and keeps writes off a full disk (`durable.rs`).
+    disk: Disk,
     /// Held while a write transaction runs: every one bumps the change log's sequence, so
     /// concurrent ones would only conflict and retry; in turn, they run in microseconds.
     writing: Mutex<()>,
@@ -331,23 +337,59 @@ fn id_from_index_key(key: &[u8]) -> Result<u64> {
 
 impl SledStore {
     /// Opens (or creates) the store at `path`.
+    ///
+    /// A directory that held a store (it has the marker) whose database now opens without
+    /// one was cut off mid-write: it is refused, never served empty.
     pub fn open(path: &Path, options: &StoreOptions) -> Result<Self> {
         let db = sled::Config::new()
             .path(path)
             .cache_capacity(options.cache_bytes)
             .open()
-            .db()?;
-        Self::with_db(db)
+            .map_err(|e| match e {
+                sled::Error::Corruption { .. } => Error::Corrupt(format!(
+                    "sled cannot read its log ({e}); it was damaged, for instance cut off \
+                     mid-write by a failing disk: restore the last backup into a new, empty \
+                     database directory (talkback import --format talkback BACKUP --site SITE)"
+                )),
+                other => backend(other),
+            })?;
+        let marker = path.join(durable::MARKER);
+        let existed = marker.exists();
+        let store = Self::with_db(db, Disk::open(path)?, existed)?;
+        if !existed {
+            // The format key is durable now: from here on, an empty database is a lost one.
+            store.disk.sync(&store.db)?;
+            std::fs::write(&marker, b"")
+                .and_then(|()| File::open(&marker)?.sync_all())
+                .and_then(|()| sync_dir(path))
+                .map_err(|e| {
+                    Error::Backend(format!("cannot mark {}: {e}", marker.display()).into())
+                })?;
+        }
+        Ok(store)
     }
 
     /// A store in a temporary directory, removed on drop (for tests).
     pub fn temporary() -> Result<Self> {
-        Self::with_db(sled::Config::new().temporary(true).open().db()?)
+        Self::with_db(
+            sled::Config::new().temporary(true).open().db()?,
+            Disk::temporary(),
+            false,
+        )
     }
 
-    fn with_db(db: sled::Db) -> Result<Self> {
+    fn with_db(db: sled::Db, disk: Disk, existed: bool) -> Result<Self> {
         let meta = db.open_tree("meta").db()?;
         match meta.get("format").db()? {
+            None if existed => {
+                return Err(Error::Corrupt(
+                    "the database opens empty although it held comments: it was cut off \
+                     mid-write (its log was lost). Keep this directory for inspection and \
+                     restore the last backup into a new, empty database directory \
+                     (talkback import --format talkback BACKUP --site SITE)"
+                        .into(),
+                ));
+            }
             None => {
                 meta.insert("format", &[FORMAT_VERSION]).db()?;
                 meta.insert("level", &[UPGRADE_LEVEL]).db()?;
@@ -381,6 +423,7 @@ impl SledStore {
             meta,
             db,
             flush: GroupCommit::default(),
+            disk,
             writing: Mutex::new(()),
         };
         store.upgrade()?;
@@ -435,9 +478,9 @@ impl SledStore {
         for (key, n) in authors {
             self.held.insert(key, &n.to_be_bytes()).db()?;
         }
-        self.db.flush().db()?;
+        self.disk.sync(&self.db)?;
         self.meta.insert("level", &[UPGRADE_LEVEL]).db()?;
-        self.db.flush().db()?;
+        self.disk.sync(&self.db)?;
         Ok(())
     }
 
@@ -494,8 +537,9 @@ impl SledStore {
         Ok(())
     }
 
-    /// The turn to run a write transaction (see `writing`).
+    /// The turn to run a write transaction (see `writing`), once the disk has room for it.
     fn writer(&self) -> Result<std::sync::MutexGuard<'_, ()>> {
+        self.disk.check_space()?;
         self.writing
             .lock()
             .map_err(|_| Error::Internal("write lock poisoned".into()))
@@ -814,7 +858,7 @@ impl Writes for SledStore {
             return Ok(());
         }
         let target = self.flush.written.load(Ordering::SeqCst);
-        self.db.flush().db()?;
+        self.disk.sync(&self.db)?;
         *flushed = target;
         Ok(())
     }
@@ -915,6 +959,10 @@ impl Maintenance for SledStore {
         Ok(())
     }
 
+    fn disk(&self) -> talkback_store::DiskState {
+        self.disk.state()
+    }
+
     fn secret(&self, name: &str, fresh: &[u8]) -> Result<Vec<u8>> {
         let key = format!("secret:{name}");
         // Only the first caller's bytes are kept; everyone reads those back.
@@ -922,7 +970,7 @@ impl Maintenance for SledStore {
             .meta
             .compare_and_swap(key.as_bytes(), None as Option<&[u8]>, Some(fresh))
             .db()?;
-        self.db.flush().db()?;
+        self.disk.sync(&self.db)?;
         self.meta
             .get(key.as_bytes())
             .db()?
@@ -1285,7 +1333,7 @@ impl ChangeLog for SledStore {
         self.meta
             .insert(format!("cursor/{name}"), &seq.to_be_bytes())
             .db()?;
-        self.db.flush().db()?;
+        self.disk.sync(&self.db)?;
         Ok(())
     }
 
@@ -1312,7 +1360,7 @@ impl ChangeLog for SledStore {
             self.changes.remove(key).db()?;
             removed += 1;
         }
-        self.db.flush().db()?;
+        self.disk.sync(&self.db)?;
         Ok(removed)
     }
 }

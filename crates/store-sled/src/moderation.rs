@@ -171,7 +171,7 @@ impl Moderation for SledStore {
     fn put_ban(&self, mut ban: BanRecord) -> Result<BanRecord> {
         ban.id = self.db.generate_id().db()? + 1;
         self.bans.insert(ban.id.to_be_bytes(), encode(&ban)?).db()?;
-        self.db.flush().db()?;
+        self.disk.sync(&self.db)?;
         Ok(ban)
     }
 
@@ -185,7 +185,7 @@ impl Moderation for SledStore {
 
     fn remove_ban(&self, id: u64) -> Result<bool> {
         let existed = self.bans.remove(id.to_be_bytes()).db()?.is_some();
-        self.db.flush().db()?;
+        self.disk.sync(&self.db)?;
         Ok(existed)
     }
 
@@ -208,7 +208,7 @@ impl Moderation for SledStore {
             }),
         )?;
         self.note_write();
-        self.db.flush().db()?;
+        self.disk.sync(&self.db)?;
         Ok(())
     }
 }
@@ -299,7 +299,7 @@ impl Accounts for SledStore {
         self.admins
             .insert(admin.name.as_bytes(), encode(&admin)?)
             .db()?;
-        self.db.flush().db()?;
+        self.disk.sync(&self.db)?;
         Ok(())
     }
 
@@ -328,7 +328,7 @@ impl Accounts for SledStore {
                 self.sessions.remove(key).db()?;
             }
         }
-        self.db.flush().db()?;
+        self.disk.sync(&self.db)?;
         Ok(existed)
     }
 
@@ -349,7 +349,7 @@ impl Accounts for SledStore {
 
     fn remove_session(&self, id_hash: &str) -> Result<()> {
         self.sessions.remove(id_hash.as_bytes()).db()?;
-        self.db.flush().db()?;
+        self.disk.sync(&self.db)?;
         Ok(())
     }
 
@@ -383,7 +383,7 @@ impl Accounts for SledStore {
             )?;
             Ok(numbered.seq)
         }))?;
-        self.db.flush().db()?;
+        self.disk.sync(&self.db)?;
         Ok(seq)
     }
 

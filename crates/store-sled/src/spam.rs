@@ -107,7 +107,7 @@ impl SpamFilter for SledStore {
                 Ok(())
             }),
         )?;
-        self.db.flush().db()?;
+        self.disk.sync(&self.db)?;
         Ok(())
     }
 

@@ -107,7 +107,7 @@ impl SledStore {
                 Ok(())
             },
         ))?;
-        self.db.flush().db()?;
+        self.disk.sync(&self.db)?;
         Ok(())
     }
 }
@@ -210,7 +210,7 @@ impl Subscriptions for SledStore {
                 Ok(())
             }),
         )?;
-        self.db.flush().db()?;
+        self.disk.sync(&self.db)?;
         Ok(pending.len())
     }
 
@@ -232,7 +232,7 @@ impl Subscriptions for SledStore {
         let gone = self.address_subscriptions(site, email)?;
         self.replace_subscriptions(&gone, &[])?;
         self.confirmed.remove(confirmed_key(site, email)).db()?;
-        self.db.flush().db()?;
+        self.disk.sync(&self.db)?;
         Ok(gone.len())
     }
 
@@ -274,7 +274,7 @@ impl Subscriptions for SledStore {
 
     fn set_mailed(&self, id: u64, comment: u64) -> Result<()> {
         self.mailed.insert(mailed_key(id, comment), &[]).db()?;
-        self.db.flush().db()?;
+        self.disk.sync(&self.db)?;
         Ok(())
     }
 }

@@ -173,3 +173,47 @@ fn a_store_is_outgrown_only_past_the_limit() {
     }
     assert_eq!(store.outgrown().unwrap(), None);
 }
+
+#[test]
+fn a_database_whose_log_was_lost_is_refused_never_served_empty() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    {
+        let store = SledStore::open(&path, &StoreOptions::default()).unwrap();
+        let seq = store
+            .insert_comment(new_comment("/p", None, "alice"))
+            .unwrap()
+            .1;
+        store.flush_through(seq).unwrap();
+    }
+    // What a power cut before the log was synced leaves: the directory, without the log.
+    for entry in std::fs::read_dir(&path).unwrap().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name == "db" || name.starts_with("snap.") {
+            std::fs::remove_file(entry.path()).unwrap();
+        }
+    }
+    let refused = loop {
+        match SledStore::open(&path, &StoreOptions::default()) {
+            Err(Error::Corrupt(message)) => break message,
+            Err(_) => std::thread::sleep(std::time::Duration::from_millis(20)),
+            Ok(_) => panic!("a database that lost its log opened empty"),
+        }
+    };
+    assert!(refused.contains("restore the last backup"), "{refused}");
+}
+
+#[test]
+fn a_new_database_is_marked_and_opens_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("new/db");
+    drop(SledStore::open(&path, &StoreOptions::default()).unwrap());
+    assert!(path.join(crate::durable::MARKER).exists());
+    let store = reopen(&path);
+    assert_eq!(store.counts("blog", &["/p"]).unwrap(), vec![0]);
+    assert_eq!(
+        store.disk(),
+        DiskState::default(),
+        "a roomy disk is not full"
+    );
+}

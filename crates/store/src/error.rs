@@ -48,6 +48,10 @@ pub enum Error {
     /// may succeed in a moment. A write that fails so was not acknowledged.
     #[error("storage unavailable: {0}")]
     Unavailable(Box<dyn std::error::Error + Send + Sync>),
+    /// The disk holding the database has no room for the write: nothing was written (the
+    /// store refuses before it starts), and writes are accepted again once space comes back.
+    #[error("the disk holding the database is full: {0}")]
+    Full(String),
     /// A failure that is neither the data's nor the backend's (a poisoned lock).
     #[error("internal failure: {0}")]
     Internal(String),

@@ -215,6 +215,24 @@ pub trait Maintenance: Send + Sync {
         let _ = (key, window_ms);
         Ok(0)
     }
+    /// Whether writes are refused for want of disk space now, and what happened before
+    /// ([`Error::Full`]); a store that cannot tell says nothing.
+    fn disk(&self) -> DiskState {
+        DiskState::default()
+    }
+}
+
+/// What a store saw of the disk under it since it opened.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct DiskState {
+    /// Since when (ms since the epoch) writes are refused because the disk is full.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub full_since: Option<i64>,
+    /// Writes refused for want of space since the store opened.
+    pub refused_writes: u64,
+    /// The last time the disk was full and then had room again: from, to (ms).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_full: Option<(i64, i64)>,
 }
 
 /// Moving whole sites in and out (imports, exports, backups).

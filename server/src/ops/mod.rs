@@ -90,24 +90,37 @@ async fn alive() -> HttpResponse {
         .json(serde_json::json!({"status": "alive"}))
 }
 
-/// The store answers: a load balancer may send readers here.
+/// The store answers: a load balancer may send readers here. While the disk under the store
+/// is full, reads still work but writes wait: 503, saying since when and how many waited;
+/// once it had room again, the last such time stays in the answer (`disk`).
 async fn ready(state: web::Data<AppState>) -> Result<HttpResponse> {
     let service = state.service.clone();
-    match web::block(move || service.ready()).await? {
+    let (answer, disk) = web::block(move || (service.ready(), service.disk())).await?;
+    let unready = |message: String| {
+        HttpResponse::ServiceUnavailable()
+            .insert_header(("Cache-Control", "no-store"))
+            .json(serde_json::json!({
+                "error": ErrorCode::StoreUnavailable,
+                "message": message,
+                "request_id": crate::http::request_id::current(),
+                "disk": disk,
+            }))
+    };
+    match answer {
+        Ok(()) if disk.full_since.is_some() => {
+            tracing::error!(?disk, "not ready: the disk under the database is full");
+            Ok(unready(format!(
+                "The disk holding the database is full: comments can be read, but new ones \
+                 are refused until space is freed ({} refused so far).",
+                disk.refused_writes
+            )))
+        }
         Ok(()) => Ok(HttpResponse::Ok()
             .insert_header(("Cache-Control", "no-store"))
-            .json(serde_json::json!({"status": "ready"}))),
+            .json(serde_json::json!({"status": "ready", "disk": disk}))),
         Err(e) => {
             tracing::error!(error = %e, "not ready: the store does not answer");
-            Ok(HttpResponse::ServiceUnavailable()
-                .insert_header(("Cache-Control", "no-store"))
-                .json(talkback_api::SentError {
-                    body: talkback_api::ErrorBody {
-                        error: ErrorCode::StoreUnavailable,
-                        message: "The server cannot reach its database.".into(),
-                    },
-                    request_id: crate::http::request_id::current(),
-                }))
+            Ok(unready("The server cannot reach its database.".into()))
         }
     }
 }

@@ -174,6 +174,11 @@ impl Service {
         self.store.last_change().map(|_| ())
     }
 
+    /// Whether the disk under the store has room for writes, and when it had none.
+    pub fn disk(&self) -> talkback_store::DiskState {
+        self.store.disk()
+    }
+
     /// Outcomes of the anti-spam layers since the server started, by outcome and reason, on
     /// the sites `actor` may see: per site, and added up.
     pub fn spam_counts(&self, actor: &Actor) -> talkback_api::admin::SpamCounts {
@@ -389,6 +394,8 @@ impl From<talkback_store::Error> for Error {
             S::Parent(problem) => parent_error(problem),
             S::Locked => Error::reader(ErrorCode::CommentsClosed),
             S::Unavailable(e) => Error::Unavailable(e.to_string()),
+            // Nothing was written; writes resume on their own once the disk has room.
+            S::Full(e) => Error::Unavailable(format!("disk full: {e}")),
             other => Error::Internal(format!("storage: {other}")),
         }
     }

@@ -50,27 +50,71 @@ pub fn run_once(
         gz.write_all(text.as_bytes()).map_err(io)?;
         let bytes = gz.finish().map_err(io)?;
         let path = dir.join(format!("{site}-{stamp}.json.gz"));
-        // Write then rename, so a crash never leaves a half backup under the final name.
-        let partial = dir.join(format!(".{site}-{stamp}.partial"));
-        write_private(&partial, &bytes).map_err(io)?;
-        std::fs::rename(&partial, &path).map_err(io)?;
+        write_private(&path, &bytes).map_err(io)?;
         rotate(dir, site, keep).map_err(io)?;
         written.push(path);
     }
     Ok(written)
 }
 
-/// Writes a file readable by this user only (exports hold e-mail addresses).
+/// Writes a file readable by this user only (exports hold e-mail addresses), the way that
+/// survives a power cut: into a temporary file beside it, fsynced, renamed over `path`, and
+/// the directory fsynced. A crash leaves the old file or the new one, never half of one.
 pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let partial = write_partial(path, bytes)?;
+    std::fs::rename(&partial, path).inspect_err(|_| {
+        let _ = std::fs::remove_file(&partial);
+    })?;
+    sync_parent(path)
+}
+
+/// [`write_private`] for a file that must not exist yet (`AlreadyExists` if it does): the
+/// new file is linked under its name, which fails rather than replace anything.
+pub fn create_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let partial = write_partial(path, bytes)?;
+    let linked = std::fs::hard_link(&partial, path);
+    let _ = std::fs::remove_file(&partial);
+    linked?;
+    sync_parent(path)
+}
+
+/// `.NAME.PID.partial` beside `path`, written and fsynced.
+fn write_partial(path: &Path, bytes: &[u8]) -> std::io::Result<PathBuf> {
     use std::os::unix::fs::OpenOptionsExt;
-    let mut file = std::fs::OpenOptions::new()
+    let name = path
+        .file_name()
+        .ok_or_else(|| std::io::Error::other(format!("{} names no file", path.display())))?;
+    let partial = path.with_file_name(format!(
+        ".{}.{}.partial",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    let written = std::fs::OpenOptions::new()
         .write(true)
         .create(true)
         .truncate(true)
         .mode(0o600)
-        .open(path)?;
-    file.write_all(bytes)?;
-    file.sync_all()
+        .open(&partial)
+        .and_then(|mut file| {
+            file.write_all(bytes)?;
+            file.sync_all()
+        });
+    match written {
+        Ok(()) => Ok(partial),
+        Err(e) => {
+            let _ = std::fs::remove_file(&partial);
+            Err(e)
+        }
+    }
+}
+
+/// Makes a new name in `path`'s directory durable.
+fn sync_parent(path: &Path) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    std::fs::File::open(dir)?.sync_all()
 }
 
 fn rotate(dir: &Path, site: &str, keep: usize) -> std::io::Result<()> {

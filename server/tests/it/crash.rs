@@ -10,13 +10,14 @@ use serde_json::json;
 
 use crate::support::*;
 
-fn all_ids(base: &str) -> BTreeSet<u64> {
+/// Every top-level comment id on `site`'s page /load.
+pub fn all_ids(base: &str, site: &str) -> BTreeSet<u64> {
     let mut ids = BTreeSet::new();
     let mut cursor = String::new();
     loop {
         let page = get(
             base,
-            &format!("/api/v1/threads?site=demo&page=/load&limit=100&cursor={cursor}"),
+            &format!("/api/v1/threads?site={site}&page=/load&limit=100&cursor={cursor}"),
         );
         assert_eq!(page.status, 200, "{page:?}");
         for c in page.body["comments"].as_array().unwrap() {
@@ -70,7 +71,7 @@ fn acknowledged_comments_survive_sigkill() {
             .sum::<usize>();
     }
     let server = ServerProcess::spawn(&database);
-    let stored = all_ids(&server.base);
+    let stored = all_ids(&server.base, "demo");
     let acknowledged = acknowledged.lock().unwrap();
     let lost: Vec<_> = acknowledged.difference(&stored).collect();
     eprintln!(

@@ -5,6 +5,7 @@
 mod antispam;
 mod api;
 mod crash;
+mod disk_full;
 mod hardening;
 mod import;
 mod live;
@@ -14,6 +15,7 @@ mod moderation;
 mod ops;
 mod pages;
 mod postgres;
+// mod powercut;
 mod subscriptions;
 mod support;
 mod webhooks;

@@ -1,0 +1,118 @@
+//! A full disk under sled: the database on a small tmpfs of its own, filled by another file.
+//! Writes are refused with 503 `store_unavailable` before anything is written (sled poisons
+//! itself for good after a failed write), reads go on, `/readyz` says so, and once space is
+//! freed writes are accepted again without a restart. Needs root (to mount the tmpfs).
+
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::json;
+
+use crate::support::*;
+
+/// A tmpfs of `mib` MiB at `dir`, unmounted when dropped.
+struct SmallDisk<'a>(&'a Path);
+
+impl<'a> SmallDisk<'a> {
+    fn mount(dir: &'a Path, mib: u64) -> Self {
+        std::fs::create_dir_all(dir).unwrap();
+        let mounted = Command::new("mount")
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={mib}m,mode=0700"),
+                "tmpfs",
+            ])
+            .arg(dir)
+            .status()
+            .expect("mount runs");
+        assert!(mounted.success(), "mounting a tmpfs needs root");
+        Self(dir)
+    }
+}
+
+impl Drop for SmallDisk<'_> {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(self.0).status();
+    }
+}
+
+fn fill(path: &Path, mib: usize) {
+    std::fs::write(path, vec![7u8; mib * 1024 * 1024]).unwrap();
+}
+
+fn comment_on(base: &str, author: &str) -> Reply {
+    post(
+        base,
+        "/api/v1/comments",
+        &json!({"site": "demo", "page": "/full", "author": author, "body": "hello"}),
+    )
+}
+
+#[test]
+fn a_full_disk_refuses_writes_without_damage_and_recovers_without_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let disk_dir = dir.path().join("disk");
+    let disk = SmallDisk::mount(&disk_dir, 96);
+    let config = dir.path().join("demo.toml");
+    std::fs::write(
+        &config,
+        format!("[[sites]]\nid = \"demo\"\norigins = [\"https://blog.example\"]\n{SPAM_OFF_TOML}"),
+    )
+    .unwrap();
+    let server = ServerProcess::spawn_with(&disk.0.join("db"), Some(&config));
+    let first = comment_on(&server.base, "ann");
+    assert_eq!(first.status, 201, "{first:?}");
+
+    // Something else fills the disk past the reserve kept for the database.
+    let filler = disk.0.join("filler");
+    fill(&filler, 48);
+    let refused = comment_on(&server.base, "bob");
+    assert_eq!(refused.status, 503, "{refused:?}");
+    assert_eq!(refused.body["error"], "store_unavailable");
+    assert!(refused.header("retry-after").is_some());
+    let thread = get(&server.base, "/api/v1/threads?site=demo&page=/full");
+    assert_eq!(thread.status, 200, "reads go on: {thread:?}");
+    assert_eq!(thread.body["comments"].as_array().unwrap().len(), 1);
+    let ready = get(&server.base, "/readyz");
+    assert_eq!(ready.status, 503, "{ready:?}");
+    assert!(ready.body["disk"]["full_since"].is_i64(), "{ready:?}");
+    assert!(ready.body["disk"]["refused_writes"].as_u64().unwrap() >= 1);
+    assert!(
+        ready.body["message"].as_str().unwrap().contains("full"),
+        "{ready:?}"
+    );
+
+    std::fs::remove_file(&filler).unwrap();
+    let again = comment_on(&server.base, "bob");
+    assert_eq!(
+        again.status, 201,
+        "writes resume once there is room: {again:?}"
+    );
+    let ready = get(&server.base, "/readyz");
+    assert_eq!(ready.status, 200, "{ready:?}");
+    assert!(
+        ready.body["disk"]["last_full"].is_array(),
+        "readyz tells what happened meanwhile: {ready:?}"
+    );
+    let thread = get(&server.base, "/api/v1/threads?site=demo&page=/full");
+    let authors: Vec<_> = thread.body["comments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["author"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        authors,
+        ["ann", "bob"],
+        "the refused write left nothing behind"
+    );
+
+    // And the database reopens with both, nothing half-written.
+    drop(server);
+    let server = ServerProcess::spawn_with(&disk.0.join("db"), Some(&config));
+    let thread = get(&server.base, "/api/v1/threads?site=demo&page=/full");
+    assert_eq!(thread.body["comments"].as_array().unwrap().len(), 2);
+    assert_eq!(thread.body["total"], 2, "{thread:?}");
+}
