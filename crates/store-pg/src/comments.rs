@@ -585,11 +585,18 @@ impl Writes for PgStore {
         }
         // Everything this process committed so far is before the flush in the WAL.
         let target = self.written.load(std::sync::atomic::Ordering::SeqCst);
-        // A transaction id makes the commit write a record, and this commit waits for the
-        // disk (whatever the database's default `synchronous_commit`): with it, every earlier
-        // commit is durable.
+        // A commit waits for the disk only when its transaction wrote WAL of its own (an xid
+        // alone does not count: PostgreSQL then commits asynchronously), so the flush writes
+        // one of a few rows (few, so servers flushing at once seldom queue on one) and commits
+        // with `synchronous_commit = on`, whatever the database's default: once it returns,
+        // the WAL up to it, and so every earlier commit, is on disk.
+        let slot = format!("flush/{}", std::process::id() % 16);
         self.conn()?
-            .simple_query("BEGIN; SET LOCAL synchronous_commit = on; SELECT txid_current(); COMMIT")
+            .simple_query(&format!(
+                "BEGIN; SET LOCAL synchronous_commit = on; \
+                 INSERT INTO tb_meta (key, value) VALUES ('{slot}', '\\x00') \
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value; COMMIT"
+            ))
             .map_err(backend)?;
         *flushed = (*flushed).max(target);
         Ok(())

@@ -3,6 +3,7 @@
 //! rustup, apt-get, npm and node only.
 
 mod bench;
+mod bench_durability;
 mod bench_live;
 mod bench_pg;
 mod bench_spam;
@@ -82,6 +83,10 @@ enum Cmd {
         /// RSS with them open, and how long a new comment takes to reach them all.
         #[arg(long, num_args = 0..=1, default_missing_value = "5000")]
         live: Option<u32>,
+        /// Instead: durable comment creation on sled with the real sync against sled's own
+        /// flush (the durability before power cuts were tested), same run, as a ratio.
+        #[arg(long)]
+        durability: bool,
         /// Instead: PostgreSQL beside sled (1 and 3 servers), and a scale run of this many
         /// comments on both backends (default 1,000,000).
         #[arg(long, num_args = 0..=1, default_missing_value = "1000000")]
@@ -124,6 +129,11 @@ fn main() -> anyhow::Result<()> {
         }
         Cmd::Bench { import: true, .. } => bench::bench_import(&root),
         Cmd::Bench { attack: true, .. } => bench::bench_attack(&root),
+        Cmd::Bench {
+            durability: true,
+            seconds,
+            ..
+        } => bench_durability::bench_durability(&root, seconds),
         Cmd::Bench { spam: true, .. } => bench_spam::bench_spam(&root),
         Cmd::Bench {
             live: Some(followers),
@@ -180,7 +190,7 @@ fn describe(cmd: &Command) -> String {
         .join(" ")
 }
 
-fn cargo() -> Command {
+pub(crate) fn cargo() -> Command {
     Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
 }
 
@@ -288,6 +298,24 @@ pub(crate) fn apt_install(packages: &[&str]) -> anyhow::Result<()> {
     apt(&args)
 }
 
+/// Debian's fuse3 (`fusermount3`) for the power-cut tests' file system; those tests and the
+/// full-disk one mount file systems, so they run (`TB_POWERCUT`) only as root.
+fn ensure_fuse() -> anyhow::Result<bool> {
+    if !is_root() {
+        eprintln!(
+            "warning: not root: the power-cut and full-disk tests mount file systems and will not run"
+        );
+        return Ok(false);
+    }
+    if !Path::new("/dev/fuse").exists() {
+        bail!("the power-cut tests need /dev/fuse (FUSE in the kernel)");
+    }
+    if !Path::new("/usr/bin/fusermount3").exists() {
+        apt_install(&["fuse3"])?;
+    }
+    Ok(true)
+}
+
 /// Debian's nginx, openssl (the test's certificate) and systemd-analyze (the unit's check).
 fn ensure_proxy_tools() -> anyhow::Result<()> {
     let missing: Vec<&str> = [
@@ -351,16 +379,22 @@ fn test(root: &Path) -> anyhow::Result<()> {
         "warnings",
     ]))?;
     check_api_dependencies()?;
+    let power_cuts = ensure_fuse()?;
     widget::build(root)?;
     // The body fuzzer runs a full minute here (2 s in a plain `cargo test`). The PostgreSQL
     // backend's tests get a private cluster, stopped when they are done (or failed); its URL's
     // variable is not TALKBACK_*, which the servers the tests start would read as settings.
     {
         let cluster = pg::Cluster::start(root)?;
-        run(cargo()
+        let mut tests = cargo();
+        tests
             .args(["test", "--workspace"])
             .env("TB_FUZZ_SECS", "60")
-            .env("TB_TEST_PG", &cluster.url))?;
+            .env("TB_TEST_PG", &cluster.url);
+        if power_cuts {
+            tests.env("TB_POWERCUT", "1");
+        }
+        run(&mut tests)?;
     }
     run(cargo()
         .args(["doc", "--workspace", "--no-deps"])

@@ -1,7 +1,8 @@
 //! A full disk under sled: the database on a small tmpfs of its own, filled by another file.
 //! Writes are refused with 503 `store_unavailable` before anything is written (sled poisons
 //! itself for good after a failed write), reads go on, `/readyz` says so, and once space is
-//! freed writes are accepted again without a restart. Needs root (to mount the tmpfs).
+//! freed writes are accepted again without a restart. Needs root (to mount the tmpfs), so it
+//! runs with the power-cut tests (`TB_POWERCUT`).
 
 use std::path::Path;
 use std::process::Command;
@@ -52,6 +53,9 @@ fn comment_on(base: &str, author: &str) -> Reply {
 
 #[test]
 fn a_full_disk_refuses_writes_without_damage_and_recovers_without_a_restart() {
+    if !crate::powercut::prepared("a full disk") {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let disk_dir = dir.path().join("disk");
     let disk = SmallDisk::mount(&disk_dir, 96);

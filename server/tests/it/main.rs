@@ -15,7 +15,7 @@ mod moderation;
 mod ops;
 mod pages;
 mod postgres;
-// mod powercut;
+mod powercut;
 mod subscriptions;
 mod support;
 mod webhooks;

@@ -4,7 +4,8 @@
 //! PostgreSQL, SIGKILLed, then everything unsynced forgotten). Restarted on what is left,
 //! every comment acknowledged with a 201 must be there, on sled and on PostgreSQL (its data
 //! directory on the same kind of file system). These tests need root, /dev/fuse and Debian's
-//! `fuse3` (`cargo xtask test` installs it).
+//! `fuse3`, so they run when `TB_POWERCUT` is set (`cargo xtask test` installs fuse3 and sets
+//! it).
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -43,6 +44,15 @@ impl Disk {
              Debian's fuse3; cargo xtask test installs it)",
         )
     }
+}
+
+/// Whether the machine was prepared for these tests (see the module's documentation).
+pub fn prepared(test: &str) -> bool {
+    let prepared = std::env::var_os("TB_POWERCUT").is_some();
+    if !prepared {
+        eprintln!("{test}: not run: needs TB_POWERCUT=1, root, /dev/fuse and fuse3");
+    }
+    prepared
 }
 
 /// A pseudo-random number in `0..n`, from a seed printed once so a failure can be replayed.
@@ -119,7 +129,7 @@ fn load_then_cut(
 ) -> CutReport {
     let before = acked.lock().unwrap().len();
     let (stop, handles) = writers(base, site, round, acked);
-    std::thread::sleep(Duration::from_millis(300 + random_below(rng, 1500)));
+    std::thread::sleep(Duration::from_millis(600 + random_below(rng, 1500)));
     kill();
     let report = mounted.cut().expect("the power is cut");
     stop.store(true, Ordering::Relaxed);
@@ -133,16 +143,16 @@ fn load_then_cut(
 
 /// What every round's cut forgot, added up: the test can only fail if something was forgotten.
 fn forgot_something(reports: &[CutReport]) -> bool {
-    reports
-        .iter()
-        .any(|r| r.bytes_forgotten > 0 || r.ops_undone > 0)
+    reports.iter().any(|r| r.bytes > 0 || r.ops > 0)
 }
 
 fn config_file(dir: &Path, site: &str) -> PathBuf {
     let path = dir.join(format!("{site}.toml"));
     std::fs::write(
         &path,
-        format!("[[sites]]\nid = \"{site}\"\norigins = [\"https://blog.example\"]\n{SPAM_OFF_TOML}"),
+        format!(
+            "[[sites]]\nid = \"{site}\"\norigins = [\"https://blog.example\"]\n{SPAM_OFF_TOML}"
+        ),
     )
     .unwrap();
     path
@@ -173,6 +183,9 @@ fn check_nothing_lost(base: &str, site: &str, acked: &BTreeSet<u64>) {
 
 #[test]
 fn acknowledged_comments_survive_power_cuts_on_sled() {
+    if !prepared("power cuts on sled") {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let disk = Disk::new(dir.path());
     let config = config_file(dir.path(), "demo");
@@ -255,7 +268,12 @@ impl Cluster {
         chown_postgres(&sockets);
         chown_postgres(&disk.backing);
         let initdb = as_postgres(&bin.join("initdb"))
-            .args(["--auth=trust", "--username=talkback", "--encoding=UTF8", "-D"])
+            .args([
+                "--auth=trust",
+                "--username=talkback",
+                "--encoding=UTF8",
+                "-D",
+            ])
             .arg(disk.backing.join("pgdata"))
             .stdout(Stdio::null())
             .status()
@@ -270,7 +288,7 @@ impl Cluster {
             bin,
             data: disk.mountpoint.join("pgdata"),
             sockets,
-            log: dir.join("pg.log"),
+            log: dir.join("sockets/pg.log"),
             port,
         }
     }
@@ -309,7 +327,7 @@ impl Cluster {
     }
 }
 
-    /// Stops a cluster a failed test left running, so the disk can be unmounted.
+/// Stops a cluster a failed test left running, so the disk can be unmounted.
 impl Drop for Cluster {
     fn drop(&mut self) {
         let _ = as_postgres(&self.bin.join("pg_ctl"))
@@ -326,35 +344,27 @@ impl Cluster {
     fn kill(&self) {
         let pid_file = std::fs::read_to_string(self.data.join("postmaster.pid")).unwrap();
         let postmaster: u32 = pid_file.lines().next().unwrap().trim().parse().unwrap();
-        let mut pids = vec![postmaster];
-        for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-            let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
-                continue;
-            };
-            // pid (comm) state ppid …: the fields after the last ')'.
-            let ppid = stat
-                .rsplit_once(')')
-                .and_then(|(_, rest)| rest.split_whitespace().nth(1))
-                .and_then(|p| p.parse::<u32>().ok());
-            if ppid == Some(postmaster)
-                && let Some(pid) = entry.file_name().to_str().and_then(|p| p.parse().ok())
-            {
-                pids.push(pid);
-            }
-        }
+        // pg_ctl starts the postmaster in a session of its own: its process group holds every
+        // process of the cluster, and dies at once.
         let killed = Command::new("kill")
-            .arg("-9")
-            .args(pids.iter().map(u32::to_string))
+            .args(["-9", "--", &format!("-{postmaster}")])
             .status()
             .unwrap();
-        assert!(killed.success(), "kill -9 {pids:?}");
-        // Until the postmaster is gone, it may still hold files on the disk open.
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Path::new(&format!("/proc/{postmaster}")).exists()
-            && std::fs::read_to_string(format!("/proc/{postmaster}/stat"))
-                .is_ok_and(|s| !s.contains(") Z "))
-            && Instant::now() < deadline
-        {
+        assert!(killed.success(), "kill -9 -{postmaster}");
+        // A reboot empties the socket directory (/run on a real machine).
+        for entry in std::fs::read_dir(&self.sockets).unwrap().flatten() {
+            if entry.file_name().to_string_lossy().starts_with(".s.PGSQL") {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+        // Until the postmaster is gone (reaped, not only dead: a zombie's PID still answers,
+        // and PostgreSQL would take its lock file for a live server's).
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Path::new(&format!("/proc/{postmaster}")).exists() {
+            assert!(
+                Instant::now() < deadline,
+                "postmaster {postmaster} still there"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -388,6 +398,9 @@ fn refuses_to_start(url: &str, config: &Path) -> String {
 
 #[test]
 fn acknowledged_comments_survive_power_cuts_on_postgres() {
+    if !prepared("power cuts on PostgreSQL") {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     // PostgreSQL runs as `postgres` and must reach its directories through this one.
     let allowed = Command::new("chmod")
