@@ -182,6 +182,15 @@ fn websites_and_emails_are_checked() {
     check_valid(email, "nobody", expect![[r#"invalid_email"#]]);
     check_valid(email, "a@b", expect![[r#"invalid_email"#]]);
     check_valid(email, "a@@b.example", expect![[r#"invalid_email"#]]);
+    // Hardening round two, item 4: what the mailer cannot parse is refused at the door.
+    check_valid(email, "a..b@example.com", expect![[r#"invalid_email"#]]);
+    check_valid(email, ".a@example.com", expect![[r#"invalid_email"#]]);
+    check_valid(email, "jörg@example.com", expect![[r#"invalid_email"#]]);
+    check_valid(
+        email,
+        "reader+tag@mail.example.co.uk",
+        expect![[r#"Some("reader+tag@mail.example.co.uk")"#]],
+    );
     check_valid(
         email,
         "a@b.example\r\nBcc: x@y.example",

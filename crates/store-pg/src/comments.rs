@@ -401,6 +401,7 @@ impl Writes for PgStore {
                     created: new.created,
                     comments: 0,
                     title_by_owner: false,
+                    url_by_owner: false,
                     locked: false,
                 },
             };
@@ -408,12 +409,7 @@ impl Writes for PgStore {
             if page.locked && new.source.is_none() {
                 return Err(Error::Locked);
             }
-            if new.page_title.is_some() && !page.title_by_owner {
-                page.title.clone_from(&new.page_title);
-            }
-            if new.page_url.is_some() {
-                page.url.clone_from(&new.page_url);
-            }
+            page.learn_from(&new);
             if new.status == Status::Approved {
                 page.count += 1;
             }
@@ -603,6 +599,9 @@ impl Writes for PgStore {
     }
 }
 
+/// How long after PostgreSQL last refused a write for want of space the disk counts as full.
+const FULL_FOR_MS: i64 = 30_000;
+
 impl Maintenance for PgStore {
     fn ensure_site(&self, site: &str) -> Result<()> {
         self.conn()?
@@ -612,6 +611,21 @@ impl Maintenance for PgStore {
             )
             .map_err(backend)?;
         Ok(())
+    }
+
+    /// PostgreSQL's disk cannot be looked at from here: it counts as full while writes were
+    /// refused for want of space within the last [`FULL_FOR_MS`], so a server nobody writes
+    /// through does not stay unready.
+    fn disk(&self) -> talkback_store::DiskState {
+        let Ok(mut disk) = self.disk.lock() else {
+            return talkback_store::DiskState::default();
+        };
+        if let Some(last) = disk.last_refused
+            && crate::now_ms() - last > FULL_FOR_MS
+        {
+            disk.room(last);
+        }
+        disk.clone()
     }
 
     fn secret(&self, name: &str, fresh: &[u8]) -> Result<Vec<u8>> {
@@ -662,13 +676,7 @@ impl Maintenance for PgStore {
             let Some(mut page) = w.page(site, page_key)? else {
                 return Err(Error::page_not_found(site, page_key));
             };
-            if title.is_some() {
-                page.title = title;
-                page.title_by_owner = true;
-            }
-            if url.is_some() {
-                page.url = url;
-            }
+            page.set_by_owner(title, url);
             w.put_page(&page);
             w.append(&page, None, ChangeKind::PageUpdated)?;
             Ok(page)

@@ -26,6 +26,8 @@ pub struct PgStore {
     /// Whether the database delivers notifications (PostgreSQL does; CockroachDB has no
     /// `LISTEN/NOTIFY`, and YugabyteDB only when enabled): without them, followers poll.
     pub(crate) notify: bool,
+    /// Writes PostgreSQL refused for want of space, and when (`Maintenance::disk`).
+    pub(crate) disk: std::sync::Mutex<talkback_store::DiskState>,
 }
 
 /// The channel every write notifies at COMMIT (PostgreSQL delivers it only if it commits).
@@ -100,6 +102,7 @@ impl PgStore {
             written: std::sync::atomic::AtomicU64::new(0),
             flushed: std::sync::Mutex::new(0),
             notify,
+            disk: std::sync::Mutex::default(),
         })
     }
 

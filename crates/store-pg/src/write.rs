@@ -71,6 +71,23 @@ impl PgStore {
         &self,
         work: impl FnOnce(&mut Write<'_>) -> Result<T>,
     ) -> Result<(T, talkback_store::WriteSeq)> {
+        let result = self.change_once(work);
+        // What a full disk did, for `/readyz`: refused writes, and when writes went through
+        // again.
+        if let Ok(mut disk) = self.disk.lock() {
+            match &result {
+                Err(Error::Full(_)) => disk.refused(crate::now_ms()),
+                Ok(_) => disk.room(crate::now_ms()),
+                Err(_) => {}
+            }
+        }
+        result
+    }
+
+    fn change_once<T>(
+        &self,
+        work: impl FnOnce(&mut Write<'_>) -> Result<T>,
+    ) -> Result<(T, talkback_store::WriteSeq)> {
         let mut conn = self.conn()?;
         let (client, statements) = conn.parts();
         let mut counters = std::collections::HashMap::new();

@@ -143,7 +143,7 @@ impl Disk {
             None => Ok(()),
             Some(reason) => {
                 if let Ok(mut state) = self.space.lock() {
-                    state.refused_writes += 1;
+                    state.refused(now_ms());
                 }
                 Err(Error::Full(reason))
             }
@@ -163,6 +163,7 @@ impl Disk {
             .lock()
             .map_err(|_| Error::Internal("disk state lock poisoned".into()))?;
         if free < RESERVE_BYTES {
+            // Counted as refused by the caller that refuses; `state()` only looks.
             state.full_since.get_or_insert_with(now_ms);
             return Ok(Some(format!(
                 "{} MiB free on the file system of {}, {} MiB are kept in reserve",
@@ -171,9 +172,7 @@ impl Disk {
                 RESERVE_BYTES / (1024 * 1024)
             )));
         }
-        if let Some(from) = state.full_since.take() {
-            state.last_full = Some((from, now_ms()));
-        }
+        state.room(now_ms());
         Ok(None)
     }
 

@@ -619,6 +619,7 @@ impl Writes for SledStore {
                                     created: new.created,
                                     comments: 0,
                                     title_by_owner: false,
+                                    url_by_owner: false,
                                     locked: false,
                                 }
                             }
@@ -627,12 +628,7 @@ impl Writes for SledStore {
                         if page.locked && new.source.is_none() {
                             return Err(abort(Error::Locked));
                         }
-                        if new.page_title.is_some() && !page.title_by_owner {
-                            page.title.clone_from(&new.page_title);
-                        }
-                        if new.page_url.is_some() {
-                            page.url.clone_from(&new.page_url);
-                        }
+                        page.learn_from(&new);
                         let (depth, root) = match new.parent {
                             None => (0, None),
                             Some(parent_id) => {
@@ -1040,13 +1036,7 @@ impl Maintenance for SledStore {
                     return Err(abort(Error::page_not_found(site, page_key)));
                 };
                 let mut page: PageRecord = decode(&bytes).map_err(abort)?;
-                if title.is_some() {
-                    page.title.clone_from(&title);
-                    page.title_by_owner = true;
-                }
-                if url.is_some() {
-                    page.url.clone_from(&url);
-                }
+                page.set_by_owner(title.clone(), url.clone());
                 pages.insert(key.as_slice(), encode(&page).map_err(abort)?)?;
                 append_change(changes, &page, None, ChangeKind::PageUpdated)?;
                 Ok(page)

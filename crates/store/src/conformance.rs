@@ -459,6 +459,7 @@ pub fn deleting_a_page_removes_its_whole_thread_only(store: Arc<dyn Store>) {
     assert_eq!(store.page("blog", "/doomed").unwrap().unwrap().count, 1);
 }
 
+/// Hardening round two, item 3: a stranger's held comment rewrote the thread's title and link.
 pub fn page_titles_follow_later_comments_until_the_owner_sets_one(store: Arc<dyn Store>) {
     insert(&*store, "/t", None, "a");
     let mut later = new_comment("/t", None, "b");
@@ -468,13 +469,31 @@ pub fn page_titles_follow_later_comments_until_the_owner_sets_one(store: Arc<dyn
     let page = store.page("blog", "/t").unwrap().unwrap();
     assert_eq!(page.title.as_deref(), Some("Renamed"));
     assert_eq!(page.url.as_deref(), Some("https://blog.example/t"));
+    // A comment held or taken for spam may come from anyone: it says nothing of the page.
+    for status in [Status::Pending, Status::Spam] {
+        let mut stranger = new_comment("/t", None, "stranger");
+        stranger.status = status;
+        stranger.page_title = Some("Your account is suspended".into());
+        stranger.page_url = Some("https://blog.example/login".into());
+        store.insert_comment(stranger).unwrap();
+        let page = store.page("blog", "/t").unwrap().unwrap();
+        assert_eq!(page.title.as_deref(), Some("Renamed"), "{status:?}");
+        assert_eq!(page.url.as_deref(), Some("https://blog.example/t"));
+    }
     store
-        .set_page_meta("blog", "/t", Some("Owner's title".into()), None)
+        .set_page_meta(
+            "blog",
+            "/t",
+            Some("Owner's title".into()),
+            Some("https://blog.example/owners".into()),
+        )
         .unwrap();
     later.page_title = Some("Reader's title".into());
+    later.page_url = Some("https://blog.example/readers".into());
     store.insert_comment(later).unwrap();
     let page = store.page("blog", "/t").unwrap().unwrap();
     assert_eq!(page.title.as_deref(), Some("Owner's title"));
+    assert_eq!(page.url.as_deref(), Some("https://blog.example/owners"));
     assert!(matches!(
         store.set_page_meta("blog", "/none", Some("x".into()), None),
         Err(Error::NotFound(_))

@@ -228,11 +228,29 @@ pub struct DiskState {
     /// Since when (ms since the epoch) writes are refused because the disk is full.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub full_since: Option<i64>,
-    /// Writes refused for want of space since the store opened.
+    /// Writes refused for want of space since the store opened, and the last one's time.
     pub refused_writes: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_refused: Option<i64>,
     /// The last time the disk was full and then had room again: from, to (ms).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_full: Option<(i64, i64)>,
+}
+
+impl DiskState {
+    /// A write was refused for want of space at `now_ms`.
+    pub fn refused(&mut self, now_ms: i64) {
+        self.refused_writes += 1;
+        self.last_refused = Some(now_ms);
+        self.full_since.get_or_insert(now_ms);
+    }
+
+    /// The disk had room again at `now_ms` (a write went through, or space was freed).
+    pub fn room(&mut self, now_ms: i64) {
+        if let Some(from) = self.full_since.take() {
+            self.last_full = Some((from, now_ms));
+        }
+    }
 }
 
 /// Moving whole sites in and out (imports, exports, backups).

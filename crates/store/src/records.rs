@@ -48,9 +48,41 @@ pub struct PageRecord {
     /// The owner set the title: later comments no longer refresh it.
     #[serde(default)]
     pub title_by_owner: bool,
+    /// The owner set the URL: later comments no longer refresh it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub url_by_owner: bool,
     /// A moderator closed the thread: readers see a notice instead of the form.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub locked: bool,
+}
+
+impl PageRecord {
+    /// What a new comment says of its page: its title and URL count only when the comment is
+    /// approved (a held or spam one may come from anyone, with any `Origin`), and never over
+    /// what the owner set.
+    pub fn learn_from(&mut self, new: &NewComment) {
+        if new.status != Status::Approved {
+            return;
+        }
+        if new.page_title.is_some() && !self.title_by_owner {
+            self.title.clone_from(&new.page_title);
+        }
+        if new.page_url.is_some() && !self.url_by_owner {
+            self.url.clone_from(&new.page_url);
+        }
+    }
+
+    /// The owner corrects the title and URL (each when given): kept from then on.
+    pub fn set_by_owner(&mut self, title: Option<String>, url: Option<String>) {
+        if title.is_some() {
+            self.title = title;
+            self.title_by_owner = true;
+        }
+        if url.is_some() {
+            self.url = url;
+            self.url_by_owner = true;
+        }
+    }
 }
 
 /// A comment as stored.

@@ -89,7 +89,12 @@ pub(crate) fn email(raw: Option<&str>) -> Result<Option<String>> {
                 && domain.contains('.')
                 && !domain.starts_with('.')
                 && !domain.ends_with('.')
-                && !domain.contains("..") =>
+                && !domain.contains("..")
+                // What the mailer will be handed must be what it can send to: the same
+                // parser (`a..b@example.com`, which browsers' type=email lets through, once
+                // stopped all reader mail), and ASCII only (a relay may lack SMTPUTF8).
+                && email.is_ascii()
+                && email.parse::<lettre::Address>().is_ok() =>
         {
             Ok(Some(email.to_owned()))
         }

@@ -33,12 +33,14 @@ pub(crate) fn origin_allowed(req: &HttpRequest, site: &SiteConfig) -> bool {
     site.has_origin(origin.as_bytes(), host(req))
 }
 
-/// True when the request comes from a page of the site itself: its `Origin` is one of the
-/// site's, or the server's own.
+/// True when the request says it comes from a page of the site itself: its `Origin` is one of
+/// the site's configured ones. The server's own origin does not count (its `Host` is the
+/// client's to choose), and `Origin` is a browser's word, not proof: what it earns (a page's
+/// title and link) is kept only from approved comments.
 pub(crate) fn request_from_site(req: &HttpRequest, site: &SiteConfig) -> bool {
     req.headers()
         .get(header::ORIGIN)
-        .is_some_and(|origin| site.has_origin(origin.as_bytes(), host(req)))
+        .is_some_and(|origin| site.has_origin(origin.as_bytes(), None))
 }
 
 /// The language of the request's `Accept-Language` (its first tag; the widget sends its own

@@ -120,24 +120,54 @@ async fn send(
             "mail.follow_up"
         },
     };
-    let message = compose::compose_for_reader(&mail, public_url, relay.from(), relay.reply_to())?;
-    if throttle.admit(&mail.subscription.email, confirm, now_ms()) {
-        deliver(relay, message, &log, metrics).await;
+    match compose::compose_for_reader(&mail, public_url, relay.from(), relay.reply_to()) {
+        Ok(message) => {
+            deliver_unless_throttled(relay, message, &log, metrics, throttle, confirm).await;
+        }
+        // This mail alone cannot be written (an address an older server accepted): given
+        // up and recorded, so the mail behind it goes on.
+        Err(e) => {
+            metrics.given_up.inc();
+            metrics.record(talkback_api::admin::Delivery {
+                at: now_ms(),
+                site: log.site.to_owned(),
+                channel: "mail".into(),
+                target: log.to.to_owned(),
+                event: String::new(),
+                kind: log.kind.into(),
+                outcome: "given_up".into(),
+                detail: e.clone(),
+            });
+            tracing::error!(error = %e, site = %log.site, kind = log.kind, "mail to a reader given up: it cannot be written");
+        }
+    }
+    // Done either way: sent, given up, or throttled.
+    let s = Arc::clone(service);
+    web::block(move || s.mail_done(&mail))
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())
+}
+
+async fn deliver_unless_throttled(
+    relay: &Arc<smtp::Relay>,
+    message: lettre::Message,
+    log: &MailLog<'_>,
+    metrics: &Deliveries,
+    throttle: &mut Throttle,
+    confirm: bool,
+) {
+    if throttle.admit(log.to, confirm, now_ms()) {
+        deliver(relay, message, log, metrics).await;
     } else {
         metrics.record(super::mail_delivery(
-            &log,
+            log,
             &message,
             "throttled",
             "too many mails to this address lately".into(),
         ));
         tracing::warn!(site = %log.site, kind = log.kind, "mail to a reader throttled");
     }
-    // Done either way: sent, given up after a day, or throttled.
-    let s = Arc::clone(service);
-    web::block(move || s.mail_done(&mail))
-        .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

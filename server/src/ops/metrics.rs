@@ -166,7 +166,7 @@ pub(crate) async fn record(
     let route = req
         .match_pattern()
         .unwrap_or_else(|| "unmatched".to_owned());
-    let method = req.method().as_str().to_owned();
+    let method = method_label(req.method()).to_owned();
     let state = req.app_data::<web::Data<AppState>>().cloned();
     let res = next.call(req).await?;
     if let Some(state) = state {
@@ -183,6 +183,26 @@ pub(crate) async fn record(
             .observe(started.elapsed().as_secs_f64());
     }
     Ok(res)
+}
+
+/// The method as a label: HTTP's own by name, anything a client invents as `other` (each
+/// invented method would otherwise be a series kept for ever).
+fn method_label(method: &actix_web::http::Method) -> &'static str {
+    use actix_web::http::Method;
+    [
+        (Method::GET, "GET"),
+        (Method::HEAD, "HEAD"),
+        (Method::POST, "POST"),
+        (Method::PUT, "PUT"),
+        (Method::DELETE, "DELETE"),
+        (Method::PATCH, "PATCH"),
+        (Method::OPTIONS, "OPTIONS"),
+        (Method::CONNECT, "CONNECT"),
+        (Method::TRACE, "TRACE"),
+    ]
+    .into_iter()
+    .find(|(known, _)| known == method)
+    .map_or("other", |(_, label)| label)
 }
 
 fn allowed(state: &AppState, req: &HttpRequest) -> Result<bool> {

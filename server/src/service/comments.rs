@@ -19,8 +19,8 @@ use crate::http::{Error, Result};
 /// Where a reader's request came from, as the HTTP layer saw it.
 #[derive(Debug, Clone, Default)]
 pub struct Provenance {
-    /// The request's `Origin` is one of the site's (or the server's own): only a page on the
-    /// blog itself may say what it is called and where it lives.
+    /// The request's `Origin` is one of the site's configured ones: only a page on the blog
+    /// itself may say what it is called and where it lives.
     pub from_site: bool,
     /// The request's `Host`: the server's own origin counts as one of every site's.
     pub host: Option<String>,
@@ -85,16 +85,24 @@ impl Service {
             return Err(Error::reader(ErrorCode::CommentsClosed));
         }
         let page_title = validate::title(input.title.as_deref())?;
-        let page_url = validate::page_url(input.url.as_deref(), site)?;
+        let mut page_url = validate::page_url(input.url.as_deref(), site)?;
         if let Some(url) = &page_url {
-            let on_site = validate::url_origin(url).is_some_and(|origin| {
-                site.has_origin(origin.as_bytes(), from.host.as_deref().map(str::as_bytes))
+            let origin = validate::url_origin(url);
+            // A page's link is recorded only on a configured origin: the request's `Host` is
+            // the client's to choose. A page on the server's own origin (the demo, the no-JS
+            // page) may post, but its address is not the post's.
+            let configured = origin.is_some_and(|o| site.has_origin(o.as_bytes(), None));
+            let own = origin.is_some_and(|o| {
+                crate::config::is_own_origin(o.as_bytes(), from.host.as_deref().map(str::as_bytes))
             });
-            if !on_site {
+            if !configured && !own {
                 return Err(Error::client(
                     ErrorCode::InvalidPage,
                     "The page URL must be on one of this site's addresses.",
                 ));
+            }
+            if !configured {
+                page_url = None;
             }
         }
         let (page_title, page_url) = if from.from_site {

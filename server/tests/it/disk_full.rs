@@ -120,3 +120,82 @@ fn a_full_disk_refuses_writes_without_damage_and_recovers_without_a_restart() {
     assert_eq!(thread.body["comments"].as_array().unwrap().len(), 2);
     assert_eq!(thread.body["total"], 2, "{thread:?}");
 }
+
+#[test]
+fn a_full_disk_under_postgres_refuses_writes_and_recovers_without_a_restart() {
+    if !crate::powercut::prepared("a full disk under PostgreSQL") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let opened = Command::new("chmod")
+        .arg("755")
+        .arg(dir.path())
+        .status()
+        .unwrap();
+    assert!(opened.success());
+    let disk_dir = dir.path().join("disk");
+    let disk = SmallDisk::mount(&disk_dir, 96);
+    let cluster = crate::powercut::Cluster::create_in(dir.path(), disk.0);
+    cluster.start("");
+    cluster.create_database();
+    let config = dir.path().join("blog.toml");
+    std::fs::write(
+        &config,
+        format!("[[sites]]\nid = \"blog\"\norigins = [\"https://blog.example\"]\n{SPAM_OFF_TOML}"),
+    )
+    .unwrap();
+    let server = ServerProcess::spawn_with(Path::new(&cluster.url()), Some(&config));
+    let on = |author: &str| {
+        post(
+            &server.base,
+            "/api/v1/comments",
+            &json!({"site": "blog", "page": "/full", "author": author,
+                "body": "x".repeat(8000)}),
+        )
+    };
+    assert_eq!(on("ann").status, 201);
+
+    // Fill the disk to the last few KiB (the filler takes what it can).
+    let filler = disk.0.join("filler");
+    let _ = std::fs::write(&filler, vec![7u8; 200 * 1024 * 1024]);
+    let mut accepted = 1;
+    let refused = loop {
+        let reply = on(&format!("w{accepted}"));
+        match reply.status {
+            201 => accepted += 1,
+            _ => break reply,
+        }
+        assert!(accepted < 2000, "PostgreSQL never ran out of space");
+    };
+    assert_eq!(refused.status, 503, "{refused:?}");
+    assert_eq!(refused.body["error"], "store_unavailable");
+    let thread = get(
+        &server.base,
+        "/api/v1/threads?site=blog&page=/full&limit=100",
+    );
+    let log = std::fs::read_to_string(dir.path().join("sockets/pg.log")).unwrap_or_default();
+    assert_eq!(thread.status, 200, "reads go on: {thread:?}\n{log}");
+    assert_eq!(thread.body["total"], accepted, "nothing half-written");
+    let ready = get(&server.base, "/readyz");
+    assert_eq!(ready.status, 503, "{ready:?}");
+    assert!(ready.body["disk"]["refused_writes"].as_u64().unwrap() >= 1);
+
+    std::fs::remove_file(&filler).unwrap();
+    let again = (0..100)
+        .map(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            on("bob")
+        })
+        .find(|r| r.status == 201);
+    assert!(again.is_some(), "writes resume once there is room");
+    let thread = get(
+        &server.base,
+        "/api/v1/threads?site=blog&page=/full&limit=100",
+    );
+    assert_eq!(thread.body["total"], accepted + 1);
+    let ready = get(&server.base, "/readyz");
+    assert_eq!(ready.status, 200, "{ready:?}");
+    assert!(ready.body["disk"]["last_full"].is_array(), "{ready:?}");
+    drop(server);
+    cluster.stop();
+}

@@ -830,3 +830,78 @@ fn the_owner_can_delete_a_comment_or_a_whole_thread_from_the_command_line() {
         ]
     );
 }
+
+/// Hardening round two, item 3: a script naming the server's own origin (`Origin` = `Host`),
+/// or a held comment sent with the blog's `Origin`, rewrote a thread's title and link, which
+/// then went into mails, feeds, the sidebar and the no-JS page.
+#[test]
+fn a_stranger_cannot_rewrite_a_threads_title_and_link() {
+    let server = TestServer::start();
+    let base = &server.base;
+    let send = |site: &str, title: &str, url: &str, headers: &[(&str, &str)]| {
+        let body = json!({"site": site, "page": "/victim", "title": title, "url": url,
+            "author": "Ann", "body": "hi"});
+        call(
+            base,
+            "POST",
+            "/api/v1/comments",
+            Some(&body.to_string()),
+            headers,
+        )
+        .status
+    };
+    let blogs = [("Origin", BLOG_ORIGIN)];
+    assert_eq!(
+        send(
+            "blog",
+            "Roses in winter",
+            "https://blog.example/victim",
+            &blogs
+        ),
+        201
+    );
+    let spoofed = [("Origin", "http://evil.example"), ("Host", "evil.example")];
+    let phishing = "Your account is suspended - verify now";
+    assert_eq!(
+        send("blog", phishing, "http://evil.example/login", &spoofed),
+        201
+    );
+    assert_eq!(thread_of(base, "/victim").body["title"], "Roses in winter");
+    let page = get(base, "/t/blog?page=/victim").body;
+    let page = page.as_str().unwrap();
+    assert!(
+        page.contains(r#"<link rel="canonical" href="https://blog.example/victim">"#),
+        "{page}"
+    );
+    assert!(
+        !page.contains("evil.example") && !page.contains("suspended"),
+        "{page}"
+    );
+
+    // Every comment waits for a moderator here: a held one names nothing, whatever its Origin.
+    assert_eq!(
+        send("moderated", phishing, "https://blog.example/login", &blogs),
+        201
+    );
+    let held = get(base, "/api/v1/threads?site=moderated&page=/victim");
+    assert_eq!(held.body["title"], Value::Null, "{held:?}");
+}
+
+/// Hardening round two, item 4: `a..b@example.com` (which browsers' type=email accepts) was
+/// stored with "notify", and the mailer's parser then refused it on every turn, stopping all
+/// reader mail. The API refuses what the mailer cannot send to, and stores nothing.
+#[test]
+fn an_address_the_mailer_cannot_parse_is_refused_and_nothing_is_stored() {
+    let server = TestServer::start();
+    for email in ["a..b@example.com", "jörg@example.com"] {
+        let refused = post(
+            &server.base,
+            "/api/v1/comments",
+            &json!({"site": "blog", "page": "/typo", "author": "Ann", "body": "hi",
+                "email": email, "notify": "replies"}),
+        );
+        assert_eq!(refused.status, 400, "{email}: {refused:?}");
+        assert_eq!(refused.body["error"], "invalid_email", "{refused:?}");
+    }
+    assert_eq!(thread_of(&server.base, "/typo").body["total"], 0);
+}

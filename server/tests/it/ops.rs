@@ -353,3 +353,31 @@ fn init_writes_a_starter_config_and_prints_the_snippet() {
         Some("https://blog.example")
     );
 }
+
+/// Hardening round two, item 5: every invented method was a series of its own, kept for ever.
+#[test]
+fn invented_methods_do_not_grow_the_metrics() {
+    let server = TestServer::start();
+    for n in 0..50 {
+        call(
+            &server.base,
+            &format!("FOO{n}"),
+            "/api/v1/counts",
+            None,
+            &[],
+        );
+    }
+    let text = call(&server.base, "GET", "/metrics", None, &[])
+        .body
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(!text.contains("FOO"), "{text}");
+    let invented = text
+        .lines()
+        .filter(|l| {
+            l.starts_with("talkback_http_requests_total{") && l.contains(r#"method="other""#)
+        })
+        .count();
+    assert_eq!(invented, 1, "one series for all invented methods:\n{text}");
+}

@@ -251,7 +251,7 @@ fn chown_postgres(path: &Path) {
 }
 
 /// A PostgreSQL cluster whose data directory is on the power-cut disk.
-struct Cluster {
+pub struct Cluster {
     bin: PathBuf,
     data: PathBuf,
     sockets: PathBuf,
@@ -262,11 +262,18 @@ struct Cluster {
 impl Cluster {
     /// `initdb` into the disk's backing directory (what the disk holds when first powered).
     fn create(dir: &Path, disk: &Disk) -> Self {
+        let mut cluster = Self::create_in(dir, &disk.backing);
+        cluster.data = disk.mountpoint.join("pgdata");
+        cluster
+    }
+
+    /// `initdb` into `parent/pgdata`, with sockets and the log under `dir`.
+    pub fn create_in(dir: &Path, parent: &Path) -> Self {
         let bin = pg_bin();
         let sockets = dir.join("sockets");
         std::fs::create_dir_all(&sockets).unwrap();
         chown_postgres(&sockets);
-        chown_postgres(&disk.backing);
+        chown_postgres(parent);
         let initdb = as_postgres(&bin.join("initdb"))
             .args([
                 "--auth=trust",
@@ -274,7 +281,7 @@ impl Cluster {
                 "--encoding=UTF8",
                 "-D",
             ])
-            .arg(disk.backing.join("pgdata"))
+            .arg(parent.join("pgdata"))
             .stdout(Stdio::null())
             .status()
             .unwrap();
@@ -286,19 +293,19 @@ impl Cluster {
             .port();
         Self {
             bin,
-            data: disk.mountpoint.join("pgdata"),
+            data: parent.join("pgdata"),
             sockets,
             log: dir.join("sockets/pg.log"),
             port,
         }
     }
 
-    fn url(&self) -> String {
+    pub fn url(&self) -> String {
         format!("postgres://talkback@127.0.0.1:{}/talkback", self.port)
     }
 
     /// Starts the cluster (recovering from the last cut) with extra settings.
-    fn start(&self, settings: &str) {
+    pub fn start(&self, settings: &str) {
         let options = format!(
             "-p {} -c listen_addresses=127.0.0.1 -c unix_socket_directories={} {settings}",
             self.port,
@@ -319,7 +326,17 @@ impl Cluster {
         );
     }
 
-    fn stop(&self) {
+    /// The `talkback` database the servers use.
+    pub fn create_database(&self) {
+        let created = Command::new(self.bin.join("createdb"))
+            .args(["-h", "127.0.0.1", "-p", &self.port.to_string()])
+            .args(["-U", "talkback", "talkback"])
+            .status()
+            .unwrap();
+        assert!(created.success(), "createdb");
+    }
+
+    pub fn stop(&self) {
         let _ = as_postgres(&self.bin.join("pg_ctl"))
             .args(["stop", "-m", "fast", "-s", "-D"])
             .arg(&self.data)
@@ -419,12 +436,7 @@ fn acknowledged_comments_survive_power_cuts_on_postgres() {
     // A database that does not fsync is refused before anything is acknowledged.
     let mounted = disk.power_on();
     cluster.start("-c fsync=off");
-    let created = Command::new(cluster.bin.join("createdb"))
-        .args(["-h", "127.0.0.1", "-p", &cluster.port.to_string()])
-        .args(["-U", "talkback", "talkback"])
-        .status()
-        .unwrap();
-    assert!(created.success(), "createdb");
+    cluster.create_database();
     let refusal = refuses_to_start(&cluster.url(), &config);
     assert!(refusal.contains("fsync = off"), "{refusal}");
     // A clean stop writes a checkpoint: the new database is on disk before the first cut.
