@@ -469,7 +469,8 @@ pub fn page_titles_follow_later_comments_until_the_owner_sets_one(store: Arc<dyn
     let page = store.page("blog", "/t").unwrap().unwrap();
     assert_eq!(page.title.as_deref(), Some("Renamed"));
     assert_eq!(page.url.as_deref(), Some("https://blog.example/t"));
-    // A comment held or taken for spam may come from anyone: it says nothing of the page.
+    // A comment held or taken for spam may come from anyone: it names a page only where the
+    // page has no name yet, and replaces nothing.
     for status in [Status::Pending, Status::Spam] {
         let mut stranger = new_comment("/t", None, "stranger");
         stranger.status = status;
@@ -480,6 +481,13 @@ pub fn page_titles_follow_later_comments_until_the_owner_sets_one(store: Arc<dyn
         assert_eq!(page.title.as_deref(), Some("Renamed"), "{status:?}");
         assert_eq!(page.url.as_deref(), Some("https://blog.example/t"));
     }
+    let mut first = new_comment("/held-first", None, "a");
+    first.status = Status::Pending;
+    first.page_url = Some("https://blog.example/held-first".into());
+    store.insert_comment(first).unwrap();
+    let page = store.page("blog", "/held-first").unwrap().unwrap();
+    assert_eq!(page.title.as_deref(), Some("Title of /held-first"));
+    assert_eq!(page.url.as_deref(), Some("https://blog.example/held-first"));
     store
         .set_page_meta(
             "blog",

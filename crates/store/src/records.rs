@@ -57,17 +57,16 @@ pub struct PageRecord {
 }
 
 impl PageRecord {
-    /// What a new comment says of its page: its title and URL count only when the comment is
-    /// approved (a held or spam one may come from anyone, with any `Origin`), and never over
+    /// What a new comment says of its page: an approved comment's title and URL replace the
+    /// page's, a held or spam one's (it may come from anyone, with any `Origin`) only fill in
+    /// what the page lacks (so a moderator's queue names a new thread), and nobody's replace
     /// what the owner set.
     pub fn learn_from(&mut self, new: &NewComment) {
-        if new.status != Status::Approved {
-            return;
-        }
-        if new.page_title.is_some() && !self.title_by_owner {
+        let approved = new.status == Status::Approved;
+        if new.page_title.is_some() && !self.title_by_owner && (approved || self.title.is_none()) {
             self.title.clone_from(&new.page_title);
         }
-        if new.page_url.is_some() && !self.url_by_owner {
+        if new.page_url.is_some() && !self.url_by_owner && (approved || self.url.is_none()) {
             self.url.clone_from(&new.page_url);
         }
     }

@@ -43,10 +43,23 @@ struct Failures {
     locked_until_ms: i64,
 }
 
-/// Failed sign-ins by account and by client address (IPv6 by /64).
-#[derive(Default)]
+/// Failed sign-ins by account and by client address (IPv6 by /64), and the passwords being
+/// hashed right now.
 pub(crate) struct SignInGuard {
     failures: Mutex<HashMap<String, Failures>>,
+    /// Sign-ins hashing at once, process-wide: each argon2id takes 19 MiB and a core, so a
+    /// burst beyond this is refused (429) instead of exhausting memory and the blocking pool.
+    pub(crate) hashing: tokio::sync::Semaphore,
+}
+
+impl Default for SignInGuard {
+    fn default() -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, usize::from);
+        Self {
+            failures: Mutex::default(),
+            hashing: tokio::sync::Semaphore::new(2 * cores),
+        }
+    }
 }
 
 fn keys(name: &str, client: Option<IpAddr>) -> Vec<String> {
@@ -58,55 +71,47 @@ fn keys(name: &str, client: Option<IpAddr>) -> Vec<String> {
 }
 
 impl SignInGuard {
-    /// Refuses while the account or the client is locked out.
-    pub(crate) fn check(&self, name: &str, client: Option<IpAddr>, now: i64) -> Result<()> {
-        let failures = self.lock()?;
-        let until = keys(name, client)
-            .iter()
-            .filter_map(|k| failures.get(k))
-            .map(|f| f.locked_until_ms)
-            .max()
-            .unwrap_or(0);
-        if until > now {
-            let secs = u64::try_from((until - now + 999) / 1000).unwrap_or(1);
-            return Err(Error::Locked {
-                retry_after_secs: secs.max(1),
-            });
+    /// Takes an attempt's slot before its password is hashed: refused while the account or
+    /// the client is locked out, else counted as a failure at once (forgiven on success), so
+    /// a burst of concurrent attempts cannot all slip in before the first one fails.
+    pub(crate) fn attempt(&self, name: &str, client: Option<IpAddr>, now: i64) -> Result<()> {
+        let mut failures = self.lock()?;
+        let keys = keys(name, client);
+        refuse_locked(&failures, &keys, now)?;
+        count_failure(&mut failures, keys, now);
+        Ok(())
+    }
+
+    /// A successful sign-in: forgets the account's failures, and the client's one counted up
+    /// front for this attempt (its earlier failures stay).
+    pub(crate) fn forgive(&self, name: &str, client: Option<IpAddr>) -> Result<()> {
+        let mut failures = self.lock()?;
+        let mut keys = keys(name, client).into_iter();
+        if let Some(account) = keys.next() {
+            failures.remove(&account);
+        }
+        for key in keys {
+            if let Some(f) = failures.get_mut(&key) {
+                f.count = f.count.saturating_sub(1);
+                if f.count <= FREE_FAILURES {
+                    f.locked_until_ms = 0;
+                }
+            }
         }
         Ok(())
+    }
+
+    /// Refuses while the account or the client is locked out.
+    #[cfg(test)]
+    fn check(&self, name: &str, client: Option<IpAddr>, now: i64) -> Result<()> {
+        refuse_locked(&*self.lock()?, &keys(name, client), now)
     }
 
     /// Counts a failure: after the first few, each one doubles the wait (1 s, 2 s, 4 s …), up
     /// to the full lockout.
-    pub(crate) fn failed(&self, name: &str, client: Option<IpAddr>, now: i64) -> Result<()> {
-        let mut failures = self.lock()?;
-        if failures.len() >= MAX_TRACKED {
-            failures.retain(|_, f| now - f.last_ms < LOCKOUT_MS);
-            if failures.len() >= MAX_TRACKED {
-                failures.clear();
-            }
-        }
-        for key in keys(name, client) {
-            let f = failures.entry(key).or_default();
-            if now - f.last_ms > LOCKOUT_MS {
-                *f = Failures::default();
-            }
-            f.count += 1;
-            f.last_ms = now;
-            if f.count >= LOCKOUT_FAILURES {
-                f.locked_until_ms = now + LOCKOUT_MS;
-            } else if f.count > FREE_FAILURES {
-                let wait = 1000i64 << (f.count - FREE_FAILURES - 1).min(20);
-                f.locked_until_ms = now + wait.min(LOCKOUT_MS);
-            }
-        }
-        Ok(())
-    }
-
-    /// A successful sign-in forgets the account's failures (the client's stay).
-    pub(crate) fn succeeded(&self, name: &str) -> Result<()> {
-        self.lock()?
-            .remove(&format!("account:{}", name.to_lowercase()));
+    #[cfg(test)]
+    fn failed(&self, name: &str, client: Option<IpAddr>, now: i64) -> Result<()> {
+        count_failure(&mut *self.lock()?, keys(name, client), now);
         Ok(())
     }
 
@@ -114,6 +119,45 @@ impl SignInGuard {
         self.failures
             .lock()
             .map_err(|_| Error::Internal("sign-in guard poisoned".into()))
+    }
+}
+
+fn refuse_locked(failures: &HashMap<String, Failures>, keys: &[String], now: i64) -> Result<()> {
+    let until = keys
+        .iter()
+        .filter_map(|k| failures.get(k))
+        .map(|f| f.locked_until_ms)
+        .max()
+        .unwrap_or(0);
+    if until > now {
+        let secs = u64::try_from((until - now + 999) / 1000).unwrap_or(1);
+        return Err(Error::Locked {
+            retry_after_secs: secs.max(1),
+        });
+    }
+    Ok(())
+}
+
+fn count_failure(failures: &mut HashMap<String, Failures>, keys: Vec<String>, now: i64) {
+    if failures.len() >= MAX_TRACKED {
+        failures.retain(|_, f| now - f.last_ms < LOCKOUT_MS);
+        if failures.len() >= MAX_TRACKED {
+            failures.clear();
+        }
+    }
+    for key in keys {
+        let f = failures.entry(key).or_default();
+        if now - f.last_ms > LOCKOUT_MS {
+            *f = Failures::default();
+        }
+        f.count += 1;
+        f.last_ms = now;
+        if f.count >= LOCKOUT_FAILURES {
+            f.locked_until_ms = now + LOCKOUT_MS;
+        } else if f.count > FREE_FAILURES {
+            let wait = 1000i64 << (f.count - FREE_FAILURES - 1).min(20);
+            f.locked_until_ms = now + wait.min(LOCKOUT_MS);
+        }
     }
 }
 
@@ -264,10 +308,27 @@ mod tests {
             other => panic!("expected the full lockout, got {other:?}"),
         }
         // A success forgets the account's failures, not the client's.
-        guard.succeeded("zoe").unwrap();
+        guard.forgive("zoe", None).unwrap();
         assert!(guard.check("zoe", None, now).is_ok());
         assert!(guard.check("zoe", Some(ip), now).is_err());
         // After the lockout, failures are forgotten.
         assert!(guard.check("zoe", Some(ip), now + LOCKOUT_MS).is_ok());
+    }
+
+    #[test]
+    fn an_attempt_counts_before_its_password_is_hashed_and_a_success_is_forgiven() {
+        let guard = SignInGuard::default();
+        let ip: IpAddr = "192.0.2.7".parse().unwrap();
+        let t = 1_000_000;
+        // A burst at one instant: only the free attempts get in, whatever the passwords.
+        let admitted = (0..200)
+            .filter(|_| guard.attempt("owner", Some(ip), t).is_ok())
+            .count();
+        assert_eq!(admitted, FREE_FAILURES as usize + 1);
+        // The right password on the last one: the account is free again, the client keeps
+        // its earlier failures but not the forgiven one.
+        guard.forgive("owner", Some(ip)).unwrap();
+        assert!(guard.check("owner", None, t).is_ok());
+        assert!(guard.check("owner", Some(ip), t).is_ok());
     }
 }

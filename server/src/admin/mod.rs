@@ -123,21 +123,40 @@ async fn sign_in(
 ) -> Result<HttpResponse> {
     guard::same_origin(&req)?;
     let SignIn { name, password } = body.into_inner();
+    let failed = || {
+        Error::client(
+            ErrorCode::SignInFailed,
+            "That name and password do not match an account.",
+        )
+    };
+    // No account has such a name or password: refused before anything is counted or hashed
+    // (and such a name never reaches the guard's keys or a log line).
+    if !crate::service::valid_name(&name)
+        || password.is_empty()
+        || password.len() > crate::service::MAX_PASSWORD_BYTES
+    {
+        return Err(failed());
+    }
+    state.limits.write(&req).await?;
     let client = state.limits.client(&req)?;
-    let now = crate::service::now_ms();
-    state.sign_ins.check(&name, client, now)?;
+    // A hashing slot first (a full house is a 429, not a failure), then the attempt's slot.
+    let Ok(_hashing) = state.sign_ins.hashing.try_acquire() else {
+        return Err(Error::RateLimited {
+            retry_after_secs: 1,
+            writes: true,
+        });
+    };
+    state
+        .sign_ins
+        .attempt(&name, client, crate::service::now_ms())?;
     let service = state.service.clone();
     let attempt = name.clone();
     let signed = web::block(move || service.sign_in(&attempt, &password)).await??;
     let Some(signed) = signed else {
-        state.sign_ins.failed(&name, client, now)?;
-        tracing::warn!(account = %name, client = ?client, "failed sign-in");
-        return Err(Error::client(
-            ErrorCode::SignInFailed,
-            "That name and password do not match an account.",
-        ));
+        tracing::warn!(account = ?name, client = ?client, "failed sign-in");
+        return Err(failed());
     };
-    state.sign_ins.succeeded(&name)?;
+    state.sign_ins.forgive(&name, client)?;
     let caller = Caller {
         actor: Actor::of(&signed.admin),
         cookie: None,

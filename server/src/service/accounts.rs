@@ -14,7 +14,7 @@ use crate::http::{Error, Result};
 /// Shortest password an account may have.
 pub const MIN_PASSWORD_CHARS: usize = 10;
 /// Longest password hashed (argon2 takes any length; this bounds the work per sign-in).
-const MAX_PASSWORD_BYTES: usize = 1024;
+pub const MAX_PASSWORD_BYTES: usize = 1024;
 /// A session's `seen` is written at most this often.
 const SEEN_EVERY_MS: i64 = 60_000;
 

@@ -33,7 +33,7 @@ use talkback_api::ErrorCode;
 use talkback_store::{CommentRecord, NewComment, ParentProblem, Store, WriteSeq};
 use tokio::sync::watch;
 
-pub use accounts::{MIN_PASSWORD_CHARS, SignedIn, valid_name};
+pub use accounts::{MAX_PASSWORD_BYTES, MIN_PASSWORD_CHARS, SignedIn, valid_name};
 pub use bans::parse_duration;
 pub use comments::{Provenance, unknown_site};
 pub use consumers::{LEASE, LEASE_RETRY, Turns};

@@ -878,13 +878,21 @@ fn a_stranger_cannot_rewrite_a_threads_title_and_link() {
         "{page}"
     );
 
-    // Every comment waits for a moderator here: a held one names nothing, whatever its Origin.
+    // Every comment waits for a moderator here: a held one, whatever its Origin, may name a
+    // thread that has no name yet, never rename one.
+    let roses = send(
+        "moderated",
+        "Roses in winter",
+        "https://blog.example/victim",
+        &blogs,
+    );
+    assert_eq!(roses, 201);
     assert_eq!(
         send("moderated", phishing, "https://blog.example/login", &blogs),
         201
     );
     let held = get(base, "/api/v1/threads?site=moderated&page=/victim");
-    assert_eq!(held.body["title"], Value::Null, "{held:?}");
+    assert_eq!(held.body["title"], "Roses in winter", "{held:?}");
 }
 
 /// Hardening round two, item 4: `a..b@example.com` (which browsers' type=email accepts) was

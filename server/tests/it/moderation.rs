@@ -1126,3 +1126,37 @@ fn pages_are_corrected_and_moved_through_the_api_by_their_site_moderators() {
     );
     assert_eq!(error_code(&none), "invalid_json");
 }
+
+/// Hardening round two, item 1: every one of a burst of concurrent sign-ins was hashed
+/// (argon2id, 19 MiB each) before any failure was counted: hundreds of passwords tried where
+/// the back-off allows a few, and gigabytes of memory. Each attempt now takes its slot first.
+#[test]
+fn a_burst_of_concurrent_sign_ins_is_counted_before_any_password_is_hashed() {
+    let server = TestServer::start();
+    with_accounts(&server);
+    let replies: Vec<Reply> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..60)
+            .map(|i| {
+                let base = &server.base;
+                s.spawn(move || sign_in_reply(base, "zoe", &format!("guess number {i}")))
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let tried = replies.iter().filter(|r| r.status == 401).count();
+    let held_back = replies.iter().filter(|r| r.status == 429).count();
+    assert_eq!(tried + held_back, 60, "{replies:?}");
+    assert!(tried <= 4, "{tried} passwords were tried in one burst");
+    // A name no account can have is refused before anything else (it never reaches a log line).
+    let forged = sign_in_reply(
+        &server.base,
+        "zoe\nINFO signed in as owner",
+        "whatever it is",
+    );
+    assert_eq!(
+        (forged.status, error_code(&forged)),
+        (401, "sign_in_failed")
+    );
+    let long = sign_in_reply(&server.base, "mia", &"x".repeat(2000));
+    assert_eq!((long.status, error_code(&long)), (401, "sign_in_failed"));
+}

@@ -156,12 +156,17 @@ pub fn get(base: &str, path: &str) -> Reply {
     call(base, "GET", path, None, &[])
 }
 
-/// Posts a comment on `/post` of the `blog` site and returns the 201 body.
+/// Posts a comment on `/post` of the `blog` site and returns the 201 body; the author's
+/// address is made of the ASCII of their name (addresses are ASCII only).
 pub fn comment(base: &str, author: &str, body: &str, parent: Option<u64>) -> Value {
+    let local: String = author
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .collect();
     let reply = post(
         base,
         "/api/v1/comments",
-        &serde_json::json!({"site": "blog", "page": "/post", "title": "A Post", "author": author, "email": format!("{author}@example.com"), "body": body, "parent": parent}),
+        &serde_json::json!({"site": "blog", "page": "/post", "title": "A Post", "author": author, "email": format!("{local}@example.com"), "body": body, "parent": parent}),
     );
     assert_eq!(reply.status, 201, "{reply:?}");
     reply.body
