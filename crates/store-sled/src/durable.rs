@@ -83,10 +83,15 @@ impl Disk {
     pub(crate) fn open(dir: &Path) -> Result<Self> {
         let log_path = dir.join("db");
         let log = File::open(&log_path).map_err(|e| io("cannot open", &log_path, e))?;
-        // The directory and every one above it, which may have been created with it.
+        // The directory and those above it, which may have been created with it: its own and
+        // its parent's entries must be durable; higher ones (perhaps not ours to open, like a
+        // systemd unit's private state directory) as far as we may.
         let absolute = std::path::absolute(dir).map_err(|e| io("cannot resolve", dir, e))?;
-        for ancestor in absolute.ancestors() {
-            sync_dir(ancestor).map_err(|e| io("cannot sync", ancestor, e))?;
+        for (n, ancestor) in absolute.ancestors().enumerate() {
+            match sync_dir(ancestor) {
+                Err(e) if n < 2 => return Err(io("cannot sync", ancestor, e)),
+                _ => {}
+            }
         }
         Ok(Self {
             files: Some(Files {

@@ -2,18 +2,17 @@
 //! hint, replays what the reader missed when it names the last event it saw (`Last-Event-ID`),
 //! says where it stands (a `ready` event whose id a browser reconnects with), then sends each
 //! change as it is acknowledged, a comment line as a heartbeat while nothing
-//! happens, and, when the server stops, a short retry hint before it ends. Streams per client
-//! address are capped.
+//! happens, and, when the server stops, a short retry hint before it ends. Opening one
+//! spends the read budget; streams are capped per client address, per site and in all.
 
 use std::collections::VecDeque;
-use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::http::header;
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, web};
 use talkback_api::{ErrorCode, LiveQuery};
-use tokio::sync::broadcast::{self, error::RecvError};
+use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::watch;
 
 use super::openapi::{ReadErrors, ServerSentEvent};
@@ -33,12 +32,12 @@ const RETRY_AFTER_STOP: &[u8] = b"retry: 1500\n\n";
 /// A stream's state between two frames.
 struct Stream {
     backlog: VecDeque<Bytes>,
-    events: broadcast::Receiver<Arc<Frame>>,
+    /// The page's events (and the follower's place, given up when the stream ends).
+    following: Following,
     /// The newest change sent: anything up to it is not sent again.
     sent: u64,
     stop: watch::Receiver<bool>,
     ended: bool,
-    _following: Following,
     _slot: StreamSlot,
 }
 
@@ -78,13 +77,14 @@ pub(super) async fn follow(
                 })?,
         ),
     };
-    if last_seen.is_some() {
-        // A catch-up reads the change log: an expensive read, budgeted like one.
-        state.limits.read(&req).await?;
-    }
-    let slot = state.streams.take(state.limits.client(&req)?)?;
+    // Opening a stream (and a catch-up, which reads the change log) is an expensive read,
+    // budgeted like one.
+    state.limits.read(&req).await?;
+    let slot = state
+        .streams
+        .take(state.limits.client(&req)?, &query.site)?;
     // Follow first, then catch up: an event in between comes twice and is sent once.
-    let (events, following) = state.service.follow(&query.site, &page);
+    let following = state.service.follow(&query.site, &page);
     let (service, site_id) = (state.service.clone(), query.site.clone());
     let (backlog, sent) = web::block(move || -> Result<(VecDeque<Bytes>, u64)> {
         let mut backlog = VecDeque::from([Bytes::from_static(RETRY)]);
@@ -107,11 +107,10 @@ pub(super) async fn follow(
     .await??;
     let stream = Stream {
         backlog,
-        events,
+        following,
         sent,
         stop: state.stop_streams.clone(),
         ended: false,
-        _following: following,
         _slot: slot,
     };
     Ok(HttpResponse::Ok()
@@ -136,7 +135,7 @@ async fn next(mut s: Stream) -> Option<(Result<Bytes, actix_web::Error>, Stream)
             return Some((Ok(Bytes::from_static(RETRY_AFTER_STOP)), s));
         }
         tokio::select! {
-            event = s.events.recv() => match event {
+            event = s.following.events.recv() => match event {
                 Ok(frame) if frame.seq <= s.sent => continue,
                 Ok(frame) => {
                     s.sent = frame.seq;

@@ -226,17 +226,41 @@ pub(crate) fn bucket(ip: IpAddr) -> IpAddr {
     }
 }
 
-/// Open live streams per client address (IPv6 per /64), within `live_streams_per_client`:
-/// each is a connection held open, so nobody may hold many.
+/// Live streams open at once on one site, and on the whole server: each is a connection and
+/// a follower held open, so neither one site's readers (or one botnet) nor all together may
+/// hold more.
+pub(crate) const STREAMS_PER_SITE: u32 = 8_000;
+pub(crate) const STREAMS_IN_ALL: u32 = 16_000;
+
+/// Open live streams per client address (IPv6 per /64), within `live_streams_per_client`,
+/// per site within [`STREAMS_PER_SITE`] and in all within [`STREAMS_IN_ALL`].
 pub(crate) struct StreamSlots {
-    open: std::sync::Mutex<std::collections::HashMap<IpAddr, u32>>,
+    open: std::sync::Mutex<Open>,
     max: u32,
+}
+
+#[derive(Default)]
+struct Open {
+    clients: std::collections::HashMap<IpAddr, u32>,
+    sites: std::collections::HashMap<String, u32>,
+    all: u32,
 }
 
 /// One open stream; dropping it (the stream ends) frees the slot.
 pub(crate) struct StreamSlot {
     slots: std::sync::Arc<StreamSlots>,
     client: Option<IpAddr>,
+    site: String,
+}
+
+/// Takes one from a count, forgetting the key at zero.
+fn release<K: std::hash::Hash + Eq>(counts: &mut std::collections::HashMap<K, u32>, key: &K) {
+    if let Some(held) = counts.get_mut(key) {
+        *held = held.saturating_sub(1);
+        if *held == 0 {
+            counts.remove(key);
+        }
+    }
 }
 
 impl StreamSlots {
@@ -247,52 +271,82 @@ impl StreamSlots {
         })
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<IpAddr, u32>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Open> {
         self.open
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// A slot for `client`, or `429 rate_limited` when it holds all of its own.
+    /// A slot for `client` on `site` (a configured one), or `429 rate_limited` when the client
+    /// holds all of its own, or the site or the server is full.
     pub(crate) fn take(
         self: &std::sync::Arc<Self>,
         client: Option<IpAddr>,
+        site: &str,
     ) -> Result<StreamSlot, Error> {
         let client = client.map(bucket);
-        if let Some(ip) = client {
-            let mut open = self.lock();
-            let held = open.entry(ip).or_default();
-            if *held >= self.max {
-                return Err(Error::client(
-                    ErrorCode::RateLimited,
-                    "Too many live streams from your address: close some tabs.",
-                ));
-            }
-            *held += 1;
+        let mut open = self.lock();
+        if client.is_some_and(|ip| open.clients.get(&ip).copied().unwrap_or(0) >= self.max) {
+            return Err(Error::client(
+                ErrorCode::RateLimited,
+                "Too many live streams from your address: close some tabs.",
+            ));
         }
+        if open.all >= STREAMS_IN_ALL
+            || open.sites.get(site).copied().unwrap_or(0) >= STREAMS_PER_SITE
+        {
+            return Err(Error::client(
+                ErrorCode::RateLimited,
+                "Too many readers are following threads live right now: try again later.",
+            ));
+        }
+        if let Some(ip) = client {
+            *open.clients.entry(ip).or_default() += 1;
+        }
+        *open.sites.entry(site.to_owned()).or_default() += 1;
+        open.all += 1;
         Ok(StreamSlot {
             slots: std::sync::Arc::clone(self),
             client,
+            site: site.to_owned(),
         })
     }
 }
 
 impl Drop for StreamSlot {
     fn drop(&mut self) {
-        let Some(ip) = self.client else { return };
         let mut open = self.slots.lock();
-        if let Some(held) = open.get_mut(&ip) {
-            *held = held.saturating_sub(1);
-            if *held == 0 {
-                open.remove(&ip);
-            }
+        if let Some(ip) = self.client {
+            release(&mut open.clients, &ip);
         }
+        release(&mut open.sites, &self.site);
+        open.all = open.all.saturating_sub(1);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn live_streams_are_capped_per_site_and_in_all() {
+        let slots = StreamSlots::new(u32::MAX);
+        let ip = |n: u32| Some(IpAddr::from([10, (n >> 16) as u8, (n >> 8) as u8, n as u8]));
+        let blog: Vec<StreamSlot> = (0..STREAMS_PER_SITE)
+            .map(|n| slots.take(ip(n), "blog").unwrap())
+            .collect();
+        assert!(slots.take(ip(1 << 20), "blog").is_err(), "the site is full");
+        let other: Vec<StreamSlot> = (0..STREAMS_IN_ALL - STREAMS_PER_SITE)
+            .map(|n| slots.take(ip(n), "other").unwrap())
+            .collect();
+        assert!(slots.take(None, "third").is_err(), "the server is full");
+        drop(other);
+        assert!(slots.take(None, "third").is_ok(), "slots come back");
+        drop(blog);
+        let open = slots.lock();
+        assert_eq!(open.all, 0);
+        assert!(open.sites.is_empty() && open.clients.is_empty());
+    }
 
     #[test]
     fn addresses_are_bucketed_per_ipv4_and_ipv6_slash_64() {

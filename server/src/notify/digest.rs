@@ -118,14 +118,17 @@ async fn step(
             u64::try_from(due - now).unwrap_or(0),
         )));
     }
-    let message =
-        compose::compose_digest(&listed, more, public_url, relay.from(), relay.reply_to())?;
     let log = MailLog {
         site,
         to: &first.owner,
         kind: "mail.digest",
     };
-    deliver(relay, message, &log, metrics).await;
+    match compose::compose_digest(&listed, more, public_url, relay.from(), relay.reply_to()) {
+        Ok(message) => {
+            deliver(relay, message, &log, metrics).await;
+        }
+        Err(e) => super::unwritable(&log, metrics, e),
+    }
     set_cursor(service, cursor_name, upto).await?;
     // More may have come in meanwhile: look again at once.
     Ok(Some(Duration::ZERO))

@@ -158,13 +158,17 @@ async fn catch_up(
             return Ok(());
         }
         for notice in notices {
-            let message = compose(&notice, public_url, relay.from(), relay.reply_to())?;
             let log = MailLog {
                 site: &notice.site,
                 to: &notice.owner,
                 kind: "mail",
             };
-            deliver(relay, message, &log, metrics).await;
+            match compose(&notice, public_url, relay.from(), relay.reply_to()) {
+                Ok(message) => {
+                    deliver(relay, message, &log, metrics).await;
+                }
+                Err(e) => unwritable(&log, metrics, e),
+            }
         }
         let s = Arc::clone(service);
         web::block(move || s.set_consumer_cursor(CONSUMER, upto))
@@ -201,15 +205,15 @@ async fn deliver(
                 tracing::info!(site = %log.site, kind = log.kind, "mail sent");
                 return true;
             }
-            Ok(Err(e)) if started.elapsed() < GIVE_UP => {
+            Ok(Err(e)) if !e.permanent && started.elapsed() < GIVE_UP => {
                 metrics.failed_attempts.inc();
-                metrics.record(mail_delivery(log, &message, "retrying", e.clone()));
-                tracing::warn!(error = %e, retry_in = ?wait, site = %log.site, kind = log.kind, "mail not sent yet");
+                metrics.record(mail_delivery(log, &message, "retrying", e.why.clone()));
+                tracing::warn!(error = %e.why, retry_in = ?wait, site = %log.site, kind = log.kind, "mail not sent yet");
             }
             Ok(Err(e)) => {
                 metrics.given_up.inc();
-                metrics.record(mail_delivery(log, &message, "given_up", e.clone()));
-                tracing::error!(error = %e, site = %log.site, kind = log.kind, "mail given up");
+                metrics.record(mail_delivery(log, &message, "given_up", e.why.clone()));
+                tracing::error!(error = %e.why, permanent = e.permanent, site = %log.site, kind = log.kind, "mail given up");
                 return false;
             }
             Err(e) => {
@@ -220,6 +224,23 @@ async fn deliver(
         actix_web::rt::time::sleep(wait).await;
         wait = (wait * 2).min(MAX_BACKOFF);
     }
+}
+
+/// A mail that cannot be written (an address or a header lettre refuses): given up at once
+/// and recorded, so the consumer goes on with the mail behind it instead of stopping on it.
+pub(super) fn unwritable(log: &MailLog<'_>, metrics: &Deliveries, e: String) {
+    metrics.given_up.inc();
+    tracing::error!(error = %e, site = %log.site, kind = log.kind, "mail given up: it cannot be written");
+    metrics.record(talkback_api::admin::Delivery {
+        at: crate::service::now_ms(),
+        site: log.site.to_owned(),
+        channel: "mail".into(),
+        target: log.to.to_owned(),
+        event: String::new(),
+        kind: log.kind.into(),
+        outcome: "given_up".into(),
+        detail: e,
+    });
 }
 
 /// A mail's entry in the delivery log.

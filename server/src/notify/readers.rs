@@ -124,22 +124,7 @@ async fn send(
         Ok(message) => {
             deliver_unless_throttled(relay, message, &log, metrics, throttle, confirm).await;
         }
-        // This mail alone cannot be written (an address an older server accepted): given
-        // up and recorded, so the mail behind it goes on.
-        Err(e) => {
-            metrics.given_up.inc();
-            metrics.record(talkback_api::admin::Delivery {
-                at: now_ms(),
-                site: log.site.to_owned(),
-                channel: "mail".into(),
-                target: log.to.to_owned(),
-                event: String::new(),
-                kind: log.kind.into(),
-                outcome: "given_up".into(),
-                detail: e.clone(),
-            });
-            tracing::error!(error = %e, site = %log.site, kind = log.kind, "mail to a reader given up: it cannot be written");
-        }
+        Err(e) => super::unwritable(&log, metrics, e),
     }
     // Done either way: sent, given up, or throttled.
     let s = Arc::clone(service);

@@ -19,6 +19,9 @@ const FOLLOWER_BACKLOG: usize = 64;
 /// Changes a reconnecting follower's catch-up reads at most (across every site); beyond
 /// that it is told to read the thread again.
 const CATCH_UP_SCAN: usize = 2_000;
+/// Bytes of frames a catch-up holds at most (each stream holds its own backlog); beyond
+/// that the follower is told to read the thread again.
+const CATCH_UP_BYTES: usize = 256 * 1024;
 
 /// One event, encoded for the wire: `id`, `event` and `data` lines.
 #[derive(Debug)]
@@ -53,20 +56,24 @@ impl Frame {
 
 type Channels = HashMap<(String, String), broadcast::Sender<Arc<Frame>>>;
 
-/// Who follows which thread.
+/// Who follows which thread: a page's channel lives while somebody follows it.
 #[derive(Default)]
 pub(crate) struct Live {
-    pages: Mutex<Channels>,
+    pages: Arc<Mutex<Channels>>,
     /// Open streams, for `/metrics`.
     followers: Gauge,
 }
 
+fn lock(pages: &Mutex<Channels>) -> std::sync::MutexGuard<'_, Channels> {
+    // The map only routes events; a panic elsewhere must not stop live updates.
+    pages
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 impl Live {
     fn lock(&self) -> std::sync::MutexGuard<'_, Channels> {
-        // The map only routes events; a panic elsewhere must not stop live updates.
-        self.pages
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        lock(&self.pages)
     }
 
     /// Whether anybody follows the page now.
@@ -89,14 +96,27 @@ impl Live {
     }
 }
 
-/// A follower's place in the count of open streams; leaving drops it.
+/// A follower of a page: its events, and its place in the count of open streams. Leaving
+/// drops both, and the page's channel with its last follower (else every page anyone ever
+/// followed would keep one for ever).
 pub struct Following {
+    pub events: broadcast::Receiver<Arc<Frame>>,
     gauge: Gauge,
+    pages: Arc<Mutex<Channels>>,
+    key: (String, String),
 }
 
 impl Drop for Following {
     fn drop(&mut self) {
         self.gauge.dec();
+        let mut pages = lock(&self.pages);
+        // This follower's receiver is one of the count until it is dropped, after this.
+        if pages
+            .get(&self.key)
+            .is_some_and(|tx| tx.receiver_count() <= 1)
+        {
+            pages.remove(&self.key);
+        }
     }
 }
 
@@ -110,18 +130,26 @@ pub enum CatchUp {
 
 impl Service {
     /// Follows a page: its events from now on, and a place in the followers' count.
-    pub fn follow(&self, site: &str, page: &str) -> (broadcast::Receiver<Arc<Frame>>, Following) {
-        let receiver = self
+    pub fn follow(&self, site: &str, page: &str) -> Following {
+        let key = (site.to_owned(), page.to_owned());
+        let events = self
             .live
             .lock()
-            .entry((site.to_owned(), page.to_owned()))
+            .entry(key.clone())
             .or_insert_with(|| broadcast::channel(FOLLOWER_BACKLOG).0)
             .subscribe();
         self.live.followers.inc();
-        let following = Following {
+        Following {
+            events,
             gauge: self.live.followers.clone(),
-        };
-        (receiver, following)
+            pages: Arc::clone(&self.live.pages),
+            key,
+        }
+    }
+
+    /// Pages with a live channel now (each has at least one follower), for tests.
+    pub fn followed_pages(&self) -> usize {
+        self.live.lock().len()
     }
 
     /// Open live streams, for `/metrics`.
@@ -173,12 +201,18 @@ impl Service {
         }
         let upto = changes.last().map_or(after, |c| c.seq);
         let mut frames = VecDeque::new();
+        let mut bytes = 0;
         for change in &changes {
             if change.site != site || !pages_of(change).contains(&page) {
                 continue;
             }
             if let Some(event) = self.live_event(change)? {
-                frames.push_back(Arc::new(Frame::new(change.seq, &event)?));
+                let frame = Frame::new(change.seq, &event)?;
+                bytes += frame.bytes.len();
+                if bytes > CATCH_UP_BYTES {
+                    return Ok(CatchUp::Reload(self.last_change()?));
+                }
+                frames.push_back(Arc::new(frame));
             }
         }
         Ok(CatchUp::Frames(frames, upto))

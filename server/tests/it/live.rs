@@ -351,3 +351,59 @@ fn a_stop_ends_streams_with_a_short_retry_hint_and_the_server_exits() {
         stopped.elapsed()
     );
 }
+
+/// Hardening round two, item 2: every page anyone ever followed kept its channel for ever
+/// (3,000 streams for new page keys grew the server by 8.5 MiB, never returned), and opening
+/// a stream cost no budget.
+#[test]
+fn a_pages_channel_goes_with_its_last_follower_and_opening_a_stream_spends_the_read_budget() {
+    let server = TestServer::start_with(|c| c.live_streams_per_client = 1000);
+    let base = &server.base;
+    let mut followers: Vec<Follower> = (0..100)
+        .map(|n| Follower::open(base, &format!("/junk-{n}"), None))
+        .collect();
+    for f in &mut followers {
+        assert_eq!(f.status, 200);
+        first_retry(f);
+    }
+    assert_eq!(server.service.followed_pages(), 100);
+    drop(followers);
+    // A stream learns its reader left when a write to it fails: the next heartbeat at most.
+    let deadline = Instant::now() + Duration::from_secs(45);
+    while server.service.followed_pages() > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "{} pages keep a channel with nobody following",
+            server.service.followed_pages()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    let budgeted = TestServer::start_with(|c| {
+        c.live_streams_per_client = 1000;
+        c.read_rate_limit_per_minute = 3;
+    });
+    let statuses: Vec<u16> = (0..4)
+        .map(|n| Follower::open(&budgeted.base, &format!("/p{n}"), None).status)
+        .collect();
+    assert_eq!(statuses, [200, 200, 200, 429]);
+}
+
+/// Hardening round two, item 2: a catch-up held every missed frame of a busy thread in memory
+/// for each reconnecting stream; past its byte cap the follower reads the thread again.
+#[test]
+fn a_catch_up_too_big_to_hold_becomes_a_reload() {
+    let server = TestServer::start();
+    let base = &server.base;
+    let before = server.service.last_change().unwrap();
+    let long = "word ".repeat(3000);
+    for n in 0..25 {
+        comment(base, &format!("Writer{n}"), &long, None);
+    }
+    let mut back = Follower::open(base, "/post", Some(before));
+    first_retry(&mut back);
+    let (id, event) = back.update();
+    assert_eq!(event["kind"], "reload", "{event}");
+    assert_eq!(id, 0, "a reload moves no cursor");
+    assert_eq!(ready(&mut back), server.service.last_change().unwrap());
+}

@@ -95,8 +95,15 @@ fn writers(
                 let mut tries = 0;
                 while !stop.load(Ordering::Relaxed) {
                     tries += 1;
+                    // A quarter of the writers post long comments: sled then keeps tree
+                    // nodes past 128 KiB as blob files, whose sync matters too.
+                    let padding = if w % 4 == 0 {
+                        "long words ".repeat(1300)
+                    } else {
+                        String::new()
+                    };
                     let body = json!({"site": site, "page": "/load", "author": format!("w{w}"),
-                        "body": format!("round {round}, writer {w}, try {tries}")});
+                        "body": format!("round {round}, writer {w}, try {tries} {padding}")});
                     match agent
                         .post(&format!("{base}/api/v1/comments"))
                         .send_json(body)
