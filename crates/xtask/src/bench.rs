@@ -984,7 +984,8 @@ pub(crate) fn bench_attack(root: &Path) -> anyhow::Result<()> {
         root,
         dir.path(),
         &format!(
-            "examples_dir = \"\"\nrate_limit_per_minute = 0\nread_rate_limit_per_minute = 0\n[[sites]]\nid = \"demo\"\n{SPAM_OFF}"
+            "examples_dir = \"\"\nrate_limit_per_minute = 0\nread_rate_limit_per_minute = 0\n\
+             live_streams_per_client = 100000\n[[sites]]\nid = \"demo\"\n{SPAM_OFF}"
         ),
     )?;
     let pid = proc.0.id();
@@ -1059,9 +1060,51 @@ pub(crate) fn bench_attack(root: &Path) -> anyhow::Result<()> {
     }
     std::thread::sleep(Duration::from_millis(500));
     let after_junk = rss_kib(pid);
+    // Live streams opened for new page keys and dropped at once (each page's channel must go
+    // with its last follower: a stream learns its reader left at its next heartbeat, 20 s).
+    let addr = base.trim_start_matches("http://").to_owned();
+    for j in 0..3_000 {
+        let mut stream = std::net::TcpStream::connect(&addr)?;
+        write!(
+            stream,
+            "GET /api/v1/live?site=demo&page=/stream-{j} HTTP/1.1\r\nHost: {addr}\r\n\r\n"
+        )?;
+        let mut first = [0u8; 64];
+        std::io::Read::read(&mut stream, &mut first)?;
+    }
+    let after_streams = rss_kib(pid);
+    std::thread::sleep(Duration::from_secs(25));
+    let streams_settled = rss_kib(pid);
+    // 200 sign-ins at once with wrong passwords (each hashed one is argon2id's 19 MiB).
+    let sign_ins: Vec<_> = (0..200)
+        .map(|i| {
+            let base = base.clone();
+            std::thread::spawn(move || {
+                let reply = agent()
+                    .post(&format!("{base}/admin/api/session"))
+                    .set("Origin", &base)
+                    .send_json(json!({"name": "owner", "password": format!("guess {i} wrong")}));
+                match reply {
+                    Ok(r) | Err(ureq::Error::Status(_, r)) => r.status(),
+                    Err(_) => 0,
+                }
+            })
+        })
+        .collect();
+    let statuses: Vec<u16> = sign_ins.into_iter().map(|h| h.join().unwrap_or(0)).collect();
+    let tried = statuses.iter().filter(|&&s| s == 401).count();
+    let after_sign_ins = rss_kib(pid);
     stop.store(true, Ordering::Relaxed);
     let peak = sampler.join().unwrap_or(0);
     let mib = |kib: u64| kib as f64 / 1024.0;
+    eprintln!(
+        "  3,000 live streams on new pages, dropped: RSS {:.1} MiB at once, {:.1} MiB 25 s later\n  \
+         200 concurrent sign-ins with wrong passwords: {tried} hashed, {} held back; RSS {:.1} MiB",
+        mib(after_streams),
+        mib(streams_settled),
+        statuses.len() - tried,
+        mib(after_sign_ins),
+    );
     eprintln!(
         "attack (release server, thread cache 16 MiB, rate limits off):\n  \
          1,000 replies of 7 KB under one comment: {:.1} s, RSS {:.1} MiB\n  \
