@@ -1091,7 +1091,10 @@ pub(crate) fn bench_attack(root: &Path) -> anyhow::Result<()> {
             })
         })
         .collect();
-    let statuses: Vec<u16> = sign_ins.into_iter().map(|h| h.join().unwrap_or(0)).collect();
+    let statuses: Vec<u16> = sign_ins
+        .into_iter()
+        .map(|h| h.join().unwrap_or(0))
+        .collect();
     let tried = statuses.iter().filter(|&&s| s == 401).count();
     let after_sign_ins = rss_kib(pid);
     stop.store(true, Ordering::Relaxed);

@@ -49,8 +49,10 @@ pub fn signature(secret: &str, t: i64, body: &str) -> String {
     format!("t={t},v1={}", hex::encode(mac.finalize().into_bytes()))
 }
 
-/// A chat message for the event.
-fn message(event: &Event) -> String {
+/// A chat message for the event, with everything a reader wrote (name, title, text) escaped
+/// for the chat's own syntax by `escape`: a comment can neither ping a room nor dress a link.
+fn message(event: &Event, chat: Chat) -> String {
+    let (escape, escape_link) = (chat.text, chat.link);
     let who = if event.comment.author.is_empty() {
         "Anonymous"
     } else {
@@ -70,10 +72,73 @@ fn message(event: &Event) -> String {
         .page
         .url
         .as_ref()
-        .map(|u| format!("\n{u}#tb-c{}", event.comment.id))
+        .map(|u| format!("\n{}#tb-c{}", escape_link(u), event.comment.id))
         .unwrap_or_default();
     let excerpt: String = event.comment.text.chars().take(500).collect();
-    format!("{what} by {who} on “{title}”:\n{excerpt}{link}")
+    format!(
+        "{what} by {} on “{}”:\n{}{link}",
+        escape(who),
+        escape(title),
+        escape(&excerpt)
+    )
+}
+
+/// How a chat takes text: what a reader wrote, and the link to the comment, which must stay a
+/// link (the page's URL is the owner's, or came from a configured origin with an approved
+/// comment; only Slack needs it escaped).
+#[derive(Clone, Copy)]
+struct Chat {
+    text: fn(&str) -> String,
+    link: fn(&str) -> String,
+}
+
+const SLACK: Chat = Chat {
+    text: slack_escape,
+    link: slack_escape,
+};
+const DISCORD: Chat = Chat {
+    text: discord_escape,
+    link: plain,
+};
+const TELEGRAM: Chat = Chat {
+    text: plain,
+    link: plain,
+};
+
+/// Slack's three control characters (`<!channel>`, `<https://evil|Approve>`).
+fn slack_escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// Discord's Markdown, masked links (`[Approve](https://evil)`) included: each of its marks
+/// taken literally. A bare link still shows as a link, as it does in any chat.
+fn discord_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if "\\*_~`|>[]()#-<:@".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Telegram is sent without a `parse_mode`: plain text already.
+fn plain(text: &str) -> String {
+    text.to_owned()
+}
+
+/// Whether `hook` wants `event`: its kinds (all when none are listed), and for a chat room a
+/// spam comment only when `comment.spam` is listed by name (its text is the spammer's message,
+/// and rooms are read by people).
+fn wanted(hook: &Webhook, event: &Event) -> bool {
+    let listed = |kind: &str| hook.events.iter().any(|k| k == kind);
+    (hook.events.is_empty() || listed(event.kind))
+        && (hook.format == HookFormat::Json
+            || event.comment.status != "spam"
+            || listed("comment.spam"))
 }
 
 /// The request for an event: its body and headers.
@@ -83,7 +148,6 @@ fn request(
     now_secs: i64,
 ) -> Result<(String, Vec<(String, String)>), String> {
     let json = |v: serde_json::Value| v.to_string();
-    let text = message(event);
     Ok(match hook.format {
         HookFormat::Json => {
             let body = serde_json::to_string(event).map_err(|e| e.to_string())?;
@@ -97,14 +161,20 @@ fn request(
             ];
             (body, headers)
         }
-        HookFormat::Slack => (json(serde_json::json!({ "text": text })), Vec::new()),
+        HookFormat::Slack => (
+            json(serde_json::json!({ "text": message(event, SLACK) })),
+            Vec::new(),
+        ),
         HookFormat::Discord => (
-            json(serde_json::json!({ "content": text, "allowed_mentions": { "parse": [] } })),
+            json(serde_json::json!({
+                "content": message(event, DISCORD), "allowed_mentions": { "parse": [] }
+            })),
             Vec::new(),
         ),
         HookFormat::Telegram => (
             json(serde_json::json!({
-                "chat_id": hook.chat_id, "text": text, "disable_web_page_preview": true
+                "chat_id": hook.chat_id, "text": message(event, TELEGRAM),
+                "disable_web_page_preview": true
             })),
             Vec::new(),
         ),
@@ -120,9 +190,11 @@ fn post(agent: &ureq::Agent, hook: &Webhook, event: &Event) -> Result<(), String
     for (name, value) in &headers {
         req = req.set(name, value);
     }
+    // ureq's own words for a transport error name the URL, which is a chat hook's credential:
+    // say what went wrong and where, never the path.
     req.send_string(&body).map(|_| ()).map_err(|e| match e {
         ureq::Error::Status(code, _) => format!("answered {code}"),
-        other => other.to_string(),
+        ureq::Error::Transport(t) => format!("{} ({})", t.kind(), shown_target(&hook.url)),
     })
 }
 
@@ -141,7 +213,7 @@ pub(crate) fn spawn(
             let name = consumer(&site.id, hook);
             // Placed before the server takes requests: nothing after now is missed.
             if let Err(e) = crate::off_runtime(|| service.consumer_cursor(&name)) {
-                tracing::error!(error = %e, url = %hook.url, "webhook off: its cursor cannot be read");
+                tracing::error!(error = %e, hook = %shown_target(&hook.url), "webhook off: its cursor cannot be read");
                 continue;
             }
             let (service, hook, site, agent) = (
@@ -156,7 +228,7 @@ pub(crate) fn spawn(
                 while turns.next().await {
                     if let Err(e) = catch_up(&service, &site, &hook, &name, &agent, &metrics).await
                     {
-                        tracing::error!(error = %e, url = %hook.url, "webhook stopped for now");
+                        tracing::error!(error = %e, hook = %shown_target(&hook.url), "webhook stopped for now");
                     }
                 }
             });
@@ -185,10 +257,7 @@ async fn catch_up(
         if upto == cursor {
             return Ok(());
         }
-        for event in events
-            .iter()
-            .filter(|e| hook.events.is_empty() || hook.events.iter().any(|k| k == e.kind))
-        {
+        for event in events.iter().filter(|e| wanted(hook, e)) {
             deliver(hook, event, agent, metrics).await;
         }
         let (s, n) = (Arc::clone(service), name.to_owned());
@@ -213,18 +282,18 @@ async fn deliver(hook: &Webhook, event: &Event, agent: &ureq::Agent, metrics: &D
             Ok(()) => {
                 metrics.hooks_delivered.inc();
                 metrics.record(hook_delivery(hook, event, "delivered", String::new()));
-                tracing::info!(url = %hook.url, event = %event.id, kind = event.kind, "webhook delivered");
+                tracing::info!(hook = %shown_target(&hook.url), event = %event.id, kind = event.kind, "webhook delivered");
                 return;
             }
             Err(e) if started.elapsed() < GIVE_UP => {
                 metrics.hooks_failed_attempts.inc();
                 metrics.record(hook_delivery(hook, event, "retrying", e.clone()));
-                tracing::warn!(url = %hook.url, event = %event.id, error = %e, retry_in = ?wait, "webhook not delivered yet");
+                tracing::warn!(hook = %shown_target(&hook.url), event = %event.id, error = %e, retry_in = ?wait, "webhook not delivered yet");
             }
             Err(e) => {
                 metrics.hooks_given_up.inc();
                 metrics.record(hook_delivery(hook, event, "given_up", e.clone()));
-                tracing::error!(url = %hook.url, event = %event.id, error = %e, "webhook given up");
+                tracing::error!(hook = %shown_target(&hook.url), event = %event.id, error = %e, "webhook given up");
                 return;
             }
         }
@@ -291,4 +360,108 @@ pub fn ping(site: &crate::config::SiteConfig) -> Vec<talkback_api::admin::Delive
             Err(e) => hook_delivery(hook, &event, "given_up", e),
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::service::{EventComment, EventPage};
+
+    fn event(status: &'static str, author: &str, text: &str) -> Event {
+        Event {
+            id: "evt-7".into(),
+            kind: "comment.created",
+            created: 0,
+            site: "blog".into(),
+            page: EventPage {
+                key: "/p".into(),
+                title: Some("Roses [1]".into()),
+                url: Some("https://blog.example/p".into()),
+            },
+            comment: EventComment {
+                id: 7,
+                parent: None,
+                author: author.into(),
+                website: None,
+                text: text.into(),
+                status,
+            },
+        }
+    }
+
+    fn hook(format: HookFormat, events: &[&str]) -> Webhook {
+        Webhook {
+            url: "https://hooks.example/services/T0/B0/SECRET".into(),
+            format,
+            secret: String::new(),
+            chat_id: Some("1".into()),
+            events: events.iter().map(|e| (*e).to_owned()).collect(),
+        }
+    }
+
+    /// Hardening round two, item 8: an anonymous comment pinged a Slack channel and dressed a
+    /// link as a button; Discord rendered its masked links.
+    #[test]
+    fn chat_messages_take_what_readers_wrote_literally() {
+        let attack = event(
+            "approved",
+            "<!channel>",
+            "<https://evil.example|Approve> [Approve](https://evil.example) @everyone",
+        );
+        let cases = [
+            (
+                SLACK,
+                expect_test::expect![[r#"
+                    New comment by &lt;!channel&gt; on “Roses [1]”:
+                    &lt;https://evil.example|Approve&gt; [Approve](https://evil.example) @everyone
+                    https://blog.example/p#tb-c7"#]],
+            ),
+            (
+                DISCORD,
+                expect_test::expect![[r#"
+                    New comment by \<!channel\> on “Roses \[1\]”:
+                    \<https\://evil.example\|Approve\> \[Approve\]\(https\://evil.example\) \@everyone
+                    https://blog.example/p#tb-c7"#]],
+            ),
+        ];
+        for (chat, expected) in cases {
+            expected.assert_eq(&message(&attack, chat));
+        }
+    }
+
+    #[test]
+    fn chat_rooms_hear_of_spam_only_when_they_ask_for_it() {
+        let spam = event("spam", "Bot", "buy now");
+        let cases = [
+            (hook(HookFormat::Json, &[]), true),
+            (hook(HookFormat::Slack, &[]), false),
+            (hook(HookFormat::Discord, &["comment.created"]), false),
+            (
+                hook(HookFormat::Telegram, &["comment.created", "comment.spam"]),
+                true,
+            ),
+        ];
+        for (hook, expected) in cases {
+            assert_eq!(wanted(&hook, &spam), expected, "{:?}", hook.format);
+            assert!(wanted(&hook, &event("approved", "Ann", "hi")) || !hook.events.is_empty());
+        }
+    }
+
+    #[test]
+    fn a_failed_delivery_never_names_the_hooks_path() {
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = closed.local_addr().unwrap().port();
+        drop(closed);
+        let mut hook = hook(HookFormat::Slack, &[]);
+        hook.url = format!("http://127.0.0.1:{port}/services/T0/B0/SECRET");
+        let agent = ureq::AgentBuilder::new()
+            .timeout(Duration::from_secs(2))
+            .build();
+        let error = post(&agent, &hook, &event("approved", "Ann", "hi")).unwrap_err();
+        assert!(
+            !error.contains("SECRET") && !error.contains("services"),
+            "{error}"
+        );
+        assert!(error.contains(&format!("127.0.0.1:{port}")), "{error}");
+    }
 }
