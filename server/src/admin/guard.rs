@@ -161,11 +161,6 @@ fn count_failure(failures: &mut HashMap<String, Failures>, keys: Vec<String>, no
     }
 }
 
-/// Byte strings compared in time that depends on their length only.
-fn same(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 /// The browser's request comes from the server's own origin (`Origin` must be sent: every
 /// browser sends it with a POST, PUT or DELETE).
 pub(crate) fn same_origin(req: &HttpRequest) -> Result<()> {
@@ -230,7 +225,9 @@ pub(crate) fn credentials(req: &HttpRequest, changes: bool) -> Result<Credential
 /// The caller the credentials name, if they are valid.
 pub(crate) fn resolve(state: &AppState, credentials: Credentials) -> Result<Caller> {
     let (cookie, csrf) = match credentials {
-        Credentials::CommandLine(token) if same(token.as_bytes(), state.cli_token.as_bytes()) => {
+        Credentials::CommandLine(token)
+            if crate::http::same_bytes(token.as_bytes(), state.cli_token.as_bytes()) =>
+        {
             return Ok(Caller {
                 actor: Actor::command_line(),
                 cookie: None,
@@ -247,7 +244,7 @@ pub(crate) fn resolve(state: &AppState, credentials: Credentials) -> Result<Call
         return Err(signed_out());
     };
     if let Some(sent) = csrf
-        && !same(&sent, session.csrf.as_bytes())
+        && !crate::http::same_bytes(&sent, session.csrf.as_bytes())
     {
         return Err(Error::client(
             ErrorCode::CsrfRejected,

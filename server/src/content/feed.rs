@@ -168,6 +168,7 @@ pub fn atom(
         out.push_str("</content></entry>");
     }
     out.push_str("</feed>\n");
+    keep_xml_chars(out);
 }
 
 /// An RSS 2.0 document.
@@ -210,6 +211,16 @@ pub fn rss(
         out.push_str("</description></item>");
     }
     out.push_str("</channel></rss>\n");
+    keep_xml_chars(out);
+}
+
+/// Drops what XML 1.0 forbids even escaped (C0 controls but tab and newlines, U+FFFE/FFFF): a
+/// reader's body may hold them, and one makes the whole feed unreadable to every feed reader.
+fn keep_xml_chars(out: &mut String) {
+    out.retain(|c| {
+        matches!(c, '\t' | '\n' | '\r')
+            || (!matches!(c, '\0'..='\u{1f}') && c != '\u{fffe}' && c != '\u{ffff}')
+    });
 }
 
 fn html_of(c: &Comment) -> String {

@@ -24,6 +24,11 @@ fn host(req: &HttpRequest) -> Option<&[u8]> {
     req.headers().get(header::HOST).map(|h| h.as_bytes())
 }
 
+/// Byte strings compared in time that depends on their length only (secrets, their hashes).
+pub(crate) fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 /// Whether a browser request from `req` may act on `site`: no `Origin` (not a browser),
 /// a configured origin, or the server's own.
 pub(crate) fn origin_allowed(req: &HttpRequest, site: &SiteConfig) -> bool {

@@ -61,6 +61,14 @@ fn held(reasons: Vec<String>) -> Verdict {
     }
 }
 
+/// Whether the presented key's hash is the comment's (compared in constant time).
+fn key_matches(record: &CommentRecord, presented_hash: &str) -> bool {
+    record
+        .edit_key_hash
+        .as_deref()
+        .is_some_and(|stored| crate::http::same_bytes(stored.as_bytes(), presented_hash.as_bytes()))
+}
+
 fn new_edit_key() -> Result<String> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).map_err(|e| Error::Internal(format!("no randomness: {e}")))?;
@@ -309,8 +317,7 @@ impl Service {
             let Some(record) = self.store.comment(id.0)? else {
                 continue;
             };
-            let theirs =
-                !key.is_empty() && record.edit_key_hash.as_deref() == Some(hash_key(key).as_str());
+            let theirs = !key.is_empty() && key_matches(&record, &hash_key(key));
             if theirs && record.page_id == page.id && record.status == Status::Pending {
                 comments.push(convert::comment(&record, &self.avatar_key));
             }
@@ -334,11 +341,7 @@ impl Service {
             .comment(id)?
             .filter(|r| r.status != Status::Deleted);
         let record = match record {
-            Some(r)
-                if !key.is_empty() && r.edit_key_hash.as_deref() == Some(presented.as_str()) =>
-            {
-                r
-            }
+            Some(r) if !key.is_empty() && key_matches(&r, &presented) => r,
             _ => return Err(Error::reader(ErrorCode::EditKeyInvalid)),
         };
         let window = match self

@@ -201,3 +201,24 @@ fn recent_comments_are_a_short_escaped_list_linking_to_each_comment() {
         assert!(reply.body["error"].is_string(), "{path}: {reply:?}");
     }
 }
+
+/// Hardening round two (LOW): one control character in a body made the whole feed ill-formed
+/// XML for every feed reader.
+#[test]
+fn a_control_character_in_a_body_leaves_the_feeds_well_formed() {
+    let server = TestServer::start();
+    let base = &server.base;
+    post_as_blog(
+        base,
+        "/ctl/",
+        "Ann",
+        "bell \u{7} and escape \u{1b} and nul-ish \u{1}",
+    );
+    for path in ["/t/blog/atom?page=/ctl/", "/t/blog/rss?page=/ctl/"] {
+        let (status, _, text) = fetch(base, path);
+        assert_eq!(status, 200, "{path}: {text}");
+        let parsed = feed_rs::parser::parse(text.as_bytes()).expect("a well-formed feed");
+        assert_eq!(parsed.entries.len(), 1, "{path}");
+        assert!(text.contains("bell  and escape  and nul-ish"), "{text}");
+    }
+}
