@@ -55,11 +55,7 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
                 .route("/pages/delete", web::post().to(delete_page))
                 .route("/pages/meta", web::post().to(page_meta))
                 .route("/pages/move", web::post().to(move_pages))
-                .service(
-                    web::resource("/import")
-                        .app_data(web::PayloadConfig::new(MAX_IMPORT_BYTES))
-                        .route(web::post().to(import)),
-                )
+                .route("/import", web::post().to(import))
                 .default_service(web::to(|| async {
                     Err::<HttpResponse, _>(Error::client(
                         ErrorCode::NotFound,
@@ -445,8 +441,12 @@ async fn remove_ban(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// The largest import file the running server takes (the command line sends the file).
+/// The largest import file the running server takes from the command line on this machine
+/// (which sends the file), and from a dashboard session.
 const MAX_IMPORT_BYTES: usize = 512 * 1024 * 1024;
+const MAX_DASHBOARD_IMPORT_BYTES: usize = 64 * 1024 * 1024;
+/// Upload bytes gathered in memory before each write to the private file.
+const IMPORT_WRITE_BYTES: usize = 4 * 1024 * 1024;
 
 #[derive(Deserialize)]
 struct ImportQuery {
@@ -456,35 +456,44 @@ struct ImportQuery {
     dry_run: bool,
 }
 
-/// `talkback import` while the server runs: the file comes as the body, is kept in the
-/// database directory (private) while it is read, and is removed afterwards.
+/// `talkback import` while the server runs: the file comes as the body. Who asks is checked
+/// before a byte of it is read; then it streams into a private file in the database directory
+/// (at most `MAX_IMPORT_BYTES` from the command line, `MAX_DASHBOARD_IMPORT_BYTES` from a
+/// session), is read from there, and is removed afterwards.
 async fn import(
     state: web::Data<AppState>,
     req: HttpRequest,
     query: web::Query<ImportQuery>,
-    body: web::Bytes,
+    payload: web::Payload,
 ) -> Result<HttpResponse> {
     let caller = blocking_caller(&state, &req, true).await?;
     owner_only(&caller)?;
     let Some(site) = state.config.site(&query.site).cloned() else {
         return Err(crate::service::unknown_site(&query.site));
     };
-    let service = state.service.clone();
+    let limit = if caller.cookie.is_none() {
+        MAX_IMPORT_BYTES
+    } else {
+        MAX_DASHBOARD_IMPORT_BYTES
+    };
     // Beside a sled database (private to the server's user), else the system's temporary
     // directory (the file is private to this user either way).
     let dir = state
         .config
         .database_dir()
         .map_or_else(std::env::temp_dir, std::path::Path::to_path_buf);
+    let upload = Upload::create(&dir).await?;
+    upload.receive(payload, limit).await?;
+    let service = state.service.clone();
     let report = web::block(move || {
-        let mut name = [0u8; 12];
-        getrandom::fill(&mut name).map_err(|e| Error::Internal(format!("no randomness: {e}")))?;
-        let path = dir.join(format!("import-{}.upload", hex::encode(name)));
-        crate::transfer::backup::write_private(&path, &body)
-            .map_err(|e| Error::Internal(format!("cannot keep the upload: {e}")))?;
-        let report =
-            crate::transfer::import_file(&service, &site, query.format, &path, query.dry_run);
-        let _ = std::fs::remove_file(&path);
+        let report = crate::transfer::import_file(
+            &service,
+            &site,
+            query.format,
+            &upload.path,
+            query.dry_run,
+        );
+        drop(upload);
         service.audit_event(
             &caller.actor.name,
             &format!("import {:?} into {}", query.format, site.id),
@@ -493,6 +502,75 @@ async fn import(
     })
     .await??;
     Ok(HttpResponse::Ok().json(report))
+}
+
+/// An import file on its way in: private to this user, removed when dropped.
+struct Upload {
+    path: std::path::PathBuf,
+    file: std::fs::File,
+}
+
+impl Upload {
+    async fn create(dir: &std::path::Path) -> Result<Self> {
+        let dir = dir.to_owned();
+        web::block(move || {
+            use std::os::unix::fs::OpenOptionsExt;
+            let mut name = [0u8; 12];
+            getrandom::fill(&mut name)
+                .map_err(|e| Error::Internal(format!("no randomness: {e}")))?;
+            let path = dir.join(format!("import-{}.upload", hex::encode(name)));
+            let file = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&path)
+                .map_err(|e| Error::Internal(format!("cannot keep the upload: {e}")))?;
+            Ok(Self { path, file })
+        })
+        .await?
+    }
+
+    /// Streams the body into the file, refusing it (413) past `limit` bytes.
+    async fn receive(&self, mut payload: web::Payload, limit: usize) -> Result<()> {
+        use futures_util::StreamExt;
+        let mut received = 0usize;
+        let mut pending = Vec::new();
+        loop {
+            let chunk = payload.next().await.transpose().map_err(|e| {
+                Error::client(ErrorCode::InvalidJson, format!("the upload broke off: {e}"))
+            })?;
+            if let Some(chunk) = &chunk {
+                received += chunk.len();
+                if received > limit {
+                    return Err(Error::client(
+                        ErrorCode::PayloadTooLarge,
+                        format!("An import file is at most {} MiB here.", limit >> 20),
+                    ));
+                }
+                pending.extend_from_slice(chunk);
+            }
+            if pending.len() >= IMPORT_WRITE_BYTES || (chunk.is_none() && !pending.is_empty()) {
+                let (mut file, bytes) = (
+                    self.file
+                        .try_clone()
+                        .map_err(|e| Error::Internal(format!("cannot keep the upload: {e}")))?,
+                    std::mem::take(&mut pending),
+                );
+                web::block(move || std::io::Write::write_all(&mut file, &bytes))
+                    .await?
+                    .map_err(|e| Error::Internal(format!("cannot keep the upload: {e}")))?;
+            }
+            if chunk.is_none() {
+                return Ok(());
+            }
+        }
+    }
+}
+
+impl Drop for Upload {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
 }
 
 #[derive(Deserialize)]

@@ -112,6 +112,14 @@ pub(crate) fn spawn(service: Arc<Service>, config: &Config, metrics: Deliveries)
         }
     };
     let public_url = config.public_url();
+    if config.public_url.is_empty() {
+        // Links in mail would point at the listening address, which readers cannot reach
+        // behind a proxy (or at all, on loopback).
+        tracing::warn!(
+            links = %public_url,
+            "mail is on but public_url is not set: links in mails will point at the bind address; set public_url to the address readers use"
+        );
+    }
     readers::spawn(&service, &relay, &public_url, &metrics);
     digest::spawn(&service, &relay, &public_url, &config.sites, &metrics);
     if config.sites.iter().all(|s| s.owner_email.is_none()) {

@@ -913,3 +913,33 @@ fn an_address_the_mailer_cannot_parse_is_refused_and_nothing_is_stored() {
     }
     assert_eq!(thread_of(&server.base, "/typo").body["total"], 0);
 }
+
+/// Hardening round two, item 9: `/admin/api/import` read up to 512 MiB into memory before it
+/// checked who was asking. A stranger is now refused before the body is read.
+#[test]
+fn a_strangers_import_is_refused_before_its_body_is_read() {
+    use std::io::{Read, Write};
+    let server = TestServer::start();
+    let addr = server.base.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    write!(
+        stream,
+        "POST /admin/api/import?site=blog&format=talkback HTTP/1.1\r\nHost: {addr}\r\n\
+         Origin: {}\r\nContent-Type: application/octet-stream\r\nContent-Length: 500000000\r\n\r\n",
+        server.base
+    )
+    .unwrap();
+    stream.write_all(&vec![b'x'; 1 << 20]).unwrap();
+    let mut head = [0u8; 64];
+    let n = stream
+        .read(&mut head)
+        .expect("an answer before the body was sent");
+    let head = String::from_utf8_lossy(&head[..n]).into_owned();
+    assert!(
+        head.starts_with("HTTP/1.1 401") || head.starts_with("HTTP/1.1 403"),
+        "{head}"
+    );
+}
