@@ -352,9 +352,13 @@ async fn export(
         ));
     }
     let service = state.service.clone();
-    let text = web::block(move || crate::transfer::talkback::export(&service, &query.site))
-        .await?
-        .map_err(|e| Error::Internal(e.to_string()))?;
+    // Client addresses reach owners only.
+    let addresses = caller.actor.is_owner();
+    let text = web::block(move || {
+        crate::transfer::talkback::export_with(&service, &query.site, addresses)
+    })
+    .await?
+    .map_err(|e| Error::Internal(e.to_string()))?;
     Ok(HttpResponse::Ok()
         .content_type("application/json")
         .body(text))

@@ -91,6 +91,16 @@ pub enum TalkbackError {
 
 /// Exports every page and comment of `site`, as pretty JSON ending in a newline.
 pub fn export(service: &Service, site: &str) -> Result<String, TalkbackError> {
+    export_with(service, site, true)
+}
+
+/// [`export`], with the client addresses comments were sent from only when `addresses` (they
+/// are for owners: a moderator's export leaves them out).
+pub fn export_with(
+    service: &Service,
+    site: &str,
+    addresses: bool,
+) -> Result<String, TalkbackError> {
     let mut pages = Vec::new();
     for (page, comments) in service.store().export_site(site)? {
         let ids: HashMap<u64, String> = comments.iter().map(|c| (c.id, export_id(c))).collect();
@@ -110,7 +120,7 @@ pub fn export(service: &Service, site: &str) -> Result<String, TalkbackError> {
                 created: c.created,
                 edited: c.edited,
                 status: c.status,
-                ip: c.ip.clone(),
+                ip: c.ip.clone().filter(|_| addresses),
                 held_for: c.held_for.clone(),
                 pinned: c.pinned,
                 moderator_edit: c.moderator_edit,

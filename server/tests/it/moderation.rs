@@ -1160,3 +1160,21 @@ fn a_burst_of_concurrent_sign_ins_is_counted_before_any_password_is_hashed() {
     let long = sign_in_reply(&server.base, "mia", &"x".repeat(2000));
     assert_eq!((long.status, error_code(&long)), (401, "sign_in_failed"));
 }
+
+/// Hardening round two, item 14: a moderator's export carried the client address of every
+/// comment, which the design gives owners only.
+#[test]
+fn a_moderators_export_leaves_out_client_addresses() {
+    let server = TestServer::start();
+    with_accounts(&server);
+    comment(&server.base, "Ann", "from somewhere", None);
+    let owner = sign_in(&server.base, "zoe").get("/admin/api/export?site=blog");
+    assert_eq!(owner.status, 200, "{owner:?}");
+    let owner = owner.body.to_string();
+    assert!(owner.contains("127.0.0.1"), "owners see addresses: {owner}");
+    let moderator = sign_in(&server.base, "mia").get("/admin/api/export?site=blog");
+    assert_eq!(moderator.status, 200, "{moderator:?}");
+    let moderator = moderator.body.to_string();
+    assert!(moderator.contains("from somewhere"), "{moderator}");
+    assert!(!moderator.contains("127.0.0.1"), "{moderator}");
+}
