@@ -604,6 +604,28 @@ impl Subscriptions for PgStore {
         })
     }
 
+    fn restore_subscription(&self, sub: SubscriptionRecord) -> Result<()> {
+        self.write(|tx| {
+            let taken = tx
+                .query_opt(
+                    "SELECT 1 FROM tb_subscriptions WHERE id = $1 \
+                     OR (site = $2 AND page_key = $3 AND email = $4) FOR UPDATE",
+                    &[&sql_id(sub.id), &sub.site, &sub.page_key, &sub.email],
+                )
+                .map_err(backend)?;
+            if taken.is_some() {
+                return Err(Error::Conflict);
+            }
+            put_subscription(tx, &sub)?;
+            tx.execute(
+                "UPDATE tb_counters SET value = GREATEST(value, $1) WHERE name = 'subscription'",
+                &[&sql_id(sub.id)],
+            )
+            .map_err(backend)?;
+            Ok(())
+        })
+    }
+
     fn subscription(&self, id: u64) -> Result<Option<SubscriptionRecord>> {
         let rows = self
             .conn()?

@@ -131,6 +131,17 @@ impl Subscriptions for SledStore {
         Ok(stored)
     }
 
+    fn restore_subscription(&self, sub: SubscriptionRecord) -> Result<()> {
+        let _writer = self.writer()?;
+        if self.subscription(sub.id)?.is_some() || self.subscription_at(&page_key(&sub))?.is_some()
+        {
+            return Err(Error::Conflict);
+        }
+        // One counter gives out every id of the database: move it past this one.
+        while self.db.generate_id().db()? < sub.id {}
+        self.replace_subscriptions(&[], std::slice::from_ref(&sub))
+    }
+
     fn subscription(&self, id: u64) -> Result<Option<SubscriptionRecord>> {
         self.subs
             .get(id.to_be_bytes())

@@ -43,7 +43,8 @@ macro_rules! conformance_suite {
             approved_authors_are_counted_exactly_through_every_status_change,
             the_spam_filter_learns_each_decision_once_and_unlearns_reversals,
             subscriptions_are_confirmed_once_per_address_and_end_cleanly,
-            subscriptions_move_with_their_page_and_keep_the_wider_scope
+            subscriptions_move_with_their_page_and_keep_the_wider_scope,
+            restored_subscriptions_keep_their_ids
         );
     };
     (@each named $make:path; $($story:ident),* $(,)?) => {
@@ -1495,4 +1496,45 @@ pub fn subscriptions_move_with_their_page_and_keep_the_wider_scope<S: Subscripti
             .unwrap(),
         0
     );
+}
+
+/// Hardening round two, item 11: `migrate-store` renumbered subscriptions while keeping the
+/// tokens' secret, so links already mailed acted on other readers' subscriptions.
+pub fn restored_subscriptions_keep_their_ids<S: Subscriptions + ?Sized>(store: Arc<S>) {
+    let mut moved = wish("/r", "ann@example.org", Scope::Thread, 3);
+    moved.id = 7_000;
+    moved.asked = Some(1_500);
+    store.restore_subscription(moved.clone()).unwrap();
+    let stored = store.subscription(7_000).unwrap().unwrap();
+    assert_eq!(
+        (stored.email.as_str(), stored.asked),
+        ("ann@example.org", Some(1_500))
+    );
+    assert_eq!(
+        store
+            .subscription_of("demo", "/r", "ann@example.org")
+            .unwrap()
+            .map(|s| s.id),
+        Some(7_000)
+    );
+    let later = store
+        .subscribe(wish("/r", "bob@example.org", Scope::Replies, 4))
+        .unwrap();
+    assert!(
+        later.id > 7_000,
+        "later ids stay above restored ones: {}",
+        later.id
+    );
+    let mut same_id = wish("/other", "cid@example.org", Scope::Replies, 5);
+    same_id.id = 7_000;
+    assert!(matches!(
+        store.restore_subscription(same_id),
+        Err(Error::Conflict)
+    ));
+    let mut same_wish = wish("/r", "ann@example.org", Scope::Replies, 6);
+    same_wish.id = 9_000;
+    assert!(matches!(
+        store.restore_subscription(same_wish),
+        Err(Error::Conflict)
+    ));
 }

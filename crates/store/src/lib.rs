@@ -402,6 +402,10 @@ pub trait Subscriptions: Send + Sync {
     /// its id, its confirmation and its language, and widens to the wider scope. Durable when
     /// it returns. Returns what is stored.
     fn subscribe(&self, wish: SubscriptionRecord) -> Result<SubscriptionRecord>;
+    /// Stores a subscription as another store had it, its id kept (`migrate-store`: the links
+    /// already mailed carry the id); ids given out later stay above it. `Conflict` when the id,
+    /// or the subscription of that address to that page, is taken. Durable when it returns.
+    fn restore_subscription(&self, sub: SubscriptionRecord) -> Result<()>;
     fn subscription(&self, id: u64) -> Result<Option<SubscriptionRecord>>;
     /// The subscription of `email` (lowercase) to a page.
     fn subscription_of(

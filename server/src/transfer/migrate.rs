@@ -132,8 +132,8 @@ pub fn migrate_store(config: &Config, from: &str, to: &str) -> Result<MigrateRep
     Ok(report)
 }
 
-/// Every subscription of every page of `site`, each address's confirmation with it. The target
-/// gives them new ids.
+/// Every subscription of every page of `site` with its id, each address's confirmation with
+/// it.
 fn copy_subscriptions(
     from: &dyn Store,
     to: &dyn Store,
@@ -147,15 +147,9 @@ fn copy_subscriptions(
             let Some(last) = batch.last() else { break };
             after = Some(last.email.clone());
             for sub in batch {
+                // Its id kept: the links already mailed (confirm, unsubscribe) carry it.
                 let confirmed = sub.confirmed;
-                let stored = to.subscribe(talkback_store::SubscriptionRecord {
-                    id: 0,
-                    confirmed: false,
-                    ..sub.clone()
-                })?;
-                if let Some(at) = sub.asked {
-                    to.set_asked(stored.id, at)?;
-                }
+                to.restore_subscription(sub.clone())?;
                 if confirmed && !to.address_confirmed(site, &sub.email)? {
                     to.confirm_address(site, &sub.email, sub.created)?;
                 }
