@@ -82,6 +82,20 @@ impl SignInGuard {
         Ok(())
     }
 
+    /// A failed attempt has been checked: its wait runs from now, not from when it was
+    /// counted (hashing takes a while, longer on a busy machine).
+    pub(crate) fn settle(&self, name: &str, client: Option<IpAddr>, now: i64) -> Result<()> {
+        let mut failures = self.lock()?;
+        for key in keys(name, client) {
+            if let Some(f) = failures.get_mut(&key)
+                && f.count > FREE_FAILURES
+            {
+                f.locked_until_ms = f.locked_until_ms.max(now + wait_after(f.count));
+            }
+        }
+        Ok(())
+    }
+
     /// A successful sign-in: forgets the account's failures, and the client's one counted up
     /// front for this attempt (its earlier failures stay).
     pub(crate) fn forgive(&self, name: &str, client: Option<IpAddr>) -> Result<()> {
@@ -152,12 +166,21 @@ fn count_failure(failures: &mut HashMap<String, Failures>, keys: Vec<String>, no
         }
         f.count += 1;
         f.last_ms = now;
-        if f.count >= LOCKOUT_FAILURES {
-            f.locked_until_ms = now + LOCKOUT_MS;
-        } else if f.count > FREE_FAILURES {
-            let wait = 1000i64 << (f.count - FREE_FAILURES - 1).min(20);
-            f.locked_until_ms = now + wait.min(LOCKOUT_MS);
+        if f.count > FREE_FAILURES {
+            f.locked_until_ms = now + wait_after(f.count);
         }
+    }
+}
+
+/// How long a client waits after its `count`th failure: nothing for the first few, then 1 s,
+/// 2 s, 4 s … up to the full lockout.
+fn wait_after(count: u32) -> i64 {
+    if count >= LOCKOUT_FAILURES {
+        LOCKOUT_MS
+    } else if count > FREE_FAILURES {
+        (1000i64 << (count - FREE_FAILURES - 1).min(20)).min(LOCKOUT_MS)
+    } else {
+        0
     }
 }
 

@@ -149,6 +149,9 @@ async fn sign_in(
     let attempt = name.clone();
     let signed = web::block(move || service.sign_in(&attempt, &password)).await??;
     let Some(signed) = signed else {
+        state
+            .sign_ins
+            .settle(&name, client, crate::service::now_ms())?;
         tracing::warn!(account = ?name, client = ?client, "failed sign-in");
         return Err(failed());
     };
