@@ -541,6 +541,21 @@ pub(crate) fn serve_release_on(
     database: &str,
     settings: &str,
 ) -> anyhow::Result<(Proc, String)> {
+    serve_binary_on(
+        &root.join("target/release/talkback"),
+        config,
+        database,
+        settings,
+    )
+}
+
+/// [`serve_release_on`] with another build of the server.
+pub(crate) fn serve_binary_on(
+    binary: &Path,
+    config: &Path,
+    database: &str,
+    settings: &str,
+) -> anyhow::Result<(Proc, String)> {
     let port = free_port()?;
     std::fs::write(
         config,
@@ -548,7 +563,7 @@ pub(crate) fn serve_release_on(
     )?;
     let base = format!("http://127.0.0.1:{port}");
     let proc = Proc(
-        Command::new(root.join("target/release/talkback"))
+        Command::new(binary)
             .arg("--config")
             .arg(config)
             .arg("serve")

@@ -4,13 +4,12 @@
 //! directories), each on a fresh database, alternating A B A B, wrk posting comments at 32
 //! connections. Prints requests/s, p50 and p99, and the ratio; asserts nothing.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::process::Command;
 
 use serde_json::json;
 
-use crate::bench::{Figure, Proc, SPAM_OFF, free_port, lua_post, wait_ready, wrk};
+use crate::bench::{Figure, SPAM_OFF, lua_post, serve_binary_on, wrk};
 use crate::{cargo, run};
 
 pub(crate) fn bench_durability(root: &Path, seconds: u32) -> anyhow::Result<()> {
@@ -80,33 +79,15 @@ pub(crate) fn bench_durability(root: &Path, seconds: u32) -> anyhow::Result<()> 
 }
 
 /// One server from `binary` on a new database in `dir`, under wrk's posts.
-fn creation(binary: &PathBuf, dir: &Path, seconds: u32) -> anyhow::Result<Figure> {
-    let port = free_port()?;
-    let config = dir.join("talkback.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "bind = \"127.0.0.1:{port}\"\ndatabase = {:?}\nexamples_dir = \"\"\n\
-             rate_limit_per_minute = 0\nread_rate_limit_per_minute = 0\n[[sites]]\n\
-             id = \"demo\"\n{SPAM_OFF}",
-            dir.join("db")
+fn creation(binary: &Path, dir: &Path, seconds: u32) -> anyhow::Result<Figure> {
+    let (_server, base) = serve_binary_on(
+        binary,
+        &dir.join("talkback.toml"),
+        &dir.join("db").display().to_string(),
+        &format!(
+            "examples_dir = \"\"\nrate_limit_per_minute = 0\nread_rate_limit_per_minute = 0\n\
+             [[sites]]\nid = \"demo\"\n{SPAM_OFF}"
         ),
-    )?;
-    let base = format!("http://127.0.0.1:{port}");
-    let _server = Proc(
-        Command::new(binary)
-            .arg("--config")
-            .arg(&config)
-            .arg("serve")
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()?,
-    );
-    wait_ready(
-        &format!("{base}/api/v1/threads?site=demo&page=/x"),
-        Instant::now(),
-        Duration::from_secs(30),
     )?;
     let body =
         json!({"site": "demo", "page": "/writes", "author": "wrk", "body": "a benchmark comment"});
