@@ -245,7 +245,6 @@ impl Antispam {
         rules: &SpamRules,
         learned: impl FnOnce(&[String]) -> Result<talkback_store::TokenCounts, Error>,
     ) -> Result<Verdict, Error> {
-        self.page_burst(c, rules)?;
         let opened = self.challenges.open(c.proof);
         let proof = match c.path {
             Path::Widget if rules.proof_of_work => {
@@ -279,7 +278,13 @@ impl Antispam {
             // Readers without a script proved nothing: the filter holds sooner.
             Path::PlainForm => rules.filter_threshold_percent.saturating_sub(10),
         };
-        self.filtered(verdict, c, rules, threshold, learned)
+        let verdict = self.filtered(verdict, c, rules, threshold, learned)?;
+        // Only a comment about to be shown or queued counts towards the page's burst: junk
+        // (no proof, spam) goes to the spam view and must not close a thread to everyone.
+        if counts_as_written(&verdict) {
+            self.page_burst(c, rules)?;
+        }
+        Ok(verdict)
     }
 
     /// Judges a reader's new text for a comment already written: the content rules and the
@@ -313,7 +318,8 @@ impl Antispam {
         Ok(verdict.and(self.filter.check(&tokens, &counts, threshold)))
     }
 
-    /// Refuses a burst of new comments on one page (whoever sends them).
+    /// Refuses a burst of new comments on one page (whoever sends them), counting only those
+    /// about to be accepted or held.
     fn page_burst(&self, c: &Candidate<'_>, rules: &SpamRules) -> Result<(), Error> {
         let Some(per_minute) = NonZeroU32::new(rules.page_burst_per_minute) else {
             return Ok(());
@@ -377,7 +383,7 @@ impl Antispam {
     }
 
     /// Logs and counts a combined verdict, and remembers a spam one against its client and
-    /// every written one against the site's load.
+    /// every one to be shown or queued against the site's load.
     pub fn record(&self, site: &str, verdict: &Verdict, client: Option<IpAddr>, now: i64) {
         let outcome = match verdict {
             Verdict::Accept => "accepted",
@@ -388,7 +394,9 @@ impl Antispam {
         let reasons = verdict.reasons();
         tracing::info!(target: "talkback::spam", site, outcome, reasons = ?reasons, "comment judged");
         self.count(site, outcome, &reasons);
-        {
+        // A site's load raises every reader's proof of work: spam must not (a spammer would
+        // make the blog slower for everyone but himself, who sends no proof anyway).
+        if counts_as_written(verdict) {
             let mut load = lock(&self.load);
             let entry = load.entry(site.to_owned()).or_insert((now, 0));
             if now - entry.0 >= LOAD_WINDOW_MS {
@@ -443,3 +451,9 @@ impl Antispam {
 
 #[cfg(test)]
 mod tests;
+
+/// A verdict that puts a comment where readers or moderators will see it: accepted, or held
+/// for the queue (not spam, not refused).
+fn counts_as_written(verdict: &Verdict) -> bool {
+    matches!(verdict, Verdict::Accept | Verdict::Hold { spam: false, .. })
+}
