@@ -1,4 +1,10 @@
-//! The newest approved comments of a site, or of one of its pages: what feeds list.
+//! The newest approved comments of a site, or of one of its pages: what feeds and the
+//! recent-comments sidebar list. A list is kept until the store's next change (feed readers
+//! and sidebars ask far more often than readers write), and a page that does not exist is
+//! answered without a search.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use talkback_store::{CommentQuery, Status};
 
@@ -7,11 +13,51 @@ use crate::content::feed::FeedEntry;
 
 /// Feeds list at most this many comments.
 pub const FEED_LIMIT: usize = 50;
+/// Lists kept at most (by site and page); all are dropped when that many are kept.
+const KEPT_LISTS: usize = 512;
+
+/// The lists computed since the store's change `seq`, by site and page.
+#[derive(Default)]
+pub(crate) struct Latest {
+    kept: Mutex<(u64, HashMap<(String, Option<String>), Arc<Vec<FeedEntry>>>)>,
+}
+
+impl Latest {
+    fn get(&self, seq: u64, key: &(String, Option<String>)) -> Option<Arc<Vec<FeedEntry>>> {
+        let kept = self.kept.lock().ok()?;
+        (kept.0 == seq).then(|| kept.1.get(key).cloned()).flatten()
+    }
+
+    fn keep(&self, seq: u64, key: (String, Option<String>), list: Arc<Vec<FeedEntry>>) {
+        if let Ok(mut kept) = self.kept.lock() {
+            if kept.0 != seq || kept.1.len() >= KEPT_LISTS {
+                *kept = (seq, HashMap::new());
+            }
+            kept.1.insert(key, list);
+        }
+    }
+}
 
 impl Service {
     /// The newest approved comments of `site` (of one page when `page` is given), newest
     /// first, at most [`FEED_LIMIT`].
     pub fn latest(&self, site: &str, page: Option<&str>) -> Result<Vec<FeedEntry>, Error> {
+        let seq = self.store.last_change()?;
+        let key = (site.to_owned(), page.map(str::to_owned));
+        if let Some(list) = self.latest_lists.get(seq, &key) {
+            return Ok(list.as_ref().clone());
+        }
+        let list = Arc::new(self.search_latest(site, page)?);
+        self.latest_lists.keep(seq, key, Arc::clone(&list));
+        Ok(list.as_ref().clone())
+    }
+
+    fn search_latest(&self, site: &str, page: Option<&str>) -> Result<Vec<FeedEntry>, Error> {
+        if let Some(page) = page
+            && self.store.page(site, page)?.is_none()
+        {
+            return Ok(Vec::new());
+        }
         let list = self.store.list_comments(&CommentQuery {
             sites: Some(vec![site.to_owned()]),
             statuses: vec![Status::Approved],

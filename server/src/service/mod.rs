@@ -76,6 +76,8 @@ pub struct Service {
     antispam: antispam::Antispam,
     metrics: WriteMetrics,
     live: live::Live,
+    /// Feeds' and the sidebar's lists until the next change (`feeds.rs`).
+    latest_lists: feeds::Latest,
     tokens: subscriptions::Tokens,
     /// This server's id among servers sharing a database (whose leases are whose).
     instance: String,
@@ -144,6 +146,7 @@ impl Service {
             antispam,
             metrics: WriteMetrics::default(),
             live: live::Live::default(),
+            latest_lists: feeds::Latest::default(),
             tokens,
             instance: hex::encode(instance),
             own_changes: Default::default(),

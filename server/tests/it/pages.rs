@@ -222,3 +222,31 @@ fn a_control_character_in_a_body_leaves_the_feeds_well_formed() {
         assert!(text.contains("bell  and escape  and nul-ish"), "{text}");
     }
 }
+
+/// Hardening round two, item 10: feeds and the sidebar searched the site's comments on every
+/// request. Their lists are now kept until the next change, which must still show at once.
+#[test]
+fn kept_feed_lists_show_every_change_at_once() {
+    let server = TestServer::start();
+    with_accounts(&server);
+    let base = &server.base;
+    let entries = |path: &str| {
+        let (status, _, text) = fetch(base, path);
+        assert_eq!(status, 200, "{path}: {text}");
+        feed_rs::parser::parse(text.as_bytes())
+            .unwrap()
+            .entries
+            .len()
+    };
+    let first = post_as_blog(base, "/kept/", "Ann", "first");
+    for _ in 0..3 {
+        assert_eq!(entries("/t/blog/atom?page=/kept/"), 1);
+    }
+    assert_eq!(entries("/t/blog/atom?page=/never-commented/"), 0);
+    post_as_blog(base, "/kept/", "Bob", "second");
+    assert_eq!(entries("/t/blog/atom?page=/kept/"), 2);
+    assert_eq!(entries("/t/blog/rss"), 2);
+    assert_eq!(sign_in(base, "zoe").moderate("spam", &[first]).status, 200);
+    assert_eq!(entries("/t/blog/atom?page=/kept/"), 1);
+    assert_eq!(entries("/t/blog/rss"), 1);
+}
