@@ -16,19 +16,23 @@ pub const FEED_LIMIT: usize = 50;
 /// Lists kept at most (by site and page); all are dropped when that many are kept.
 const KEPT_LISTS: usize = 512;
 
+/// A site, and one of its pages or all of them.
+type Key = (String, Option<String>);
+type Lists = HashMap<Key, Arc<Vec<FeedEntry>>>;
+
 /// The lists computed since the store's change `seq`, by site and page.
 #[derive(Default)]
 pub(crate) struct Latest {
-    kept: Mutex<(u64, HashMap<(String, Option<String>), Arc<Vec<FeedEntry>>>)>,
+    kept: Mutex<(u64, Lists)>,
 }
 
 impl Latest {
-    fn get(&self, seq: u64, key: &(String, Option<String>)) -> Option<Arc<Vec<FeedEntry>>> {
+    fn get(&self, seq: u64, key: &Key) -> Option<Arc<Vec<FeedEntry>>> {
         let kept = self.kept.lock().ok()?;
         (kept.0 == seq).then(|| kept.1.get(key).cloned()).flatten()
     }
 
-    fn keep(&self, seq: u64, key: (String, Option<String>), list: Arc<Vec<FeedEntry>>) {
+    fn keep(&self, seq: u64, key: Key, list: Arc<Vec<FeedEntry>>) {
         if let Ok(mut kept) = self.kept.lock() {
             if kept.0 != seq || kept.1.len() >= KEPT_LISTS {
                 *kept = (seq, HashMap::new());
