@@ -190,15 +190,14 @@ pub(super) fn compose_for_reader(
                 "{public_url}/t/{site}/subscription?token={}",
                 mail.confirm_token
             );
-            text.push_str(&fill(texts.mail_confirm_text, &[("title", &title)]));
+            // Fixed words and the site's name only: the page's title is whatever the
+            // stranger who typed this address sent, and this mail goes to anybody's inbox.
+            text.push_str(&fill(texts.mail_confirm_text, &[("site", site)]));
             text.push_str(&format!("\n\n{confirm}\n\n"));
             text.push_str(texts.mail_confirm_ignore);
             text.push('\n');
             html.push_str("<p>");
-            escape(
-                &fill(texts.mail_confirm_text, &[("title", &title)]),
-                &mut html,
-            );
+            escape(&fill(texts.mail_confirm_text, &[("site", site)]), &mut html);
             html.push_str("</p><p><a href=\"");
             escape(&confirm, &mut html);
             html.push_str("\">");
@@ -206,7 +205,7 @@ pub(super) fn compose_for_reader(
             html.push_str("</a></p><p>");
             escape(texts.mail_confirm_ignore, &mut html);
             html.push_str("</p>");
-            fill(texts.mail_confirm_subject, &[("title", &title)])
+            texts.mail_confirm_subject.to_owned()
         }
         ReaderMailKind::FollowUp { reply } => {
             let link = comment_link(

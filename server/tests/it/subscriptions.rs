@@ -189,9 +189,18 @@ fn a_reader_confirms_once_hears_about_replies_and_unsubscribes_in_one_click() {
     assert_eq!(got.len(), 1);
     let ask = &got[0];
     assert_eq!(ask.to, "ann@example.org");
+    // Hardening round two, item 6: the title is the poster's to choose, and this mail goes to
+    // whatever address they typed: fixed words and the site's name only.
     assert_eq!(
         ask.subject,
-        "[blog] Confirm: mail you about comments on “Pruning Roses”?"
+        "[blog] Confirm: mail you about follow-up comments?"
+    );
+    assert!(!ask.text.contains("Pruning Roses"), "{}", ask.text);
+    assert!(!ask.html.contains("Pruning Roses"), "{}", ask.html);
+    assert!(
+        ask.text.contains("on blog with this address"),
+        "{}",
+        ask.text
     );
     assert!(
         ask.unsubscribe
@@ -361,7 +370,7 @@ fn a_whole_thread_subscription_is_mailed_in_the_readers_language() {
     let got = mails(&inbox, 1);
     assert_eq!(
         got[0].subject,
-        "[blog] Bestätigen: E-Mails zu Kommentaren zu „Pruning Roses“?"
+        "[blog] Bestätigen: E-Mails zu weiteren Kommentaren?"
     );
     let confirm = link(&got[0].text, "/subscription?token=");
     let (_, html) = page(&local(&server, &confirm));
@@ -524,7 +533,7 @@ fn the_form_for_readers_without_javascript_offers_the_boxes_and_subscribes() {
     assert_eq!(got[0].to, "gil@example.org");
     assert_eq!(
         got[0].subject,
-        "[blog] Confirmer : recevoir les commentaires sur « /roses » ?"
+        "[blog] Confirmer : recevoir les nouveaux commentaires ?"
     );
 }
 
