@@ -140,7 +140,7 @@ test("tick the box, confirm from the mail, hear about a reply, unsubscribe in on
   const ask = await sink.nth(1);
   assert.ok(ask, "a request to confirm");
   assert.equal(ask.to.value[0].address, "ann@example.org");
-  assert.match(ask.subject, /^\[demo\] Confirm: mail you about comments/);
+  assert.match(ask.subject, /^\[demo\] Confirm: mail you about follow-up comments\?$/);
   assert.equal(header(ask, "list-unsubscribe-post"), "List-Unsubscribe=One-Click");
   const confirmUrl = ask.text.match(/http:\/\/\S+\/subscription\?token=\S+/)[0];
   assert.ok(confirmUrl.startsWith(server.base), confirmUrl);
