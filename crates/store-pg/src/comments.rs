@@ -614,7 +614,7 @@ impl Maintenance for PgStore {
     }
 
     /// PostgreSQL's disk cannot be looked at from here: it counts as full while writes were
-    /// refused for want of space within the last [`FULL_FOR_MS`], so a server nobody writes
+    /// refused for want of space within the last `FULL_FOR_MS` (30 s), so a server nobody writes
     /// through does not stay unready.
     fn disk(&self) -> talkback_store::DiskState {
         let Ok(mut disk) = self.disk.lock() else {
