@@ -234,6 +234,14 @@ async fn deliver(
     }
 }
 
+/// Why a mail or a webhook's request was not delivered, and whether trying again could help
+/// (a relay's 5xx, a receiver's 4xx: retrying for a day would only hold up what comes after).
+#[derive(Debug, Clone)]
+pub(super) struct Failure {
+    pub permanent: bool,
+    pub why: String,
+}
+
 /// A mail that cannot be written (an address or a header lettre refuses): given up at once
 /// and recorded, so the consumer goes on with the mail behind it instead of stopping on it.
 pub(super) fn unwritable(log: &MailLog<'_>, metrics: &Deliveries, e: String) {

@@ -134,22 +134,15 @@ impl Relay {
 
     /// Sends `message`; an error says why and whether trying again could help (a 5xx answer
     /// is the relay's final word: retrying it for a day would only hold up the mail behind).
-    pub(super) fn send(&self, message: &Message) -> Result<(), Failure> {
+    pub(super) fn send(&self, message: &Message) -> Result<(), super::Failure> {
         self.transport
             .send(message)
             .map(|_| ())
-            .map_err(|e| Failure {
+            .map_err(|e| super::Failure {
                 permanent: e.is_permanent(),
                 why: e.to_string(),
             })
     }
-}
-
-/// Why a mail was not sent.
-#[derive(Debug, Clone)]
-pub(super) struct Failure {
-    pub permanent: bool,
-    pub why: String,
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use actix_web::web;
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
-use super::{Deliveries, GIVE_UP, MAX_BACKOFF};
+use super::{Deliveries, Failure, GIVE_UP, MAX_BACKOFF};
 use crate::config::{HookFormat, Webhook};
 use crate::service::{Event, Service};
 
@@ -182,8 +182,13 @@ fn request(
 }
 
 /// One POST of `event` to `hook`, signed now; a 2xx answer is success.
-fn post(agent: &ureq::Agent, hook: &Webhook, event: &Event) -> Result<(), String> {
-    let (body, headers) = request(hook, event, crate::service::now_ms() / 1000)?;
+fn post(agent: &ureq::Agent, hook: &Webhook, event: &Event) -> Result<(), Failure> {
+    // A request that cannot be made now never can: given up at once.
+    let (body, headers) =
+        request(hook, event, crate::service::now_ms() / 1000).map_err(|why| Failure {
+            permanent: true,
+            why,
+        })?;
     let mut req = agent
         .post(&hook.url)
         .set("Content-Type", "application/json");
@@ -192,9 +197,16 @@ fn post(agent: &ureq::Agent, hook: &Webhook, event: &Event) -> Result<(), String
     }
     // ureq's own words for a transport error name the URL, which is a chat hook's credential:
     // say what went wrong and where, never the path.
+    // A 4xx answer is the receiver's final word (but 408 and 429, which ask to come back).
     req.send_string(&body).map(|_| ()).map_err(|e| match e {
-        ureq::Error::Status(code, _) => format!("answered {code}"),
-        ureq::Error::Transport(t) => format!("{} ({})", t.kind(), shown_target(&hook.url)),
+        ureq::Error::Status(code, _) => Failure {
+            permanent: (400..500).contains(&code) && code != 408 && code != 429,
+            why: format!("answered {code}"),
+        },
+        ureq::Error::Transport(t) => Failure {
+            permanent: false,
+            why: format!("{} ({})", t.kind(), shown_target(&hook.url)),
+        },
     })
 }
 
@@ -277,7 +289,12 @@ async fn deliver(hook: &Webhook, event: &Event, agent: &ureq::Agent, metrics: &D
         let (agent, h, e) = (agent.clone(), hook.clone(), event.clone());
         let outcome = web::block(move || post(&agent, &h, &e))
             .await
-            .unwrap_or_else(|e| Err(e.to_string()));
+            .unwrap_or_else(|e| {
+                Err(Failure {
+                    permanent: false,
+                    why: e.to_string(),
+                })
+            });
         match outcome {
             Ok(()) => {
                 metrics.hooks_delivered.inc();
@@ -285,15 +302,15 @@ async fn deliver(hook: &Webhook, event: &Event, agent: &ureq::Agent, metrics: &D
                 tracing::info!(hook = %shown_target(&hook.url), event = %event.id, kind = event.kind, "webhook delivered");
                 return;
             }
-            Err(e) if started.elapsed() < GIVE_UP => {
+            Err(e) if !e.permanent && started.elapsed() < GIVE_UP => {
                 metrics.hooks_failed_attempts.inc();
-                metrics.record(hook_delivery(hook, event, "retrying", e.clone()));
-                tracing::warn!(hook = %shown_target(&hook.url), event = %event.id, error = %e, retry_in = ?wait, "webhook not delivered yet");
+                metrics.record(hook_delivery(hook, event, "retrying", e.why.clone()));
+                tracing::warn!(hook = %shown_target(&hook.url), event = %event.id, error = %e.why, retry_in = ?wait, "webhook not delivered yet");
             }
             Err(e) => {
                 metrics.hooks_given_up.inc();
-                metrics.record(hook_delivery(hook, event, "given_up", e.clone()));
-                tracing::error!(hook = %shown_target(&hook.url), event = %event.id, error = %e, "webhook given up");
+                metrics.record(hook_delivery(hook, event, "given_up", e.why.clone()));
+                tracing::error!(hook = %shown_target(&hook.url), event = %event.id, error = %e.why, permanent = e.permanent, "webhook given up");
                 return;
             }
         }
@@ -357,7 +374,7 @@ pub fn ping(site: &crate::config::SiteConfig) -> Vec<talkback_api::admin::Delive
         .iter()
         .map(|hook| match post(&agent, hook, &event) {
             Ok(()) => hook_delivery(hook, &event, "delivered", String::new()),
-            Err(e) => hook_delivery(hook, &event, "given_up", e),
+            Err(e) => hook_delivery(hook, &event, "given_up", e.why),
         })
         .collect()
 }

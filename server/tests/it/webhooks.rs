@@ -34,6 +34,14 @@ impl Received {
 
 /// A receiver that refuses the first `refuse` requests with 503, then accepts.
 fn receiver(refuse: usize) -> (String, Arc<Mutex<Vec<Received>>>) {
+    receiver_answering(move |n, _| (n < refuse).then_some("503 Busy"))
+}
+
+/// A receiver that answers the status `refusal` gives for the `n`th request and its body (or
+/// accepts it, keeping it, when that is `None`).
+fn receiver_answering(
+    refusal: impl Fn(usize, &str) -> Option<&'static str> + Send + 'static,
+) -> (String, Arc<Mutex<Vec<Received>>>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/hook", listener.local_addr().unwrap());
     let got = Arc::new(Mutex::new(Vec::new()));
@@ -65,16 +73,15 @@ fn receiver(refuse: usize) -> (String, Arc<Mutex<Vec<Received>>>) {
             reader.read_exact(&mut body).unwrap();
             let n = seen.fetch_add(1, Ordering::SeqCst);
             let mut out = stream;
-            if n < refuse {
+            let body = String::from_utf8(body).unwrap();
+            if let Some(status) = refusal(n, &body) {
                 let _ = out.write_all(
-                    b"HTTP/1.1 503 Busy\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+                    format!("HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                        .as_bytes(),
                 );
                 continue;
             }
-            kept.lock().unwrap().push(Received {
-                headers,
-                body: String::from_utf8(body).unwrap(),
-            });
+            kept.lock().unwrap().push(Received { headers, body });
             let _ = out.write_all(b"HTTP/1.1 204 No Content\r\nconnection: close\r\n\r\n");
         }
     });
@@ -276,4 +283,42 @@ fn talkback_webhooks_test_pings_each_hook_and_shows_the_answer() {
         .unwrap();
     let text = String::from_utf8_lossy(&config_printed.stdout);
     assert!(text.contains("(set)") && !text.contains(SECRET), "{text}");
+}
+
+/// Hardening round two (LOW): a receiver's final refusal (410 Gone) was retried for a day, in
+/// order, holding up every event behind it. A 4xx is given up at once; the next event goes.
+#[test]
+fn a_receivers_final_refusal_is_given_up_at_once_and_holds_up_nothing() {
+    let (url, got) = receiver_answering(|_, body| body.contains("refuse me").then_some("410 Gone"));
+    let server = TestServer::start_with(hooked(&url));
+    with_accounts(&server);
+    comment(&server.base, "Ann", "refuse me", None);
+    comment(&server.base, "Bob", "take me", None);
+    let delivered = wait_for(&got, 1, Duration::from_secs(5));
+    assert_eq!(
+        delivered.len(),
+        1,
+        "the event behind the refused one went through"
+    );
+    assert!(verify(&delivered[0])["comment"]["text"] == "take me");
+    let log = sign_in(&server.base, "zoe").get("/admin/api/deliveries");
+    let outcomes: Vec<(String, String)> = log.body["deliveries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["outcome"].as_str().unwrap().to_owned(),
+                d["detail"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    assert!(
+        outcomes.contains(&("given_up".into(), "answered 410".into())),
+        "{outcomes:?}"
+    );
+    assert!(
+        !outcomes.iter().any(|(o, _)| o == "retrying"),
+        "{outcomes:?}"
+    );
 }
