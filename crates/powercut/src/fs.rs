@@ -86,6 +86,27 @@ fn entry(state: &mut State, rel: &Path) -> io::Result<FileAttr> {
     Ok(attr(state.intern(rel), &meta))
 }
 
+/// A new entry `name` in `parent`, made at its backing path by `make`: pending until the
+/// directory is fsynced, and its creator's.
+fn new_entry(
+    state: &mut State,
+    req: &Request,
+    parent: u64,
+    name: &OsStr,
+    mode: Option<u32>,
+    make: impl FnOnce(&Path) -> io::Result<()>,
+) -> io::Result<FileAttr> {
+    let rel = state.child(parent, name)?;
+    let path = state.abs(&rel);
+    make(&path)?;
+    state.record(Op::Made {
+        parent,
+        name: name.into(),
+    });
+    own(&path, req, mode)?;
+    entry(state, &rel)
+}
+
 /// Gives a new entry to its creator (we create as root), then its mode (chown clears set-id bits).
 fn own(path: &Path, req: &Request, mode: Option<u32>) -> io::Result<()> {
     lchown(path, Some(req.uid()), Some(req.gid()))?;
@@ -237,16 +258,15 @@ impl Filesystem for PowerCut {
         reply_entry(
             reply,
             self.run(|s| {
-                let rel = s.child(parent.0, name)?;
-                let path = s.abs(&rel);
-                let kind = SFlag::from_bits_truncate(mode & libc::S_IFMT);
-                mknod(&path, kind, Mode::from_bits_truncate(mode), rdev.into())?;
-                s.record(Op::Made {
-                    parent: parent.0,
-                    name: name.into(),
-                });
-                own(&path, req, Some(mode))?;
-                entry(s, &rel)
+                new_entry(s, req, parent.0, name, Some(mode), |path| {
+                    let kind = SFlag::from_bits_truncate(mode & libc::S_IFMT);
+                    Ok(mknod(
+                        path,
+                        kind,
+                        Mode::from_bits_truncate(mode),
+                        rdev.into(),
+                    )?)
+                })
             }),
         );
     }
@@ -263,15 +283,9 @@ impl Filesystem for PowerCut {
         reply_entry(
             reply,
             self.run(|s| {
-                let rel = s.child(parent.0, name)?;
-                let path = s.abs(&rel);
-                fs::DirBuilder::new().mode(mode & 0o7777).create(&path)?;
-                s.record(Op::Made {
-                    parent: parent.0,
-                    name: name.into(),
-                });
-                own(&path, req, Some(mode))?;
-                entry(s, &rel)
+                new_entry(s, req, parent.0, name, Some(mode), |path| {
+                    fs::DirBuilder::new().mode(mode & 0o7777).create(path)
+                })
             }),
         );
     }
@@ -295,15 +309,9 @@ impl Filesystem for PowerCut {
         reply_entry(
             reply,
             self.run(|s| {
-                let rel = s.child(parent.0, link_name)?;
-                let path = s.abs(&rel);
-                symlink(target, &path)?;
-                s.record(Op::Made {
-                    parent: parent.0,
-                    name: link_name.into(),
-                });
-                own(&path, req, None)?;
-                entry(s, &rel)
+                new_entry(s, req, parent.0, link_name, None, |path| {
+                    symlink(target, path)
+                })
             }),
         );
     }
