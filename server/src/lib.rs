@@ -107,6 +107,9 @@ pub fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartError> {
         config::Backend::Postgres(url) => {
             let store = talkback_store_pg::PgStore::open(url, config.database_connections.max(1))
                 .map_err(|e| fail(talkback_store::Error::Backend(Box::new(e))))?;
+            if let Some(warning) = store.transport().warning() {
+                tracing::warn!("{warning}");
+            }
             Ok(Arc::new(store))
         }
         config::Backend::Sled(dir) => {

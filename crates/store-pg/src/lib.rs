@@ -5,13 +5,15 @@
 //! sled. Any number of servers may share one database: writes serialise on the change log's
 //! counter row (`write.rs`), so counts and the change log stay exact whichever server writes.
 
-use postgres::{Client, NoTls};
+use postgres::Client;
 
 mod comments;
+mod connect;
 mod pool;
 mod store;
 mod write;
 
+pub use connect::{SslMode, Target, Transport};
 pub use store::PgStore;
 
 /// One step of the schema. Versions only grow; a released migration is never edited.
@@ -64,6 +66,9 @@ pub enum Error {
          acknowledged comments. Set fsync = on in postgresql.conf and reload it"
     )]
     NotDurable,
+    /// The database URL, its `sslmode` or its `sslrootcert` cannot be used.
+    #[error("the database URL cannot be used: {0}")]
+    Url(String),
 }
 
 /// Refuses a database whose commits never reach the disk (`fsync = off`). A default of
@@ -85,9 +90,10 @@ pub(crate) fn said(e: &postgres::Error) -> String {
     }
 }
 
-/// Connects to `url` (`postgres://user@host:port/database`).
+/// Connects to `url` (`postgres://user@host:port/database`, with libpq's `sslmode` and
+/// `sslrootcert`).
 pub fn connect(url: &str) -> Result<Client, Error> {
-    Client::connect(url, NoTls).map_err(Error::Connect)
+    Target::parse(url)?.connect().map_err(Error::Connect)
 }
 
 /// Brings the schema to the newest version this server knows; returns the versions applied

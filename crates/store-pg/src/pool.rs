@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 
 use postgres::types::ToSql;
-use postgres::{Client, GenericClient, NoTls, Row, Statement};
+use postgres::{Client, GenericClient, Row, Statement};
 
 /// One pooled connection and the statements prepared on it.
 pub(crate) struct Pg {
@@ -47,7 +47,7 @@ impl std::ops::DerefMut for Pg {
 
 /// Opens connections for the pool.
 pub(crate) struct Manager {
-    pub(crate) config: postgres::Config,
+    pub(crate) target: crate::Target,
 }
 
 impl r2d2::ManageConnection for Manager {
@@ -56,7 +56,7 @@ impl r2d2::ManageConnection for Manager {
 
     fn connect(&self) -> Result<Pg, postgres::Error> {
         Ok(Pg {
-            client: self.config.connect(NoTls)?,
+            client: self.target.connect()?,
             statements: HashMap::new(),
         })
     }

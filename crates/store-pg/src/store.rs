@@ -16,7 +16,8 @@ type Conn = r2d2::PooledConnection<crate::pool::Manager>;
 /// Talkback's records in a PostgreSQL database.
 pub struct PgStore {
     pool: Pool,
-    url: String,
+    target: crate::Target,
+    transport: crate::Transport,
     /// A connection of its own that LISTENs for new changes (opened on first wait).
     listener: std::sync::Mutex<Option<postgres::Client>>,
     /// The newest change this process committed, and the newest known to be on disk (group
@@ -45,6 +46,11 @@ pub(crate) fn backend(e: postgres::Error) -> Error {
                 || *code == SqlState::ADMIN_SHUTDOWN
                 || *code == SqlState::CRASH_SHUTDOWN
                 || *code == SqlState::CANNOT_CONNECT_NOW
+                // The session's timeouts (`connect.rs`): a lock or a statement waited too long;
+                // the database is overloaded or stuck, and a retry may pass.
+                || *code == SqlState::LOCK_NOT_AVAILABLE
+                || *code == SqlState::QUERY_CANCELED
+                || *code == SqlState::IDLE_IN_TRANSACTION_SESSION_TIMEOUT
         });
     if lost_connection {
         Error::Unavailable(Box::new(e))
@@ -76,15 +82,21 @@ fn count_of(value: i64) -> u32 {
 impl PgStore {
     /// Connects a pool of up to `connections` to `url` and brings the schema up to date.
     pub fn open(url: &str, connections: u32) -> Result<Self, crate::Error> {
-        let mut client = crate::connect(url)?;
+        let target = crate::Target::parse(url)?;
+        let mut client = target.connect().map_err(crate::Error::Connect)?;
         crate::check_durability(&mut client)?;
+        let transport = crate::Transport {
+            host: target.host(),
+            local: target.is_local(),
+            tls: crate::connect::encrypted(&mut client)?,
+            verified: target.verified(),
+        };
+        // A migration may wait for another server's and may take long: no session timeout.
+        client.batch_execute("SET statement_timeout = 0; SET lock_timeout = 0")?;
         crate::migrate(&mut client)?;
         let notify = client
             .batch_execute(&format!("SELECT pg_notify('{CHANGES_CHANNEL}', '0')"))
             .is_ok();
-        let config = url
-            .parse::<postgres::Config>()
-            .map_err(crate::Error::Connect)?;
         let pool = r2d2::Pool::builder()
             .max_size(connections)
             // A request waits at most this long for a connection: when PostgreSQL is down the
@@ -93,17 +105,26 @@ impl PgStore {
             // Each connection is checked (an empty query) before use: after PostgreSQL
             // restarts, the pool's dead connections are replaced instead of failing one
             // request each. It costs a round trip per store call.
-            .build(crate::pool::Manager { config })
+            .build(crate::pool::Manager {
+                target: target.clone(),
+            })
             .map_err(crate::Error::Pool)?;
         Ok(Self {
             pool,
-            url: url.to_owned(),
+            target,
+            transport,
             listener: std::sync::Mutex::new(None),
             written: std::sync::atomic::AtomicU64::new(0),
             flushed: std::sync::Mutex::new(0),
             notify,
             disk: std::sync::Mutex::default(),
         })
+    }
+
+    /// How the store's connections are protected (the server warns when they cross a network
+    /// without verified TLS).
+    pub fn transport(&self) -> &crate::Transport {
+        &self.transport
     }
 
     pub(crate) fn conn(&self) -> Result<Conn> {
@@ -504,7 +525,7 @@ impl ChangeLog for PgStore {
             return Ok(());
         }
         if listener.is_none() {
-            match postgres::Client::connect(&self.url, postgres::NoTls) {
+            match self.target.connect() {
                 Ok(mut client) => {
                     client
                         .batch_execute(&format!("LISTEN {CHANGES_CHANNEL}"))

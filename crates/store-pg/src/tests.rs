@@ -356,3 +356,90 @@ fn a_consumer_is_worked_by_one_server_until_its_claim_runs_out() {
         "now b's"
     );
 }
+
+/// The test cluster's authorities (`cargo xtask` makes them: `ca.pem` signed the server's
+/// certificate for `localhost`, `other-ca.pem` signed nothing) and a URL on it with `query`.
+fn tls_url(query: &str, host: &str) -> (String, std::path::PathBuf) {
+    let ca: std::path::PathBuf = std::env::var_os("TB_TEST_PG_CA")
+        .expect("TB_TEST_PG_CA names the test cluster's authorities (cargo xtask test-pg)")
+        .into();
+    let base = std::env::var("TB_TEST_PG").unwrap();
+    let url = base.replacen("127.0.0.1", host, 1);
+    (format!("{url}?{query}"), ca)
+}
+
+#[test]
+fn sslmode_decides_whether_and_to_whom_the_store_speaks_in_tls() {
+    let (_, ca) = tls_url("", "");
+    let ca_pem = ca.join("ca.pem").display().to_string();
+    let other = ca.join("other-ca.pem").display().to_string();
+    // (sslmode and roots, host, encrypted, or the words of the refusal)
+    let cases: &[(String, &str, Result<bool, &str>)] = &[
+        ("sslmode=disable".into(), "127.0.0.1", Ok(false)),
+        // libpq's default: encrypted when offered, the certificate taken as it comes.
+        ("application_name=tb".into(), "127.0.0.1", Ok(true)),
+        ("sslmode=require".into(), "127.0.0.1", Ok(true)),
+        (format!("sslmode=verify-full&sslrootcert={ca_pem}"), "localhost", Ok(true)),
+        // The certificate names localhost, not 127.0.0.1: verify-ca does not compare names.
+        (format!("sslmode=verify-ca&sslrootcert={ca_pem}"), "127.0.0.1", Ok(true)),
+        (format!("sslmode=verify-full&sslrootcert={ca_pem}"), "127.0.0.1", Err("Certificate")),
+        (format!("sslmode=verify-full&sslrootcert={other}"), "localhost", Err("Certificate")),
+        (format!("sslmode=require&sslrootcert={other}"), "localhost", Err("Certificate")),
+        (format!("sslmode=verify-ca&sslrootcert={other}"), "127.0.0.1", Err("Certificate")),
+    ];
+    for (query, host, expected) in cases {
+        let (url, _) = tls_url(query, host);
+        match (connect(&url), expected) {
+            (Ok(mut client), Ok(tls)) => {
+                assert_eq!(connect::encrypted(&mut client).unwrap(), *tls, "{url}");
+            }
+            (Err(error), Err(words)) => {
+                let said = format!("{error}: {:?}", std::error::Error::source(&error));
+                assert!(said.contains(words), "{url}: {said}");
+            }
+            (Ok(_), Err(_)) => panic!("{url}: connected where it must be refused"),
+            (Err(error), Ok(_)) => panic!("{url}: {error}: {:?}", std::error::Error::source(&error)),
+        }
+    }
+}
+
+#[test]
+fn a_store_over_verified_tls_works_and_says_how_it_is_reached() {
+    let db = Scratch::new("verified_tls");
+    let (_, ca) = tls_url("", "");
+    let url = format!(
+        "{}?sslmode=verify-full&sslrootcert={}",
+        db.url.replacen("127.0.0.1", "localhost", 1),
+        ca.join("ca.pem").display()
+    );
+    let store = PgStore::open(&url, 2).unwrap();
+    let transport = store.transport().clone();
+    assert!(transport.tls && transport.verified && transport.local, "{transport:?}");
+    assert_eq!(transport.warning(), None);
+    // The pool's connections and the follower's own one speak TLS too.
+    use talkback_store::{ChangeLog, Writes};
+    store.flush_through(talkback_store::WriteSeq(0)).unwrap();
+    store
+        .wait_for_changes(std::time::Duration::from_millis(50))
+        .unwrap();
+    let mut conn = store.conn().unwrap();
+    assert!(connect::encrypted(&mut conn).unwrap());
+    // Every session of the store runs under its timeouts.
+    for (setting, value) in [
+        ("statement_timeout", "1min"),
+        ("lock_timeout", "10s"),
+        ("idle_in_transaction_session_timeout", "1min"),
+    ] {
+        let shown: String = conn.query_one(&format!("SHOW {setting}"), &[]).unwrap().get(0);
+        assert_eq!(shown, value, "{setting}");
+    }
+    let listeners: i64 = conn
+        .query_one(
+            "SELECT count(*) FROM pg_stat_ssl JOIN pg_stat_activity USING (pid) \
+             WHERE ssl AND datname = current_database()",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert!(listeners >= 2, "the listener and a pooled connection: {listeners}");
+}

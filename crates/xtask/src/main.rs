@@ -121,7 +121,8 @@ fn main() -> anyhow::Result<()> {
             run(cargo()
                 .arg("test")
                 .args(&args)
-                .env("TB_TEST_PG", &cluster.url))
+                .env("TB_TEST_PG", &cluster.url)
+                .env("TB_TEST_PG_CA", &cluster.ca))
         }
         Cmd::CheckApi => {
             build_server(false, false)?;
@@ -390,7 +391,8 @@ fn test(root: &Path) -> anyhow::Result<()> {
         tests
             .args(["test", "--workspace"])
             .env("TB_FUZZ_SECS", "60")
-            .env("TB_TEST_PG", &cluster.url);
+            .env("TB_TEST_PG", &cluster.url)
+            .env("TB_TEST_PG_CA", &cluster.ca);
         if power_cuts {
             tests.env("TB_POWERCUT", "1");
         }
