@@ -706,6 +706,23 @@ impl Maintenance for PgStore {
         Ok(u32::try_from(used).unwrap_or(0))
     }
 
+    fn spend_once(&self, token: &[u8], expires_ms: i64, now_ms: i64) -> Result<bool> {
+        let mut conn = self.conn()?;
+        let first = conn
+            .execute(
+                "INSERT INTO tb_spent (token, expires) VALUES ($1, $2) ON CONFLICT (token) DO NOTHING",
+                &[&token, &expires_ms],
+            )
+            .map_err(backend)?
+            == 1;
+        // Expired rows go now and then (tokens are random, so about one use in 64 sweeps).
+        if token.first().is_some_and(|b| b % 64 == 0) {
+            conn.execute("DELETE FROM tb_spent WHERE expires < $1", &[&now_ms])
+                .map_err(backend)?;
+        }
+        Ok(first)
+    }
+
     fn move_page(&self, site: &str, from: &str, to: &str) -> Result<(usize, WriteSeq)> {
         self.change(|w| {
             let Some(source) = w.page(site, from)? else {

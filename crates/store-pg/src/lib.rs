@@ -45,6 +45,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "rate limits shared by servers",
         sql: include_str!("../migrations/0004_quotas.sql"),
     },
+    Migration {
+        version: 5,
+        name: "one-time tokens used",
+        sql: include_str!("../migrations/0005_spent.sql"),
+    },
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -30,6 +30,8 @@
 //!   `audit`: sequence number → [`AuditRecord`](talkback_store::AuditRecord) (the empty key holds the last one).
 //! - `spam`, `trained` and `meta`'s `spam:cursor`: the spam filter's learned state (`spam.rs`).
 //! - `subs`, `sub_keys`, `confirmed`, `mailed`: readers' mail subscriptions (`subscriptions.rs`).
+//! - `spent`: `expiry (ms) | token` → empty, for every one-time token used (form tokens' salts):
+//!   expired ones are the front of the tree, swept a few at a time.
 
 use std::fs::File;
 use std::path::Path;
@@ -100,6 +102,8 @@ pub struct SledStore {
     sub_keys: sled::Tree,
     confirmed: sled::Tree,
     mailed: sled::Tree,
+    /// One-time tokens used, by expiry (see the key layout).
+    spent: sled::Tree,
     flush: GroupCommit,
     /// Makes flushes durable and keeps writes off a full disk (`durable.rs`).
     disk: Disk,
@@ -420,6 +424,7 @@ impl SledStore {
             sub_keys: tree("sub_keys")?,
             confirmed: tree("confirmed")?,
             mailed: tree("mailed")?,
+            spent: tree("spent")?,
             meta,
             db,
             flush: GroupCommit::default(),
@@ -957,6 +962,32 @@ impl Maintenance for SledStore {
 
     fn disk(&self) -> talkback_store::DiskState {
         self.disk.state()
+    }
+
+    fn spend_once(&self, token: &[u8], expires_ms: i64, now_ms: i64) -> Result<bool> {
+        /// Expired tokens forgotten per use at most (they are the front of the tree).
+        const SWEEP: usize = 64;
+        self.disk.check_space()?;
+        let expiry = |ms: i64| u64::try_from(ms).unwrap_or(0).to_be_bytes();
+        let mut key = expiry(expires_ms).to_vec();
+        key.extend_from_slice(token);
+        // A token's expiry is signed with it, so one token always has one key.
+        let first = self
+            .spent
+            .compare_and_swap(key, None as Option<&[u8]>, Some(&[] as &[u8]))
+            .db()?
+            .is_ok();
+        let expired: Vec<sled::IVec> = self
+            .spent
+            .range(..expiry(now_ms).to_vec())
+            .keys()
+            .take(SWEEP)
+            .collect::<std::result::Result<_, _>>()
+            .db()?;
+        for key in expired {
+            self.spent.remove(key).db()?;
+        }
+        Ok(first)
     }
 
     fn secret(&self, name: &str, fresh: &[u8]) -> Result<Vec<u8>> {

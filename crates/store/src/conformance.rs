@@ -44,7 +44,8 @@ macro_rules! conformance_suite {
             the_spam_filter_learns_each_decision_once_and_unlearns_reversals,
             subscriptions_are_confirmed_once_per_address_and_end_cleanly,
             subscriptions_move_with_their_page_and_keep_the_wider_scope,
-            restored_subscriptions_keep_their_ids
+            restored_subscriptions_keep_their_ids,
+            a_one_time_token_is_spent_once
         );
     };
     (@each named $make:path; $($story:ident),* $(,)?) => {
@@ -1537,4 +1538,26 @@ pub fn restored_subscriptions_keep_their_ids<S: Subscriptions + ?Sized>(store: A
         store.restore_subscription(same_wish),
         Err(Error::Conflict)
     ));
+}
+
+pub fn a_one_time_token_is_spent_once<S: Maintenance + ?Sized>(store: Arc<S>) {
+    let (now, later) = (1_000_000, 1_000_000 + 3_600_000);
+    assert!(store.spend_once(b"salt-a", later, now).unwrap());
+    assert!(!store.spend_once(b"salt-a", later, now).unwrap(), "spent");
+    assert!(!store.spend_once(b"salt-a", later, now + 1_000).unwrap(), "still spent");
+    assert!(store.spend_once(b"salt-b", later, now).unwrap(), "another token");
+    // Many callers at once: exactly one is first.
+    let firsts: usize = std::thread::scope(|scope| {
+        let spends: Vec<_> = (0..8)
+            .map(|_| scope.spawn(|| store.spend_once(b"salt-c", later, now).unwrap()))
+            .collect();
+        spends.into_iter().map(|s| usize::from(s.join().unwrap())).sum()
+    });
+    assert_eq!(firsts, 1);
+    // Past their expiry tokens may be forgotten; those not yet expired never are.
+    for i in 0..300u32 {
+        store.spend_once(&i.to_be_bytes(), now + 10, now).unwrap();
+    }
+    assert!(!store.spend_once(b"salt-a", later, later - 1).unwrap(), "unexpired, kept");
+    assert!(!store.spend_once(b"salt-b", later, later - 1).unwrap(), "unexpired, kept");
 }

@@ -215,6 +215,12 @@ pub trait Maintenance: Send + Sync {
         let _ = (key, window_ms);
         Ok(0)
     }
+    /// Records the use of the one-time token `token` (a signed form token's salt), valid until
+    /// `expires_ms`; true the first time, false ever after. Every server sharing the store
+    /// sees it and it survives restarts, so a captured token is good for one comment in all.
+    /// The store may forget a token once `now_ms` is past its expiry (it is refused as
+    /// expired then anyway).
+    fn spend_once(&self, token: &[u8], expires_ms: i64, now_ms: i64) -> Result<bool>;
     /// Whether writes are refused for want of disk space now, and what happened before
     /// ([`Error::Full`]); a store that cannot tell says nothing.
     fn disk(&self) -> DiskState {

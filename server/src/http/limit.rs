@@ -25,6 +25,10 @@ pub(crate) trait SharedCount: Send + Sync + 'static {
     fn count_use(&self, key: &str, window_ms: i64) -> Result<u32, Error>;
 }
 
+/// What a comment through the no-JS form costs of the client's write budget: it proves no
+/// work, so a script using that path gets a quarter of the comments a reader's widget may post.
+pub(crate) const PLAIN_FORM_COST: NonZeroU32 = NonZeroU32::new(4).expect("not zero");
+
 /// Forget idle clients once at least this many are tracked.
 const SWEEP_ABOVE: usize = 10_000;
 
@@ -50,7 +54,7 @@ impl Budget {
         }
     }
 
-    fn check(&self, client: IpAddr) -> Result<(), Error> {
+    fn check(&self, client: IpAddr, cost: NonZeroU32) -> Result<(), Error> {
         let Some(limiter) = &self.limiter else {
             return Ok(());
         };
@@ -60,16 +64,23 @@ impl Budget {
             let next = (limiter.len() * 2).max(SWEEP_ABOVE);
             self.sweep_at.store(next, Ordering::Relaxed);
         }
-        limiter.check_key(&client).map_err(|not_until| {
-            let wait = not_until
-                .wait_time_from(DefaultClock::default().now())
-                .as_secs()
-                + 1;
-            Error::RateLimited {
-                retry_after_secs: wait,
-                writes: self.writes,
-            }
-        })
+        let refused = |wait: u64| Error::RateLimited {
+            retry_after_secs: wait,
+            writes: self.writes,
+        };
+        // A budget smaller than the cost is spent whole, never refused for good.
+        let cost = NonZeroU32::new(self.per_minute).map_or(cost, |all| cost.min(all));
+        match limiter.check_key_n(&client, cost) {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(not_until)) => Err(refused(
+                not_until
+                    .wait_time_from(DefaultClock::default().now())
+                    .as_secs()
+                    + 1,
+            )),
+            // More than the whole minute's budget: never.
+            Err(_) => Err(refused(60)),
+        }
     }
 }
 
@@ -99,22 +110,28 @@ impl Limits {
 
     /// Counts one write (post, edit, delete).
     pub(crate) async fn write(&self, req: &HttpRequest) -> Result<(), Error> {
-        self.count(req, &self.writes).await
+        self.count(req, &self.writes, NonZeroU32::MIN).await
+    }
+
+    /// Counts a write that costs the client `cost` writes (a comment through the no-JS form,
+    /// which proves no work: [`PLAIN_FORM_COST`]).
+    pub(crate) async fn write_costing(&self, req: &HttpRequest, cost: NonZeroU32) -> Result<(), Error> {
+        self.count(req, &self.writes, cost).await
     }
 
     /// Counts one read that costs the server real work.
     pub(crate) async fn read(&self, req: &HttpRequest) -> Result<(), Error> {
-        self.count(req, &self.reads).await
+        self.count(req, &self.reads, NonZeroU32::MIN).await
     }
 
     /// This server's limiter first; then, on a database other servers share, the window all
     /// of them count together (so a client spreading requests over N servers gets no more).
-    async fn count(&self, req: &HttpRequest, budget: &Budget) -> Result<(), Error> {
+    async fn count(&self, req: &HttpRequest, budget: &Budget, cost: NonZeroU32) -> Result<(), Error> {
         let Some(ip) = self.client(req)? else {
             return Ok(());
         };
         let client = bucket(ip);
-        budget.check(client)?;
+        budget.check(client, cost)?;
         let (Some(shared), Some(_)) = (&self.shared, &budget.limiter) else {
             return Ok(());
         };
@@ -124,7 +141,14 @@ impl Limits {
         let window = now - now.rem_euclid(60_000);
         let key = format!("{}:{client}", if budget.writes { "w" } else { "r" });
         let shared = Arc::clone(shared);
-        let used = match web::block(move || shared.count_use(&key, window)).await? {
+        let counted = move || {
+            let mut used = 0;
+            for _ in 0..cost.get() {
+                used = shared.count_use(&key, window)?;
+            }
+            Ok(used)
+        };
+        let used = match web::block(counted).await? {
             Ok(used) => used,
             // The shared window cannot be counted now (a full disk under the database): reads
             // go on within this server's own limit, which the client has already passed.

@@ -154,7 +154,11 @@ async fn create(
             "This page's origin is not allowed to post comments for this site.",
         ));
     }
-    state.limits.write(req).await?;
+    // The deliberate cost of the path without a proof of work (README, "Spam").
+    state
+        .limits
+        .write_costing(req, http::limit::PLAIN_FORM_COST)
+        .await?;
     let parent = match input.parent.as_deref().map(str::trim) {
         None | Some("") => None,
         Some(id) => {

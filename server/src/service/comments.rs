@@ -150,9 +150,7 @@ impl Service {
             client: from.client,
             now_ms: created,
         };
-        let judged = self.antispam.judge(&candidate, &site.spam, |tokens| {
-            Ok(self.store.token_counts(tokens)?)
-        })?;
+        let judged = self.antispam.judge(&candidate, &site.spam, &*self.store)?;
         let verdict = judged
             .and(held(hold_reasons(&settings, &tree, known)))
             .and(if banned {
@@ -251,9 +249,7 @@ impl Service {
                     client: before.ip.as_deref().and_then(|ip| ip.parse().ok()),
                     now_ms: now_ms(),
                 };
-                let judged = self.antispam.judge_edit(&candidate, &site.spam, |tokens| {
-                    Ok(self.store.token_counts(tokens)?)
-                })?;
+                let judged = self.antispam.judge_edit(&candidate, &site.spam, &*self.store)?;
                 judged.and(held(moderation))
             }
             None => Verdict::Accept,

@@ -943,3 +943,126 @@ fn a_strangers_import_is_refused_before_its_body_is_read() {
         "{head}"
     );
 }
+
+/// The form token of the no-JS page of `page` on site `blog`.
+fn form_token(base: &str, page: &str) -> String {
+    let html = agent()
+        .get(&format!("{base}/t/blog?page={page}"))
+        .call()
+        .unwrap()
+        .into_string()
+        .unwrap();
+    html.split("name=\"proof\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the page carries a form token")
+        .to_owned()
+}
+
+/// Sends the no-JS form; the status (a 303 back to the thread when it was taken).
+fn send_form(base: &str, fields: &[(&str, &str)]) -> u16 {
+    let mut body = form_urlencoded::Serializer::new(String::new());
+    for (name, value) in fields {
+        body.append_pair(name, value);
+    }
+    let sent = ureq::AgentBuilder::new()
+        .redirects(0)
+        .build()
+        .post(&format!("{base}/t/blog/comment"))
+        .set("Content-Type", "application/x-www-form-urlencoded")
+        .set("Origin", BLOG_ORIGIN)
+        .send_string(&body.finish());
+    match sent {
+        Ok(r) => r.status(),
+        Err(ureq::Error::Status(code, _)) => code,
+        Err(e) => panic!("{e}"),
+    }
+}
+
+/// Every comment of `site` in a database no server holds now: (body, status, reasons).
+fn stored(config: &talkback_server::config::Config, site: &str) -> Vec<(String, Status, Vec<String>)> {
+    let store = open_store(config);
+    store
+        .export_site(site)
+        .unwrap()
+        .into_iter()
+        .flat_map(|(_, comments)| comments)
+        .map(|c| (c.body_source, c.status, c.held_for))
+        .collect()
+}
+
+#[test]
+fn a_form_token_replayed_after_a_restart_is_still_spent() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let config_file = dir.path().join("talkback.toml");
+    // The blog's anti-spam as shipped, but for the time a person needs to write.
+    std::fs::write(
+        &config_file,
+        format!("[[sites]]\nid = \"blog\"\norigins = [\"{BLOG_ORIGIN}\"]\n[sites.spam]\nmin_fill_secs = 0\n"),
+    )
+    .unwrap();
+    let token = {
+        let server = ServerProcess::spawn_with(&db, Some(&config_file));
+        let token = form_token(&server.base, "/replayed");
+        let form = [("page", "/replayed"), ("proof", &token), ("author", "Ann"), ("body", "First, and only once.")];
+        assert_eq!(send_form(&server.base, &form), 303);
+        token
+    };
+    // Killed and started again: what it remembered in memory is gone, the store's is not.
+    let server = ServerProcess::spawn_with(&db, Some(&config_file));
+    let form = [("page", "/replayed"), ("proof", &token), ("author", "Bot"), ("body", "Captured, replayed.")];
+    assert_eq!(send_form(&server.base, &form), 303, "answered like a reader");
+    drop(server);
+    let config = talkback_server::config::Config {
+        database: db,
+        ..talkback_server::config::Config::default()
+    };
+    let comments = stored(&config, "blog");
+    assert_eq!(
+        comments,
+        [
+            ("First, and only once.".to_owned(), Status::Approved, vec![]),
+            ("Captured, replayed.".to_owned(), Status::Spam, vec!["token_reused".to_owned()]),
+        ]
+    );
+}
+
+#[test]
+fn the_no_js_form_costs_four_writes_and_holds_a_website_for_a_moderator() {
+    let server = TestServer::start_with(|config| {
+        config.rate_limit_per_minute = 20;
+        config.sites[0].spam = talkback_server::config::SpamRules {
+            min_fill_secs: 0,
+            ..talkback_server::config::SpamRules::default()
+        };
+    });
+    let with_website = [
+        ("page", "/costly"),
+        ("author", "Ann"),
+        ("website", "https://ann.example/"),
+        ("body", "A plain comment, signed with my blog."),
+    ];
+    let token = form_token(&server.base, "/costly");
+    let mut form = with_website.to_vec();
+    form.push(("proof", &token));
+    assert_eq!(send_form(&server.base, &form), 303);
+    // Four more fit in the minute's twenty writes, the sixth does not.
+    let statuses: Vec<u16> = (0..5)
+        .map(|i| {
+            let token = form_token(&server.base, "/costly");
+            let body = format!("Comment number {i} without a script.");
+            send_form(&server.base, &[("page", "/costly"), ("proof", &token), ("body", &body)])
+        })
+        .collect();
+    assert_eq!(statuses, [303, 303, 303, 303, 429]);
+    let thread = thread_of(&server.base, "/costly");
+    let shown: Vec<&str> = thread.body["comments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["author"].as_str().unwrap_or_default())
+        .collect();
+    assert!(!shown.contains(&"Ann"), "the comment with a website waits: {thread:?}");
+    assert_eq!(shown.len(), 4, "{thread:?}");
+}

@@ -6,8 +6,10 @@
 //! comment with the combined status and reasons (nothing is dropped: refused and spam comments
 //! land in the spam view) and [`Antispam::record`] logs and counts every outcome by reason.
 //!
-//! Per-process state (used tokens, recent bodies, clients' recent spam, the site's write load,
-//! page bursts) is bounded: every map is swept when it grows, and what it holds expires.
+//! What must hold for every server and across restarts is in the store ([`Memory`]: what the
+//! filter learned, and each form token's single use). Per-process state (recent bodies,
+//! clients' recent spam, the site's write load, page bursts) is bounded: every map is swept
+//! when it grows, and what it holds expires.
 
 mod challenge;
 mod filter;
@@ -32,6 +34,25 @@ pub use challenge::Challenges;
 use challenge::Opened;
 pub use filter::{Filter, Seed, evaluate};
 pub use rules::parse_network;
+
+/// What the layers need the store to remember (every store is such a memory; tests have their
+/// own).
+pub trait Memory {
+    /// What the store learned of `tokens` (the filter's counts).
+    fn token_counts(&self, tokens: &[String]) -> Result<talkback_store::TokenCounts, Error>;
+    /// True the first time the form token with this salt is used (`spend_once`).
+    fn first_use(&self, salt: [u8; 16], expires: i64, now: i64) -> Result<bool, Error>;
+}
+
+impl<S: talkback_store::Store + ?Sized> Memory for S {
+    fn token_counts(&self, tokens: &[String]) -> Result<talkback_store::TokenCounts, Error> {
+        Ok(talkback_store::SpamFilter::token_counts(self, tokens)?)
+    }
+
+    fn first_use(&self, salt: [u8; 16], expires: i64, now: i64) -> Result<bool, Error> {
+        Ok(self.spend_once(&salt, expires, now)?)
+    }
+}
 
 /// What one layer, or all of them together, decided about a comment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -151,8 +172,6 @@ const LOAD_WINDOW_MS: i64 = 60 * 1000;
 pub struct Antispam {
     pub challenges: Challenges,
     pub filter: Filter,
-    /// Proof tokens already used (by salt), with when they expire.
-    used: Mutex<HashMap<[u8; 16], i64>>,
     /// Recent bodies per site (normalised, hashed), with when they were posted.
     recent: Mutex<HashMap<(String, [u8; 16]), i64>>,
     /// Clients (IPv6 by /64) whose recent comments were spam or refused: when, and how many.
@@ -199,7 +218,6 @@ impl Antispam {
         Ok(Self {
             challenges: Challenges::new(secret)?,
             filter: Filter::new(seed),
-            used: Mutex::default(),
             recent: Mutex::default(),
             history: Mutex::default(),
             load: Mutex::default(),
@@ -238,31 +256,32 @@ impl Antispam {
     }
 
     /// Runs every layer over a comment about to be written and combines their verdicts.
-    /// `learned` gives the filter what the store learned of the comment's tokens.
+    /// `memory` is what the store remembers: the filter's counts, the form tokens used.
     pub fn judge(
         &self,
         c: &Candidate<'_>,
         rules: &SpamRules,
-        learned: impl FnOnce(&[String]) -> Result<talkback_store::TokenCounts, Error>,
+        memory: &(impl Memory + ?Sized),
     ) -> Result<Verdict, Error> {
         let opened = self.challenges.open(c.proof);
+        let spent = |salt, expires| memory.first_use(salt, expires, c.now_ms);
         let proof = match c.path {
             Path::Widget if rules.proof_of_work => {
-                pow::check(&opened).and(form::check(&opened, c, rules, |salt, expires| {
-                    self.first_use(salt, expires, c.now_ms)
-                }))
+                pow::check(&opened).and(form::check(&opened, c, rules, spent)?)
             }
             // Without a script there is no proof of work, but the page's signed form token
-            // must come back, and a comment with any link waits for a moderator.
+            // must come back, and a comment with any link (its website's included) waits for a
+            // moderator.
             Path::PlainForm => match &opened {
                 Opened::Missing => Verdict::spam("proof_missing"),
                 Opened::Forged => Verdict::spam("proof_invalid"),
-                Opened::Signed { .. } => rules::links(c.tree, c.body_source, 0).and(form::check(
-                    &opened,
-                    c,
-                    rules,
-                    |salt, expires| self.first_use(salt, expires, c.now_ms),
-                )),
+                Opened::Signed { .. } => rules::links(c.tree, c.body_source, 0)
+                    .and(if c.website.is_some() {
+                        Verdict::hold("website_without_script")
+                    } else {
+                        Verdict::Accept
+                    })
+                    .and(form::check(&opened, c, rules, spent)?),
             },
             Path::Widget => Verdict::Accept,
         };
@@ -278,7 +297,7 @@ impl Antispam {
             // Readers without a script proved nothing: the filter holds sooner.
             Path::PlainForm => rules.filter_threshold_percent.saturating_sub(10),
         };
-        let verdict = self.filtered(verdict, c, rules, threshold, learned)?;
+        let verdict = self.filtered(verdict, c, rules, threshold, memory)?;
         // Only a comment about to be shown or queued counts towards the page's burst: junk
         // (no proof, spam) goes to the spam view and must not close a thread to everyone.
         if counts_as_written(&verdict) {
@@ -294,10 +313,10 @@ impl Antispam {
         &self,
         c: &Candidate<'_>,
         rules: &SpamRules,
-        learned: impl FnOnce(&[String]) -> Result<talkback_store::TokenCounts, Error>,
+        memory: &(impl Memory + ?Sized),
     ) -> Result<Verdict, Error> {
         let threshold = rules.filter_threshold_percent;
-        self.filtered(rules::check(c, rules), c, rules, threshold, learned)
+        self.filtered(rules::check(c, rules), c, rules, threshold, memory)
     }
 
     /// `verdict` and the learning filter's at `threshold` percent (none when the site turned
@@ -308,13 +327,13 @@ impl Antispam {
         c: &Candidate<'_>,
         rules: &SpamRules,
         threshold: u8,
-        learned: impl FnOnce(&[String]) -> Result<talkback_store::TokenCounts, Error>,
+        memory: &(impl Memory + ?Sized),
     ) -> Result<Verdict, Error> {
         if rules.filter_threshold_percent == 0 {
             return Ok(verdict);
         }
         let tokens = filter::tokens(c.author, c.website, c.body_source);
-        let counts = learned(&tokens)?;
+        let counts = memory.token_counts(&tokens)?;
         Ok(verdict.and(self.filter.check(&tokens, &counts, threshold)))
     }
 
@@ -344,13 +363,6 @@ impl Antispam {
                 writes: true,
             }
         })
-    }
-
-    /// True the first time a token's salt is seen (it is remembered until it expires).
-    fn first_use(&self, salt: [u8; 16], expires: i64, now: i64) -> bool {
-        let mut used = lock(&self.used);
-        sweep(&mut used, |until| *until > now);
-        used.insert(salt, expires).is_none()
     }
 
     /// Refuses a body the site took recently (the duplicate itself is then kept as spam).
