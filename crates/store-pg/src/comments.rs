@@ -23,7 +23,7 @@ use talkback_store::{
 };
 
 use crate::pool::Db;
-use crate::store::{PgStore, backend, id_of, next, records, sql_id};
+use crate::store::{PgStore, backend, decoded, decoded_opt, id_of, next, records, sql_id};
 use crate::write::Write;
 
 /// Rows read per round trip when a scan filters in Rust (thread pages, replies, listings).
@@ -53,8 +53,8 @@ impl PgStore {
     }
 }
 
-fn one<T: serde::de::DeserializeOwned>(rows: Vec<postgres::Row>) -> Option<T> {
-    records(rows).pop()
+fn one<T: serde::de::DeserializeOwned>(rows: Vec<postgres::Row>) -> Result<Option<T>> {
+    Ok(records(rows)?.pop())
 }
 
 pub(crate) fn page_of(
@@ -68,7 +68,7 @@ pub(crate) fn page_of(
             &[&site, &key],
         )
         .map_err(backend)?;
-    Ok(one(rows))
+    one(rows)
 }
 
 pub(crate) fn page_by_id(
@@ -78,7 +78,7 @@ pub(crate) fn page_by_id(
     let rows = c
         .query("SELECT record FROM tb_pages WHERE id = $1", &[&sql_id(id)])
         .map_err(backend)?;
-    Ok(one(rows))
+    one(rows)
 }
 
 pub(crate) fn comment_of(
@@ -91,7 +91,7 @@ pub(crate) fn comment_of(
             &[&sql_id(id)],
         )
         .map_err(backend)?;
-    Ok(one(rows))
+    one(rows)
 }
 
 /// Checks a reply's parent (read with the page: `parent`, and `top`, its top-level comment
@@ -141,7 +141,7 @@ fn page_comments(c: &mut Db<'_, impl GenericClient>, page_id: u64) -> Result<Vec
             &[&sql_id(page_id)],
         )
         .map_err(backend)?;
-    Ok(records(rows))
+    records(rows)
 }
 
 /// Up to `limit` replies in the thread under the top-level comment `top` with ids above
@@ -178,7 +178,10 @@ fn walk_replies(
                      AND id > $3 ORDER BY id LIMIT $4",
                     &[&sql_id(top.page_id), &sql_id(top.id), &sql_id(last), &BATCH],
                 ) {
-                    Ok(rows) => (records(rows), BATCH),
+                    Ok(rows) => match records(rows) {
+                        Ok(records) => (records, BATCH),
+                        Err(e) => return Some(Err(e)),
+                    },
                     Err(e) => return Some(Err(backend(e))),
                 },
             };
@@ -220,7 +223,7 @@ fn top_level_after(
         let batch: Vec<CommentRecord> = records(
             c.query(query, &[&sql_id(page_id), &cursor, &BATCH])
                 .map_err(backend)?,
-        );
+        )?;
         let full = batch.len() as i64 == BATCH;
         for rec in batch {
             cursor = sql_id(rec.id);
@@ -278,7 +281,7 @@ impl Reads for PgStore {
                         &[&sql_id(page.id)],
                     )
                     .map_err(backend)?,
-                );
+                )?;
                 top_level.extend(pinned.into_iter().filter(CommentRecord::in_thread));
             }
             let mut rest = top_level_after(tx, page.id, order, limit, after)?;
@@ -316,7 +319,7 @@ impl Reads for PgStore {
                     first
                         .entry(id_of(row.get(0)))
                         .or_default()
-                        .push(row.get::<_, Json<CommentRecord>>(1).0);
+                        .push(decoded::<CommentRecord>(&row, 1)?);
                 }
             }
             for top in top_level.iter().filter(|c| c.descendants > 0) {
@@ -371,9 +374,9 @@ impl Reads for PgStore {
             )
             .map_err(backend)?;
         let found: std::collections::HashMap<String, u32> = rows
-            .into_iter()
-            .map(|row| (row.get(0), row.get::<_, Json<PageRecord>>(1).0.count))
-            .collect();
+            .iter()
+            .map(|row| Ok((row.get(0), decoded::<PageRecord>(row, 1)?.count)))
+            .collect::<Result<_>>()?;
         Ok(page_keys
             .iter()
             .map(|key| found.get(*key).copied().unwrap_or(0))
@@ -800,7 +803,7 @@ impl Transfer for PgStore {
                     &[&site],
                 )
                 .map_err(backend)?,
-            );
+            )?;
             pages
                 .into_iter()
                 .map(|page| {
@@ -879,8 +882,8 @@ impl Moderation for PgStore {
                 let id: i64 = row.get(0);
                 before = id;
                 last = Some(id_of(id));
-                let comment = row.get::<_, Json<CommentRecord>>(1).0;
-                let page = row.get::<_, Option<Json<PageRecord>>>(2).map(|p| p.0);
+                let comment: CommentRecord = decoded(&row, 1)?;
+                let page: Option<PageRecord> = decoded_opt(&row, 2)?;
                 if let Some(page) = page
                     && query.matches(&comment, &page)
                 {
@@ -963,7 +966,7 @@ impl Moderation for PgStore {
             .conn()?
             .query("SELECT record FROM tb_bans ORDER BY id", &[])
             .map_err(backend)?;
-        Ok(records(rows))
+        records(rows)
     }
 
     fn remove_ban(&self, id: u64) -> Result<bool> {

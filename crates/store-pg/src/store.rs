@@ -157,10 +157,30 @@ pub(crate) fn next(tx: &mut impl GenericClient, counter: &str) -> Result<u64> {
 }
 
 /// One `record` column, decoded.
-pub(crate) fn records<T: serde::de::DeserializeOwned>(rows: Vec<postgres::Row>) -> Vec<T> {
-    rows.into_iter()
-        .map(|row| row.get::<_, Json<T>>(0).0)
-        .collect()
+pub(crate) fn records<T: serde::de::DeserializeOwned>(rows: Vec<postgres::Row>) -> Result<Vec<T>> {
+    rows.iter().map(|row| decoded(row, 0)).collect()
+}
+
+/// A record column: a document this server cannot read (damaged, or written by a newer
+/// server) is `Corrupt`, an error for this call alone, never a panic.
+pub(crate) fn decoded<T: serde::de::DeserializeOwned>(row: &postgres::Row, column: usize) -> Result<T> {
+    row.try_get::<_, Json<T>>(column)
+        .map(|json| json.0)
+        .map_err(unreadable)
+}
+
+/// A record column that may be NULL, as [`decoded`].
+pub(crate) fn decoded_opt<T: serde::de::DeserializeOwned>(
+    row: &postgres::Row,
+    column: usize,
+) -> Result<Option<T>> {
+    row.try_get::<_, Option<Json<T>>>(column)
+        .map(|json| json.map(|j| j.0))
+        .map_err(unreadable)
+}
+
+fn unreadable(e: postgres::Error) -> Error {
+    Error::Corrupt(format!("a stored record cannot be read: {e}"))
 }
 
 impl Accounts for PgStore {
@@ -180,7 +200,7 @@ impl Accounts for PgStore {
             .conn()?
             .query("SELECT record FROM tb_admins WHERE name = $1", &[&name])
             .map_err(backend)?;
-        Ok(records(rows).pop())
+        Ok(records(rows)?.pop())
     }
 
     fn admins(&self) -> Result<Vec<AdminRecord>> {
@@ -191,7 +211,7 @@ impl Accounts for PgStore {
                 &[],
             )
             .map_err(backend)?;
-        Ok(records(rows))
+        records(rows)
     }
 
     fn remove_admin(&self, name: &str) -> Result<bool> {
@@ -230,7 +250,7 @@ impl Accounts for PgStore {
                 &[&id_hash],
             )
             .map_err(backend)?;
-        Ok(records(rows).pop())
+        Ok(records(rows)?.pop())
     }
 
     fn remove_session(&self, id_hash: &str) -> Result<()> {
@@ -272,7 +292,7 @@ impl Accounts for PgStore {
                 ],
             )
             .map_err(backend)?;
-        Ok(records(rows))
+        records(rows)
     }
 }
 
@@ -345,8 +365,9 @@ impl SpamFilter for PgStore {
                         "spam" => Label::Spam,
                         _ => Label::Ham,
                     };
-                    (label, row.get::<_, Json<Vec<String>>>(1).0)
-                });
+                    decoded::<Vec<String>>(&row, 1).map(|tokens| (label, tokens))
+                })
+                .transpose()?;
             // The same label again (or still none) changes no count.
             if before.as_ref().map(|(was, _)| *was) != label {
                 if let Some((was, old_tokens)) = &before {
@@ -441,7 +462,7 @@ impl ChangeLog for PgStore {
                 &[&sql_id(after), &i64::try_from(limit).unwrap_or(i64::MAX)],
             )
             .map_err(backend)?;
-        Ok(records(rows))
+        records(rows)
     }
 
     fn last_change(&self) -> Result<u64> {
@@ -570,7 +591,7 @@ fn pruned_through(client: &mut impl GenericClient) -> Result<u64> {
     }
 }
 
-fn subscription_rows(rows: Vec<postgres::Row>) -> Vec<SubscriptionRecord> {
+fn subscription_rows(rows: Vec<postgres::Row>) -> Result<Vec<SubscriptionRecord>> {
     records(rows)
 }
 
@@ -606,7 +627,8 @@ impl Subscriptions for PgStore {
                     &[&wish.site, &wish.page_key, &wish.email],
                 )
                 .map_err(backend)?
-                .map(|row| row.get::<_, Json<SubscriptionRecord>>(0).0);
+                .map(|row| decoded::<SubscriptionRecord>(&row, 0))
+                .transpose()?;
             let is_confirmed = confirmed(tx, &wish.site, &wish.email)?;
             let stored = match existing {
                 Some(mut existing) => {
@@ -655,7 +677,7 @@ impl Subscriptions for PgStore {
                 &[&sql_id(id)],
             )
             .map_err(backend)?;
-        Ok(subscription_rows(rows).pop())
+        Ok(subscription_rows(rows)?.pop())
     }
 
     fn subscription_of(
@@ -671,7 +693,7 @@ impl Subscriptions for PgStore {
                 &[&site, &page_key, &email],
             )
             .map_err(backend)?;
-        Ok(subscription_rows(rows).pop())
+        Ok(subscription_rows(rows)?.pop())
     }
 
     fn page_subscriptions(
@@ -691,7 +713,7 @@ impl Subscriptions for PgStore {
                 &[&site, &page_key, &after, &i64::try_from(limit).unwrap_or(i64::MAX)],
             )
             .map_err(backend)?;
-        Ok(subscription_rows(rows))
+        subscription_rows(rows)
     }
 
     fn set_asked(&self, id: u64, at: i64) -> Result<()> {
@@ -703,7 +725,7 @@ impl Subscriptions for PgStore {
                 )
                 .map_err(backend)?;
             if let Some(row) = row {
-                let mut sub = row.get::<_, Json<SubscriptionRecord>>(0).0;
+                let mut sub: SubscriptionRecord = decoded(&row, 0)?;
                 sub.asked = Some(at);
                 put_subscription(tx, &sub)?;
             }
@@ -726,7 +748,7 @@ impl Subscriptions for PgStore {
                 )
                 .map_err(backend)?;
             let mut newly = 0;
-            for mut sub in subscription_rows(rows) {
+            for mut sub in subscription_rows(rows)? {
                 if !sub.confirmed {
                     sub.confirmed = true;
                     put_subscription(tx, &sub)?;
@@ -790,7 +812,7 @@ impl Subscriptions for PgStore {
                     &[&site, &from],
                 )
                 .map_err(backend)?;
-            let moving = subscription_rows(rows);
+            let moving = subscription_rows(rows)?;
             for sub in &moving {
                 let there = tx
                     .query_opt(
@@ -799,7 +821,8 @@ impl Subscriptions for PgStore {
                         &[&site, &to, &sub.email],
                     )
                     .map_err(backend)?
-                    .map(|row| row.get::<_, Json<SubscriptionRecord>>(0).0);
+                    .map(|row| decoded::<SubscriptionRecord>(&row, 0))
+                    .transpose()?;
                 match there {
                     // Already subscribed there: one subscription, the wider scope; what the
                     // moved one was mailed is forgotten with it.

@@ -251,9 +251,9 @@ impl Write<'_> {
             )
             .map_err(backend)?
             .ok_or_else(|| Error::Internal("no row from a SELECT of values".into()))?;
-        let page = row.get::<_, Option<Json<PageRecord>>>(1).map(|p| p.0);
-        let parent = row.get::<_, Option<Json<CommentRecord>>>(2).map(|c| c.0);
-        let top = row.get::<_, Option<Json<CommentRecord>>>(3).map(|c| c.0);
+        let page: Option<PageRecord> = crate::store::decoded_opt(&row, 1)?;
+        let parent: Option<CommentRecord> = crate::store::decoded_opt(&row, 2)?;
+        let top: Option<CommentRecord> = crate::store::decoded_opt(&row, 3)?;
         Ok(NewCommentContext {
             source_seen: row.get(0),
             page: self.unless_changed(page),

@@ -53,6 +53,8 @@ fn converse(stream: TcpStream, inbox: &Inbox) {
         let verb = line.get(..4).unwrap_or_default().to_ascii_uppercase();
         let reply: &[u8] = match verb.as_str() {
             "EHLO" => b"250-sink.test\r\n250 8BITMIME\r\n",
+            // A mailbox that does not exist, as a relay refuses it for good.
+            "RCPT" if line.contains("refused") => b"550 5.1.1 no such mailbox\r\n",
             "HELO" | "MAIL" | "RCPT" | "RSET" | "NOOP" => b"250 OK\r\n",
             "DATA" => {
                 let _ = out.write_all(b"354 go ahead\r\n");

@@ -563,3 +563,61 @@ fn a_sled_database_moves_to_postgres_with_every_id_and_link_intact() {
     );
     assert_eq!(count(&pg.base, "/post"), 4);
 }
+
+#[test]
+fn a_decision_the_spam_filter_cannot_learn_is_skipped_not_a_stop_for_every_later_one() {
+    use talkback_store::{NewComment, Status};
+    let db = Database::new("trainer");
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = test_config(dir.path());
+    config.database = db.url.clone().into();
+    let service = open_service(&config);
+    let store = open_store(&config);
+    let learnt_from = |author: &str| {
+        let (record, _) = store
+            .insert_comment(NewComment {
+                site: "blog".into(),
+                page_key: "/lessons".into(),
+                page_title: None,
+                page_url: None,
+                parent: None,
+                max_depth: 32,
+                author: author.into(),
+                email: None,
+                website: None,
+                body_source: format!("zucchini{author} recipes"),
+                body_tree: "[{\"paragraph\":[{\"text\":\"x\"}]}]".into(),
+                created: 1_700_000_000_000,
+                status: Status::Pending,
+                edit_key_hash: None,
+                edited: None,
+                source: None,
+                ip: None,
+                held_for: Vec::new(),
+                pinned: false,
+                moderator_edit: false,
+            })
+            .unwrap();
+        record.id
+    };
+    let (broken, fine) = (learnt_from("Ann"), learnt_from("Bea"));
+    for id in [broken, fine] {
+        store.set_status(id, Status::Approved).unwrap();
+    }
+    // The first decision's record no longer decodes (damaged, or written by a newer server).
+    let mut sql = postgres::Client::connect(&db.url, postgres::NoTls).unwrap();
+    sql.execute(
+        "UPDATE tb_comments SET record = '{\"junk\": true}' WHERE id = $1",
+        &[&(broken as i64)],
+    )
+    .unwrap();
+    let read = service.train_spam_filter(500).expect("training goes on");
+    assert!(read >= 2, "{read}");
+    assert_eq!(
+        store.training_cursor().unwrap(),
+        store.last_change().unwrap(),
+        "the cursor moved past both decisions"
+    );
+    let counts = store.token_counts(&["zucchinibea".to_owned()]).unwrap();
+    assert_eq!(counts.tokens, [(0, 1)], "the later decision was learned as ham");
+}

@@ -127,7 +127,15 @@ fn page(url: &str) -> (u16, String) {
 }
 
 fn start(port: u16) -> TestServer {
+    start_on(port, None)
+}
+
+/// [`start`], on a database prepared beforehand when given.
+fn start_on(port: u16, database: Option<std::path::PathBuf>) -> TestServer {
     TestServer::start_with(|c| {
+        if let Some(database) = database {
+            c.database = database;
+        }
         c.public_url = PUBLIC.into();
         c.mail = MailConfig {
             smtp_url: format!("smtp://127.0.0.1:{port}"),
@@ -683,4 +691,61 @@ fn deleting_a_thread_drops_its_subscriptions_but_not_those_to_the_thread_begun_a
         "en",
     );
     no_more_than(&inbox, 2);
+}
+
+#[test]
+fn a_mailbox_the_relay_refuses_for_good_holds_up_no_other_readers_mail() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let inbox = sink(listener);
+    let server = start(port);
+    // The sink answers 550 for any mailbox named "refused".
+    write(&server, "/roses", "Refused", "Typo in my address.", None, Some("thread"), "en");
+    write(&server, "/roses", "Bea", "Mine is right.", None, Some("thread"), "en");
+    let got = mails(&inbox, 1);
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].to, "bea@example.org");
+    let metrics = call(&server.base, "GET", "/metrics", None, &[]);
+    let text = metrics.body.as_str().unwrap_or_default();
+    assert!(text.contains("talkback_mail_given_up_total 1"), "{text}");
+}
+
+#[test]
+fn an_unusable_address_stored_by_an_older_server_holds_up_no_other_readers_mail() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let inbox = sink(listener);
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    {
+        let mut config = test_config(dir.path());
+        config.database = db.clone();
+        let store = open_store(&config);
+        // Servers before round two took any address a browser's type=email let through.
+        for email in ["a..b@example.com", "cy@example.org"] {
+            store
+                .subscribe(talkback_store::SubscriptionRecord {
+                    id: 0,
+                    site: "blog".into(),
+                    page_key: "/roses".into(),
+                    email: email.into(),
+                    scope: talkback_store::Scope::Thread,
+                    lang: "en".into(),
+                    created: 1,
+                    origin: 0,
+                    confirmed: false,
+                    asked: None,
+                })
+                .unwrap();
+            store.confirm_address("blog", email, 2).unwrap();
+        }
+        store.flush_through(talkback_store::WriteSeq::ALL).unwrap();
+    }
+    let server = start_on(port, Some(db));
+    write(&server, "/roses", "Dee", "A new comment for both followers.", None, None, "en");
+    let got = mails(&inbox, 1);
+    assert_eq!(got.len(), 1, "the follower with a usable address is mailed");
+    assert_eq!(got[0].to, "cy@example.org");
+    assert!(got[0].text.contains("A new comment for both followers."), "{}", got[0].text);
+    no_more_than(&inbox, 1);
 }

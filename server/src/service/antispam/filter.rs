@@ -290,13 +290,30 @@ impl Service {
             let (Some(label), Some(id)) = (lesson(&change.kind), change.comment) else {
                 continue;
             };
-            let tokens = match self.store.comment(id)? {
-                Some(c) => tokens(&c.author, c.website.as_deref(), &c.body_source),
-                // Gone since: forget what it taught, if anything.
-                None => Vec::new(),
-            };
-            let label = if tokens.is_empty() { None } else { label };
-            self.store.train(id, &tokens, label, change.seq)?;
+            let lesson = self.store.comment(id).and_then(|comment| {
+                let tokens = match comment {
+                    Some(c) => tokens(&c.author, c.website.as_deref(), &c.body_source),
+                    // Gone since: forget what it taught, if anything.
+                    None => Vec::new(),
+                };
+                let label = if tokens.is_empty() { None } else { label };
+                self.store.train(id, &tokens, label, change.seq)
+            });
+            match lesson {
+                Ok(()) => {}
+                // The store cannot work now: stop here and come back to this lesson.
+                Err(
+                    e @ (talkback_store::Error::Unavailable(_) | talkback_store::Error::Full(_)),
+                ) => return Err(e.into()),
+                // This comment alone cannot be learned (a record that no longer decodes):
+                // skip it rather than stop learning for every later decision.
+                Err(e) => tracing::warn!(
+                    comment = id,
+                    change = change.seq,
+                    error = %e,
+                    "the spam filter skipped a decision it cannot learn"
+                ),
+            }
         }
         self.store.set_training_cursor(last)?;
         Ok(changes.len())
