@@ -385,6 +385,20 @@ impl crate::http::limit::SharedCount for Service {
     }
 }
 
+/// What a consumer of the change log does when one change fails: the store being unreachable
+/// or full stops the turn (the consumer comes back to this change), anything else (a record
+/// that no longer decodes) skips that change alone, so one bad item never stops a consumer
+/// for everyone.
+pub(crate) fn skip_or_stop(e: Error, consumer: &str, change: u64) -> Result<(), Error> {
+    match e {
+        Error::Unavailable(_) | Error::Blocking(_) => Err(e),
+        e => {
+            tracing::warn!(consumer, change, error = %e, "skipped a change that cannot be worked");
+            Ok(())
+        }
+    }
+}
+
 impl From<talkback_store::Error> for Error {
     fn from(e: talkback_store::Error) -> Self {
         use talkback_store::{Error as S, Missing};

@@ -108,10 +108,20 @@ impl Service {
             if !wanted {
                 continue;
             }
-            let Some(record) = self.store.comment(id)? else {
-                continue;
+            let read = || -> Result<_, Error> {
+                Ok(match self.store.comment(id)? {
+                    Some(record) => Some((record, self.store.page(&change.site, &change.page_key)?)),
+                    None => None,
+                })
             };
-            let page = self.store.page(&change.site, &change.page_key)?;
+            let (record, page) = match read() {
+                Ok(Some(found)) => found,
+                Ok(None) => continue,
+                Err(e) => {
+                    super::skip_or_stop(e, "owner-mail", change.seq)?;
+                    continue;
+                }
+            };
             notices.push(Notice {
                 seq: change.seq,
                 at: change.at,
@@ -205,8 +215,19 @@ impl Service {
                 _ => continue,
             };
             let Some(id) = change.comment else { continue };
-            let record = self.store.comment(id)?;
-            let page = self.store.page(&change.site, &change.page_key)?;
+            let read = || -> Result<_, Error> {
+                Ok((
+                    self.store.comment(id)?,
+                    self.store.page(&change.site, &change.page_key)?,
+                ))
+            };
+            let (record, page) = match read() {
+                Ok(found) => found,
+                Err(e) => {
+                    super::skip_or_stop(e, "webhooks", change.seq)?;
+                    continue;
+                }
+            };
             let comment = match &record {
                 Some(r) => EventComment {
                     id,

@@ -12,7 +12,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use talkback_api::{Comment, ErrorCode, FollowUps};
-use talkback_store::{ChangeKind, CommentRecord, Scope, Status, SubscriptionRecord};
+use talkback_store::{Change, ChangeKind, CommentRecord, Scope, Status, SubscriptionRecord};
 
 use super::{Error, Service, convert, now_ms};
 
@@ -178,39 +178,49 @@ impl Service {
         let upto = changes.last().map_or(after, |c| c.seq);
         let mut mails = Vec::new();
         for change in &changes {
-            let approved = match &change.kind {
-                ChangeKind::Created {
-                    imported: false,
-                    status,
-                    ..
-                } => *status == Status::Approved,
-                ChangeKind::StatusChanged { status, .. } => *status == Status::Approved,
-                ChangeKind::PageMoved { to, .. } => {
-                    self.store
-                        .move_subscriptions(&change.site, &change.page_key, to)?;
-                    continue;
-                }
-                ChangeKind::PageDeleted { .. } => {
-                    self.forget_deleted_thread(&change.site, &change.page_key)?;
-                    continue;
-                }
-                _ => continue,
-            };
-            let Some(id) = change.comment else { continue };
-            let Some(record) = self.store.comment(id)? else {
-                continue;
-            };
-            let created = matches!(change.kind, ChangeKind::Created { .. });
-            if created && let Some(mail) = self.confirmation(change.seq, &record)? {
-                mails.push(mail);
-            }
-            // Only what readers can see now is sent (a comment approved, then deleted or
-            // hidden again before the mail went, is not).
-            if approved && record.status == Status::Approved {
-                self.follow_ups(change.seq, &record, &mut mails)?;
+            if let Err(e) = self.reader_mail_for(change, &mut mails) {
+                super::skip_or_stop(e, "reader-mail", change.seq)?;
             }
         }
         Ok((mails, upto))
+    }
+
+    /// What one change asks of reader mail, added to `mails`.
+    fn reader_mail_for(&self, change: &Change, mails: &mut Vec<ReaderMail>) -> Result<(), Error> {
+        let approved = match &change.kind {
+            ChangeKind::Created {
+                imported: false,
+                status,
+                ..
+            } => *status == Status::Approved,
+            ChangeKind::StatusChanged { status, .. } => *status == Status::Approved,
+            ChangeKind::PageMoved { to, .. } => {
+                self.store
+                    .move_subscriptions(&change.site, &change.page_key, to)?;
+                return Ok(());
+            }
+            ChangeKind::PageDeleted { .. } => {
+                self.forget_deleted_thread(&change.site, &change.page_key)?;
+                return Ok(());
+            }
+            _ => return Ok(()),
+        };
+        let Some(id) = change.comment else {
+            return Ok(());
+        };
+        let Some(record) = self.store.comment(id)? else {
+            return Ok(());
+        };
+        let created = matches!(change.kind, ChangeKind::Created { .. });
+        if created && let Some(mail) = self.confirmation(change.seq, &record)? {
+            mails.push(mail);
+        }
+        // Only what readers can see now is sent (a comment approved, then deleted or
+        // hidden again before the mail went, is not).
+        if approved && record.status == Status::Approved {
+            self.follow_ups(change.seq, &record, mails)?;
+        }
+        Ok(())
     }
 
     /// Drops the subscriptions to a thread the owner deleted: those whose comment went with

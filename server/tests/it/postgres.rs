@@ -621,3 +621,75 @@ fn a_decision_the_spam_filter_cannot_learn_is_skipped_not_a_stop_for_every_later
     let counts = store.token_counts(&["zucchinibea".to_owned()]).unwrap();
     assert_eq!(counts.tokens, [(0, 1)], "the later decision was learned as ham");
 }
+
+#[test]
+fn an_unreadable_comment_holds_up_no_mail_or_webhook_after_it() {
+    use std::net::TcpListener;
+    use talkback_store::{NewComment, Status};
+    let db = Database::new("unreadable");
+    let dir = tempfile::tempdir().unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let inbox = crate::mail::sink(listener);
+    let (hook, received) = crate::webhooks::receiver(0);
+    let config_file = dir.path().join("talkback.toml");
+    std::fs::write(
+        &config_file,
+        format!(
+            "public_url = \"https://comments.blog.example\"\n\
+             [mail]\nsmtp_url = \"smtp://127.0.0.1:{port}\"\nfrom = \"talkback@blog.example\"\n\
+             [[sites]]\nid = \"blog\"\norigins = [\"https://blog.example\"]\n\
+             owner_email = \"owner@blog.example\"\nnotify = \"each\"\n{SPAM_OFF_TOML}\
+             [[sites.webhooks]]\nurl = \"{hook}\"\nsecret = \"0123456789abcdef\"\n"
+        ),
+    )
+    .unwrap();
+    let url = std::path::PathBuf::from(&db.url);
+    // A first start places every consumer's cursor; then, with no server running, two
+    // comments are written and the first one's record is damaged.
+    drop(ServerProcess::spawn_with(&url, Some(&config_file)));
+    let mut config = test_config(dir.path());
+    config.database = url.clone();
+    {
+        let store = open_store(&config);
+        for author in ["Ann", "Bea"] {
+            store
+                .insert_comment(NewComment {
+                    site: "blog".into(),
+                    page_key: "/damaged".into(),
+                    page_title: None,
+                    page_url: None,
+                    parent: None,
+                    max_depth: 32,
+                    author: author.into(),
+                    email: None,
+                    website: None,
+                    body_source: format!("Written by {author}."),
+                    body_tree: "[{\"paragraph\":[{\"text\":\"x\"}]}]".into(),
+                    created: 1_700_000_000_000,
+                    status: Status::Approved,
+                    edit_key_hash: None,
+                    edited: None,
+                    source: None,
+                    ip: None,
+                    held_for: Vec::new(),
+                    pinned: false,
+                    moderator_edit: false,
+                })
+                .unwrap();
+        }
+    }
+    let mut sql = postgres::Client::connect(&db.url, postgres::NoTls).unwrap();
+    sql.execute(
+        "UPDATE tb_comments SET record = '{\"junk\": true}' WHERE record->>'author' = 'Ann'",
+        &[],
+    )
+    .unwrap();
+    let _server = ServerProcess::spawn_with(&url, Some(&config_file));
+    let mails = inbox.wait_for(1, Duration::from_secs(15));
+    assert_eq!(mails.len(), 1, "the owner hears of Bea's comment");
+    assert!(mails[0].contains("Written by Bea."), "{}", mails[0]);
+    let events = crate::webhooks::wait_for(&received, 1, Duration::from_secs(15));
+    assert_eq!(events.len(), 1, "the webhook hears of Bea's comment");
+    assert!(events[0].body.contains("Written by Bea."), "{}", events[0].body);
+}

@@ -18,9 +18,9 @@ const SECRET: &str = "a-secret-of-some-length";
 
 /// One request the receiver got: headers (lower-case names) and body.
 #[derive(Debug, Clone)]
-struct Received {
+pub(crate) struct Received {
     headers: Vec<(String, String)>,
-    body: String,
+    pub(crate) body: String,
 }
 
 impl Received {
@@ -33,7 +33,7 @@ impl Received {
 }
 
 /// A receiver that refuses the first `refuse` requests with 503, then accepts.
-fn receiver(refuse: usize) -> (String, Arc<Mutex<Vec<Received>>>) {
+pub(crate) fn receiver(refuse: usize) -> (String, Arc<Mutex<Vec<Received>>>) {
     receiver_answering(move |n, _| (n < refuse).then_some("503 Busy"))
 }
 
@@ -88,7 +88,7 @@ fn receiver_answering(
     (url, got)
 }
 
-fn wait_for(got: &Arc<Mutex<Vec<Received>>>, n: usize, within: Duration) -> Vec<Received> {
+pub(crate) fn wait_for(got: &Arc<Mutex<Vec<Received>>>, n: usize, within: Duration) -> Vec<Received> {
     let end = Instant::now() + within;
     loop {
         let now = got.lock().unwrap().clone();
