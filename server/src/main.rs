@@ -252,8 +252,8 @@ enum ModerateCommand {
         #[arg(long)]
         page: String,
     },
-    /// Ban an e-mail address, a name or a client address (IPv6: its /64) on every site: their
-    /// comments go to spam.
+    /// Ban an e-mail address, a name or a client address (IPv6: its /64) on one site, or on
+    /// every site: their comments go to spam.
     Ban {
         #[arg(long, group = "target")]
         email: Option<String>,
@@ -264,6 +264,9 @@ enum ModerateCommand {
         /// How long: 30d, 12h, 90m (default: for ever).
         #[arg(long = "for")]
         duration: Option<String>,
+        /// The site it holds on (default: every site).
+        #[arg(long)]
+        site: Option<String>,
     },
     /// End a ban (its id from `moderate bans`).
     Unban {
@@ -1018,6 +1021,7 @@ fn moderate(config: &Config, command: ModerateCommand) -> anyhow::Result<()> {
             name,
             ip,
             duration,
+            site,
         } => {
             let (by, value) = match (email, name, ip) {
                 (Some(v), _, _) => (BanBy::Email, v),
@@ -1029,6 +1033,7 @@ fn moderate(config: &Config, command: ModerateCommand) -> anyhow::Result<()> {
                 by,
                 value,
                 duration,
+                site,
             };
             let made: Ban = match &remote {
                 Some(remote) => {
@@ -1066,15 +1071,16 @@ fn moderate(config: &Config, command: ModerateCommand) -> anyhow::Result<()> {
         ModerateCommand::Bans => {
             let list: Vec<Ban> = match &remote {
                 Some(remote) => remote.json("GET", "/admin/api/bans", None)?,
-                None => talkback_server::open_service(config)?.bans()?,
+                None => talkback_server::open_service(config)?.bans(&Actor::command_line())?,
             };
             let mut out = String::new();
             for b in &list {
                 out.push_str(&format!(
-                    "{}\t{:?}\t{}\tby {}{}\n",
+                    "{}\t{:?}\t{}\ton {}\tby {}{}\n",
                     b.id,
                     b.by,
                     b.value,
+                    b.site.as_deref().unwrap_or("every site"),
                     b.actor,
                     until_words(b.until)
                 ));

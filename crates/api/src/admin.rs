@@ -272,6 +272,10 @@ pub struct NewBan {
     /// How long, e.g. `30d`, `12h`, `90m`; absent for ever.
     #[serde(default)]
     pub duration: Option<String>,
+    /// The site it holds on (one the account moderates); absent: every site, which only an
+    /// owner may ban on.
+    #[serde(default)]
+    pub site: Option<String>,
 }
 
 /// A ban as listed.
@@ -284,6 +288,9 @@ pub struct Ban {
     #[serde(default)]
     pub until: Option<i64>,
     pub actor: String,
+    /// The site it holds on; absent: every site.
+    #[serde(default)]
+    pub site: Option<String>,
 }
 
 /// `POST /admin/api/pages/meta`: correct a page's title (kept from then on) or URL.

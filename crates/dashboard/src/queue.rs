@@ -248,6 +248,7 @@ pub(crate) fn Dashboard(session: SessionInfo, on_signed_out: Callback<()>) -> im
     };
 
     let sites = session.sites.clone();
+    let owner = session.role == talkback_api::admin::AdminRole::Owner;
     let role = match session.role {
         talkback_api::admin::AdminRole::Owner => "owner",
         talkback_api::admin::AdminRole::Moderator => "moderator",
@@ -377,6 +378,7 @@ pub(crate) fn Dashboard(session: SessionInfo, on_signed_out: Callback<()>) -> im
                         message,
                         failed: Callback::new(failed),
                         reload: Callback::new(move |()| reload()),
+                        owner,
                     };
                     list.into_iter()
                         .enumerate()
@@ -423,6 +425,8 @@ struct Tools {
     message: RwSignal<String>,
     failed: Callback<api::Failure>,
     reload: Callback<()>,
+    /// The account is an owner (it may ban on every site).
+    owner: bool,
 }
 
 #[component]
@@ -749,10 +753,13 @@ fn Item(
     let banning = RwSignal::new(false);
     let ban_by = RwSignal::new("email".to_owned());
     let ban_for = RwSignal::new("30d".to_owned());
+    let ban_where = RwSignal::new("site".to_owned());
     let top_level = comment.parent.is_none();
     let pinned = comment.pinned;
     let locked = comment.locked;
     let (site, page) = (comment.site.clone(), comment.page.clone());
+    let ban_site = site.clone();
+    let banned_site = site.clone();
     let (email, name, ip) = (
         comment.email.clone(),
         comment.author.clone(),
@@ -812,6 +819,7 @@ fn Item(
             return;
         };
         let duration = Some(ban_for.get_untracked()).filter(|d| d != "ever");
+        let on = (ban_where.get_untracked() != "all").then(|| banned_site.clone());
         let token = tools.csrf.get_value();
         spawn_local(async move {
             match api::ban(
@@ -820,16 +828,23 @@ fn Item(
                     by,
                     value,
                     duration,
+                    site: on,
                 },
             )
             .await
             {
                 Ok(b) => {
                     banning.set(false);
-                    tools.message.set(format!(
-                        "Banned {}: their new comments go to spam.",
-                        b.value
-                    ));
+                    tools.message.set(match b.site {
+                        Some(site) => format!(
+                            "Banned {} on {site}: their new comments there go to spam.",
+                            b.value
+                        ),
+                        None => format!(
+                            "Banned {} on every site: their new comments go to spam.",
+                            b.value
+                        ),
+                    });
                 }
                 Err(f) => tools.failed.run(f),
             }
@@ -941,6 +956,15 @@ fn Item(
                             <option value="ever">"Ever"</option>
                         </select>
                     </label>
+                    {tools.owner.then(|| view! {
+                        <label>
+                            "On"
+                            <select prop:value=move || ban_where.get() on:change=move |ev| ban_where.set(event_target_value(&ev))>
+                                <option value="site">{format!("{ban_site} only")}</option>
+                                <option value="all">"Every site"</option>
+                            </select>
+                        </label>
+                    })}
                     <button type="submit" class="tb-danger">"Ban"</button>
                 </form>
             })}

@@ -1184,6 +1184,7 @@ pub fn locks_bans_settings_and_moderator_edits_are_kept(store: Arc<dyn Store>) {
         created: 1,
         until: Some(100),
         by: "zoe".into(),
+        site: (kind == BanKind::Ip).then(|| "blog".to_owned()),
     };
     let a = store
         .put_ban(ban(BanKind::Email, "spam@example.com"))

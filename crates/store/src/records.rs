@@ -327,6 +327,10 @@ pub struct BanRecord {
     #[serde(default)]
     pub until: Option<i64>,
     pub by: String,
+    /// The site it holds on; `None`: every site (bans stored before sites had their own are
+    /// such).
+    #[serde(default)]
+    pub site: Option<String>,
 }
 
 /// What the blogger decided a comment is, as the spam filter learns it.

@@ -416,9 +416,9 @@ async fn change_settings(
 }
 
 async fn bans(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse> {
-    blocking_caller(&state, &req, false).await?;
+    let caller = blocking_caller(&state, &req, false).await?;
     let service = state.service.clone();
-    let list = web::block(move || service.bans()).await??;
+    let list = web::block(move || service.bans(&caller.actor)).await??;
     Ok(HttpResponse::Ok().json(list))
 }
 

@@ -1,5 +1,6 @@
 //! Bans by e-mail, name or client address (an IPv6 address bans its /64), for a while or for
-//! ever. A banned reader's comment is not refused: it is kept as spam with the reason
+//! ever, on one site or (the owner's alone) on every site. A moderator sees, adds and lifts
+//! only the bans of the sites they moderate. A banned reader's comment is not refused: it is kept as spam with the reason
 //! `banned` (its author sees it as awaiting moderation), so a ban tells a spammer nothing and
 //! a mistaken one loses nothing.
 
@@ -70,13 +71,34 @@ fn wire(ban: BanRecord) -> Ban {
         created: ban.created,
         until: ban.until,
         actor: ban.by,
+        site: ban.site,
+    }
+}
+
+/// Whether `actor` may see and lift `ban`: an owner every ban, a moderator those of their sites.
+fn may_handle(actor: &Actor, ban: &BanRecord) -> bool {
+    match &ban.site {
+        Some(site) => actor.may_see(site),
+        None => actor.is_owner(),
     }
 }
 
 impl Service {
-    /// Bans on every site (bans are the owner's; moderators may add them too, since spammers
-    /// rarely keep to one blog).
+    /// A ban on one site the actor moderates, or (an owner's) on every site.
     pub fn add_ban(&self, actor: &Actor, ban: &NewBan) -> Result<Ban> {
+        match ban.site.as_deref() {
+            Some(site) if self.config.site(site).is_none() => {
+                return Err(super::unknown_site(site));
+            }
+            Some(site) if !actor.may_see(site) => return Err(super::not_permitted()),
+            None if !actor.is_owner() => {
+                return Err(Error::client(
+                    ErrorCode::NotPermitted,
+                    "Only an owner may ban on every site: name one of your sites.",
+                ));
+            }
+            _ => {}
+        }
         let value = normalised(ban.by, &ban.value)?;
         let now = now_ms();
         let until = match ban.duration.as_deref().filter(|d| !d.is_empty()) {
@@ -95,27 +117,41 @@ impl Service {
             created: now,
             until,
             by: actor.name.clone(),
+            site: ban.site.clone(),
         })?;
         self.audit_event(
             &actor.name,
-            &format!("ban {:?} {}", stored.kind, stored.value),
+            &format!(
+                "ban {:?} {} on {}",
+                stored.kind,
+                stored.value,
+                stored.site.as_deref().unwrap_or("every site")
+            ),
         )?;
         Ok(wire(stored))
     }
 
-    /// Bans still in force.
-    pub fn bans(&self) -> Result<Vec<Ban>> {
+    /// Bans still in force that `actor` may see.
+    pub fn bans(&self, actor: &Actor) -> Result<Vec<Ban>> {
         let now = now_ms();
         Ok(self
             .store
             .bans()?
             .into_iter()
-            .filter(|b| b.until.is_none_or(|u| u > now))
+            .filter(|b| b.until.is_none_or(|u| u > now) && may_handle(actor, b))
             .map(wire)
             .collect())
     }
 
+    /// Lifts a ban `actor` may handle; false when there is none such (another site's ban
+    /// answers like one that does not exist).
     pub fn remove_ban(&self, actor: &Actor, id: u64) -> Result<bool> {
+        let Some(ban) = self.store.bans()?.into_iter().find(|b| b.id == id) else {
+            return Ok(false);
+        };
+        if !may_handle(actor, &ban) {
+            return Ok(false);
+        }
         let removed = self.store.remove_ban(id)?;
         if removed {
             self.audit_event(&actor.name, &format!("unban {id}"))?;
@@ -123,9 +159,10 @@ impl Service {
         Ok(removed)
     }
 
-    /// Whether a comment by this e-mail, name or client address is banned now.
+    /// Whether a comment on `site` by this e-mail, name or client address is banned now.
     pub(super) fn banned(
         &self,
+        site: &str,
         email: Option<&str>,
         name: &str,
         client: Option<IpAddr>,
@@ -140,6 +177,7 @@ impl Service {
         let net = client.map(|ip| limit::bucket(ip).to_string());
         Ok(bans.iter().any(|b| {
             b.until.is_none_or(|u| u > now)
+                && b.site.as_deref().is_none_or(|s| s == site)
                 && match b.kind {
                     BanKind::Email => email.as_deref() == Some(b.value.as_str()),
                     BanKind::Name => !name.is_empty() && name == b.value,

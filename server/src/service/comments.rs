@@ -130,7 +130,7 @@ impl Service {
         let (body_source, tree) = validate::body(&input.body)?;
         let edit_key = new_edit_key()?;
         let created = now_ms();
-        let banned = self.banned(email.as_deref(), &author, from.client)?;
+        let banned = self.banned(&site.id, email.as_deref(), &author, from.client)?;
         let known = settings.moderation == Moderation::FirstTime
             && match &email {
                 Some(email) => self.store.approved_comments_by(&site.id, email, &author)? > 0,

@@ -1178,3 +1178,59 @@ fn a_moderators_export_leaves_out_client_addresses() {
     assert!(moderator.contains("from somewhere"), "{moderator}");
     assert!(!moderator.contains("127.0.0.1"), "{moderator}");
 }
+
+#[test]
+fn a_moderator_bans_only_on_their_own_sites_and_sees_no_other_bans() {
+    let server = TestServer::start();
+    with_accounts(&server);
+    let (zoe, mia) = (sign_in(&server.base, "zoe"), sign_in(&server.base, "mia"));
+    let ban = |who: &Browser, body: Value| {
+        let reply = who.send("POST", "/admin/api/bans", Some(body));
+        (reply.status, reply.body)
+    };
+    // mia moderates blog only: (request, status, error code)
+    let cases = [
+        (json!({"by": "email", "value": "x@example.com"}), 403, "not_permitted"),
+        (json!({"by": "email", "value": "x@example.com", "site": "moderated"}), 403, "not_permitted"),
+        (json!({"by": "email", "value": "x@example.com", "site": "nowhere"}), 404, "unknown_site"),
+    ];
+    for (body, status, code) in cases {
+        let (got, reply) = ban(&mia, body.clone());
+        assert_eq!((got, reply["error"].as_str().unwrap_or_default()), (status, code), "{body}");
+    }
+    let (status, mine) = ban(&mia, json!({"by": "email", "value": "X@example.com", "site": "blog"}));
+    assert_eq!((status, mine["site"].as_str()), (201, Some("blog")), "{mine}");
+    let (_, everywhere) = ban(&zoe, json!({"by": "email", "value": "y@example.com"}));
+    assert!(everywhere["site"].is_null(), "{everywhere}");
+    let (_, elsewhere) = ban(&zoe, json!({"by": "name", "value": "Zed", "site": "moderated"}));
+    // Each sees what they may handle: mia her site's ban only, zoe every ban.
+    let ids = |who: &Browser| -> Vec<u64> {
+        who.get("/admin/api/bans").body.as_array().unwrap().iter().map(|b| b["id"].as_u64().unwrap()).collect()
+    };
+    assert_eq!(ids(&mia), [mine["id"].as_u64().unwrap()]);
+    assert_eq!(ids(&zoe).len(), 3);
+    for other in [&everywhere, &elsewhere] {
+        let id = other["id"].as_u64().unwrap();
+        assert_eq!(mia.send("DELETE", &format!("/admin/api/bans/{id}"), None).status, 404);
+    }
+    assert_eq!(ids(&zoe).len(), 3, "nothing lifted");
+    // mia's ban holds on blog only; zoe's everywhere.
+    let send = |site: &str, email: &str| {
+        post(
+            &server.base,
+            "/api/v1/comments",
+            &json!({"site": site, "page": "/bans", "author": "someone", "email": email, "body": format!("{email} on {site}")}),
+        );
+    };
+    send("blog", "x@example.com");
+    send("moderated", "x@example.com");
+    send("moderated", "y@example.com");
+    let spam: Vec<String> = zoe
+        .queue("status=spam")
+        .iter()
+        .map(|c| c["text"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(spam.len(), 2, "{spam:?}");
+    assert!(spam.contains(&"x@example.com on blog".to_owned()), "{spam:?}");
+    assert!(spam.contains(&"y@example.com on moderated".to_owned()), "{spam:?}");
+}
