@@ -18,6 +18,15 @@ use crate::service::Actor;
 
 /// The session cookie; scoped to `/admin` so the blog's pages never see it.
 pub(crate) const COOKIE: &str = "tb_admin";
+/// The cookie's name over HTTPS: browsers take a `__Secure-` cookie only from a secure origin
+/// with the Secure flag, so a plain-HTTP page on the same host (or a sibling subdomain) cannot
+/// plant or overwrite the session.
+pub(crate) const SECURE_COOKIE: &str = "__Secure-tb_admin";
+
+/// The session cookie's name for a request that came over HTTPS or not.
+pub(crate) fn cookie_name(https: bool) -> &'static str {
+    if https { SECURE_COOKIE } else { COOKIE }
+}
 
 /// Failures before the back-off starts.
 const FREE_FAILURES: u32 = 3;
@@ -216,7 +225,7 @@ pub(crate) enum Credentials {
 
 /// Reads the caller's credentials; `changes` for every state change, which then must come from
 /// the server's own origin and carry the CSRF token.
-pub(crate) fn credentials(req: &HttpRequest, changes: bool) -> Result<Credentials> {
+pub(crate) fn credentials(req: &HttpRequest, changes: bool, https: bool) -> Result<Credentials> {
     if let Some(auth) = req.headers().get(header::AUTHORIZATION) {
         let token = auth
             .to_str()
@@ -228,7 +237,8 @@ pub(crate) fn credentials(req: &HttpRequest, changes: bool) -> Result<Credential
         }
         return Ok(Credentials::CommandLine(token.to_owned()));
     }
-    let Some(cookie) = req.cookie(COOKIE).map(|c| c.value().to_owned()) else {
+    // Over HTTPS only the prefixed cookie counts (an unprefixed one may have been planted).
+    let Some(cookie) = req.cookie(cookie_name(https)).map(|c| c.value().to_owned()) else {
         return Ok(Credentials::None);
     };
     let csrf = if changes {

@@ -17,7 +17,7 @@ use talkback_api::admin::{
 use crate::AppState;
 use crate::http::{Error, Result};
 use crate::service::{Actor, moderation_role};
-use guard::{COOKIE, Caller};
+use guard::{Caller, cookie_name};
 
 pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/admin", web::get().to(page))
@@ -104,11 +104,12 @@ fn info(caller: &Caller, actor: &Actor, state: &AppState) -> SessionInfo {
 }
 
 fn session_cookie(state: &AppState, req: &HttpRequest, value: String) -> Cookie<'static> {
-    Cookie::build(COOKIE, value)
+    let https = state.limits.is_https(req);
+    Cookie::build(cookie_name(https), value)
         .path("/admin")
         .http_only(true)
         .same_site(SameSite::Strict)
-        .secure(state.limits.is_https(req))
+        .secure(https)
         .finish()
 }
 
@@ -190,7 +191,7 @@ async fn blocking_caller(
     req: &HttpRequest,
     changes: bool,
 ) -> Result<Caller> {
-    let credentials = guard::credentials(req, changes)?;
+    let credentials = guard::credentials(req, changes, state.limits.is_https(req))?;
     let state = state.clone();
     web::block(move || guard::resolve(&state, credentials)).await?
 }

@@ -1234,3 +1234,42 @@ fn a_moderator_bans_only_on_their_own_sites_and_sees_no_other_bans() {
     assert!(spam.contains(&"x@example.com on blog".to_owned()), "{spam:?}");
     assert!(spam.contains(&"y@example.com on moderated".to_owned()), "{spam:?}");
 }
+
+#[test]
+fn over_https_the_session_cookie_is_secure_prefixed_and_a_planted_plain_one_is_ignored() {
+    let server = TestServer::start_with(|c| c.trusted_proxies = vec!["127.0.0.1".parse().unwrap()]);
+    with_accounts(&server);
+    let host = server.base.trim_start_matches("http://").to_owned();
+    let https_origin = format!("https://{host}");
+    fn over_https<'a>(origin: &'a str, cookie: Option<&'a str>) -> Vec<(&'static str, &'a str)> {
+        let mut headers = vec![("X-Forwarded-Proto", "https"), ("Origin", origin)];
+        if let Some(cookie) = cookie {
+            headers.push(("Cookie", cookie));
+        }
+        headers
+    }
+    let signed = call(
+        &server.base,
+        "POST",
+        "/admin/api/session",
+        Some(&json!({"name": "zoe", "password": PASSWORD}).to_string()),
+        &over_https(&https_origin, None),
+    );
+    assert_eq!(signed.status, 200, "{signed:?}");
+    let set = signed.header("set-cookie").unwrap().to_owned();
+    assert!(set.starts_with("__Secure-tb_admin="), "{set}");
+    assert!(set.contains("Secure") && set.contains("HttpOnly"), "{set}");
+    let value = set.split(';').next().unwrap().split_once('=').unwrap().1.to_owned();
+    let session = |name: &str| {
+        let cookie = format!("{name}={value}");
+        call(&server.base, "GET", "/admin/api/session", None, &over_https(&https_origin, Some(&cookie))).status
+    };
+    assert_eq!(session("__Secure-tb_admin"), 200);
+    // The same value under the plain name, as a page on plain HTTP could have set it: ignored.
+    assert_eq!(session("tb_admin"), 401);
+    // Over plain HTTP the cookie keeps its plain name (a test machine, a loopback dashboard).
+    assert!(sign_in_reply(&server.base, "zoe", PASSWORD)
+        .header("set-cookie")
+        .unwrap()
+        .starts_with("tb_admin="));
+}
