@@ -11,6 +11,7 @@ mod compose;
 mod digest;
 mod readers;
 mod smtp;
+mod throttle;
 mod webhooks;
 
 use std::sync::Arc;
@@ -133,28 +134,52 @@ pub(crate) fn spawn(service: Arc<Service>, config: &Config, metrics: Deliveries)
     }
     actix_web::rt::spawn(async move {
         let mut turns = service.turns(CONSUMER);
-        while turns.next().await {
-            if let Err(e) = catch_up(&service, &relay, &public_url, &metrics).await {
-                tracing::error!(error = %e, "mail to site owners stopped for now");
-            }
+        let mut throttle = throttle::Throttle::default();
+        let mut more = turns.next().await;
+        while more {
+            let due = match catch_up(&service, &relay, &public_url, &metrics, &mut throttle).await {
+                Ok(due) => due,
+                Err(e) => {
+                    tracing::error!(error = %e, "mail to site owners stopped for now");
+                    None
+                }
+            };
+            // Folded comments wait for their digest: come back when it is due, or at the
+            // next write, whichever is first.
+            more = match due {
+                None => turns.next().await,
+                Some(wait) => tokio::select! {
+                    more = turns.next() => more,
+                    () = actix_web::rt::time::sleep(wait) => true,
+                },
+            };
         }
     });
 }
 
-/// Mails every notice after the cursor, moving the cursor after each batch.
+/// Mails every notice after the cursor (singly, or folded into a digest past a site's hourly
+/// share: `throttle`), moving the stored cursor after each batch; how long until a folded
+/// digest is due, if one waits.
 async fn catch_up(
     service: &Arc<Service>,
     relay: &Arc<smtp::Relay>,
     public_url: &str,
     metrics: &Deliveries,
-) -> Result<(), String> {
+    throttle: &mut throttle::Throttle,
+) -> Result<Option<Duration>, String> {
     loop {
         let s = Arc::clone(service);
-        let (notices, upto, cursor, last) = web::block(move || {
-            let cursor = s.consumer_cursor(CONSUMER)?;
+        let cursor = web::block(move || s.consumer_cursor(CONSUMER))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?;
+        throttle.resync(cursor);
+        // Past the stored cursor while folded comments hold it back.
+        let from = cursor.max(throttle.read_to);
+        let s = Arc::clone(service);
+        let (notices, upto, last) = web::block(move || {
             let last = s.last_change()?;
-            s.notices_after(cursor, 100)
-                .map(|(n, upto)| (n, upto, cursor, last))
+            s.notices_after(from, 100).map(|(n, upto)| (n, upto, last))
         })
         .await
         .map_err(|e| e.to_string())?
@@ -162,27 +187,47 @@ async fn catch_up(
         metrics
             .depth
             .set(i64::try_from(last.saturating_sub(cursor)).unwrap_or(i64::MAX));
-        if upto == cursor {
-            return Ok(());
-        }
-        for notice in notices {
+        throttle.read_to = upto;
+        let plan = throttle.plan(notices, crate::service::now_ms());
+        for notice in &plan.singles {
             let log = MailLog {
                 site: &notice.site,
                 to: &notice.owner,
                 kind: "mail",
             };
-            match compose(&notice, public_url, relay.from(), relay.reply_to()) {
+            match compose(notice, public_url, relay.from(), relay.reply_to()) {
                 Ok(message) => {
                     deliver(relay, message, &log, metrics).await;
                 }
                 Err(e) => unwritable(&log, metrics, e),
             }
         }
-        let s = Arc::clone(service);
-        web::block(move || s.set_consumer_cursor(CONSUMER, upto))
-            .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| e.to_string())?;
+        for folded in &plan.digests {
+            let Some(first) = folded.first() else { continue };
+            let log = MailLog {
+                site: &first.site,
+                to: &first.owner,
+                kind: "mail.digest",
+            };
+            match compose::compose_digest(folded, 0, public_url, relay.from(), relay.reply_to()) {
+                Ok(message) => {
+                    deliver(relay, message, &log, metrics).await;
+                }
+                Err(e) => unwritable(&log, metrics, e),
+            }
+        }
+        let to = throttle.cursor();
+        if to != cursor {
+            let s = Arc::clone(service);
+            web::block(move || s.set_consumer_cursor(CONSUMER, to))
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| e.to_string())?;
+        }
+        throttle.stored(to);
+        if upto == from {
+            return Ok(throttle.next_due(crate::service::now_ms()));
+        }
     }
 }
 
