@@ -377,6 +377,7 @@ fn spawn_spam_training(service: Arc<Service>) {
     actix_web::rt::spawn(async move {
         let mut turns = service.turns("spam-trainer");
         while turns.next().await {
+            let _held = turns.hold();
             loop {
                 let service = Arc::clone(&service);
                 match web::block(move || service.train_spam_filter(500)).await {

@@ -44,7 +44,8 @@ pub(super) fn spawn(
                     actix_web::rt::time::sleep(crate::service::LEASE_RETRY).await;
                     continue;
                 }
-                match step(
+                let held = turns.hold();
+                let stepped = step(
                     &service,
                     &relay,
                     &public_url,
@@ -53,8 +54,9 @@ pub(super) fn spawn(
                     &cursor,
                     period,
                 )
-                .await
-                {
+                .await;
+                drop(held);
+                match stepped {
                     // Nothing to mail: wait for a write.
                     Ok(None) => {
                         if !turns.next().await {

@@ -137,6 +137,7 @@ pub(crate) fn spawn(service: Arc<Service>, config: &Config, metrics: Deliveries)
         let mut throttle = throttle::Throttle::default();
         let mut more = turns.next().await;
         while more {
+            let held = turns.hold();
             let due = match catch_up(&service, &relay, &public_url, &metrics, &mut throttle).await {
                 Ok(due) => due,
                 Err(e) => {
@@ -144,6 +145,7 @@ pub(crate) fn spawn(service: Arc<Service>, config: &Config, metrics: Deliveries)
                     None
                 }
             };
+            drop(held);
             // Folded comments wait for their digest: come back when it is due, or at the
             // next write, whichever is first.
             more = match due {

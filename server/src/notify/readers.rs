@@ -64,6 +64,7 @@ pub(super) fn spawn(
         let mut turns = service.turns(CONSUMER);
         let mut throttle = Throttle::default();
         while turns.next().await {
+            let _held = turns.hold();
             if let Err(e) = catch_up(&service, &relay, &public_url, &metrics, &mut throttle).await {
                 tracing::error!(error = %e, "mail to readers stopped for now");
             }

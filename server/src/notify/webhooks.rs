@@ -238,6 +238,7 @@ pub(crate) fn spawn(
             actix_web::rt::spawn(async move {
                 let mut turns = service.turns(&name);
                 while turns.next().await {
+                    let _held = turns.hold();
                     if let Err(e) = catch_up(&service, &site, &hook, &name, &agent, &metrics).await
                     {
                         tracing::error!(error = %e, hook = %shown_target(&hook.url), "webhook stopped for now");

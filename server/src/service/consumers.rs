@@ -37,7 +37,42 @@ impl Service {
     }
 }
 
+/// Keeps renewing a consumer's lease while a turn lasts (see [`Turns::hold`]).
+pub struct Held(Option<tokio::task::JoinHandle<()>>);
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        if let Some(renewing) = self.0.take() {
+            renewing.abort();
+        }
+    }
+}
+
 impl Turns {
+    /// Keeps the lease while the returned guard lives: a turn may outlast [`LEASE`] (a relay
+    /// or a receiver retried with back-off), and another server must not take the consumer
+    /// over meanwhile and work the same items again. Renewed every third of the lease.
+    pub fn hold(&self) -> Held {
+        if !self.service.shared_store() {
+            return Held(None);
+        }
+        let (service, name) = (Arc::clone(&self.service), self.name.clone());
+        Held(Some(actix_web::rt::spawn(async move {
+            loop {
+                actix_web::rt::time::sleep(LEASE / 3).await;
+                let lease = Turns {
+                    service: Arc::clone(&service),
+                    name: name.clone(),
+                    published: service.changes(),
+                    first: false,
+                };
+                if !lease.lead().await {
+                    tracing::warn!(consumer = %name, "lost the lease during a turn");
+                }
+            }
+        })))
+    }
+
     /// Waits for the next turn: at once the first time, then after a published change (and,
     /// on a shared database, at least every [`LEASE_RETRY`], renewing the lease). False once
     /// the service is gone.

@@ -693,3 +693,37 @@ fn an_unreadable_comment_holds_up_no_mail_or_webhook_after_it() {
     assert_eq!(events.len(), 1, "the webhook hears of Bea's comment");
     assert!(events[0].body.contains("Written by Bea."), "{}", events[0].body);
 }
+
+#[test]
+fn a_turn_longer_than_the_lease_keeps_renewing_it() {
+    let db = Database::new("lease");
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = test_config(dir.path());
+    config.database = db.url.clone().into();
+    let service = open_service(&config);
+    let url = db.url.clone();
+    // Off the async runtime's thread: the PostgreSQL client blocks.
+    let until = move || -> i64 {
+        let url = url.clone();
+        std::thread::spawn(move || {
+            postgres::Client::connect(&url, postgres::NoTls)
+                .unwrap()
+                .query_one("SELECT until FROM tb_leases WHERE name = 'long-turn'", &[])
+                .unwrap()
+                .get(0)
+        })
+        .join()
+        .unwrap()
+    };
+    actix_web::rt::System::new().block_on(async move {
+        let mut turns = service.turns("long-turn");
+        assert!(turns.next().await, "the only server takes the lease");
+        let claimed = until();
+        let held = turns.hold();
+        // A turn outlasting a third of the lease (a relay retried with back-off): renewed.
+        actix_web::rt::time::sleep(talkback_server::service::LEASE / 3 + Duration::from_secs(1)).await;
+        let renewed = until();
+        assert!(renewed >= claimed + 9_000, "claimed until {claimed}, now until {renewed}");
+        drop(held);
+    });
+}
