@@ -71,7 +71,18 @@ impl Default for SignInGuard {
     }
 }
 
-fn keys(name: &str, client: Option<IpAddr>) -> Vec<String> {
+/// The device cookie's name (over HTTPS with the `__Secure-` prefix, like the session's).
+pub(crate) fn device_cookie_name(https: bool) -> &'static str {
+    if https { "__Secure-tb_device" } else { "tb_device" }
+}
+
+/// Who an attempt counts against: the account and the client address; or, from a browser that
+/// signed in to this account before (its device cookie), that device alone, so a stranger
+/// running up the account's lockout or the shared address's never locks its owner out.
+fn keys(name: &str, client: Option<IpAddr>, device: Option<&str>) -> Vec<String> {
+    if let Some(device) = device {
+        return vec![format!("device:{device}")];
+    }
     let mut keys = vec![format!("account:{}", name.to_lowercase())];
     if let Some(ip) = client {
         keys.push(format!("client:{}", limit::bucket(ip)));
@@ -83,9 +94,15 @@ impl SignInGuard {
     /// Takes an attempt's slot before its password is hashed: refused while the account or
     /// the client is locked out, else counted as a failure at once (forgiven on success), so
     /// a burst of concurrent attempts cannot all slip in before the first one fails.
-    pub(crate) fn attempt(&self, name: &str, client: Option<IpAddr>, now: i64) -> Result<()> {
+    pub(crate) fn attempt(
+        &self,
+        name: &str,
+        client: Option<IpAddr>,
+        device: Option<&str>,
+        now: i64,
+    ) -> Result<()> {
         let mut failures = self.lock()?;
-        let keys = keys(name, client);
+        let keys = keys(name, client, device);
         refuse_locked(&failures, &keys, now)?;
         count_failure(&mut failures, keys, now);
         Ok(())
@@ -93,9 +110,15 @@ impl SignInGuard {
 
     /// A failed attempt has been checked: its wait runs from now, not from when it was
     /// counted (hashing takes a while, longer on a busy machine).
-    pub(crate) fn settle(&self, name: &str, client: Option<IpAddr>, now: i64) -> Result<()> {
+    pub(crate) fn settle(
+        &self,
+        name: &str,
+        client: Option<IpAddr>,
+        device: Option<&str>,
+        now: i64,
+    ) -> Result<()> {
         let mut failures = self.lock()?;
-        for key in keys(name, client) {
+        for key in keys(name, client, device) {
             if let Some(f) = failures.get_mut(&key)
                 && f.count > FREE_FAILURES
             {
@@ -105,11 +128,16 @@ impl SignInGuard {
         Ok(())
     }
 
-    /// A successful sign-in: forgets the account's failures, and the client's one counted up
-    /// front for this attempt (its earlier failures stay).
-    pub(crate) fn forgive(&self, name: &str, client: Option<IpAddr>) -> Result<()> {
+    /// A successful sign-in: forgets the account's (or the device's) failures, and the
+    /// client's one counted up front for this attempt (its earlier failures stay).
+    pub(crate) fn forgive(
+        &self,
+        name: &str,
+        client: Option<IpAddr>,
+        device: Option<&str>,
+    ) -> Result<()> {
         let mut failures = self.lock()?;
-        let mut keys = keys(name, client).into_iter();
+        let mut keys = keys(name, client, device).into_iter();
         if let Some(account) = keys.next() {
             failures.remove(&account);
         }
@@ -127,14 +155,14 @@ impl SignInGuard {
     /// Refuses while the account or the client is locked out.
     #[cfg(test)]
     fn check(&self, name: &str, client: Option<IpAddr>, now: i64) -> Result<()> {
-        refuse_locked(&*self.lock()?, &keys(name, client), now)
+        refuse_locked(&*self.lock()?, &keys(name, client, None), now)
     }
 
     /// Counts a failure: after the first few, each one doubles the wait (1 s, 2 s, 4 s …), up
     /// to the full lockout.
     #[cfg(test)]
     fn failed(&self, name: &str, client: Option<IpAddr>, now: i64) -> Result<()> {
-        count_failure(&mut *self.lock()?, keys(name, client), now);
+        count_failure(&mut *self.lock()?, keys(name, client, None), now);
         Ok(())
     }
 
@@ -338,7 +366,7 @@ mod tests {
             other => panic!("expected the full lockout, got {other:?}"),
         }
         // A success forgets the account's failures, not the client's.
-        guard.forgive("zoe", None).unwrap();
+        guard.forgive("zoe", None, None).unwrap();
         assert!(guard.check("zoe", None, now).is_ok());
         assert!(guard.check("zoe", Some(ip), now).is_err());
         // After the lockout, failures are forgotten.
@@ -352,12 +380,12 @@ mod tests {
         let t = 1_000_000;
         // A burst at one instant: only the free attempts get in, whatever the passwords.
         let admitted = (0..200)
-            .filter(|_| guard.attempt("owner", Some(ip), t).is_ok())
+            .filter(|_| guard.attempt("owner", Some(ip), None, t).is_ok())
             .count();
         assert_eq!(admitted, FREE_FAILURES as usize + 1);
         // The right password on the last one: the account is free again, the client keeps
         // its earlier failures but not the forgiven one.
-        guard.forgive("owner", Some(ip)).unwrap();
+        guard.forgive("owner", Some(ip), None).unwrap();
         assert!(guard.check("owner", None, t).is_ok());
         assert!(guard.check("owner", Some(ip), t).is_ok());
     }

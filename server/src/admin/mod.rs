@@ -143,20 +143,32 @@ async fn sign_in(
             writes: true,
         });
     };
+    let https = state.limits.is_https(&req);
+    let device = req
+        .cookie(guard::device_cookie_name(https))
+        .and_then(|c| state.service.device_of(&name, c.value()));
     state
         .sign_ins
-        .attempt(&name, client, crate::service::now_ms())?;
+        .attempt(&name, client, device.as_deref(), crate::service::now_ms())?;
     let service = state.service.clone();
     let attempt = name.clone();
     let signed = web::block(move || service.sign_in(&attempt, &password)).await??;
     let Some(signed) = signed else {
         state
             .sign_ins
-            .settle(&name, client, crate::service::now_ms())?;
+            .settle(&name, client, device.as_deref(), crate::service::now_ms())?;
         tracing::warn!(account = ?name, client = ?client, "failed sign-in");
         return Err(failed());
     };
-    state.sign_ins.forgive(&name, client)?;
+    state.sign_ins.forgive(&name, client, device.as_deref())?;
+    // This browser is known to the account from now on (a new id at each sign-in).
+    let device_cookie = Cookie::build(guard::device_cookie_name(https), state.service.device_cookie(&name)?)
+        .path("/admin/api/session")
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .secure(https)
+        .max_age(actix_web::cookie::time::Duration::days(400))
+        .finish();
     let caller = Caller {
         actor: Actor::of(&signed.admin),
         cookie: None,
@@ -165,6 +177,7 @@ async fn sign_in(
     let body = info(&caller, &caller.actor, &state);
     Ok(HttpResponse::Ok()
         .cookie(session_cookie(&state, &req, signed.cookie))
+        .cookie(device_cookie)
         .json(body))
 }
 

@@ -25,6 +25,62 @@ pub struct SignedIn {
     pub admin: AdminRecord,
 }
 
+/// Device cookies (OWASP's defence against lockout as a denial of service): a browser that
+/// signed in to an account carries a cookie naming it, signed with a store secret, and its
+/// later sign-ins to that account are counted against that device alone, never against the
+/// account's lockout, which strangers can run up.
+pub(crate) struct DeviceKeys {
+    mac: hmac::Hmac<sha2::Sha256>,
+}
+
+impl DeviceKeys {
+    pub(super) fn new(secret: &[u8]) -> Result<Self, talkback_store::Error> {
+        use hmac::Mac;
+        let mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret)
+            .map_err(|e| talkback_store::Error::Internal(format!("device secret: {e}")))?;
+        Ok(Self { mac })
+    }
+
+    fn tag(&self, name: &str, device: &str) -> hmac::Hmac<sha2::Sha256> {
+        use hmac::Mac;
+        let mut m = self.mac.clone();
+        m.update(name.to_lowercase().as_bytes());
+        m.update(b"\0");
+        m.update(device.as_bytes());
+        m
+    }
+}
+
+impl Service {
+    /// A new device cookie's value for a browser that just signed in to `name`:
+    /// `{device id}.{MAC of the name and the id}`.
+    pub fn device_cookie(&self, name: &str) -> Result<String> {
+        use hmac::Mac;
+        let device = random_token()?;
+        let tag = self.devices.tag(name, &device).finalize().into_bytes();
+        Ok(format!(
+            "{device}.{}",
+            base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, &tag[..16])
+        ))
+    }
+
+    /// The device id in `cookie`, when it is genuine and was given for `name`.
+    pub fn device_of(&self, name: &str, cookie: &str) -> Option<String> {
+        use hmac::Mac;
+        let (device, tag) = cookie.split_once('.')?;
+        if device.len() > 64 {
+            return None;
+        }
+        let tag =
+            base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, tag).ok()?;
+        if tag.len() != 16 {
+            return None;
+        }
+        self.devices.tag(name, device).verify_truncated_left(&tag).ok()?;
+        Some(device.to_owned())
+    }
+}
+
 fn invalid(message: impl Into<String>) -> Error {
     Error::client(ErrorCode::InvalidJson, message)
 }

@@ -79,6 +79,7 @@ pub struct Service {
     /// Feeds' and the sidebar's lists until the next change (`feeds.rs`).
     latest_lists: feeds::Latest,
     tokens: subscriptions::Tokens,
+    devices: accounts::DeviceKeys,
     /// This server's id among servers sharing a database (whose leases are whose).
     instance: String,
     /// On a shared database: changes this server wrote and already dropped from its caches,
@@ -131,6 +132,10 @@ impl Service {
             talkback_store::Error::Internal(format!("no randomness for a secret: {e}"))
         })?;
         let tokens = subscriptions::Tokens::new(&store.secret("subscriptions", &fresh)?)?;
+        getrandom::fill(&mut fresh).map_err(|e| {
+            talkback_store::Error::Internal(format!("no randomness for a secret: {e}"))
+        })?;
+        let devices = accounts::DeviceKeys::new(&store.secret("devices", &fresh)?)?;
         remember_recent_bodies(store.as_ref(), &config, &antispam)?;
         let mut instance = [0u8; 8];
         getrandom::fill(&mut instance).map_err(|e| {
@@ -148,6 +153,7 @@ impl Service {
             live: live::Live::default(),
             latest_lists: feeds::Latest::default(),
             tokens,
+            devices,
             instance: hex::encode(instance),
             own_changes: Default::default(),
         })

@@ -1273,3 +1273,54 @@ fn over_https_the_session_cookie_is_secure_prefixed_and_a_planted_plain_one_is_i
         .unwrap()
         .starts_with("tb_admin="));
 }
+
+#[test]
+fn strangers_locking_an_account_do_not_lock_out_a_browser_that_signed_in_to_it_before() {
+    let server = TestServer::start_with(|c| c.trusted_proxies = vec!["127.0.0.1".parse().unwrap()]);
+    with_accounts(&server);
+    let attempt = |name: &str, from: &str, password: &str, device: Option<&str>| {
+        let mut headers = vec![("Origin", server.base.as_str()), ("X-Forwarded-For", from)];
+        let cookie;
+        if let Some(device) = device {
+            cookie = format!("tb_device={device}");
+            headers.push(("Cookie", cookie.as_str()));
+        }
+        call(
+            &server.base,
+            "POST",
+            "/admin/api/session",
+            Some(&json!({"name": name, "password": password}).to_string()),
+            &headers,
+        )
+    };
+    let device_of = |reply: &Reply| {
+        reply
+            .headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case("set-cookie"))
+            .find_map(|(_, v)| v.strip_prefix("tb_device="))
+            .and_then(|v| v.split(';').next())
+            .expect("a device cookie")
+            .to_owned()
+    };
+    // zoe's own browser (and mia's) signed in once and were given device cookies.
+    let first = attempt("zoe", "198.51.100.1", PASSWORD, None);
+    assert_eq!(first.status, 200);
+    let zoes = device_of(&first);
+    let mias = device_of(&attempt("mia", "198.51.100.9", PASSWORD, None));
+    // Strangers from other addresses run up zoe's lockout.
+    for i in 0..5 {
+        attempt("zoe", &format!("203.0.113.{i}"), "guessing wrong", None);
+    }
+    let forged = format!("{}x", &zoes[..zoes.len() - 1]);
+    // (who, device cookie, status)
+    let cases = [
+        ("a new browser", None, 429),
+        ("a forged device cookie", Some(forged.as_str()), 429),
+        ("mia's browser, whose cookie is for mia", Some(mias.as_str()), 429),
+        ("zoe's browser", Some(zoes.as_str()), 200),
+    ];
+    for (who, cookie, status) in cases {
+        assert_eq!(attempt("zoe", "198.51.100.1", PASSWORD, cookie).status, status, "{who}");
+    }
+}

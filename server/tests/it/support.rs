@@ -126,12 +126,16 @@ pub fn call(
         Err(e) => panic!("{method} {path}: {e}"),
     };
     let status = response.status();
+    // Every value of a repeated header (Set-Cookie), each as its own pair.
     let headers = response
         .headers_names()
         .into_iter()
-        .map(|n| {
-            let v = response.header(&n).unwrap_or_default().to_owned();
-            (n, v)
+        .flat_map(|n| {
+            response
+                .all(&n)
+                .into_iter()
+                .map(|v| (n.clone(), v.to_owned()))
+                .collect::<Vec<_>>()
         })
         .collect();
     let text = response.into_string().unwrap_or_default();
