@@ -5,3 +5,9 @@ CREATE TABLE tb_spent (
     expires bigint NOT NULL
 );
 CREATE INDEX tb_spent_expires ON tb_spent (expires);
+
+-- Windows of any length in the shared counts (mail to readers counts by hour and by day):
+-- each row says when its window ends, and rows are forgotten by that.
+ALTER TABLE tb_quotas ADD COLUMN expires bigint NOT NULL DEFAULT 0;
+UPDATE tb_quotas SET expires = window_start + 60000;
+CREATE INDEX tb_quotas_expires ON tb_quotas (expires);

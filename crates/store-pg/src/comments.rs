@@ -686,22 +686,23 @@ impl Maintenance for PgStore {
         })
     }
 
-    fn count_use(&self, key: &str, window_ms: i64) -> Result<u32> {
+    fn count_use(&self, key: &str, window_ms: i64, length_ms: i64) -> Result<u32> {
         let mut conn = self.conn()?;
+        let expires = window_ms.saturating_add(length_ms);
         let used: i32 = conn
             .query_one(
-                "INSERT INTO tb_quotas (key, window_start, used) VALUES ($1, $2, 1) \
+                "INSERT INTO tb_quotas (key, window_start, used, expires) VALUES ($1, $2, 1, $3) \
                  ON CONFLICT (key) DO UPDATE SET \
                  used = CASE WHEN tb_quotas.window_start = $2 THEN tb_quotas.used + 1 ELSE 1 END, \
-                 window_start = $2 RETURNING used",
-                &[&key, &window_ms],
+                 window_start = $2, expires = $3 RETURNING used",
+                &[&key, &window_ms, &expires],
             )
             .map_err(backend)?
             .get(0);
         if used == 1 {
-            // A client's first use in a window: clients idle for ten minutes are forgotten.
+            // A key's first use in a window: keys whose window ended ten minutes ago go.
             conn.execute(
-                "DELETE FROM tb_quotas WHERE window_start < $1",
+                "DELETE FROM tb_quotas WHERE expires < $1",
                 &[&(window_ms - 600_000)],
             )
             .map_err(backend)?;

@@ -47,7 +47,7 @@ pub const MIGRATIONS: &[Migration] = &[
     },
     Migration {
         version: 5,
-        name: "one-time tokens used",
+        name: "one-time tokens used, and counts in windows of any length",
         sql: include_str!("../migrations/0005_spent.sql"),
     },
 ];

@@ -30,6 +30,8 @@
 //!   `audit`: sequence number → [`AuditRecord`](talkback_store::AuditRecord) (the empty key holds the last one).
 //! - `spam`, `trained` and `meta`'s `spam:cursor`: the spam filter's learned state (`spam.rs`).
 //! - `subs`, `sub_keys`, `confirmed`, `mailed`: readers' mail subscriptions (`subscriptions.rs`).
+//! - `quotas`: budget key → window start, window end (ms) and uses so far, for counts that
+//!   must survive a restart (mail to readers); keys whose window ended go a few at a time.
 //! - `spent`: `expiry (ms) | token` → empty, for every one-time token used (form tokens' salts):
 //!   expired ones are the front of the tree, swept a few at a time.
 
@@ -104,6 +106,8 @@ pub struct SledStore {
     mailed: sled::Tree,
     /// One-time tokens used, by expiry (see the key layout).
     spent: sled::Tree,
+    /// Uses of budgets in their current windows (see the key layout).
+    quotas: sled::Tree,
     flush: GroupCommit,
     /// Makes flushes durable and keeps writes off a full disk (`durable.rs`).
     disk: Disk,
@@ -425,6 +429,7 @@ impl SledStore {
             confirmed: tree("confirmed")?,
             mailed: tree("mailed")?,
             spent: tree("spent")?,
+            quotas: tree("quotas")?,
             meta,
             db,
             flush: GroupCommit::default(),
@@ -962,6 +967,52 @@ impl Maintenance for SledStore {
 
     fn disk(&self) -> talkback_store::DiskState {
         self.disk.state()
+    }
+
+    fn count_use(&self, key: &str, window_ms: i64, length_ms: i64) -> Result<u32> {
+        /// Ended windows forgotten per use at most.
+        const SWEEP: usize = 16;
+        self.disk.check_space()?;
+        let ends = window_ms.saturating_add(length_ms);
+        let counted = self
+            .quotas
+            .update_and_fetch(key.as_bytes(), |old| {
+                let used = match old {
+                    Some(v) if v.len() == 20 && v[..8] == window_ms.to_be_bytes() => {
+                        u32::from_be_bytes([v[16], v[17], v[18], v[19]]).saturating_add(1)
+                    }
+                    _ => 1,
+                };
+                let mut value = Vec::with_capacity(20);
+                value.extend_from_slice(&window_ms.to_be_bytes());
+                value.extend_from_slice(&ends.to_be_bytes());
+                value.extend_from_slice(&used.to_be_bytes());
+                Some(value)
+            })
+            .db()?;
+        let used = counted
+            .filter(|v| v.len() == 20)
+            .map_or(1, |v| u32::from_be_bytes([v[16], v[17], v[18], v[19]]));
+        if used == 1 {
+            // A key's first use in a window: a few keys whose window ended a while ago go.
+            let ended: Vec<sled::IVec> = self
+                .quotas
+                .iter()
+                .take(256)
+                .filter_map(|entry| entry.ok())
+                .filter(|(_, v)| {
+                    v.len() == 20
+                        && i64::from_be_bytes(v[8..16].try_into().unwrap_or_default())
+                            < window_ms - 600_000
+                })
+                .take(SWEEP)
+                .map(|(k, _)| k)
+                .collect();
+            for key in ended {
+                self.quotas.remove(key).db()?;
+            }
+        }
+        Ok(used)
     }
 
     fn spend_once(&self, token: &[u8], expires_ms: i64, now_ms: i64) -> Result<bool> {

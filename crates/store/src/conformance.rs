@@ -45,7 +45,8 @@ macro_rules! conformance_suite {
             subscriptions_are_confirmed_once_per_address_and_end_cleanly,
             subscriptions_move_with_their_page_and_keep_the_wider_scope,
             restored_subscriptions_keep_their_ids,
-            a_one_time_token_is_spent_once
+            a_one_time_token_is_spent_once,
+            uses_are_counted_per_window_of_any_length
         );
     };
     (@each named $make:path; $($story:ident),* $(,)?) => {
@@ -1561,4 +1562,21 @@ pub fn a_one_time_token_is_spent_once<S: Maintenance + ?Sized>(store: Arc<S>) {
     }
     assert!(!store.spend_once(b"salt-a", later, later - 1).unwrap(), "unexpired, kept");
     assert!(!store.spend_once(b"salt-b", later, later - 1).unwrap(), "unexpired, kept");
+}
+
+pub fn uses_are_counted_per_window_of_any_length<S: Maintenance + ?Sized>(store: Arc<S>) {
+    const HOUR: i64 = 3_600_000;
+    const DAY: i64 = 24 * HOUR;
+    let counts = |key: &str, window: i64, length: i64, n: usize| -> Vec<u32> {
+        (0..n).map(|_| store.count_use(key, window, length).unwrap()).collect()
+    };
+    assert_eq!(counts("mail:a", 0, DAY, 3), [1, 2, 3]);
+    assert_eq!(counts("mail:b", 0, DAY, 1), [1], "each key its own");
+    assert_eq!(counts("mail:a", 0, DAY, 1), [4]);
+    // Other keys starting windows much later sweep ended ones, never this day's.
+    for i in 0..50 {
+        store.count_use(&format!("w:{i}"), 10 * HOUR, 60_000).unwrap();
+    }
+    assert_eq!(counts("mail:a", 0, DAY, 1), [5], "a window not ended is kept");
+    assert_eq!(counts("mail:a", DAY, DAY, 2), [1, 2], "the next window counts afresh");
 }

@@ -208,13 +208,12 @@ pub trait Maintenance: Send + Sync {
     /// Moves every comment of page `from` to page `to` (created if needed, merged if it
     /// exists), keeping replies and counts. Returns how many comments moved.
     fn move_page(&self, site: &str, from: &str, to: &str) -> Result<(usize, WriteSeq)>;
-    /// Counts one use of the budget `key` in the one-minute window starting at `window_ms`,
-    /// for every server sharing the store; returns the uses in that window so far, this one
-    /// included. A store one process uses returns 0: that server's own limiter counts.
-    fn count_use(&self, key: &str, window_ms: i64) -> Result<u32> {
-        let _ = (key, window_ms);
-        Ok(0)
-    }
+    /// Counts one use of the budget `key` in the window of `length_ms` starting at
+    /// `window_ms` (callers align windows, so every server names the same one); returns the
+    /// uses in that window so far, this one included, as every server sharing the store and
+    /// every restart sees them. A new window starts the count again; keys whose window ended
+    /// are forgotten in time.
+    fn count_use(&self, key: &str, window_ms: i64, length_ms: i64) -> Result<u32>;
     /// Records the use of the one-time token `token` (a signed form token's salt), valid until
     /// `expires_ms`; true the first time, false ever after. Every server sharing the store
     /// sees it and it survives restarts, so a captured token is good for one comment in all.

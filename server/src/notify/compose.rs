@@ -207,6 +207,24 @@ pub(super) fn compose_for_reader(
             html.push_str("</p>");
             texts.mail_confirm_subject.to_owned()
         }
+        ReaderMailKind::Subscribed => {
+            // Fixed words and the site's name only, as for a confirmation.
+            let said = fill(texts.mail_subscribed_text, &[("site", site)]);
+            text.push_str(&format!(
+                "{said}\n\n{}\n{unsubscribe}\n",
+                texts.mail_subscribed_undo
+            ));
+            html.push_str("<p>");
+            escape(&said, &mut html);
+            html.push_str("</p><p>");
+            escape(texts.mail_subscribed_undo, &mut html);
+            html.push_str(" <a href=\"");
+            escape(&unsubscribe, &mut html);
+            html.push_str("\">");
+            escape(texts.mail_unsubscribe, &mut html);
+            html.push_str("</a></p>");
+            texts.mail_subscribed_subject.to_owned()
+        }
         ReaderMailKind::FollowUp { reply } => {
             let link = comment_link(
                 mail.page_url.as_deref(),
@@ -251,6 +269,9 @@ pub(super) fn compose_for_reader(
     let message_id = match mail.kind {
         ReaderMailKind::Confirm => {
             format!("<confirm-{}.comment-{}@{host}>", sub.id, mail.comment.id)
+        }
+        ReaderMailKind::Subscribed => {
+            format!("<subscribed-{}.comment-{}@{host}>", sub.id, mail.comment.id)
         }
         ReaderMailKind::FollowUp { .. } => {
             format!("<comment-{}.subscriber-{}@{host}>", mail.comment.id, sub.id)

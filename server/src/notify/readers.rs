@@ -1,13 +1,19 @@
 //! Mail to readers who ticked "Notify me of follow-up comments": a consumer of the change log
 //! (cursor `reader-mail`) that sends what `Service::mail_for_readers_after` finds (requests
-//! to confirm, follow-up comments), records each one done (so a replay after a crash sends it
-//! at most once more, with the same Message-ID) and only then moves its cursor. Each
-//! recipient gets at most `FOLLOW_UPS_PER_HOUR` follow-ups and `CONFIRMS_PER_DAY` requests
-//! to confirm; beyond that a mail is logged as throttled and skipped, so nobody can use a
-//! busy thread, or a stranger's address in the form, to flood an inbox.
+//! to confirm, notices of a new subscription, follow-up comments), records each one done (so a
+//! replay after a crash sends it at most once more, with the same Message-ID) and only then
+//! moves its cursor.
+//!
+//! Quotas, counted in the store (so every server and every restart sees the same): each
+//! address gets at most `FOLLOW_UPS_PER_HOUR` follow-ups and `CONFIRMS_PER_DAY` requests to
+//! confirm (or notices); a client's comments cause at most `CONFIRMS_PER_CLIENT_PER_DAY` of
+//! those, a site at most `CONFIRMS_PER_SITE_PER_HOUR`. A mail over a quota waits for its next
+//! window instead of being dropped: the stored cursor stays before it, the log is read on past
+//! it, and mail to other addresses goes on. Nobody can use a busy thread, or strangers'
+//! addresses in the form, to flood inboxes.
 
-use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix_web::web;
 
@@ -15,35 +21,115 @@ use super::{Deliveries, MailLog, compose, deliver, smtp};
 use crate::service::{ReaderMail, ReaderMailKind, Service, now_ms};
 
 const CONSUMER: &str = "reader-mail";
-const FOLLOW_UPS_PER_HOUR: usize = 20;
-const CONFIRMS_PER_DAY: usize = 3;
+const FOLLOW_UPS_PER_HOUR: u32 = 20;
+const CONFIRMS_PER_DAY: u32 = 3;
+const CONFIRMS_PER_CLIENT_PER_DAY: u32 = 10;
+const CONFIRMS_PER_SITE_PER_HOUR: u32 = 60;
 const HOUR_MS: i64 = 60 * 60 * 1000;
+const DAY_MS: i64 = 24 * HOUR_MS;
 
-/// What each recipient was sent lately, by kind.
-#[derive(Default)]
-struct Throttle {
-    sent: HashMap<(String, bool), VecDeque<i64>>,
+/// One budget a mail spends: its key in the store, its window's length and its cap.
+#[derive(Debug, PartialEq, Eq)]
+struct Quota {
+    key: String,
+    window_ms: i64,
+    cap: u32,
 }
 
-impl Throttle {
-    /// Whether `to` may get one more mail of this kind now; counts it if so.
-    fn admit(&mut self, to: &str, confirm: bool, now: i64) -> bool {
-        let (window, cap) = if confirm {
-            (24 * HOUR_MS, CONFIRMS_PER_DAY)
-        } else {
-            (HOUR_MS, FOLLOW_UPS_PER_HOUR)
-        };
-        self.sent
-            .retain(|_, times| times.back().is_some_and(|&t| now - t < 24 * HOUR_MS));
-        let times = self.sent.entry((to.to_owned(), confirm)).or_default();
-        while times.front().is_some_and(|&t| now - t >= window) {
-            times.pop_front();
+/// Whether a mail asks (or tells) an address about a subscription, rather than carrying a
+/// follow-up: those are the ones a stranger's form can cause.
+fn asks(mail: &ReaderMail) -> bool {
+    matches!(
+        mail.kind,
+        ReaderMailKind::Confirm | ReaderMailKind::Subscribed
+    )
+}
+
+/// The budgets `mail` spends.
+fn quotas(mail: &ReaderMail) -> Vec<Quota> {
+    let to = &mail.subscription.email;
+    if !asks(mail) {
+        return vec![Quota {
+            key: format!("mail:follow:{to}"),
+            window_ms: HOUR_MS,
+            cap: FOLLOW_UPS_PER_HOUR,
+        }];
+    }
+    let mut quotas = vec![
+        Quota {
+            key: format!("mail:ask:{to}"),
+            window_ms: DAY_MS,
+            cap: CONFIRMS_PER_DAY,
+        },
+        Quota {
+            key: format!("mail:ask-site:{}", mail.subscription.site),
+            window_ms: HOUR_MS,
+            cap: CONFIRMS_PER_SITE_PER_HOUR,
+        },
+    ];
+    if let Some(client) = &mail.client {
+        quotas.push(Quota {
+            key: format!("mail:ask-client:{client}"),
+            window_ms: DAY_MS,
+            cap: CONFIRMS_PER_CLIENT_PER_DAY,
+        });
+    }
+    quotas
+}
+
+/// Spends `mail`'s budgets now: `None` when it may go, else when to try again (the end of the
+/// window that is full).
+fn admit(service: &Service, mail: &ReaderMail, now: i64) -> Result<Option<i64>, crate::http::Error> {
+    for quota in quotas(mail) {
+        let window = now - now.rem_euclid(quota.window_ms);
+        if service.count_in_window(&quota.key, window, quota.window_ms)? > quota.cap {
+            return Ok(Some(window + quota.window_ms));
         }
-        if times.len() >= cap {
-            return false;
+    }
+    Ok(None)
+}
+
+/// The consumer's memory between turns: mails waiting for their window, how far the log was
+/// read past the stored cursor, and the cursor it stored last.
+#[derive(Default)]
+struct Waiting {
+    mails: Vec<(ReaderMail, i64)>,
+    read_to: u64,
+    stored: Option<u64>,
+}
+
+impl Waiting {
+    /// Starts over from the stored cursor when it is not the one this server left (another
+    /// server worked the consumer meanwhile): what waited here is read again from there.
+    fn resync(&mut self, stored: u64) {
+        if self.stored != Some(stored) {
+            self.mails.clear();
+            self.read_to = stored;
+            self.stored = Some(stored);
         }
-        times.push_back(now);
-        true
+    }
+
+    /// Whether a mail to `to` waits already (later ones wait behind it, keeping their order).
+    fn holds(&self, to: &str) -> bool {
+        self.mails.iter().any(|(m, _)| m.subscription.email == to)
+    }
+
+    /// Where the stored cursor may go: before the first waiting mail's change, or as far as
+    /// the log was read.
+    fn cursor(&self) -> u64 {
+        self.mails
+            .iter()
+            .map(|(m, _)| m.seq.saturating_sub(1))
+            .min()
+            .map_or(self.read_to, |w| w.min(self.read_to))
+    }
+
+    fn next_due(&self, now: i64) -> Option<Duration> {
+        self.mails
+            .iter()
+            .map(|(_, due)| due - now)
+            .min()
+            .map(|ms| Duration::from_millis(u64::try_from(ms.max(0)).unwrap_or(0) + 1))
     }
 }
 
@@ -62,14 +148,31 @@ pub(super) fn spawn(
     let public_url = public_url.to_owned();
     actix_web::rt::spawn(async move {
         let mut turns = service.turns(CONSUMER);
-        let mut throttle = Throttle::default();
-        while turns.next().await {
-            let _held = turns.hold();
-            if let Err(e) = catch_up(&service, &relay, &public_url, &metrics, &mut throttle).await {
-                tracing::error!(error = %e, "mail to readers stopped for now");
-            }
+        let mut waiting = Waiting::default();
+        let mut more = turns.next().await;
+        while more {
+            let held = turns.hold();
+            let due = match catch_up(&service, &relay, &public_url, &metrics, &mut waiting).await {
+                Ok(due) => due,
+                Err(e) => {
+                    tracing::error!(error = %e, "mail to readers stopped for now");
+                    None
+                }
+            };
+            drop(held);
+            more = match due {
+                None => turns.next().await,
+                Some(wait) => tokio::select! {
+                    more = turns.next() => more,
+                    () = actix_web::rt::time::sleep(wait) => true,
+                },
+            };
         }
     });
+}
+
+fn failed(e: impl std::fmt::Display) -> String {
+    e.to_string()
 }
 
 async fn catch_up(
@@ -77,83 +180,101 @@ async fn catch_up(
     relay: &Arc<smtp::Relay>,
     public_url: &str,
     metrics: &Deliveries,
-    throttle: &mut Throttle,
-) -> Result<(), String> {
+    waiting: &mut Waiting,
+) -> Result<Option<Duration>, String> {
+    let s = Arc::clone(service);
+    let cursor = web::block(move || s.consumer_cursor(CONSUMER))
+        .await
+        .map_err(failed)?
+        .map_err(failed)?;
+    waiting.resync(cursor);
+    // Mails whose window came round, oldest first.
+    let now = now_ms();
+    let (due, later): (Vec<_>, Vec<_>) = std::mem::take(&mut waiting.mails)
+        .into_iter()
+        .partition(|(_, at)| *at <= now);
+    waiting.mails = later;
+    for (mail, _) in due {
+        offer(service, relay, public_url, metrics, waiting, mail).await?;
+    }
     loop {
         let s = Arc::clone(service);
-        let (mails, upto, cursor) = web::block(move || {
-            let cursor = s.consumer_cursor(CONSUMER)?;
-            s.mail_for_readers_after(cursor, 50)
-                .map(|(m, upto)| (m, upto, cursor))
-        })
-        .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| e.to_string())?;
-        if upto == cursor {
-            return Ok(());
-        }
-        for mail in mails {
-            send(service, relay, public_url, metrics, throttle, mail).await?;
-        }
-        let s = Arc::clone(service);
-        web::block(move || s.set_consumer_cursor(CONSUMER, upto))
+        let from = cursor.max(waiting.read_to);
+        let (mails, upto) = web::block(move || s.mail_for_readers_after(from, 50))
             .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| e.to_string())?;
+            .map_err(failed)?
+            .map_err(failed)?;
+        for mail in mails {
+            offer(service, relay, public_url, metrics, waiting, mail).await?;
+        }
+        waiting.read_to = upto;
+        let to = waiting.cursor();
+        if waiting.stored != Some(to) {
+            let s = Arc::clone(service);
+            web::block(move || s.set_consumer_cursor(CONSUMER, to))
+                .await
+                .map_err(failed)?
+                .map_err(failed)?;
+            waiting.stored = Some(to);
+        }
+        if upto == from {
+            return Ok(waiting.next_due(now_ms()));
+        }
     }
 }
 
-async fn send(
+/// Sends `mail` if its budgets allow (and nothing to its address waits before it), else keeps
+/// it waiting for its window.
+async fn offer(
     service: &Arc<Service>,
     relay: &Arc<smtp::Relay>,
     public_url: &str,
     metrics: &Deliveries,
-    throttle: &mut Throttle,
+    waiting: &mut Waiting,
     mail: ReaderMail,
 ) -> Result<(), String> {
-    let confirm = mail.kind == ReaderMailKind::Confirm;
     let log = MailLog {
         site: &mail.subscription.site,
         to: &mail.subscription.email,
-        kind: if confirm {
-            "mail.confirm"
-        } else {
-            "mail.follow_up"
+        kind: match mail.kind {
+            ReaderMailKind::Confirm => "mail.confirm",
+            ReaderMailKind::Subscribed => "mail.subscribed",
+            ReaderMailKind::FollowUp { .. } => "mail.follow_up",
         },
     };
+    let now = now_ms();
+    let retry = if waiting.holds(&mail.subscription.email) {
+        // Behind an earlier mail to the same address: try again with it.
+        waiting
+            .mails
+            .iter()
+            .filter(|(m, _)| m.subscription.email == mail.subscription.email)
+            .map(|(_, at)| *at)
+            .max()
+    } else {
+        let (s, m) = (Arc::clone(service), mail.clone());
+        web::block(move || admit(&s, &m, now))
+            .await
+            .map_err(failed)?
+            .map_err(failed)?
+    };
+    if let Some(at) = retry {
+        tracing::info!(site = %log.site, kind = log.kind, "mail to a reader waits for its quota");
+        waiting.mails.push((mail, at));
+        return Ok(());
+    }
     match compose::compose_for_reader(&mail, public_url, relay.from(), relay.reply_to()) {
         Ok(message) => {
-            deliver_unless_throttled(relay, message, &log, metrics, throttle, confirm).await;
+            deliver(relay, message, &log, metrics).await;
         }
         Err(e) => super::unwritable(&log, metrics, e),
     }
-    // Done either way: sent, given up, or throttled.
+    // Done either way: sent or given up.
     let s = Arc::clone(service);
     web::block(move || s.mail_done(&mail))
         .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| e.to_string())
-}
-
-async fn deliver_unless_throttled(
-    relay: &Arc<smtp::Relay>,
-    message: lettre::Message,
-    log: &MailLog<'_>,
-    metrics: &Deliveries,
-    throttle: &mut Throttle,
-    confirm: bool,
-) {
-    if throttle.admit(log.to, confirm, now_ms()) {
-        deliver(relay, message, log, metrics).await;
-    } else {
-        metrics.record(super::mail_delivery(
-            log,
-            &message,
-            "throttled",
-            "too many mails to this address lately".into(),
-        ));
-        tracing::warn!(site = %log.site, kind = log.kind, "mail to a reader throttled");
-    }
+        .map_err(failed)?
+        .map_err(failed)
 }
 
 #[cfg(test)]
@@ -161,29 +282,51 @@ mod tests {
     use super::*;
 
     #[test]
-    fn each_recipient_gets_a_bounded_number_of_mails_per_window() {
-        let mut throttle = Throttle::default();
-        let sent = |t: &mut Throttle, to: &str, confirm: bool, at: i64| {
-            (0..30).filter(|_| t.admit(to, confirm, at)).count()
+    fn requests_to_confirm_spend_the_addresss_the_clients_and_the_sites_budgets() {
+        let keys = |kind, client: Option<&str>| -> Vec<(String, i64, u32)> {
+            let mail = ReaderMail {
+                seq: 1,
+                kind,
+                subscription: talkback_store::SubscriptionRecord {
+                    id: 1,
+                    site: "blog".into(),
+                    page_key: "/p".into(),
+                    email: "ann@example.org".into(),
+                    scope: talkback_store::Scope::Thread,
+                    lang: "en".into(),
+                    created: 0,
+                    origin: 1,
+                    confirmed: false,
+                    asked: None,
+                },
+                page_title: None,
+                page_url: None,
+                comment: serde_json::from_value(serde_json::json!({
+                    "id": 1, "author": "Ann", "avatar": "", "body": [], "created": 0
+                }))
+                .unwrap(),
+                body_source: String::new(),
+                confirm_token: String::new(),
+                unsubscribe_token: String::new(),
+                client: client.map(str::to_owned),
+            };
+            quotas(&mail)
+                .into_iter()
+                .map(|q| (q.key, q.window_ms, q.cap))
+                .collect()
         };
         assert_eq!(
-            sent(&mut throttle, "a@x.org", false, 0),
-            FOLLOW_UPS_PER_HOUR
+            keys(ReaderMailKind::FollowUp { reply: false }, Some("192.0.2.1")),
+            [("mail:follow:ann@example.org".to_owned(), HOUR_MS, FOLLOW_UPS_PER_HOUR)]
         );
         assert_eq!(
-            sent(&mut throttle, "b@x.org", false, 0),
-            FOLLOW_UPS_PER_HOUR
+            keys(ReaderMailKind::Confirm, Some("192.0.2.1")),
+            [
+                ("mail:ask:ann@example.org".to_owned(), DAY_MS, CONFIRMS_PER_DAY),
+                ("mail:ask-site:blog".to_owned(), HOUR_MS, CONFIRMS_PER_SITE_PER_HOUR),
+                ("mail:ask-client:192.0.2.1".to_owned(), DAY_MS, CONFIRMS_PER_CLIENT_PER_DAY),
+            ]
         );
-        assert_eq!(sent(&mut throttle, "a@x.org", true, 0), CONFIRMS_PER_DAY);
-        assert_eq!(sent(&mut throttle, "a@x.org", false, HOUR_MS - 1), 0);
-        assert_eq!(
-            sent(&mut throttle, "a@x.org", false, HOUR_MS),
-            FOLLOW_UPS_PER_HOUR
-        );
-        assert_eq!(sent(&mut throttle, "a@x.org", true, 2 * HOUR_MS), 0);
-        assert_eq!(
-            sent(&mut throttle, "a@x.org", true, 24 * HOUR_MS),
-            CONFIRMS_PER_DAY
-        );
+        assert_eq!(keys(ReaderMailKind::Subscribed, None).len(), 2);
     }
 }

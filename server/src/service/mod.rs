@@ -387,7 +387,7 @@ impl Batch<'_> {
 /// The rate limits' windows shared with other servers, counted in the store.
 impl crate::http::limit::SharedCount for Service {
     fn count_use(&self, key: &str, window_ms: i64) -> Result<u32, Error> {
-        Ok(self.store.count_use(key, window_ms)?)
+        Ok(self.store.count_use(key, window_ms, 60_000)?)
     }
 }
 

@@ -90,12 +90,18 @@ pub struct ReaderMail {
     pub body_source: String,
     pub confirm_token: String,
     pub unsubscribe_token: String,
+    /// Who sent the comment (an address, IPv6 by its /64), for the quota of requests to
+    /// confirm one client may cause.
+    pub client: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReaderMailKind {
     /// Asks the address to confirm; nothing else goes to it before it does.
     Confirm,
+    /// Tells an address that confirmed before that it now follows another page, with the way
+    /// to undo it (a stranger may have typed it into the form).
+    Subscribed,
     /// A new comment on the page; `reply`: it answers one of the subscriber's own.
     FollowUp { reply: bool },
 }
@@ -258,10 +264,20 @@ impl Service {
         let Some(sub) = self.store.subscription_of(&page.site, &page.key, &email)? else {
             return Ok(None);
         };
+        if sub.origin != record.id {
+            return Ok(None);
+        }
+        // Confirmed before, elsewhere on the site: no confirmation needed, but the address
+        // hears of it once, with the way out.
+        if sub.confirmed {
+            return Ok(sub.asked.is_none().then(|| {
+                self.reader_mail(seq, ReaderMailKind::Subscribed, sub, &page, record)
+            }));
+        }
         let asked_lately = sub
             .asked
             .is_some_and(|at| now_ms().saturating_sub(at) < ASK_AGAIN_MS);
-        if sub.confirmed || sub.origin != record.id || asked_lately {
+        if asked_lately {
             return Ok(None);
         }
         Ok(Some(self.reader_mail(
@@ -342,13 +358,26 @@ impl Service {
             page_url: page.url.clone().filter(|u| talkback_api::is_web_address(u)),
             comment: convert::comment(record, &self.avatar_key),
             body_source: record.body_source.clone(),
+            client: record
+                .ip
+                .as_deref()
+                .and_then(|ip| ip.parse().ok())
+                .map(|ip| crate::http::limit::bucket(ip).to_string()),
         }
+    }
+
+    /// Counts one use of the budget `key` in the window of `length_ms` starting at
+    /// `window_ms`, kept in the store (every server, every restart); the uses so far.
+    pub fn count_in_window(&self, key: &str, window_ms: i64, length_ms: i64) -> Result<u32, Error> {
+        Ok(self.store.count_use(key, window_ms, length_ms)?)
     }
 
     /// Records that `mail` went (or was given up), so it is not sent again.
     pub fn mail_done(&self, mail: &ReaderMail) -> Result<(), Error> {
         match mail.kind {
-            ReaderMailKind::Confirm => self.store.set_asked(mail.subscription.id, now_ms())?,
+            ReaderMailKind::Confirm | ReaderMailKind::Subscribed => {
+                self.store.set_asked(mail.subscription.id, now_ms())?;
+            }
             ReaderMailKind::FollowUp { .. } => self
                 .store
                 .set_mailed(mail.subscription.id, mail.comment.id.0)?,
