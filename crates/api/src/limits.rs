@@ -8,8 +8,9 @@ pub const MAX_NAME_CHARS: usize = 100;
 pub const MAX_WEBSITE_BYTES: usize = 512;
 /// Longest e-mail address (RFC 5321 path limit).
 pub const MAX_EMAIL_BYTES: usize = 254;
-/// Longest page key, in bytes.
-pub const MAX_PAGE_KEY_BYTES: usize = 512;
+/// Longest page key or URL as sent, in characters (the key it normalises to may have one
+/// more, a leading `/`).
+pub const MAX_PAGE_KEY_CHARS: usize = 512;
 /// Longest page title, in characters.
 pub const MAX_TITLE_CHARS: usize = 300;
 /// Deepest reply chain: a comment at this depth cannot be replied to.

@@ -4,6 +4,11 @@
 /// `/?page_id=7`, category and tag archives): kept in page keys unless a site says otherwise.
 pub const DEFAULT_PAGE_PARAMS: &[&str] = &["p", "page_id", "cat", "tag"];
 
+/// What a page key or URL as sent must look like for [`normalize_page_key_keeping`] to give a
+/// key (the OpenAPI document says it): no control characters, and after any leading white
+/// space, a first character other than `?` or `#` (nothing would be left of the key).
+pub const PAGE_KEY_PATTERN: &str = r"^\s*[^\s?#\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$";
+
 /// Normalises a page key or URL with [`DEFAULT_PAGE_PARAMS`]; see [`normalize_page_key_keeping`].
 pub fn normalize_page_key(raw: &str) -> Option<String> {
     normalize_page_key_keeping(raw, DEFAULT_PAGE_PARAMS)
@@ -24,27 +29,28 @@ pub fn normalize_page_key_keeping(raw: &str, keep: &[impl AsRef<str>]) -> Option
     if raw.chars().any(char::is_control) {
         return None;
     }
-    let without_origin = match raw.find("://") {
+    let (without_origin, had_origin) = match raw.find("://") {
         Some(i)
             if raw[..i]
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)) =>
         {
             let rest = &raw[i + 3..];
-            match rest.find(['/', '?', '#']) {
+            let path = match rest.find(['/', '?', '#']) {
                 Some(at) if rest[at..].starts_with('/') => &rest[at..],
                 // `https://blog.example?p=4`: the root, with its query.
                 Some(at) if rest[at..].starts_with('?') => &rest[at..],
                 _ => "/",
-            }
+            };
+            (path, true)
         }
-        _ => raw,
+        _ => (raw, false),
     };
     let without_fragment = without_origin.split('#').next().unwrap_or_default();
     let (path, query) = without_fragment
         .split_once('?')
         .unwrap_or((without_fragment, ""));
-    let rooted = path.starts_with('/') || (path.is_empty() && raw.contains("://"));
+    let rooted = path.starts_with('/') || (path.is_empty() && had_origin);
     let mut key = String::with_capacity(path.len() + 1);
     for segment in path.split('/').filter(|s| !s.is_empty()) {
         key.push('/');
@@ -124,4 +130,29 @@ fn normalize_escapes(text: &str) -> String {
         i += c.len_utf8();
     }
     out
+}
+
+#[cfg(test)]
+mod pattern_tests {
+    use super::*;
+
+    /// The document's pattern and the normaliser agree: a key matches exactly when it
+    /// normalises to something.
+    #[test]
+    fn the_documented_pattern_accepts_exactly_the_keys_that_normalise() {
+        let pattern = regex::Regex::new(PAGE_KEY_PATTERN).unwrap();
+        let cases = [
+            "/", "/a/", "a", "a/b", "  /a  ", "https://blog.example", "https://blog.example?p=4",
+            "://x", "x://", "//", "/?p=4#c", "a?", "ünïcødé", "a b", "", " ", "\t", "?p=4", "#c5",
+            "  ?p", " #", "/a\u{0}", "a\u{7f}", "a\u{85}b", "\u{9f}", "a\nb", "\u{3000}/a",
+            "?://x", "#://x", "0", "%2F", "/\u{200b}",
+        ];
+        for key in cases {
+            assert_eq!(
+                pattern.is_match(key),
+                normalize_page_key(key).is_some(),
+                "{key:?}"
+            );
+        }
+    }
 }

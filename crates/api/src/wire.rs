@@ -9,10 +9,45 @@ use serde::{Deserialize, Serialize};
 
 use crate::Block;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(transparent)]
 pub struct CommentId(pub u64);
+
+/// An id is a non-negative integer, which JSON may also write as `12.0` (JSON Schema calls it
+/// an integer, and JavaScript numbers are floats): taken when whole and within range.
+impl<'de> Deserialize<'de> for CommentId {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Id;
+        impl serde::de::Visitor<'_> for Id {
+            type Value = CommentId;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a comment id")
+            }
+
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<CommentId, E> {
+                Ok(CommentId(v))
+            }
+
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<CommentId, E> {
+                u64::try_from(v)
+                    .map(CommentId)
+                    .map_err(|_| E::invalid_value(serde::de::Unexpected::Signed(v), &self))
+            }
+
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<CommentId, E> {
+                // Whole and exactly representable (2^53), as any id this server gives out is.
+                if v.fract() == 0.0 && (0.0..=9_007_199_254_740_992.0).contains(&v) {
+                    Ok(CommentId(v as u64))
+                } else {
+                    Err(E::invalid_value(serde::de::Unexpected::Float(v), &self))
+                }
+            }
+        }
+        deserializer.deserialize_u64(Id)
+    }
+}
 
 impl std::fmt::Display for CommentId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -79,8 +79,6 @@ pub(crate) fn check_api(root: &Path) -> anyhow::Result<()> {
             &format!("{base}/api/v1/openapi.json"),
             "--checks",
             "all",
-            "--exclude-checks",
-            "positive_data_acceptance",
         ])
         .current_dir(data.path()));
     if outcome.is_err() {

@@ -2,7 +2,7 @@
 //! what to change; nothing is stored until every check has passed.
 
 use talkback_api::limits::{
-    MAX_EMAIL_BYTES, MAX_NAME_CHARS, MAX_PAGE_KEY_BYTES, MAX_TITLE_CHARS, MAX_WEBSITE_BYTES,
+    MAX_EMAIL_BYTES, MAX_NAME_CHARS, MAX_PAGE_KEY_CHARS, MAX_TITLE_CHARS, MAX_WEBSITE_BYTES,
 };
 use talkback_api::{ErrorCode, is_web_address, normalize_page_key_keeping, page_url_keeping};
 
@@ -32,12 +32,15 @@ fn present(value: Option<&str>) -> Option<&str> {
 
 /// A page key or URL, normalised with the site's own page parameters.
 pub(crate) fn page_key(raw: &str, site: &SiteConfig) -> Result<String> {
-    match normalize_page_key_keeping(raw, &site.page_params) {
-        Some(key) if key.len() <= MAX_PAGE_KEY_BYTES => Ok(key),
-        Some(_) => fail(
+    // Counted as sent, in characters, as the OpenAPI document's maxLength counts.
+    if raw.chars().count() > MAX_PAGE_KEY_CHARS {
+        return fail(
             ErrorCode::InvalidPage,
-            format!("The page key is longer than {MAX_PAGE_KEY_BYTES} bytes."),
-        ),
+            format!("The page key is longer than {MAX_PAGE_KEY_CHARS} characters."),
+        );
+    }
+    match normalize_page_key_keeping(raw, &site.page_params) {
+        Some(key) => Ok(key),
         None => fail(
             ErrorCode::InvalidPage,
             "The page key is empty or contains control characters.",
@@ -134,6 +137,10 @@ fn website_like(raw: Option<&str>, refusal: impl Fn() -> Error) -> Result<Option
 pub(crate) fn body(source: &str) -> Result<(String, Vec<talkback_api::Block>)> {
     use super::markdown::{MarkdownError, parse};
     let source = source.trim_end();
+    // Nothing to see (white space and control characters only): nothing said.
+    if !source.chars().any(|c| !c.is_whitespace() && !c.is_control()) {
+        return Err(Error::reader(ErrorCode::BodyEmpty));
+    }
     let tree = parse(source).map_err(|e| {
         Error::reader(match e {
             MarkdownError::Empty => ErrorCode::BodyEmpty,

@@ -74,6 +74,7 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         ErrorCode::UnknownSite
         | ErrorCode::CommentNotFound
+        | ErrorCode::ParentNotFound
         | ErrorCode::NotFound
         | ErrorCode::SubscriptionNotFound => StatusCode::NOT_FOUND,
         ErrorCode::OriginNotAllowed

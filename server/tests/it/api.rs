@@ -213,7 +213,7 @@ fn bad_input_is_refused_with_a_stable_code_and_changes_nothing() {
             "missing parent",
             with("parent", json!(999_999)),
             &[],
-            400,
+            404,
             "parent_not_found",
         ),
         (
