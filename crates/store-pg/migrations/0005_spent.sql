@@ -11,3 +11,8 @@ CREATE INDEX tb_spent_expires ON tb_spent (expires);
 ALTER TABLE tb_quotas ADD COLUMN expires bigint NOT NULL DEFAULT 0;
 UPDATE tb_quotas SET expires = window_start + 60000;
 CREATE INDEX tb_quotas_expires ON tb_quotas (expires);
+
+-- Feeds and the recent-comments list: a site's or a page's approved comments, newest first,
+-- without scanning the others.
+CREATE INDEX tb_comments_site_status ON tb_comments (site, status, id);
+CREATE INDEX tb_comments_page_status ON tb_comments (page_id, status, id);

@@ -848,29 +848,65 @@ impl Moderation for PgStore {
 
     fn list_comments(&self, query: &CommentQuery) -> Result<CommentList> {
         let mut conn = self.conn()?;
-        let held: Vec<&str> = query.statuses.iter().map(|s| s.name()).collect();
-        // Held comments by their index; everything else by one reverse pass over comments.
-        let only_held = query.only_held();
-        let sql = if only_held {
-            "SELECT c.id, c.record, p.record FROM tb_comments c \
-             LEFT JOIN tb_pages p ON p.id = c.page_id \
-             WHERE c.id < $1 AND c.status = ANY($3) ORDER BY c.id DESC LIMIT $2"
-        } else {
-            "SELECT c.id, c.record, p.record FROM tb_comments c \
-             LEFT JOIN tb_pages p ON p.id = c.page_id \
-             WHERE c.id < $1 ORDER BY c.id DESC LIMIT $2"
+        // What the indexes can answer is asked in SQL (status, site, page: `tb_comments_held`,
+        // `tb_comments_site_status`, `tb_comments_page_status`); the rest of the query (words,
+        // dates) is `CommentQuery::matches` over what comes back, newest first.
+        let statuses: Vec<&str> = query.statuses.iter().map(|s| s.name()).collect();
+        let sites: Option<Vec<String>> = query.sites.clone();
+        let page_id: Option<i64> = match (&query.page, query.sites.as_deref()) {
+            (Some(key), Some([site])) => match page_of(&mut conn.db(), site, key)? {
+                Some(page) => Some(sql_id(page.id)),
+                None => {
+                    return Ok(CommentList {
+                        items: Vec::new(),
+                        next_before: None,
+                    });
+                }
+            },
+            _ => None,
         };
+        let mut sql = String::from(
+            "SELECT c.id, c.record, p.record FROM tb_comments c \
+             LEFT JOIN tb_pages p ON p.id = c.page_id WHERE c.id < $1",
+        );
+        let mut extra: Vec<&(dyn postgres::types::ToSql + Sync)> = Vec::new();
+        // One value is compared as one (`= ANY` of a single value would not let the planner
+        // read the index in id order).
+        match statuses.as_slice() {
+            [] => {}
+            [one] => {
+                extra.push(one);
+                sql.push_str(&format!(" AND c.status = ${}", extra.len() + 2));
+            }
+            _ => {
+                extra.push(&statuses);
+                sql.push_str(&format!(" AND c.status = ANY(${})", extra.len() + 2));
+            }
+        }
+        match sites.as_deref() {
+            None => {}
+            Some([one]) => {
+                extra.push(one);
+                sql.push_str(&format!(" AND c.site = ${}", extra.len() + 2));
+            }
+            Some(_) => {
+                extra.push(&sites);
+                sql.push_str(&format!(" AND c.site = ANY(${})", extra.len() + 2));
+            }
+        }
+        if let Some(page_id) = &page_id {
+            extra.push(page_id);
+            sql.push_str(&format!(" AND c.page_id = ${}", extra.len() + 2));
+        }
+        sql.push_str(" ORDER BY c.id DESC LIMIT $2");
         let mut before = query.before.map_or(i64::MAX, sql_id);
         let mut items = Vec::new();
         let mut scanned = 0usize;
         let mut last = None;
         loop {
-            let rows = if only_held {
-                conn.query(sql, &[&before, &BATCH, &held])
-            } else {
-                conn.query(sql, &[&before, &BATCH])
-            }
-            .map_err(backend)?;
+            let mut params: Vec<&(dyn postgres::types::ToSql + Sync)> = vec![&before, &BATCH];
+            params.extend(extra.iter().copied());
+            let rows = conn.query(sql.as_str(), &params).map_err(backend)?;
             let full = rows.len() as i64 == BATCH;
             for row in rows {
                 if items.len() >= query.limit || scanned >= query.scan_limit {

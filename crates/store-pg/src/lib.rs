@@ -47,7 +47,7 @@ pub const MIGRATIONS: &[Migration] = &[
     },
     Migration {
         version: 5,
-        name: "one-time tokens used, and counts in windows of any length",
+        name: "one-time tokens used, counts in windows of any length, listings by site and page",
         sql: include_str!("../migrations/0005_spent.sql"),
     },
 ];

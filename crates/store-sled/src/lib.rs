@@ -938,7 +938,7 @@ impl SledStore {
     }
 
     /// Ids and parents of every comment of a page, from the index.
-    fn page_comment_ids(&self, page_id: u64) -> Result<Vec<(u64, u64)>> {
+    pub(crate) fn page_comment_ids(&self, page_id: u64) -> Result<Vec<(u64, u64)>> {
         self.index
             .scan_prefix(page_id.to_be_bytes())
             .keys()

@@ -74,8 +74,32 @@ impl Moderation for SledStore {
         let before = query.before.unwrap_or(u64::MAX);
         // Held comments by their index; everything else by one reverse pass over the records
         // themselves (no second lookup per comment).
+        // One page of one site (a thread's feed): that page's comments by the thread index,
+        // newest first, whatever the rest of the database holds.
+        let one_page = match (&query.page, query.sites.as_deref()) {
+            (Some(key), Some([site])) => Some(self.page(site, key)?),
+            _ => None,
+        };
         let records: Box<dyn Iterator<Item = Result<(u64, Option<CommentRecord>)>>> =
-            if query.only_held() {
+            if let Some(page) = one_page {
+                let Some(page) = page else {
+                    return Ok(CommentList {
+                        items: Vec::new(),
+                        next_before: None,
+                    });
+                };
+                let mut ids: Vec<u64> = self
+                    .page_comment_ids(page.id)?
+                    .into_iter()
+                    .map(|(_, id)| id)
+                    .filter(|id| *id < before)
+                    .collect();
+                ids.sort_unstable_by(|a, b| b.cmp(a));
+                Box::new(
+                    ids.into_iter()
+                        .map(|id| Ok((id, self.load_comment(id)?))),
+                )
+            } else if query.only_held() {
                 Box::new(
                     self.held_ids_before(&query.statuses, before)
                         .map(|id| id.and_then(|id| Ok((id, self.load_comment(id)?)))),

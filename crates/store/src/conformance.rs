@@ -46,7 +46,8 @@ macro_rules! conformance_suite {
             subscriptions_move_with_their_page_and_keep_the_wider_scope,
             restored_subscriptions_keep_their_ids,
             a_one_time_token_is_spent_once,
-            uses_are_counted_per_window_of_any_length
+            uses_are_counted_per_window_of_any_length,
+            one_pages_listing_reads_that_page_alone
         );
     };
     (@each named $make:path; $($story:ident),* $(,)?) => {
@@ -1579,4 +1580,38 @@ pub fn uses_are_counted_per_window_of_any_length<S: Maintenance + ?Sized>(store:
     }
     assert_eq!(counts("mail:a", 0, DAY, 1), [5], "a window not ended is kept");
     assert_eq!(counts("mail:a", DAY, DAY, 2), [1, 2], "the next window counts afresh");
+}
+
+/// A thread's feed lists that page's comments however many others the site has: the page is
+/// read by an index, so a small `scan_limit` still reaches its oldest comment.
+pub fn one_pages_listing_reads_that_page_alone(store: Arc<dyn Store>) {
+    store.ensure_site("blog").unwrap();
+    let mut quiet = Vec::new();
+    for i in 0..3 {
+        let (rec, _) = store
+            .insert_comment(new_comment("/quiet", None, &format!("q{i}")))
+            .unwrap();
+        quiet.push(rec.id);
+    }
+    let (held, _) = store.insert_comment(new_comment("/quiet", None, "waiting")).unwrap();
+    store.set_status(held.id, Status::Pending).unwrap();
+    for i in 0..40 {
+        store
+            .insert_comment(new_comment("/busy", None, &format!("b{i}")))
+            .unwrap();
+    }
+    let page = |key: &str, before: Option<u64>| CommentQuery {
+        sites: Some(vec!["blog".into()]),
+        statuses: vec![Status::Approved],
+        page: Some(key.into()),
+        before,
+        limit: 2,
+        scan_limit: 8,
+        ..CommentQuery::default()
+    };
+    let (first, next) = listed(&*store, &page("/quiet", None));
+    assert_eq!(first, ["q2", "q1"]);
+    let (rest, _) = listed(&*store, &page("/quiet", next));
+    assert_eq!(rest, ["q0"]);
+    assert_eq!(listed(&*store, &page("/nowhere", None)).0, Vec::<String>::new());
 }
