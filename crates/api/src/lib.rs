@@ -21,7 +21,8 @@ pub use error::{ErrorBody, ErrorCode, Field, SentError};
 pub use identicon::Identicon;
 pub use links::{LINK_SCHEMES, WEB_SCHEMES, has_scheme, is_web_address, link_href};
 pub use page_key::{
-    DEFAULT_PAGE_PARAMS, PAGE_KEY_PATTERN, normalize_page_key, normalize_page_key_keeping, page_url_keeping,
+    DEFAULT_PAGE_PARAMS, PAGE_KEY_PATTERN, normalize_page_key, normalize_page_key_keeping,
+    page_url_keeping,
 };
 pub use thread::assemble_thread;
 pub use wire::*;

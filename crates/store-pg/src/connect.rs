@@ -68,9 +68,7 @@ impl SslMode {
         match self {
             Self::Disable => postgres::config::SslMode::Disable,
             Self::Prefer => postgres::config::SslMode::Prefer,
-            Self::Require | Self::VerifyCa | Self::VerifyFull => {
-                postgres::config::SslMode::Require
-            }
+            Self::Require | Self::VerifyCa | Self::VerifyFull => postgres::config::SslMode::Require,
         }
     }
 }
@@ -286,10 +284,12 @@ fn client_config(
         .map_err(|e| Error::Url(e.to_string()))?;
     let verifier: Arc<dyn ServerCertVerifier> = match roots {
         Some(roots) => {
-            let webpki =
-                rustls::client::WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
-                    .build()
-                    .map_err(|e| Error::Url(e.to_string()))?;
+            let webpki = rustls::client::WebPkiServerVerifier::builder_with_provider(
+                Arc::new(roots),
+                provider,
+            )
+            .build()
+            .map_err(|e| Error::Url(e.to_string()))?;
             if mode == SslMode::VerifyFull {
                 webpki
             } else {
@@ -412,10 +412,30 @@ mod tests {
     fn libpq_modes_are_read_and_taken_out_of_the_url() {
         let cases = [
             ("postgres://u@db.example/tb", SslMode::Prefer, false, false),
-            ("postgres://u@db.example/tb?sslmode=disable", SslMode::Disable, false, false),
-            ("postgres://u@127.0.0.1:5432/tb?sslmode=require", SslMode::Require, false, true),
-            ("postgres://u@localhost/tb?sslmode=verify-full&sslrootcert=system", SslMode::VerifyFull, true, true),
-            ("postgres://u@[::1]/tb?sslmode=verify-ca&sslrootcert=system&application_name=tb", SslMode::VerifyCa, true, true),
+            (
+                "postgres://u@db.example/tb?sslmode=disable",
+                SslMode::Disable,
+                false,
+                false,
+            ),
+            (
+                "postgres://u@127.0.0.1:5432/tb?sslmode=require",
+                SslMode::Require,
+                false,
+                true,
+            ),
+            (
+                "postgres://u@localhost/tb?sslmode=verify-full&sslrootcert=system",
+                SslMode::VerifyFull,
+                true,
+                true,
+            ),
+            (
+                "postgres://u@[::1]/tb?sslmode=verify-ca&sslrootcert=system&application_name=tb",
+                SslMode::VerifyCa,
+                true,
+                true,
+            ),
         ];
         for (url, mode, verified, local) in cases {
             let target = Target::parse(url).unwrap_or_else(|e| panic!("{url}: {e}"));
@@ -428,9 +448,18 @@ mod tests {
     #[test]
     fn a_verifying_mode_without_roots_or_an_unknown_mode_is_refused_with_the_reason() {
         let cases = [
-            ("postgres://u@db.example/tb?sslmode=verify-full", "need sslrootcert"),
-            ("postgres://u@db.example/tb?sslmode=secure", "sslmode=secure is not one of"),
-            ("postgres://u@db.example/tb?sslmode=require&sslrootcert=/nonexistent/ca.pem", "sslrootcert /nonexistent/ca.pem"),
+            (
+                "postgres://u@db.example/tb?sslmode=verify-full",
+                "need sslrootcert",
+            ),
+            (
+                "postgres://u@db.example/tb?sslmode=secure",
+                "sslmode=secure is not one of",
+            ),
+            (
+                "postgres://u@db.example/tb?sslmode=require&sslrootcert=/nonexistent/ca.pem",
+                "sslrootcert /nonexistent/ca.pem",
+            ),
         ];
         for (url, words) in cases {
             let error = Target::parse(url).expect_err(url).to_string();
@@ -442,7 +471,10 @@ mod tests {
     fn sessions_get_timeouts_and_the_urls_own_options_win() {
         let target = Target::parse("postgres://u@h/tb?options=-c%20lock_timeout%3D1s").unwrap();
         let options = target.config().get_options().unwrap();
-        assert!(options.starts_with("-c statement_timeout=60000"), "{options}");
+        assert!(
+            options.starts_with("-c statement_timeout=60000"),
+            "{options}"
+        );
         assert!(options.ends_with("-c lock_timeout=1s"), "{options}");
     }
 
@@ -455,8 +487,18 @@ mod tests {
             verified,
         };
         assert_eq!(transport(true, false, false).warning(), None);
-        assert!(transport(false, false, false).warning().unwrap().contains("without TLS"));
-        assert!(transport(false, true, false).warning().unwrap().contains("without checking"));
+        assert!(
+            transport(false, false, false)
+                .warning()
+                .unwrap()
+                .contains("without TLS")
+        );
+        assert!(
+            transport(false, true, false)
+                .warning()
+                .unwrap()
+                .contains("without checking")
+        );
         assert_eq!(transport(false, true, true).warning(), None);
     }
 }

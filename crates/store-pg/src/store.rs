@@ -163,7 +163,10 @@ pub(crate) fn records<T: serde::de::DeserializeOwned>(rows: Vec<postgres::Row>) 
 
 /// A record column: a document this server cannot read (damaged, or written by a newer
 /// server) is `Corrupt`, an error for this call alone, never a panic.
-pub(crate) fn decoded<T: serde::de::DeserializeOwned>(row: &postgres::Row, column: usize) -> Result<T> {
+pub(crate) fn decoded<T: serde::de::DeserializeOwned>(
+    row: &postgres::Row,
+    column: usize,
+) -> Result<T> {
     row.try_get::<_, Json<T>>(column)
         .map(|json| json.0)
         .map_err(unreadable)

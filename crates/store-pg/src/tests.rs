@@ -379,13 +379,37 @@ fn sslmode_decides_whether_and_to_whom_the_store_speaks_in_tls() {
         // libpq's default: encrypted when offered, the certificate taken as it comes.
         ("application_name=tb".into(), "127.0.0.1", Ok(true)),
         ("sslmode=require".into(), "127.0.0.1", Ok(true)),
-        (format!("sslmode=verify-full&sslrootcert={ca_pem}"), "localhost", Ok(true)),
+        (
+            format!("sslmode=verify-full&sslrootcert={ca_pem}"),
+            "localhost",
+            Ok(true),
+        ),
         // The certificate names localhost, not 127.0.0.1: verify-ca does not compare names.
-        (format!("sslmode=verify-ca&sslrootcert={ca_pem}"), "127.0.0.1", Ok(true)),
-        (format!("sslmode=verify-full&sslrootcert={ca_pem}"), "127.0.0.1", Err("Certificate")),
-        (format!("sslmode=verify-full&sslrootcert={other}"), "localhost", Err("Certificate")),
-        (format!("sslmode=require&sslrootcert={other}"), "localhost", Err("Certificate")),
-        (format!("sslmode=verify-ca&sslrootcert={other}"), "127.0.0.1", Err("Certificate")),
+        (
+            format!("sslmode=verify-ca&sslrootcert={ca_pem}"),
+            "127.0.0.1",
+            Ok(true),
+        ),
+        (
+            format!("sslmode=verify-full&sslrootcert={ca_pem}"),
+            "127.0.0.1",
+            Err("Certificate"),
+        ),
+        (
+            format!("sslmode=verify-full&sslrootcert={other}"),
+            "localhost",
+            Err("Certificate"),
+        ),
+        (
+            format!("sslmode=require&sslrootcert={other}"),
+            "localhost",
+            Err("Certificate"),
+        ),
+        (
+            format!("sslmode=verify-ca&sslrootcert={other}"),
+            "127.0.0.1",
+            Err("Certificate"),
+        ),
     ];
     for (query, host, expected) in cases {
         let (url, _) = tls_url(query, host);
@@ -398,7 +422,9 @@ fn sslmode_decides_whether_and_to_whom_the_store_speaks_in_tls() {
                 assert!(said.contains(words), "{url}: {said}");
             }
             (Ok(_), Err(_)) => panic!("{url}: connected where it must be refused"),
-            (Err(error), Ok(_)) => panic!("{url}: {error}: {:?}", std::error::Error::source(&error)),
+            (Err(error), Ok(_)) => {
+                panic!("{url}: {error}: {:?}", std::error::Error::source(&error))
+            }
         }
     }
 }
@@ -414,7 +440,10 @@ fn a_store_over_verified_tls_works_and_says_how_it_is_reached() {
     );
     let store = PgStore::open(&url, 2).unwrap();
     let transport = store.transport().clone();
-    assert!(transport.tls && transport.verified && transport.local, "{transport:?}");
+    assert!(
+        transport.tls && transport.verified && transport.local,
+        "{transport:?}"
+    );
     assert_eq!(transport.warning(), None);
     // The pool's connections and the follower's own one speak TLS too.
     use talkback_store::{ChangeLog, Writes};
@@ -430,7 +459,10 @@ fn a_store_over_verified_tls_works_and_says_how_it_is_reached() {
         ("lock_timeout", "10s"),
         ("idle_in_transaction_session_timeout", "1min"),
     ] {
-        let shown: String = conn.query_one(&format!("SHOW {setting}"), &[]).unwrap().get(0);
+        let shown: String = conn
+            .query_one(&format!("SHOW {setting}"), &[])
+            .unwrap()
+            .get(0);
         assert_eq!(shown, value, "{setting}");
     }
     let listeners: i64 = conn
@@ -441,5 +473,8 @@ fn a_store_over_verified_tls_works_and_says_how_it_is_reached() {
         )
         .unwrap()
         .get(0);
-    assert!(listeners >= 2, "the listener and a pooled connection: {listeners}");
+    assert!(
+        listeners >= 2,
+        "the listener and a pooled connection: {listeners}"
+    );
 }

@@ -95,10 +95,7 @@ impl Moderation for SledStore {
                     .filter(|id| *id < before)
                     .collect();
                 ids.sort_unstable_by(|a, b| b.cmp(a));
-                Box::new(
-                    ids.into_iter()
-                        .map(|id| Ok((id, self.load_comment(id)?))),
-                )
+                Box::new(ids.into_iter().map(|id| Ok((id, self.load_comment(id)?))))
             } else if query.only_held() {
                 Box::new(
                     self.held_ids_before(&query.statuses, before)

@@ -1547,39 +1547,66 @@ pub fn a_one_time_token_is_spent_once<S: Maintenance + ?Sized>(store: Arc<S>) {
     let (now, later) = (1_000_000, 1_000_000 + 3_600_000);
     assert!(store.spend_once(b"salt-a", later, now).unwrap());
     assert!(!store.spend_once(b"salt-a", later, now).unwrap(), "spent");
-    assert!(!store.spend_once(b"salt-a", later, now + 1_000).unwrap(), "still spent");
-    assert!(store.spend_once(b"salt-b", later, now).unwrap(), "another token");
+    assert!(
+        !store.spend_once(b"salt-a", later, now + 1_000).unwrap(),
+        "still spent"
+    );
+    assert!(
+        store.spend_once(b"salt-b", later, now).unwrap(),
+        "another token"
+    );
     // Many callers at once: exactly one is first.
     let firsts: usize = std::thread::scope(|scope| {
         let spends: Vec<_> = (0..8)
             .map(|_| scope.spawn(|| store.spend_once(b"salt-c", later, now).unwrap()))
             .collect();
-        spends.into_iter().map(|s| usize::from(s.join().unwrap())).sum()
+        spends
+            .into_iter()
+            .map(|s| usize::from(s.join().unwrap()))
+            .sum()
     });
     assert_eq!(firsts, 1);
     // Past their expiry tokens may be forgotten; those not yet expired never are.
     for i in 0..300u32 {
         store.spend_once(&i.to_be_bytes(), now + 10, now).unwrap();
     }
-    assert!(!store.spend_once(b"salt-a", later, later - 1).unwrap(), "unexpired, kept");
-    assert!(!store.spend_once(b"salt-b", later, later - 1).unwrap(), "unexpired, kept");
+    assert!(
+        !store.spend_once(b"salt-a", later, later - 1).unwrap(),
+        "unexpired, kept"
+    );
+    assert!(
+        !store.spend_once(b"salt-b", later, later - 1).unwrap(),
+        "unexpired, kept"
+    );
 }
 
 pub fn uses_are_counted_per_window_of_any_length<S: Maintenance + ?Sized>(store: Arc<S>) {
     const HOUR: i64 = 3_600_000;
     const DAY: i64 = 24 * HOUR;
     let counts = |key: &str, window: i64, length: i64, n: usize| -> Vec<u32> {
-        (0..n).map(|_| store.count_use(key, window, length).unwrap()).collect()
+        (0..n)
+            .map(|_| store.count_use(key, window, length).unwrap())
+            .collect()
     };
     assert_eq!(counts("mail:a", 0, DAY, 3), [1, 2, 3]);
     assert_eq!(counts("mail:b", 0, DAY, 1), [1], "each key its own");
     assert_eq!(counts("mail:a", 0, DAY, 1), [4]);
     // Other keys starting windows much later sweep ended ones, never this day's.
     for i in 0..50 {
-        store.count_use(&format!("w:{i}"), 10 * HOUR, 60_000).unwrap();
+        store
+            .count_use(&format!("w:{i}"), 10 * HOUR, 60_000)
+            .unwrap();
     }
-    assert_eq!(counts("mail:a", 0, DAY, 1), [5], "a window not ended is kept");
-    assert_eq!(counts("mail:a", DAY, DAY, 2), [1, 2], "the next window counts afresh");
+    assert_eq!(
+        counts("mail:a", 0, DAY, 1),
+        [5],
+        "a window not ended is kept"
+    );
+    assert_eq!(
+        counts("mail:a", DAY, DAY, 2),
+        [1, 2],
+        "the next window counts afresh"
+    );
 }
 
 /// A thread's feed lists that page's comments however many others the site has: the page is
@@ -1593,7 +1620,9 @@ pub fn one_pages_listing_reads_that_page_alone(store: Arc<dyn Store>) {
             .unwrap();
         quiet.push(rec.id);
     }
-    let (held, _) = store.insert_comment(new_comment("/quiet", None, "waiting")).unwrap();
+    let (held, _) = store
+        .insert_comment(new_comment("/quiet", None, "waiting"))
+        .unwrap();
     store.set_status(held.id, Status::Pending).unwrap();
     for i in 0..40 {
         store
@@ -1613,5 +1642,8 @@ pub fn one_pages_listing_reads_that_page_alone(store: Arc<dyn Store>) {
     assert_eq!(first, ["q2", "q1"]);
     let (rest, _) = listed(&*store, &page("/quiet", next));
     assert_eq!(rest, ["q0"]);
-    assert_eq!(listed(&*store, &page("/nowhere", None)).0, Vec::<String>::new());
+    assert_eq!(
+        listed(&*store, &page("/nowhere", None)).0,
+        Vec::<String>::new()
+    );
 }

@@ -145,7 +145,13 @@ fn certificates(ca: &Path, data: &Path) -> anyhow::Result<()> {
             .current_dir(ca)
             .stderr(std::process::Stdio::null()))
     };
-    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
     for name in ["ca", "other-ca"] {
         let (key, pem, subject) = (
             format!("{name}.key"),
@@ -167,15 +173,31 @@ fn certificates(ca: &Path, data: &Path) -> anyhow::Result<()> {
          extendedKeyUsage = serverAuth\n",
     )?;
     openssl(&[
-        "x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-        "-CAcreateserial", "-days", "2", "-extfile", "server.ext", "-out", "server.crt",
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        "server.ext",
+        "-out",
+        "server.crt",
     ])?;
     for file in ["server.crt", "server.key"] {
         std::fs::copy(ca.join(file), data.join(file))?;
         std::fs::remove_file(ca.join(file))?;
     }
     use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(data.join("server.key"), std::fs::Permissions::from_mode(0o600))?;
+    std::fs::set_permissions(
+        data.join("server.key"),
+        std::fs::Permissions::from_mode(0o600),
+    )?;
     if is_root() {
         run(Command::new("chown")
             .args(["postgres:postgres", "server.crt", "server.key"])

@@ -73,7 +73,11 @@ impl Default for SignInGuard {
 
 /// The device cookie's name (over HTTPS with the `__Secure-` prefix, like the session's).
 pub(crate) fn device_cookie_name(https: bool) -> &'static str {
-    if https { "__Secure-tb_device" } else { "tb_device" }
+    if https {
+        "__Secure-tb_device"
+    } else {
+        "tb_device"
+    }
 }
 
 /// Who an attempt counts against: the account and the client address; or, from a browser that

@@ -162,13 +162,16 @@ async fn sign_in(
     };
     state.sign_ins.forgive(&name, client, device.as_deref())?;
     // This browser is known to the account from now on (a new id at each sign-in).
-    let device_cookie = Cookie::build(guard::device_cookie_name(https), state.service.device_cookie(&name)?)
-        .path("/admin/api/session")
-        .http_only(true)
-        .same_site(SameSite::Strict)
-        .secure(https)
-        .max_age(actix_web::cookie::time::Duration::days(400))
-        .finish();
+    let device_cookie = Cookie::build(
+        guard::device_cookie_name(https),
+        state.service.device_cookie(&name)?,
+    )
+    .path("/admin/api/session")
+    .http_only(true)
+    .same_site(SameSite::Strict)
+    .secure(https)
+    .max_age(actix_web::cookie::time::Duration::days(400))
+    .finish();
     let caller = Caller {
         actor: Actor::of(&signed.admin),
         cookie: None,

@@ -113,15 +113,19 @@ fn constrain(doc: &mut serde_json::Value) {
                 for param in params.iter_mut() {
                     let named = |n: &str| param.get("name").and_then(|v| v.as_str()) == Some(n);
                     let in_query = param.get("in").and_then(|v| v.as_str()) == Some("query");
-                    let replies = param.get("description").is_some_and(|d| {
-                        d.as_str().is_some_and(|d| d.contains("replies_cursor"))
-                    });
+                    let replies = param
+                        .get("description")
+                        .is_some_and(|d| d.as_str().is_some_and(|d| d.contains("replies_cursor")));
                     if in_query && named("page") {
                         param["schema"] = page.clone();
                     } else if in_query && named("site") {
                         param["schema"] = site.clone();
                     } else if in_query && named("cursor") {
-                        param["schema"] = if replies { replies_cursor.clone() } else { thread_cursor.clone() };
+                        param["schema"] = if replies {
+                            replies_cursor.clone()
+                        } else {
+                            thread_cursor.clone()
+                        };
                     } else if named("Last-Event-ID") {
                         param["schema"] = event_id.clone();
                     }
@@ -177,7 +181,8 @@ fn constrain(doc: &mut serde_json::Value) {
         });
     }
     if let Some(create) = schemas.get_mut("CreateComment") {
-        let email = json!({"type": "string", "maxLength": MAX_EMAIL_BYTES, "pattern": EMAIL_PATTERN});
+        let email =
+            json!({"type": "string", "maxLength": MAX_EMAIL_BYTES, "pattern": EMAIL_PATTERN});
         let nullable = |mut schema: serde_json::Value| {
             schema["type"] = json!(["string", "null"]);
             schema
@@ -193,7 +198,8 @@ fn constrain(doc: &mut serde_json::Value) {
         properties["website"] = nullable(web.clone());
         properties["url"] = nullable(web);
         // Mail about follow-ups needs an address to send it to.
-        create["if"] = json!({"properties": {"notify": {"type": "string"}}, "required": ["notify"]});
+        create["if"] =
+            json!({"properties": {"notify": {"type": "string"}}, "required": ["notify"]});
         create["then"] = json!({"required": ["email"], "properties": {"email": email}});
     }
 }

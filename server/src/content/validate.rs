@@ -138,7 +138,10 @@ pub(crate) fn body(source: &str) -> Result<(String, Vec<talkback_api::Block>)> {
     use super::markdown::{MarkdownError, parse};
     let source = source.trim_end();
     // Nothing to see (white space and control characters only): nothing said.
-    if !source.chars().any(|c| !c.is_whitespace() && !c.is_control()) {
+    if !source
+        .chars()
+        .any(|c| !c.is_whitespace() && !c.is_control())
+    {
         return Err(Error::reader(ErrorCode::BodyEmpty));
     }
     let tree = parse(source).map_err(|e| {

@@ -115,7 +115,11 @@ impl Limits {
 
     /// Counts a write that costs the client `cost` writes (a comment through the no-JS form,
     /// which proves no work: [`PLAIN_FORM_COST`]).
-    pub(crate) async fn write_costing(&self, req: &HttpRequest, cost: NonZeroU32) -> Result<(), Error> {
+    pub(crate) async fn write_costing(
+        &self,
+        req: &HttpRequest,
+        cost: NonZeroU32,
+    ) -> Result<(), Error> {
         self.count(req, &self.writes, cost).await
     }
 
@@ -126,7 +130,12 @@ impl Limits {
 
     /// This server's limiter first; then, on a database other servers share, the window all
     /// of them count together (so a client spreading requests over N servers gets no more).
-    async fn count(&self, req: &HttpRequest, budget: &Budget, cost: NonZeroU32) -> Result<(), Error> {
+    async fn count(
+        &self,
+        req: &HttpRequest,
+        budget: &Budget,
+        cost: NonZeroU32,
+    ) -> Result<(), Error> {
         let Some(ip) = self.client(req)? else {
             return Ok(());
         };

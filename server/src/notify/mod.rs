@@ -205,7 +205,9 @@ async fn catch_up(
             }
         }
         for folded in &plan.digests {
-            let Some(first) = folded.first() else { continue };
+            let Some(first) = folded.first() else {
+                continue;
+            };
             let log = MailLog {
                 site: &first.site,
                 to: &first.owner,

@@ -79,7 +79,11 @@ fn quotas(mail: &ReaderMail) -> Vec<Quota> {
 
 /// Spends `mail`'s budgets now: `None` when it may go, else when to try again (the end of the
 /// window that is full).
-fn admit(service: &Service, mail: &ReaderMail, now: i64) -> Result<Option<i64>, crate::http::Error> {
+fn admit(
+    service: &Service,
+    mail: &ReaderMail,
+    now: i64,
+) -> Result<Option<i64>, crate::http::Error> {
     for quota in quotas(mail) {
         let window = now - now.rem_euclid(quota.window_ms);
         if service.count_in_window(&quota.key, window, quota.window_ms)? > quota.cap {
@@ -317,14 +321,30 @@ mod tests {
         };
         assert_eq!(
             keys(ReaderMailKind::FollowUp { reply: false }, Some("192.0.2.1")),
-            [("mail:follow:ann@example.org".to_owned(), HOUR_MS, FOLLOW_UPS_PER_HOUR)]
+            [(
+                "mail:follow:ann@example.org".to_owned(),
+                HOUR_MS,
+                FOLLOW_UPS_PER_HOUR
+            )]
         );
         assert_eq!(
             keys(ReaderMailKind::Confirm, Some("192.0.2.1")),
             [
-                ("mail:ask:ann@example.org".to_owned(), DAY_MS, CONFIRMS_PER_DAY),
-                ("mail:ask-site:blog".to_owned(), HOUR_MS, CONFIRMS_PER_SITE_PER_HOUR),
-                ("mail:ask-client:192.0.2.1".to_owned(), DAY_MS, CONFIRMS_PER_CLIENT_PER_DAY),
+                (
+                    "mail:ask:ann@example.org".to_owned(),
+                    DAY_MS,
+                    CONFIRMS_PER_DAY
+                ),
+                (
+                    "mail:ask-site:blog".to_owned(),
+                    HOUR_MS,
+                    CONFIRMS_PER_SITE_PER_HOUR
+                ),
+                (
+                    "mail:ask-client:192.0.2.1".to_owned(),
+                    DAY_MS,
+                    CONFIRMS_PER_CLIENT_PER_DAY
+                ),
             ]
         );
         assert_eq!(keys(ReaderMailKind::Subscribed, None).len(), 2);

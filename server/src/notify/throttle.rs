@@ -81,7 +81,10 @@ impl Throttle {
                 self.spend(&notice.site, now);
                 plan.singles.push(notice);
             } else {
-                self.folded.entry(notice.site.clone()).or_default().push(notice);
+                self.folded
+                    .entry(notice.site.clone())
+                    .or_default()
+                    .push(notice);
             }
         }
         let due: Vec<String> = self.folded.keys().cloned().collect();
@@ -157,16 +160,26 @@ mod tests {
         assert_eq!(seqs(&plan.singles), (1..=20).collect::<Vec<_>>());
         assert!(plan.digests.is_empty());
         throttle.read_to = 25;
-        assert_eq!(throttle.cursor(), 20, "the stored cursor waits before the first folded one");
+        assert_eq!(
+            throttle.cursor(),
+            20,
+            "the stored cursor waits before the first folded one"
+        );
         // Another site is not held up by this one's flood; the same changes read again (after
         // a turn that stored no cursor) are not mailed twice.
-        let again: Vec<Notice> = (21..=25).map(|seq| notice(seq, "blog")).chain([notice(26, "news")]).collect();
+        let again: Vec<Notice> = (21..=25)
+            .map(|seq| notice(seq, "blog"))
+            .chain([notice(26, "news")])
+            .collect();
         let plan = throttle.plan(again, 60_000);
         assert_eq!(seqs(&plan.singles), [26]);
         assert!(plan.digests.is_empty());
         throttle.read_to = 26;
         assert_eq!(throttle.cursor(), 20);
-        assert_eq!(throttle.next_due(60_000), Some(std::time::Duration::from_millis((HOUR_MS - 60_000) as u64)));
+        assert_eq!(
+            throttle.next_due(60_000),
+            Some(std::time::Duration::from_millis((HOUR_MS - 60_000) as u64))
+        );
         // An hour after the first mail there is room: one digest with every folded comment.
         let plan = throttle.plan(vec![notice(27, "blog")], HOUR_MS);
         assert!(plan.singles.is_empty());

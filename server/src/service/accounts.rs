@@ -60,7 +60,10 @@ impl Service {
         let tag = self.devices.tag(name, &device).finalize().into_bytes();
         Ok(format!(
             "{device}.{}",
-            base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, &tag[..16])
+            base64::Engine::encode(
+                &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+                &tag[..16]
+            )
         ))
     }
 
@@ -76,7 +79,10 @@ impl Service {
         if tag.len() != 16 {
             return None;
         }
-        self.devices.tag(name, device).verify_truncated_left(&tag).ok()?;
+        self.devices
+            .tag(name, device)
+            .verify_truncated_left(&tag)
+            .ok()?;
         Some(device.to_owned())
     }
 }

@@ -243,7 +243,9 @@ impl Service {
                     client: before.ip.as_deref().and_then(|ip| ip.parse().ok()),
                     now_ms: now_ms(),
                 };
-                let judged = self.antispam.judge_edit(&candidate, &site.spam, &*self.store)?;
+                let judged = self
+                    .antispam
+                    .judge_edit(&candidate, &site.spam, &*self.store)?;
                 judged.and(held(moderation))
             }
             None => Verdict::Accept,

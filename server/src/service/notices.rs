@@ -110,7 +110,9 @@ impl Service {
             }
             let read = || -> Result<_, Error> {
                 Ok(match self.store.comment(id)? {
-                    Some(record) => Some((record, self.store.page(&change.site, &change.page_key)?)),
+                    Some(record) => {
+                        Some((record, self.store.page(&change.site, &change.page_key)?))
+                    }
                     None => None,
                 })
             };

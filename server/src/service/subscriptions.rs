@@ -270,9 +270,10 @@ impl Service {
         // Confirmed before, elsewhere on the site: no confirmation needed, but the address
         // hears of it once, with the way out.
         if sub.confirmed {
-            return Ok(sub.asked.is_none().then(|| {
-                self.reader_mail(seq, ReaderMailKind::Subscribed, sub, &page, record)
-            }));
+            return Ok(sub
+                .asked
+                .is_none()
+                .then(|| self.reader_mail(seq, ReaderMailKind::Subscribed, sub, &page, record)));
         }
         let asked_lately = sub
             .asked

@@ -477,13 +477,20 @@ fn a_page_url_off_the_sites_origins_is_never_recorded() {
             &json!({"site": "blog", "page": page, "url": url, "body": "hi"}),
         );
         assert_eq!(r.status, 201, "{url}: {r:?}");
-        assert_eq!(server.service.page_url("blog", &page).unwrap(), None, "{url}");
+        assert_eq!(
+            server.service.page_url("blog", &page).unwrap(),
+            None,
+            "{url}"
+        );
     }
     let ok = call(
         &server.base,
         "POST",
         "/api/v1/comments",
-        Some(&json!({"site": "blog", "page": "/u", "url": "https://blog.example/u", "body": "hi"}).to_string()),
+        Some(
+            &json!({"site": "blog", "page": "/u", "url": "https://blog.example/u", "body": "hi"})
+                .to_string(),
+        ),
         &[("Origin", BLOG_ORIGIN)],
     );
     assert_eq!(ok.status, 201);
@@ -989,7 +996,10 @@ fn send_form(base: &str, fields: &[(&str, &str)]) -> u16 {
 }
 
 /// Every comment of `site` in a database no server holds now: (body, status, reasons).
-fn stored(config: &talkback_server::config::Config, site: &str) -> Vec<(String, Status, Vec<String>)> {
+fn stored(
+    config: &talkback_server::config::Config,
+    site: &str,
+) -> Vec<(String, Status, Vec<String>)> {
     let store = open_store(config);
     store
         .export_site(site)
@@ -1014,14 +1024,28 @@ fn a_form_token_replayed_after_a_restart_is_still_spent() {
     let token = {
         let server = ServerProcess::spawn_with(&db, Some(&config_file));
         let token = form_token(&server.base, "/replayed");
-        let form = [("page", "/replayed"), ("proof", &token), ("author", "Ann"), ("body", "First, and only once.")];
+        let form = [
+            ("page", "/replayed"),
+            ("proof", &token),
+            ("author", "Ann"),
+            ("body", "First, and only once."),
+        ];
         assert_eq!(send_form(&server.base, &form), 303);
         token
     };
     // Killed and started again: what it remembered in memory is gone, the store's is not.
     let server = ServerProcess::spawn_with(&db, Some(&config_file));
-    let form = [("page", "/replayed"), ("proof", &token), ("author", "Bot"), ("body", "Captured, replayed.")];
-    assert_eq!(send_form(&server.base, &form), 303, "answered like a reader");
+    let form = [
+        ("page", "/replayed"),
+        ("proof", &token),
+        ("author", "Bot"),
+        ("body", "Captured, replayed."),
+    ];
+    assert_eq!(
+        send_form(&server.base, &form),
+        303,
+        "answered like a reader"
+    );
     drop(server);
     let config = talkback_server::config::Config {
         database: db,
@@ -1032,7 +1056,11 @@ fn a_form_token_replayed_after_a_restart_is_still_spent() {
         comments,
         [
             ("First, and only once.".to_owned(), Status::Approved, vec![]),
-            ("Captured, replayed.".to_owned(), Status::Spam, vec!["token_reused".to_owned()]),
+            (
+                "Captured, replayed.".to_owned(),
+                Status::Spam,
+                vec!["token_reused".to_owned()]
+            ),
         ]
     );
 }
@@ -1061,7 +1089,10 @@ fn the_no_js_form_costs_four_writes_and_holds_a_website_for_a_moderator() {
         .map(|i| {
             let token = form_token(&server.base, "/costly");
             let body = format!("Comment number {i} without a script.");
-            send_form(&server.base, &[("page", "/costly"), ("proof", &token), ("body", &body)])
+            send_form(
+                &server.base,
+                &[("page", "/costly"), ("proof", &token), ("body", &body)],
+            )
         })
         .collect();
     assert_eq!(statuses, [303, 303, 303, 303, 429]);
@@ -1072,6 +1103,9 @@ fn the_no_js_form_costs_four_writes_and_holds_a_website_for_a_moderator() {
         .iter()
         .map(|c| c["author"].as_str().unwrap_or_default())
         .collect();
-    assert!(!shown.contains(&"Ann"), "the comment with a website waits: {thread:?}");
+    assert!(
+        !shown.contains(&"Ann"),
+        "the comment with a website waits: {thread:?}"
+    );
     assert_eq!(shown.len(), 4, "{thread:?}");
 }

@@ -1190,28 +1190,64 @@ fn a_moderator_bans_only_on_their_own_sites_and_sees_no_other_bans() {
     };
     // mia moderates blog only: (request, status, error code)
     let cases = [
-        (json!({"by": "email", "value": "x@example.com"}), 403, "not_permitted"),
-        (json!({"by": "email", "value": "x@example.com", "site": "moderated"}), 403, "not_permitted"),
-        (json!({"by": "email", "value": "x@example.com", "site": "nowhere"}), 404, "unknown_site"),
+        (
+            json!({"by": "email", "value": "x@example.com"}),
+            403,
+            "not_permitted",
+        ),
+        (
+            json!({"by": "email", "value": "x@example.com", "site": "moderated"}),
+            403,
+            "not_permitted",
+        ),
+        (
+            json!({"by": "email", "value": "x@example.com", "site": "nowhere"}),
+            404,
+            "unknown_site",
+        ),
     ];
     for (body, status, code) in cases {
         let (got, reply) = ban(&mia, body.clone());
-        assert_eq!((got, reply["error"].as_str().unwrap_or_default()), (status, code), "{body}");
+        assert_eq!(
+            (got, reply["error"].as_str().unwrap_or_default()),
+            (status, code),
+            "{body}"
+        );
     }
-    let (status, mine) = ban(&mia, json!({"by": "email", "value": "X@example.com", "site": "blog"}));
-    assert_eq!((status, mine["site"].as_str()), (201, Some("blog")), "{mine}");
+    let (status, mine) = ban(
+        &mia,
+        json!({"by": "email", "value": "X@example.com", "site": "blog"}),
+    );
+    assert_eq!(
+        (status, mine["site"].as_str()),
+        (201, Some("blog")),
+        "{mine}"
+    );
     let (_, everywhere) = ban(&zoe, json!({"by": "email", "value": "y@example.com"}));
     assert!(everywhere["site"].is_null(), "{everywhere}");
-    let (_, elsewhere) = ban(&zoe, json!({"by": "name", "value": "Zed", "site": "moderated"}));
+    let (_, elsewhere) = ban(
+        &zoe,
+        json!({"by": "name", "value": "Zed", "site": "moderated"}),
+    );
     // Each sees what they may handle: mia her site's ban only, zoe every ban.
     let ids = |who: &Browser| -> Vec<u64> {
-        who.get("/admin/api/bans").body.as_array().unwrap().iter().map(|b| b["id"].as_u64().unwrap()).collect()
+        who.get("/admin/api/bans")
+            .body
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| b["id"].as_u64().unwrap())
+            .collect()
     };
     assert_eq!(ids(&mia), [mine["id"].as_u64().unwrap()]);
     assert_eq!(ids(&zoe).len(), 3);
     for other in [&everywhere, &elsewhere] {
         let id = other["id"].as_u64().unwrap();
-        assert_eq!(mia.send("DELETE", &format!("/admin/api/bans/{id}"), None).status, 404);
+        assert_eq!(
+            mia.send("DELETE", &format!("/admin/api/bans/{id}"), None)
+                .status,
+            404
+        );
     }
     assert_eq!(ids(&zoe).len(), 3, "nothing lifted");
     // mia's ban holds on blog only; zoe's everywhere.
@@ -1231,8 +1267,14 @@ fn a_moderator_bans_only_on_their_own_sites_and_sees_no_other_bans() {
         .map(|c| c["text"].as_str().unwrap_or_default().to_owned())
         .collect();
     assert_eq!(spam.len(), 2, "{spam:?}");
-    assert!(spam.contains(&"x@example.com on blog".to_owned()), "{spam:?}");
-    assert!(spam.contains(&"y@example.com on moderated".to_owned()), "{spam:?}");
+    assert!(
+        spam.contains(&"x@example.com on blog".to_owned()),
+        "{spam:?}"
+    );
+    assert!(
+        spam.contains(&"y@example.com on moderated".to_owned()),
+        "{spam:?}"
+    );
 }
 
 #[test]
@@ -1259,19 +1301,35 @@ fn over_https_the_session_cookie_is_secure_prefixed_and_a_planted_plain_one_is_i
     let set = signed.header("set-cookie").unwrap().to_owned();
     assert!(set.starts_with("__Secure-tb_admin="), "{set}");
     assert!(set.contains("Secure") && set.contains("HttpOnly"), "{set}");
-    let value = set.split(';').next().unwrap().split_once('=').unwrap().1.to_owned();
+    let value = set
+        .split(';')
+        .next()
+        .unwrap()
+        .split_once('=')
+        .unwrap()
+        .1
+        .to_owned();
     let session = |name: &str| {
         let cookie = format!("{name}={value}");
-        call(&server.base, "GET", "/admin/api/session", None, &over_https(&https_origin, Some(&cookie))).status
+        call(
+            &server.base,
+            "GET",
+            "/admin/api/session",
+            None,
+            &over_https(&https_origin, Some(&cookie)),
+        )
+        .status
     };
     assert_eq!(session("__Secure-tb_admin"), 200);
     // The same value under the plain name, as a page on plain HTTP could have set it: ignored.
     assert_eq!(session("tb_admin"), 401);
     // Over plain HTTP the cookie keeps its plain name (a test machine, a loopback dashboard).
-    assert!(sign_in_reply(&server.base, "zoe", PASSWORD)
-        .header("set-cookie")
-        .unwrap()
-        .starts_with("tb_admin="));
+    assert!(
+        sign_in_reply(&server.base, "zoe", PASSWORD)
+            .header("set-cookie")
+            .unwrap()
+            .starts_with("tb_admin=")
+    );
 }
 
 #[test]
@@ -1317,10 +1375,18 @@ fn strangers_locking_an_account_do_not_lock_out_a_browser_that_signed_in_to_it_b
     let cases = [
         ("a new browser", None, 429),
         ("a forged device cookie", Some(forged.as_str()), 429),
-        ("mia's browser, whose cookie is for mia", Some(mias.as_str()), 429),
+        (
+            "mia's browser, whose cookie is for mia",
+            Some(mias.as_str()),
+            429,
+        ),
         ("zoe's browser", Some(zoes.as_str()), 200),
     ];
     for (who, cookie, status) in cases {
-        assert_eq!(attempt("zoe", "198.51.100.1", PASSWORD, cookie).status, status, "{who}");
+        assert_eq!(
+            attempt("zoe", "198.51.100.1", PASSWORD, cookie).status,
+            status,
+            "{who}"
+        );
     }
 }

@@ -619,7 +619,11 @@ fn a_decision_the_spam_filter_cannot_learn_is_skipped_not_a_stop_for_every_later
         "the cursor moved past both decisions"
     );
     let counts = store.token_counts(&["zucchinibea".to_owned()]).unwrap();
-    assert_eq!(counts.tokens, [(0, 1)], "the later decision was learned as ham");
+    assert_eq!(
+        counts.tokens,
+        [(0, 1)],
+        "the later decision was learned as ham"
+    );
 }
 
 #[test]
@@ -691,7 +695,11 @@ fn an_unreadable_comment_holds_up_no_mail_or_webhook_after_it() {
     assert!(mails[0].contains("Written by Bea."), "{}", mails[0]);
     let events = crate::webhooks::wait_for(&received, 1, Duration::from_secs(15));
     assert_eq!(events.len(), 1, "the webhook hears of Bea's comment");
-    assert!(events[0].body.contains("Written by Bea."), "{}", events[0].body);
+    assert!(
+        events[0].body.contains("Written by Bea."),
+        "{}",
+        events[0].body
+    );
 }
 
 #[test]
@@ -721,9 +729,13 @@ fn a_turn_longer_than_the_lease_keeps_renewing_it() {
         let claimed = until();
         let held = turns.hold();
         // A turn outlasting a third of the lease (a relay retried with back-off): renewed.
-        actix_web::rt::time::sleep(talkback_server::service::LEASE / 3 + Duration::from_secs(1)).await;
+        actix_web::rt::time::sleep(talkback_server::service::LEASE / 3 + Duration::from_secs(1))
+            .await;
         let renewed = until();
-        assert!(renewed >= claimed + 9_000, "claimed until {claimed}, now until {renewed}");
+        assert!(
+            renewed >= claimed + 9_000,
+            "claimed until {claimed}, now until {renewed}"
+        );
         drop(held);
     });
 }

@@ -709,8 +709,24 @@ fn a_mailbox_the_relay_refuses_for_good_holds_up_no_other_readers_mail() {
     let inbox = sink(listener);
     let server = start(port);
     // The sink answers 550 for any mailbox named "refused".
-    write(&server, "/roses", "Refused", "Typo in my address.", None, Some("thread"), "en");
-    write(&server, "/roses", "Bea", "Mine is right.", None, Some("thread"), "en");
+    write(
+        &server,
+        "/roses",
+        "Refused",
+        "Typo in my address.",
+        None,
+        Some("thread"),
+        "en",
+    );
+    write(
+        &server,
+        "/roses",
+        "Bea",
+        "Mine is right.",
+        None,
+        Some("thread"),
+        "en",
+    );
     let got = mails(&inbox, 1);
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].to, "bea@example.org");
@@ -751,11 +767,23 @@ fn an_unusable_address_stored_by_an_older_server_holds_up_no_other_readers_mail(
         store.flush_through(talkback_store::WriteSeq::ALL).unwrap();
     }
     let server = start_on(port, Some(db));
-    write(&server, "/roses", "Dee", "A new comment for both followers.", None, None, "en");
+    write(
+        &server,
+        "/roses",
+        "Dee",
+        "A new comment for both followers.",
+        None,
+        None,
+        "en",
+    );
     let got = mails(&inbox, 1);
     assert_eq!(got.len(), 1, "the follower with a usable address is mailed");
     assert_eq!(got[0].to, "cy@example.org");
-    assert!(got[0].text.contains("A new comment for both followers."), "{}", got[0].text);
+    assert!(
+        got[0].text.contains("A new comment for both followers."),
+        "{}",
+        got[0].text
+    );
     no_more_than(&inbox, 1);
 }
 
@@ -799,7 +827,10 @@ fn a_strangers_requests_to_confirm_wait_for_their_quota_across_restarts_and_are_
         )
     };
     // The two over the quota wait: the stored cursor is before the fourth request's change.
-    assert!(cursor_before < last, "cursor {cursor_before}, last change {last}");
+    assert!(
+        cursor_before < last,
+        "cursor {cursor_before}, last change {last}"
+    );
     // Started again, the server still counts this day's three (the count is in the store).
     let _server = ServerProcess::spawn_with(&db, Some(&config));
     no_more_than(&inbox, 3);

@@ -88,7 +88,11 @@ fn receiver_answering(
     (url, got)
 }
 
-pub(crate) fn wait_for(got: &Arc<Mutex<Vec<Received>>>, n: usize, within: Duration) -> Vec<Received> {
+pub(crate) fn wait_for(
+    got: &Arc<Mutex<Vec<Received>>>,
+    n: usize,
+    within: Duration,
+) -> Vec<Received> {
     let end = Instant::now() + within;
     loop {
         let now = got.lock().unwrap().clone();

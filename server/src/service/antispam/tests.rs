@@ -507,16 +507,34 @@ fn a_name_or_website_a_spammer_chose_neither_condemns_nor_clears_a_comment() {
     // (name, website, body, what was learned of the name's and website's tokens, held?)
     let cases = [
         // Spammers signed 40 comments with a regular reader's name and blog.
-        ("Margaret Hale", Some("https://margaret.example/"), ordinary, (40, 0), false),
+        (
+            "Margaret Hale",
+            Some("https://margaret.example/"),
+            ordinary,
+            (40, 0),
+            false,
+        ),
         // A spammer signs as a regular whose 40 comments were approved.
-        ("Margaret Hale", Some("https://margaret.example/"), pitch, (0, 40), true),
+        (
+            "Margaret Hale",
+            Some("https://margaret.example/"),
+            pitch,
+            (0, 40),
+            true,
+        ),
     ];
     for (name, website, body, (spam, ham), held) in cases {
         let t = filter::tokens(name, website, body);
         let learned = TokenCounts {
             tokens: t
                 .iter()
-                .map(|t| if t.starts_with("n:") || t.starts_with("w:") { (spam, ham) } else { (0, 0) })
+                .map(|t| {
+                    if t.starts_with("n:") || t.starts_with("w:") {
+                        (spam, ham)
+                    } else {
+                        (0, 0)
+                    }
+                })
                 .collect(),
             spam_docs: spam,
             ham_docs: ham,
