@@ -21,8 +21,9 @@
 //! - `held`, the moderation indexes: `status byte | comment id` → empty, for every pending
 //!   or spam comment (the queue, newest first, without scanning every comment); and
 //!   `0x10 | site \0 e-mail \0 name` (both lowercase) → how many approved comments that author
-//!   has on the site (u32), for first-time moderation. Every status change updates both in
-//!   its transaction.
+//!   has on the site (u32), for first-time moderation; and `0x20 | site \0 | comment id` →
+//!   empty for every approved comment, so a site's feed is a reverse range scan. Every status
+//!   change updates all three in its transaction.
 //! - `pins`: `page id | comment id` → empty, for every pinned top-level comment: read first.
 //! - `bans`: id → [`BanRecord`](talkback_store::BanRecord); `settings`: site → the server's
 //!   settings document for it.
@@ -60,9 +61,10 @@ mod spam;
 mod subscriptions;
 
 /// Level 2 added the `replies` tree, `root` and `descendants` on comments and `comments` on
-/// pages; level 3 the `held` tree; level 4 the approved-author counts in it. A database
+/// pages; level 3 the `held` tree; level 4 the approved-author counts in it; level 5 each
+/// site's approved comments in it. A database
 /// written before them is upgraded once when opened.
-const UPGRADE_LEVEL: u8 = 4;
+const UPGRADE_LEVEL: u8 = 5;
 
 /// How to open the store.
 #[derive(Debug, Clone)]
@@ -285,7 +287,21 @@ pub(crate) fn approved_key(site: &str, email: Option<&str>, name: &str) -> Optio
 
 const APPROVED_TAG: u8 = 0x10;
 
-/// Counts a status change from `was` to `now` in the author's approved comments on `site`.
+/// The `held` key listing an approved comment under its site: `0x20 | site \0 | id`, so a
+/// site's approved comments, newest first, are a reverse range scan (feeds, recent comments).
+pub(crate) fn site_approved_key(site: &str, id: u64) -> Vec<u8> {
+    let mut k = Vec::with_capacity(site.len() + 10);
+    k.push(SITE_APPROVED_TAG);
+    k.extend_from_slice(site.as_bytes());
+    k.push(0);
+    k.extend_from_slice(&id.to_be_bytes());
+    k
+}
+
+pub(crate) const SITE_APPROVED_TAG: u8 = 0x20;
+
+/// Counts a status change from `was` to `now` in the author's approved comments on `site`,
+/// and lists or unlists the comment among the site's approved ones.
 fn count_approval(
     held: &TransactionalTree,
     site: &str,
@@ -296,6 +312,11 @@ fn count_approval(
     let (before, after) = (was == Some(Status::Approved), now == Some(Status::Approved));
     if before == after {
         return Ok(());
+    }
+    if after {
+        held.insert(site_approved_key(site, rec.id), &[])?;
+    } else {
+        held.remove(site_approved_key(site, rec.id))?;
     }
     let Some(key) = approved_key(site, rec.email.as_deref(), &rec.author) else {
         return Ok(());
@@ -478,6 +499,9 @@ impl SledStore {
                         site
                     }
                 };
+                if let Some(site) = &site {
+                    self.held.insert(site_approved_key(site, rec.id), &[]).db()?;
+                }
                 if let Some(key) =
                     site.and_then(|s| approved_key(&s, rec.email.as_deref(), &rec.author))
                 {

@@ -96,6 +96,21 @@ impl Moderation for SledStore {
                     .collect();
                 ids.sort_unstable_by(|a, b| b.cmp(a));
                 Box::new(ids.into_iter().map(|id| Ok((id, self.load_comment(id)?))))
+            } else if let (Some([site]), [Status::Approved]) =
+                (query.sites.as_deref(), query.statuses.as_slice())
+            {
+                // A site's approved comments (feeds, recent comments): by the site's listing.
+                let range = crate::site_approved_key(site, 0)..crate::site_approved_key(site, before);
+                Box::new(self.held.range(range).keys().rev().map(|key| {
+                    let key = key.db()?;
+                    let id = key
+                        .len()
+                        .checked_sub(8)
+                        .and_then(|at| <[u8; 8]>::try_from(&key[at..]).ok())
+                        .map(u64::from_be_bytes)
+                        .ok_or_else(|| Error::Corrupt("bad site listing key".into()))?;
+                    Ok((id, self.load_comment(id)?))
+                }))
             } else if query.only_held() {
                 Box::new(
                     self.held_ids_before(&query.statuses, before)

@@ -1646,4 +1646,40 @@ pub fn one_pages_listing_reads_that_page_alone(store: Arc<dyn Store>) {
         listed(&*store, &page("/nowhere", None)).0,
         Vec::<String>::new()
     );
+    // A site's approved comments likewise, however many the other sites have since, and
+    // without those waiting for a moderator.
+    store.ensure_site("news").unwrap();
+    for i in 0..40 {
+        let mut other = new_comment("/elsewhere", None, &format!("n{i}"));
+        other.site = "news".into();
+        store.insert_comment(other).unwrap();
+    }
+    let (latest, _) = store
+        .insert_comment(new_comment("/busy", None, "spammy"))
+        .unwrap();
+    store.set_status(latest.id, Status::Spam).unwrap();
+    let site = CommentQuery {
+        sites: Some(vec!["blog".into()]),
+        statuses: vec![Status::Approved],
+        limit: 2,
+        scan_limit: 8,
+        ..CommentQuery::default()
+    };
+    assert_eq!(listed(&*store, &site).0, ["b39", "b38"]);
+    // A comment approved later is listed under its own id; one sent back to the queue is not.
+    store.set_status(held.id, Status::Approved).unwrap();
+    store.set_status(quiet[2], Status::Pending).unwrap();
+    let (all, _) = listed(
+        &*store,
+        &CommentQuery {
+            limit: 100,
+            scan_limit: 100,
+            ..site
+        },
+    );
+    assert!(
+        all.contains(&"waiting".to_owned()) && !all.contains(&"q2".to_owned()),
+        "{all:?}"
+    );
+    assert_eq!(all.len(), 43, "{all:?}");
 }
