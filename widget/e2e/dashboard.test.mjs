@@ -179,8 +179,12 @@ moderatedTest("pin, edit, lock and ban from the dashboard reach the reader's wid
   await item("[removed]").locator(".tb-text").waitFor();
   await item("cheap watches").getByRole("button", { name: "Ban…" }).click();
   await item("cheap watches").getByLabel("Ban by").selectOption("email");
+  // An owner may ban on every site; the comment's own site is the default.
+  const where = item("cheap watches").getByLabel("On");
+  assert.equal(await where.inputValue(), "site");
+  await screenshot(admin, "dashboard-ban");
   await item("cheap watches").getByRole("button", { name: "Ban", exact: true }).click();
-  await admin.getByRole("status").filter({ hasText: "Banned eve@example.com" }).waitFor();
+  await admin.getByRole("status").filter({ hasText: "Banned eve@example.com on " }).waitFor();
   await item("The first comment").getByRole("button", { name: "Lock thread" }).click();
   await admin.getByRole("status").filter({ hasText: "Thread locked." }).waitFor();
   await item("The first comment").locator(".tb-flag", { hasText: "Thread locked" }).waitFor();
