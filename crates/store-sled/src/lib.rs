@@ -500,7 +500,9 @@ impl SledStore {
                     }
                 };
                 if let Some(site) = &site {
-                    self.held.insert(site_approved_key(site, rec.id), &[]).db()?;
+                    self.held
+                        .insert(site_approved_key(site, rec.id), &[])
+                        .db()?;
                 }
                 if let Some(key) =
                     site.and_then(|s| approved_key(&s, rec.email.as_deref(), &rec.author))

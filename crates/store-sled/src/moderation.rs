@@ -100,7 +100,8 @@ impl Moderation for SledStore {
                 (query.sites.as_deref(), query.statuses.as_slice())
             {
                 // A site's approved comments (feeds, recent comments): by the site's listing.
-                let range = crate::site_approved_key(site, 0)..crate::site_approved_key(site, before);
+                let range =
+                    crate::site_approved_key(site, 0)..crate::site_approved_key(site, before);
                 Box::new(self.held.range(range).keys().rev().map(|key| {
                     let key = key.db()?;
                     let id = key

@@ -595,7 +595,10 @@ fn the_command_line_moderates_through_the_running_server_and_directly_when_none_
         "{out}{err}"
     );
     let (_, out, _) = talkback(&config, &["moderate", "bans"], None);
-    assert!(out.contains("bad@example.com\ton every site\tby cli"), "{out}");
+    assert!(
+        out.contains("bad@example.com\ton every site\tby cli"),
+        "{out}"
+    );
     let (ok, out, err) = talkback(
         &config,
         &["moderate", "site", "blog", "--moderation", "links"],
