@@ -67,10 +67,11 @@ fn parse(raw: &str) -> Mail {
     }
 }
 
-/// The mails so far, once `n` arrived (or the wait ran out), parsed.
+/// The mails so far, once `n` arrived (or the wait ran out: generous, as the power-cut tests
+/// beside these can hold the disk for seconds), parsed.
 fn mails(inbox: &Inbox, n: usize) -> Vec<Mail> {
     inbox
-        .wait_for(n, Duration::from_secs(10))
+        .wait_for(n, Duration::from_secs(30))
         .iter()
         .map(|m| parse(m))
         .collect()
