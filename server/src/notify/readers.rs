@@ -45,10 +45,10 @@ fn asks(mail: &ReaderMail) -> bool {
     )
 }
 
-/// The budgets `mail` spends.
-fn quotas(mail: &ReaderMail) -> Vec<Quota> {
-    let to = &mail.subscription.email;
-    if !asks(mail) {
+/// The budgets a mail to `to` on `site` spends: a follow-up, or (`asks`) a request to confirm
+/// or a notice, which a client's comment caused.
+fn quotas(asks: bool, to: &str, site: &str, client: Option<&str>) -> Vec<Quota> {
+    if !asks {
         return vec![Quota {
             key: format!("mail:follow:{to}"),
             window_ms: HOUR_MS,
@@ -62,12 +62,12 @@ fn quotas(mail: &ReaderMail) -> Vec<Quota> {
             cap: CONFIRMS_PER_DAY,
         },
         Quota {
-            key: format!("mail:ask-site:{}", mail.subscription.site),
+            key: format!("mail:ask-site:{site}"),
             window_ms: HOUR_MS,
             cap: CONFIRMS_PER_SITE_PER_HOUR,
         },
     ];
-    if let Some(client) = &mail.client {
+    if let Some(client) = client {
         quotas.push(Quota {
             key: format!("mail:ask-client:{client}"),
             window_ms: DAY_MS,
@@ -84,7 +84,8 @@ fn admit(
     mail: &ReaderMail,
     now: i64,
 ) -> Result<Option<i64>, crate::http::Error> {
-    for quota in quotas(mail) {
+    let sub = &mail.subscription;
+    for quota in quotas(asks(mail), &sub.email, &sub.site, mail.client.as_deref()) {
         let window = now - now.rem_euclid(quota.window_ms);
         if service.count_in_window(&quota.key, window, quota.window_ms)? > quota.cap {
             return Ok(Some(window + quota.window_ms));
@@ -287,40 +288,14 @@ mod tests {
 
     #[test]
     fn requests_to_confirm_spend_the_addresss_the_clients_and_the_sites_budgets() {
-        let keys = |kind, client: Option<&str>| -> Vec<(String, i64, u32)> {
-            let mail = ReaderMail {
-                seq: 1,
-                kind,
-                subscription: talkback_store::SubscriptionRecord {
-                    id: 1,
-                    site: "blog".into(),
-                    page_key: "/p".into(),
-                    email: "ann@example.org".into(),
-                    scope: talkback_store::Scope::Thread,
-                    lang: "en".into(),
-                    created: 0,
-                    origin: 1,
-                    confirmed: false,
-                    asked: None,
-                },
-                page_title: None,
-                page_url: None,
-                comment: serde_json::from_value(serde_json::json!({
-                    "id": 1, "author": "Ann", "avatar": "", "body": [], "created": 0
-                }))
-                .unwrap(),
-                body_source: String::new(),
-                confirm_token: String::new(),
-                unsubscribe_token: String::new(),
-                client: client.map(str::to_owned),
-            };
-            quotas(&mail)
+        let keys = |asks, client: Option<&str>| -> Vec<(String, i64, u32)> {
+            quotas(asks, "ann@example.org", "blog", client)
                 .into_iter()
                 .map(|q| (q.key, q.window_ms, q.cap))
                 .collect()
         };
         assert_eq!(
-            keys(ReaderMailKind::FollowUp { reply: false }, Some("192.0.2.1")),
+            keys(false, Some("192.0.2.1")),
             [(
                 "mail:follow:ann@example.org".to_owned(),
                 HOUR_MS,
@@ -328,7 +303,7 @@ mod tests {
             )]
         );
         assert_eq!(
-            keys(ReaderMailKind::Confirm, Some("192.0.2.1")),
+            keys(true, Some("192.0.2.1")),
             [
                 (
                     "mail:ask:ann@example.org".to_owned(),
@@ -347,6 +322,6 @@ mod tests {
                 ),
             ]
         );
-        assert_eq!(keys(ReaderMailKind::Subscribed, None).len(), 2);
+        assert_eq!(keys(true, None).len(), 2);
     }
 }
