@@ -133,29 +133,15 @@ pub(crate) fn spawn(service: Arc<Service>, config: &Config, metrics: Deliveries)
         return;
     }
     actix_web::rt::spawn(async move {
-        let mut turns = service.turns(CONSUMER);
-        let mut throttle = throttle::Throttle::default();
-        let mut more = turns.next().await;
-        while more {
-            let held = turns.hold();
-            let due = match catch_up(&service, &relay, &public_url, &metrics, &mut throttle).await {
-                Ok(due) => due,
-                Err(e) => {
-                    tracing::error!(error = %e, "mail to site owners stopped for now");
-                    None
-                }
-            };
-            drop(held);
-            // Folded comments wait for their digest: come back when it is due, or at the
-            // next write, whichever is first.
-            more = match due {
-                None => turns.next().await,
-                Some(wait) => tokio::select! {
-                    more = turns.next() => more,
-                    () = actix_web::rt::time::sleep(wait) => true,
-                },
-            };
-        }
+        // Folded comments wait for their digest: a turn also comes when it is due.
+        service
+            .turns(CONSUMER)
+            .run(
+                throttle::Throttle::default(),
+                "mail to site owners",
+                async |throttle| catch_up(&service, &relay, &public_url, &metrics, throttle).await,
+            )
+            .await;
     });
 }
 

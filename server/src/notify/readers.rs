@@ -152,27 +152,13 @@ pub(super) fn spawn(
     let (service, relay, metrics) = (Arc::clone(service), Arc::clone(relay), metrics.clone());
     let public_url = public_url.to_owned();
     actix_web::rt::spawn(async move {
-        let mut turns = service.turns(CONSUMER);
-        let mut waiting = Waiting::default();
-        let mut more = turns.next().await;
-        while more {
-            let held = turns.hold();
-            let due = match catch_up(&service, &relay, &public_url, &metrics, &mut waiting).await {
-                Ok(due) => due,
-                Err(e) => {
-                    tracing::error!(error = %e, "mail to readers stopped for now");
-                    None
-                }
-            };
-            drop(held);
-            more = match due {
-                None => turns.next().await,
-                Some(wait) => tokio::select! {
-                    more = turns.next() => more,
-                    () = actix_web::rt::time::sleep(wait) => true,
-                },
-            };
-        }
+        // Mail over a quota waits: a turn also comes when its window does.
+        service
+            .turns(CONSUMER)
+            .run(Waiting::default(), "mail to readers", async |waiting| {
+                catch_up(&service, &relay, &public_url, &metrics, waiting).await
+            })
+            .await;
     });
 }
 

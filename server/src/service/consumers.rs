@@ -49,6 +49,34 @@ impl Drop for Held {
 }
 
 impl Turns {
+    /// Works a consumer for as long as the service lives: a turn at start and after each
+    /// change, holding the lease meanwhile; when a turn says something waits (mail over a
+    /// quota or an hourly share), another once that is due too, whichever comes first. A
+    /// failed turn is logged as `what` and retried at the next change.
+    pub async fn run<S>(
+        mut self,
+        mut state: S,
+        what: &str,
+        mut turn: impl AsyncFnMut(&mut S) -> Result<Option<Duration>, String>,
+    ) {
+        let mut more = self.next().await;
+        while more {
+            let held = self.hold();
+            let due = turn(&mut state).await.unwrap_or_else(|e| {
+                tracing::error!(error = %e, "{what} stopped for now");
+                None
+            });
+            drop(held);
+            more = match due {
+                None => self.next().await,
+                Some(wait) => tokio::select! {
+                    more = self.next() => more,
+                    () = actix_web::rt::time::sleep(wait) => true,
+                },
+            };
+        }
+    }
+
     /// Keeps the lease while the returned guard lives: a turn may outlast [`LEASE`] (a relay
     /// or a receiver retried with back-off), and another server must not take the consumer
     /// over meanwhile and work the same items again. Renewed every third of the lease.

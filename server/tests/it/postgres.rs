@@ -566,7 +566,7 @@ fn a_sled_database_moves_to_postgres_with_every_id_and_link_intact() {
 
 #[test]
 fn a_decision_the_spam_filter_cannot_learn_is_skipped_not_a_stop_for_every_later_one() {
-    use talkback_store::{NewComment, Status};
+    use talkback_store::Status;
     let db = Database::new("trainer");
     let dir = tempfile::tempdir().unwrap();
     let mut config = test_config(dir.path());
@@ -575,28 +575,12 @@ fn a_decision_the_spam_filter_cannot_learn_is_skipped_not_a_stop_for_every_later
     let store = open_store(&config);
     let learnt_from = |author: &str| {
         let (record, _) = store
-            .insert_comment(NewComment {
-                site: "blog".into(),
-                page_key: "/lessons".into(),
-                page_title: None,
-                page_url: None,
-                parent: None,
-                max_depth: 32,
-                author: author.into(),
-                email: None,
-                website: None,
-                body_source: format!("zucchini{author} recipes"),
-                body_tree: "[{\"paragraph\":[{\"text\":\"x\"}]}]".into(),
-                created: 1_700_000_000_000,
-                status: Status::Pending,
-                edit_key_hash: None,
-                edited: None,
-                source: None,
-                ip: None,
-                held_for: Vec::new(),
-                pinned: false,
-                moderator_edit: false,
-            })
+            .insert_comment(written(
+                "/lessons",
+                author,
+                &format!("zucchini{author} recipes"),
+                Status::Pending,
+            ))
             .unwrap();
         record.id
     };
@@ -629,7 +613,7 @@ fn a_decision_the_spam_filter_cannot_learn_is_skipped_not_a_stop_for_every_later
 #[test]
 fn an_unreadable_comment_holds_up_no_mail_or_webhook_after_it() {
     use std::net::TcpListener;
-    use talkback_store::{NewComment, Status};
+    use talkback_store::Status;
     let db = Database::new("unreadable");
     let dir = tempfile::tempdir().unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -658,28 +642,12 @@ fn an_unreadable_comment_holds_up_no_mail_or_webhook_after_it() {
         let store = open_store(&config);
         for author in ["Ann", "Bea"] {
             store
-                .insert_comment(NewComment {
-                    site: "blog".into(),
-                    page_key: "/damaged".into(),
-                    page_title: None,
-                    page_url: None,
-                    parent: None,
-                    max_depth: 32,
-                    author: author.into(),
-                    email: None,
-                    website: None,
-                    body_source: format!("Written by {author}."),
-                    body_tree: "[{\"paragraph\":[{\"text\":\"x\"}]}]".into(),
-                    created: 1_700_000_000_000,
-                    status: Status::Approved,
-                    edit_key_hash: None,
-                    edited: None,
-                    source: None,
-                    ip: None,
-                    held_for: Vec::new(),
-                    pinned: false,
-                    moderator_edit: false,
-                })
+                .insert_comment(written(
+                    "/damaged",
+                    author,
+                    &format!("Written by {author}."),
+                    Status::Approved,
+                ))
                 .unwrap();
         }
     }
@@ -738,4 +706,35 @@ fn a_turn_longer_than_the_lease_keeps_renewing_it() {
         );
         drop(held);
     });
+}
+
+/// A comment on `blog` as the store takes it, written straight into a database.
+fn written(
+    page: &str,
+    author: &str,
+    text: &str,
+    status: talkback_store::Status,
+) -> talkback_store::NewComment {
+    talkback_store::NewComment {
+        site: "blog".into(),
+        page_key: page.into(),
+        page_title: None,
+        page_url: None,
+        parent: None,
+        max_depth: 32,
+        author: author.into(),
+        email: None,
+        website: None,
+        body_source: text.into(),
+        body_tree: "[{\"paragraph\":[{\"text\":\"x\"}]}]".into(),
+        created: 1_700_000_000_000,
+        status,
+        edit_key_hash: None,
+        edited: None,
+        source: None,
+        ip: None,
+        held_for: Vec::new(),
+        pinned: false,
+        moderator_edit: false,
+    }
 }
