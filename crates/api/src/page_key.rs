@@ -5,9 +5,11 @@
 pub const DEFAULT_PAGE_PARAMS: &[&str] = &["p", "page_id", "cat", "tag"];
 
 /// What a page key or URL as sent must look like for [`normalize_page_key_keeping`] to give a
-/// key (the OpenAPI document says it): no control characters, and after any leading white
-/// space, a first character other than `?` or `#` (nothing would be left of the key).
-pub const PAGE_KEY_PATTERN: &str = r"^\s*[^\s?#\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$";
+/// key (the OpenAPI document says it): no control characters (white space that is one, like
+/// a tab, included), and after any leading white space, a first character other than `?` or
+/// `#` (nothing would be left of the key).
+pub const PAGE_KEY_PATTERN: &str =
+    r"^[^\S\x00-\x1f\x7f-\x9f]*[^\s?#\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$";
 
 /// Normalises a page key or URL with [`DEFAULT_PAGE_PARAMS`]; see [`normalize_page_key_keeping`].
 pub fn normalize_page_key(raw: &str) -> Option<String> {
@@ -25,10 +27,11 @@ pub fn normalize_page_key(raw: &str) -> Option<String> {
 ///
 /// Returns `None` for a key that is empty after normalisation or contains control characters.
 pub fn normalize_page_key_keeping(raw: &str, keep: &[impl AsRef<str>]) -> Option<String> {
-    let raw = raw.trim();
+    // Control characters anywhere, even where trimming would drop them (U+0085 is white space).
     if raw.chars().any(char::is_control) {
         return None;
     }
+    let raw = raw.trim();
     let (without_origin, had_origin) = match raw.find("://") {
         Some(i)
             if raw[..i]

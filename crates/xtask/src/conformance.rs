@@ -11,6 +11,10 @@ use anyhow::Context;
 use crate::bench::{Proc, free_port, wait_ready};
 use crate::{apt_install, run};
 
+/// The generator's seed for `cargo xtask test` (a random run of many found a U+0085 at the end
+/// of a page key, since fixed; this one passes).
+const SEED: &str = "274316413803113005954929440194995117540";
+
 /// Pinned so a new release cannot change what CI checks unannounced.
 const SCHEMATHESIS: &str = "schemathesis==4.32.5";
 
@@ -79,6 +83,10 @@ pub(crate) fn check_api(root: &Path) -> anyhow::Result<()> {
             &format!("{base}/api/v1/openapi.json"),
             "--checks",
             "all",
+            // One seed, so a landing is decided by the code and not by the draw; change it now
+            // and then (or run without it by hand) to explore new cases.
+            "--seed",
+            SEED,
         ])
         .current_dir(data.path()));
     if outcome.is_err() {
