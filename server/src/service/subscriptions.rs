@@ -181,6 +181,14 @@ impl Service {
             }
             Err(e) => return Err(e.into()),
         };
+        // Only what was published: a comment's change is in the log before the subscription
+        // its form asked for is stored and before it is flushed; read earlier (a turn running
+        // for another reason), its request to confirm would be missed for good.
+        let published = *self.published.borrow();
+        let changes: Vec<_> = changes
+            .into_iter()
+            .take_while(|c| c.seq <= published)
+            .collect();
         let upto = changes.last().map_or(after, |c| c.seq);
         let mut mails = Vec::new();
         for change in &changes {
