@@ -607,15 +607,7 @@ fn a_request_to_confirm_owed_at_a_crash_is_sent_once_after_the_restart() {
         .unwrap()
         .port();
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("talkback.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "public_url = \"{PUBLIC}\"\n[mail]\nsmtp_url = \"smtp://127.0.0.1:{port}\"\nfrom = \"talkback@blog.example\"\n\
-             [[sites]]\nid = \"blog\"\norigins = [\"{BLOG_ORIGIN}\"]\n{SPAM_OFF_TOML}"
-        ),
-    )
-    .unwrap();
+    let config = mail_config(dir.path(), port);
     let db = dir.path().join("db");
     let mut server = ServerProcess::spawn_with(&db, Some(&config));
     let reply = post(
@@ -794,15 +786,7 @@ fn a_strangers_requests_to_confirm_wait_for_their_quota_across_restarts_and_are_
     let port = listener.local_addr().unwrap().port();
     let inbox = sink(listener);
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("talkback.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "public_url = \"{PUBLIC}\"\n[mail]\nsmtp_url = \"smtp://127.0.0.1:{port}\"\nfrom = \"talkback@blog.example\"\n\
-             [[sites]]\nid = \"blog\"\norigins = [\"{BLOG_ORIGIN}\"]\n{SPAM_OFF_TOML}"
-        ),
-    )
-    .unwrap();
+    let config = mail_config(dir.path(), port);
     let db = dir.path().join("db");
     let (cursor_before, last) = {
         let server = ServerProcess::spawn_with(&db, Some(&config));
@@ -835,4 +819,18 @@ fn a_strangers_requests_to_confirm_wait_for_their_quota_across_restarts_and_are_
     // Started again, the server still counts this day's three (the count is in the store).
     let _server = ServerProcess::spawn_with(&db, Some(&config));
     no_more_than(&inbox, 3);
+}
+
+/// A configuration file for the server binary: mail through the sink on `port`, the `blog` site.
+fn mail_config(dir: &std::path::Path, port: u16) -> std::path::PathBuf {
+    let config = dir.join("talkback.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "public_url = \"{PUBLIC}\"\n[mail]\nsmtp_url = \"smtp://127.0.0.1:{port}\"\nfrom = \"talkback@blog.example\"\n\
+             [[sites]]\nid = \"blog\"\norigins = [\"{BLOG_ORIGIN}\"]\n{SPAM_OFF_TOML}"
+        ),
+    )
+    .unwrap();
+    config
 }
