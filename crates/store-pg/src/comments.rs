@@ -18,13 +18,13 @@ use postgres::types::Json;
 use postgres::{GenericClient, IsolationLevel, Transaction};
 use talkback_store::{
     BanRecord, ChangeKind, CommentList, CommentQuery, CommentRecord, Deleted, Edit, Error, Listed,
-    Maintenance, Moderation, NewComment, Order, PageRecord, ParentProblem, Reads, RepliesPage,
-    Result, Status, ThreadPage, Transfer, WriteSeq, Writes, author_identity,
+    Maintenance, Moderation, NewComment, Order, PageRecord, Reads, RepliesPage, Result, Status,
+    ThreadPage, Transfer, WriteSeq, Writes, author_identity,
 };
 
 use crate::pool::Db;
 use crate::store::{PgStore, backend, decoded, decoded_opt, id_of, next, records, sql_id};
-use crate::write::Write;
+use talkback_store::kernel::Tx;
 
 /// Rows read per round trip when a scan filters in Rust (thread pages, replies, listings).
 const BATCH: i64 = 200;
@@ -94,47 +94,11 @@ pub(crate) fn comment_of(
     one(rows)
 }
 
-/// Checks a reply's parent (read with the page: `parent`, and `top`, its top-level comment
-/// when it is a reply itself) and counts the reply on both; returns the reply's depth and
-/// top-level comment.
-fn attach_reply(
-    w: &mut Write<'_>,
-    page: &PageRecord,
-    parent_id: u64,
-    parent: Option<CommentRecord>,
-    top: Option<CommentRecord>,
-    max_depth: u32,
-) -> Result<(u32, u64)> {
-    let Some(mut parent) = parent else {
-        return Err(Error::Parent(ParentProblem::Missing));
-    };
-    if parent.page_id != page.id {
-        return Err(Error::Parent(ParentProblem::OtherPage));
-    }
-    if !parent.is_visible() {
-        return Err(Error::Parent(ParentProblem::Missing));
-    }
-    if parent.depth + 1 > max_depth {
-        return Err(Error::Parent(ParentProblem::TooDeep));
-    }
-    parent.children += 1;
-    let root = parent.root.unwrap_or(parent_id);
-    if root == parent_id {
-        parent.descendants += 1;
-    }
-    w.put_comment(&page.site, &parent);
-    if root != parent_id {
-        let Some(mut top) = top.filter(|t| t.id == root) else {
-            return Err(Error::Corrupt(format!("top-level comment {root} missing")));
-        };
-        top.descendants += 1;
-        w.put_comment(&page.site, &top);
-    }
-    Ok((parent.depth + 1, root))
-}
-
 /// Every comment of a page, by id.
-fn page_comments(c: &mut Db<'_, impl GenericClient>, page_id: u64) -> Result<Vec<CommentRecord>> {
+pub(crate) fn page_comments(
+    c: &mut Db<'_, impl GenericClient>,
+    page_id: u64,
+) -> Result<Vec<CommentRecord>> {
     let rows = c
         .query(
             "SELECT record FROM tb_comments WHERE page_id = $1 ORDER BY id",
@@ -386,189 +350,15 @@ impl Reads for PgStore {
 
 impl Writes for PgStore {
     fn insert_comment(&self, new: NewComment) -> Result<(CommentRecord, WriteSeq)> {
-        self.change(|w| {
-            let read =
-                w.for_new_comment(&new.site, &new.page_key, new.source.as_deref(), new.parent)?;
-            if read.source_seen {
-                return Err(Error::Conflict);
-            }
-            let mut page = match read.page {
-                Some(page) => page,
-                None => PageRecord {
-                    id: w.next_page(),
-                    site: new.site.clone(),
-                    key: new.page_key.clone(),
-                    title: None,
-                    url: None,
-                    count: 0,
-                    created: new.created,
-                    comments: 0,
-                    title_by_owner: false,
-                    url_by_owner: false,
-                    locked: false,
-                },
-            };
-            // Checked here too, so a lock racing a reader's post always wins.
-            if page.locked && new.source.is_none() {
-                return Err(Error::Locked);
-            }
-            page.learn_from(&new);
-            if new.status == Status::Approved {
-                page.count += 1;
-            }
-            page.comments += 1;
-            w.put_page(&page);
-            let id = w.next_comment();
-            let (depth, root) = match new.parent {
-                None => (0, None),
-                Some(parent_id) => {
-                    let (depth, root) =
-                        attach_reply(w, &page, parent_id, read.parent, read.top, new.max_depth)?;
-                    (depth, Some(root))
-                }
-            };
-            let record = CommentRecord {
-                id,
-                page_id: page.id,
-                parent: new.parent,
-                depth,
-                author: new.author,
-                email: new.email,
-                website: new.website,
-                body_source: new.body_source,
-                body_tree: new.body_tree,
-                created: new.created,
-                edited: new.edited,
-                status: new.status,
-                edit_key_hash: new.edit_key_hash,
-                children: 0,
-                root,
-                descendants: 0,
-                source: new.source,
-                ip: new.ip,
-                held_for: new.held_for,
-                pinned: new.pinned && new.parent.is_none(),
-                moderator_edit: new.moderator_edit,
-            };
-            w.put_comment(&page.site, &record);
-            if let Some(source) = &record.source {
-                w.add_source(&page.site, source, id);
-            }
-            w.count_approval(&page.site, &record, None, Some(record.status));
-            w.append(
-                &page,
-                Some(id),
-                ChangeKind::Created {
-                    status: record.status,
-                    parent: record.parent,
-                    imported: record.source.is_some(),
-                },
-            )?;
-            Ok(record)
-        })
+        self.change(|w| w.insert_comment(&new))
     }
 
     fn edit_comment(&self, id: u64, edit: Edit) -> Result<(CommentRecord, WriteSeq)> {
-        self.change(|w| {
-            let mut rec = w.live_comment(id)?;
-            let was = rec.status;
-            rec.body_source = edit.body_source;
-            rec.body_tree = edit.body_tree;
-            rec.edited = Some(edit.edited_at);
-            rec.moderator_edit = edit.by_moderator;
-            let mut page = w.page_of_comment(&rec)?;
-            if let Some(status) = edit.status.filter(|s| *s != rec.status) {
-                if rec.status == Status::Approved {
-                    page.count = page.count.saturating_sub(1);
-                }
-                if status == Status::Approved {
-                    page.count += 1;
-                }
-                w.count_approval(&page.site, &rec, Some(rec.status), Some(status));
-                rec.status = status;
-                if let Some(reasons) = edit.held_for {
-                    rec.held_for = reasons;
-                }
-                w.put_page(&page);
-            }
-            w.put_comment(&page.site, &rec);
-            w.append(
-                &page,
-                Some(id),
-                ChangeKind::Edited {
-                    status: rec.status,
-                    was,
-                },
-            )?;
-            Ok(rec)
-        })
+        self.change(|w| w.edit_comment(id, &edit))
     }
 
     fn delete_comment(&self, id: u64) -> Result<(Deleted, WriteSeq)> {
-        self.change(|w| {
-            let mut rec = w.live_comment(id)?;
-            let mut page = w.page_of_comment(&rec)?;
-            if rec.status == Status::Approved {
-                page.count = page.count.saturating_sub(1);
-            }
-            w.count_approval(&page.site, &rec, Some(rec.status), None);
-            rec.pinned = false;
-            if rec.children > 0 {
-                rec.status = Status::Deleted;
-                rec.author.clear();
-                rec.email = None;
-                rec.website = None;
-                rec.body_source.clear();
-                rec.body_tree = "[]".into();
-                rec.edit_key_hash = None;
-                rec.ip = None;
-                rec.held_for.clear();
-                w.put_comment(&page.site, &rec);
-                w.put_page(&page);
-                w.append(&page, Some(id), ChangeKind::Deleted { tombstone: true })?;
-                return Ok(Deleted::Tombstone);
-            }
-            // Remove the comment, then any tombstone ancestors it leaves without replies.
-            let root = rec.root;
-            let mut removed_replies = 0u32;
-            let mut root_removed = false;
-            let mut current = rec;
-            loop {
-                w.remove_comment(current.id);
-                if current.root.is_some() {
-                    removed_replies += 1;
-                } else {
-                    root_removed = true;
-                }
-                page.comments = page.comments.saturating_sub(1);
-                let Some(parent_id) = current.parent else {
-                    break;
-                };
-                let Some(mut parent) = w.comment(parent_id)? else {
-                    break;
-                };
-                parent.children = parent.children.saturating_sub(1);
-                if parent.status == Status::Deleted && parent.children == 0 {
-                    current = parent;
-                    continue;
-                }
-                w.put_comment(&page.site, &parent);
-                break;
-            }
-            if let Some(root) = root.filter(|_| !root_removed)
-                && let Some(mut top) = w.comment(root)?
-            {
-                top.descendants = top.descendants.saturating_sub(removed_replies);
-                w.put_comment(&page.site, &top);
-            }
-            if page.comments == 0 {
-                w.remove_page(page.id);
-            } else {
-                w.put_page(&page);
-            }
-            w.append(&page, Some(id), ChangeKind::Deleted { tombstone: false })?;
-            Ok(Deleted::Removed)
-        })
+        self.change(|w| w.delete_comment(id))
     }
 
     fn flush_through(&self, seq: WriteSeq) -> Result<()> {
@@ -647,25 +437,7 @@ impl Maintenance for PgStore {
     }
 
     fn delete_page(&self, site: &str, page_key: &str) -> Result<(usize, WriteSeq)> {
-        self.change(|w| {
-            let Some(page) = w.page(site, page_key)? else {
-                return Err(Error::page_not_found(site, page_key));
-            };
-            let comments = page_comments(&mut w.tx, page.id)?;
-            for rec in &comments {
-                w.count_approval(&page.site, rec, Some(rec.status), None);
-                w.remove_comment(rec.id);
-            }
-            w.remove_page(page.id);
-            w.append(
-                &page,
-                None,
-                ChangeKind::PageDeleted {
-                    comments: page.comments,
-                },
-            )?;
-            Ok(comments.len())
-        })
+        self.change(|w| w.delete_page(site, page_key))
     }
 
     fn set_page_meta(
@@ -675,15 +447,7 @@ impl Maintenance for PgStore {
         title: Option<String>,
         url: Option<String>,
     ) -> Result<(PageRecord, WriteSeq)> {
-        self.change(|w| {
-            let Some(mut page) = w.page(site, page_key)? else {
-                return Err(Error::page_not_found(site, page_key));
-            };
-            page.set_by_owner(title, url);
-            w.put_page(&page);
-            w.append(&page, None, ChangeKind::PageUpdated)?;
-            Ok(page)
-        })
+        self.change(|w| w.set_page_meta(site, page_key, title, url))
     }
 
     fn count_use(&self, key: &str, window_ms: i64, length_ms: i64) -> Result<u32> {
@@ -728,40 +492,7 @@ impl Maintenance for PgStore {
     }
 
     fn move_page(&self, site: &str, from: &str, to: &str) -> Result<(usize, WriteSeq)> {
-        self.change(|w| {
-            let Some(source) = w.page(site, from)? else {
-                return Err(Error::page_not_found(site, from));
-            };
-            if from == to {
-                return Ok(0);
-            }
-            w.append(
-                &source,
-                None,
-                ChangeKind::PageMoved {
-                    to: to.to_owned(),
-                    comments: source.comments,
-                },
-            )?;
-            let moving = page_comments(&mut w.tx, source.id)?;
-            let Some(mut target) = w.page(site, to)? else {
-                // No thread there yet: the page simply changes its key.
-                let mut renamed = source;
-                renamed.key = to.to_owned();
-                w.put_page(&renamed);
-                return Ok(moving.len());
-            };
-            for mut rec in moving.iter().cloned() {
-                rec.page_id = target.id;
-                w.put_comment(site, &rec);
-            }
-            target.count += source.count;
-            target.comments += source.comments;
-            target.title = target.title.or(source.title);
-            w.put_page(&target);
-            w.remove_page(source.id);
-            Ok(moving.len())
-        })
+        self.change(|w| w.move_page(site, from, to))
     }
 }
 
@@ -818,32 +549,7 @@ impl Transfer for PgStore {
 
 impl Moderation for PgStore {
     fn set_status(&self, id: u64, status: Status) -> Result<(CommentRecord, WriteSeq)> {
-        if !matches!(status, Status::Approved | Status::Pending | Status::Spam) {
-            return Err(Error::Internal(format!(
-                "set_status cannot set {status:?}; delete the comment instead"
-            )));
-        }
-        self.change(|w| {
-            let mut rec = w.live_comment(id)?;
-            let was = rec.status;
-            if was == status {
-                return Ok(rec);
-            }
-            let mut page = w.page_of_comment(&rec)?;
-            if was == Status::Approved {
-                page.count = page.count.saturating_sub(1);
-            }
-            if status == Status::Approved {
-                page.count += 1;
-                rec.held_for.clear();
-            }
-            w.count_approval(&page.site, &rec, Some(was), Some(status));
-            rec.status = status;
-            w.put_page(&page);
-            w.put_comment(&page.site, &rec);
-            w.append(&page, Some(id), ChangeKind::StatusChanged { status, was })?;
-            Ok(rec)
-        })
+        self.change(|w| w.set_status(id, status))
     }
 
     fn list_comments(&self, query: &CommentQuery) -> Result<CommentList> {
@@ -951,22 +657,7 @@ impl Moderation for PgStore {
     }
 
     fn set_pinned(&self, id: u64, pinned: bool) -> Result<(CommentRecord, WriteSeq)> {
-        self.change(|w| {
-            let mut rec = w.live_comment(id)?;
-            if rec.parent.is_some() && pinned {
-                return Err(Error::Internal(
-                    "only top-level comments can be pinned".into(),
-                ));
-            }
-            if rec.pinned == pinned {
-                return Ok(rec);
-            }
-            rec.pinned = pinned;
-            let page = w.page_of_comment(&rec)?;
-            w.put_comment(&page.site, &rec);
-            w.append(&page, Some(id), ChangeKind::Pinned { pinned })?;
-            Ok(rec)
-        })
+        self.change(|w| w.set_pinned(id, pinned))
     }
 
     fn set_locked(
@@ -975,15 +666,7 @@ impl Moderation for PgStore {
         page_key: &str,
         locked: bool,
     ) -> Result<(PageRecord, WriteSeq)> {
-        self.change(|w| {
-            let Some(mut page) = w.page(site, page_key)? else {
-                return Err(Error::page_not_found(site, page_key));
-            };
-            page.locked = locked;
-            w.put_page(&page);
-            w.append(&page, None, ChangeKind::PageUpdated)?;
-            Ok(page)
-        })
+        self.change(|w| w.set_locked(site, page_key, locked))
     }
 
     fn put_ban(&self, mut ban: BanRecord) -> Result<BanRecord> {
@@ -1030,7 +713,7 @@ impl Moderation for PgStore {
                 &[&site, &settings],
             )
             .map_err(backend)?;
-            w.append_to(site, "", None, ChangeKind::SiteChanged)
+            w.append(site, "", None, ChangeKind::SiteChanged)
         })
         .and_then(|((), seq)| self.flush_through(seq))
     }
@@ -1055,19 +738,18 @@ impl PgStore {
             if taken.is_some() {
                 return Err(Error::Conflict);
             }
-            w.put_page(page);
+            w.put_page(page)?;
             for rec in comments {
-                w.put_comment(&page.site, rec);
+                w.put_comment(&page.site, rec)?;
                 if let Some(source) = &rec.source {
-                    w.add_source(&page.site, source, rec.id);
+                    w.add_source(&page.site, source, rec.id)?;
                 }
-                w.count_approval(&page.site, rec, None, Some(rec.status));
+                w.count_approval(&page.site, rec, None, Some(rec.status))?;
             }
             // Ids given out from here on follow the restored ones.
             let highest = comments.iter().map(|c| c.id).max().unwrap_or(0);
-            w.comment = w.comment.max(highest);
-            w.page = w.page.max(page.id);
-            w.append(page, None, ChangeKind::PageUpdated)
+            w.ids_above(highest, page.id);
+            w.append(&page.site, &page.key, None, ChangeKind::PageUpdated)
         })
         .and_then(|((), seq)| self.flush_through(seq))
     }

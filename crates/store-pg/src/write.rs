@@ -14,9 +14,8 @@ use std::collections::BTreeMap;
 
 use postgres::Client;
 use postgres::types::Json;
-use talkback_store::{
-    Change, ChangeKind, CommentRecord, Error, PageRecord, Result, Status, author_identity,
-};
+use talkback_store::kernel::Tx;
+use talkback_store::{Change, ChangeKind, CommentRecord, Error, NewComment, PageRecord, Result};
 
 use crate::pool::Db;
 use crate::store::{CHANGES_CHANNEL, PgStore, backend, sql_id};
@@ -34,6 +33,16 @@ struct Pending {
     authors: BTreeMap<(String, String, String), i32>,
 }
 
+/// Records a write read ahead in one round trip, for the reads of its rule.
+#[derive(Default)]
+struct ReadAhead {
+    /// (site, key, page).
+    page: Option<(String, String, Option<PageRecord>)>,
+    /// (site, source, seen).
+    source: Option<(String, String, bool)>,
+    comments: BTreeMap<u64, Option<CommentRecord>>,
+}
+
 /// A write transaction holding the change log's lock.
 pub(crate) struct Write<'t> {
     pub(crate) tx: Db<'t, Client>,
@@ -44,6 +53,8 @@ pub(crate) struct Write<'t> {
     pub(crate) page: u64,
     change: Option<Change>,
     pending: Pending,
+    /// What the write read ahead (`prefetch_insert`).
+    read: ReadAhead,
     /// Whether the database can `NOTIFY` (CockroachDB cannot).
     notify: bool,
 }
@@ -121,6 +132,7 @@ impl PgStore {
             tx: Db::new(&mut *open.client, statements),
             change: None,
             pending: Pending::default(),
+            read: ReadAhead::default(),
             notify: self.notify,
         };
         let value = work(&mut write)?;
@@ -137,29 +149,113 @@ impl PgStore {
     }
 }
 
-impl Write<'_> {
-    pub(crate) fn next_comment(&mut self) -> u64 {
+impl Tx for Write<'_> {
+    fn comment(&mut self, id: u64) -> Result<Option<CommentRecord>> {
+        if let Some(pending) = self.pending.comments.get(&id) {
+            return Ok(pending.as_ref().map(|(_, rec)| rec.clone()));
+        }
+        if let Some(read) = self.read.comments.get(&id) {
+            return Ok(read.clone());
+        }
+        crate::comments::comment_of(&mut self.tx, id)
+    }
+
+    fn page(&mut self, site: &str, key: &str) -> Result<Option<PageRecord>> {
+        if let Some(page) = self
+            .pending
+            .pages
+            .values()
+            .flatten()
+            .find(|p| p.site == site && p.key == key)
+        {
+            return Ok(Some(page.clone()));
+        }
+        let stored = match self.read.page.take_if(|(s, k, _)| s == site && k == key) {
+            Some((_, _, page)) => page,
+            None => crate::comments::page_of(&mut self.tx, site, key)?,
+        };
+        // A page this write removed or gave another key is not there any more.
+        Ok(stored.filter(|p| !self.pending.pages.contains_key(&p.id)))
+    }
+
+    fn page_by_id(&mut self, id: u64) -> Result<Option<PageRecord>> {
+        if let Some(pending) = self.pending.pages.get(&id) {
+            return Ok(pending.clone());
+        }
+        crate::comments::page_by_id(&mut self.tx, id)
+    }
+
+    fn page_comments(&mut self, page_id: u64) -> Result<Vec<CommentRecord>> {
+        crate::comments::page_comments(&mut self.tx, page_id)
+    }
+
+    fn source_seen(&mut self, site: &str, source: &str) -> Result<bool> {
+        if let Some((_, _, seen)) = self
+            .read
+            .source
+            .take_if(|(s, k, _)| s == site && k == source)
+        {
+            return Ok(seen);
+        }
+        let row = self
+            .tx
+            .query_opt(
+                "SELECT 1 FROM tb_sources WHERE site = $1 AND source = $2",
+                &[&site, &source],
+            )
+            .map_err(backend)?;
+        Ok(row.is_some())
+    }
+
+    fn next_comment_id(&mut self) -> Result<u64> {
         self.comment += 1;
-        self.comment
+        Ok(self.comment)
     }
 
-    pub(crate) fn next_page(&mut self) -> u64 {
+    fn next_page_id(&mut self) -> Result<u64> {
         self.page += 1;
-        self.page
+        Ok(self.page)
     }
 
-    /// Appends this write's one change (stored with its records when the write ends).
-    pub(crate) fn append(
-        &mut self,
-        page: &PageRecord,
-        comment: Option<u64>,
-        kind: ChangeKind,
-    ) -> Result<()> {
-        self.append_to(&page.site, &page.key, comment, kind)
+    fn put_page(&mut self, page: &PageRecord) -> Result<()> {
+        self.pending.pages.insert(page.id, Some(page.clone()));
+        Ok(())
     }
 
-    /// Appends this write's one change to `site` (its page `page_key`, empty for the site).
-    pub(crate) fn append_to(
+    fn remove_page(&mut self, page: &PageRecord) -> Result<()> {
+        self.pending.pages.insert(page.id, None);
+        Ok(())
+    }
+
+    fn put_comment(&mut self, site: &str, rec: &CommentRecord) -> Result<()> {
+        self.pending
+            .comments
+            .insert(rec.id, Some((site.to_owned(), rec.clone())));
+        Ok(())
+    }
+
+    fn remove_comment(&mut self, _site: &str, rec: &CommentRecord) -> Result<()> {
+        self.pending.comments.insert(rec.id, None);
+        Ok(())
+    }
+
+    fn add_source(&mut self, site: &str, source: &str, comment: u64) -> Result<()> {
+        self.pending
+            .sources
+            .push((site.to_owned(), source.to_owned(), comment));
+        Ok(())
+    }
+
+    fn count_author(&mut self, site: &str, email: &str, name: &str, delta: i32) -> Result<()> {
+        *self
+            .pending
+            .authors
+            .entry((site.to_owned(), email.to_owned(), name.to_owned()))
+            .or_default() += delta;
+        Ok(())
+    }
+
+    fn append(
         &mut self,
         site: &str,
         page_key: &str,
@@ -180,65 +276,9 @@ impl Write<'_> {
         Ok(())
     }
 
-    /// A page by id, as this write left it.
-    pub(crate) fn page_by_id(&mut self, id: u64) -> Result<Option<PageRecord>> {
-        if let Some(pending) = self.pending.pages.get(&id) {
-            return Ok(pending.clone());
-        }
-        crate::comments::page_by_id(&mut self.tx, id)
-    }
-
-    /// A page by key, as this write left it.
-    pub(crate) fn page(&mut self, site: &str, key: &str) -> Result<Option<PageRecord>> {
-        if let Some(page) = self
-            .pending
-            .pages
-            .values()
-            .flatten()
-            .find(|p| p.site == site && p.key == key)
-        {
-            return Ok(Some(page.clone()));
-        }
-        let stored = crate::comments::page_of(&mut self.tx, site, key)?;
-        Ok(self.unless_changed(stored))
-    }
-
-    /// A page read from the database, unless this write removed it or gave it another key.
-    fn unless_changed(&self, stored: Option<PageRecord>) -> Option<PageRecord> {
-        stored.filter(|p| !self.pending.pages.contains_key(&p.id))
-    }
-
-    /// The page of a comment being written (it must be there).
-    pub(crate) fn page_of_comment(&mut self, rec: &CommentRecord) -> Result<PageRecord> {
-        self.page_by_id(rec.page_id)?
-            .ok_or_else(|| Error::Corrupt(format!("page {} missing", rec.page_id)))
-    }
-
-    /// A comment, as this write left it.
-    pub(crate) fn comment(&mut self, id: u64) -> Result<Option<CommentRecord>> {
-        if let Some(pending) = self.pending.comments.get(&id) {
-            return Ok(pending.as_ref().map(|(_, rec)| rec.clone()));
-        }
-        crate::comments::comment_of(&mut self.tx, id)
-    }
-
-    /// A comment that is not a tombstone (`NotFound` otherwise).
-    pub(crate) fn live_comment(&mut self, id: u64) -> Result<CommentRecord> {
-        match self.comment(id)? {
-            Some(rec) if rec.status != Status::Deleted => Ok(rec),
-            _ => Err(Error::comment_not_found(id)),
-        }
-    }
-
-    /// What a new comment needs, read in one round trip: whether its import source was seen,
-    /// its page, its parent and its parent's top-level comment.
-    pub(crate) fn for_new_comment(
-        &mut self,
-        site: &str,
-        key: &str,
-        source: Option<&str>,
-        parent: Option<u64>,
-    ) -> Result<NewCommentContext> {
+    /// Whether the source was seen, the page, the parent and its top-level comment: one round
+    /// trip, its answers kept for the rule's reads.
+    fn prefetch_insert(&mut self, new: &NewComment) -> Result<()> {
         let row = self
             .tx
             .query_opt(
@@ -247,75 +287,36 @@ impl Write<'_> {
                  (SELECT record FROM tb_comments WHERE id = $4), \
                  (SELECT t.record FROM tb_comments p JOIN tb_comments t ON t.id = p.root \
                  WHERE p.id = $4)",
-                &[&site, &key, &source, &parent.map(sql_id)],
+                &[
+                    &new.site,
+                    &new.page_key,
+                    &new.source,
+                    &new.parent.map(sql_id),
+                ],
             )
             .map_err(backend)?
             .ok_or_else(|| Error::Internal("no row from a SELECT of values".into()))?;
         let page: Option<PageRecord> = crate::store::decoded_opt(&row, 1)?;
-        let parent: Option<CommentRecord> = crate::store::decoded_opt(&row, 2)?;
-        let top: Option<CommentRecord> = crate::store::decoded_opt(&row, 3)?;
-        Ok(NewCommentContext {
-            source_seen: row.get(0),
-            page: self.unless_changed(page),
-            parent: parent.and_then(|c| self.fresher(c)),
-            top: top.and_then(|c| self.fresher(c)),
-        })
-    }
-
-    /// A comment read from the database, or this write's newer state of it.
-    fn fresher(&self, stored: CommentRecord) -> Option<CommentRecord> {
-        match self.pending.comments.get(&stored.id) {
-            Some(pending) => pending.as_ref().map(|(_, rec)| rec.clone()),
-            None => Some(stored),
+        self.read.page = Some((new.site.clone(), new.page_key.clone(), page));
+        if let Some(source) = &new.source {
+            self.read.source = Some((new.site.clone(), source.clone(), row.get(0)));
         }
-    }
-
-    pub(crate) fn put_page(&mut self, page: &PageRecord) {
-        self.pending.pages.insert(page.id, Some(page.clone()));
-    }
-
-    pub(crate) fn remove_page(&mut self, id: u64) {
-        self.pending.pages.insert(id, None);
-    }
-
-    /// Stores a comment (new or changed) on `site`.
-    pub(crate) fn put_comment(&mut self, site: &str, rec: &CommentRecord) {
-        self.pending
-            .comments
-            .insert(rec.id, Some((site.to_owned(), rec.clone())));
-    }
-
-    pub(crate) fn remove_comment(&mut self, id: u64) {
-        self.pending.comments.insert(id, None);
-    }
-
-    /// Remembers that an import found `comment` at `source` (kept after the comment goes).
-    pub(crate) fn add_source(&mut self, site: &str, source: &str, comment: u64) {
-        self.pending
-            .sources
-            .push((site.to_owned(), source.to_owned(), comment));
-    }
-
-    /// Counts a status change from `was` to `now` in the author's approved comments on `site`.
-    pub(crate) fn count_approval(
-        &mut self,
-        site: &str,
-        rec: &CommentRecord,
-        was: Option<Status>,
-        now: Option<Status>,
-    ) {
-        let (before, after) = (was == Some(Status::Approved), now == Some(Status::Approved));
-        if before == after {
-            return;
+        if let Some(parent) = new.parent {
+            let stored: Option<CommentRecord> = crate::store::decoded_opt(&row, 2)?;
+            self.read.comments.insert(parent, stored);
         }
-        let Some((email, name)) = author_identity(rec.email.as_deref(), &rec.author) else {
-            return;
-        };
-        *self
-            .pending
-            .authors
-            .entry((site.to_owned(), email, name))
-            .or_default() += if after { 1 } else { -1 };
+        if let Some(top) = crate::store::decoded_opt::<CommentRecord>(&row, 3)? {
+            self.read.comments.insert(top.id, Some(top));
+        }
+        Ok(())
+    }
+}
+
+impl Write<'_> {
+    /// Gives out ids after those of restored records (`restore_page`).
+    pub(crate) fn ids_above(&mut self, comment: u64, page: u64) {
+        self.comment = self.comment.max(comment);
+        self.page = self.page.max(page);
     }
 
     /// Stores the write's records, counters and change in one statement.
@@ -450,15 +451,6 @@ const STORE_AND_NOTIFY: &str = concat!(
     store_statement!(),
     " FROM (SELECT pg_notify($27::text, $28::text)) AS notified"
 );
-
-/// What a new comment's write reads first.
-pub(crate) struct NewCommentContext {
-    pub(crate) source_seen: bool,
-    pub(crate) page: Option<PageRecord>,
-    pub(crate) parent: Option<CommentRecord>,
-    /// The parent's top-level comment (none when the parent is one).
-    pub(crate) top: Option<CommentRecord>,
-}
 
 /// Comments as the columns of `tb_comments`, one array each.
 #[derive(Default)]

@@ -41,13 +41,13 @@ use std::path::Path;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
+use sled::transaction::{ConflictableTransactionError, TransactionError};
 
 use sled::transaction::TransactionalTree;
+use talkback_store::kernel::Tx;
 use talkback_store::{
     Change, ChangeKind, ChangeLog, CommentRecord, Deleted, Edit, Error, Maintenance, NewComment,
-    Order, PageRecord, ParentProblem, Reads, RepliesPage, Result, Status, ThreadPage, Transfer,
-    WriteSeq, Writes,
+    Order, PageRecord, Reads, RepliesPage, Result, Status, ThreadPage, Transfer, WriteSeq, Writes,
 };
 
 use crate::codec::{FORMAT_VERSION, decode, encode};
@@ -59,6 +59,7 @@ mod durable;
 mod moderation;
 mod spam;
 mod subscriptions;
+mod tx;
 
 /// Level 2 added the `replies` tree, `root` and `descendants` on comments and `comments` on
 /// pages; level 3 the `held` tree; level 4 the approved-author counts in it; level 5 each
@@ -140,7 +141,7 @@ fn tx_result<T>(r: Result<T, TransactionError<Error>>) -> Result<T> {
     })
 }
 
-fn backend(e: sled::Error) -> Error {
+pub(crate) fn backend(e: sled::Error) -> Error {
     Error::Backend(Box::new(e))
 }
 
@@ -170,16 +171,6 @@ fn seq_of(bytes: &[u8]) -> Result<u64> {
         .map_err(|_| Error::Corrupt("bad change sequence".into()))
 }
 
-/// Appends a change inside the write's transaction, under the next sequence number.
-fn append_change(
-    changes: &TransactionalTree,
-    page: &PageRecord,
-    comment: Option<u64>,
-    kind: ChangeKind,
-) -> Result<(), TxError> {
-    append(changes, &page.site, &page.key, comment, kind)
-}
-
 /// Appends a change to a whole site (its page key empty), inside the write's transaction.
 fn append_site_change(
     changes: &TransactionalTree,
@@ -189,7 +180,7 @@ fn append_site_change(
     append(changes, site, "", None, kind)
 }
 
-fn append(
+pub(crate) fn append(
     changes: &TransactionalTree,
     site: &str,
     page_key: &str,
@@ -213,7 +204,7 @@ fn append(
     Ok(())
 }
 
-fn page_key_bytes(site: &str, key: &str) -> Vec<u8> {
+pub(crate) fn page_key_bytes(site: &str, key: &str) -> Vec<u8> {
     let mut k = Vec::with_capacity(site.len() + key.len() + 1);
     k.extend_from_slice(site.as_bytes());
     k.push(0);
@@ -221,7 +212,7 @@ fn page_key_bytes(site: &str, key: &str) -> Vec<u8> {
     k
 }
 
-fn index_key(page: u64, parent: u64, id: u64) -> [u8; 24] {
+pub(crate) fn index_key(page: u64, parent: u64, id: u64) -> [u8; 24] {
     let mut k = [0u8; 24];
     k[..8].copy_from_slice(&page.to_be_bytes());
     k[8..16].copy_from_slice(&parent.to_be_bytes());
@@ -229,38 +220,8 @@ fn index_key(page: u64, parent: u64, id: u64) -> [u8; 24] {
     k
 }
 
-/// A page record by id, inside a transaction (with its `pages` key).
-fn load_page(
-    pages: &TransactionalTree,
-    page_ids: &TransactionalTree,
-    page_id: u64,
-) -> Result<(sled::IVec, PageRecord), TxError> {
-    let Some(key) = page_ids.get(page_id.to_be_bytes())? else {
-        return Err(abort(Error::Corrupt(format!("page {page_id} missing"))));
-    };
-    match pages.get(&key)? {
-        Some(bytes) => Ok((key, decode(&bytes).map_err(abort)?)),
-        None => Err(abort(Error::Corrupt("page record missing".into()))),
-    }
-}
-
-/// A comment that is not a tombstone, inside a transaction (`NotFound` otherwise).
-pub(crate) fn live_comment(
-    comments: &TransactionalTree,
-    id: u64,
-) -> Result<CommentRecord, TxError> {
-    let rec: CommentRecord = match comments.get(id.to_be_bytes())? {
-        Some(bytes) => decode(&bytes).map_err(abort)?,
-        None => return Err(abort(Error::comment_not_found(id))),
-    };
-    if rec.status == Status::Deleted {
-        return Err(abort(Error::comment_not_found(id)));
-    }
-    Ok(rec)
-}
-
 /// The `held` key of a comment with this status, if the status is held.
-fn held_key(status: Status, id: u64) -> Option<[u8; 9]> {
+pub(crate) fn held_key(status: Status, id: u64) -> Option<[u8; 9]> {
     let tag = match status {
         Status::Pending => 1,
         Status::Spam => 2,
@@ -275,6 +236,11 @@ fn held_key(status: Status, id: u64) -> Option<[u8; 9]> {
 /// The `held` key counting an author's approved comments on a site (none without an e-mail).
 pub(crate) fn approved_key(site: &str, email: Option<&str>, name: &str) -> Option<Vec<u8>> {
     let (email, name) = talkback_store::author_identity(email, name)?;
+    Some(author_key(site, &email, &name))
+}
+
+/// The `held` key counting the approved comments of an author (`email` and `name` lowercase).
+pub(crate) fn author_key(site: &str, email: &str, name: &str) -> Vec<u8> {
     let mut k = Vec::with_capacity(site.len() + email.len() + name.len() + 3);
     k.push(APPROVED_TAG);
     k.extend_from_slice(site.as_bytes());
@@ -282,7 +248,7 @@ pub(crate) fn approved_key(site: &str, email: Option<&str>, name: &str) -> Optio
     k.extend_from_slice(email.as_bytes());
     k.push(0);
     k.extend_from_slice(name.as_bytes());
-    Some(k)
+    k
 }
 
 const APPROVED_TAG: u8 = 0x10;
@@ -300,64 +266,15 @@ pub(crate) fn site_approved_key(site: &str, id: u64) -> Vec<u8> {
 
 pub(crate) const SITE_APPROVED_TAG: u8 = 0x20;
 
-/// Counts a status change from `was` to `now` in the author's approved comments on `site`,
-/// and lists or unlists the comment among the site's approved ones.
-fn count_approval(
-    held: &TransactionalTree,
-    site: &str,
-    rec: &CommentRecord,
-    was: Option<Status>,
-    now: Option<Status>,
-) -> Result<(), TxError> {
-    let (before, after) = (was == Some(Status::Approved), now == Some(Status::Approved));
-    if before == after {
-        return Ok(());
-    }
-    if after {
-        held.insert(site_approved_key(site, rec.id), &[])?;
-    } else {
-        held.remove(site_approved_key(site, rec.id))?;
-    }
-    let Some(key) = approved_key(site, rec.email.as_deref(), &rec.author) else {
-        return Ok(());
-    };
-    let n = held
-        .get(&key)?
-        .and_then(|v| <[u8; 4]>::try_from(v.as_ref()).ok())
-        .map_or(0, u32::from_be_bytes);
-    let n = if after {
-        n.saturating_add(1)
-    } else {
-        n.saturating_sub(1)
-    };
-    if n == 0 {
-        held.remove(key)?;
-    } else {
-        held.insert(key, &n.to_be_bytes())?;
-    }
-    Ok(())
-}
-
 /// The `pins` key of a pinned comment.
-fn pin_key(page: u64, id: u64) -> [u8; 16] {
+pub(crate) fn pin_key(page: u64, id: u64) -> [u8; 16] {
     let mut k = [0u8; 16];
     k[..8].copy_from_slice(&page.to_be_bytes());
     k[8..].copy_from_slice(&id.to_be_bytes());
     k
 }
 
-/// Moves a comment's `held` entry from status `was` to `now`.
-fn rehold(held: &TransactionalTree, id: u64, was: Status, now: Status) -> Result<(), TxError> {
-    if let Some(k) = held_key(was, id) {
-        held.remove(&k)?;
-    }
-    if let Some(k) = held_key(now, id) {
-        held.insert(&k, &[])?;
-    }
-    Ok(())
-}
-
-fn id_from_index_key(key: &[u8]) -> Result<u64> {
+pub(crate) fn id_from_index_key(key: &[u8]) -> Result<u64> {
     key.get(16..24)
         .and_then(|b| <[u8; 8]>::try_from(b).ok())
         .map(u64::from_be_bytes)
@@ -614,270 +531,15 @@ impl SledStore {
 
 impl Writes for SledStore {
     fn insert_comment(&self, new: NewComment) -> Result<(CommentRecord, WriteSeq)> {
-        // sled ids start at 0; 0 is the "no parent" marker in the index, so shift by one.
-        let id = self.db.generate_id().db()? + 1;
-        let fresh_page_id = self.db.generate_id().db()? + 1;
-        let page_key = page_key_bytes(&new.site, &new.page_key);
-        let source_key = new.source.as_ref().map(|s| page_key_bytes(&new.site, s));
-        let _writer = self.writer()?;
-        let record = tx_result(
-            (
-                &self.pages,
-                &self.page_ids,
-                &self.comments,
-                &self.index,
-                &self.sources,
-                &self.replies,
-                &self.changes,
-                &self.held,
-                &self.pins,
-            )
-                .transaction(
-                    |(pages, page_ids, comments, index, sources, replies, changes, held, pins)| {
-                        if let Some(key) = &source_key {
-                            if sources.get(key)?.is_some() {
-                                return Err(abort(Error::Conflict));
-                            }
-                            sources.insert(key.as_slice(), &id.to_be_bytes())?;
-                        }
-                        let mut page = match pages.get(&page_key)? {
-                            Some(bytes) => decode::<PageRecord>(&bytes).map_err(abort)?,
-                            None => {
-                                page_ids
-                                    .insert(&fresh_page_id.to_be_bytes(), page_key.as_slice())?;
-                                PageRecord {
-                                    id: fresh_page_id,
-                                    site: new.site.clone(),
-                                    key: new.page_key.clone(),
-                                    title: None,
-                                    url: None,
-                                    count: 0,
-                                    created: new.created,
-                                    comments: 0,
-                                    title_by_owner: false,
-                                    url_by_owner: false,
-                                    locked: false,
-                                }
-                            }
-                        };
-                        // Checked here too, so a lock racing a reader's post always wins.
-                        if page.locked && new.source.is_none() {
-                            return Err(abort(Error::Locked));
-                        }
-                        page.learn_from(&new);
-                        let (depth, root) = match new.parent {
-                            None => (0, None),
-                            Some(parent_id) => {
-                                let (depth, root) =
-                                    attach_reply(comments, &page, parent_id, new.max_depth)?;
-                                replies.insert(&index_key(page.id, root, id), &[])?;
-                                (depth, Some(root))
-                            }
-                        };
-                        if new.status == Status::Approved {
-                            page.count += 1;
-                        }
-                        page.comments += 1;
-                        let record = CommentRecord {
-                            id,
-                            page_id: page.id,
-                            parent: new.parent,
-                            depth,
-                            author: new.author.clone(),
-                            email: new.email.clone(),
-                            website: new.website.clone(),
-                            body_source: new.body_source.clone(),
-                            body_tree: new.body_tree.clone(),
-                            created: new.created,
-                            edited: new.edited,
-                            status: new.status,
-                            edit_key_hash: new.edit_key_hash.clone(),
-                            children: 0,
-                            root,
-                            descendants: 0,
-                            source: new.source.clone(),
-                            ip: new.ip.clone(),
-                            held_for: new.held_for.clone(),
-                            pinned: new.pinned && new.parent.is_none(),
-                            moderator_edit: new.moderator_edit,
-                        };
-                        if record.pinned {
-                            pins.insert(&pin_key(page.id, id), &[])?;
-                        }
-                        if let Some(k) = held_key(new.status, id) {
-                            held.insert(&k, &[])?;
-                        }
-                        count_approval(held, &page.site, &record, None, Some(new.status))?;
-                        pages.insert(page_key.as_slice(), encode(&page).map_err(abort)?)?;
-                        comments.insert(&id.to_be_bytes(), encode(&record).map_err(abort)?)?;
-                        index.insert(&index_key(page.id, new.parent.unwrap_or(0), id), &[])?;
-                        append_change(
-                            changes,
-                            &page,
-                            Some(id),
-                            ChangeKind::Created {
-                                status: new.status,
-                                parent: new.parent,
-                                imported: new.source.is_some(),
-                            },
-                        )?;
-                        Ok(record)
-                    },
-                ),
-        )?;
-        Ok((record, self.note_write()))
+        self.change_new(|w| w.insert_comment(&new))
     }
 
     fn edit_comment(&self, id: u64, edit: Edit) -> Result<(CommentRecord, WriteSeq)> {
-        let _writer = self.writer()?;
-        let record = tx_result(
-            (
-                &self.pages,
-                &self.page_ids,
-                &self.comments,
-                &self.changes,
-                &self.held,
-            )
-                .transaction(|(pages, page_ids, comments, changes, held)| {
-                    let mut rec = live_comment(comments, id)?;
-                    let was = rec.status;
-                    rec.body_source.clone_from(&edit.body_source);
-                    rec.body_tree.clone_from(&edit.body_tree);
-                    rec.edited = Some(edit.edited_at);
-                    rec.moderator_edit = edit.by_moderator;
-                    let (key, mut page) = load_page(pages, page_ids, rec.page_id)?;
-                    if let Some(status) = edit.status.filter(|s| *s != rec.status) {
-                        if rec.status == Status::Approved {
-                            page.count = page.count.saturating_sub(1);
-                        }
-                        if status == Status::Approved {
-                            page.count += 1;
-                        }
-                        rehold(held, id, rec.status, status)?;
-                        count_approval(held, &page.site, &rec, Some(rec.status), Some(status))?;
-                        rec.status = status;
-                        if let Some(reasons) = &edit.held_for {
-                            rec.held_for.clone_from(reasons);
-                        }
-                        pages.insert(key, encode(&page).map_err(abort)?)?;
-                    }
-                    comments.insert(&id.to_be_bytes(), encode(&rec).map_err(abort)?)?;
-                    append_change(
-                        changes,
-                        &page,
-                        Some(id),
-                        ChangeKind::Edited {
-                            status: rec.status,
-                            was,
-                        },
-                    )?;
-                    Ok(rec)
-                }),
-        )?;
-        Ok((record, self.note_write()))
+        self.change(|w| w.edit_comment(id, &edit))
     }
 
     fn delete_comment(&self, id: u64) -> Result<(Deleted, WriteSeq)> {
-        let _writer = self.writer()?;
-        let outcome = tx_result(self.thread_trees().transaction(
-            |(pages, page_ids, comments, index, replies, changes, held, pins)| {
-                let load = |id: u64| -> Result<Option<CommentRecord>, TxError> {
-                    comments
-                        .get(id.to_be_bytes())?
-                        .map(|b| decode::<CommentRecord>(&b).map_err(abort))
-                        .transpose()
-                };
-                let Some(mut rec) = load(id)? else {
-                    return Err(abort(Error::comment_not_found(id)));
-                };
-                if rec.status == Status::Deleted {
-                    return Err(abort(Error::comment_not_found(id)));
-                }
-                let (page_key, mut page) = load_page(pages, page_ids, rec.page_id)?;
-                if rec.status == Status::Approved {
-                    page.count = page.count.saturating_sub(1);
-                }
-                rehold(held, id, rec.status, Status::Deleted)?;
-                count_approval(held, &page.site, &rec, Some(rec.status), None)?;
-                if rec.pinned {
-                    pins.remove(&pin_key(rec.page_id, id))?;
-                    rec.pinned = false;
-                }
-                if rec.children > 0 {
-                    rec.status = Status::Deleted;
-                    rec.author.clear();
-                    rec.email = None;
-                    rec.website = None;
-                    rec.body_source.clear();
-                    rec.body_tree = "[]".into();
-                    rec.edit_key_hash = None;
-                    rec.ip = None;
-                    rec.held_for.clear();
-                    comments.insert(&id.to_be_bytes(), encode(&rec).map_err(abort)?)?;
-                    pages.insert(&page_key, encode(&page).map_err(abort)?)?;
-                    append_change(
-                        changes,
-                        &page,
-                        Some(id),
-                        ChangeKind::Deleted { tombstone: true },
-                    )?;
-                    return Ok(Deleted::Tombstone);
-                }
-                // Remove the comment, then any tombstone ancestors it leaves without replies.
-                let root = rec.root;
-                let mut removed_replies = 0u32;
-                let mut root_removed = false;
-                let mut current = rec;
-                loop {
-                    comments.remove(&current.id.to_be_bytes())?;
-                    index.remove(&index_key(
-                        current.page_id,
-                        current.parent.unwrap_or(0),
-                        current.id,
-                    ))?;
-                    if let Some(r) = current.root {
-                        replies.remove(&index_key(current.page_id, r, current.id))?;
-                        removed_replies += 1;
-                    } else {
-                        root_removed = true;
-                    }
-                    page.comments = page.comments.saturating_sub(1);
-                    let Some(parent_id) = current.parent else {
-                        break;
-                    };
-                    let Some(mut parent) = load(parent_id)? else {
-                        break;
-                    };
-                    parent.children = parent.children.saturating_sub(1);
-                    if parent.status == Status::Deleted && parent.children == 0 {
-                        current = parent;
-                        continue;
-                    }
-                    comments.insert(&parent_id.to_be_bytes(), encode(&parent).map_err(abort)?)?;
-                    break;
-                }
-                if let Some(root) = root.filter(|_| !root_removed)
-                    && let Some(mut top) = load(root)?
-                {
-                    top.descendants = top.descendants.saturating_sub(removed_replies);
-                    comments.insert(&root.to_be_bytes(), encode(&top).map_err(abort)?)?;
-                }
-                if page.comments == 0 {
-                    pages.remove(&page_key)?;
-                    page_ids.remove(&page.id.to_be_bytes())?;
-                } else {
-                    pages.insert(&page_key, encode(&page).map_err(abort)?)?;
-                }
-                append_change(
-                    changes,
-                    &page,
-                    Some(id),
-                    ChangeKind::Deleted { tombstone: false },
-                )?;
-                Ok(Deleted::Removed)
-            },
-        ))?;
-        Ok((outcome, self.note_write()))
+        self.change(|w| w.delete_comment(id))
     }
 
     fn flush_through(&self, seq: WriteSeq) -> Result<()> {
@@ -896,73 +558,7 @@ impl Writes for SledStore {
     }
 }
 
-/// Checks a reply's parent inside the insert's transaction and counts the reply on it (and on
-/// its top-level comment); returns the reply's depth and top-level comment.
-fn attach_reply(
-    comments: &TransactionalTree,
-    page: &PageRecord,
-    parent_id: u64,
-    max_depth: u32,
-) -> Result<(u32, u64), TxError> {
-    let mut parent: CommentRecord = match comments.get(parent_id.to_be_bytes())? {
-        Some(bytes) => decode(&bytes).map_err(abort)?,
-        None => return Err(abort(Error::Parent(ParentProblem::Missing))),
-    };
-    if parent.page_id != page.id {
-        return Err(abort(Error::Parent(ParentProblem::OtherPage)));
-    }
-    if !parent.is_visible() {
-        return Err(abort(Error::Parent(ParentProblem::Missing)));
-    }
-    if parent.depth + 1 > max_depth {
-        return Err(abort(Error::Parent(ParentProblem::TooDeep)));
-    }
-    parent.children += 1;
-    let root = parent.root.unwrap_or(parent_id);
-    if root == parent_id {
-        parent.descendants += 1;
-    }
-    comments.insert(&parent_id.to_be_bytes(), encode(&parent).map_err(abort)?)?;
-    if root != parent_id {
-        let Some(bytes) = comments.get(root.to_be_bytes())? else {
-            return Err(abort(Error::Corrupt(format!(
-                "top-level comment {root} missing"
-            ))));
-        };
-        let mut top: CommentRecord = decode(&bytes).map_err(abort)?;
-        top.descendants += 1;
-        comments.insert(&root.to_be_bytes(), encode(&top).map_err(abort)?)?;
-    }
-    Ok((parent.depth + 1, root))
-}
-
-/// The trees a change to a thread's shape touches, as one transaction's tuple.
-type ThreadTrees<'a> = (
-    &'a sled::Tree,
-    &'a sled::Tree,
-    &'a sled::Tree,
-    &'a sled::Tree,
-    &'a sled::Tree,
-    &'a sled::Tree,
-    &'a sled::Tree,
-    &'a sled::Tree,
-);
-
 impl SledStore {
-    /// Pages, page ids, comments, the index, replies, the change log, the held index and pins.
-    fn thread_trees(&self) -> ThreadTrees<'_> {
-        (
-            &self.pages,
-            &self.page_ids,
-            &self.comments,
-            &self.index,
-            &self.replies,
-            &self.changes,
-            &self.held,
-            &self.pins,
-        )
-    }
-
     /// Ids and parents of every comment of a page, from the index.
     pub(crate) fn page_comment_ids(&self, page_id: u64) -> Result<Vec<(u64, u64)>> {
         self.index
@@ -1083,50 +679,7 @@ impl Maintenance for SledStore {
     }
 
     fn delete_page(&self, site: &str, page_key: &str) -> Result<(usize, WriteSeq)> {
-        let key = page_key_bytes(site, page_key);
-        let Some(page) = self.page(site, page_key)? else {
-            return Err(Error::page_not_found(site, page_key));
-        };
-        let ids = self.page_comment_ids(page.id)?;
-        let _writer = self.writer()?;
-        tx_result(self.thread_trees().transaction(
-            |(pages, page_ids, comments, index, replies, changes, held, pins)| {
-                let Some(bytes) = pages.get(&key)? else {
-                    return Err(abort(Error::page_not_found(site, page_key)));
-                };
-                let current: PageRecord = decode(&bytes).map_err(abort)?;
-                if current.id != page.id || current.comments as usize != ids.len() {
-                    // A comment arrived after the scan: the caller retries.
-                    return Err(abort(Error::Conflict));
-                }
-                for &(parent, id) in &ids {
-                    let Some(bytes) = comments.get(id.to_be_bytes())? else {
-                        continue;
-                    };
-                    let rec: CommentRecord = decode(&bytes).map_err(abort)?;
-                    comments.remove(&id.to_be_bytes())?;
-                    index.remove(&index_key(page.id, parent, id))?;
-                    if let Some(root) = rec.root {
-                        replies.remove(&index_key(page.id, root, id))?;
-                    }
-                    rehold(held, id, rec.status, Status::Deleted)?;
-                    count_approval(held, &page.site, &rec, Some(rec.status), None)?;
-                    pins.remove(&pin_key(page.id, id))?;
-                }
-                pages.remove(key.as_slice())?;
-                page_ids.remove(&page.id.to_be_bytes())?;
-                append_change(
-                    changes,
-                    &current,
-                    None,
-                    ChangeKind::PageDeleted {
-                        comments: current.comments,
-                    },
-                )?;
-                Ok(())
-            },
-        ))?;
-        Ok((ids.len(), self.note_write()))
+        self.change(|w| w.delete_page(site, page_key))
     }
 
     fn set_page_meta(
@@ -1136,97 +689,11 @@ impl Maintenance for SledStore {
         title: Option<String>,
         url: Option<String>,
     ) -> Result<(PageRecord, WriteSeq)> {
-        let key = page_key_bytes(site, page_key);
-        let _writer = self.writer()?;
-        let page = tx_result(
-            (&self.pages, &self.changes).transaction(|(pages, changes)| {
-                let Some(bytes) = pages.get(&key)? else {
-                    return Err(abort(Error::page_not_found(site, page_key)));
-                };
-                let mut page: PageRecord = decode(&bytes).map_err(abort)?;
-                page.set_by_owner(title.clone(), url.clone());
-                pages.insert(key.as_slice(), encode(&page).map_err(abort)?)?;
-                append_change(changes, &page, None, ChangeKind::PageUpdated)?;
-                Ok(page)
-            }),
-        )?;
-        Ok((page, self.note_write()))
+        self.change(|w| w.set_page_meta(site, page_key, title.clone(), url.clone()))
     }
 
     fn move_page(&self, site: &str, from: &str, to: &str) -> Result<(usize, WriteSeq)> {
-        let Some(source) = self.page(site, from)? else {
-            return Err(Error::page_not_found(site, from));
-        };
-        if from == to {
-            return Ok((0, self.note_write()));
-        }
-        let moving = self.page_comment_ids(source.id)?;
-        let (from_key, to_key) = (page_key_bytes(site, from), page_key_bytes(site, to));
-        let _writer = self.writer()?;
-        tx_result(self.thread_trees().transaction(
-            |(pages, page_ids, comments, index, replies, changes, _held, pins)| {
-                let Some(current) = pages
-                    .get(from_key.as_slice())?
-                    .map(|b| decode::<PageRecord>(&b))
-                    .transpose()
-                    .map_err(abort)?
-                else {
-                    return Err(abort(Error::page_not_found(site, from)));
-                };
-                if current.id != source.id || current.comments as usize != moving.len() {
-                    // A comment arrived after the scan: the caller retries.
-                    return Err(abort(Error::Conflict));
-                }
-                pages.remove(from_key.as_slice())?;
-                append_change(
-                    changes,
-                    &current,
-                    None,
-                    ChangeKind::PageMoved {
-                        to: to.to_owned(),
-                        comments: current.comments,
-                    },
-                )?;
-                let Some(mut target) = pages
-                    .get(&to_key)?
-                    .map(|b| decode::<PageRecord>(&b))
-                    .transpose()
-                    .map_err(abort)?
-                else {
-                    // No thread there yet: the page simply changes its key.
-                    let mut renamed = current.clone();
-                    renamed.key = to.to_owned();
-                    pages.insert(to_key.as_slice(), encode(&renamed).map_err(abort)?)?;
-                    page_ids.insert(&source.id.to_be_bytes(), to_key.as_slice())?;
-                    return Ok(());
-                };
-                for &(parent, id) in &moving {
-                    let Some(bytes) = comments.get(id.to_be_bytes())? else {
-                        continue;
-                    };
-                    let mut rec: CommentRecord = decode(&bytes).map_err(abort)?;
-                    rec.page_id = target.id;
-                    comments.insert(&id.to_be_bytes(), encode(&rec).map_err(abort)?)?;
-                    index.remove(&index_key(source.id, parent, id))?;
-                    index.insert(&index_key(target.id, parent, id), &[])?;
-                    if let Some(root) = rec.root {
-                        replies.remove(&index_key(source.id, root, id))?;
-                        replies.insert(&index_key(target.id, root, id), &[])?;
-                    }
-                    if rec.pinned {
-                        pins.remove(&pin_key(source.id, id))?;
-                        pins.insert(&pin_key(target.id, id), &[])?;
-                    }
-                }
-                target.count += current.count;
-                target.comments += current.comments;
-                target.title = target.title.clone().or_else(|| current.title.clone());
-                pages.insert(to_key.as_slice(), encode(&target).map_err(abort)?)?;
-                page_ids.remove(&source.id.to_be_bytes())?;
-                Ok(())
-            },
-        ))?;
-        Ok((moving.len(), self.note_write()))
+        self.change(|w| w.move_page(site, from, to))
     }
 }
 

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use sled::transaction::Transactional;
+use talkback_store::kernel::Tx;
 use talkback_store::{
     Accounts, AdminRecord, AuditRecord, BanRecord, ChangeKind, CommentList, CommentQuery,
     CommentRecord, Error, Listed, Moderation, PageRecord, Reads, Result, SessionRecord, Status,
@@ -12,62 +13,12 @@ use talkback_store::{
 
 use crate::codec::{decode, encode};
 use crate::{
-    Db, LAST_SEQ, SledStore, abort, append_change, append_site_change, approved_key,
-    count_approval, held_key, live_comment, load_page, page_key_bytes, pin_key, rehold, seq_of,
-    tx_result,
+    Db, LAST_SEQ, SledStore, abort, append_site_change, approved_key, held_key, seq_of, tx_result,
 };
 
 impl Moderation for SledStore {
     fn set_status(&self, id: u64, status: Status) -> Result<(CommentRecord, WriteSeq)> {
-        if !matches!(status, Status::Approved | Status::Pending | Status::Spam) {
-            return Err(Error::Internal(format!(
-                "set_status cannot set {status:?}; delete the comment instead"
-            )));
-        }
-        let _writer = self.writer()?;
-        let record = tx_result(
-            (
-                &self.pages,
-                &self.page_ids,
-                &self.comments,
-                &self.changes,
-                &self.held,
-            )
-                .transaction(|(pages, page_ids, comments, changes, held)| {
-                    let mut rec = live_comment(comments, id)?;
-                    let was = rec.status;
-                    if was == status {
-                        return Ok((rec, false));
-                    }
-                    let (key, mut page) = load_page(pages, page_ids, rec.page_id)?;
-                    if was == Status::Approved {
-                        page.count = page.count.saturating_sub(1);
-                    }
-                    if status == Status::Approved {
-                        page.count += 1;
-                        rec.held_for.clear();
-                    }
-                    rehold(held, id, was, status)?;
-                    count_approval(held, &page.site, &rec, Some(was), Some(status))?;
-                    rec.status = status;
-                    pages.insert(key, encode(&page).map_err(abort)?)?;
-                    comments.insert(&id.to_be_bytes(), encode(&rec).map_err(abort)?)?;
-                    append_change(
-                        changes,
-                        &page,
-                        Some(id),
-                        ChangeKind::StatusChanged { status, was },
-                    )?;
-                    Ok((rec, true))
-                }),
-        )?;
-        let (record, wrote) = record;
-        let seq = if wrote {
-            self.note_write()
-        } else {
-            WriteSeq(0)
-        };
-        Ok((record, seq))
+        self.change(|w| w.set_status(id, status))
     }
 
     fn list_comments(&self, query: &CommentQuery) -> Result<CommentList> {
@@ -179,7 +130,7 @@ impl Moderation for SledStore {
     }
 
     fn set_pinned(&self, id: u64, pinned: bool) -> Result<(CommentRecord, WriteSeq)> {
-        self.pin_or_unpin(id, pinned)
+        self.change(|w| w.set_pinned(id, pinned))
     }
 
     fn set_locked(
@@ -188,21 +139,7 @@ impl Moderation for SledStore {
         page_key: &str,
         locked: bool,
     ) -> Result<(PageRecord, WriteSeq)> {
-        let key = page_key_bytes(site, page_key);
-        let _writer = self.writer()?;
-        let page = tx_result(
-            (&self.pages, &self.changes).transaction(|(pages, changes)| {
-                let Some(bytes) = pages.get(&key)? else {
-                    return Err(abort(Error::page_not_found(site, page_key)));
-                };
-                let mut page: PageRecord = decode(&bytes).map_err(abort)?;
-                page.locked = locked;
-                pages.insert(key.as_slice(), encode(&page).map_err(abort)?)?;
-                append_change(changes, &page, None, ChangeKind::PageUpdated)?;
-                Ok(page)
-            }),
-        )?;
-        Ok((page, self.note_write()))
+        self.change(|w| w.set_locked(site, page_key, locked))
     }
 
     fn put_ban(&self, mut ban: BanRecord) -> Result<BanRecord> {
@@ -251,47 +188,6 @@ impl Moderation for SledStore {
 }
 
 impl SledStore {
-    fn pin_or_unpin(&self, id: u64, pinned: bool) -> Result<(CommentRecord, WriteSeq)> {
-        let _writer = self.writer()?;
-        let (record, wrote) = tx_result(
-            (
-                &self.pages,
-                &self.page_ids,
-                &self.comments,
-                &self.changes,
-                &self.pins,
-            )
-                .transaction(|(pages, page_ids, comments, changes, pins)| {
-                    let mut rec = live_comment(comments, id)?;
-                    if rec.parent.is_some() && pinned {
-                        return Err(abort(Error::Internal(
-                            "only top-level comments can be pinned".into(),
-                        )));
-                    }
-                    if rec.pinned == pinned {
-                        return Ok((rec, false));
-                    }
-                    rec.pinned = pinned;
-                    let key = pin_key(rec.page_id, id);
-                    if pinned {
-                        pins.insert(&key, &[])?;
-                    } else {
-                        pins.remove(&key)?;
-                    }
-                    comments.insert(&id.to_be_bytes(), encode(&rec).map_err(abort)?)?;
-                    let (_, page) = load_page(pages, page_ids, rec.page_id)?;
-                    append_change(changes, &page, Some(id), ChangeKind::Pinned { pinned })?;
-                    Ok((rec, true))
-                }),
-        )?;
-        let seq = if wrote {
-            self.note_write()
-        } else {
-            WriteSeq(0)
-        };
-        Ok((record, seq))
-    }
-
     /// Ids of held comments with one of `statuses` below `before`, newest first (the held
     /// index keeps one run per status; the runs are merged).
     fn held_ids_before(

@@ -12,6 +12,7 @@
 //! gets, who may edit it) belong to the server's write path.
 
 mod error;
+pub mod kernel;
 mod query;
 mod records;
 

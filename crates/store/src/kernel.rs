@@ -1,0 +1,447 @@
+//! The storage rules, written once: what a new comment, an edit, a deletion, a status change,
+//! a pin, a lock and the owner's page operations do to records and counts, over the few
+//! primitives of one write transaction ([`Tx`]) that each backend implements.
+//!
+//! A backend runs each rule inside one of its transactions and keeps its own indexes (which
+//! comments a page, a parent, a status or a pin lists) behind `put_*` and `remove_*`; the rule
+//! keeps what readers see as counts (a page's totals, a parent's replies, an author's approved
+//! comments) and appends the one [`Change`](crate::Change) of the write.
+
+use crate::{
+    ChangeKind, CommentRecord, Deleted, Edit, Error, NewComment, PageRecord, ParentProblem, Result,
+    Status, author_identity,
+};
+
+/// One write transaction of a backend: the primitives the rules are written against. Reads see
+/// this transaction's own writes (except [`Tx::page_comments`]), and every write lands or
+/// none does.
+pub trait Tx {
+    /// A comment (tombstones included).
+    fn comment(&mut self, id: u64) -> Result<Option<CommentRecord>>;
+    /// A page by its key.
+    fn page(&mut self, site: &str, key: &str) -> Result<Option<PageRecord>>;
+    /// A page by its id.
+    fn page_by_id(&mut self, id: u64) -> Result<Option<PageRecord>>;
+    /// Every comment of a page as stored when the transaction began (rules ask before they
+    /// change any of them).
+    fn page_comments(&mut self, page_id: u64) -> Result<Vec<CommentRecord>>;
+    /// Whether an import already brought the comment found at `source` on `site`.
+    fn source_seen(&mut self, site: &str, source: &str) -> Result<bool>;
+    /// A fresh comment id, above every one given out.
+    fn next_comment_id(&mut self) -> Result<u64>;
+    /// A fresh page id, above every one given out.
+    fn next_page_id(&mut self) -> Result<u64>;
+    /// Stores a page, new or changed (its key may change: a page moved).
+    fn put_page(&mut self, page: &PageRecord) -> Result<()>;
+    fn remove_page(&mut self, page: &PageRecord) -> Result<()>;
+    /// Stores a comment of `site`, new or changed, with the backend's indexes of it.
+    fn put_comment(&mut self, site: &str, rec: &CommentRecord) -> Result<()>;
+    /// Removes a comment of `site` and the backend's indexes of it.
+    fn remove_comment(&mut self, site: &str, rec: &CommentRecord) -> Result<()>;
+    /// Remembers that an import brought `comment` from `source` (kept after the comment goes).
+    fn add_source(&mut self, site: &str, source: &str, comment: u64) -> Result<()>;
+    /// Adds `delta` to the approved comments of the author (`email` and `name` lowercase) on
+    /// `site`; a count that reaches 0 leaves nothing stored.
+    fn count_author(&mut self, site: &str, email: &str, name: &str, delta: i32) -> Result<()>;
+    /// Appends the write's one change (the page key empty for a whole site).
+    fn append(
+        &mut self,
+        site: &str,
+        page_key: &str,
+        comment: Option<u64>,
+        kind: ChangeKind,
+    ) -> Result<()>;
+    /// Reads ahead, in one go, what [`Tx::insert_comment`] will ask about `new` (its source,
+    /// page, parent and the parent's top-level comment), for a backend whose reads are round
+    /// trips.
+    fn prefetch_insert(&mut self, new: &NewComment) -> Result<()> {
+        let _ = new;
+        Ok(())
+    }
+
+    /// Stores a new comment, creating its page on first use: the parent must exist, be visible,
+    /// be on the same page and leave room below the depth cap; the page's, the parent's and
+    /// the top-level comment's counts follow. [`Error::Locked`] on a locked thread, unless it
+    /// comes from an import; [`Error::Conflict`] for an import source seen before.
+    fn insert_comment(&mut self, new: &NewComment) -> Result<CommentRecord> {
+        self.prefetch_insert(new)?;
+        if let Some(source) = &new.source
+            && self.source_seen(&new.site, source)?
+        {
+            return Err(Error::Conflict);
+        }
+        let mut page = match self.page(&new.site, &new.page_key)? {
+            Some(page) => page,
+            None => PageRecord {
+                id: self.next_page_id()?,
+                site: new.site.clone(),
+                key: new.page_key.clone(),
+                title: None,
+                url: None,
+                count: 0,
+                created: new.created,
+                comments: 0,
+                title_by_owner: false,
+                url_by_owner: false,
+                locked: false,
+            },
+        };
+        // Checked here too, so a lock racing a reader's post always wins.
+        if page.locked && new.source.is_none() {
+            return Err(Error::Locked);
+        }
+        page.learn_from(new);
+        if new.status == Status::Approved {
+            page.count += 1;
+        }
+        page.comments += 1;
+        let id = self.next_comment_id()?;
+        let (depth, root) = match new.parent {
+            None => (0, None),
+            Some(parent) => {
+                let (depth, root) = self.attach_reply(&page, parent, new.max_depth)?;
+                (depth, Some(root))
+            }
+        };
+        let record = CommentRecord {
+            id,
+            page_id: page.id,
+            parent: new.parent,
+            depth,
+            author: new.author.clone(),
+            email: new.email.clone(),
+            website: new.website.clone(),
+            body_source: new.body_source.clone(),
+            body_tree: new.body_tree.clone(),
+            created: new.created,
+            edited: new.edited,
+            status: new.status,
+            edit_key_hash: new.edit_key_hash.clone(),
+            children: 0,
+            root,
+            descendants: 0,
+            source: new.source.clone(),
+            ip: new.ip.clone(),
+            held_for: new.held_for.clone(),
+            pinned: new.pinned && new.parent.is_none(),
+            moderator_edit: new.moderator_edit,
+        };
+        self.put_page(&page)?;
+        self.put_comment(&page.site, &record)?;
+        if let Some(source) = &record.source {
+            self.add_source(&page.site, source, id)?;
+        }
+        self.count_approval(&page.site, &record, None, Some(record.status))?;
+        self.append(
+            &page.site,
+            &page.key,
+            Some(id),
+            ChangeKind::Created {
+                status: record.status,
+                parent: record.parent,
+                imported: record.source.is_some(),
+            },
+        )?;
+        Ok(record)
+    }
+
+    /// Replaces a comment's body (and, with a new status, its status, counts following);
+    /// `NotFound` for tombstones.
+    fn edit_comment(&mut self, id: u64, edit: &Edit) -> Result<CommentRecord> {
+        let mut rec = self.live_comment(id)?;
+        let was = rec.status;
+        rec.body_source.clone_from(&edit.body_source);
+        rec.body_tree.clone_from(&edit.body_tree);
+        rec.edited = Some(edit.edited_at);
+        rec.moderator_edit = edit.by_moderator;
+        let mut page = self.page_of_comment(&rec)?;
+        if let Some(status) = edit.status.filter(|s| *s != rec.status) {
+            self.recount(&mut page, &rec, status)?;
+            rec.status = status;
+            if let Some(reasons) = &edit.held_for {
+                rec.held_for.clone_from(reasons);
+            }
+            self.put_page(&page)?;
+        }
+        self.put_comment(&page.site, &rec)?;
+        let kind = ChangeKind::Edited {
+            status: rec.status,
+            was,
+        };
+        self.append(&page.site, &page.key, Some(id), kind)?;
+        Ok(rec)
+    }
+
+    /// Approves a comment, marks it spam or sends it back to pending, counts following; does
+    /// nothing (appends nothing) when the status is already that. `NotFound` for tombstones.
+    fn set_status(&mut self, id: u64, status: Status) -> Result<CommentRecord> {
+        if !matches!(status, Status::Approved | Status::Pending | Status::Spam) {
+            return Err(Error::Internal(format!(
+                "set_status cannot set {status:?}; delete the comment instead"
+            )));
+        }
+        let mut rec = self.live_comment(id)?;
+        let was = rec.status;
+        if was == status {
+            return Ok(rec);
+        }
+        let mut page = self.page_of_comment(&rec)?;
+        self.recount(&mut page, &rec, status)?;
+        if status == Status::Approved {
+            rec.held_for.clear();
+        }
+        rec.status = status;
+        self.put_page(&page)?;
+        self.put_comment(&page.site, &rec)?;
+        let kind = ChangeKind::StatusChanged { status, was };
+        self.append(&page.site, &page.key, Some(id), kind)?;
+        Ok(rec)
+    }
+
+    /// Pins a top-level comment to the top of its thread or unpins it (nothing appended when
+    /// it already is).
+    fn set_pinned(&mut self, id: u64, pinned: bool) -> Result<CommentRecord> {
+        let mut rec = self.live_comment(id)?;
+        if rec.parent.is_some() && pinned {
+            return Err(Error::Internal(
+                "only top-level comments can be pinned".into(),
+            ));
+        }
+        if rec.pinned == pinned {
+            return Ok(rec);
+        }
+        rec.pinned = pinned;
+        let page = self.page_of_comment(&rec)?;
+        self.put_comment(&page.site, &rec)?;
+        let kind = ChangeKind::Pinned { pinned };
+        self.append(&page.site, &page.key, Some(id), kind)?;
+        Ok(rec)
+    }
+
+    /// Deletes a comment: one with replies stays as a tombstone (nothing of its author kept);
+    /// one without goes, with every tombstone above it left without replies, and a page left
+    /// without comments goes too.
+    fn delete_comment(&mut self, id: u64) -> Result<Deleted> {
+        let mut rec = self.live_comment(id)?;
+        let mut page = self.page_of_comment(&rec)?;
+        if rec.status == Status::Approved {
+            page.count = page.count.saturating_sub(1);
+        }
+        self.count_approval(&page.site, &rec, Some(rec.status), None)?;
+        if rec.children > 0 {
+            rec.status = Status::Deleted;
+            rec.pinned = false;
+            rec.author.clear();
+            rec.email = None;
+            rec.website = None;
+            rec.body_source.clear();
+            rec.body_tree = "[]".into();
+            rec.edit_key_hash = None;
+            rec.ip = None;
+            rec.held_for.clear();
+            self.put_comment(&page.site, &rec)?;
+            self.put_page(&page)?;
+            let kind = ChangeKind::Deleted { tombstone: true };
+            self.append(&page.site, &page.key, Some(id), kind)?;
+            return Ok(Deleted::Tombstone);
+        }
+        let root = rec.root;
+        let mut removed_replies = 0u32;
+        let mut root_removed = false;
+        let mut current = rec;
+        loop {
+            self.remove_comment(&page.site, &current)?;
+            if current.root.is_some() {
+                removed_replies += 1;
+            } else {
+                root_removed = true;
+            }
+            page.comments = page.comments.saturating_sub(1);
+            let Some(parent_id) = current.parent else {
+                break;
+            };
+            let Some(mut parent) = self.comment(parent_id)? else {
+                break;
+            };
+            parent.children = parent.children.saturating_sub(1);
+            if parent.status == Status::Deleted && parent.children == 0 {
+                current = parent;
+                continue;
+            }
+            self.put_comment(&page.site, &parent)?;
+            break;
+        }
+        if let Some(root) = root.filter(|_| !root_removed)
+            && let Some(mut top) = self.comment(root)?
+        {
+            top.descendants = top.descendants.saturating_sub(removed_replies);
+            self.put_comment(&page.site, &top)?;
+        }
+        if page.comments == 0 {
+            self.remove_page(&page)?;
+        } else {
+            self.put_page(&page)?;
+        }
+        let kind = ChangeKind::Deleted { tombstone: false };
+        self.append(&page.site, &page.key, Some(id), kind)?;
+        Ok(Deleted::Removed)
+    }
+
+    /// Locks a thread (readers may no longer comment) or unlocks it.
+    fn set_locked(&mut self, site: &str, key: &str, locked: bool) -> Result<PageRecord> {
+        let mut page = self.existing_page(site, key)?;
+        page.locked = locked;
+        self.put_page(&page)?;
+        self.append(&page.site, &page.key, None, ChangeKind::PageUpdated)?;
+        Ok(page)
+    }
+
+    /// Corrects a page's title (kept from then on) and URL.
+    fn set_page_meta(
+        &mut self,
+        site: &str,
+        key: &str,
+        title: Option<String>,
+        url: Option<String>,
+    ) -> Result<PageRecord> {
+        let mut page = self.existing_page(site, key)?;
+        page.set_by_owner(title, url);
+        self.put_page(&page)?;
+        self.append(&page.site, &page.key, None, ChangeKind::PageUpdated)?;
+        Ok(page)
+    }
+
+    /// Deletes a page's whole thread; returns how many comments went.
+    fn delete_page(&mut self, site: &str, key: &str) -> Result<usize> {
+        let page = self.existing_page(site, key)?;
+        let comments = self.page_comments(page.id)?;
+        for rec in &comments {
+            self.count_approval(&page.site, rec, Some(rec.status), None)?;
+            self.remove_comment(&page.site, rec)?;
+        }
+        self.remove_page(&page)?;
+        let kind = ChangeKind::PageDeleted {
+            comments: page.comments,
+        };
+        self.append(&page.site, &page.key, None, kind)?;
+        Ok(comments.len())
+    }
+
+    /// Moves every comment of page `from` to page `to` (created if needed, merged if it
+    /// exists), keeping replies and counts; returns how many comments moved.
+    fn move_page(&mut self, site: &str, from: &str, to: &str) -> Result<usize> {
+        let source = self.existing_page(site, from)?;
+        if from == to {
+            return Ok(0);
+        }
+        let kind = ChangeKind::PageMoved {
+            to: to.to_owned(),
+            comments: source.comments,
+        };
+        self.append(&source.site, &source.key, None, kind)?;
+        let moving = self.page_comments(source.id)?;
+        let Some(mut target) = self.page(site, to)? else {
+            // No thread there yet: the page simply changes its key.
+            let mut renamed = source;
+            renamed.key = to.to_owned();
+            self.put_page(&renamed)?;
+            return Ok(moving.len());
+        };
+        for mut rec in moving.iter().cloned() {
+            rec.page_id = target.id;
+            self.put_comment(site, &rec)?;
+        }
+        target.count += source.count;
+        target.comments += source.comments;
+        target.title = target.title.or_else(|| source.title.clone());
+        self.put_page(&target)?;
+        self.remove_page(&source)?;
+        Ok(moving.len())
+    }
+
+    /// A comment that is not a tombstone (`NotFound` otherwise).
+    fn live_comment(&mut self, id: u64) -> Result<CommentRecord> {
+        match self.comment(id)? {
+            Some(rec) if rec.status != Status::Deleted => Ok(rec),
+            _ => Err(Error::comment_not_found(id)),
+        }
+    }
+
+    /// The page of a stored comment (it must be there).
+    fn page_of_comment(&mut self, rec: &CommentRecord) -> Result<PageRecord> {
+        self.page_by_id(rec.page_id)?
+            .ok_or_else(|| Error::Corrupt(format!("page {} missing", rec.page_id)))
+    }
+
+    /// A page by its key (`NotFound` otherwise).
+    fn existing_page(&mut self, site: &str, key: &str) -> Result<PageRecord> {
+        self.page(site, key)?
+            .ok_or_else(|| Error::page_not_found(site, key))
+    }
+
+    /// Counts a comment's status change to `now` on its page and its author.
+    fn recount(&mut self, page: &mut PageRecord, rec: &CommentRecord, now: Status) -> Result<()> {
+        if rec.status == Status::Approved {
+            page.count = page.count.saturating_sub(1);
+        }
+        if now == Status::Approved {
+            page.count += 1;
+        }
+        self.count_approval(&page.site, rec, Some(rec.status), Some(now))
+    }
+
+    /// Counts a status change from `was` to `now` (`None`: not stored) in the author's
+    /// approved comments on `site`.
+    fn count_approval(
+        &mut self,
+        site: &str,
+        rec: &CommentRecord,
+        was: Option<Status>,
+        now: Option<Status>,
+    ) -> Result<()> {
+        let (before, after) = (was == Some(Status::Approved), now == Some(Status::Approved));
+        if before == after {
+            return Ok(());
+        }
+        let Some((email, name)) = author_identity(rec.email.as_deref(), &rec.author) else {
+            return Ok(());
+        };
+        self.count_author(site, &email, &name, if after { 1 } else { -1 })
+    }
+
+    /// Checks a reply's parent and counts the reply on it (and on its top-level comment);
+    /// returns the reply's depth and top-level comment.
+    fn attach_reply(
+        &mut self,
+        page: &PageRecord,
+        parent_id: u64,
+        max_depth: u32,
+    ) -> Result<(u32, u64)> {
+        let Some(mut parent) = self.comment(parent_id)? else {
+            return Err(Error::Parent(ParentProblem::Missing));
+        };
+        if parent.page_id != page.id {
+            return Err(Error::Parent(ParentProblem::OtherPage));
+        }
+        if !parent.is_visible() {
+            return Err(Error::Parent(ParentProblem::Missing));
+        }
+        if parent.depth + 1 > max_depth {
+            return Err(Error::Parent(ParentProblem::TooDeep));
+        }
+        parent.children += 1;
+        let root = parent.root.unwrap_or(parent_id);
+        if root == parent_id {
+            parent.descendants += 1;
+        }
+        self.put_comment(&page.site, &parent)?;
+        if root != parent_id {
+            let Some(mut top) = self.comment(root)? else {
+                return Err(Error::Corrupt(format!("top-level comment {root} missing")));
+            };
+            top.descendants += 1;
+            self.put_comment(&page.site, &top)?;
+        }
+        Ok((parent.depth + 1, root))
+    }
+}
