@@ -24,7 +24,7 @@ use talkback_store::{
 
 use crate::pool::Db;
 use crate::store::{PgStore, backend, decoded, decoded_opt, id_of, next, records, sql_id};
-use talkback_store::kernel::Tx;
+use talkback_store::kernel::{Tx, View};
 
 /// Rows read per round trip when a scan filters in Rust (thread pages, replies, listings).
 const BATCH: i64 = 200;
@@ -108,99 +108,137 @@ pub(crate) fn page_comments(
     records(rows)
 }
 
-/// Up to `limit` replies in the thread under the top-level comment `top` with ids above
-/// `after`; `seen` replies (in the thread or not) came before the cursor.
-fn replies_after(
-    c: &mut Db<'_, impl GenericClient>,
-    top: &CommentRecord,
-    after: u64,
-    seen: u32,
-    limit: usize,
-) -> Result<RepliesPage> {
-    walk_replies(c, top, after, seen, limit, None)
+/// The store kernel's view of the threads in one read-only snapshot.
+struct Snapshot<'a, 'd, 't> {
+    tx: &'a mut Db<'d, Transaction<'t>>,
+    /// The first replies under top-level comments, read ahead in one round trip: each with
+    /// whether none follows.
+    first: std::collections::HashMap<u64, (Vec<CommentRecord>, bool)>,
 }
 
-/// [`replies_after`], starting from the first replies already read (`prefetched`, with the
-/// number of rows asked for: fewer came back when there are no more).
-fn walk_replies(
-    c: &mut Db<'_, impl GenericClient>,
-    top: &CommentRecord,
-    after: u64,
-    seen: u32,
-    limit: usize,
-    mut prefetched: Option<(Vec<CommentRecord>, i64)>,
-) -> Result<RepliesPage> {
-    // Read in batches, on demand: the rule stops reading once the page is full.
-    let mut batch = std::collections::VecDeque::new();
-    let (mut last, mut exhausted) = (after, false);
-    let stored = std::iter::from_fn(|| {
-        if batch.is_empty() && !exhausted {
-            let (rows, asked) = match prefetched.take() {
-                Some(first) => first,
-                None => match c.query(
+impl<'a, 'd, 't> Snapshot<'a, 'd, 't> {
+    fn new(tx: &'a mut Db<'d, Transaction<'t>>) -> Self {
+        Snapshot {
+            tx,
+            first: Default::default(),
+        }
+    }
+}
+
+impl View for Snapshot<'_, '_, '_> {
+    fn page(&mut self, site: &str, key: &str) -> Result<Option<PageRecord>> {
+        page_of(self.tx, site, key)
+    }
+
+    fn comment(&mut self, id: u64) -> Result<Option<CommentRecord>> {
+        comment_of(self.tx, id)
+    }
+
+    fn pinned(&mut self, page_id: u64) -> Result<Vec<CommentRecord>> {
+        records(
+            self.tx
+                .query(
+                    "SELECT record FROM tb_comments WHERE page_id = $1 AND pinned ORDER BY id",
+                    &[&sql_id(page_id)],
+                )
+                .map_err(backend)?,
+        )
+    }
+
+    fn top_level(
+        &mut self,
+        page_id: u64,
+        order: Order,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<CommentRecord>> {
+        let query = match order {
+            Order::OldestFirst => {
+                "SELECT record FROM tb_comments WHERE page_id = $1 AND parent IS NULL \
+                 AND NOT pinned AND id > $2 ORDER BY id LIMIT $3"
+            }
+            Order::NewestFirst => {
+                "SELECT record FROM tb_comments WHERE page_id = $1 AND parent IS NULL \
+                 AND NOT pinned AND id < $2 ORDER BY id DESC LIMIT $3"
+            }
+        };
+        let cursor = match (order, after) {
+            (_, Some(a)) => sql_id(a),
+            (Order::OldestFirst, None) => 0,
+            (Order::NewestFirst, None) => i64::MAX,
+        };
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        records(
+            self.tx
+                .query(query, &[&sql_id(page_id), &cursor, &limit])
+                .map_err(backend)?,
+        )
+    }
+
+    fn replies(
+        &mut self,
+        top: &CommentRecord,
+        after: u64,
+        limit: usize,
+    ) -> Result<(Vec<CommentRecord>, bool)> {
+        if after == 0
+            && let Some(first) = self.first.remove(&top.id)
+        {
+            return Ok(first);
+        }
+        let asked = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows: Vec<CommentRecord> = records(
+            self.tx
+                .query(
                     "SELECT record FROM tb_comments WHERE page_id = $1 AND root = $2 \
                      AND id > $3 ORDER BY id LIMIT $4",
-                    &[&sql_id(top.page_id), &sql_id(top.id), &sql_id(last), &BATCH],
-                ) {
-                    Ok(rows) => match records(rows) {
-                        Ok(records) => (records, BATCH),
-                        Err(e) => return Some(Err(e)),
-                    },
-                    Err(e) => return Some(Err(backend(e))),
-                },
-            };
-            exhausted = (rows.len() as i64) < asked;
-            batch.extend(rows);
-        }
-        let record: CommentRecord = batch.pop_front()?;
-        last = record.id;
-        Some(Ok((record.id, Some(record))))
-    });
-    RepliesPage::collect(top, after, seen, limit, stored)
-}
-
-/// Up to `limit + 1` top-level comments in the thread after the cursor, pinned ones aside.
-fn top_level_after(
-    c: &mut Db<'_, impl GenericClient>,
-    page_id: u64,
-    order: Order,
-    limit: usize,
-    after: Option<u64>,
-) -> Result<Vec<CommentRecord>> {
-    let query = match order {
-        Order::OldestFirst => {
-            "SELECT record FROM tb_comments WHERE page_id = $1 AND parent IS NULL \
-             AND NOT pinned AND id > $2 ORDER BY id LIMIT $3"
-        }
-        Order::NewestFirst => {
-            "SELECT record FROM tb_comments WHERE page_id = $1 AND parent IS NULL \
-             AND NOT pinned AND id < $2 ORDER BY id DESC LIMIT $3"
-        }
-    };
-    let mut cursor = match (order, after) {
-        (_, Some(a)) => sql_id(a),
-        (Order::OldestFirst, None) => 0,
-        (Order::NewestFirst, None) => i64::MAX,
-    };
-    let mut out = Vec::with_capacity(limit + 1);
-    loop {
-        let batch: Vec<CommentRecord> = records(
-            c.query(query, &[&sql_id(page_id), &cursor, &BATCH])
+                    &[
+                        &sql_id(top.page_id),
+                        &sql_id(top.id),
+                        &sql_id(after),
+                        &asked,
+                    ],
+                )
                 .map_err(backend)?,
         )?;
-        let full = batch.len() as i64 == BATCH;
-        for rec in batch {
-            cursor = sql_id(rec.id);
-            if rec.in_thread() {
-                out.push(rec);
-                if out.len() > limit {
-                    return Ok(out);
-                }
-            }
+        let done = (rows.len() as i64) < asked;
+        Ok((rows, done))
+    }
+
+    /// The first replies under every top-level comment in one round trip (each an index range
+    /// with a limit), a few more than a page shows, so a few hidden ones among them cost no
+    /// second round trip.
+    fn prefetch_replies(&mut self, tops: &[&CommentRecord], each: usize) -> Result<()> {
+        let Some(page_id) = tops.first().map(|t| t.page_id) else {
+            return Ok(());
+        };
+        let roots: Vec<i64> = tops.iter().map(|c| sql_id(c.id)).collect();
+        let asked = i64::try_from(each)
+            .unwrap_or(i64::MAX)
+            .saturating_add(1 + REPLY_SLACK);
+        let mut first: std::collections::HashMap<u64, Vec<CommentRecord>> = Default::default();
+        for row in self
+            .tx
+            .query(
+                "SELECT t.root, r.record FROM unnest($2::bigint[]) AS t(root) \
+                 CROSS JOIN LATERAL (SELECT record, id FROM tb_comments \
+                 WHERE page_id = $1 AND root = t.root ORDER BY id LIMIT $3) r \
+                 ORDER BY t.root, r.id",
+                &[&sql_id(page_id), &roots, &asked],
+            )
+            .map_err(backend)?
+        {
+            first
+                .entry(id_of(row.get(0)))
+                .or_default()
+                .push(decoded::<CommentRecord>(&row, 1)?);
         }
-        if !full {
-            return Ok(out);
+        for top in tops {
+            let run = first.remove(&top.id).unwrap_or_default();
+            let done = (run.len() as i64) < asked;
+            self.first.insert(top.id, (run, done));
         }
+        Ok(())
     }
 }
 
@@ -227,79 +265,7 @@ impl Reads for PgStore {
         replies_each: usize,
     ) -> Result<ThreadPage> {
         self.snapshot(|tx| {
-            let Some(page) = page_of(tx, site, page_key)? else {
-                return Ok(ThreadPage {
-                    page: None,
-                    top_level: vec![],
-                    replies: vec![],
-                    more_replies: vec![],
-                    next_after: None,
-                });
-            };
-            // Pinned comments open the first page, in pin order; paging skips them.
-            let mut top_level: Vec<CommentRecord> = Vec::new();
-            if after.is_none() {
-                let pinned: Vec<CommentRecord> = records(
-                    tx.query(
-                        "SELECT record FROM tb_comments WHERE page_id = $1 AND pinned ORDER BY id",
-                        &[&sql_id(page.id)],
-                    )
-                    .map_err(backend)?,
-                )?;
-                top_level.extend(pinned.into_iter().filter(CommentRecord::in_thread));
-            }
-            let mut rest = top_level_after(tx, page.id, order, limit, after)?;
-            let next_after = if rest.len() > limit {
-                rest.truncate(limit);
-                rest.last().map(|c| c.id)
-            } else {
-                None
-            };
-            top_level.append(&mut rest);
-            let mut replies = Vec::new();
-            let mut more_replies = Vec::new();
-            // The first replies under every top-level comment in one round trip (each an
-            // index range with a limit); a run that needs more reads on from there.
-            let roots: Vec<i64> = top_level
-                .iter()
-                .filter(|c| c.descendants > 0)
-                .map(|c| sql_id(c.id))
-                .collect();
-            let asked = i64::try_from(replies_each)
-                .unwrap_or(i64::MAX)
-                .saturating_add(1 + REPLY_SLACK);
-            let mut first: std::collections::HashMap<u64, Vec<CommentRecord>> = Default::default();
-            if !roots.is_empty() {
-                for row in tx
-                    .query(
-                        "SELECT t.root, r.record FROM unnest($2::bigint[]) AS t(root) \
-                         CROSS JOIN LATERAL (SELECT record, id FROM tb_comments \
-                         WHERE page_id = $1 AND root = t.root ORDER BY id LIMIT $3) r \
-                         ORDER BY t.root, r.id",
-                        &[&sql_id(page.id), &roots, &asked],
-                    )
-                    .map_err(backend)?
-                {
-                    first
-                        .entry(id_of(row.get(0)))
-                        .or_default()
-                        .push(decoded::<CommentRecord>(&row, 1)?);
-                }
-            }
-            for top in top_level.iter().filter(|c| c.descendants > 0) {
-                let prefetched = (first.remove(&top.id).unwrap_or_default(), asked);
-                let run = walk_replies(tx, top, 0, 0, replies_each, Some(prefetched))?;
-                replies.extend(run.replies);
-                more_replies.extend(run.more);
-            }
-            replies.sort_by_key(|c| c.id);
-            Ok(ThreadPage {
-                page: Some(page),
-                top_level,
-                replies,
-                more_replies,
-                next_after,
-            })
+            Snapshot::new(tx).thread_page(site, page_key, order, limit, after, replies_each)
         })
     }
 
@@ -312,21 +278,7 @@ impl Reads for PgStore {
         seen: u32,
         limit: usize,
     ) -> Result<RepliesPage> {
-        self.snapshot(|tx| {
-            let empty = RepliesPage {
-                replies: vec![],
-                more: None,
-            };
-            let Some(page) = page_of(tx, site, page_key)? else {
-                return Ok(empty);
-            };
-            match comment_of(tx, root)? {
-                Some(top) if top.page_id == page.id && top.parent.is_none() && top.in_thread() => {
-                    replies_after(tx, &top, after, seen, limit)
-                }
-                _ => Ok(empty),
-            }
-        })
+        self.snapshot(|tx| Snapshot::new(tx).replies_page(site, page_key, root, after, seen, limit))
     }
 
     fn counts(&self, site: &str, page_keys: &[&str]) -> Result<Vec<u32>> {
@@ -605,41 +557,33 @@ impl Moderation for PgStore {
             sql.push_str(&format!(" AND c.page_id = ${}", extra.len() + 2));
         }
         sql.push_str(" ORDER BY c.id DESC LIMIT $2");
+        // Read in batches, on demand: the rule stops reading once the page is full.
         let mut before = query.before.map_or(i64::MAX, sql_id);
-        let mut items = Vec::new();
-        let mut scanned = 0usize;
-        let mut last = None;
-        loop {
-            let mut params: Vec<&(dyn postgres::types::ToSql + Sync)> = vec![&before, &BATCH];
-            params.extend(extra.iter().copied());
-            let rows = conn.query(sql.as_str(), &params).map_err(backend)?;
-            let full = rows.len() as i64 == BATCH;
-            for row in rows {
-                if items.len() >= query.limit || scanned >= query.scan_limit {
-                    return Ok(CommentList {
-                        items,
-                        next_before: last,
-                    });
+        let mut batch = std::collections::VecDeque::new();
+        let mut exhausted = false;
+        let stored = std::iter::from_fn(|| {
+            if batch.is_empty() && !exhausted {
+                let mut params: Vec<&(dyn postgres::types::ToSql + Sync)> = vec![&before, &BATCH];
+                params.extend(extra.iter().copied());
+                match conn.query(sql.as_str(), &params) {
+                    Ok(rows) => {
+                        exhausted = (rows.len() as i64) < BATCH;
+                        batch.extend(rows);
+                    }
+                    Err(e) => return Some(Err(backend(e))),
                 }
-                scanned += 1;
-                let id: i64 = row.get(0);
-                before = id;
-                last = Some(id_of(id));
+            }
+            let row = batch.pop_front()?;
+            let id: i64 = row.get(0);
+            before = id;
+            let listed = (|| {
                 let comment: CommentRecord = decoded(&row, 1)?;
                 let page: Option<PageRecord> = decoded_opt(&row, 2)?;
-                if let Some(page) = page
-                    && query.matches(&comment, &page)
-                {
-                    items.push(Listed { comment, page });
-                }
-            }
-            if !full {
-                return Ok(CommentList {
-                    items,
-                    next_before: None,
-                });
-            }
-        }
+                Ok(page.map(|page| Listed { comment, page }))
+            })();
+            Some(listed.map(|listed| (id_of(id), listed)))
+        });
+        query.collect(stored)
     }
 
     fn approved_comments_by(&self, site: &str, email: &str, name: &str) -> Result<u32> {

@@ -44,7 +44,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 
 use sled::transaction::TransactionalTree;
-use talkback_store::kernel::Tx;
+use talkback_store::kernel::{Tx, View};
+
+use crate::view::SledView;
 use talkback_store::{
     Change, ChangeKind, ChangeLog, CommentRecord, Deleted, Edit, Error, Maintenance, NewComment,
     Order, PageRecord, Reads, RepliesPage, Result, Status, ThreadPage, Transfer, WriteSeq, Writes,
@@ -60,6 +62,7 @@ mod moderation;
 mod spam;
 mod subscriptions;
 mod tx;
+mod view;
 
 /// Level 2 added the `replies` tree, `root` and `descendants` on comments and `comments` on
 /// pages; level 3 the `held` tree; level 4 the approved-author counts in it; level 5 each
@@ -509,24 +512,6 @@ impl SledStore {
             .map(|v| decode(&v))
             .transpose()
     }
-
-    /// Up to `limit` visible replies under the top-level comment `top` with ids above `after`;
-    /// `seen` replies (visible or not) came before the cursor.
-    fn replies_after(
-        &self,
-        top: &CommentRecord,
-        after: u64,
-        seen: u32,
-        limit: usize,
-    ) -> Result<RepliesPage> {
-        let range = index_key(top.page_id, top.id, after.saturating_add(1))
-            ..=index_key(top.page_id, top.id, u64::MAX);
-        let stored = self.replies.range(range).keys().map(|key| {
-            let id = id_from_index_key(&key.db()?)?;
-            Ok((id, self.load_comment(id)?))
-        });
-        RepliesPage::collect(top, after, seen, limit, stored)
-    }
 }
 
 impl Writes for SledStore {
@@ -755,84 +740,7 @@ impl Reads for SledStore {
         after: Option<u64>,
         replies_each: usize,
     ) -> Result<ThreadPage> {
-        let Some(page) = self.page(site, page_key)? else {
-            return Ok(ThreadPage {
-                page: None,
-                top_level: vec![],
-                replies: vec![],
-                more_replies: vec![],
-                next_after: None,
-            });
-        };
-        let range = match (order, after) {
-            (Order::OldestFirst, Some(a)) => {
-                index_key(page.id, 0, a.saturating_add(1))..=index_key(page.id, 0, u64::MAX)
-            }
-            (Order::NewestFirst, Some(a)) => {
-                index_key(page.id, 0, 0)..=index_key(page.id, 0, a.saturating_sub(1))
-            }
-            (_, None) => index_key(page.id, 0, 0)..=index_key(page.id, 0, u64::MAX),
-        };
-        let keys = self.index.range(range).keys();
-        let keys: Box<dyn Iterator<Item = sled::Result<sled::IVec>>> = match order {
-            Order::OldestFirst => Box::new(keys),
-            Order::NewestFirst => Box::new(keys.rev()),
-        };
-        // Pinned comments open the first page, in pin order; paging skips them.
-        let mut pinned = Vec::new();
-        if after.is_none() {
-            for key in self.pins.scan_prefix(page.id.to_be_bytes()).keys() {
-                let key = key.db()?;
-                let id = key
-                    .get(8..16)
-                    .and_then(|b| <[u8; 8]>::try_from(b).ok())
-                    .map(u64::from_be_bytes)
-                    .ok_or_else(|| Error::Corrupt("short pin key".into()))?;
-                if let Some(rec) = self.load_comment(id)?
-                    && rec.in_thread()
-                {
-                    pinned.push(rec);
-                }
-            }
-        }
-        let mut top_level = Vec::with_capacity(limit + 1);
-        for key in keys {
-            let id = id_from_index_key(&key.db()?)?;
-            if let Some(rec) = self.load_comment(id)?
-                && rec.in_thread()
-                && !rec.pinned
-            {
-                top_level.push(rec);
-                if top_level.len() > limit {
-                    break;
-                }
-            }
-        }
-        let next_after = if top_level.len() > limit {
-            top_level.truncate(limit);
-            top_level.last().map(|c| c.id)
-        } else {
-            None
-        };
-        if !pinned.is_empty() {
-            pinned.append(&mut top_level);
-            top_level = pinned;
-        }
-        let mut replies = Vec::new();
-        let mut more_replies = Vec::new();
-        for top in top_level.iter().filter(|c| c.descendants > 0) {
-            let run = self.replies_after(top, 0, 0, replies_each)?;
-            replies.extend(run.replies);
-            more_replies.extend(run.more);
-        }
-        replies.sort_by_key(|c| c.id);
-        Ok(ThreadPage {
-            page: Some(page),
-            top_level,
-            replies,
-            more_replies,
-            next_after,
-        })
+        SledView(self).thread_page(site, page_key, order, limit, after, replies_each)
     }
 
     fn replies_page(
@@ -844,19 +752,7 @@ impl Reads for SledStore {
         seen: u32,
         limit: usize,
     ) -> Result<RepliesPage> {
-        let empty = RepliesPage {
-            replies: vec![],
-            more: None,
-        };
-        let Some(page) = self.page(site, page_key)? else {
-            return Ok(empty);
-        };
-        match self.load_comment(root)? {
-            Some(top) if top.page_id == page.id && top.parent.is_none() && top.in_thread() => {
-                self.replies_after(&top, after, seen, limit)
-            }
-            _ => Ok(empty),
-        }
+        SledView(self).replies_page(site, page_key, root, after, seen, limit)
     }
 
     fn counts(&self, site: &str, page_keys: &[&str]) -> Result<Vec<u32>> {

@@ -83,19 +83,10 @@ impl Moderation for SledStore {
                 )
             };
         let mut pages: HashMap<u64, Option<PageRecord>> = HashMap::new();
-        let mut items = Vec::new();
-        let mut last = None;
-        for (scanned, entry) in records.enumerate() {
+        query.collect(records.map(|entry| {
             let (id, comment) = entry?;
-            if items.len() >= query.limit || scanned >= query.scan_limit {
-                return Ok(CommentList {
-                    items,
-                    next_before: last,
-                });
-            }
-            last = Some(id);
             let Some(comment) = comment else {
-                continue;
+                return Ok((id, None));
             };
             let page = match pages.get(&comment.page_id) {
                 Some(page) => page.clone(),
@@ -105,16 +96,8 @@ impl Moderation for SledStore {
                     page
                 }
             };
-            if let Some(page) = page
-                && query.matches(&comment, &page)
-            {
-                items.push(Listed { comment, page });
-            }
-        }
-        Ok(CommentList {
-            items,
-            next_before: None,
-        })
+            Ok((id, page.map(|page| Listed { comment, page })))
+        }))
     }
 
     fn approved_comments_by(&self, site: &str, email: &str, name: &str) -> Result<u32> {

@@ -445,3 +445,164 @@ pub trait Tx {
         Ok((parent.depth + 1, root))
     }
 }
+
+/// Comments read per step when a rule filters what a backend reads (thread pages, replies).
+pub const BATCH: usize = 200;
+
+/// A consistent view of the threads (one snapshot where the backend has them): the primitives
+/// the read rules are written against.
+pub trait View {
+    /// A page by its key.
+    fn page(&mut self, site: &str, key: &str) -> Result<Option<PageRecord>>;
+    /// A comment (tombstones included).
+    fn comment(&mut self, id: u64) -> Result<Option<CommentRecord>>;
+    /// The pinned top-level comments of a page, any status, by id.
+    fn pinned(&mut self, page_id: u64) -> Result<Vec<CommentRecord>>;
+    /// Up to `limit` top-level comments of a page that are not pinned, any status, after the
+    /// cursor in `order`.
+    fn top_level(
+        &mut self,
+        page_id: u64,
+        order: crate::Order,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<CommentRecord>>;
+    /// Up to `limit` replies (any status) under the top-level comment `top` with ids above
+    /// `after`, by id; `true` with them when none follows.
+    fn replies(
+        &mut self,
+        top: &CommentRecord,
+        after: u64,
+        limit: usize,
+    ) -> Result<(Vec<CommentRecord>, bool)>;
+    /// Reads ahead, in one go, the first `each` replies under each of `tops`, for a backend
+    /// whose reads are round trips.
+    fn prefetch_replies(&mut self, tops: &[&CommentRecord], each: usize) -> Result<()> {
+        let _ = (tops, each);
+        Ok(())
+    }
+
+    /// One page of a thread (see [`ThreadPage`](crate::ThreadPage)): pinned comments open the
+    /// first page; paging skips them.
+    fn thread_page(
+        &mut self,
+        site: &str,
+        key: &str,
+        order: crate::Order,
+        limit: usize,
+        after: Option<u64>,
+        replies_each: usize,
+    ) -> Result<crate::ThreadPage> {
+        let Some(page) = self.page(site, key)? else {
+            return Ok(crate::ThreadPage {
+                page: None,
+                top_level: vec![],
+                replies: vec![],
+                more_replies: vec![],
+                next_after: None,
+            });
+        };
+        let mut top_level = Vec::new();
+        if after.is_none() {
+            let pinned = self.pinned(page.id)?;
+            top_level.extend(pinned.into_iter().filter(CommentRecord::in_thread));
+        }
+        let mut rest = Vec::with_capacity(limit + 1);
+        let mut cursor = after;
+        'read: loop {
+            let batch = self.top_level(page.id, order, cursor, BATCH)?;
+            let full = batch.len() == BATCH;
+            for rec in batch {
+                cursor = Some(rec.id);
+                if rec.in_thread() {
+                    rest.push(rec);
+                    if rest.len() > limit {
+                        break 'read;
+                    }
+                }
+            }
+            if !full {
+                break;
+            }
+        }
+        let next_after = if rest.len() > limit {
+            rest.truncate(limit);
+            rest.last().map(|c| c.id)
+        } else {
+            None
+        };
+        top_level.append(&mut rest);
+        let with_replies: Vec<&CommentRecord> =
+            top_level.iter().filter(|c| c.descendants > 0).collect();
+        self.prefetch_replies(&with_replies, replies_each)?;
+        let mut replies = Vec::new();
+        let mut more_replies = Vec::new();
+        for top in with_replies {
+            let run = self.replies_after(top, 0, 0, replies_each)?;
+            replies.extend(run.replies);
+            more_replies.extend(run.more);
+        }
+        replies.sort_by_key(|c| c.id);
+        Ok(crate::ThreadPage {
+            page: Some(page),
+            top_level,
+            replies,
+            more_replies,
+            next_after,
+        })
+    }
+
+    /// The next replies under the top-level comment `root` of a page (none for a comment that
+    /// is not a top-level one of that page's thread).
+    fn replies_page(
+        &mut self,
+        site: &str,
+        key: &str,
+        root: u64,
+        after: u64,
+        seen: u32,
+        limit: usize,
+    ) -> Result<crate::RepliesPage> {
+        let empty = crate::RepliesPage {
+            replies: vec![],
+            more: None,
+        };
+        let Some(page) = self.page(site, key)? else {
+            return Ok(empty);
+        };
+        match self.comment(root)? {
+            Some(top) if top.page_id == page.id && top.parent.is_none() && top.in_thread() => {
+                self.replies_after(&top, after, seen, limit)
+            }
+            _ => Ok(empty),
+        }
+    }
+
+    /// Up to `limit` replies in the thread under `top` after the cursor (`after`, with `seen`
+    /// replies before it), read in batches as the page fills.
+    fn replies_after(
+        &mut self,
+        top: &CommentRecord,
+        after: u64,
+        seen: u32,
+        limit: usize,
+    ) -> Result<crate::RepliesPage> {
+        let mut batch = std::collections::VecDeque::new();
+        let (mut last, mut complete) = (after, false);
+        let stored = std::iter::from_fn(|| {
+            if batch.is_empty() && !complete {
+                match self.replies(top, last, BATCH) {
+                    Ok((records, done)) => {
+                        complete = done;
+                        batch.extend(records);
+                    }
+                    Err(e) => return Some(Err(e)),
+                }
+            }
+            let record = batch.pop_front()?;
+            last = record.id;
+            Some(Ok((record.id, Some(record))))
+        });
+        crate::RepliesPage::collect(top, after, seen, limit, stored)
+    }
+}

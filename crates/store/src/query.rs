@@ -69,6 +69,34 @@ impl CommentQuery {
         !self.statuses.is_empty() && self.statuses.iter().all(|s| Self::HELD.contains(s))
     }
 
+    /// The one rule of a page of a listing, for every backend: `stored` yields candidates
+    /// newest first below the cursor (each id with its comment and page, `None` when either
+    /// is gone); those that match are kept, up to `limit`, reading at most `scan_limit`.
+    pub fn collect(
+        &self,
+        stored: impl Iterator<Item = crate::Result<(u64, Option<Listed>)>>,
+    ) -> crate::Result<CommentList> {
+        let mut items = Vec::new();
+        let mut last = None;
+        for (scanned, entry) in stored.enumerate() {
+            if items.len() >= self.limit || scanned >= self.scan_limit {
+                return Ok(CommentList {
+                    items,
+                    next_before: last,
+                });
+            }
+            let (id, listed) = entry?;
+            last = Some(id);
+            if let Some(listed) = listed.filter(|l| self.matches(&l.comment, &l.page)) {
+                items.push(listed);
+            }
+        }
+        Ok(CommentList {
+            items,
+            next_before: None,
+        })
+    }
+
     /// Whether a comment of `page` belongs in the listing (the cursor aside).
     pub fn matches(&self, comment: &CommentRecord, page: &PageRecord) -> bool {
         if let Some(sites) = &self.sites
