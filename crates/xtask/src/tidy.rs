@@ -92,6 +92,18 @@ fn the_architecture_names_every_crate_and_every_server_folder() {
 }
 
 #[test]
+fn the_architecture_keeps_its_lines_within_120_characters() {
+    let doc = std::fs::read_to_string(crate::workspace_root().join("ARCHITECTURE.md")).unwrap();
+    let long: Vec<String> = doc
+        .lines()
+        .enumerate()
+        .filter(|(_, line)| line.chars().count() > 120)
+        .map(|(n, line)| format!("line {}: {} characters", n + 1, line.chars().count()))
+        .collect();
+    assert!(long.is_empty(), "ARCHITECTURE.md has long lines: {long:?}");
+}
+
+#[test]
 fn only_the_write_path_transfers_and_the_composition_root_use_the_store() {
     let src = crate::workspace_root().join("server/src");
     let mut files = Vec::new();
