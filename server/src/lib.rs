@@ -13,6 +13,7 @@ mod admin;
 mod api;
 pub mod config;
 pub mod content;
+pub mod error;
 pub mod http;
 pub mod notify;
 pub mod ops;
@@ -30,8 +31,9 @@ use talkback_store::Store;
 use talkback_store_sled::{SledStore, StoreOptions};
 
 use crate::config::Config;
+use crate::error::Error;
 use crate::http::assets::Assets;
-use crate::http::{Error, cache, limit};
+use crate::http::{cache, limit};
 use crate::service::{Listener, PageRef, Service};
 
 /// Shared by all workers.

@@ -133,13 +133,13 @@ fn deep_or_huge_bodies_are_refused_before_work() {
 
 #[track_caller]
 fn check_valid(
-    f: fn(Option<&str>) -> crate::http::Result<Option<String>>,
+    f: fn(Option<&str>) -> crate::error::Result<Option<String>>,
     input: &str,
     expect: Expect,
 ) {
     let out = match f(Some(input)) {
         Ok(v) => format!("{v:?}"),
-        Err(crate::http::Error::Client { code, .. }) => serde_json::to_value(code)
+        Err(crate::error::Error::Client { code, .. }) => serde_json::to_value(code)
             .unwrap()
             .as_str()
             .unwrap()

@@ -180,6 +180,23 @@ fn the_servers_concerns_depend_on_each_other_in_one_direction() {
 }
 
 #[test]
+fn the_error_type_and_pure_code_know_nothing_of_http() {
+    let src = crate::workspace_root().join("server/src");
+    let mut files = vec![src.join("error.rs")];
+    rust_files(&src.join("content"), &mut files);
+    let offenders: Vec<String> = files
+        .iter()
+        .filter(|f| {
+            let code = code_of(f);
+            code.contains("actix") || code.contains("crate::http")
+        })
+        .map(|f| f.display().to_string())
+        .collect();
+    assert!(files.len() >= 5, "found the files: {files:?}");
+    assert!(offenders.is_empty(), "these name HTTP: {offenders:?}");
+}
+
+#[test]
 fn stylesheets_lose_comments_and_layout_whitespace_but_not_meaning() {
     let cases = [
         ("a {\n  color: red;\n}\n", "a{color:red}"),

@@ -13,7 +13,8 @@ use talkback_api::admin::CSRF_HEADER;
 
 use crate::AppState;
 use crate::config::is_own_origin;
-use crate::http::{Error, Result, limit};
+use crate::error::{Error, Result};
+use crate::http::limit;
 use crate::service::Actor;
 
 /// The session cookie; scoped to `/admin` so the blog's pages never see it.

@@ -15,7 +15,7 @@ use talkback_api::admin::{
 };
 
 use crate::AppState;
-use crate::http::{Error, Result};
+use crate::error::{Error, Result};
 use crate::service::{Actor, moderation_role};
 use guard::{Caller, cookie_name};
 

@@ -8,7 +8,7 @@ use talkback_api::{ChallengeQuery, ChallengeResponse};
 use super::openapi::ReadErrors;
 
 use crate::AppState;
-use crate::http::Result;
+use crate::error::Result;
 
 #[utoipa::path(
     get,

@@ -11,7 +11,8 @@ use talkback_api::{
 use super::openapi::WriteErrors;
 use super::writable_site;
 use crate::AppState;
-use crate::http::{self, Result};
+use crate::error::Result;
+use crate::http::{self};
 use crate::service::Provenance;
 
 /// Posts a comment. `201` once it is on disk: approved, or held for moderation (`pending`).

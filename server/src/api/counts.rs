@@ -14,7 +14,8 @@ use talkback_api::{CountsRequest, CountsResponse, ErrorCode};
 use super::openapi::WriteErrors;
 use crate::AppState;
 use crate::content::validate;
-use crate::http::{Error, Result, json_bytes, parse_json};
+use crate::error::{Error, Result};
+use crate::http::{json_bytes, parse_json};
 
 #[utoipa::path(
     post,

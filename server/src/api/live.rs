@@ -18,8 +18,8 @@ use tokio::sync::watch;
 use super::openapi::{ReadErrors, ServerSentEvent};
 use crate::AppState;
 use crate::content::validate;
+use crate::error::{Error, Result};
 use crate::http::limit::StreamSlot;
-use crate::http::{Error, Result};
 use crate::service::{CatchUp, Following, Frame};
 
 /// A heartbeat this often keeps proxies and browsers from taking a quiet stream for dead.

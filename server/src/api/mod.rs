@@ -16,7 +16,7 @@ use talkback_api::ErrorCode;
 
 use crate::AppState;
 use crate::config::SiteConfig;
-use crate::http::{Error, Result};
+use crate::error::{Error, Result};
 
 pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
     use web::{delete, get, post, put};

@@ -6,7 +6,7 @@ use talkback_api::{PreviewRequest, PreviewResponse};
 use super::openapi::WriteErrors;
 use crate::AppState;
 use crate::content::validate;
-use crate::http::Result;
+use crate::error::Result;
 
 #[utoipa::path(
     post,

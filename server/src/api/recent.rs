@@ -10,7 +10,8 @@ use talkback_api::i18n::pages::PageTexts;
 use super::openapi::ReadErrors;
 use crate::AppState;
 use crate::content::feed;
-use crate::http::{Result, base_url};
+use crate::error::Result;
+use crate::http::base_url;
 
 /// Most comments a recent list shows.
 const MAX_RECENT: usize = 20;

@@ -14,9 +14,9 @@ use talkback_api::{ErrorCode, RepliesQuery, RepliesResponse, ThreadQuery, Thread
 use super::openapi::ReadErrors;
 use crate::AppState;
 use crate::content::{render, validate};
+use crate::error::{Error, Result};
 use crate::http::assets::accepts_encoding;
 use crate::http::cache::{Cached, Encoding};
-use crate::http::{Error, Result};
 use crate::service::ThreadView;
 
 /// Reads a thread query into a view with every value normalised.

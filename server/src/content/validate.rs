@@ -8,7 +8,7 @@ use talkback_api::{ErrorCode, is_web_address, normalize_page_key_keeping, page_u
 
 use crate::config::SiteConfig;
 
-use crate::http::{Error, Result};
+use crate::error::{Error, Result};
 
 fn fail<T>(code: ErrorCode, message: impl Into<String>) -> Result<T> {
     Err(Error::client(code, message))

@@ -1,5 +1,5 @@
-//! The server's error type: every failure becomes a status and a stable JSON [`ErrorBody`].
-//! Internal causes are logged, never sent. Errors a reader can act on are worded by
+//! The server's errors over HTTP: every failure becomes a status and a stable JSON
+//! [`ErrorBody`]. Internal causes are logged, never sent. Errors a reader can act on are worded by
 //! `talkback_api::i18n::errors`, in the request's language (see `http::localise_errors`).
 
 use actix_web::http::StatusCode;
@@ -7,66 +7,17 @@ use actix_web::{HttpResponse, ResponseError};
 use talkback_api::i18n::errors::{self, ErrorTexts};
 use talkback_api::{ErrorBody, ErrorCode, SentError};
 
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// A request the client can fix; the message is shown to people.
-    #[error("{message}")]
-    Client { code: ErrorCode, message: String },
-    /// Over a rate limit: `429` with `Retry-After`.
-    #[error("{}", errors::EN.too_fast(*writes, *retry_after_secs))]
-    RateLimited { retry_after_secs: u64, writes: bool },
-    /// Too many failed sign-ins from this client or for this account: `429` with `Retry-After`.
-    #[error("Too many failed sign-ins. Try again in {retry_after_secs} seconds.")]
-    Locked { retry_after_secs: u64 },
-    /// The path exists, but not for this method: `405` with `Allow`.
-    #[error("This endpoint takes {allow} only.")]
-    WrongMethod { allow: &'static str },
-    #[error("worker pool: {0}")]
-    Blocking(#[from] actix_web::error::BlockingError),
-    #[error("encoding: {0}")]
-    Encoding(#[from] serde_json::Error),
-    /// The database cannot be reached for a moment: logged, a 503 with `Retry-After`.
-    #[error("storage unavailable: {0}")]
-    Unavailable(String),
-    /// A failure the client cannot fix (storage, no randomness, a broken invariant): logged,
-    /// a 500.
-    #[error("internal: {0}")]
-    Internal(String),
-}
+use crate::error::Error;
 
-pub type Result<T, E = Error> = std::result::Result<T, E>;
+impl From<actix_web::error::BlockingError> for Error {
+    fn from(e: actix_web::error::BlockingError) -> Self {
+        Error::Blocking(Box::new(e))
+    }
+}
 
 /// When a client should try again after a 503 (the pool waits 2 s for a connection, and a
 /// restarting PostgreSQL is usually back within seconds).
 const RETRY_UNAVAILABLE_SECS: u64 = 5;
-
-impl Error {
-    pub fn client(code: ErrorCode, message: impl Into<String>) -> Self {
-        Error::Client {
-            code,
-            message: message.into(),
-        }
-    }
-
-    /// An error a reader can act on, worded by the shared table (in English here; the
-    /// response is worded in the request's language).
-    pub fn reader(code: ErrorCode) -> Self {
-        let message = errors::EN.message(code).unwrap_or_default();
-        debug_assert!(!message.is_empty(), "{code:?} has no entry in the table");
-        Error::client(code, message)
-    }
-
-    pub(crate) fn code(&self) -> ErrorCode {
-        match self {
-            Error::Client { code, .. } => *code,
-            Error::RateLimited { .. } => ErrorCode::RateLimited,
-            Error::Locked { .. } => ErrorCode::SignInLocked,
-            Error::WrongMethod { .. } => ErrorCode::MethodNotAllowed,
-            Error::Unavailable(_) => ErrorCode::StoreUnavailable,
-            _ => ErrorCode::Internal,
-        }
-    }
-}
 
 /// The HTTP status for each code.
 pub fn status_of(code: ErrorCode) -> StatusCode {

@@ -15,7 +15,7 @@ use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use talkback_api::ErrorCode;
 
-use super::Error;
+use crate::error::Error;
 
 /// Budgets every server sharing a database counts together (the service implements it over
 /// its store; `http` knows nothing of either).

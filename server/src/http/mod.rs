@@ -15,7 +15,9 @@ use actix_web::{HttpRequest, middleware, web};
 use talkback_api::ErrorCode;
 use talkback_api::i18n::errors::ErrorTexts;
 
-pub use error::{Error, Result, status_of};
+use crate::error::{Error, Result};
+
+pub use error::status_of;
 
 use crate::config::{SiteConfig, is_own_origin};
 

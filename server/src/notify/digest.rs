@@ -102,7 +102,7 @@ async fn step(
             }
             upto = read_to;
         }
-        Ok::<_, crate::http::Error>((listed, more, upto, cursor))
+        Ok::<_, crate::error::Error>((listed, more, upto, cursor))
     })
     .await
     .map_err(|e| e.to_string())?

@@ -83,7 +83,7 @@ fn admit(
     service: &Service,
     mail: &ReaderMail,
     now: i64,
-) -> Result<Option<i64>, crate::http::Error> {
+) -> Result<Option<i64>, crate::error::Error> {
     let sub = &mail.subscription;
     for quota in quotas(asks(mail), &sub.email, &sub.site, mail.client.as_deref()) {
         let window = now - now.rem_euclid(quota.window_ms);

@@ -18,8 +18,8 @@ use prometheus_client::registry::Registry;
 use talkback_api::ErrorCode;
 
 use crate::AppState;
+use crate::error::{Error, Result};
 use crate::http::cache::CacheMetrics;
-use crate::http::{Error, Result};
 use crate::notify::Deliveries;
 use crate::service::Service;
 

@@ -14,7 +14,7 @@ use actix_web::{HttpResponse, web};
 use talkback_api::ErrorCode;
 
 use crate::AppState;
-use crate::http::Result;
+use crate::error::Result;
 
 pub(crate) mod metrics;
 

@@ -11,7 +11,7 @@ use super::query_value;
 use crate::AppState;
 use crate::content::feed::{self, FeedHead};
 use crate::content::validate;
-use crate::http::Result;
+use crate::error::Result;
 use crate::http::base_url;
 
 #[derive(Deserialize)]

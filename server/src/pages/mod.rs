@@ -11,7 +11,7 @@ mod thread;
 
 use actix_web::web;
 
-use crate::http::Result;
+use crate::error::Result;
 
 pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/t/{site}", web::get().to(thread::page))

@@ -14,7 +14,8 @@ use talkback_api::i18n::pages::PageTexts;
 use super::thread::STYLE;
 use crate::AppState;
 use crate::content::render::escape;
-use crate::http::{self, Error};
+use crate::error::Error;
+use crate::http::{self};
 use crate::service::{Purpose, SubscriptionView};
 
 #[derive(Deserialize)]

@@ -17,8 +17,9 @@ use super::query_value;
 use crate::AppState;
 use crate::content::render::{self, Links, escape};
 use crate::content::validate;
+use crate::error::{Error, Result};
 use crate::http::base_url;
-use crate::http::{self, Error, Result};
+use crate::http::{self};
 use crate::service::antispam::Path;
 use crate::service::{Provenance, ThreadView};
 

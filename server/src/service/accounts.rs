@@ -9,7 +9,7 @@ use talkback_api::admin::{Account, AdminRole};
 use talkback_store::{AdminRecord, Role, SessionRecord};
 
 use super::{Service, now_ms};
-use crate::http::{Error, Result};
+use crate::error::{Error, Result};
 
 /// Shortest password an account may have.
 pub const MIN_PASSWORD_CHARS: usize = 10;

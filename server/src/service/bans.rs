@@ -11,7 +11,8 @@ use talkback_api::admin::{Ban, BanBy, NewBan};
 use talkback_store::{BanKind, BanRecord};
 
 use super::{Actor, Service, now_ms};
-use crate::http::{Error, Result, limit};
+use crate::error::{Error, Result};
+use crate::http::limit;
 
 fn invalid(message: impl Into<String>) -> Error {
     Error::client(ErrorCode::InvalidJson, message)

@@ -14,7 +14,7 @@ use super::antispam::{Candidate, Path, Verdict};
 use super::{Service, convert, now_ms};
 use crate::config::Moderation;
 use crate::content::validate;
-use crate::http::{Error, Result};
+use crate::error::{Error, Result};
 
 /// Where a reader's request came from, as the HTTP layer saw it.
 #[derive(Debug, Clone, Default)]

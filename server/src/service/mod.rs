@@ -49,7 +49,7 @@ pub use settings::Settings;
 pub use subscriptions::{Purpose, ReaderMail, ReaderMailKind, SubscriptionView};
 
 use crate::config::Config;
-use crate::http::Error;
+use crate::error::Error;
 use convert::AvatarKey;
 
 /// A page a write touched.
@@ -416,10 +416,9 @@ impl From<talkback_store::Error> for Error {
             }
             S::Parent(problem) => parent_error(problem),
             S::Locked => Error::reader(ErrorCode::CommentsClosed),
-            S::Unavailable(e) => Error::Unavailable(e.to_string()),
             // Nothing was written; writes resume on their own once the disk has room.
-            S::Full(e) => Error::Unavailable(format!("disk full: {e}")),
-            other => Error::Internal(format!("storage: {other}")),
+            e @ (S::Unavailable(_) | S::Full(_)) => Error::Unavailable(e),
+            other => Error::Store(other),
         }
     }
 }

@@ -14,7 +14,7 @@ use talkback_store::{
 
 use super::{Service, now_ms};
 use crate::content::validate;
-use crate::http::{Error, Result};
+use crate::error::{Error, Result};
 
 /// Who is acting: a signed-in account, or the command line through the running server.
 #[derive(Debug, Clone, PartialEq, Eq)]

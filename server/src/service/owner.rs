@@ -23,7 +23,7 @@ pub enum OwnerError {
     Store(#[from] talkback_store::Error),
 }
 
-fn invalid(e: crate::http::Error) -> OwnerError {
+fn invalid(e: crate::error::Error) -> OwnerError {
     OwnerError::Invalid(e.to_string())
 }
 

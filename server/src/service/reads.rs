@@ -6,7 +6,7 @@ use talkback_api::{RepliesResponse, Sort, ThreadResponse, assemble_thread};
 use talkback_store::{MoreReplies, Order};
 
 use super::{Service, convert};
-use crate::http::Result;
+use crate::error::Result;
 
 /// A thread query with every value normalised (equal views get equal cache keys).
 #[derive(Debug, Clone, PartialEq, Eq)]

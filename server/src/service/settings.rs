@@ -8,7 +8,7 @@ use talkback_api::admin::{ModerationMode, SiteSettings};
 
 use super::{Actor, Service, moderation::not_permitted};
 use crate::config::SiteConfig;
-use crate::http::{Error, Result};
+use crate::error::{Error, Result};
 
 /// Longest edit window a site may give readers (a week).
 const MAX_EDIT_WINDOW_SECS: u64 = 7 * 24 * 3600;

@@ -331,7 +331,7 @@ impl Run<'_, '_> {
 
     /// Checks one comment with the API's rules.
     fn prepare(&self, c: &SourceComment, parent: Option<u64>) -> Result<NewComment, String> {
-        let reason = |e: crate::http::Error| e.to_string();
+        let reason = |e: crate::error::Error| e.to_string();
         let tombstone = c.status == Status::Deleted;
         let (source, tree) = if tombstone {
             (String::new(), Vec::new())

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use talkback_api::ChallengeResponse;
 
-use crate::http::Error;
+use crate::error::Error;
 
 /// What a token says, signed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

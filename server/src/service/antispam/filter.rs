@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use talkback_store::{ChangeKind, Label, Status, TokenCounts};
 
 use super::{Verdict, rules};
-use crate::http::Error;
+use crate::error::Error;
 use crate::service::Service;
 
 /// Tokens one comment contributes at most.

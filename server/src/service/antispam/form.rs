@@ -7,7 +7,7 @@
 use super::challenge::Opened;
 use super::{Candidate, Verdict};
 use crate::config::SpamRules;
-use crate::http::Error;
+use crate::error::Error;
 
 pub(super) fn check(
     proof: &Opened,

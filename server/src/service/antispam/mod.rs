@@ -28,7 +28,7 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use talkback_api::{Block, ErrorCode};
 
 use crate::config::SpamRules;
-use crate::http::Error;
+use crate::error::Error;
 
 pub use challenge::Challenges;
 use challenge::Opened;
