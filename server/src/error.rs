@@ -21,22 +21,26 @@ pub enum Error {
     WrongMethod { allow: &'static str },
     /// The pool that runs blocking work refused it (the server is stopping).
     #[error("worker pool: {0}")]
-    Blocking(#[source] Box<dyn std::error::Error + Send + Sync>),
+    Blocking(#[source] Cause),
     #[error("encoding: {0}")]
     Encoding(#[from] serde_json::Error),
     /// The database cannot be reached for a moment, or its disk is full: logged, a 503 with
     /// `Retry-After`.
     #[error("storage unavailable: {0}")]
-    Unavailable(#[source] talkback_store::Error),
+    Unavailable(#[source] Cause),
     /// The store failed in a way the client cannot fix: logged, a 500.
     #[error("storage: {0}")]
-    Store(#[source] talkback_store::Error),
+    Store(#[source] Cause),
     /// A failure the client cannot fix (no randomness, a broken invariant): logged, a 500.
     #[error("internal: {0}")]
     Internal(String),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The cause of a failure, kept whole for the log (the store's error, which only the write
+/// path names).
+pub type Cause = Box<dyn std::error::Error + Send + Sync>;
 
 impl Error {
     pub fn client(code: ErrorCode, message: impl Into<String>) -> Self {

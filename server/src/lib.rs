@@ -377,25 +377,20 @@ fn spawn_change_log_pruning(service: Arc<Service>) {
 /// catches up at start and after every published write.
 fn spawn_spam_training(service: Arc<Service>) {
     actix_web::rt::spawn(async move {
-        let mut turns = service.turns("spam-trainer");
-        while turns.next().await {
-            let _held = turns.hold();
-            loop {
-                let service = Arc::clone(&service);
-                match web::block(move || service.train_spam_filter(500)).await {
-                    Ok(Ok(0)) => break,
-                    Ok(Ok(_)) => {}
-                    Ok(Err(e)) => {
-                        tracing::error!(error = %e, "training the spam filter failed");
-                        break;
-                    }
-                    Err(e) => {
-                        tracing::error!(error = %e, "spam filter training task failed");
-                        break;
+        let turns = service.turns("spam-trainer");
+        turns
+            .run((), "training the spam filter", async |()| {
+                loop {
+                    let service = Arc::clone(&service);
+                    match web::block(move || service.train_spam_filter(500)).await {
+                        Ok(Ok(0)) => return Ok(None),
+                        Ok(Ok(_)) => {}
+                        Ok(Err(e)) => return Err(e.to_string()),
+                        Err(e) => return Err(e.to_string()),
                     }
                 }
-            }
-        }
+            })
+            .await;
     });
 }
 

@@ -37,39 +37,22 @@ pub(super) fn spawn(
         let (service, relay, metrics) = (Arc::clone(service), Arc::clone(relay), metrics.clone());
         let (site, public_url) = (site.id.clone(), public_url.to_owned());
         actix_web::rt::spawn(async move {
-            let mut turns = service.turns(&cursor);
-            loop {
-                // Another server sends this digest while it holds the lease.
-                if !turns.lead().await {
-                    actix_web::rt::time::sleep(crate::service::LEASE_RETRY).await;
-                    continue;
-                }
-                let held = turns.hold();
-                let stepped = step(
-                    &service,
-                    &relay,
-                    &public_url,
-                    &metrics,
-                    &site,
-                    &cursor,
-                    period,
-                )
+            let what = format!("the digest of {site}");
+            let turns = service.turns(&cursor);
+            turns
+                .run((), &what, async |()| {
+                    step(
+                        &service,
+                        &relay,
+                        &public_url,
+                        &metrics,
+                        &site,
+                        &cursor,
+                        period,
+                    )
+                    .await
+                })
                 .await;
-                drop(held);
-                match stepped {
-                    // Nothing to mail: wait for a write.
-                    Ok(None) => {
-                        if !turns.next().await {
-                            return;
-                        }
-                    }
-                    Ok(Some(wait)) => actix_web::rt::time::sleep(wait).await,
-                    Err(e) => {
-                        tracing::error!(error = %e, site = %site, "the digest stopped for now");
-                        actix_web::rt::time::sleep(Duration::from_secs(60)).await;
-                    }
-                }
-            }
         });
     }
 }

@@ -236,14 +236,14 @@ pub(crate) fn spawn(
             );
             let metrics = metrics.clone();
             actix_web::rt::spawn(async move {
-                let mut turns = service.turns(&name);
-                while turns.next().await {
-                    let _held = turns.hold();
-                    if let Err(e) = catch_up(&service, &site, &hook, &name, &agent, &metrics).await
-                    {
-                        tracing::error!(error = %e, hook = %shown_target(&hook.url), "webhook stopped for now");
-                    }
-                }
+                let what = format!("the webhook to {}", shown_target(&hook.url));
+                let turns = service.turns(&name);
+                turns
+                    .run((), &what, async |()| {
+                        catch_up(&service, &site, &hook, &name, &agent, &metrics).await?;
+                        Ok(None)
+                    })
+                    .await;
             });
         }
     }

@@ -16,6 +16,8 @@ use super::{Service, now_ms};
 pub const LEASE: Duration = Duration::from_secs(30);
 /// How often a server that does not hold a lease (or has nothing to do) tries again.
 pub const LEASE_RETRY: Duration = Duration::from_secs(5);
+/// When a failed turn is tried again if no change comes first (a relay or a database back).
+const RETRY_FAILED_TURN: Duration = Duration::from_secs(60);
 
 /// The turns of one consumer.
 pub struct Turns {
@@ -52,7 +54,8 @@ impl Turns {
     /// Works a consumer for as long as the service lives: a turn at start and after each
     /// change, holding the lease meanwhile; when a turn says something waits (mail over a
     /// quota or an hourly share), another once that is due too, whichever comes first. A
-    /// failed turn is logged as `what` and retried at the next change.
+    /// failed turn is logged as `what` and tried again at the next change, or after
+    /// `RETRY_FAILED_TURN`. Every consumer of the change log runs here.
     pub async fn run<S>(
         mut self,
         mut state: S,
@@ -64,7 +67,7 @@ impl Turns {
             let held = self.hold();
             let due = turn(&mut state).await.unwrap_or_else(|e| {
                 tracing::error!(error = %e, "{what} stopped for now");
-                None
+                Some(RETRY_FAILED_TURN)
             });
             drop(held);
             more = match due {
@@ -117,7 +120,7 @@ impl Turns {
     }
 
     /// Whether this server may work the consumer now (claiming or renewing its lease).
-    pub async fn lead(&self) -> bool {
+    async fn lead(&self) -> bool {
         if !self.service.shared_store() {
             return true;
         }

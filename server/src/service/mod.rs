@@ -417,8 +417,8 @@ impl From<talkback_store::Error> for Error {
             S::Parent(problem) => parent_error(problem),
             S::Locked => Error::reader(ErrorCode::CommentsClosed),
             // Nothing was written; writes resume on their own once the disk has room.
-            e @ (S::Unavailable(_) | S::Full(_)) => Error::Unavailable(e),
-            other => Error::Store(other),
+            e @ (S::Unavailable(_) | S::Full(_)) => Error::Unavailable(Box::new(e)),
+            other => Error::Store(Box::new(other)),
         }
     }
 }
