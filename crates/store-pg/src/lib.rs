@@ -11,6 +11,7 @@ mod comments;
 mod connect;
 mod pool;
 mod store;
+mod subscriptions;
 mod write;
 
 pub use connect::{SslMode, Target, Transport};

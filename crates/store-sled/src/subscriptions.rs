@@ -2,10 +2,13 @@
 //! `sub_keys` (`0x01 | site \0 page \0 email` → id, a page's subscribers in address order;
 //! `0x02 | site \0 email \0 page` → id, an address's subscriptions on a site), `confirmed`
 //! (`site \0 email` → when it confirmed) and `mailed` (`id | comment id` → empty, who was
-//! mailed about what). Writes hold the store's write lock, read what they change, then apply
-//! it in one transaction.
+//! mailed about what). The rules are the store kernel's (`SubscriptionTx`); a write holds the
+//! store's write lock, reads, then applies what it changed in one transaction.
+
+use std::collections::BTreeMap;
 
 use sled::transaction::Transactional;
+use talkback_store::kernel::SubscriptionTx;
 use talkback_store::{Error, Result, SubscriptionRecord, Subscriptions};
 
 use crate::codec::{decode, encode};
@@ -50,96 +53,205 @@ fn mailed_key(id: u64, comment: u64) -> [u8; 16] {
     k
 }
 
-impl SledStore {
-    fn subscription_at(&self, index_key: &[u8]) -> Result<Option<SubscriptionRecord>> {
-        match self.sub_keys.get(index_key).db()? {
-            Some(id) => self.subscription(id_of(&id)?),
-            None => Ok(None),
-        }
+/// A write over subscriptions in progress: reads see the trees as committed with this write's
+/// changes over them; the changes are applied in one transaction when it ends (sled cannot
+/// scan inside a transaction, and the write holds the turn to write, so nothing else changes
+/// the trees meanwhile).
+struct Subs<'a> {
+    store: &'a SledStore,
+    /// The latest state of each subscription this write changed (`None`: removed).
+    changed: BTreeMap<u64, Option<SubscriptionRecord>>,
+    /// Confirmations remembered (`Some`) or forgotten.
+    confirmations: Vec<(Vec<u8>, Option<i64>)>,
+}
+
+impl Subs<'_> {
+    /// Subscriptions as committed, with this write's changes over them, keeping those `wanted`.
+    fn overlaid(
+        &self,
+        committed: Vec<SubscriptionRecord>,
+        wanted: impl Fn(&SubscriptionRecord) -> bool,
+    ) -> Vec<SubscriptionRecord> {
+        let mut out: Vec<SubscriptionRecord> = committed
+            .into_iter()
+            .filter(|s| !self.changed.contains_key(&s.id))
+            .collect();
+        out.extend(
+            self.changed
+                .values()
+                .flatten()
+                .filter(|s| wanted(s))
+                .cloned(),
+        );
+        out.sort_by_key(|s| s.id);
+        out
     }
 
-    /// The subscriptions of `email` on `site`.
-    fn address_subscriptions(&self, site: &str, email: &str) -> Result<Vec<SubscriptionRecord>> {
-        let mut prefix = key(BY_ADDRESS, &[site, email]);
-        prefix.push(0);
+    /// The subscriptions a `sub_keys` prefix lists, as committed.
+    fn listed(&self, prefix: &[u8]) -> Result<Vec<SubscriptionRecord>> {
         let mut found = Vec::new();
-        for entry in self.sub_keys.scan_prefix(&prefix) {
+        for entry in self.store.sub_keys.scan_prefix(prefix) {
             let (_, id) = entry.db()?;
-            if let Some(sub) = self.subscription(id_of(&id)?)? {
-                found.push(sub);
-            }
+            found.extend(self.store.subscription(id_of(&id)?)?);
         }
         Ok(found)
     }
 
-    /// Removes the subscriptions `gone` and stores `keep`, in one transaction.
-    fn replace_subscriptions(
-        &self,
-        gone: &[SubscriptionRecord],
-        keep: &[SubscriptionRecord],
-    ) -> Result<()> {
-        // What an ended subscription was mailed is forgotten; a moved one keeps it.
-        let mailed: Vec<Vec<u8>> = gone
-            .iter()
-            .filter(|sub| keep.iter().all(|k| k.id != sub.id))
-            .flat_map(|sub| {
-                self.mailed
-                    .scan_prefix(sub.id.to_be_bytes())
-                    .keys()
-                    .filter_map(|k| k.ok().map(|k| k.to_vec()))
-            })
-            .collect();
-        tx_result((&self.subs, &self.sub_keys, &self.mailed).transaction(
-            |(subs, keys, was_mailed)| {
-                for sub in gone {
-                    subs.remove(&sub.id.to_be_bytes())?;
-                    keys.remove(page_key(sub))?;
-                    keys.remove(address_key(sub))?;
+    /// Applies the write in one transaction, then makes it durable.
+    fn apply(self) -> Result<()> {
+        let store = self.store;
+        let mut before = Vec::new();
+        let mut mailed = Vec::new();
+        for (id, now) in &self.changed {
+            before.extend(store.subscription(*id)?);
+            if now.is_none() {
+                // What an ended subscription was mailed is forgotten.
+                for k in store.mailed.scan_prefix(id.to_be_bytes()).keys() {
+                    mailed.push(k.db()?.to_vec());
                 }
-                for k in &mailed {
-                    was_mailed.remove(k.as_slice())?;
-                }
-                for sub in keep {
-                    subs.insert(&sub.id.to_be_bytes(), encode(sub).map_err(abort)?)?;
-                    keys.insert(page_key(sub), &sub.id.to_be_bytes())?;
-                    keys.insert(address_key(sub), &sub.id.to_be_bytes())?;
-                }
-                Ok(())
-            },
-        ))?;
-        self.disk.sync(&self.db)?;
+            }
+        }
+        tx_result(
+            (
+                &store.subs,
+                &store.sub_keys,
+                &store.mailed,
+                &store.confirmed,
+            )
+                .transaction(|(subs, keys, was_mailed, confirmed)| {
+                    for old in &before {
+                        keys.remove(page_key(old))?;
+                        keys.remove(address_key(old))?;
+                    }
+                    for (id, now) in &self.changed {
+                        match now {
+                            Some(sub) => {
+                                subs.insert(&id.to_be_bytes(), encode(sub).map_err(abort)?)?;
+                                keys.insert(page_key(sub), &id.to_be_bytes())?;
+                                keys.insert(address_key(sub), &id.to_be_bytes())?;
+                            }
+                            None => {
+                                subs.remove(&id.to_be_bytes())?;
+                            }
+                        }
+                    }
+                    for k in &mailed {
+                        was_mailed.remove(k.as_slice())?;
+                    }
+                    for (k, at) in &self.confirmations {
+                        match at {
+                            Some(at) => confirmed.insert(k.as_slice(), &at.to_be_bytes())?,
+                            None => confirmed.remove(k.as_slice())?,
+                        };
+                    }
+                    Ok(())
+                }),
+        )?;
+        store.disk.sync(&store.db)
+    }
+}
+
+impl SubscriptionTx for Subs<'_> {
+    fn subscription(&mut self, id: u64) -> Result<Option<SubscriptionRecord>> {
+        match self.changed.get(&id) {
+            Some(now) => Ok(now.clone()),
+            None => self.store.subscription(id),
+        }
+    }
+
+    fn subscription_of(
+        &mut self,
+        site: &str,
+        page_key: &str,
+        email: &str,
+    ) -> Result<Option<SubscriptionRecord>> {
+        let same =
+            |s: &SubscriptionRecord| s.site == site && s.page_key == page_key && s.email == email;
+        if let Some(sub) = self.changed.values().flatten().find(|s| same(s)) {
+            return Ok(Some(sub.clone()));
+        }
+        let committed = self.store.subscription_of(site, page_key, email)?;
+        Ok(committed.filter(|s| !self.changed.contains_key(&s.id)))
+    }
+
+    fn address_subscriptions(
+        &mut self,
+        site: &str,
+        email: &str,
+    ) -> Result<Vec<SubscriptionRecord>> {
+        let mut prefix = key(BY_ADDRESS, &[site, email]);
+        prefix.push(0);
+        let committed = self.listed(&prefix)?;
+        Ok(self.overlaid(committed, |s| s.site == site && s.email == email))
+    }
+
+    fn page_subscriptions(
+        &mut self,
+        site: &str,
+        page_key: &str,
+    ) -> Result<Vec<SubscriptionRecord>> {
+        let mut prefix = key(BY_PAGE, &[site, page_key]);
+        prefix.push(0);
+        let committed = self.listed(&prefix)?;
+        Ok(self.overlaid(committed, |s| s.site == site && s.page_key == page_key))
+    }
+
+    fn address_confirmed(&mut self, site: &str, email: &str) -> Result<bool> {
+        let k = confirmed_key(site, email);
+        match self.confirmations.iter().rev().find(|(c, _)| *c == k) {
+            Some((_, at)) => Ok(at.is_some()),
+            None => self.store.address_confirmed(site, email),
+        }
+    }
+
+    fn next_subscription_id(&mut self) -> Result<u64> {
+        Ok(self.store.db.generate_id().db()? + 1)
+    }
+
+    fn ids_above(&mut self, id: u64) -> Result<()> {
+        // One counter gives out every id of the database: move it past this one.
+        while self.store.db.generate_id().db()? < id {}
+        Ok(())
+    }
+
+    fn put_subscription(&mut self, sub: &SubscriptionRecord) -> Result<()> {
+        self.changed.insert(sub.id, Some(sub.clone()));
+        Ok(())
+    }
+
+    fn remove_subscription(&mut self, sub: &SubscriptionRecord) -> Result<()> {
+        self.changed.insert(sub.id, None);
+        Ok(())
+    }
+
+    fn set_confirmed(&mut self, site: &str, email: &str, at: Option<i64>) -> Result<()> {
+        self.confirmations.push((confirmed_key(site, email), at));
         Ok(())
     }
 }
 
-impl Subscriptions for SledStore {
-    fn subscribe(&self, mut wish: SubscriptionRecord) -> Result<SubscriptionRecord> {
+impl SledStore {
+    /// Runs a write over subscriptions (holding the turn to write) and applies it.
+    fn subscriptions_change<T>(&self, work: impl FnOnce(&mut Subs<'_>) -> Result<T>) -> Result<T> {
         let _writer = self.writer()?;
-        let stored = match self.subscription_at(&page_key(&wish))? {
-            Some(mut existing) => {
-                existing.widen(&wish, self.address_confirmed(&wish.site, &wish.email)?);
-                existing
-            }
-            None => {
-                wish.id = self.db.generate_id().db()? + 1;
-                wish.confirmed = self.address_confirmed(&wish.site, &wish.email)?;
-                wish.asked = None;
-                wish
-            }
+        let mut subs = Subs {
+            store: self,
+            changed: BTreeMap::new(),
+            confirmations: Vec::new(),
         };
-        self.replace_subscriptions(&[], std::slice::from_ref(&stored))?;
-        Ok(stored)
+        let value = work(&mut subs)?;
+        subs.apply()?;
+        Ok(value)
+    }
+}
+
+impl Subscriptions for SledStore {
+    fn subscribe(&self, wish: SubscriptionRecord) -> Result<SubscriptionRecord> {
+        self.subscriptions_change(|s| s.subscribe(&wish))
     }
 
     fn restore_subscription(&self, sub: SubscriptionRecord) -> Result<()> {
-        let _writer = self.writer()?;
-        if self.subscription(sub.id)?.is_some() || self.subscription_at(&page_key(&sub))?.is_some()
-        {
-            return Err(Error::Conflict);
-        }
-        // One counter gives out every id of the database: move it past this one.
-        while self.db.generate_id().db()? < sub.id {}
-        self.replace_subscriptions(&[], std::slice::from_ref(&sub))
+        self.subscriptions_change(|s| s.restore_subscription(&sub))
     }
 
     fn subscription(&self, id: u64) -> Result<Option<SubscriptionRecord>> {
@@ -156,7 +268,14 @@ impl Subscriptions for SledStore {
         page_key: &str,
         email: &str,
     ) -> Result<Option<SubscriptionRecord>> {
-        self.subscription_at(&key(BY_PAGE, &[site, page_key, email]))
+        match self
+            .sub_keys
+            .get(key(BY_PAGE, &[site, page_key, email]))
+            .db()?
+        {
+            Some(id) => self.subscription(id_of(&id)?),
+            None => Ok(None),
+        }
     }
 
     fn page_subscriptions(
@@ -192,37 +311,11 @@ impl Subscriptions for SledStore {
     }
 
     fn set_asked(&self, id: u64, at: i64) -> Result<()> {
-        let _writer = self.writer()?;
-        if let Some(mut sub) = self.subscription(id)? {
-            sub.asked = Some(at);
-            self.replace_subscriptions(&[], &[sub])?;
-        }
-        Ok(())
+        self.subscriptions_change(|s| s.set_asked(id, at))
     }
 
     fn confirm_address(&self, site: &str, email: &str, at: i64) -> Result<usize> {
-        let _writer = self.writer()?;
-        let pending: Vec<SubscriptionRecord> = self
-            .address_subscriptions(site, email)?
-            .into_iter()
-            .filter(|s| !s.confirmed)
-            .map(|mut s| {
-                s.confirmed = true;
-                s
-            })
-            .collect();
-        let confirmed_key = confirmed_key(site, email);
-        tx_result(
-            (&self.subs, &self.confirmed).transaction(|(subs, confirmed)| {
-                confirmed.insert(confirmed_key.as_slice(), &at.to_be_bytes())?;
-                for sub in &pending {
-                    subs.insert(&sub.id.to_be_bytes(), encode(sub).map_err(abort)?)?;
-                }
-                Ok(())
-            }),
-        )?;
-        self.disk.sync(&self.db)?;
-        Ok(pending.len())
+        self.subscriptions_change(|s| s.confirm_address(site, email, at))
     }
 
     fn address_confirmed(&self, site: &str, email: &str) -> Result<bool> {
@@ -230,53 +323,15 @@ impl Subscriptions for SledStore {
     }
 
     fn unsubscribe(&self, id: u64) -> Result<bool> {
-        let _writer = self.writer()?;
-        let Some(sub) = self.subscription(id)? else {
-            return Ok(false);
-        };
-        self.replace_subscriptions(&[sub], &[])?;
-        Ok(true)
+        self.subscriptions_change(|s| s.unsubscribe(id))
     }
 
     fn forget_address(&self, site: &str, email: &str) -> Result<usize> {
-        let _writer = self.writer()?;
-        let gone = self.address_subscriptions(site, email)?;
-        self.replace_subscriptions(&gone, &[])?;
-        self.confirmed.remove(confirmed_key(site, email)).db()?;
-        self.disk.sync(&self.db)?;
-        Ok(gone.len())
+        self.subscriptions_change(|s| s.forget_address(site, email))
     }
 
     fn move_subscriptions(&self, site: &str, from: &str, to: &str) -> Result<usize> {
-        if from == to {
-            return Ok(0);
-        }
-        let _writer = self.writer()?;
-        let mut prefix = key(BY_PAGE, &[site, from]);
-        prefix.push(0);
-        let mut gone = Vec::new();
-        let mut keep = Vec::new();
-        for entry in self.sub_keys.scan_prefix(&prefix) {
-            let (_, id) = entry.db()?;
-            let Some(sub) = self.subscription(id_of(&id)?)? else {
-                continue;
-            };
-            let mut moved = sub.clone();
-            moved.page_key = to.to_owned();
-            if let Some(there) = self.subscription_at(&page_key(&moved))? {
-                // Already subscribed there: one subscription, the wider scope.
-                let mut merged = there;
-                merged.absorb(&sub);
-                keep.push(merged);
-            } else {
-                // Same id, so the links in mails already sent still work.
-                keep.push(moved);
-            }
-            gone.push(sub);
-        }
-        let moved = gone.len();
-        self.replace_subscriptions(&gone, &keep)?;
-        Ok(moved)
+        self.subscriptions_change(|s| s.move_subscriptions(site, from, to))
     }
 
     fn was_mailed(&self, id: u64, comment: u64) -> Result<bool> {

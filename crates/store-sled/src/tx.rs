@@ -256,7 +256,12 @@ impl Tx for SledTx<'_> {
     fn put_page(&mut self, page: &PageRecord) -> Result<()> {
         let key = page_key_bytes(&page.site, &page.key);
         let id = page.id.to_be_bytes();
-        match self.get(self.page_ids, &id)? {
+        // A page made by this write has no entry to look up yet.
+        let old = match self.ids {
+            Some((_, fresh)) if fresh == page.id => None,
+            _ => self.get(self.page_ids, &id)?,
+        };
+        match old {
             Some(old) if old.as_ref() == key.as_slice() => {}
             old => {
                 if let Some(old) = old {
@@ -280,7 +285,11 @@ impl Tx for SledTx<'_> {
     }
 
     fn put_comment(&mut self, site: &str, rec: &CommentRecord) -> Result<()> {
-        let before = self.comment(rec.id)?.map(|old| entries(site, &old));
+        // A comment made by this write has no entries to replace yet.
+        let before = match self.ids {
+            Some((fresh, _)) if fresh == rec.id => None,
+            _ => self.comment(rec.id)?.map(|old| entries(site, &old)),
+        };
         for (i, (entry, key)) in entries(site, rec).into_iter().enumerate() {
             let old = before.as_ref().and_then(|b| b[i].1.as_deref());
             if old == key.as_deref() {

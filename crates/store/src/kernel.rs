@@ -9,7 +9,7 @@
 
 use crate::{
     ChangeKind, CommentRecord, Deleted, Edit, Error, NewComment, PageRecord, ParentProblem, Result,
-    Status, author_identity,
+    Status, SubscriptionRecord, author_identity,
 };
 
 /// One write transaction of a backend: the primitives the rules are written against. Reads see
@@ -604,5 +604,135 @@ pub trait View {
             Some(Ok((record.id, Some(record))))
         });
         crate::RepliesPage::collect(top, after, seen, limit, stored)
+    }
+}
+
+/// One write transaction over readers' subscriptions: the primitives the subscription rules
+/// are written against. Reads see this transaction's own writes.
+pub trait SubscriptionTx {
+    fn subscription(&mut self, id: u64) -> Result<Option<SubscriptionRecord>>;
+    /// The subscription of `email` to a page.
+    fn subscription_of(
+        &mut self,
+        site: &str,
+        page_key: &str,
+        email: &str,
+    ) -> Result<Option<SubscriptionRecord>>;
+    /// Every subscription of `email` on `site`.
+    fn address_subscriptions(&mut self, site: &str, email: &str)
+    -> Result<Vec<SubscriptionRecord>>;
+    /// Every subscription to a page.
+    fn page_subscriptions(&mut self, site: &str, page_key: &str)
+    -> Result<Vec<SubscriptionRecord>>;
+    fn address_confirmed(&mut self, site: &str, email: &str) -> Result<bool>;
+    /// A fresh subscription id, above every one given out.
+    fn next_subscription_id(&mut self) -> Result<u64>;
+    /// Gives out later ids above `id`.
+    fn ids_above(&mut self, id: u64) -> Result<()>;
+    /// Stores a subscription, new or changed (its page may change: a thread moved).
+    fn put_subscription(&mut self, sub: &SubscriptionRecord) -> Result<()>;
+    /// Removes a subscription and what it was mailed.
+    fn remove_subscription(&mut self, sub: &SubscriptionRecord) -> Result<()>;
+    /// Remembers that `email` confirmed on `site` at `at`, or (`None`) forgets it.
+    fn set_confirmed(&mut self, site: &str, email: &str, at: Option<i64>) -> Result<()>;
+
+    /// Records a reader's wish (see [`Subscriptions::subscribe`](crate::Subscriptions)).
+    fn subscribe(&mut self, wish: &SubscriptionRecord) -> Result<SubscriptionRecord> {
+        let confirmed = self.address_confirmed(&wish.site, &wish.email)?;
+        let stored = match self.subscription_of(&wish.site, &wish.page_key, &wish.email)? {
+            Some(mut existing) => {
+                existing.widen(wish, confirmed);
+                existing
+            }
+            None => SubscriptionRecord {
+                id: self.next_subscription_id()?,
+                confirmed,
+                asked: None,
+                ..wish.clone()
+            },
+        };
+        self.put_subscription(&stored)?;
+        Ok(stored)
+    }
+
+    /// Stores a subscription as another store had it, its id kept; `Conflict` when the id, or
+    /// the subscription of that address to that page, is taken.
+    fn restore_subscription(&mut self, sub: &SubscriptionRecord) -> Result<()> {
+        if self.subscription(sub.id)?.is_some()
+            || self
+                .subscription_of(&sub.site, &sub.page_key, &sub.email)?
+                .is_some()
+        {
+            return Err(Error::Conflict);
+        }
+        self.ids_above(sub.id)?;
+        self.put_subscription(sub)
+    }
+
+    /// Notes that a confirmation request was mailed for subscription `id` at `at`.
+    fn set_asked(&mut self, id: u64, at: i64) -> Result<()> {
+        if let Some(mut sub) = self.subscription(id)? {
+            sub.asked = Some(at);
+            self.put_subscription(&sub)?;
+        }
+        Ok(())
+    }
+
+    /// Remembers that `email` confirmed on `site` and confirms each of its subscriptions there;
+    /// returns how many were newly confirmed.
+    fn confirm_address(&mut self, site: &str, email: &str, at: i64) -> Result<usize> {
+        self.set_confirmed(site, email, Some(at))?;
+        let mut newly = 0;
+        for mut sub in self.address_subscriptions(site, email)? {
+            if !sub.confirmed {
+                sub.confirmed = true;
+                self.put_subscription(&sub)?;
+                newly += 1;
+            }
+        }
+        Ok(newly)
+    }
+
+    /// Ends one subscription; false when there was none.
+    fn unsubscribe(&mut self, id: u64) -> Result<bool> {
+        let Some(sub) = self.subscription(id)? else {
+            return Ok(false);
+        };
+        self.remove_subscription(&sub)?;
+        Ok(true)
+    }
+
+    /// Ends every subscription of `email` on `site` and forgets its confirmation.
+    fn forget_address(&mut self, site: &str, email: &str) -> Result<usize> {
+        let gone = self.address_subscriptions(site, email)?;
+        for sub in &gone {
+            self.remove_subscription(sub)?;
+        }
+        self.set_confirmed(site, email, None)?;
+        Ok(gone.len())
+    }
+
+    /// Moves a page's subscriptions with its thread: the same ids, so links in mails already
+    /// sent still work; an address subscribed on both keeps one subscription, the wider scope.
+    fn move_subscriptions(&mut self, site: &str, from: &str, to: &str) -> Result<usize> {
+        if from == to {
+            return Ok(0);
+        }
+        let moving = self.page_subscriptions(site, from)?;
+        for sub in &moving {
+            match self.subscription_of(site, to, &sub.email)? {
+                Some(mut merged) => {
+                    merged.absorb(sub);
+                    self.put_subscription(&merged)?;
+                    self.remove_subscription(sub)?;
+                }
+                None => {
+                    let mut moved = sub.clone();
+                    moved.page_key = to.to_owned();
+                    self.put_subscription(&moved)?;
+                }
+            }
+        }
+        Ok(moving.len())
     }
 }
