@@ -732,6 +732,55 @@ pub(crate) fn bench_import(root: &Path) -> anyhow::Result<()> {
             bail!("import failed: {log}");
         }
     }
+    if let Ok(baseline) = std::env::var("TB_BENCH_BASELINE") {
+        compare_imports(root, Path::new(&baseline), &wxr, dir.path(), id)?;
+    }
+    Ok(())
+}
+
+/// With `TB_BENCH_BASELINE` naming another build of `talkback`: the first import by it and by
+/// this build, alternating three times into fresh databases, and the ratio of their medians
+/// (this build over the baseline), so a change's cost is measured in one run.
+fn compare_imports(
+    root: &Path,
+    baseline: &Path,
+    wxr: &Path,
+    dir: &Path,
+    comments: u64,
+) -> anyhow::Result<()> {
+    let current = root.join("target/release/talkback");
+    let mut rates: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
+    for round in 0..3 {
+        for (which, binary) in [baseline, current.as_path()].into_iter().enumerate() {
+            let db = dir.join(format!("db-{round}-{which}"));
+            let config = dir.join(format!("talkback-{round}-{which}.toml"));
+            std::fs::write(
+                &config,
+                format!("database = {db:?}\n[[sites]]\nid = \"demo\"\n"),
+            )?;
+            let started = Instant::now();
+            let output = Command::new(binary)
+                .arg("--config")
+                .arg(&config)
+                .args(["import", "--format", "wordpress"])
+                .arg(wxr)
+                .args(["--site", "demo"])
+                .output()?;
+            if !output.status.success() {
+                bail!("import by {} failed", binary.display());
+            }
+            rates[which].push(comments as f64 / started.elapsed().as_secs_f64());
+        }
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let (before, after) = (median(&mut rates[0]), median(&mut rates[1]));
+    eprintln!(
+        "first import, alternating x3: baseline {before:.0} comments/s, this build {after:.0} comments/s, ratio {:.2}x",
+        after / before
+    );
     Ok(())
 }
 
