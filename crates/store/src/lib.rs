@@ -7,9 +7,10 @@
 //!
 //! Rules that must hold atomically (a reply's parent exists, is visible and is on the same page
 //! when the reply lands; counts never drift; a tombstone chain goes with its last reply; every
-//! write appends exactly one [`Change`] under the next sequence number) are the backend's, and
-//! the suite pins them. Decisions that need no transaction (validation, which status a comment
-//! gets, who may edit it) belong to the server's write path.
+//! write appends exactly one [`Change`] under the next sequence number) are written once in
+//! [`kernel`], over the transaction primitives each backend implements; the suite pins them.
+//! Decisions that need no transaction (validation, which status a comment gets, who may edit
+//! it) belong to the server's write path.
 
 mod error;
 pub mod kernel;

@@ -386,7 +386,7 @@ pub struct SubscriptionRecord {
 impl SubscriptionRecord {
     /// The same reader's new wish for a page they already follow (`self`): the wider scope,
     /// confirmed once the address is, and while unconfirmed the newest comment is the one a
-    /// confirmation mail quotes. Every backend's `subscribe` applies this.
+    /// confirmation mail quotes. `kernel::SubscriptionTx::subscribe` applies this.
     pub fn widen(&mut self, wish: &SubscriptionRecord, address_confirmed: bool) {
         self.scope = self.scope.max(wish.scope);
         self.confirmed |= address_confirmed;
